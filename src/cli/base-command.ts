@@ -1,0 +1,37 @@
+/**
+ * What every command shares: the --debug flag and turning errors into one clear line on stderr
+ * with exit code 1 (2 for bad usage), never a stack trace unless --debug is given.
+ */
+import {Command, Errors, Flags} from '@oclif/core';
+import {HireError} from '../core/errors.js';
+
+export abstract class BaseCommand extends Command {
+  static override baseFlags = {
+    debug: Flags.boolean({description: 'Show stack traces on errors.', default: false, helpGroup: 'GLOBAL'}),
+  };
+
+  protected override async catch(err: Error): Promise<unknown> {
+    if (err instanceof Errors.ExitError) throw err; // this.exit() and --help
+    let message: string;
+    let exitCode: number;
+    if (err instanceof HireError) {
+      message = err.message;
+      exitCode = err.exitCode;
+    } else if (err instanceof Errors.CLIError) {
+      // oclif's own parse errors: unknown flag, missing or invalid argument.
+      message = `${err.message.split('\n')[0]} (see --help)`;
+      exitCode = 2;
+    } else {
+      message = `unexpected error: ${err.message}`;
+      exitCode = 1;
+    }
+    process.stderr.write(`hire: ${message}\n`);
+    if (this.argv.includes('--debug') && err.stack) process.stderr.write(`${err.stack}\n`);
+    return this.exit(exitCode);
+  }
+}
+
+/** Writes to stderr (statistics, progress) so stdout stays clean for the generated text / JSON. */
+export function note(line: string): void {
+  process.stderr.write(`${line}\n`);
+}

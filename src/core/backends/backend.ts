@@ -1,0 +1,123 @@
+/**
+ * THE backend interface. The decode path talks only to this; tfjs, WebGPU and WebAssembly types
+ * never leave their own folders.
+ *
+ * A backend owns memory (matrices, vectors, KV caches) and runs kernels on it. Handles are opaque:
+ * the caller never looks inside a Vec or Mat, it only passes them back. Kernels are enqueued in
+ * call order; `read()` is the only way to get numbers out, and is async so that a GPU backend can
+ * submit its queued work and map the result.
+ */
+import type {Activation} from '../model/config.js';
+
+export type BackendName = 'reference' | 'cpu' | 'tfjs' | 'webgpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['reference', 'cpu', 'tfjs', 'webgpu'];
+
+/** Element type of a weight matrix as held by the backend. */
+export type WeightDtype = 'f32' | 'f16' | 'bf16';
+
+/** A row-major matrix in host memory, `[rows, cols]`; f16/bf16 keep their 16-bit patterns. */
+export interface HostMatrix {
+  dtype: WeightDtype;
+  rows: number;
+  cols: number;
+  data: Float32Array | Uint16Array;
+}
+
+/** Opaque device vector of f32 values. */
+export interface Vec {
+  readonly length: number;
+}
+
+/** Opaque device matrix `[rows, cols]`. */
+export interface Mat {
+  readonly rows: number;
+  readonly cols: number;
+  readonly dtype: WeightDtype;
+  /** Bytes the backend reads when it multiplies by the whole matrix once. */
+  readonly bytes: number;
+}
+
+/** Opaque per-sequence key/value cache for every layer. */
+export interface KvCache {
+  readonly nLayers: number;
+  readonly maxSeqLen: number;
+}
+
+export interface KvShape {
+  nLayers: number;
+  nKvHeads: number;
+  headDim: number;
+  maxSeqLen: number;
+}
+
+/** Rotary embedding parameters for one model; `invFreq` has headDim/2 entries (rotate_half layout). */
+export interface RopeTable {
+  headDim: number;
+  invFreq: Float64Array;
+}
+
+export interface AttentionShape {
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+}
+
+export type OpName =
+  | 'matvec'
+  | 'matvecRows'
+  | 'rmsNorm'
+  | 'layerNorm'
+  | 'rope'
+  | 'attention'
+  | 'activation';
+
+export interface Backend {
+  readonly name: BackendName;
+  /** One line for logs, e.g. "cpu (wasm simd, 2 threads)". */
+  describe(): string;
+  /** Ask before assuming: whether an op is implemented for weights of this dtype. */
+  supports(op: OpName, dtype?: WeightDtype): boolean;
+
+  // ---- memory -------------------------------------------------------------------------------
+  uploadMatrix(m: HostMatrix): Mat;
+  uploadVector(data: Float32Array): Vec;
+  createVector(length: number): Vec;
+  createKvCache(shape: KvShape): KvCache;
+  /** Overwrites a vector with host data (same length). */
+  write(dst: Vec, src: Float32Array): void;
+  /** Resolves with a copy of the vector's values once every queued kernel has run. */
+  read(src: Vec): Promise<Float32Array>;
+
+  // ---- kernels: out may not alias inputs unless stated --------------------------------------
+  /** out = W x (+ bias). W: [rows, cols], x: [cols], out: [rows]. */
+  matvec(w: Mat, x: Vec, out: Vec, bias?: Vec): void;
+  /** out[i] = W[rows[i]] . x for the listed rows. out: [rows.length]. */
+  matvecRows(w: Mat, rows: Int32Array, x: Vec, out: Vec): void;
+  /** out = row `row` of W as f32 (token or position embedding lookup). */
+  embedRow(w: Mat, row: number, out: Vec): void;
+  /** out = a + b (out may alias a or b). */
+  add(a: Vec, b: Vec, out: Vec): void;
+  /** out = a * b elementwise (out may alias a or b). */
+  mul(a: Vec, b: Vec, out: Vec): void;
+  /** out = x / rms(x) * weight (out may alias x). */
+  rmsNorm(x: Vec, weight: Vec, eps: number, out: Vec): void;
+  /** out = (x - mean) / std * weight + bias (out may alias x). */
+  layerNorm(x: Vec, weight: Vec, bias: Vec, eps: number, out: Vec): void;
+  /** In place: rotate each of nHeads heads of x (rotate_half layout) for position pos. */
+  rope(x: Vec, nHeads: number, pos: number, table: RopeTable): void;
+  /** out = act(x) (out may alias x). */
+  activation(kind: Activation, x: Vec, out: Vec): void;
+  /**
+   * Stores k, v at position pos of layer `layer` in the cache, then attends q over positions
+   * 0..pos (causal). q/out: [nHeads * headDim]; k, v: [nKvHeads * headDim].
+   */
+  attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void;
+
+  /** Frees everything this backend allocated. */
+  dispose(): void;
+}
+
+/** Bytes per element of a weight dtype. */
+export function weightBytes(dtype: WeightDtype): number {
+  return dtype === 'f32' ? 4 : 2;
+}

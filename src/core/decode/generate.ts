@@ -1,0 +1,96 @@
+/**
+ * The generation loop: prefill the prompt, then one token at a time until eos, the token budget,
+ * or the context is full. Yields each token as it is chosen; returns the statistics.
+ */
+import {UsageError} from '../errors.js';
+import {createRng, sample, type SamplingOptions} from './sampler.js';
+import type {Transformer} from './forward.js';
+
+export interface GenerateOptions {
+  maxTokens: number;
+  sampling: SamplingOptions;
+  seed: number;
+  /** Token ids that end generation (not yielded). Empty: run to maxTokens. */
+  eosTokenIds: readonly number[];
+  /** Called after the prompt has been processed (for progress display). */
+  onPrefillDone?: () => void;
+}
+
+export interface TokenEvent {
+  id: number;
+  /** Position of this token in the sequence (prompt included). */
+  pos: number;
+}
+
+export type StopReason = 'eos' | 'max_tokens' | 'context_full';
+
+export interface GenerateStats {
+  promptTokens: number;
+  generatedTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  /** Prompt tokens per second (the first sampled token's logits included). */
+  prefillTokensPerSecond: number;
+  /** Decode steps (forward passes after the prompt) per second. */
+  decodeTokensPerSecond: number;
+  stopReason: StopReason;
+}
+
+export async function* generateTokens(
+  model: Transformer,
+  promptIds: readonly number[],
+  opts: GenerateOptions,
+): AsyncGenerator<TokenEvent, GenerateStats> {
+  const {maxSeqLen, vocabSize} = model.config;
+  if (promptIds.length === 0) throw new UsageError('the prompt is empty: give --prompt text or --tokens ids');
+  for (const id of promptIds) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+      throw new UsageError(`token id ${id} is outside the vocabulary (0..${vocabSize - 1})`);
+    }
+  }
+  if (promptIds.length >= maxSeqLen) {
+    throw new UsageError(`the prompt has ${promptIds.length} tokens; this model's context is ${maxSeqLen}`);
+  }
+  const rng = createRng(opts.seed);
+  const cache = model.createCache(Math.min(maxSeqLen, promptIds.length + opts.maxTokens));
+  const eos = new Set(opts.eosTokenIds);
+  const t0 = performance.now();
+
+  // Prefill: every prompt token but the last only needs its KV entries, not logits.
+  for (let pos = 0; pos < promptIds.length - 1; pos++) model.hidden(promptIds[pos]!, pos, cache);
+  let pos = promptIds.length - 1;
+  let logits = await model.backend.read(model.forward(promptIds[pos]!, pos, cache));
+  const t1 = performance.now();
+  opts.onPrefillDone?.();
+
+  let generated = 0;
+  let decodeSteps = 0;
+  let stopReason: StopReason = 'max_tokens';
+  while (generated < opts.maxTokens) {
+    const id = sample(logits, opts.sampling, rng);
+    if (eos.has(id)) {
+      stopReason = 'eos';
+      break;
+    }
+    pos++;
+    generated++;
+    yield {id, pos};
+    if (generated >= opts.maxTokens) break;
+    if (pos + 1 >= Math.min(maxSeqLen, promptIds.length + opts.maxTokens)) {
+      stopReason = pos + 1 >= maxSeqLen ? 'context_full' : 'max_tokens';
+      break;
+    }
+    logits = await model.backend.read(model.forward(id, pos, cache));
+    decodeSteps++;
+  }
+  const t2 = performance.now();
+  return {
+    promptTokens: promptIds.length,
+    generatedTokens: generated,
+    prefillMs: t1 - t0,
+    decodeMs: t2 - t1,
+    prefillTokensPerSecond: promptIds.length / ((t1 - t0) / 1000),
+    decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / ((t2 - t1) / 1000) : 0,
+    stopReason,
+  };
+}

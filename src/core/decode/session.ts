@@ -1,0 +1,73 @@
+/**
+ * A loaded model ready to decode: config, tokenizer, backend, weights and the forward pass.
+ * This is what commands (and library users) hold; it owns the backend and frees it on dispose().
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {createBackend, type Backend, type BackendOptions} from '../backends/index.js';
+import type {ModelConfig} from '../model/config.js';
+import {openModel, uploadWeights, type ModelSource} from '../model/load.js';
+import {HireTokenizer} from '../model/tokenizer.js';
+import {denseBytesPerToken, Transformer} from './forward.js';
+
+export interface OpenOptions extends BackendOptions {
+  backend?: string;
+  /**
+   * tokenizer.json: 'required' (default) fails when it is missing; 'optional' loads it when
+   * present (callers that give token ids still get text back); 'none' skips it.
+   */
+  tokenizer?: 'required' | 'optional' | 'none';
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export class Session {
+  private constructor(
+    readonly source: ModelSource,
+    readonly backend: Backend,
+    readonly model: Transformer,
+    readonly tokenizer: HireTokenizer | null,
+  ) {}
+
+  static async open(dir: string, opts: OpenOptions = {}): Promise<Session> {
+    const source = openModel(dir);
+    let backend: Backend | undefined;
+    try {
+      const mode = opts.tokenizer ?? 'required';
+      const hasTokenizer = fs.existsSync(path.join(dir, 'tokenizer.json'));
+      const tokenizer = mode === 'required' || (mode === 'optional' && hasTokenizer) ? HireTokenizer.load(dir) : null;
+      backend = await createBackend(opts.backend ?? 'reference', opts);
+      const weights = uploadWeights(source, backend, (done, total) => opts.onProgress?.('weights', done, total));
+      return new Session(source, backend, new Transformer(source.config, weights, backend), tokenizer);
+    } catch (error) {
+      backend?.dispose();
+      source.checkpoint.close();
+      throw error;
+    }
+  }
+
+  get config(): ModelConfig {
+    return this.model.config;
+  }
+
+  /** Weight bytes one dense decode step reads. */
+  get denseBytesPerToken(): number {
+    return denseBytesPerToken(this.model.weights);
+  }
+
+  /** Token ids that end generation: config/generation_config/tokenizer_config, merged. */
+  get eosTokenIds(): number[] {
+    const ids = new Set(this.config.eosTokenIds);
+    for (const id of this.tokenizer?.special.eosTokenIds ?? []) ids.add(id);
+    return [...ids];
+  }
+
+  dispose(): void {
+    this.backend.dispose();
+    this.source.checkpoint.close();
+  }
+}
+
+/** True when `dir` looks like a model directory (used for friendly errors before loading). */
+export function isModelDir(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'config.json'));
+}

@@ -1,0 +1,96 @@
+/**
+ * One error class per failure kind. Every message says what went wrong, where (the file, when
+ * there is one), and how to fix it. Core code throws these; commands turn them into a one-line
+ * message and an exit code. `code` strings are stable so callers can branch on them.
+ */
+
+export type ErrorCode =
+  | 'E_USAGE'
+  | 'E_SAFETENSORS'
+  | 'E_CONFIG'
+  | 'E_ARCHITECTURE'
+  | 'E_WEIGHTS'
+  | 'E_TOKENIZER'
+  | 'E_BACKEND'
+  | 'E_IO';
+
+export class HireError extends Error {
+  /** Stable identifier of the failure kind. */
+  readonly code: ErrorCode;
+  /** Process exit code a CLI should use: 2 for bad usage, 1 otherwise. */
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, message: string, options?: {cause?: unknown; exitCode?: number}) {
+    super(message, options?.cause === undefined ? undefined : {cause: options.cause});
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = options?.exitCode ?? 1;
+  }
+}
+
+/** Bad flags or arguments. */
+export class UsageError extends HireError {
+  constructor(message: string) {
+    super('E_USAGE', message, {exitCode: 2});
+  }
+}
+
+/** A safetensors file (or its index) that is malformed: the message names the file. */
+export class SafetensorsError extends HireError {
+  readonly file: string;
+  constructor(file: string, problem: string, options?: {cause?: unknown}) {
+    super('E_SAFETENSORS', `${file}: ${problem}`, options);
+    this.file = file;
+  }
+}
+
+/** config.json missing, unreadable or inconsistent. */
+export class ConfigError extends HireError {
+  readonly file: string;
+  constructor(file: string, problem: string, options?: {cause?: unknown}) {
+    super('E_CONFIG', `${file}: ${problem}`, options);
+    this.file = file;
+  }
+}
+
+/** The checkpoint's architecture is not one we implement. */
+export class UnsupportedArchitectureError extends HireError {
+  constructor(file: string, architecture: string, supported: readonly string[]) {
+    super(
+      'E_ARCHITECTURE',
+      `${file}: unsupported architecture "${architecture}"; supported: ${supported.join(', ')}`,
+    );
+  }
+}
+
+/** A tensor is missing, has the wrong shape, or has a dtype we cannot use. */
+export class WeightError extends HireError {
+  readonly file: string;
+  constructor(file: string, problem: string) {
+    super('E_WEIGHTS', `${file}: ${problem}`);
+    this.file = file;
+  }
+}
+
+/** tokenizer.json missing or unusable, or text that cannot be encoded. */
+export class TokenizerError extends HireError {
+  readonly file: string;
+  constructor(file: string, problem: string, options?: {cause?: unknown}) {
+    super('E_TOKENIZER', `${file}: ${problem}`, options);
+    this.file = file;
+  }
+}
+
+/** A compute backend that cannot start or failed while running. */
+export class BackendError extends HireError {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super('E_BACKEND', message, options);
+  }
+}
+
+/** A file or directory that cannot be read or written. */
+export class IoError extends HireError {
+  constructor(path: string, problem: string, options?: {cause?: unknown}) {
+    super('E_IO', `${path}: ${problem}`, options);
+  }
+}

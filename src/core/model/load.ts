@@ -1,0 +1,68 @@
+/**
+ * Opening a Hugging Face checkpoint directory: config.json -> typed config and architecture,
+ * the safetensors checkpoint with every weight name and shape checked, weights uploaded to a
+ * backend on request.
+ */
+import path from 'node:path';
+import type {Backend} from '../backends/backend.js';
+import {WeightError} from '../errors.js';
+import {Checkpoint} from '../safetensors/index.js';
+import {parseModelConfig} from './architectures/index.js';
+import type {Architecture} from './architectures/index.js';
+import {readConfigJson, type ModelConfig} from './config.js';
+import {checkSpecs, loadWeights, type ModelWeights, type WeightSpec} from './weights.js';
+
+/** A checked checkpoint whose weights have not been read yet. */
+export interface ModelSource {
+  dir: string;
+  config: ModelConfig;
+  arch: Architecture;
+  checkpoint: Checkpoint;
+  specs: WeightSpec[];
+  /** Path shown in weight errors (the safetensors file or its index). */
+  weightsFile: string;
+}
+
+/** Parses config.json and checks every weight the architecture needs; reads no tensor data. */
+export function openModel(dir: string): ModelSource {
+  const raw = readConfigJson(dir);
+  const {arch, config} = parseModelConfig(raw);
+  const checkpoint = Checkpoint.open(dir);
+  const weightsFile = checkpoint.files.length === 1 ? checkpoint.files[0]! : path.join(dir, 'model.safetensors.index.json');
+  try {
+    const specs = arch.weightSpecs(config, new Set(checkpoint.names()));
+    checkSpecs(specs, checkpoint, weightsFile);
+    return {dir, config, arch, checkpoint, specs, weightsFile};
+  } catch (error) {
+    checkpoint.close();
+    throw error;
+  }
+}
+
+/** Uploads the weights of an opened checkpoint to a backend. */
+export function uploadWeights(
+  source: ModelSource,
+  backend: Backend,
+  onProgress?: (done: number, total: number) => void,
+): ModelWeights {
+  try {
+    return loadWeights(source.config, source.specs, source.checkpoint, backend, onProgress);
+  } catch (error) {
+    if (error instanceof RangeError) {
+      throw new WeightError(source.weightsFile, `out of memory while loading weights (${error.message})`);
+    }
+    throw error;
+  }
+}
+
+/** Parameter count of the model as the architecture uses it (tied matrices counted once). */
+export function parameterCount(source: ModelSource): number {
+  const seen = new Set<string>();
+  let count = 0;
+  for (const s of source.specs) {
+    if (seen.has(s.name)) continue;
+    seen.add(s.name);
+    count += s.storedShape.reduce((a, b) => a * b, 1);
+  }
+  return count;
+}

@@ -1,0 +1,321 @@
+/**
+ * Text <-> token ids, on top of @huggingface/tokenizers (a pure-JS reading of tokenizer.json, no
+ * network). Also resolves the special tokens (BOS, EOS, PAD) from the three HF files that may name
+ * them, and parses `--tokens 1,2,3` for runs that have no tokenizer at all.
+ *
+ * How @huggingface/tokenizers 0.2.0 behaves (read from its source, checked against llama2xs):
+ * - `encode(text, {add_special_tokens})`: added tokens (e.g. a literal "<s>") are split out first,
+ *   then normalizer -> pre-tokenizer -> model on each remaining piece, then the post-processor.
+ *   The post-processor (TemplateProcessing, Bert/Roberta, Sequence) is what adds BOS/CLS/EOS, and it
+ *   only adds them when add_special_tokens is true (its default).
+ * - `decode` runs the decoder chain (Replace, ByteFallback, Fuse, Strip for SentencePiece) and then,
+ *   unless told otherwise, `clean_up_tokenization` (" ." -> "."), whose default comes from
+ *   tokenizer_config.json's clean_up_tokenization_spaces and is true when absent. It throws on an
+ *   empty id list.
+ *
+ * BOS policy (explicit, so it is never added twice):
+ * - `special.addBos` says whether the model expects BOS first: tokenizer_config.json's
+ *   add_bos_token when it is a boolean, otherwise whether tokenizer.json's post-processor puts BOS
+ *   first (the Llama TemplateProcessing does), otherwise false.
+ * - At load we probe whether the library's post-processor actually emits BOS (`libraryAddsBos`).
+ * - encode(text) with special tokens: library adds and model expects -> keep the library's output;
+ *   library does not add but model expects -> we prepend BOS; library adds but add_bos_token is
+ *   explicitly false -> we drop that leading BOS (what transformers' LlamaTokenizerFast does when
+ *   it rebuilds its post-processor from add_bos_token). A literal "<s>" typed in the text is an
+ *   added token and is kept as such, as transformers does.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {Tokenizer} from '@huggingface/tokenizers';
+import {ConfigError, TokenizerError, UsageError} from '../errors.js';
+
+export interface SpecialTokens {
+  /** Beginning-of-sequence id, or null when the model names none. */
+  bosTokenId: number | null;
+  /** Every id that ends generation (generation_config may list several); empty when none known. */
+  eosTokenIds: number[];
+  padTokenId: number | null;
+  /** Whether encode(text) should start with BOS (see the BOS policy above). */
+  addBos: boolean;
+}
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Parses a JSON object file; null when the file does not exist. */
+function readJsonObject(
+  file: string,
+  fail: (file: string, problem: string, options?: {cause?: unknown}) => Error,
+): JsonObject | null {
+  if (!fs.existsSync(file)) return null;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw fail(file, `cannot read: ${(cause as Error).message}`, {cause});
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw fail(file, `invalid JSON (${(cause as Error).message}); fix or remove the file`, {cause});
+  }
+  if (!isObject(json)) throw fail(file, 'expected a JSON object at the top level');
+  return json;
+}
+
+const configFail = (file: string, problem: string, options?: {cause?: unknown}) =>
+  new ConfigError(file, problem, options);
+const tokenizerFail = (file: string, problem: string, options?: {cause?: unknown}) =>
+  new TokenizerError(file, problem, options);
+
+function isTokenId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0;
+}
+
+/** An `*_token_id` key: absent or null -> undefined; a number or (for EOS) a list of numbers. */
+function readIdKey(json: JsonObject | null, file: string, key: string, allowList: boolean) {
+  const v = json?.[key];
+  if (v === undefined || v === null) return undefined;
+  if (isTokenId(v)) return [v];
+  if (allowList && Array.isArray(v) && v.every(isTokenId)) return v as number[];
+  const expected = allowList ? 'a non-negative integer or a list of them' : 'a non-negative integer';
+  throw new ConfigError(file, `${key} must be ${expected}, got ${JSON.stringify(v)}`);
+}
+
+/** Token string -> id using tokenizer.json's added_tokens, then model.vocab (map or Unigram list). */
+function tokenStringToId(tokenizerJson: JsonObject, token: string): number | undefined {
+  const added = tokenizerJson.added_tokens;
+  if (Array.isArray(added)) {
+    for (const t of added) {
+      if (isObject(t) && t.content === token && isTokenId(t.id)) return t.id;
+    }
+  }
+  const model = tokenizerJson.model;
+  const vocab = isObject(model) ? model.vocab : undefined;
+  if (isObject(vocab)) {
+    const id = vocab[token];
+    return isTokenId(id) ? id : undefined;
+  }
+  if (Array.isArray(vocab)) {
+    const i = vocab.findIndex((e) => Array.isArray(e) && e[0] === token);
+    return i >= 0 ? i : undefined;
+  }
+  return undefined;
+}
+
+/** tokenizer_config's `bos_token`/`eos_token`/`pad_token` (string or {content}) mapped to an id. */
+function readTokenKey(
+  config: JsonObject | null,
+  configFile: string,
+  key: string,
+  tokenizerJson: JsonObject | null,
+): number | undefined {
+  const v = config?.[key];
+  if (v === undefined || v === null) return undefined;
+  const token = typeof v === 'string' ? v : isObject(v) && typeof v.content === 'string' ? v.content : null;
+  if (token === null) {
+    throw new ConfigError(configFile, `${key} must be a string or {"content": ...}, got ${JSON.stringify(v)}`);
+  }
+  if (tokenizerJson === null) return undefined; // no tokenizer.json: ids come from --tokens anyway
+  const id = tokenStringToId(tokenizerJson, token);
+  if (id === undefined) {
+    throw new ConfigError(configFile, `${key} "${token}" is not in tokenizer.json's vocabulary`);
+  }
+  return id;
+}
+
+/** Whether a tokenizer.json post_processor puts `bosId` first in a single-sequence encoding. */
+function postProcessorAddsBos(pp: unknown, bosId: number, tokenizerJson: JsonObject): boolean {
+  if (!isObject(pp)) return false;
+  switch (pp.type) {
+    case 'TemplateProcessing': {
+      const first = Array.isArray(pp.single) ? pp.single[0] : undefined;
+      if (!isObject(first) || !isObject(first.SpecialToken)) return false;
+      const name = first.SpecialToken.id;
+      const entry = isObject(pp.special_tokens) && typeof name === 'string' ? pp.special_tokens[name] : undefined;
+      if (isObject(entry) && Array.isArray(entry.ids)) return entry.ids[0] === bosId;
+      return typeof name === 'string' && tokenStringToId(tokenizerJson, name) === bosId;
+    }
+    case 'BertProcessing':
+    case 'RobertaProcessing':
+      return Array.isArray(pp.cls) && pp.cls[1] === bosId;
+    case 'Sequence':
+      return Array.isArray(pp.processors) && pp.processors.some((p) => postProcessorAddsBos(p, bosId, tokenizerJson));
+    default:
+      return false;
+  }
+}
+
+/**
+ * BOS/EOS/PAD ids and whether BOS is expected, from whichever of config.json,
+ * generation_config.json and tokenizer_config.json exist (tokenizer.json maps token strings to ids).
+ * Precedence per field: generation_config.json, then config.json, then tokenizer_config.json's
+ * token strings. Missing files are fine; a present file with invalid JSON is a ConfigError naming it.
+ */
+export function resolveSpecialTokens(modelDir: string): SpecialTokens {
+  const tokenizerJson = readJsonObject(path.join(modelDir, 'tokenizer.json'), tokenizerFail);
+  return resolveWith(modelDir, tokenizerJson);
+}
+
+function resolveWith(modelDir: string, tokenizerJson: JsonObject | null): SpecialTokens {
+  const configFile = path.join(modelDir, 'config.json');
+  const genFile = path.join(modelDir, 'generation_config.json');
+  const tokFile = path.join(modelDir, 'tokenizer_config.json');
+  const config = readJsonObject(configFile, configFail);
+  const gen = readJsonObject(genFile, configFail);
+  const tok = readJsonObject(tokFile, configFail);
+
+  const pick = (key: 'bos' | 'eos' | 'pad'): number[] | undefined =>
+    readIdKey(gen, genFile, `${key}_token_id`, key === 'eos') ??
+    readIdKey(config, configFile, `${key}_token_id`, key === 'eos') ??
+    optionalList(readTokenKey(tok, tokFile, `${key}_token`, tokenizerJson));
+
+  const bosTokenId = pick('bos')?.[0] ?? null;
+  const eosTokenIds = [...new Set(pick('eos') ?? [])];
+  const padTokenId = pick('pad')?.[0] ?? null;
+
+  let addBos = false;
+  const explicit = tok?.add_bos_token;
+  if (typeof explicit === 'boolean') {
+    addBos = explicit;
+  } else if (explicit !== undefined && explicit !== null) {
+    throw new ConfigError(tokFile, `add_bos_token must be true or false, got ${JSON.stringify(explicit)}`);
+  } else if (bosTokenId !== null && tokenizerJson !== null) {
+    addBos = postProcessorAddsBos(tokenizerJson.post_processor, bosTokenId, tokenizerJson);
+  }
+  return {bosTokenId, eosTokenIds, padTokenId, addBos: addBos && bosTokenId !== null};
+}
+
+function optionalList(id: number | undefined): number[] | undefined {
+  return id === undefined ? undefined : [id];
+}
+
+export interface EncodeOptions {
+  /** Add the model's special tokens (BOS for Llama) per the BOS policy. Default true. */
+  addSpecialTokens?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Leave out special tokens (BOS, EOS, ...). Default true: generated text is for reading. */
+  skipSpecialTokens?: boolean;
+}
+
+export class HireTokenizer {
+  readonly special: SpecialTokens;
+  /** 1 + the largest id the tokenizer knows (model vocabulary plus added tokens). */
+  readonly vocabSize: number;
+  /** The tokenizer.json this was loaded from, for error messages. */
+  readonly file: string;
+  private readonly inner: Tokenizer;
+  /** Whether the library's post-processor itself emits BOS first (probed once at load). */
+  private readonly libraryAddsBos: boolean;
+
+  private constructor(file: string, inner: Tokenizer, special: SpecialTokens) {
+    this.file = file;
+    this.inner = inner;
+    this.special = special;
+    let maxId = -1;
+    for (const id of inner.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+    const bos = special.bosTokenId;
+    this.libraryAddsBos =
+      bos !== null &&
+      inner.encode('a', {add_special_tokens: true}).ids[0] === bos &&
+      inner.encode('a', {add_special_tokens: false}).ids[0] !== bos;
+  }
+
+  /** Loads `<modelDir>/tokenizer.json` (plus tokenizer_config.json and the configs for special ids). */
+  static load(modelDir: string): HireTokenizer {
+    const file = path.join(modelDir, 'tokenizer.json');
+    if (!fs.existsSync(file)) {
+      throw new TokenizerError(
+        file,
+        'not found; copy the checkpoint\'s tokenizer.json there, or pass token ids with --tokens',
+      );
+    }
+    const tokenizerJson = readJsonObject(file, tokenizerFail) as JsonObject;
+    const tokFile = path.join(modelDir, 'tokenizer_config.json');
+    const tokConfig = readJsonObject(tokFile, configFail) ?? {};
+    const special = resolveWith(modelDir, tokenizerJson);
+    // transformers defaults clean_up_tokenization_spaces to false; the library to true. It rewrites
+    // " ." to "." and so on, which is lossy, so we follow transformers when the file is silent.
+    const libConfig = {
+      ...tokConfig,
+      clean_up_tokenization_spaces: tokConfig.clean_up_tokenization_spaces === true,
+    };
+    let inner: Tokenizer;
+    try {
+      inner = new Tokenizer(tokenizerJson, libConfig);
+    } catch (cause) {
+      throw new TokenizerError(
+        file,
+        `@huggingface/tokenizers cannot use it: ${(cause as Error).message}; pass token ids with --tokens instead`,
+        {cause},
+      );
+    }
+    return new HireTokenizer(file, inner, special);
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    const addSpecialTokens = opts.addSpecialTokens ?? true;
+    let ids: number[];
+    try {
+      ids = this.inner.encode(text, {add_special_tokens: addSpecialTokens}).ids;
+    } catch (cause) {
+      throw new TokenizerError(this.file, `cannot encode text: ${(cause as Error).message}`, {cause});
+    }
+    const bad = ids.findIndex((id) => !isTokenId(id));
+    if (bad >= 0) {
+      throw new TokenizerError(this.file, `text piece ${bad} has no token id and the tokenizer has no unk token`);
+    }
+    if (!addSpecialTokens) return ids;
+    const bos = this.special.bosTokenId;
+    if (bos === null) return ids;
+    if (this.special.addBos && !this.libraryAddsBos) return [bos, ...ids];
+    if (!this.special.addBos && this.libraryAddsBos && ids[0] === bos) return ids.slice(1);
+    return ids;
+  }
+
+  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+    if (ids.length === 0) return '';
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw new TokenizerError(this.file, `token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
+      }
+    }
+    return this.inner.decode([...ids], {skip_special_tokens: opts.skipSpecialTokens ?? true});
+  }
+
+  /** The id of a token string (e.g. "<s>"), or undefined when the vocabulary lacks it. */
+  tokenToId(token: string): number | undefined {
+    return this.inner.token_to_id(token);
+  }
+
+  /** The token string of an id (e.g. "<0xE2>"), or undefined outside the vocabulary. */
+  idToToken(id: number): string | undefined {
+    return this.inner.id_to_token(id);
+  }
+}
+
+/**
+ * `--tokens 1,2,3` -> [1, 2, 3]. Whitespace around each id is fine; an empty list, an empty item
+ * ("1,,2") or anything but a non-negative decimal integer is a UsageError.
+ */
+export function parseTokenIds(spec: string): number[] {
+  const example = 'expected comma-separated token ids such as --tokens 1,403,407';
+  if (spec.trim() === '') throw new UsageError(`--tokens: empty list; ${example}`);
+  return spec.split(',').map((raw, i) => {
+    const item = raw.trim();
+    if (!/^\d+$/.test(item)) {
+      const what = item === '' ? 'an empty item' : `"${item}"`;
+      throw new UsageError(`--tokens: ${what} at position ${i + 1} is not a non-negative integer; ${example}`);
+    }
+    const id = Number(item);
+    if (!Number.isSafeInteger(id)) throw new UsageError(`--tokens: ${item} is too large to be a token id`);
+    return id;
+  });
+}

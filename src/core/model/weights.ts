@@ -1,0 +1,203 @@
+/**
+ * Weight import: every architecture describes where each of our canonical weights lives in its
+ * Hugging Face checkpoint (name, stored shape, whether it is stored transposed, which rows of a
+ * fused tensor it is). The loader checks every name and shape before reading a byte, then reads
+ * tensors one at a time straight into the backend, so a checkpoint is never held twice in memory.
+ */
+import type {Backend, HostMatrix, Mat, Vec, WeightDtype} from '../backends/backend.js';
+import {WeightError} from '../errors.js';
+import type {Checkpoint, TensorInfo} from '../safetensors/index.js';
+import {halfToFloat32, toFloat32} from '../safetensors/index.js';
+import type {ModelConfig} from './config.js';
+
+/** Where one canonical weight comes from. */
+export interface WeightSpec {
+  /** Canonical name, e.g. `layers.3.wq`, `embed`, `finalNorm.weight`. */
+  key: string;
+  /** Tensor name in the checkpoint. */
+  name: string;
+  kind: 'matrix' | 'vector';
+  /** Shape as stored in the checkpoint. */
+  storedShape: number[];
+  /** Stored as [in, out] (GPT-2 Conv1D): transpose to our [out, in]. */
+  transpose?: boolean;
+  /** Take rows [start, end) after any transpose (fused q/k/v), or elements for a vector. */
+  slice?: [number, number];
+}
+
+export interface Norm {
+  weight: Vec;
+  bias?: Vec;
+}
+
+/** One transformer block. Matrices are [out, in] so that y = W x. */
+export interface LayerWeights {
+  attnNorm: Norm; // [dim]
+  wq: Mat; // (nHeads * headDim, dim)
+  wk: Mat; // (nKvHeads * headDim, dim)
+  wv: Mat; // (nKvHeads * headDim, dim)
+  wo: Mat; // (dim, nHeads * headDim)
+  bq?: Vec;
+  bk?: Vec;
+  bv?: Vec;
+  bo?: Vec;
+  ffnNorm: Norm; // [dim]
+  wGate?: Mat; // (hiddenDim, dim), gated FFN only
+  wUp: Mat; // (hiddenDim, dim): W_in (up_proj, c_fc, fc1)
+  wDown: Mat; // (dim, hiddenDim): W_out (down_proj, c_proj, fc2)
+  bGate?: Vec;
+  bUp?: Vec;
+  bDown?: Vec;
+}
+
+export interface ModelWeights {
+  embed: Mat; // (vocabSize, embedDim)
+  positions?: Mat; // (maxPositions, dim), learned positions only
+  projectIn?: Mat; // (dim, embedDim), OPT word_embed_proj_dim only
+  projectOut?: Mat; // (embedDim, dim), OPT word_embed_proj_dim only
+  layers: LayerWeights[];
+  finalNorm?: Norm; // [dim]
+  lmHead: Mat; // (vocabSize, embedDim); the same handle as embed when tied
+}
+
+/** Checks every spec against the checkpoint; throws naming the first problem. */
+export function checkSpecs(specs: WeightSpec[], ckpt: Checkpoint, file: string): void {
+  for (const spec of specs) {
+    if (!ckpt.has(spec.name)) {
+      throw new WeightError(file, `missing tensor "${spec.name}" (needed for ${spec.key})`);
+    }
+    const info = ckpt.info(spec.name);
+    if (!sameShape(info.shape, spec.storedShape)) {
+      throw new WeightError(
+        file,
+        `tensor "${spec.name}" has shape [${info.shape.join(', ')}], expected [${spec.storedShape.join(', ')}]`,
+      );
+    }
+    if (!['F32', 'F16', 'BF16', 'F64'].includes(info.dtype)) {
+      throw new WeightError(file, `tensor "${spec.name}" has dtype ${info.dtype}; weights must be F32, F16, BF16 or F64`);
+    }
+  }
+}
+
+/** Reads one matrix spec into host memory, keeping 16-bit dtypes at their width. */
+export function readHostMatrix(ckpt: Checkpoint, spec: WeightSpec): HostMatrix {
+  const info = ckpt.info(spec.name);
+  let rows = spec.storedShape[0]!;
+  let cols = spec.storedShape.length > 1 ? spec.storedShape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  let {dtype, data} = readTensor(ckpt, info);
+  if (spec.transpose) {
+    data = transpose(data, rows, cols);
+    [rows, cols] = [cols, rows];
+  }
+  if (spec.slice) {
+    const [start, end] = spec.slice;
+    data = data.slice(start * cols, end * cols);
+    rows = end - start;
+  }
+  return {dtype, rows, cols, data};
+}
+
+/** Reads one vector spec as f32. */
+export function readHostVector(ckpt: Checkpoint, spec: WeightSpec): Float32Array {
+  const info = ckpt.info(spec.name);
+  const {dtype, data} = readTensor(ckpt, info);
+  let values = dtype === 'f32' ? (data as Float32Array) : halfToFloat32(dtype === 'f16' ? 'F16' : 'BF16', data as Uint16Array);
+  if (spec.slice) values = values.slice(spec.slice[0], spec.slice[1]);
+  return values;
+}
+
+/** Loads every spec into the backend and assembles the typed weight tree. */
+export function loadWeights(
+  config: ModelConfig,
+  specs: WeightSpec[],
+  ckpt: Checkpoint,
+  backend: Backend,
+  onTensor?: (done: number, total: number) => void,
+): ModelWeights {
+  const loaded = new Map<string, Mat | Vec>();
+  specs.forEach((spec, i) => {
+    loaded.set(
+      spec.key,
+      spec.kind === 'matrix' ? backend.uploadMatrix(readHostMatrix(ckpt, spec)) : backend.uploadVector(readHostVector(ckpt, spec)),
+    );
+    onTensor?.(i + 1, specs.length);
+  });
+  return assembleWeights(config, loaded);
+}
+
+function assembleWeights(config: ModelConfig, loaded: Map<string, Mat | Vec>): ModelWeights {
+  const mat = (key: string) => loaded.get(key) as Mat;
+  const vec = (key: string) => loaded.get(key) as Vec | undefined;
+  const norm = (key: string): Norm => ({weight: vec(`${key}.weight`)!, bias: vec(`${key}.bias`)});
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < config.nLayers; i++) {
+    const p = `layers.${i}.`;
+    layers.push({
+      attnNorm: norm(`${p}attnNorm`),
+      wq: mat(`${p}wq`),
+      wk: mat(`${p}wk`),
+      wv: mat(`${p}wv`),
+      wo: mat(`${p}wo`),
+      bq: vec(`${p}bq`),
+      bk: vec(`${p}bk`),
+      bv: vec(`${p}bv`),
+      bo: vec(`${p}bo`),
+      ffnNorm: norm(`${p}ffnNorm`),
+      wGate: loaded.has(`${p}wGate`) ? mat(`${p}wGate`) : undefined,
+      wUp: mat(`${p}wUp`),
+      wDown: mat(`${p}wDown`),
+      bGate: vec(`${p}bGate`),
+      bUp: vec(`${p}bUp`),
+      bDown: vec(`${p}bDown`),
+    });
+  }
+  const embed = mat('embed');
+  return {
+    embed,
+    positions: loaded.has('positions') ? mat('positions') : undefined,
+    projectIn: loaded.has('projectIn') ? mat('projectIn') : undefined,
+    projectOut: loaded.has('projectOut') ? mat('projectOut') : undefined,
+    layers,
+    finalNorm: loaded.has('finalNorm.weight') ? norm('finalNorm') : undefined,
+    lmHead: loaded.has('lmHead') ? mat('lmHead') : embed,
+  };
+}
+
+function readTensor(ckpt: Checkpoint, info: TensorInfo): {dtype: WeightDtype; data: Float32Array | Uint16Array} {
+  const bytes = ckpt.readBytes(info.name);
+  switch (info.dtype) {
+    case 'F32':
+      return {dtype: 'f32', data: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)};
+    case 'F16':
+    case 'BF16':
+      return {
+        dtype: info.dtype === 'F16' ? 'f16' : 'bf16',
+        data: new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2),
+      };
+    default:
+      return {dtype: 'f32', data: toFloat32(info.dtype, bytes)};
+  }
+}
+
+function transpose<T extends Float32Array | Uint16Array>(src: T, rows: number, cols: number): T {
+  const dst = new (src.constructor as new (n: number) => T)(src.length);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) dst[c * rows + r] = src[base + c]!;
+  }
+  return dst;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Helpers architectures use to write their spec lists compactly. */
+export const spec = {
+  matrix(key: string, name: string, storedShape: number[], extra?: Partial<WeightSpec>): WeightSpec {
+    return {key, name, kind: 'matrix', storedShape, ...extra};
+  },
+  vector(key: string, name: string, length: number, extra?: Partial<WeightSpec>): WeightSpec {
+    return {key, name, kind: 'vector', storedShape: [length], ...extra};
+  },
+};

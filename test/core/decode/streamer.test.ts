@@ -1,0 +1,144 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {afterAll, describe, expect, it} from 'vitest';
+import {TextStreamer} from '../../../src/core/decode/streamer.js';
+import {HireTokenizer} from '../../../src/core/model/tokenizer.js';
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const llamaDir = path.resolve(projectRoot, '../shared/models/llama2xs');
+const haveLlama = fs.existsSync(path.join(llamaDir, 'tokenizer.json'));
+if (!haveLlama) console.warn(`skipping llama2xs streamer tests: ${llamaDir} is absent`);
+
+const REPLACEMENT = '\uFFFD';
+
+/** Streams ids one at a time; returns every push() result and the flush() result. */
+function stream(tok: HireTokenizer, ids: number[]): {pieces: string[]; text: string} {
+  const streamer = new TextStreamer((window) => tok.decode(window));
+  const pieces = ids.map((id) => streamer.push(id));
+  pieces.push(streamer.flush());
+  return {pieces, text: pieces.join('')};
+}
+
+/** A tiny SentencePiece-style BPE tokenizer with byte fallback: "€" and emoji become byte tokens. */
+function tinyTokenizerDir(): string {
+  const vocab: Record<string, number> = {'<unk>': 0, '<s>': 1, '</s>': 2};
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
+  for (const p of ['▁', 'a', 'h', 'i', 'hi', '▁h', '▁hi']) vocab[p] = Object.keys(vocab).length;
+  const special = (content: string, id: number) => ({
+    id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+  });
+  const json = {
+    version: '1.0',
+    added_tokens: [special('<unk>', 0), special('<s>', 1), special('</s>', 2)],
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [{type: 'Prepend', prepend: '▁'}, {type: 'Replace', pattern: {String: ' '}, content: '▁'}],
+    },
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        {type: 'Replace', pattern: {String: '▁'}, content: ' '},
+        {type: 'ByteFallback'},
+        {type: 'Fuse'},
+        {type: 'Strip', content: ' ', start: 1, stop: 0},
+      ],
+    },
+    model: {
+      type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null,
+      fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: ['h i', '▁ h', '▁ hi'],
+    },
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-streamer-'));
+  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({add_bos_token: true, bos_token: '<s>'}));
+  return dir;
+}
+
+const tinyDir = tinyTokenizerDir();
+afterAll(() => fs.rmSync(tinyDir, {recursive: true, force: true}));
+
+describe('TextStreamer with byte fallback (tiny tokenizer)', () => {
+  const tok = HireTokenizer.load(tinyDir);
+  const euroBytes = [0xe2, 0x82, 0xac].map((b) => b + 3); // <0xE2> <0x82> <0xAC>
+
+  it('holds back a split 3-byte character and emits it once complete', () => {
+    const ids = tok.encode('hi €a');
+    expect(ids).toEqual([1, 265, 259, ...euroBytes, 260]);
+    const {pieces, text} = stream(tok, ids);
+    expect(pieces).toEqual(['', 'hi', ' ', '', '', '€', 'a', '']);
+    expect(text).toBe(tok.decode(ids));
+  });
+
+  it('never emits U+FFFD for a 4-byte emoji spread over four tokens', () => {
+    const ids = tok.encode('hi 😀😀 a€hi');
+    const {pieces, text} = stream(tok, ids);
+    for (const p of pieces) expect(p).not.toContain(REPLACEMENT);
+    expect(text).toBe('hi 😀😀 a€hi');
+    expect(pieces.filter((p) => p.includes('😀')).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('emits a character the moment its last byte arrives', () => {
+    const ids = tok.encode('😀', {addSpecialTokens: false}); // ▁ <0xF0> <0x9F> <0x98> <0x80>
+    expect(ids).toHaveLength(5);
+    const streamer = new TextStreamer((w) => tok.decode(w));
+    const out = ids.map((id) => streamer.push(id));
+    expect(out.slice(0, 4).join('')).not.toContain('😀');
+    expect(out[4]).toContain('😀');
+    expect(out.join('') + streamer.flush()).toBe(tok.decode(ids));
+  });
+
+  it('flushes an incomplete tail as U+FFFD, matching decode()', () => {
+    const ids = [265, 259, euroBytes[0]!, euroBytes[1]!];
+    const {pieces, text} = stream(tok, ids);
+    expect(pieces.slice(0, -1).join('')).toBe('hi');
+    expect(text).toBe(tok.decode(ids));
+    expect(text.endsWith(REPLACEMENT)).toBe(true);
+  });
+
+  it('starts afresh after flush', () => {
+    const streamer = new TextStreamer((w) => tok.decode(w));
+    streamer.push(265);
+    expect(streamer.flush()).toBe('');
+    expect(streamer.push(265)).toBe('hi'); // first token again: no leading space
+  });
+});
+
+describe.skipIf(!haveLlama)('TextStreamer on llama2xs', () => {
+  const ref = haveLlama
+    ? (JSON.parse(fs.readFileSync(path.join(llamaDir, 'REFERENCE.json'), 'utf8')) as {greedy_token_ids: number[]})
+    : {greedy_token_ids: []};
+
+  it('streams the reference greedy ids to exactly decode(all ids)', () => {
+    const tok = HireTokenizer.load(llamaDir);
+    const {pieces, text} = stream(tok, ref.greedy_token_ids);
+    expect(text).toBe(tok.decode(ref.greedy_token_ids));
+    expect(pieces.slice(0, 3)).toEqual(['', 'Once', ' upon']);
+  });
+
+  it('streams text with emoji (byte-fallback tokens) without U+FFFD', () => {
+    const tok = HireTokenizer.load(llamaDir);
+    const ids = tok.encode('She saw 😀 and 🎉!\nThe end €.');
+    expect(ids.some((id) => tok.idToToken(id) === '<0xF0>')).toBe(true);
+    const {pieces, text} = stream(tok, ids);
+    for (const p of pieces) expect(p).not.toContain(REPLACEMENT);
+    expect(text).toBe(tok.decode(ids));
+    expect(text).toBe('She saw 😀 and 🎉!\nThe end €.');
+  });
+
+  it('keeps the decode window short (O(window) per token)', () => {
+    const tok = HireTokenizer.load(llamaDir);
+    const lengths: number[] = [];
+    const streamer = new TextStreamer((w) => {
+      lengths.push(w.length);
+      return tok.decode(w);
+    });
+    const ids = [...ref.greedy_token_ids, ...ref.greedy_token_ids.slice(1), ...ref.greedy_token_ids.slice(1)];
+    for (const id of ids) streamer.push(id);
+    streamer.flush();
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(4);
+  });
+});
