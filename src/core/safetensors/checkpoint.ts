@@ -133,12 +133,12 @@ export class Checkpoint implements TensorSource {
     return this.shardFor(name).readBytes(name, into);
   }
 
-  readFloat32(name: string): Float32Array {
+  readFloat32(name: string): Float32Array<ArrayBuffer> {
     const shard = this.shardFor(name);
     return readFloat32Via(shard.info(name), (into) => shard.readBytes(name, into));
   }
 
-  readTyped<D extends Dtype>(name: string, dtype?: D): TypedArrayByDtype[D] {
+  readTyped<D extends Dtype>(name: string, dtype?: D): TypedArrayByDtype<ArrayBuffer>[D] {
     const shard = this.shardFor(name);
     return readTypedVia(shard.info(name), dtype, (into) => shard.readBytes(name, into));
   }

@@ -39,18 +39,21 @@ export function isFloatDtype(d: Dtype): d is FloatDtype {
   return d === 'F64' || d === 'F32' || d === 'F16' || d === 'BF16';
 }
 
-/** The typed array a dtype's raw data is naturally viewed as (F16/BF16 as raw bit patterns). */
-export interface TypedArrayByDtype {
-  F64: Float64Array;
-  F32: Float32Array;
-  F16: Uint16Array;
-  BF16: Uint16Array;
-  I64: BigInt64Array;
-  I32: Int32Array;
-  I16: Int16Array;
-  I8: Int8Array;
-  U8: Uint8Array;
-  BOOL: Uint8Array;
+/**
+ * The typed array a dtype's raw data is naturally viewed as (F16/BF16 as raw bit patterns).
+ * `B` is the backing buffer type: `ArrayBuffer` for fresh arrays, `ArrayBufferLike` for views.
+ */
+export interface TypedArrayByDtype<B extends ArrayBufferLike = ArrayBufferLike> {
+  F64: Float64Array<B>;
+  F32: Float32Array<B>;
+  F16: Uint16Array<B>;
+  BF16: Uint16Array<B>;
+  I64: BigInt64Array<B>;
+  I32: Int32Array<B>;
+  I16: Int16Array<B>;
+  I8: Int8Array<B>;
+  U8: Uint8Array<B>;
+  BOOL: Uint8Array<B>;
 }
 
 type TypedArrayCtor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => unknown;
@@ -189,6 +192,8 @@ function checkSameLength(what: string, srcLength: number, dstLength: number): vo
 }
 
 /** Converts F16 or BF16 bit patterns to f32 values (exact). Writes into `dst` when given. */
+export function halfToFloat32(dtype: 'F16' | 'BF16', src: Uint16Array): Float32Array<ArrayBuffer>;
+export function halfToFloat32<T extends Float32Array>(dtype: 'F16' | 'BF16', src: Uint16Array, dst: T): T;
 export function halfToFloat32(dtype: 'F16' | 'BF16', src: Uint16Array, dst?: Float32Array): Float32Array {
   const n = src.length;
   const out = dst ?? new Float32Array(n);
@@ -220,6 +225,8 @@ function f32BitsToF16(u: number): number {
 }
 
 /** Converts f32 values to F16 or BF16 bit patterns, rounding to nearest even. */
+export function float32ToHalf(dtype: 'F16' | 'BF16', src: Float32Array): Uint16Array<ArrayBuffer>;
+export function float32ToHalf<T extends Uint16Array>(dtype: 'F16' | 'BF16', src: Float32Array, dst: T): T;
 export function float32ToHalf(dtype: 'F16' | 'BF16', src: Float32Array, dst?: Uint16Array): Uint16Array {
   const n = src.length;
   const out = dst ?? new Uint16Array(n);
@@ -243,7 +250,7 @@ export function float32ToHalf(dtype: 'F16' | 'BF16', src: Float32Array, dst?: Ui
  * too (useful for int8/uint8 quantized weights and masks); values beyond 2^24 in magnitude round
  * to the nearest f32, and BOOL gives 0 or 1 as stored.
  */
-export function toFloat32(dtype: Dtype, bytes: Uint8Array): Float32Array {
+export function toFloat32(dtype: Dtype, bytes: Uint8Array): Float32Array<ArrayBuffer> {
   if (!HOST_IS_LITTLE_ENDIAN) throw new RangeError('toFloat32 needs a little-endian host');
   checkWholeElements(dtype, bytes.byteLength);
   switch (dtype) {

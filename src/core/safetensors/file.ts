@@ -19,8 +19,8 @@ export interface TensorSource {
   has(name: string): boolean;
   info(name: string): TensorInfo;
   readBytes(name: string, into?: Uint8Array): Uint8Array;
-  readFloat32(name: string): Float32Array;
-  readTyped<D extends Dtype>(name: string, dtype?: D): TypedArrayByDtype[D];
+  readFloat32(name: string): Float32Array<ArrayBuffer>;
+  readTyped<D extends Dtype>(name: string, dtype?: D): TypedArrayByDtype<ArrayBuffer>[D];
   close(): void;
 }
 
@@ -95,12 +95,12 @@ export class SafetensorsFile implements TensorSource {
   }
 
   /** The tensor as fresh f32 values, converted from F16/BF16/F64 (or integers) when needed. */
-  readFloat32(name: string): Float32Array {
+  readFloat32(name: string): Float32Array<ArrayBuffer> {
     return readFloat32Via(this.info(name), (into) => this.readBytes(name, into));
   }
 
   /** The tensor in its natural typed array (F16/BF16 as raw bits); checks the dtype if given. */
-  readTyped<D extends Dtype>(name: string, dtype?: D): TypedArrayByDtype[D] {
+  readTyped<D extends Dtype>(name: string, dtype?: D): TypedArrayByDtype<ArrayBuffer>[D] {
     return readTypedVia(this.info(name), dtype, (into) => this.readBytes(name, into));
   }
 
@@ -122,7 +122,7 @@ export class SafetensorsFile implements TensorSource {
   }
 }
 
-export function readFloat32Via(info: TensorInfo, read: (into: Uint8Array) => Uint8Array): Float32Array {
+export function readFloat32Via(info: TensorInfo, read: (into: Uint8Array) => Uint8Array): Float32Array<ArrayBuffer> {
   if (info.dtype === 'F32') {
     const out = new Float32Array(info.byteLength / 4);
     read(new Uint8Array(out.buffer));
@@ -133,19 +133,23 @@ export function readFloat32Via(info: TensorInfo, read: (into: Uint8Array) => Uin
     read(new Uint8Array(bits.buffer));
     return halfToFloat32(info.dtype, bits);
   }
-  return toFloat32(info.dtype, read(new Uint8Array(info.byteLength)));
+  const bytes = new Uint8Array(info.byteLength);
+  read(bytes);
+  return toFloat32(info.dtype, bytes);
 }
 
 export function readTypedVia<D extends Dtype>(
   info: TensorInfo,
   dtype: D | undefined,
   read: (into: Uint8Array) => Uint8Array,
-): TypedArrayByDtype[D] {
+): TypedArrayByDtype<ArrayBuffer>[D] {
   if (dtype !== undefined && dtype !== info.dtype) {
     throw new SafetensorsError(info.file, `tensor ${JSON.stringify(info.name)} is ${info.dtype}, not ${dtype}`);
   }
   // A fresh buffer is aligned for every element size.
-  return viewAs(info.dtype as D, read(new Uint8Array(info.byteLength)));
+  const bytes = new Uint8Array(info.byteLength);
+  read(bytes);
+  return viewAs(info.dtype as D, bytes) as TypedArrayByDtype<ArrayBuffer>[D];
 }
 
 export function missingTensorProblem(name: string, names: readonly string[]): string {

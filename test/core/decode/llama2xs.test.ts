@@ -23,7 +23,7 @@ describe.runIf(HAVE_SHARED)('llama2xs reference (reference backend)', () => {
     const ref = readLlama2xsReference();
     const cache = session.model.createCache();
     const ids = ref.prompt_token_ids;
-    let logits = new Float32Array();
+    let logits: Float32Array = new Float32Array();
     for (let pos = 0; pos < ids.length; pos++) {
       logits = await session.backend.read(session.model.forward(ids[pos]!, pos, cache));
     }

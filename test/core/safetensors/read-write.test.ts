@@ -158,7 +158,9 @@ describe('readBytes', () => {
   it('reads into WebAssembly memory', () => {
     const file = path.join(dir, 'wasm.safetensors');
     writeSafetensors(file, {t: {dtype: 'I32', shape: [2], data: new Int32Array([-1, 99])}});
-    const memory = new WebAssembly.Memory({initial: 1});
+    // lib ES2022 has no WebAssembly types; the runtime has it.
+    const wasm = (globalThis as unknown as {WebAssembly: {Memory: new (d: {initial: number}) => {buffer: ArrayBuffer}}}).WebAssembly;
+    const memory = new wasm.Memory({initial: 1});
     const f = SafetensorsFile.open(file);
     f.readBytes('t', new Uint8Array(memory.buffer, 1024, 8));
     f.close();
