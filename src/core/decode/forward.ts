@@ -25,8 +25,17 @@ interface RunState {
   logits: Vec; // [vocabSize]
 }
 
+/** Where a step's time goes; `hire bench` installs one to print a per-component breakdown. */
+export type Section = 'embed' | 'attention' | 'ffn' | 'output';
+export interface StepTimer {
+  /** Called at the end of each section; the timer attributes the time since its last call. */
+  mark(section: Section): void;
+}
+
 export class Transformer {
   readonly rope: RopeTable | null;
+  /** Optional profiler: only meaningful on backends whose kernels run synchronously. */
+  timer: StepTimer | null = null;
   private readonly s: RunState;
 
   constructor(
@@ -73,11 +82,14 @@ export class Transformer {
       b.embedRow(w.positions, pos + c.positions.offset, s.pos);
       b.add(s.x, s.pos, s.x);
     }
+    this.timer?.mark('embed');
     // 2. the blocks
     for (let l = 0; l < c.nLayers; l++) {
       const layer = w.layers[l]!;
       this.attentionBlock(layer, l, pos, cache);
+      this.timer?.mark('attention');
       this.ffnBlock(layer);
+      this.timer?.mark('ffn');
     }
     // 3. final norm (+ OPT project_out)
     if (w.finalNorm) this.norm(s.x, w.finalNorm, s.x);
@@ -92,6 +104,7 @@ export class Transformer {
   forward(token: number, pos: number, cache: KvCache): Vec {
     const h = this.hidden(token, pos, cache);
     this.backend.matvec(this.weights.lmHead, h, this.s.logits);
+    this.timer?.mark('output');
     return this.s.logits;
   }
 

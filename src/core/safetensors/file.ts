@@ -39,7 +39,7 @@ export class SafetensorsFile implements TensorSource {
     this.path = path;
     this.fd = fd;
     this.fileSize = fileSize;
-    this.tensors = new Map(tensors.map((t) => [t.name, Object.freeze(t)]));
+    this.tensors = new Map(tensors.map((t) => [t.name, Object.freeze({...t, shape: Object.freeze(t.shape) as number[]})]));
     this.metadata = Object.freeze(metadata);
   }
 
@@ -177,12 +177,19 @@ function fileSizeOf(path: string, fd: number): number {
 
 /**
  * Fills `into` from the file starting at `position`, looping because one read may return fewer
- * bytes than asked and is capped below 2 GiB.
+ * bytes than asked and is capped below 2 GiB. `chunk` (bytes per read) exists for tests.
  */
-export function readFully(path: string, fd: number, into: Uint8Array, position: number, tensor?: string): void {
+export function readFully(
+  path: string,
+  fd: number,
+  into: Uint8Array,
+  position: number,
+  tensor?: string,
+  chunk = MAX_READ_CHUNK,
+): void {
   let done = 0;
   while (done < into.byteLength) {
-    const want = Math.min(into.byteLength - done, MAX_READ_CHUNK);
+    const want = Math.min(into.byteLength - done, chunk);
     let got: number;
     try {
       got = fs.readSync(fd, into, done, want, position + done);

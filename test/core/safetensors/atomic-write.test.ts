@@ -39,7 +39,10 @@ describe('atomic write', () => {
   });
 
   it('rejects data whose size disagrees with the shape, leaving the old file intact', () => {
-    const bad = {a: {dtype: 'F32', shape: [2], data: new Float32Array([1, 2])}, b: {dtype: 'F32', shape: [2, 3], data: new Float32Array(5)}} satisfies Record<string, TensorData>;
+    const bad: Record<string, TensorData> = {
+      a: {dtype: 'F32', shape: [2], data: new Float32Array([1, 2])},
+      b: {dtype: 'F32', shape: [2, 3], data: new Float32Array(5)},
+    };
     expectFailure(
       () => writeSafetensors(file, bad),
       SafetensorsError,

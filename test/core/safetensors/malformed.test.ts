@@ -121,7 +121,8 @@ describe('malformed files are rejected with a message naming the problem', () =>
   });
 
   it('a missing file or a directory', () => {
-    expectFailure(() => SafetensorsFile.open(path.join(dir, 'nope.safetensors')), IoError, path.join(dir, 'nope.safetensors'), /cannot open: no such file or directory \(ENOENT\)/);
+    const missing = path.join(dir, 'nope.safetensors');
+    expectFailure(() => SafetensorsFile.open(missing), IoError, missing, /cannot open: no such file or directory \(ENOENT\)/);
     expectFailure(() => SafetensorsFile.open(dir), IoError, dir, /is not a regular file/);
   });
 

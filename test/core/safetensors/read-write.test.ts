@@ -12,6 +12,7 @@ import {
   type Dtype,
   type TensorData,
 } from '../../../src/core/safetensors/index.js';
+import {readFully} from '../../../src/core/safetensors/file.js';
 import {expectFailure, makeTempDir} from './fixtures.js';
 
 let dir: string;
@@ -186,6 +187,22 @@ describe('readBytes', () => {
     expectFailure(() => f.readBytes('absent'), SafetensorsError, file, /no tensor named "absent" \(it holds 1: "present"\)/);
     expectFailure(() => f.readFloat32('absent'), SafetensorsError, file, /"absent"/);
     f.close();
+  });
+
+  it('readFully assembles a read from many short reads', () => {
+    const file = path.join(dir, 'chunks.bin');
+    const content = new Uint8Array(1000).map((_, i) => (i * 7) & 0xff);
+    fs.writeFileSync(file, content);
+    const fd = fs.openSync(file, 'r');
+    try {
+      const into = new Uint8Array(new SharedArrayBuffer(1100), 50, 990);
+      readFully(file, fd, into, 10, 't', 7); // 142 reads of at most 7 bytes
+      expect([...into]).toEqual([...content.subarray(10)]);
+      const pastEnd = () => readFully(file, fd, new Uint8Array(20), 990, 't', 3);
+      expectFailure(pastEnd, SafetensorsError, file, /file ended after 10 of 20 bytes of tensor "t" at byte 990/);
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 
   it('reports a file truncated after it was opened', () => {
