@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import {ConfigError} from '../errors.js';
+import {ConfigError, IoError} from '../errors.js';
 
 export type Family = 'llama' | 'gpt2' | 'opt';
 export type Activation = 'silu' | 'gelu' | 'gelu_tanh' | 'relu';
@@ -75,7 +75,7 @@ export interface RawConfig {
 export function readConfigJson(modelDir: string): RawConfig {
   const file = path.join(modelDir, 'config.json');
   if (!fs.existsSync(modelDir)) {
-    throw new ConfigError(modelDir, 'no such file or directory');
+    throw new IoError(modelDir, 'no such file or directory');
   }
   if (!fs.existsSync(file)) {
     throw new ConfigError(file, 'missing: a model directory needs the config.json of a Hugging Face checkpoint');

@@ -11,12 +11,12 @@ export function ropeTable(config: ModelConfig): RopeTable | null {
   const half = headDim / 2;
   const invFreq = new Float64Array(half);
   for (let i = 0; i < half; i++) {
-    // HF computes inv_freq in float32; round the same way so long contexts agree.
-    invFreq[i] = Math.fround(1 / Math.pow(positions.theta, (2 * i) / headDim));
+    // HF computes inv_freq in float32 (pow, then reciprocal); round at the same steps.
+    invFreq[i] = Math.fround(1 / Math.fround(Math.pow(positions.theta, Math.fround((2 * i) / headDim))));
   }
   const s = positions.scaling;
   if (s.kind === 'linear') {
-    for (let i = 0; i < half; i++) invFreq[i] = invFreq[i]! / s.factor;
+    for (let i = 0; i < half; i++) invFreq[i] = Math.fround(invFreq[i]! / s.factor);
   } else if (s.kind === 'llama3') {
     const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
     const highWavelen = s.originalMaxPositions / s.highFreqFactor;
@@ -25,10 +25,10 @@ export function ropeTable(config: ModelConfig): RopeTable | null {
       const wavelen = (2 * Math.PI) / f;
       if (wavelen < highWavelen) continue; // high frequencies: unchanged
       if (wavelen > lowWavelen) {
-        invFreq[i] = f / s.factor; // low frequencies: stretched
+        invFreq[i] = Math.fround(f / s.factor); // low frequencies: stretched
       } else {
         const smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-        invFreq[i] = (1 - smooth) * (f / s.factor) + smooth * f;
+        invFreq[i] = Math.fround((1 - smooth) * (f / s.factor) + smooth * f);
       }
     }
   }

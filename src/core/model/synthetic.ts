@@ -65,7 +65,7 @@ export interface SyntheticWriteOptions {
   /**
    * Largest shard before the checkpoint is split into `model-0000i-of-0000n.safetensors` files
    * plus `model.safetensors.index.json` (a single tensor larger than this gets a shard of its
-   * own). Default 1 GiB. Peak memory while writing is about this much.
+   * own). Default 512 MiB. Peak memory while writing is about this much.
    */
   maxShardBytes?: number;
 }
@@ -77,40 +77,28 @@ export interface SyntheticTensor {
   shape: number[];
 }
 
+const LLAMA_110M: Omit<SyntheticSpec, 'seed'> = {
+  family: 'llama', dim: 768, nLayers: 12, nHeads: 12, hiddenDim: 2048, vocabSize: 32000, maxSeqLen: 1024, tied: true,
+};
+
 /** Shapes `hire bench` can create by name; add `seed` (and optionally `dtype`) to write one. */
 export const SYNTHETIC_SHAPES: Readonly<Record<string, Omit<SyntheticSpec, 'seed'>>> = Object.freeze({
+  // llama2.c TinyStories shapes (classifier tied to the embedding).
   'llama-15m': {family: 'llama', dim: 288, nLayers: 6, nHeads: 6, hiddenDim: 768, vocabSize: 32000, maxSeqLen: 256, tied: true},
-  'llama-110m': {family: 'llama', dim: 768, nLayers: 12, nHeads: 12, hiddenDim: 2048, vocabSize: 32000, maxSeqLen: 1024, tied: true},
-  'llama-110m-gqa': {
-    family: 'llama',
-    dim: 768,
-    nLayers: 12,
-    nHeads: 12,
-    nKvHeads: 4,
-    hiddenDim: 2048,
-    vocabSize: 32000,
-    maxSeqLen: 1024,
-    tied: true,
-  },
-  'llama-470m': {family: 'llama', dim: 1024, nLayers: 24, nHeads: 16, hiddenDim: 4096, vocabSize: 32000, maxSeqLen: 1024, tied: true},
+  'llama-110m': LLAMA_110M,
+  'llama-110m-gqa': {...LLAMA_110M, nKvHeads: 4},
+  // Untied: 468M parameters, 1.74 GiB in F32.
+  'llama-470m': {family: 'llama', dim: 1024, nLayers: 24, nHeads: 16, hiddenDim: 4096, vocabSize: 32000, maxSeqLen: 1024, tied: false},
   'gpt2-124m': {family: 'gpt2', dim: 768, nLayers: 12, nHeads: 12, hiddenDim: 3072, vocabSize: 50257, maxSeqLen: 1024},
   // Llama-3.2-1B-like: GQA 32/8, theta 500000 with llama3 rope scaling, tied embeddings.
   'llama-1b': {
-    family: 'llama',
-    dim: 2048,
-    nLayers: 16,
-    nHeads: 32,
-    nKvHeads: 8,
-    hiddenDim: 8192,
-    vocabSize: 128256,
-    maxSeqLen: 2048,
-    tied: true,
+    family: 'llama', dim: 2048, nLayers: 16, nHeads: 32, nKvHeads: 8, hiddenDim: 8192, vocabSize: 128256, maxSeqLen: 2048, tied: true,
     ropeTheta: 500000,
     ropeScaling: {kind: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192},
   },
 });
 
-const DEFAULT_MAX_SHARD_BYTES = 1 << 30;
+const DEFAULT_MAX_SHARD_BYTES = 512 << 20;
 const LLAMA_MODEL_TYPES: Readonly<Record<string, string>> = {
   LlamaForCausalLM: 'llama',
   MistralForCausalLM: 'mistral',

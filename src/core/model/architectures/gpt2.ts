@@ -13,6 +13,9 @@ export const gpt2: Architecture = {
   modelTypes: ['gpt2'],
 
   parseConfig(reader, architecture) {
+    if (!reader.bool('scale_attn_weights', true) || reader.bool('scale_attn_by_inverse_layer_idx', false)) {
+      reader.fail('scale_attn_weights = false and scale_attn_by_inverse_layer_idx = true are not supported');
+    }
     const dim = reader.int('n_embd');
     const nHeads = reader.int('n_head');
     const config: ModelConfig = {

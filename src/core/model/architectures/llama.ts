@@ -31,6 +31,18 @@ function parseRopeScaling(reader: ConfigReader): RopeScaling {
   }
 }
 
+/**
+ * Usable context. Sliding-window attention (Mistral, Qwen2 with use_sliding_window) is not
+ * implemented, so the context is capped at the window, where full attention is still exact.
+ */
+function contextLength(reader: ConfigReader, architecture: string): number {
+  const max = reader.int('max_position_embeddings', 2048);
+  const windowed =
+    (architecture === 'MistralForCausalLM' && reader.has('sliding_window')) ||
+    (architecture === 'Qwen2ForCausalLM' && reader.bool('use_sliding_window', false) && reader.has('sliding_window'));
+  return windowed ? Math.min(max, reader.int('sliding_window')) : max;
+}
+
 export const llama: Architecture = {
   family: 'llama',
   classes: ['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM'],
@@ -40,6 +52,7 @@ export const llama: Architecture = {
     const dim = reader.int('hidden_size');
     const nHeads = reader.int('num_attention_heads');
     const isQwen2 = architecture === 'Qwen2ForCausalLM';
+    const isLlama = architecture === 'LlamaForCausalLM'; // only Llama has attention_bias / mlp_bias
     const config: ModelConfig = {
       family: 'llama',
       architecture,
@@ -50,7 +63,7 @@ export const llama: Architecture = {
       nKvHeads: reader.int('num_key_value_heads', nHeads),
       headDim: reader.int('head_dim', nHeads > 0 ? Math.floor(dim / nHeads) : 0),
       vocabSize: reader.int('vocab_size'),
-      maxSeqLen: reader.int('max_position_embeddings', 2048),
+      maxSeqLen: contextLength(reader, architecture),
       embedDim: dim,
       norm: 'rmsnorm',
       normEps: reader.num('rms_norm_eps', 1e-6),
@@ -58,9 +71,9 @@ export const llama: Architecture = {
       finalNorm: true,
       activation: parseActivation(reader, 'hidden_act', 'silu'),
       gatedFfn: true,
-      qkvBias: isQwen2 || reader.bool('attention_bias', false),
-      outBias: !isQwen2 && reader.bool('attention_bias', false),
-      ffnBias: reader.bool('mlp_bias', false),
+      qkvBias: isQwen2 || (isLlama && reader.bool('attention_bias', false)),
+      outBias: isLlama && reader.bool('attention_bias', false),
+      ffnBias: isLlama && reader.bool('mlp_bias', false),
       positions: {kind: 'rope', theta: reader.num('rope_theta', 10000), scaling: parseRopeScaling(reader)},
       tiedEmbeddings: reader.bool('tie_word_embeddings', false),
       ffnTopK: readFfnTopK(reader),

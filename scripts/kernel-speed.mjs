@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// Weight-read bandwidth of the CPU kernels, against the streaming-read probe.
+// Runs the compiled output: `npm run build` (or tsc -p tsconfig.build.json) first, then
+//   node scripts/kernel-speed.mjs [--threads 1,2] [--ms 1500]
+// Prints one line per (kernel, shape, threads): GB/s of weights read and the share of the probe.
+import os from 'node:os';
+
+const {CpuKernels} = await import('../dist/core/backends/cpu/kernels.js');
+const {measureBandwidth} = await import('../dist/core/backends/cpu/bandwidth.js');
+const {quantizeQ8, quantizeQ4} = await import('../dist/core/backends/cpu/quant.js');
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+const threadList = arg('threads', `1,${os.availableParallelism()}`).split(',').map(Number);
+const budgetMs = Number(arg('ms', '1500'));
+
+const SHAPES = [
+  [32000, 768],
+  [4096, 1024],
+  [11008, 4096],
+  [768, 3072],
+];
+
+/** Runs fn for about budgetMs after a warm-up; returns the best seconds per call. */
+function time(fn) {
+  for (let i = 0; i < 5; i++) fn();
+  let best = Infinity;
+  const end = performance.now() + budgetMs;
+  while (performance.now() < end) {
+    const t0 = performance.now();
+    fn();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return best;
+}
+
+const gb = (bytesPerSecond) => (bytesPerSecond / 1e9).toFixed(2);
+
+for (const threads of threadList) {
+  const k = await CpuKernels.create({threads});
+  const probe = measureBandwidth(k);
+  console.log(`threads ${threads}: probe ${gb(probe.bytesPerSecond)} GB/s`);
+  for (const [rows, cols] of SHAPES) {
+    for (const dtype of ['f32', 'bf16', 'f16', 'q8', 'q4']) {
+      const mark = k.mark();
+      const esize = {f32: 4, bf16: 2, f16: 2, q8: 1, q4: 0.5}[dtype];
+      const bytes = rows * cols * esize;
+      const x = k.alloc(cols * 4);
+      k.f32(x, cols).fill(0.5);
+      const y = k.alloc(rows * 4);
+      let run;
+      if (dtype === 'q8' || dtype === 'q4') {
+        const gs = 64;
+        const w = new Float32Array(rows * cols).map((_, i) => Math.sin(i));
+        const q = dtype === 'q8' ? quantizeQ8(w, rows, cols, gs) : quantizeQ4(w, rows, cols, gs);
+        const wp = k.alloc(q.data.byteLength);
+        k.u8(wp, q.data.byteLength).set(new Uint8Array(q.data.buffer));
+        const sp = k.alloc(q.scales.byteLength);
+        k.f32(sp, q.scales.length).set(q.scales);
+        run = dtype === 'q8' ? () => k.matvecQ8(wp, sp, rows, cols, gs, x, y) : () => k.matvecQ4(wp, sp, rows, cols, gs, x, y);
+      } else {
+        const wp = k.alloc(bytes);
+        if (dtype === 'f32') k.f32(wp, rows * cols).fill(0.25);
+        else k.u16(wp, rows * cols).fill(dtype === 'bf16' ? 0x3e80 : 0x3400);
+        run = () => k.matvec(dtype, wp, rows, cols, x, y);
+      }
+      const seconds = time(run);
+      const rate = bytes / seconds;
+      const share = ((100 * rate) / probe.bytesPerSecond).toFixed(0);
+      console.log(`  ${dtype.padEnd(4)} [${rows}, ${cols}] ${gb(rate)} GB/s (${share}% of probe), ${(seconds * 1e6).toFixed(0)} us`);
+      k.reset(mark);
+    }
+  }
+  // Batch: effective weight bandwidth (bytes of W per call) for nb vectors at once.
+  for (const nb of [2, 4, 8]) {
+    const [rows, cols] = [4096, 1024];
+    const mark = k.mark();
+    const wp = k.alloc(rows * cols * 2);
+    k.u16(wp, rows * cols).fill(0x3e80);
+    const xs = k.alloc(nb * cols * 4);
+    k.f32(xs, nb * cols).fill(0.5);
+    const ys = k.alloc(nb * rows * 4);
+    const seconds = time(() => k.matvecBatch('bf16', wp, rows, cols, xs, ys, nb));
+    console.log(`  batch bf16 nb=${nb} [${rows}, ${cols}] ${gb((rows * cols * 2) / seconds)} GB/s of W, ${((seconds * 1e6) / nb).toFixed(0)} us per vector`);
+    k.reset(mark);
+  }
+  k.dispose();
+}

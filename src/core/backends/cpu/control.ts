@@ -1,0 +1,76 @@
+/**
+ * The control block that the calling thread and the kernel workers share: the first 4 KiB of
+ * the shared memory (the rest of the first 64 KiB page is left unused so no kernel pointer is
+ * ever near 0). One job is in flight at a time; the caller writes the job, resets DONE, bumps
+ * GEN and notifies; each worker runs its share of the range and adds 1 to DONE.
+ */
+
+/** Int32 slots of the control block (indices into an Int32Array at byte 0). */
+export const CTL = {
+  /** Job generation; workers Atomics.wait on it. */
+  GEN: 0,
+  /** Workers that finished the current job. */
+  DONE: 1,
+  /** 0, -1 while a message is being written, or the index of the first worker that failed. */
+  ERR: 2,
+  /** Nonzero: workers leave their loop (set by dispose). */
+  QUIT: 3,
+  /** Kernel number (index into KERNEL_NAMES). */
+  FN: 4,
+  /** Number of fixed arguments before the range. */
+  ARGC: 5,
+  /** The whole range [LO, HI) that the threads split. */
+  LO: 6,
+  HI: 7,
+  /** Threads taking part (calling thread = part 0, worker i = part i). */
+  PARTS: 8,
+  /** Split granularity: every part except the last is a multiple of ALIGN long. */
+  ALIGN: 9,
+  /** Debug hook: 1 throw, 2 process.exit, 3 hang, read by worker 1 at the next job. */
+  DEBUG: 10,
+  /** Byte length of the error message at MSG_OFFSET. */
+  MSG_LEN: 11,
+  /** Index of a worker that is exiting (nonzero: the pool is broken). */
+  FATAL: 12,
+  /** First of 16 i32 argument slots. */
+  ARGS: 16,
+} as const;
+
+export const CTL_WORDS = 1024;
+/** 16 bytes where read_sum stores its sum. */
+export const SINK_OFFSET = 512;
+/** UTF-8 error message written by a failing worker. */
+export const MSG_OFFSET = 1024;
+export const MSG_BYTES = 1024;
+/** First byte the allocator hands out. */
+export const HEAP_BASE = 65536;
+
+/** Exported kernels in dispatch order; KERNEL[name] is the number written to CTL.FN. */
+export const KERNEL_NAMES = [
+  'matvec_f32',
+  'matvec_bf16',
+  'matvec_f16',
+  'matvec_rows_f32',
+  'matvec_rows_bf16',
+  'matvec_rows_f16',
+  'matvec_batch_f32',
+  'matvec_batch_bf16',
+  'matvec_batch_f16',
+  'matvec_q8',
+  'matvec_q4',
+  'widen_bf16',
+  'widen_f16',
+  'read_sum',
+] as const;
+
+export type KernelName = (typeof KERNEL_NAMES)[number];
+
+/**
+ * Part t of [lo, hi) split into `parts` chunks whose length is a multiple of `align` (the
+ * last takes the remainder). The worker source repeats this function; keep them equal.
+ */
+export function splitRange(lo: number, hi: number, parts: number, t: number, align: number): [number, number] {
+  const chunk = Math.ceil((hi - lo) / parts / align) * align;
+  const start = Math.min(hi, lo + t * chunk);
+  return [start, Math.min(hi, start + chunk)];
+}

@@ -1,0 +1,279 @@
+import os from 'node:os';
+import {BackendError} from '../../errors.js';
+import {SharedArena} from './arena.js';
+import {HEAP_BASE, SINK_OFFSET, type KernelName} from './control.js';
+import {KERNELS_WASM_BASE64} from './kernels-wasm.js';
+import {WorkerPool, type WorkerFailure} from './pool.js';
+import {wasm, type WasmMemory, type WasmModule} from './wasm-api.js';
+
+/** Dense weight element types. */
+export type DenseDtype = 'f32' | 'bf16' | 'f16';
+
+export interface CpuKernelsOptions {
+  /** Threads including the calling one (default os.availableParallelism()). */
+  threads?: number;
+  /** Heap bytes to map up front (default 16 MiB); the memory grows on demand. */
+  initialBytes?: number;
+  /** Upper limit of the shared memory (default and maximum 4 GiB - 64 KiB). */
+  maxBytes?: number;
+  /** Kernels reading fewer weight bytes than this run on the calling thread only (default 128 KiB). */
+  minParallelBytes?: number;
+  /** Polls of the control block before a thread sleeps in Atomics.wait (default 20000, ~tens of µs). */
+  spin?: number;
+  /** Longest a call waits for its workers before it gives up with a BackendError (default 60 s). */
+  timeoutMs?: number;
+}
+
+const PAGE = 65536;
+/** 4 GiB - 64 KiB: the largest memory whose byte length still fits an i32 address space. */
+export const MAX_MEMORY_BYTES = 65535 * PAGE;
+const ELEM_BYTES: Record<DenseDtype, number> = {f32: 4, bf16: 2, f16: 2};
+/** Rows per thread chunk: keeps every 4-row block and every 64-byte line of y on one thread. */
+const ROW_ALIGN = 16;
+
+let compiled: WasmModule | undefined;
+function kernelsModule(): WasmModule {
+  compiled ??= new wasm.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+  return compiled;
+}
+
+/**
+ * WebAssembly SIMD kernels on a shared memory, run by the calling thread plus a pool of
+ * worker threads. All pointers are byte offsets returned by alloc(); all calls are synchronous.
+ * Layouts of every kernel's operands are described at the top of kernels.wat.
+ */
+export class CpuKernels {
+  private constructor(
+    /** The shared memory every thread's instance uses. */
+    private readonly memory: WasmMemory,
+    private readonly arena: SharedArena,
+    private readonly pool: WorkerPool,
+    private readonly minParallelBytes: number,
+  ) {}
+
+  static async create(opts: CpuKernelsOptions = {}): Promise<CpuKernels> {
+    const threads = opts.threads ?? os.availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new BackendError(`threads must be an integer in 1..256, got ${threads}`);
+    }
+    const maxBytes = opts.maxBytes ?? MAX_MEMORY_BYTES;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 2 * PAGE || maxBytes > MAX_MEMORY_BYTES) {
+      throw new BackendError(`maxBytes must be between 128 KiB and 4 GiB - 64 KiB (${MAX_MEMORY_BYTES}), got ${maxBytes}`);
+    }
+    const maxPages = Math.floor(maxBytes / PAGE);
+    const initialBytes = opts.initialBytes ?? 16 * 1024 * 1024;
+    if (!Number.isSafeInteger(initialBytes) || initialBytes < 0) {
+      throw new BackendError(`initialBytes must be a non-negative integer, got ${initialBytes}`);
+    }
+    const initialPages = Math.min(maxPages, Math.ceil((HEAP_BASE + initialBytes) / PAGE));
+    let memory: WasmMemory;
+    try {
+      memory = new wasm.Memory({initial: initialPages, maximum: maxPages, shared: true});
+    } catch (cause) {
+      throw new BackendError(
+        `cpu backend could not reserve a shared memory of up to ${maxPages * PAGE} bytes: ${String(cause)}; lower maxBytes`,
+        {cause},
+      );
+    }
+    const pool = await WorkerPool.start(kernelsModule(), memory, {
+      threads,
+      spin: opts.spin ?? 20000,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+    });
+    return new CpuKernels(memory, new SharedArena(memory, maxPages * PAGE), pool, opts.minParallelBytes ?? 128 * 1024);
+  }
+
+  /** Threads that run kernels, the calling one included. */
+  get threads(): number {
+    return this.pool.threads;
+  }
+
+  // ---- memory --------------------------------------------------------------------------
+
+  /** Bytes allocated and not reset. */
+  get bytes(): number {
+    return this.arena.bytes;
+  }
+
+  /** Current size of the shared memory. */
+  get capacity(): number {
+    return this.arena.capacity;
+  }
+
+  /** A fresh block of `bytes` bytes aligned to `align`; contents are whatever was there. */
+  alloc(bytes: number, align = 64): number {
+    return this.arena.alloc(bytes, align);
+  }
+
+  mark(): number {
+    return this.arena.mark();
+  }
+
+  reset(mark: number): void {
+    this.arena.reset(mark);
+  }
+
+  /** Views over the shared memory, created on every call (so they survive memory growth). */
+  f32(ptr: number, n: number): Float32Array {
+    this.view(ptr, n * 4, 4, 'f32');
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+
+  u16(ptr: number, n: number): Uint16Array {
+    this.view(ptr, n * 2, 2, 'u16');
+    return new Uint16Array(this.memory.buffer, ptr, n);
+  }
+
+  i32(ptr: number, n: number): Int32Array {
+    this.view(ptr, n * 4, 4, 'i32');
+    return new Int32Array(this.memory.buffer, ptr, n);
+  }
+
+  u8(ptr: number, n: number): Uint8Array {
+    this.view(ptr, n, 1, 'u8');
+    return new Uint8Array(this.memory.buffer, ptr, n);
+  }
+
+  i8(ptr: number, n: number): Int8Array {
+    this.view(ptr, n, 1, 'i8');
+    return new Int8Array(this.memory.buffer, ptr, n);
+  }
+
+  // ---- kernels -------------------------------------------------------------------------
+
+  /** y[rows] = W[rows, cols] . x[cols]. */
+  matvec(dtype: DenseDtype, w: number, rows: number, cols: number, x: number, y: number): void {
+    const esize = elemBytes(dtype);
+    dims('matvec', rows, cols);
+    this.arena.check(w, rows * cols * esize, 'matvec w');
+    this.arena.check(x, cols * 4, 'matvec x');
+    this.arena.check(y, rows * 4, 'matvec y');
+    this.run(`matvec_${dtype}`, [w, x, y, cols], rows, ROW_ALIGN, rows * cols * esize);
+  }
+
+  /**
+   * y[i] = W[ids[i]] . x for i < n (ids: n i32 row numbers, any order, repeats allowed). With
+   * `rows` every id is checked against it; without, only that the rows lie in memory.
+   */
+  matvecRows(dtype: DenseDtype, w: number, cols: number, ids: number, n: number, x: number, y: number, rows?: number): void {
+    const esize = elemBytes(dtype);
+    dims('matvecRows', n, cols);
+    this.arena.check(ids, n * 4, 'matvecRows ids');
+    this.arena.check(x, cols * 4, 'matvecRows x');
+    this.arena.check(y, n * 4, 'matvecRows y');
+    if (n === 0) return;
+    const idv = this.i32(ids, n);
+    let lo = idv[0]!;
+    let hi = lo;
+    for (let i = 1; i < n; i++) {
+      const id = idv[i]!;
+      if (id < lo) lo = id;
+      else if (id > hi) hi = id;
+    }
+    if (lo < 0 || (rows !== undefined && hi >= rows)) {
+      throw new BackendError(`matvecRows: row ids must lie in [0, ${rows ?? 'rows'}), got ${lo < 0 ? lo : hi}`);
+    }
+    this.arena.check(w, (hi + 1) * cols * esize, 'matvecRows w (largest id)');
+    this.run(`matvec_rows_${dtype}`, [w, x, y, cols, ids], n, ROW_ALIGN, n * cols * esize);
+  }
+
+  /**
+   * ys[b] = W . xs[b] for b < nb, reading W once (xs: [nb, cols] f32, ys: [nb, rows] f32).
+   * Any nb works; weight rows are reused from cache for groups of 4 vectors, best up to 8.
+   */
+  matvecBatch(dtype: DenseDtype, w: number, rows: number, cols: number, xs: number, ys: number, nb: number): void {
+    const esize = elemBytes(dtype);
+    dims('matvecBatch', rows, cols);
+    if (!Number.isInteger(nb) || nb < 1) throw new BackendError(`matvecBatch: nb must be a positive integer, got ${nb}`);
+    this.arena.check(w, rows * cols * esize, 'matvecBatch w');
+    this.arena.check(xs, nb * cols * 4, 'matvecBatch xs');
+    this.arena.check(ys, nb * rows * 4, 'matvecBatch ys');
+    if (nb === 1) {
+      this.run(`matvec_${dtype}`, [w, xs, ys, cols], rows, ROW_ALIGN, rows * cols * esize);
+      return;
+    }
+    this.run(`matvec_batch_${dtype}`, [w, xs, ys, cols, rows, nb], rows, ROW_ALIGN, rows * cols * esize);
+  }
+
+  /** y = dequant(W) . x for int8 W [rows, cols] with one f32 scale per groupSize columns (see quant.ts). */
+  matvecQ8(w: number, scales: number, rows: number, cols: number, groupSize: number, x: number, y: number): void {
+    this.checkQuant('matvecQ8', rows, cols, groupSize, false);
+    this.arena.check(w, rows * cols, 'matvecQ8 w');
+    this.arena.check(scales, (rows * cols * 4) / groupSize, 'matvecQ8 scales');
+    this.arena.check(x, cols * 4, 'matvecQ8 x');
+    this.arena.check(y, rows * 4, 'matvecQ8 y');
+    this.run('matvec_q8', [w, scales, x, y, cols, groupSize], rows, ROW_ALIGN, rows * cols);
+  }
+
+  /** y = dequant(W) . x for packed int4 W [rows, ceil(cols/2) bytes] (see quant.ts). */
+  matvecQ4(w: number, scales: number, rows: number, cols: number, groupSize: number, x: number, y: number): void {
+    this.checkQuant('matvecQ4', rows, cols, groupSize, true);
+    const rowBytes = Math.ceil(cols / 2);
+    this.arena.check(w, rows * rowBytes, 'matvecQ4 w');
+    this.arena.check(scales, (rows * cols * 4) / groupSize, 'matvecQ4 scales');
+    this.arena.check(x, cols * 4, 'matvecQ4 x');
+    this.arena.check(y, rows * 4, 'matvecQ4 y');
+    this.run('matvec_q4', [w, scales, x, y, cols, groupSize], rows, ROW_ALIGN, rows * rowBytes);
+  }
+
+  /** dst[n] f32 = src[n] bf16/f16, converted exactly (inf, NaN payloads and subnormals kept). */
+  widen(dtype: 'bf16' | 'f16', src: number, dst: number, n: number): void {
+    if (dtype !== 'bf16' && dtype !== 'f16') throw new BackendError(`widen: dtype must be bf16 or f16, got ${String(dtype)}`);
+    dims('widen', n, 1);
+    this.arena.check(src, n * 2, 'widen src');
+    this.arena.check(dst, n * 4, 'widen dst');
+    this.run(`widen_${dtype}`, [src, dst], n, 64, n * 6);
+  }
+
+  /** Streams [ptr, ptr + bytes) on every thread (bytes rounded down to 256); for the bandwidth probe. */
+  readSum(ptr: number, bytes: number): void {
+    this.arena.check(ptr, bytes, 'readSum');
+    this.run('read_sum', [ptr, SINK_OFFSET], Math.floor(bytes / 256), 16, bytes);
+  }
+
+  /**
+   * Test hook: worker 1 fails during the next kernel call, which then throws a BackendError
+   * ('throw': the worker throws and dies, 'exit': it calls process.exit, 'hang': it stops
+   * answering for 30 s, so the call times out after `timeoutMs`). The pool is unusable after.
+   */
+  debugFailNextCall(mode: WorkerFailure): void {
+    this.pool.failNextCall(mode);
+  }
+
+  /** Stops the workers; the memory is released once nothing references it. */
+  dispose(): void {
+    this.pool.dispose();
+  }
+
+  private run(name: KernelName, args: number[], count: number, align: number, workBytes: number): void {
+    this.pool.run(name, args, 0, count, align, workBytes >= this.minParallelBytes);
+  }
+
+  private view(ptr: number, bytes: number, align: number, what: string): void {
+    if (!Number.isSafeInteger(ptr) || ptr % align !== 0 || ptr < 0 || !(bytes >= 0) || ptr + bytes > this.capacity) {
+      throw new BackendError(`${what} view: [${ptr}, ${ptr + bytes}) is not an aligned range of the memory (${this.capacity} bytes)`);
+    }
+  }
+
+  private checkQuant(what: string, rows: number, cols: number, groupSize: number, q4: boolean): void {
+    dims(what, rows, cols);
+    if (!Number.isInteger(groupSize) || groupSize < 1 || cols % groupSize !== 0) {
+      throw new BackendError(`${what}: groupSize ${groupSize} must be a positive divisor of cols ${cols}`);
+    }
+    if (q4 && groupSize % 2 !== 0 && groupSize !== cols) {
+      throw new BackendError(`${what}: int4 groupSize ${groupSize} must be even (or equal cols) so groups start on a byte`);
+    }
+  }
+}
+
+function elemBytes(dtype: DenseDtype): number {
+  const esize = ELEM_BYTES[dtype];
+  if (esize === undefined) throw new BackendError(`unknown weight dtype ${String(dtype)}; expected f32, bf16 or f16`);
+  return esize;
+}
+
+function dims(what: string, rows: number, cols: number): void {
+  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 1 || rows > 2 ** 30 || cols > 2 ** 30) {
+    throw new BackendError(`${what}: bad shape [${rows}, ${cols}]`);
+  }
+}

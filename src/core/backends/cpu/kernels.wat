@@ -1,0 +1,1051 @@
+;; hire CPU kernels: WebAssembly SIMD (f32x4) over one shared linear memory.
+;;
+;; Every exported kernel takes byte addresses into the shared memory and, as its LAST TWO
+;; parameters, a half-open range [lo, hi) of output rows (or gathered indices, or 256-byte
+;; blocks for read_sum), so the host can split one call over several threads that run the same
+;; module on the same memory. Nothing here allocates or keeps state between calls.
+;;
+;; Layouts (all little-endian, row-major):
+;;   W f32   [rows, cols]  4 bytes per weight, row r at w + r*cols*4
+;;   W bf16  [rows, cols]  u16; f32 bits = h << 16
+;;   W f16   [rows, cols]  u16 IEEE binary16 (sign 1, exponent 5 bias 15, mantissa 10)
+;;   x [cols] f32, y [rows] f32 (or y [n] for gathered rows), ids [n] i32
+;;   batch: xs [nb, cols] f32, ys [nb, rows] f32 (ys[b*rows + r] = W[r] . xs[b])
+;;   q8:    w  [rows, cols] i8, scales [rows, cols/groupSize] f32,
+;;          W[r,c] = w[r,c] * scales[r, c/groupSize]
+;;   q4:    w  [rows, ceil(cols/2)] u8: byte j of a row holds column 2j in its low nibble and
+;;          column 2j+1 in its high nibble, each a two's-complement 4-bit value in [-8, 7]; an
+;;          odd cols leaves the last high nibble unused (0). Scales as q8. groupSize must be
+;;          even unless it equals cols (one group per row), so groups start on a byte.
+;;
+;; Dense kernels share one accumulation order per row, whatever the entry point (4-row block,
+;; single row, gathered rows, any thread split): two f32x4 accumulators a (columns 8k..8k+3)
+;; and b (8k+4..8k+7), one more 4-column step into a, then (a+b) reduced as
+;; (l0 + l2) + (l1 + l3), then the last cols % 4 products added one by one. Results are
+;; therefore bit-identical across thread counts and between matvec and matvec_rows.
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; Block kernels reached through the table (index = 2*kind for 4 rows, 2*kind+1 for one
+  ;; row, 6+kind for the batch pair; kind 0 = f32, 1 = bf16, 2 = f16).
+  (type $rows4_t (func (param i32 i32 i32 i32 i32 i32) (result v128)))
+  (type $row1_t (func (param i32 i32 i32) (result f32)))
+  (type $pair_t (func (param i32 i32 i32 i32 i32 i32 i32) (result v128 v128)))
+  (table 9 funcref)
+  (elem (i32.const 0)
+    $rows4_f32 $row1_f32 $rows4_bf16 $row1_bf16 $rows4_f16 $row1_f16
+    $pair_f32 $pair_bf16 $pair_f16)
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Small helpers (called once per row or block, never inside the column loops)
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; Sum of the four lanes as (l0 + l2) + (l1 + l3).
+  (func $hsum (param $v v128) (result f32)
+    (local $e v128)
+    (local.set $e (f32x4.add (local.get $v)
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+    (f32.add (f32x4.extract_lane 0 (local.get $e)) (f32x4.extract_lane 1 (local.get $e))))
+
+  ;; [hsum(s0), hsum(s1), hsum(s2), hsum(s3)] by a transpose; same order per lane as $hsum.
+  (func $hsum4 (param $s0 v128) (param $s1 v128) (param $s2 v128) (param $s3 v128) (result v128)
+    (local $a v128) (local $b v128)
+    ;; a = [s0.0+s0.2, s1.0+s1.2, s0.1+s0.3, s1.1+s1.3], b likewise for s2, s3
+    (local.set $a (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
+    (local.set $b (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
+    (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b))))
+
+  ;; bf16 bits -> f32 (exact: bf16 is the top half of an f32).
+  (func $bf2f (param $h i32) (result f32)
+    (f32.reinterpret_i32 (i32.shl (local.get $h) (i32.const 16))))
+
+  ;; IEEE half bits -> f32, exact for every input (subnormals, +-0, +-inf, NaN payloads).
+  (func $h2f (param $h i32) (result f32)
+    (local $sign i32) (local $e i32) (local $m i32)
+    (local.set $sign (i32.shl (i32.and (local.get $h) (i32.const 0x8000)) (i32.const 16)))
+    (local.set $e (i32.and (i32.shr_u (local.get $h) (i32.const 10)) (i32.const 31)))
+    (local.set $m (i32.and (local.get $h) (i32.const 0x3ff)))
+    (if (i32.eqz (local.get $e))
+      (then ;; zero or subnormal: m * 2^-24, exact in f32
+        (return (f32.reinterpret_i32 (i32.or (local.get $sign) (i32.reinterpret_f32
+          (f32.mul (f32.convert_i32_u (local.get $m)) (f32.const 0x1p-24))))))))
+    (if (i32.eq (local.get $e) (i32.const 31))
+      (then ;; inf or NaN (payload kept)
+        (return (f32.reinterpret_i32 (i32.or (i32.or (local.get $sign) (i32.const 0x7f800000))
+          (i32.shl (local.get $m) (i32.const 13)))))))
+    (f32.reinterpret_i32 (i32.or (i32.or (local.get $sign)
+      (i32.shl (i32.add (local.get $e) (i32.const 112)) (i32.const 23)))
+      (i32.shl (local.get $m) (i32.const 13)))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; f32 weights
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; Dot products of 4 rows (at p0..p3) with x, as one f32x4 [y0, y1, y2, y3].
+  (func $rows4_f32 (type $rows4_t)
+    (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32) (param $x i32) (param $cols i32)
+    (result v128)
+    (local $c i32) (local $n i32) (local $xa v128) (local $xb v128) (local $v v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (block $done (loop $next ;; 8 columns per pass, x loaded once for the 4 rows
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $xa (v128.load (local.get $x)))
+      (local.set $xb (v128.load offset=16 (local.get $x)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $p0)) (local.get $xa))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (v128.load offset=16 (local.get $p0)) (local.get $xb))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load (local.get $p1)) (local.get $xa))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (v128.load offset=16 (local.get $p1)) (local.get $xb))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load (local.get $p2)) (local.get $xa))))
+      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (v128.load offset=16 (local.get $p2)) (local.get $xb))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load (local.get $p3)) (local.get $xa))))
+      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (v128.load offset=16 (local.get $p3)) (local.get $xb))))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 32)))
+      (local.set $p1 (i32.add (local.get $p1) (i32.const 32)))
+      (local.set $p2 (i32.add (local.get $p2) (i32.const 32)))
+      (local.set $p3 (i32.add (local.get $p3) (i32.const 32)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (br $next)))
+    (if (i32.and (local.get $cols) (i32.const 4))
+      (then ;; one 4-column step
+        (local.set $xa (v128.load (local.get $x)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $p0)) (local.get $xa))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load (local.get $p1)) (local.get $xa))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load (local.get $p2)) (local.get $xa))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load (local.get $p3)) (local.get $xa))))
+        (local.set $p0 (i32.add (local.get $p0) (i32.const 16)))
+        (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
+        (local.set $p2 (i32.add (local.get $p2) (i32.const 16)))
+        (local.set $p3 (i32.add (local.get $p3) (i32.const 16)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (local.set $v (call $hsum4
+      (f32x4.add (local.get $a0) (local.get $b0)) (f32x4.add (local.get $a1) (local.get $b1))
+      (f32x4.add (local.get $a2) (local.get $b2)) (f32x4.add (local.get $a3) (local.get $b3))))
+    (block $done (loop $next ;; last cols % 4 columns, lane-wise like the scalar row kernel
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $v (f32x4.add (local.get $v) (f32x4.mul
+        (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+          (f32x4.splat (f32.load (local.get $p0))) (f32.load (local.get $p1)))
+          (f32.load (local.get $p2))) (f32.load (local.get $p3)))
+        (f32x4.splat (f32.load (local.get $x))))))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 4)))
+      (local.set $p1 (i32.add (local.get $p1) (i32.const 4)))
+      (local.set $p2 (i32.add (local.get $p2) (i32.const 4)))
+      (local.set $p3 (i32.add (local.get $p3) (i32.const 4)))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $v))
+
+  ;; Dot product of one row with x, same order as $rows4_f32.
+  (func $row1_f32 (type $row1_t) (param $p i32) (param $x i32) (param $cols i32) (result f32)
+    (local $c i32) (local $n i32) (local $a v128) (local $b v128) (local $s f32)
+    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $p)) (v128.load (local.get $x)))))
+      (local.set $b (f32x4.add (local.get $b)
+        (f32x4.mul (v128.load offset=16 (local.get $p)) (v128.load offset=16 (local.get $x)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 32)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (br $next)))
+    (if (i32.and (local.get $cols) (i32.const 4))
+      (then
+        (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $p)) (v128.load (local.get $x)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (local.set $s (call $hsum (f32x4.add (local.get $a) (local.get $b))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (local.get $p)) (f32.load (local.get $x)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $s))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; bf16 weights: 8 halves per v128 load, widened by interleaving with zero halves
+  ;; (lane = h << 16), which is i32x4.extend_*_i16x8_u followed by shl 16 in one shuffle.
+  ;; ---------------------------------------------------------------------------------------
+
+  (func $rows4_bf16 (type $rows4_t)
+    (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32) (param $x i32) (param $cols i32)
+    (result v128)
+    (local $c i32) (local $n i32) (local $xa v128) (local $xb v128) (local $v v128)
+    (local $h v128) (local $z v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $xa (v128.load (local.get $x)))
+      (local.set $xb (v128.load offset=16 (local.get $x)))
+      (local.set $h (v128.load (local.get $p0)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xa)
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $xb)
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
+      (local.set $h (v128.load (local.get $p1)))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xa)
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $xb)
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
+      (local.set $h (v128.load (local.get $p2)))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xa)
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
+      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $xb)
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
+      (local.set $h (v128.load (local.get $p3)))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xa)
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
+      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $xb)
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 16)))
+      (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
+      (local.set $p2 (i32.add (local.get $p2) (i32.const 16)))
+      (local.set $p3 (i32.add (local.get $p3) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (br $next)))
+    (if (i32.and (local.get $cols) (i32.const 4))
+      (then ;; 4 halves via a 64-bit load
+        (local.set $xa (v128.load (local.get $x)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xa)
+          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p0))))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xa)
+          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p1))))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xa)
+          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p2))))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xa)
+          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p3))))))
+        (local.set $p0 (i32.add (local.get $p0) (i32.const 8)))
+        (local.set $p1 (i32.add (local.get $p1) (i32.const 8)))
+        (local.set $p2 (i32.add (local.get $p2) (i32.const 8)))
+        (local.set $p3 (i32.add (local.get $p3) (i32.const 8)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (local.set $v (call $hsum4
+      (f32x4.add (local.get $a0) (local.get $b0)) (f32x4.add (local.get $a1) (local.get $b1))
+      (f32x4.add (local.get $a2) (local.get $b2)) (f32x4.add (local.get $a3) (local.get $b3))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $v (f32x4.add (local.get $v) (f32x4.mul
+        (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+          (f32x4.splat (call $bf2f (i32.load16_u (local.get $p0)))) (call $bf2f (i32.load16_u (local.get $p1))))
+          (call $bf2f (i32.load16_u (local.get $p2)))) (call $bf2f (i32.load16_u (local.get $p3))))
+        (f32x4.splat (f32.load (local.get $x))))))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 2)))
+      (local.set $p1 (i32.add (local.get $p1) (i32.const 2)))
+      (local.set $p2 (i32.add (local.get $p2) (i32.const 2)))
+      (local.set $p3 (i32.add (local.get $p3) (i32.const 2)))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $v))
+
+  (func $row1_bf16 (type $row1_t) (param $p i32) (param $x i32) (param $cols i32) (result f32)
+    (local $c i32) (local $n i32) (local $a v128) (local $b v128) (local $h v128) (local $z v128)
+    (local $s f32)
+    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $h (v128.load (local.get $p)))
+      (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x))
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
+      (local.set $b (f32x4.add (local.get $b) (f32x4.mul (v128.load offset=16 (local.get $x))
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (br $next)))
+    (if (i32.and (local.get $cols) (i32.const 4))
+      (then
+        (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x))
+          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (local.set $s (call $hsum (f32x4.add (local.get $a) (local.get $b))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $s (f32.add (local.get $s)
+        (f32.mul (call $bf2f (i32.load16_u (local.get $p))) (f32.load (local.get $x)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 2)))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $s))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; f16 weights. Fast conversion of a lane u = h << 16 (interleave with zero, as bf16):
+  ;;   t = (u >>s 3) & 0x8fffffff      sign | exponent << 23 | mantissa << 13
+  ;;   f = t * 2^112 (as f32)          rebias; exact for normals, subnormals and zeros
+  ;; A half with exponent 31 (inf/NaN) would come out finite (>= 65536). The fast kernels keep
+  ;; max_u(h << 1) over every half they read; if it reaches 0xf800 some weight was inf/NaN
+  ;; and the rows are recomputed by $row1_f16_exact, which ORs the exponent back to all ones
+  ;; for lanes with |f| >= 65536. Both use the same order, so finite rows match bit for bit.
+  ;; ---------------------------------------------------------------------------------------
+
+  (func $rows4_f16 (type $rows4_t)
+    (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32) (param $x i32) (param $cols i32)
+    (result v128)
+    (local $c i32) (local $n i32) (local $xa v128) (local $xb v128) (local $v v128)
+    (local $h v128) (local $z v128) (local $keep v128) (local $mag v128) (local $mx v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32) (local $x0 i32)
+    (local.set $q0 (local.get $p0)) (local.set $q1 (local.get $p1))
+    (local.set $q2 (local.get $p2)) (local.set $q3 (local.get $p3)) (local.set $x0 (local.get $x))
+    (local.set $keep (i32x4.splat (i32.const 0x8fffffff)))
+    (local.set $mag (f32x4.splat (f32.const 0x1p112)))
+    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $xa (v128.load (local.get $x)))
+      (local.set $xb (v128.load offset=16 (local.get $x)))
+      (local.set $h (v128.load (local.get $p0)))
+      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $xb) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $h (v128.load (local.get $p1)))
+      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $xb) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $h (v128.load (local.get $p2)))
+      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $xb) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $h (v128.load (local.get $p3)))
+      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $xb) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 16)))
+      (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
+      (local.set $p2 (i32.add (local.get $p2) (i32.const 16)))
+      (local.set $p3 (i32.add (local.get $p3) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (br $next)))
+    (if (i32.and (local.get $cols) (i32.const 4))
+      (then ;; 4 halves via a 64-bit load (upper lanes zero: harmless for the max)
+        (local.set $xa (v128.load (local.get $x)))
+        (local.set $h (v128.load64_zero (local.get $p0)))
+        (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
+          (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+            (local.get $z) (local.get $h)) (i32.const 3)))))))
+        (local.set $h (v128.load64_zero (local.get $p1)))
+        (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
+          (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+            (local.get $z) (local.get $h)) (i32.const 3)))))))
+        (local.set $h (v128.load64_zero (local.get $p2)))
+        (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
+          (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+            (local.get $z) (local.get $h)) (i32.const 3)))))))
+        (local.set $h (v128.load64_zero (local.get $p3)))
+        (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
+          (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+            (local.get $z) (local.get $h)) (i32.const 3)))))))
+        (local.set $p0 (i32.add (local.get $p0) (i32.const 8)))
+        (local.set $p1 (i32.add (local.get $p1) (i32.const 8)))
+        (local.set $p2 (i32.add (local.get $p2) (i32.const 8)))
+        (local.set $p3 (i32.add (local.get $p3) (i32.const 8)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (if (v128.any_true (i16x8.gt_u (local.get $mx) (i16x8.splat (i32.const 0xf7ff))))
+      (then ;; an inf/NaN weight somewhere in these rows: exact path for all four
+        (return (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+          (f32x4.splat (call $row1_f16_exact (local.get $q0) (local.get $x0) (local.get $cols)))
+          (call $row1_f16_exact (local.get $q1) (local.get $x0) (local.get $cols)))
+          (call $row1_f16_exact (local.get $q2) (local.get $x0) (local.get $cols)))
+          (call $row1_f16_exact (local.get $q3) (local.get $x0) (local.get $cols))))))
+    (local.set $v (call $hsum4
+      (f32x4.add (local.get $a0) (local.get $b0)) (f32x4.add (local.get $a1) (local.get $b1))
+      (f32x4.add (local.get $a2) (local.get $b2)) (f32x4.add (local.get $a3) (local.get $b3))))
+    (block $done (loop $next ;; tail halves are converted exactly by $h2f
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $v (f32x4.add (local.get $v) (f32x4.mul
+        (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+          (f32x4.splat (call $h2f (i32.load16_u (local.get $p0)))) (call $h2f (i32.load16_u (local.get $p1))))
+          (call $h2f (i32.load16_u (local.get $p2)))) (call $h2f (i32.load16_u (local.get $p3))))
+        (f32x4.splat (f32.load (local.get $x))))))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 2)))
+      (local.set $p1 (i32.add (local.get $p1) (i32.const 2)))
+      (local.set $p2 (i32.add (local.get $p2) (i32.const 2)))
+      (local.set $p3 (i32.add (local.get $p3) (i32.const 2)))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $v))
+
+  (func $row1_f16 (type $row1_t) (param $p i32) (param $x i32) (param $cols i32) (result f32)
+    (local $c i32) (local $n i32) (local $a v128) (local $b v128) (local $h v128) (local $z v128)
+    (local $keep v128) (local $mag v128) (local $mx v128) (local $s f32) (local $q i32) (local $x0 i32)
+    (local.set $q (local.get $p)) (local.set $x0 (local.get $x))
+    (local.set $keep (i32x4.splat (i32.const 0x8fffffff)))
+    (local.set $mag (f32x4.splat (f32.const 0x1p112)))
+    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $h (v128.load (local.get $p)))
+      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+      (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x)) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $b (f32x4.add (local.get $b) (f32x4.mul (v128.load offset=16 (local.get $x)) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (br $next)))
+    (if (i32.and (local.get $cols) (i32.const 4))
+      (then
+        (local.set $h (v128.load64_zero (local.get $p)))
+        (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+        (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x)) (f32x4.mul (local.get $mag)
+          (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+            (local.get $z) (local.get $h)) (i32.const 3)))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (if (v128.any_true (i16x8.gt_u (local.get $mx) (i16x8.splat (i32.const 0xf7ff))))
+      (then (return (call $row1_f16_exact (local.get $q) (local.get $x0) (local.get $cols)))))
+    (local.set $s (call $hsum (f32x4.add (local.get $a) (local.get $b))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $s (f32.add (local.get $s)
+        (f32.mul (call $h2f (i32.load16_u (local.get $p))) (f32.load (local.get $x)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 2)))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $s))
+
+  ;; Exact SIMD half -> f32 of the four lanes u = h << 16 (see the section comment).
+  (func $h2f_x4 (param $u v128) (result v128)
+    (local $f v128)
+    (local.set $f (f32x4.mul (f32x4.splat (f32.const 0x1p112))
+      (v128.and (i32x4.splat (i32.const 0x8fffffff)) (i32x4.shr_s (local.get $u) (i32.const 3)))))
+    (v128.or (local.get $f) (v128.and (i32x4.splat (i32.const 0x7f800000))
+      (f32x4.ge (f32x4.abs (local.get $f)) (f32x4.splat (f32.const 65536))))))
+
+  ;; One f16 row with exact conversion (slow path; same order as $row1_f16).
+  (func $row1_f16_exact (param $p i32) (param $x i32) (param $cols i32) (result f32)
+    (local $c i32) (local $n i32) (local $a v128) (local $b v128) (local $h v128) (local $z v128)
+    (local $s f32)
+    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $h (v128.load (local.get $p)))
+      (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x)) (call $h2f_x4
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h))))))
+      (local.set $b (f32x4.add (local.get $b) (f32x4.mul (v128.load offset=16 (local.get $x)) (call $h2f_x4
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (br $next)))
+    (if (i32.and (local.get $cols) (i32.const 4))
+      (then
+        (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x)) (call $h2f_x4
+          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p)))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (local.set $s (call $hsum (f32x4.add (local.get $a) (local.get $b))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $s (f32.add (local.get $s)
+        (f32.mul (call $h2f (i32.load16_u (local.get $p))) (f32.load (local.get $x)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 2)))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $s))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Row loops shared by all dense dtypes (kind 0 f32, 1 bf16, 2 f16; esize = bytes/weight)
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; y[r] = W[r] . x for r in [r0, r1): 4-row blocks from r0, then single rows.
+  (func $matvec_any (param $kind i32) (param $esize i32)
+    (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $r0 i32) (param $r1 i32)
+    (local $stride i32) (local $r i32) (local $p i32)
+    (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
+    (local.set $r (local.get $r0))
+    (block $done (loop $next
+      (br_if $done (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $r1)))
+      (local.set $p (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))))
+      (v128.store (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2)))
+        (call_indirect (type $rows4_t)
+          (local.get $p)
+          (i32.add (local.get $p) (local.get $stride))
+          (i32.add (local.get $p) (i32.shl (local.get $stride) (i32.const 1)))
+          (i32.add (local.get $p) (i32.mul (local.get $stride) (i32.const 3)))
+          (local.get $x) (local.get $cols)
+          (i32.shl (local.get $kind) (i32.const 1))))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $next)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $r) (local.get $r1)))
+      (f32.store (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2)))
+        (call_indirect (type $row1_t)
+          (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride)))
+          (local.get $x) (local.get $cols)
+          (i32.add (i32.shl (local.get $kind) (i32.const 1)) (i32.const 1))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $next))))
+
+  ;; y[i] = W[ids[i]] . x for i in [i0, i1); ids are i32 row numbers (any order, repeats ok).
+  (func $matvec_rows_any (param $kind i32) (param $esize i32)
+    (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $ids i32)
+    (param $i0 i32) (param $i1 i32)
+    (local $stride i32) (local $i i32) (local $q i32)
+    (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
+    (local.set $i (local.get $i0))
+    (block $done (loop $next
+      (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $i1)))
+      (local.set $q (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2))))
+      (v128.store (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2)))
+        (call_indirect (type $rows4_t)
+          (i32.add (local.get $w) (i32.mul (i32.load (local.get $q)) (local.get $stride)))
+          (i32.add (local.get $w) (i32.mul (i32.load offset=4 (local.get $q)) (local.get $stride)))
+          (i32.add (local.get $w) (i32.mul (i32.load offset=8 (local.get $q)) (local.get $stride)))
+          (i32.add (local.get $w) (i32.mul (i32.load offset=12 (local.get $q)) (local.get $stride)))
+          (local.get $x) (local.get $cols)
+          (i32.shl (local.get $kind) (i32.const 1))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+      (f32.store (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2)))
+        (call_indirect (type $row1_t)
+          (i32.add (local.get $w) (i32.mul
+            (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2))))
+            (local.get $stride)))
+          (local.get $x) (local.get $cols)
+          (i32.add (i32.shl (local.get $kind) (i32.const 1)) (i32.const 1))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  (func (export "matvec_f32") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $r0 i32) (param $r1 i32)
+    (call $matvec_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $r0) (local.get $r1)))
+  (func (export "matvec_bf16") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $r0 i32) (param $r1 i32)
+    (call $matvec_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $r0) (local.get $r1)))
+  (func (export "matvec_f16") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $r0 i32) (param $r1 i32)
+    (call $matvec_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $r0) (local.get $r1)))
+
+  (func (export "matvec_rows_f32") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
+    (call $matvec_rows_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $ids) (local.get $i0) (local.get $i1)))
+  (func (export "matvec_rows_bf16") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
+    (call $matvec_rows_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $ids) (local.get $i0) (local.get $i1)))
+  (func (export "matvec_rows_f16") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
+    (call $matvec_rows_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $ids) (local.get $i0) (local.get $i1)))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Batched matvec: each weight row is fetched from memory once for nb input vectors. The
+  ;; pair kernels compute 2 rows (p0, p1) x 4 vectors (x0..x3) with 8 accumulators, 4 columns
+  ;; per pass; they return [p0.x0, p0.x1, p0.x2, p0.x3] and the same for p1. The row loop runs
+  ;; groups of 4 vectors over the same 2 rows, so the rows come from cache after the first.
+  ;; ---------------------------------------------------------------------------------------
+
+  (func $pair_f32 (type $pair_t)
+    (param $p0 i32) (param $p1 i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32)
+    (param $cols i32) (result v128 v128)
+    (local $c i32) (local $n i32) (local $o i32) (local $w0 v128) (local $w1 v128) (local $xv v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $n (i32.and (local.get $cols) (i32.const -4)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+      (local.set $w0 (v128.load (i32.add (local.get $p0) (local.get $o))))
+      (local.set $w1 (v128.load (i32.add (local.get $p1) (local.get $o))))
+      (local.set $xv (v128.load (i32.add (local.get $x0) (local.get $o))))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $xv (v128.load (i32.add (local.get $x1) (local.get $o))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $xv (v128.load (i32.add (local.get $x2) (local.get $o))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $xv (v128.load (i32.add (local.get $x3) (local.get $o))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $next)))
+    (local.set $a0 (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+    (local.set $b0 (call $hsum4 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+      (local.set $xv (call $gather4 (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $o)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv)
+        (f32x4.splat (f32.load (i32.add (local.get $p0) (local.get $o)))))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $xv)
+        (f32x4.splat (f32.load (i32.add (local.get $p1) (local.get $o)))))))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $a0) (local.get $b0))
+
+  ;; [x0[o], x1[o], x2[o], x3[o]] (o a byte offset).
+  (func $gather4 (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32) (param $o i32) (result v128)
+    (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+      (f32x4.splat (f32.load (i32.add (local.get $x0) (local.get $o))))
+      (f32.load (i32.add (local.get $x1) (local.get $o))))
+      (f32.load (i32.add (local.get $x2) (local.get $o))))
+      (f32.load (i32.add (local.get $x3) (local.get $o)))))
+
+  (func $pair_bf16 (type $pair_t)
+    (param $p0 i32) (param $p1 i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32)
+    (param $cols i32) (result v128 v128)
+    (local $c i32) (local $n i32) (local $o i32) (local $z v128)
+    (local $w0 v128) (local $w1 v128) (local $xv v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $n (i32.and (local.get $cols) (i32.const -4)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+      (local.set $w0 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
+        (v128.load64_zero (i32.add (local.get $p0) (i32.shl (local.get $c) (i32.const 1))))))
+      (local.set $w1 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
+        (v128.load64_zero (i32.add (local.get $p1) (i32.shl (local.get $c) (i32.const 1))))))
+      (local.set $xv (v128.load (i32.add (local.get $x0) (local.get $o))))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $xv (v128.load (i32.add (local.get $x1) (local.get $o))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $xv (v128.load (i32.add (local.get $x2) (local.get $o))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $xv (v128.load (i32.add (local.get $x3) (local.get $o))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $next)))
+    (local.set $a0 (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+    (local.set $b0 (call $hsum4 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $xv (call $gather4 (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3)
+        (i32.shl (local.get $c) (i32.const 2))))
+      (local.set $o (i32.shl (local.get $c) (i32.const 1)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv)
+        (f32x4.splat (call $bf2f (i32.load16_u (i32.add (local.get $p0) (local.get $o))))))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $xv)
+        (f32x4.splat (call $bf2f (i32.load16_u (i32.add (local.get $p1) (local.get $o))))))))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $a0) (local.get $b0))
+
+  ;; f16 pairs always use the exact conversion (its cost is shared by the 4 vectors).
+  (func $pair_f16 (type $pair_t)
+    (param $p0 i32) (param $p1 i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32)
+    (param $cols i32) (result v128 v128)
+    (local $c i32) (local $n i32) (local $o i32) (local $z v128)
+    (local $w0 v128) (local $w1 v128) (local $xv v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $n (i32.and (local.get $cols) (i32.const -4)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+      (local.set $w0 (call $h2f_x4 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
+        (v128.load64_zero (i32.add (local.get $p0) (i32.shl (local.get $c) (i32.const 1)))))))
+      (local.set $w1 (call $h2f_x4 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
+        (v128.load64_zero (i32.add (local.get $p1) (i32.shl (local.get $c) (i32.const 1)))))))
+      (local.set $xv (v128.load (i32.add (local.get $x0) (local.get $o))))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $xv (v128.load (i32.add (local.get $x1) (local.get $o))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $xv (v128.load (i32.add (local.get $x2) (local.get $o))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $xv (v128.load (i32.add (local.get $x3) (local.get $o))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w0) (local.get $xv))))
+      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $w1) (local.get $xv))))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $next)))
+    (local.set $a0 (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+    (local.set $b0 (call $hsum4 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $xv (call $gather4 (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3)
+        (i32.shl (local.get $c) (i32.const 2))))
+      (local.set $o (i32.shl (local.get $c) (i32.const 1)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv)
+        (f32x4.splat (call $h2f (i32.load16_u (i32.add (local.get $p0) (local.get $o))))))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $xv)
+        (f32x4.splat (call $h2f (i32.load16_u (i32.add (local.get $p1) (local.get $o))))))))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $a0) (local.get $b0))
+
+  ;; Store lane k of v into ys[(g+k)*rows + r] for the k with g+k < nb.
+  (func $store_lanes (param $v v128) (param $ys i32) (param $ystride i32) (param $g i32) (param $nb i32) (param $r i32)
+    (local $p i32)
+    (local.set $p (i32.add (i32.add (local.get $ys) (i32.mul (local.get $g) (local.get $ystride)))
+      (i32.shl (local.get $r) (i32.const 2))))
+    (f32.store (local.get $p) (f32x4.extract_lane 0 (local.get $v)))
+    (if (i32.ge_u (i32.add (local.get $g) (i32.const 1)) (local.get $nb)) (then (return)))
+    (local.set $p (i32.add (local.get $p) (local.get $ystride)))
+    (f32.store (local.get $p) (f32x4.extract_lane 1 (local.get $v)))
+    (if (i32.ge_u (i32.add (local.get $g) (i32.const 2)) (local.get $nb)) (then (return)))
+    (local.set $p (i32.add (local.get $p) (local.get $ystride)))
+    (f32.store (local.get $p) (f32x4.extract_lane 2 (local.get $v)))
+    (if (i32.ge_u (i32.add (local.get $g) (i32.const 3)) (local.get $nb)) (then (return)))
+    (local.set $p (i32.add (local.get $p) (local.get $ystride)))
+    (f32.store (local.get $p) (f32x4.extract_lane 3 (local.get $v))))
+
+  ;; Address of xs[min(b, nb-1)] (missing vectors of the last group repeat the last one).
+  (func $xrow (param $xs i32) (param $b i32) (param $nb i32) (param $xstride i32) (result i32)
+    (if (i32.ge_u (local.get $b) (local.get $nb)) (then (local.set $b (i32.sub (local.get $nb) (i32.const 1)))))
+    (i32.add (local.get $xs) (i32.mul (local.get $b) (local.get $xstride))))
+
+  (func $batch_any (param $kind i32) (param $esize i32)
+    (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32)
+    (param $r0 i32) (param $r1 i32)
+    (local $stride i32) (local $xstride i32) (local $ystride i32) (local $r i32) (local $g i32)
+    (local $p0 i32) (local $p1 i32) (local $v0 v128) (local $v1 v128)
+    (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
+    (local.set $xstride (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $ystride (i32.shl (local.get $rows) (i32.const 2)))
+    (local.set $r (local.get $r0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $p0 (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))))
+      (local.set $p1 (select (i32.add (local.get $p0) (local.get $stride)) (local.get $p0)
+        (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $r1))))
+      (local.set $g (i32.const 0))
+      (block $gdone (loop $gnext
+        (br_if $gdone (i32.ge_u (local.get $g) (local.get $nb)))
+        (call_indirect (type $pair_t)
+          (local.get $p0) (local.get $p1)
+          (call $xrow (local.get $xs) (local.get $g) (local.get $nb) (local.get $xstride))
+          (call $xrow (local.get $xs) (i32.add (local.get $g) (i32.const 1)) (local.get $nb) (local.get $xstride))
+          (call $xrow (local.get $xs) (i32.add (local.get $g) (i32.const 2)) (local.get $nb) (local.get $xstride))
+          (call $xrow (local.get $xs) (i32.add (local.get $g) (i32.const 3)) (local.get $nb) (local.get $xstride))
+          (local.get $cols)
+          (i32.add (local.get $kind) (i32.const 6)))
+        (local.set $v1)
+        (local.set $v0)
+        (call $store_lanes (local.get $v0) (local.get $ys) (local.get $ystride) (local.get $g) (local.get $nb) (local.get $r))
+        (if (i32.ne (local.get $p1) (local.get $p0))
+          (then (call $store_lanes (local.get $v1) (local.get $ys) (local.get $ystride) (local.get $g) (local.get $nb)
+            (i32.add (local.get $r) (i32.const 1)))))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (br $gnext)))
+      (local.set $r (i32.add (local.get $r) (i32.const 2)))
+      (br $next))))
+
+  (func (export "matvec_batch_f32") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $r0 i32) (param $r1 i32)
+    (call $batch_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (local.get $r0) (local.get $r1)))
+  (func (export "matvec_batch_bf16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $r0 i32) (param $r1 i32)
+    (call $batch_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (local.get $r0) (local.get $r1)))
+  (func (export "matvec_batch_f16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $r0 i32) (param $r1 i32)
+    (call $batch_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (local.get $r0) (local.get $r1)))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Quantized weights (layouts in the header). Per group: integer weights widened to f32,
+  ;; multiplied by x into 4 accumulators, the group's sum scaled once; the scalar tail of each
+  ;; group goes into a separate scalar sum. y[r] = hsum(vector part) + scalar part.
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; f32x4 of the 4 signed bytes in lanes k*4..k*4+3 of an i8x16 (k = 0 low ... 3 high).
+  (func $i8lo_lo (param $b v128) (result v128)
+    (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (local.get $b)))))
+
+  (func (export "matvec_q8")
+    (param $w i32) (param $s i32) (param $x i32) (param $y i32) (param $cols i32) (param $gs i32)
+    (param $r0 i32) (param $r1 i32)
+    (local $r i32) (local $g i32) (local $ng i32) (local $c i32) (local $n16 i32)
+    (local $p i32) (local $sp i32) (local $xp i32) (local $sc f32) (local $t f32) (local $ts f32)
+    (local $b v128) (local $l v128) (local $acc v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $ng (i32.div_u (local.get $cols) (local.get $gs)))
+    (local.set $n16 (i32.and (local.get $gs) (i32.const -16)))
+    (local.set $r (local.get $r0))
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $p (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $cols))))
+      (local.set $sp (i32.add (local.get $s) (i32.shl (i32.mul (local.get $r) (local.get $ng)) (i32.const 2))))
+      (local.set $xp (local.get $x))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $ts (f32.const 0))
+      (local.set $g (i32.const 0))
+      (block $gdone (loop $gnext
+        (br_if $gdone (i32.ge_u (local.get $g) (local.get $ng)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (local.set $c (i32.const 0))
+        (block $done (loop $next ;; 16 weights per pass
+          (br_if $done (i32.ge_u (local.get $c) (local.get $n16)))
+          (local.set $b (v128.load (local.get $p)))
+          (local.set $l (i16x8.extend_low_i8x16_s (local.get $b)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $l))))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $l))))))
+          (local.set $l (i16x8.extend_high_i8x16_s (local.get $b)))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $l))))))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $l))))))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br $next)))
+        (block $done (loop $next ;; 4 weights per pass
+          (br_if $done (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $gs)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $xp))
+            (call $i8lo_lo (v128.load32_zero (local.get $p))))))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 16)))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (br $next)))
+        (local.set $sc (f32.load (local.get $sp)))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.splat (local.get $sc))
+          (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))))
+        (local.set $t (f32.const 0))
+        (block $done (loop $next ;; the group's last gs % 4 weights
+          (br_if $done (i32.ge_u (local.get $c) (local.get $gs)))
+          (local.set $t (f32.add (local.get $t)
+            (f32.mul (f32.convert_i32_s (i32.load8_s (local.get $p))) (f32.load (local.get $xp)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br $next)))
+        (local.set $ts (f32.add (local.get $ts) (f32.mul (local.get $t) (local.get $sc))))
+        (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $gnext)))
+      (f32.store (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2)))
+        (f32.add (call $hsum (local.get $acc)) (local.get $ts)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rnext))))
+
+  ;; 16 bytes of q4 -> two i8x16 of signed values in column order (cols 0..15, 16..31).
+  ;; Nibble n holds (n ^ 8) - 8.
+  (func $q4_unpack (param $b v128) (result v128 v128)
+    (local $lo v128) (local $hi v128) (local $m v128) (local $e v128)
+    (local.set $m (i8x16.splat (i32.const 0x0f)))
+    (local.set $e (i8x16.splat (i32.const 0x08)))
+    (local.set $lo (i8x16.sub (v128.xor (v128.and (local.get $b) (local.get $m)) (local.get $e)) (local.get $e)))
+    (local.set $hi (i8x16.sub (v128.xor (v128.and (i16x8.shr_u (local.get $b) (i32.const 4)) (local.get $m))
+      (local.get $e)) (local.get $e)))
+    (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $lo) (local.get $hi))
+    (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $lo) (local.get $hi)))
+
+  ;; Signed value of column c of the q4 row at p.
+  (func $q4_at (param $p i32) (param $c i32) (result i32)
+    (local $v i32)
+    (local.set $v (i32.load8_u (i32.add (local.get $p) (i32.shr_u (local.get $c) (i32.const 1)))))
+    (if (i32.and (local.get $c) (i32.const 1)) (then (local.set $v (i32.shr_u (local.get $v) (i32.const 4)))))
+    (i32.sub (i32.xor (i32.and (local.get $v) (i32.const 15)) (i32.const 8)) (i32.const 8)))
+
+  (func (export "matvec_q4")
+    (param $w i32) (param $s i32) (param $x i32) (param $y i32) (param $cols i32) (param $gs i32)
+    (param $r0 i32) (param $r1 i32)
+    (local $r i32) (local $g i32) (local $ng i32) (local $c i32) (local $col i32)
+    (local $row i32) (local $sp i32) (local $xp i32) (local $sc f32) (local $t f32) (local $ts f32)
+    (local $e0 v128) (local $e1 v128) (local $l v128) (local $acc v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $ng (i32.div_u (local.get $cols) (local.get $gs)))
+    (local.set $r (local.get $r0))
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $row (i32.add (local.get $w) (i32.mul (local.get $r)
+        (i32.shr_u (i32.add (local.get $cols) (i32.const 1)) (i32.const 1)))))
+      (local.set $sp (i32.add (local.get $s) (i32.shl (i32.mul (local.get $r) (local.get $ng)) (i32.const 2))))
+      (local.set $xp (local.get $x))
+      (local.set $col (i32.const 0))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $ts (f32.const 0))
+      (local.set $g (i32.const 0))
+      (block $gdone (loop $gnext
+        (br_if $gdone (i32.ge_u (local.get $g) (local.get $ng)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (local.set $c (i32.const 0))
+        (block $done (loop $next ;; 32 weights (16 bytes) per pass
+          (br_if $done (i32.gt_u (i32.add (local.get $c) (i32.const 32)) (local.get $gs)))
+          (call $q4_unpack (v128.load (i32.add (local.get $row) (i32.shr_u (local.get $col) (i32.const 1)))))
+          (local.set $e1)
+          (local.set $e0)
+          (local.set $l (i16x8.extend_low_i8x16_s (local.get $e0)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $l))))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $l))))))
+          (local.set $l (i16x8.extend_high_i8x16_s (local.get $e0)))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $l))))))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $l))))))
+          (local.set $l (i16x8.extend_low_i8x16_s (local.get $e1)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load offset=64 (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $l))))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=80 (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $l))))))
+          (local.set $l (i16x8.extend_high_i8x16_s (local.get $e1)))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=96 (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $l))))))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=112 (local.get $xp))
+            (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $l))))))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 128)))
+          (local.set $col (i32.add (local.get $col) (i32.const 32)))
+          (local.set $c (i32.add (local.get $c) (i32.const 32)))
+          (br $next)))
+        (if (i32.le_u (i32.add (local.get $c) (i32.const 16)) (local.get $gs))
+          (then ;; 16 weights (8 bytes)
+            (call $q4_unpack (v128.load64_zero (i32.add (local.get $row) (i32.shr_u (local.get $col) (i32.const 1)))))
+            (drop)
+            (local.set $e0)
+            (local.set $l (i16x8.extend_low_i8x16_s (local.get $e0)))
+            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $xp))
+              (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $l))))))
+            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $xp))
+              (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $l))))))
+            (local.set $l (i16x8.extend_high_i8x16_s (local.get $e0)))
+            (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $xp))
+              (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $l))))))
+            (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (local.get $xp))
+              (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $l))))))
+            (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
+            (local.set $col (i32.add (local.get $col) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))))
+        (local.set $sc (f32.load (local.get $sp)))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.splat (local.get $sc))
+          (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))))
+        (local.set $t (f32.const 0))
+        (block $done (loop $next ;; the group's last gs % 16 weights
+          (br_if $done (i32.ge_u (local.get $c) (local.get $gs)))
+          (local.set $t (f32.add (local.get $t) (f32.mul
+            (f32.convert_i32_s (call $q4_at (local.get $row) (local.get $col))) (f32.load (local.get $xp)))))
+          (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+          (local.set $col (i32.add (local.get $col) (i32.const 1)))
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br $next)))
+        (local.set $ts (f32.add (local.get $ts) (f32.mul (local.get $t) (local.get $sc))))
+        (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $gnext)))
+      (f32.store (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2)))
+        (f32.add (call $hsum (local.get $acc)) (local.get $ts)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rnext))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Conversions and the bandwidth probe
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; dst[i] = bf16 src[i] as f32, i in [i0, i1).
+  (func (export "widen_bf16") (param $src i32) (param $dst i32) (param $i0 i32) (param $i1 i32)
+    (local $i i32) (local $h v128) (local $z v128)
+    (local.set $i (local.get $i0))
+    (block $done (loop $next
+      (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $i1)))
+      (local.set $h (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
+      (v128.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))
+      (v128.store offset=16 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br $next)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+      (f32.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (call $bf2f (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  ;; dst[i] = f16 src[i] as f32 (exact), i in [i0, i1).
+  (func (export "widen_f16") (param $src i32) (param $dst i32) (param $i0 i32) (param $i1 i32)
+    (local $i i32) (local $h v128) (local $z v128)
+    (local.set $i (local.get $i0))
+    (block $done (loop $next
+      (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $i1)))
+      (local.set $h (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
+      (v128.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (call $h2f_x4 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h))))
+      (v128.store offset=16 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (call $h2f_x4 (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h))))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br $next)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+      (f32.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+        (call $h2f (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  ;; Streams the 256-byte blocks [b0, b1) at ptr with 16-byte loads summed into 8 i32x4
+  ;; accumulators, and stores the sum at sink (so the reads cannot be dropped). Racy stores to
+  ;; sink from several threads are harmless: the value is never used.
+  (func (export "read_sum") (param $ptr i32) (param $sink i32) (param $b0 i32) (param $b1 i32)
+    (local $p i32) (local $end i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local.set $p (i32.add (local.get $ptr) (i32.shl (local.get $b0) (i32.const 8))))
+    (local.set $end (i32.add (local.get $ptr) (i32.shl (local.get $b1) (i32.const 8))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+      (local.set $a0 (i32x4.add (local.get $a0) (v128.load offset=0 (local.get $p))))
+      (local.set $a1 (i32x4.add (local.get $a1) (v128.load offset=16 (local.get $p))))
+      (local.set $a2 (i32x4.add (local.get $a2) (v128.load offset=32 (local.get $p))))
+      (local.set $a3 (i32x4.add (local.get $a3) (v128.load offset=48 (local.get $p))))
+      (local.set $a4 (i32x4.add (local.get $a4) (v128.load offset=64 (local.get $p))))
+      (local.set $a5 (i32x4.add (local.get $a5) (v128.load offset=80 (local.get $p))))
+      (local.set $a6 (i32x4.add (local.get $a6) (v128.load offset=96 (local.get $p))))
+      (local.set $a7 (i32x4.add (local.get $a7) (v128.load offset=112 (local.get $p))))
+      (local.set $a0 (i32x4.add (local.get $a0) (v128.load offset=128 (local.get $p))))
+      (local.set $a1 (i32x4.add (local.get $a1) (v128.load offset=144 (local.get $p))))
+      (local.set $a2 (i32x4.add (local.get $a2) (v128.load offset=160 (local.get $p))))
+      (local.set $a3 (i32x4.add (local.get $a3) (v128.load offset=176 (local.get $p))))
+      (local.set $a4 (i32x4.add (local.get $a4) (v128.load offset=192 (local.get $p))))
+      (local.set $a5 (i32x4.add (local.get $a5) (v128.load offset=208 (local.get $p))))
+      (local.set $a6 (i32x4.add (local.get $a6) (v128.load offset=224 (local.get $p))))
+      (local.set $a7 (i32x4.add (local.get $a7) (v128.load offset=240 (local.get $p))))
+      (local.set $p (i32.add (local.get $p) (i32.const 256)))
+      (br $next)))
+    (v128.store (local.get $sink) (i32x4.add
+      (i32x4.add (i32x4.add (local.get $a0) (local.get $a1)) (i32x4.add (local.get $a2) (local.get $a3)))
+      (i32x4.add (i32x4.add (local.get $a4) (local.get $a5)) (i32x4.add (local.get $a6) (local.get $a7))))))
+)
