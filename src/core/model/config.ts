@@ -113,6 +113,13 @@ export class ConfigReader {
     return v;
   }
 
+  /** A size that must be at least 1 (dimensions, layer and head counts). */
+  size(key: string, fallback?: number): number {
+    const v = this.int(key, fallback);
+    if (v < 1) throw new ConfigError(this.raw.file, `"${key}" must be at least 1, got ${v}`);
+    return v;
+  }
+
   num(key: string, fallback?: number): number {
     const v = this.raw.json[key];
     if (v === undefined || v === null) {

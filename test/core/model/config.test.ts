@@ -158,8 +158,8 @@ describe('Llama family', () => {
     expectConfigError({...llama, hire_ffn_topk: 1.5}, /hire_ffn_topk must be in \(0, 1\]/);
     const {intermediate_size: _, ...noFfn} = llama;
     expectConfigError(noFfn, /missing required key "intermediate_size"/);
-    // A zero passes the integer check and is caught by validateConfig, which names our field.
-    expectConfigError({...llama, num_hidden_layers: 0}, /nLayers must be positive/);
+    // Sizes must be at least 1, and the message names the HF key.
+    expectConfigError({...llama, num_hidden_layers: 0}, /"num_hidden_layers" must be at least 1, got 0/);
   });
 });
 

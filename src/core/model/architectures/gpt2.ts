@@ -16,19 +16,19 @@ export const gpt2: Architecture = {
     if (!reader.bool('scale_attn_weights', true) || reader.bool('scale_attn_by_inverse_layer_idx', false)) {
       reader.fail('scale_attn_weights = false and scale_attn_by_inverse_layer_idx = true are not supported');
     }
-    const dim = reader.int('n_embd');
-    const nHeads = reader.int('n_head');
+    const dim = reader.size('n_embd');
+    const nHeads = reader.size('n_head');
     const config: ModelConfig = {
       family: 'gpt2',
       architecture,
       dim,
-      hiddenDim: reader.int('n_inner', 4 * dim),
-      nLayers: reader.int('n_layer'),
+      hiddenDim: reader.size('n_inner', 4 * dim),
+      nLayers: reader.size('n_layer'),
       nHeads,
       nKvHeads: nHeads,
       headDim: nHeads > 0 ? Math.floor(dim / nHeads) : 0,
-      vocabSize: reader.int('vocab_size'),
-      maxSeqLen: reader.int('n_positions', 1024),
+      vocabSize: reader.size('vocab_size'),
+      maxSeqLen: reader.size('n_positions', 1024),
       embedDim: dim,
       norm: 'layernorm',
       normEps: reader.num('layer_norm_epsilon', 1e-5),

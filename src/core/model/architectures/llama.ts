@@ -36,7 +36,7 @@ function parseRopeScaling(reader: ConfigReader): RopeScaling {
  * implemented, so the context is capped at the window, where full attention is still exact.
  */
 function contextLength(reader: ConfigReader, architecture: string): number {
-  const max = reader.int('max_position_embeddings', 2048);
+  const max = reader.size('max_position_embeddings', 2048);
   const windowed =
     (architecture === 'MistralForCausalLM' && reader.has('sliding_window')) ||
     (architecture === 'Qwen2ForCausalLM' && reader.bool('use_sliding_window', false) && reader.has('sliding_window'));
@@ -49,20 +49,20 @@ export const llama: Architecture = {
   modelTypes: ['llama', 'mistral', 'qwen2'],
 
   parseConfig(reader, architecture) {
-    const dim = reader.int('hidden_size');
-    const nHeads = reader.int('num_attention_heads');
+    const dim = reader.size('hidden_size');
+    const nHeads = reader.size('num_attention_heads');
     const isQwen2 = architecture === 'Qwen2ForCausalLM';
     const isLlama = architecture === 'LlamaForCausalLM'; // only Llama has attention_bias / mlp_bias
     const config: ModelConfig = {
       family: 'llama',
       architecture,
       dim,
-      hiddenDim: reader.int('intermediate_size'),
-      nLayers: reader.int('num_hidden_layers'),
+      hiddenDim: reader.size('intermediate_size'),
+      nLayers: reader.size('num_hidden_layers'),
       nHeads,
-      nKvHeads: reader.int('num_key_value_heads', nHeads),
-      headDim: reader.int('head_dim', nHeads > 0 ? Math.floor(dim / nHeads) : 0),
-      vocabSize: reader.int('vocab_size'),
+      nKvHeads: reader.size('num_key_value_heads', nHeads),
+      headDim: reader.size('head_dim', nHeads > 0 ? Math.floor(dim / nHeads) : 0),
+      vocabSize: reader.size('vocab_size'),
       maxSeqLen: contextLength(reader, architecture),
       embedDim: dim,
       norm: 'rmsnorm',

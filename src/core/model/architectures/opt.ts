@@ -16,8 +16,8 @@ export const opt: Architecture = {
   modelTypes: ['opt'],
 
   parseConfig(reader, architecture) {
-    const dim = reader.int('hidden_size');
-    const nHeads = reader.int('num_attention_heads');
+    const dim = reader.size('hidden_size');
+    const nHeads = reader.size('num_attention_heads');
     const preNorm = reader.bool('do_layer_norm_before', true);
     const bias = reader.bool('enable_bias', true);
     if (!reader.bool('layer_norm_elementwise_affine', true)) {
@@ -27,14 +27,14 @@ export const opt: Architecture = {
       family: 'opt',
       architecture,
       dim,
-      hiddenDim: reader.int('ffn_dim'),
-      nLayers: reader.int('num_hidden_layers'),
+      hiddenDim: reader.size('ffn_dim'),
+      nLayers: reader.size('num_hidden_layers'),
       nHeads,
       nKvHeads: nHeads,
       headDim: nHeads > 0 ? Math.floor(dim / nHeads) : 0,
-      vocabSize: reader.int('vocab_size'),
-      maxSeqLen: reader.int('max_position_embeddings', 2048),
-      embedDim: reader.int('word_embed_proj_dim', dim),
+      vocabSize: reader.size('vocab_size'),
+      maxSeqLen: reader.size('max_position_embeddings', 2048),
+      embedDim: reader.size('word_embed_proj_dim', dim),
       norm: 'layernorm',
       normEps: 1e-5,
       preNorm,
