@@ -9,6 +9,7 @@ import {
   denseOperator,
   randomizedSvd,
   rightLowerOperator,
+  type LinearOperator,
   type RandomizedSvdOptions,
   type TruncatedSvd,
 } from './randomized-svd.js';
@@ -34,6 +35,11 @@ export interface LowRankQuant {
 export interface FitOptions extends Partial<RandomizedSvdOptions> {
   /** Relative ridge of the Cholesky factor of the second moment (data-aware fit only; default 1e-6). */
   ridge?: number;
+  /**
+   * Products with W from a fast backend (must represent the same [vocabSize, dim] matrix); default
+   * denseOperator(W). W itself is still read for shape checks only.
+   */
+  operator?: LinearOperator;
 }
 
 function checkFit(w: Float32Array, vocabSize: number, dim: number, rank: number): void {
@@ -60,7 +66,7 @@ export function fitLowRankSvd(
   opts: FitOptions = {},
 ): LowRank {
   checkFit(w, vocabSize, dim, rank);
-  const svd = randomizedSvd(denseOperator(w, vocabSize, dim), rank, {...opts, seed});
+  const svd = randomizedSvd(opts.operator ?? denseOperator(w, vocabSize, dim), rank, {...opts, seed});
   return {rank, A: scaledU(svd, vocabSize, rank), B: Float32Array.from(svd.Vt)};
 }
 
@@ -83,7 +89,7 @@ export function fitLowRankDataAware(
 ): LowRank {
   checkFit(w, vocabSize, dim, rank);
   const l = cholesky(secondMoment(hs, n, dim), dim, opts.ridge ?? 1e-6);
-  const svd = randomizedSvd(rightLowerOperator(denseOperator(w, vocabSize, dim), l), rank, {...opts, seed});
+  const svd = randomizedSvd(rightLowerOperator(opts.operator ?? denseOperator(w, vocabSize, dim), l), rank, {...opts, seed});
   const b = solveLowerRight(svd.Vt, rank, l, dim);
   for (let i = 0; i < b.length; i++) {
     if (!Number.isFinite(b[i])) throw new NumericalError('data-aware fit: B is not finite; raise the ridge');

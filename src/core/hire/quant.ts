@@ -114,11 +114,9 @@ export function quantize(
       const c1 = Math.min(cols, c0 + groupSize);
       const s = groupScale(w, wr + c0, wr + c1, bits);
       scales[r * nGroups + g] = s;
-      const inv = s > 0 ? 1 / s : 0;
       for (let c = c0; c < c1; c++) {
-        const v = w[wr + c];
-        // NaN weights quantise to 0 (round(NaN) is NaN; clamp keeps it out of the bytes).
-        let q = Math.round(v * inv);
+        // s = 0 only for an all-zero group; NaN weights quantise to 0.
+        let q = s > 0 ? Math.round(w[wr + c] / s) : 0;
         q = q > qmax ? qmax : q < qmin ? qmin : q === q ? q : 0;
         const byte = br + Math.floor(c / perByte);
         const shift = (c % perByte) * bits;

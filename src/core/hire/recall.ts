@@ -92,9 +92,12 @@ export function defaultKPrimeGrid(vocabSize: number, lo = 8): number[] {
 }
 
 export interface CertifiedTopK {
-  /** Candidate ids, by upper bound descending (the final k' of them). */
+  /**
+   * The final k' candidate ids in canonical order: exact logit descending, ties by lower id (NaN
+   * last), so when certified, ids[0, k) is exactly topKIndices(dense logits, k).
+   */
   ids: Int32Array;
-  /** Exact logits of `ids`. */
+  /** Exact logits of `ids`, aligned. */
   logits: Float32Array;
   /** How many times k' was doubled. */
   widened: number;
@@ -124,8 +127,8 @@ export interface CertifiedOptions {
  * (the (k'+1)-th largest u). Let z_(k) be the k-th largest exact logit among the candidates. If
  * z_(k) > T, every non-candidate has z_j <= u_j <= T < z_(k): it is strictly below at least k
  * candidates, so it is in no top-k of the full vector, and the top-k of all vocabSize logits is the
- * top-k of the candidates, tie-breaking included (ties among candidates break by lower id, as in
- * dense topKIndices). Otherwise k' doubles, and the exact logits already computed are reused; at
+ * top-k of the candidates, tie-breaking included (the result is sorted by exact logit, ties by
+ * lower id, as dense topKIndices orders them). Otherwise k' doubles, and the exact logits already computed are reused; at
  * k' = vocabSize there are no non-candidates and the result is the dense one.
  *
  * Ties: the test is strict (z_(k) > T). With z_(k) = T a non-candidate could tie the k-th value
@@ -168,12 +171,17 @@ export function certifiedTopK(
     done = kp;
     const threshold = kp < vocab ? upper[order[kp]] : -Infinity;
     const certified = kp === vocab || kthLargest(logits, kk) > threshold;
-    if (certified || kp >= maxKPrime) {
-      return {ids: order.slice(0, kp), logits, widened, kPrime: kp, certified};
-    }
+    if (certified || kp >= maxKPrime) return {...canonical(order.subarray(0, kp), logits), widened, kPrime: kp, certified};
     kp = Math.min(2 * kp, maxKPrime);
     widened++;
   }
+}
+
+/** Candidates sorted by exact logit descending, ties by lower id, NaN last (topKIndices's order). */
+function canonical(ids: Int32Array, logits: Float32Array): {ids: Int32Array; logits: Float32Array} {
+  const key = (v: number) => (v === v ? v : -Infinity);
+  const perm = Array.from(ids.keys()).sort((a, b) => key(logits[b]) - key(logits[a]) || ids[a] - ids[b]);
+  return {ids: Int32Array.from(perm, (j) => ids[j]), logits: Float32Array.from(perm, (j) => logits[j])};
 }
 
 /** k-th largest value (NaN counts as -Infinity, so it never certifies). */

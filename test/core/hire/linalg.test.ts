@@ -105,6 +105,19 @@ describe('orthonormalizeColumns', () => {
   });
 });
 
+describe('orthonormalizeColumns (ill-conditioned)', () => {
+  it('keeps Q orthonormal when the columns span singular values down to 1e-12 (needs re-orthogonalisation)', () => {
+    const rows = 200, k = 12;
+    const u = orthonormal(rows, k, 21);
+    const v = orthonormal(k, k, 22);
+    const s = Array.from({length: k}, (_, j) => 10 ** -j);
+    const y = matmul(Float64Array.from(u, (x, i) => x * s[i % k]), transpose(v, k, k), rows, k, k);
+    orthonormalizeColumns(y, rows, k, createRng(23));
+    const qtq = matmul(transpose(y, rows, k), y, k, rows, k);
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) expect(Math.abs(qtq[i * k + j] - (i === j ? 1 : 0))).toBeLessThan(1e-12);
+  });
+});
+
 describe('symmetricEigen and jacobiSvd', () => {
   it('A V = V diag(values), values descending, V orthonormal', () => {
     const n = 20;

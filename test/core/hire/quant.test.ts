@@ -29,7 +29,7 @@ describe('quantize / dequantize', () => {
       [37, 8], // cols not a multiple of the group size
       [64, 32],
       [5, 4],
-      [1, 1 * (bits === 8 ? 1 : 1)],
+      [1, 1],
     ] as const) {
       it(`int${bits}, cols ${cols}, group ${groupSize}: |w - dq| <= scale/2 and q in range`, () => {
         const rows = 6;
@@ -96,16 +96,37 @@ describe('packing (the layout the WebAssembly kernels read)', () => {
     expect(Array.from(q.data)).toEqual([0b11001001, 0b01, 0, 0]);
   });
 
-  it('round trip through the packed bytes is exact on integer multiples of the scale', () => {
+  it('round trip: the unpacked integers are clamp(round(w / s)) for every bit width, odd cols, partial groups', () => {
     for (const bits of BITS) {
+      const rows = 5, cols = 45, groupSize = bits === 8 ? 7 : 12;
+      const w = testMatrix(rows, cols, 400 + bits);
+      const q = quantize(w, rows, cols, bits, groupSize);
       const {qmin, qmax} = quantLevels(bits);
+      const nGroups = Math.ceil(cols / groupSize);
+      const ints = new Int32Array(cols);
+      for (let r = 0; r < rows; r++) {
+        quantRowInts(q, r, ints);
+        for (let c = 0; c < cols; c++) {
+          const s = q.scales[r * nGroups + Math.floor(c / groupSize)];
+          const expected = s === 0 ? 0 : Math.min(qmax, Math.max(qmin, Math.round(w[r * cols + c] / s))) + 0;
+          expect(ints[c]).toBe(expected);
+        }
+      }
+      // Unused trailing fields of each row stay 0.
+      const rowBytes = quantRowBytes(bits, cols);
+      const usedBits = cols * bits - (rowBytes - 1) * 8;
+      for (let r = 0; r < rows; r++) expect(q.data[r * rowBytes + rowBytes - 1] >> usedBits).toBe(0);
+    }
+  });
+
+  it('int8 and int4 reproduce matrices already on their grid exactly', () => {
+    for (const bits of [8, 4] as const) {
+      const {qmax} = quantLevels(bits);
       const cols = 13;
-      const ints = Array.from({length: cols}, (_, c) => (c % 2 === 0 ? qmin + (c % (qmax - qmin + 1)) : qmax - (c % 3)));
-      ints[0] = bits === 2 ? qmin : -qmax; // pin the scale: int2 range uses qmin, the others maxabs = qmax
-      ints[1] = bits === 2 ? qmin : qmax;
-      const w = Float32Array.from(ints, (v) => Math.max(v, bits === 2 ? qmin : -qmax) * 0.5);
-      const q = quantize(w, 1, cols, bits);
-      expect(dequantize(q)).toEqual(w);
+      const ints = Array.from({length: cols}, (_, c) => ((c * 5) % (2 * qmax + 1)) - qmax);
+      ints[0] = qmax; // pins maxabs, so the scale is exactly 0.5
+      const w = Float32Array.from(ints, (v) => v * 0.5);
+      expect(dequantize(quantize(w, 1, cols, bits))).toEqual(w);
     }
   });
 });

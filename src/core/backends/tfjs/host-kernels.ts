@@ -1,8 +1,10 @@
 /**
  * The kernels the tfjs backend runs on the host, as pure functions over typed arrays: one-query
- * attention over a host KV cache and the rotary embedding. Both are small next to the weight
- * matvecs, and as tfjs graphs they would cost more in per-op dispatch than in arithmetic.
- * Accumulation is in float64 (JS numbers), as in the reference backend.
+ * attention over a host KV cache, the rotary embedding, the norms, and the weight transpose. They are small next to the
+ * weight matvecs, and as chains of tfjs ops they cost more in per-op dispatch (about 5 us an op on
+ * tfjs-wasm) than reading the vector out, computing here and uploading the result (about 3 us).
+ * Accumulation is in float64 (JS numbers), as in the reference backend. Inputs are never written:
+ * on the tfjs cpu engine they are the engine's own storage.
  */
 import type {AttentionShape} from '../backend.js';
 
@@ -89,4 +91,46 @@ export function ropeHost(x: Float32Array, nHeads: number, headDim: number, angle
     }
   }
   return out;
+}
+
+/** x / rms(x) * weight. */
+export function rmsNormHost(x: Float32Array, weight: Float32Array, eps: number): Float32Array {
+  const n = x.length;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += x[i]! * x[i]!;
+  const scale = 1 / Math.sqrt(ss / n + eps);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = x[i]! * scale * weight[i]!;
+  return out;
+}
+
+/** (x - mean) / std * weight + bias, with the two-pass variance. */
+export function layerNormHost(x: Float32Array, weight: Float32Array, bias: Float32Array, eps: number): Float32Array {
+  const n = x.length;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += x[i]!;
+  mean /= n;
+  let variance = 0;
+  for (let i = 0; i < n; i++) variance += (x[i]! - mean) ** 2;
+  const scale = 1 / Math.sqrt(variance / n + eps);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (x[i]! - mean) * scale * weight[i]! + bias[i]!;
+  return out;
+}
+
+/** [rows, cols] row-major -> [cols, rows] row-major, in 16x16 tiles (about 2x tfjs-wasm's transpose). */
+export function transposeHost(src: Float32Array, rows: number, cols: number): Float32Array {
+  const dst = new Float32Array(rows * cols);
+  const tile = 16;
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const r1 = Math.min(r0 + tile, rows);
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      const c1 = Math.min(c0 + tile, cols);
+      for (let r = r0; r < r1; r++) {
+        const base = r * cols;
+        for (let c = c0; c < c1; c++) dst[c * rows + r] = src[base + c]!;
+      }
+    }
+  }
+  return dst;
 }

@@ -2,20 +2,23 @@
  * The tfjs backend: @tensorflow/tfjs-core on its wasm engine (XNNPACK, SIMD, one thread) where it
  * loads, on its plain-JS cpu engine otherwise.
  *
- * Memory:
- * - Weights are uploaded once as f32 tensors: tfjs has no bf16/f16 math, so 16-bit checkpoints
- *   take twice their file size here. Each matrix is stored transposed, [cols, rows] = [in, out],
- *   because `matMul(x[1, in], Wt[in, out])` is the one form tfjs-wasm sends to XNNPACK's
- *   fully-connected kernel with the matrix as the packed weights (measured 3-4x faster than
- *   `matMul(W, x[in, 1])`). On its first use XNNPACK packs a second copy of the matrix inside the
- *   wasm heap, so wasm holds about 2x f32 per matrix, and the whole heap is capped at 4 GiB.
- * - matvecRows keeps a row-major host Float32Array of a matrix, made on its first gathered call
- *   (tf.gather is slower than a whole dense matvec on tfjs-wasm): the chosen rows are copied into
- *   one staging block and multiplied in a single matMul.
- * - Vectors are handles holding one tf.Tensor1D. tfjs tensors are immutable, so every kernel
- *   builds a new tensor and the handle disposes the old one: the live tensor count stays flat.
- * - The KV cache lives on the host (a Float32Array per layer); attention and RoPE run on the host
- *   (host-kernels.ts), which is cheaper than the dozen tiny tfjs ops each would take.
+ * Where each thing lives, and why (measured on tfjs 4.22, Node 20):
+ * - Weights are f32: tfjs has no bf16/f16 math, so 16-bit checkpoints take twice their file size.
+ *   A matrix is uploaded transposed, [cols, rows] = [in, out], because `matMul(x[1, in],
+ *   Wt[in, out])` is the form tfjs-wasm hands to XNNPACK's fully-connected kernel with the matrix
+ *   as packed weights (3-4x faster than `matMul(W, x[in, 1])`). On the first matvec XNNPACK packs
+ *   a second copy inside the wasm heap, so a dense matrix costs 2x its f32 size there; the heap is
+ *   capped at 4 GiB, which limits tfjs-wasm to models of about 450M parameters.
+ * - Rows of a matrix (embedRow, matvecRows) come from a row-major host copy made on first use:
+ *   on tfjs-wasm, tf.slice and tf.gather copy the whole tensor out of the heap first. A matrix
+ *   read by rows before any matvec (an untied embedding table) then gives up its tensor; one used
+ *   both ways (tied embeddings, HiRE's gathered rows) keeps both. matvecRows copies the chosen
+ *   rows into one block and runs a single matMul.
+ * - Vectors are handles holding one tf.Tensor2D [1, n]: a row, so matvec needs no reshape. tfjs
+ *   tensors are immutable, so every kernel builds a new tensor and the handle disposes the old
+ *   one: the live tensor count stays flat.
+ * - The KV cache lives on the host (a Float32Array per layer); attention, RoPE and the norms run
+ *   on the host (host-kernels.ts), where they cost less than tfjs's per-op dispatch.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type {Activation} from '../../model/config.js';
@@ -34,15 +37,29 @@ import type {
   WeightDtype,
 } from '../backend.js';
 import {acquireEngine, type Engine, type EngineOptions} from './engine.js';
-import {attendHost, ropeAngles, ropeHost, type RopeAngles} from './host-kernels.js';
+import {
+  attendHost,
+  layerNormHost,
+  rmsNormHost,
+  ropeAngles,
+  ropeHost,
+  transposeHost,
+  type RopeAngles,
+} from './host-kernels.js';
 
 export type TfjsBackendOptions = EngineOptions;
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+/**
+ * Weight bytes (counted twice, for XNNPACK's packed copy) the wasm heap may hold: its 4 GiB cap
+ * less room for vectors and staging. Past the cap tfjs-wasm's malloc fails silently and later
+ * kernels read out of bounds, so we refuse first.
+ */
+const WASM_WEIGHT_LIMIT = 4 * 2 ** 30 - 256 * 2 ** 20;
 
 class TfVec implements Vec {
   constructor(
-    public t: tf.Tensor1D,
+    public t: tf.Tensor2D, // [1, length]
     readonly length: number,
   ) {}
 }
@@ -51,15 +68,17 @@ class TfMat implements Mat {
   /** tfjs holds every matrix as f32, whatever the checkpoint stored. */
   readonly dtype = 'f32' as const;
   readonly bytes: number;
-  /** Row-major f32 copy for matvecRows, made on first use. */
+  /** The matrix transposed, [cols, rows]; null only for a matrix read by rows and never by matvec. */
+  wt: tf.Tensor2D | null = null;
+  /** Row-major f32 copy, made by the first embedRow or matvecRows. */
   host: Float32Array | null = null;
+  /** Whether matvec has used wt (then XNNPACK holds a packed copy, and wt stays). */
+  multiplied = false;
   constructor(
     readonly rows: number,
     readonly cols: number,
     /** dtype in the checkpoint, before the f32 upload. */
     readonly sourceDtype: WeightDtype,
-    /** The matrix transposed: [cols, rows]. */
-    public wt: tf.Tensor2D,
   ) {
     this.bytes = rows * cols * 4;
   }
@@ -82,6 +101,8 @@ class TfKvCache implements KvCache {
 }
 
 const vt = (x: Vec) => (x as TfVec).t;
+/** The vector's values, read-only: on the cpu engine this is the engine's own storage. */
+const hv = (x: Vec) => (x as TfVec).t.dataSync() as Float32Array;
 const m = (w: Mat) => w as TfMat;
 
 export class TfjsBackend implements Backend {
@@ -90,6 +111,8 @@ export class TfjsBackend implements Backend {
   private readonly matrices = new Set<TfMat>();
   /** The last RoPE angles: q and k of every layer share one position per step. */
   private angles: (RopeAngles & {invFreq: Float64Array}) | null = null;
+  /** Bytes of weight tensors in the wasm heap, counting XNNPACK's packed copy. */
+  private heapWeightBytes = 0;
   private disposed = false;
 
   constructor(private readonly engine: Engine) {}
@@ -119,20 +142,18 @@ export class TfjsBackend implements Backend {
     if (data.length !== rows * cols) {
       throw new BackendError(`uploadMatrix: ${data.length} values for a [${rows}, ${cols}] matrix`);
     }
-    // The transpose is a new tensor, so the cpu engine (which keeps the caller's array without
-    // copying) never aliases host.data after this returns.
-    const wt = tf.tidy(() => tf.transpose(tf.tensor2d(data, [rows, cols])));
-    const mat = new TfMat(rows, cols, host.dtype, wt);
+    const mat = new TfMat(rows, cols, host.dtype);
+    this.setTransposed(mat, data);
     this.matrices.add(mat);
     return mat;
   }
 
   uploadVector(data: Float32Array): Vec {
-    return this.track(tf.tensor1d(data.slice()), data.length);
+    return this.track(row(data.slice()), data.length);
   }
 
   createVector(length: number): Vec {
-    return this.track(tf.zeros([length]), length);
+    return this.track(tf.zeros([1, length]), length);
   }
 
   createKvCache(shape: KvShape): KvCache {
@@ -141,7 +162,7 @@ export class TfjsBackend implements Backend {
 
   write(dst: Vec, src: Float32Array): void {
     if (src.length !== dst.length) throw new BackendError(`write: ${src.length} values into a vector of ${dst.length}`);
-    this.put(dst, tf.tensor1d(src.slice()));
+    this.put(dst, row(src.slice()));
   }
 
   async read(src: Vec): Promise<Float32Array> {
@@ -153,15 +174,9 @@ export class TfjsBackend implements Backend {
   // ---- kernels ------------------------------------------------------------------------------
 
   matvec(w: Mat, x: Vec, out: Vec, bias?: Vec): void {
-    const {rows, cols, wt} = m(w);
-    this.put(
-      out,
-      tf.tidy(() => {
-        const xRow = tf.reshape(vt(x), [1, cols]);
-        const y = bias ? tf.fused.matMul({a: xRow, b: wt, bias: vt(bias)}) : tf.matMul(xRow, wt);
-        return tf.reshape(y, [rows]);
-      }),
-    );
+    const wt = this.multiplier(m(w));
+    // Not tf.fused.matMul: tfjs-wasm wants a bias whose data was created 1-D, and ours are [1, n].
+    this.put(out, bias ? tf.tidy(() => tf.add(tf.matMul(vt(x), wt), vt(bias))) : tf.matMul(vt(x), wt));
   }
 
   matvecRows(w: Mat, rows: Int32Array, x: Vec, out: Vec): void {
@@ -169,7 +184,7 @@ export class TfjsBackend implements Backend {
     const {cols} = mat;
     const k = rows.length;
     if (k === 0) {
-      this.put(out, tf.zeros([0]));
+      this.put(out, tf.zeros([1, 0]));
       return;
     }
     const host = this.hostRows(mat);
@@ -179,17 +194,18 @@ export class TfjsBackend implements Backend {
       if (!(r >= 0 && r < mat.rows)) throw new RangeError(`matvecRows: row ${r} outside 0..${mat.rows - 1}`);
       staged.set(host.subarray(r * cols, (r + 1) * cols), i * cols);
     }
+    // [k, cols] x [cols, 1]: the x-as-weights form, since the staged block changes every call.
     this.put(
       out,
-      tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(staged, [k, cols]), tf.reshape(vt(x), [cols, 1])), [k])),
+      tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(staged, [k, cols]), tf.reshape(vt(x), [cols, 1])), [1, k])),
     );
   }
 
-  embedRow(w: Mat, row: number, out: Vec): void {
-    const {rows, cols, wt} = m(w);
-    if (!(row >= 0 && row < rows)) throw new RangeError(`embedRow: row ${row} outside 0..${rows - 1}`);
-    // Row `row` of W is column `row` of the stored transpose.
-    this.put(out, tf.tidy(() => tf.reshape(tf.slice(wt, [0, row], [cols, 1]), [cols])));
+  embedRow(w: Mat, index: number, out: Vec): void {
+    const mat = m(w);
+    const {rows, cols} = mat;
+    if (!(index >= 0 && index < rows)) throw new RangeError(`embedRow: row ${index} outside 0..${rows - 1}`);
+    this.put(out, row(this.hostRows(mat).slice(index * cols, (index + 1) * cols)));
   }
 
   add(a: Vec, b: Vec, out: Vec): void {
@@ -201,47 +217,33 @@ export class TfjsBackend implements Backend {
   }
 
   rmsNorm(x: Vec, weight: Vec, eps: number, out: Vec): void {
-    this.put(
-      out,
-      tf.tidy(() => {
-        const xs = vt(x);
-        const scale = tf.rsqrt(tf.add(tf.mean(tf.square(xs)), eps));
-        return tf.mul(tf.mul(xs, scale), vt(weight));
-      }),
-    );
+    this.put(out, row(rmsNormHost(hv(x), hv(weight), eps)));
   }
 
   layerNorm(x: Vec, weight: Vec, bias: Vec, eps: number, out: Vec): void {
-    this.put(
-      out,
-      tf.tidy(() => {
-        const xs = vt(x);
-        const {mean, variance} = tf.moments(xs);
-        const normed = tf.mul(tf.sub(xs, mean), tf.rsqrt(tf.add(variance, eps)));
-        return tf.add(tf.mul(normed, vt(weight)), vt(bias));
-      }),
-    );
+    this.put(out, row(layerNormHost(hv(x), hv(weight), hv(bias), eps)));
   }
 
   rope(x: Vec, nHeads: number, pos: number, table: RopeTable): void {
-    const xs = vt(x).dataSync() as Float32Array;
-    this.put(x, tf.tensor1d(ropeHost(xs, nHeads, table.headDim, this.ropeAnglesFor(table, pos))));
+    this.put(x, row(ropeHost(hv(x), nHeads, table.headDim, this.ropeAnglesFor(table, pos))));
   }
 
   activation(kind: Activation, x: Vec, out: Vec): void {
+    // Transcendentals stay in tfjs: XNNPACK's vectorised sigmoid/tanh beat Math.exp per element.
     this.put(out, tf.tidy(() => activate(kind, vt(x))));
   }
 
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
     const c = cache as TfKvCache;
     const kvDim = shape.nKvHeads * shape.headDim;
-    if (!(pos >= 0 && pos < c.maxSeqLen)) throw new RangeError(`attention: position ${pos} outside the cache (0..${c.maxSeqLen - 1})`);
+    if (!(pos >= 0 && pos < c.maxSeqLen)) {
+      throw new RangeError(`attention: position ${pos} outside the cache (0..${c.maxSeqLen - 1})`);
+    }
     const keys = c.keys[layer]!;
     const values = c.values[layer]!;
-    keys.set(vt(k).dataSync() as Float32Array, pos * kvDim);
-    values.set(vt(v).dataSync() as Float32Array, pos * kvDim);
-    const qs = vt(q).dataSync() as Float32Array;
-    this.put(out, tf.tensor1d(attendHost(qs, keys, values, pos, shape)));
+    keys.set(hv(k), pos * kvDim);
+    values.set(hv(v), pos * kvDim);
+    this.put(out, row(attendHost(hv(q), keys, values, pos, shape)));
   }
 
   dispose(): void {
@@ -249,7 +251,7 @@ export class TfjsBackend implements Backend {
     this.disposed = true;
     for (const vec of this.vectors) vec.t.dispose();
     for (const mat of this.matrices) {
-      mat.wt.dispose();
+      this.dropTransposed(mat);
       mat.host = null;
     }
     this.vectors.clear();
@@ -260,7 +262,7 @@ export class TfjsBackend implements Backend {
 
   // ---- helpers ------------------------------------------------------------------------------
 
-  private track(t: tf.Tensor1D, length: number): TfVec {
+  private track(t: tf.Tensor2D, length: number): TfVec {
     const vec = new TfVec(t, length);
     this.vectors.add(vec);
     return vec;
@@ -274,15 +276,46 @@ export class TfjsBackend implements Backend {
       throw new BackendError(`tfjs kernel produced ${t.size} values for a vector of ${vec.length}`);
     }
     const old = vec.t;
-    vec.t = t as tf.Tensor1D;
+    vec.t = t as tf.Tensor2D;
     old.dispose();
   }
 
+  /** Uploads `rowMajor` ([rows, cols], not kept) as the [cols, rows] tensor. */
+  private setTransposed(mat: TfMat, rowMajor: Float32Array): void {
+    if (this.engine.name === 'wasm') {
+      const need = this.heapWeightBytes + 2 * mat.bytes;
+      if (need > WASM_WEIGHT_LIMIT) {
+        throw new BackendError(
+          `the model does not fit tfjs-wasm's 4 GiB heap (which holds each weight matrix twice, as f32 and ` +
+            `XNNPACK's packed copy: ${(need / 2 ** 30).toFixed(2)} GiB so far); use --backend cpu for models this large`,
+        );
+      }
+      this.heapWeightBytes = need;
+    }
+    // A fresh array: the cpu engine keeps the array it is given without copying.
+    mat.wt = tf.tensor2d(transposeHost(rowMajor, mat.rows, mat.cols), [mat.cols, mat.rows]);
+  }
+
+  private dropTransposed(mat: TfMat): void {
+    if (!mat.wt) return;
+    mat.wt.dispose();
+    mat.wt = null;
+    if (this.engine.name === 'wasm') this.heapWeightBytes -= 2 * mat.bytes;
+  }
+
+  /** The [cols, rows] tensor for matvec (rebuilt from the host copy if rows-only use dropped it). */
+  private multiplier(mat: TfMat): tf.Tensor2D {
+    if (!mat.wt) this.setTransposed(mat, mat.host!);
+    mat.multiplied = true;
+    return mat.wt!;
+  }
+
+  /** The row-major host copy, made from the tensor on first use. */
   private hostRows(mat: TfMat): Float32Array {
     if (!mat.host) {
-      const w = tf.transpose(mat.wt); // back to [rows, cols]
-      mat.host = w.dataSync() as Float32Array;
-      w.dispose();
+      mat.host = transposeHost(mat.wt!.dataSync() as Float32Array, mat.cols, mat.rows);
+      // Read by rows before any matvec: an embedding table. Keep one copy, not two.
+      if (!mat.multiplied) this.dropTransposed(mat);
     }
     return mat.host;
   }
@@ -293,6 +326,11 @@ export class TfjsBackend implements Backend {
     this.angles = {...ropeAngles(table.invFreq, pos), invFreq: table.invFreq};
     return this.angles;
   }
+}
+
+/** A [1, n] tensor over `values` (which the cpu engine keeps without copying: pass a fresh array). */
+function row(values: Float32Array): tf.Tensor2D {
+  return tf.tensor2d(values, [1, values.length]);
 }
 
 /** act(x) as tfjs ops (call inside tf.tidy). */
