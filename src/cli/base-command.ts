@@ -35,3 +35,8 @@ export abstract class BaseCommand extends Command {
 export function note(line: string): void {
   process.stderr.write(`${line}\n`);
 }
+
+/** A non-fatal problem the user should know about (stderr). */
+export function warn(message: string): void {
+  process.stderr.write(`hire: warning: ${message}\n`);
+}

@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core';
-import {BaseCommand} from '../cli/base-command.js';
+import {BaseCommand, warn} from '../cli/base-command.js';
 import {formatBytes, makeTable} from '../cli/format.js';
 import {createProgress} from '../cli/progress.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
@@ -52,6 +52,7 @@ Shapes: ${shapeNames().join(', ')}.`;
         promptTokens: flags['prompt-tokens'],
         probe: !flags['no-probe'],
         onProgress: (stage) => progress.update(stage),
+        onWarning: warn,
       });
     } finally {
       progress.stop();

@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core';
-import {BaseCommand, note} from '../cli/base-command.js';
+import {BaseCommand, note, warn} from '../cli/base-command.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
 import {generateTokens, type GenerateStats} from '../core/decode/generate.js';
 import {validateSamplingOptions} from '../core/decode/sampler.js';
@@ -53,7 +53,7 @@ timing statistics go to stderr. Sampling is reproducible: the same --seed gives 
     if (flags.prompt === undefined && flags.tokens === undefined) {
       throw new UsageError('give a prompt with --prompt "text" or token ids with --tokens 1,2,3');
     }
-    const session = await Session.open(args.model, {backend: flags.backend, tokenizer: flags.prompt !== undefined ? 'required' : 'optional'});
+    const session = await Session.open(args.model, {backend: flags.backend, onWarning: warn, tokenizer: flags.prompt !== undefined ? 'required' : 'optional'});
     try {
       const promptIds = flags.tokens !== undefined ? parseTokenIds(flags.tokens) : session.tokenizer!.encode(flags.prompt!);
       const decode = (ids: number[]) => (session.tokenizer ? session.tokenizer.decode(ids) : ids.join(' ') + ' ');

@@ -11,15 +11,21 @@ export type {Backend, BackendName} from './backend.js';
 export interface BackendOptions {
   /** Worker threads for the cpu backend (default: all cores). */
   threads?: number;
+  /** Non-fatal backend messages, e.g. the tfjs wasm -> cpu fallback. */
+  onWarning?: (msg: string) => void;
 }
 
 /** Backends that are implemented in this build, in order of preference. */
-export const AVAILABLE_BACKENDS: readonly BackendName[] = ['reference'];
+export const AVAILABLE_BACKENDS: readonly BackendName[] = ['reference', 'tfjs'];
 
-export async function createBackend(name: string, _opts: BackendOptions = {}): Promise<Backend> {
+export async function createBackend(name: string, opts: BackendOptions = {}): Promise<Backend> {
   switch (name) {
     case 'reference':
       return new ReferenceBackend();
+    case 'tfjs': {
+      const {createTfjsBackend} = await import('./tfjs/tfjs-backend.js');
+      return createTfjsBackend({onWarning: opts.onWarning});
+    }
     default:
       throw new UsageError(`unknown backend "${name}"; available: ${AVAILABLE_BACKENDS.join(', ')}`);
   }

@@ -28,6 +28,7 @@ export interface BenchOptions {
   /** Measure the machine's bandwidth (default true). */
   probe?: boolean;
   onProgress?: (stage: string) => void;
+  onWarning?: (message: string) => void;
 }
 
 export interface BenchReport {
@@ -77,7 +78,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
 
   opts.onProgress?.(`loading ${dir}`);
-  const session = await Session.open(dir, {backend: opts.backend, threads, tokenizer: 'none'});
+  const session = await Session.open(dir, {backend: opts.backend, threads, tokenizer: 'none', onWarning: opts.onWarning});
   try {
     const {model, backend, config} = session;
     const total = opts.promptTokens + opts.tokens;

@@ -55,7 +55,8 @@ export async function acquireEngine(opts: EngineOptions = {}): Promise<Engine> {
       return hold(active);
     }
     throw new BackendError(
-      `the tfjs ${active.name} engine is already in use in this process; dispose the other tfjs backend before asking for the ${prefer} engine`,
+      `the tfjs ${active.name} engine is already in use in this process; ` +
+        `dispose the other tfjs backend before asking for the ${prefer} engine`,
     );
   }
   let name: EngineName = 'cpu';
@@ -108,7 +109,10 @@ async function startWasm(dir: string): Promise<{ok: true; simd: boolean} | {ok: 
   if (!fs.existsSync(binary)) return {ok: false, reason: `${binary} not found`};
   // Emscripten installs process-wide uncaughtException/unhandledRejection handlers that rethrow;
   // a library must not change how the host process handles errors, so take them off again.
-  const before = new Set<unknown>([...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')]);
+  const before = new Set<unknown>([
+    ...process.listeners('uncaughtException'),
+    ...process.listeners('unhandledRejection'),
+  ]);
   try {
     setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
     if (!(await tf.setBackend('wasm'))) return {ok: false, reason: `loading ${binary} failed`};

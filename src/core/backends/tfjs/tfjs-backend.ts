@@ -111,6 +111,8 @@ export class TfjsBackend implements Backend {
   private readonly matrices = new Set<TfMat>();
   /** The last RoPE angles: q and k of every layer share one position per step. */
   private angles: (RopeAngles & {invFreq: Float64Array}) | null = null;
+  /** Reused block for matvecRows' chosen rows (fresh arrays cost more than the copy itself). */
+  private staging = new Float32Array(0);
   /** Bytes of weight tensors in the wasm heap, counting XNNPACK's packed copy. */
   private heapWeightBytes = 0;
   private disposed = false;
@@ -188,13 +190,15 @@ export class TfjsBackend implements Backend {
       return;
     }
     const host = this.hostRows(mat);
-    const staged = new Float32Array(k * cols); // [k, cols]: the chosen rows, in order
+    if (this.staging.length < k * cols) this.staging = new Float32Array(k * cols);
+    const staged = this.staging.subarray(0, k * cols); // [k, cols]: the chosen rows, in order
     for (let i = 0; i < k; i++) {
       const r = rows[i]!;
       if (!(r >= 0 && r < mat.rows)) throw new RangeError(`matvecRows: row ${r} outside 0..${mat.rows - 1}`);
       staged.set(host.subarray(r * cols, (r + 1) * cols), i * cols);
     }
     // [k, cols] x [cols, 1]: the x-as-weights form, since the staged block changes every call.
+    // The staged tensor dies inside the tidy, so reusing the buffer is safe on both engines.
     this.put(
       out,
       tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(staged, [k, cols]), tf.reshape(vt(x), [cols, 1])), [1, k])),
@@ -257,6 +261,7 @@ export class TfjsBackend implements Backend {
     this.vectors.clear();
     this.matrices.clear();
     this.angles = null;
+    this.staging = new Float32Array(0);
     this.engine.release();
   }
 
@@ -286,8 +291,8 @@ export class TfjsBackend implements Backend {
       const need = this.heapWeightBytes + 2 * mat.bytes;
       if (need > WASM_WEIGHT_LIMIT) {
         throw new BackendError(
-          `the model does not fit tfjs-wasm's 4 GiB heap (which holds each weight matrix twice, as f32 and ` +
-            `XNNPACK's packed copy: ${(need / 2 ** 30).toFixed(2)} GiB so far); use --backend cpu for models this large`,
+          `the model does not fit tfjs-wasm's 4 GiB heap, which holds each weight matrix twice (f32 and ` +
+            `XNNPACK's packed copy): ${(need / 2 ** 30).toFixed(2)} GiB so far; use --backend cpu for models this large`,
         );
       }
       this.heapWeightBytes = need;

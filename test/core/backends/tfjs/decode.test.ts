@@ -76,9 +76,16 @@ describe.runIf(HAVE_SHARED)('tfjs backend: llama2xs', () => {
 
 describe('tfjs backend: every family against the reference backend', () => {
   const base = {dim: 64, nLayers: 2, nHeads: 4, hiddenDim: 96, vocabSize: 211, maxSeqLen: 64, seed: 5};
+  const llama3Scaling = {kind: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 32} as const;
   const cases: Array<[string, SyntheticSpec]> = [
-    ['llama GQA, q/k/v/o and mlp biases, untied, bf16', {...base, family: 'llama', nKvHeads: 2, qkvBias: true, mlpBias: true, tied: false, dtype: 'BF16'}],
-    ['qwen2 with llama3 rope scaling, f16', {...base, family: 'llama', architecture: 'Qwen2ForCausalLM', nKvHeads: 1, dtype: 'F16', ropeScaling: {kind: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 32}}],
+    [
+      'llama GQA, q/k/v/o and mlp biases, untied, bf16',
+      {...base, family: 'llama', nKvHeads: 2, qkvBias: true, mlpBias: true, tied: false, dtype: 'BF16'},
+    ],
+    [
+      'qwen2 with llama3 rope scaling, f16',
+      {...base, family: 'llama', architecture: 'Qwen2ForCausalLM', nKvHeads: 1, dtype: 'F16', ropeScaling: llama3Scaling},
+    ],
     ['gpt2 (learned positions, layernorm, gelu_tanh, Conv1D)', {...base, family: 'gpt2'}],
     ['opt post-norm with project_in/out', {...base, family: 'opt', optPreNorm: false, optProjDim: 48, tied: true}],
   ];
@@ -100,7 +107,18 @@ describe('tfjs backend: every family against the reference backend', () => {
 
 describe('tfjs backend: no tensor leaks', () => {
   it('keeps tf.memory().numTensors flat over 100 decode steps', async () => {
-    const dir = synthetic({family: 'llama', dim: 64, nLayers: 3, nHeads: 4, nKvHeads: 2, hiddenDim: 128, vocabSize: 300, maxSeqLen: 128, seed: 3, qkvBias: true});
+    const dir = synthetic({
+      family: 'llama',
+      dim: 64,
+      nLayers: 3,
+      nHeads: 4,
+      nKvHeads: 2,
+      hiddenDim: 128,
+      vocabSize: 300,
+      maxSeqLen: 128,
+      seed: 3,
+      qkvBias: true,
+    });
     const model = load(dir, tfb);
     const cache = model.createCache(100);
     const counts: number[] = [];

@@ -32,7 +32,7 @@ describe('tfjs backend: cpu engine and wasm fallback', () => {
     b.dispose();
   });
 
-  it('falls back to cpu with a warning when the wasm binary is missing, and keeps telling later callers', async () => {
+  it('falls back to cpu with a warning when the wasm binary is missing, and tells later callers', async () => {
     const warnings: string[] = [];
     const b = await create({wasmDir: '/nonexistent/tfjs-wasm', onWarning: (m) => warnings.push(m)});
     expect(b.engineName).toBe('cpu');

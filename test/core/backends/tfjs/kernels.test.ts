@@ -4,6 +4,7 @@
  * terms against float64); norms, RoPE, attention and activations 1e-5 relative plus 1e-6
  * absolute; copies (embedRow, write/read) exact.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import type {Activation} from '../../../../src/core/model/config.js';
 import type {Backend, HostMatrix, Mat, Vec} from '../../../../src/core/backends/backend.js';
@@ -15,7 +16,11 @@ let tfb: TfjsBackend;
 const ref = new ReferenceBackend();
 const warnings: string[] = [];
 
+/** Process-wide error handlers before tfjs-wasm started (Emscripten adds its own). */
+let handlersBefore = 0;
+
 beforeAll(async () => {
+  handlersBefore = process.listenerCount('uncaughtException') + process.listenerCount('unhandledRejection');
   tfb = await createTfjsBackend({onWarning: (msg) => warnings.push(msg)});
 });
 afterAll(() => tfb?.dispose());
@@ -36,6 +41,10 @@ describe('tfjs backend: engine', () => {
     expect(tfb.engineName).toBe('wasm');
     expect(tfb.describe()).toMatch(/^tfjs \(wasm simd/);
     expect(tfb.supports('matvec', 'bf16')).toBe(true);
+  });
+
+  it("leaves the process's error handlers as they were", () => {
+    expect(process.listenerCount('uncaughtException') + process.listenerCount('unhandledRejection')).toBe(handlersBefore);
   });
 
   it('refuses the cpu engine while a wasm backend is alive, and shares wasm', async () => {
@@ -205,6 +214,7 @@ describe('tfjs backend: attention', () => {
     [8, 2, 16],
     [4, 4, 8],
     [6, 1, 32],
+    [3, 3, 6], // headDim not a multiple of the unroll width
   ] as const) {
     it(`attention nHeads ${nHeads}, nKvHeads ${nKvHeads}, headDim ${headDim}: 40 causal steps`, async () => {
       const random = rng(nHeads * 100 + nKvHeads);
@@ -227,4 +237,42 @@ describe('tfjs backend: attention', () => {
       expect(() => tfb.attention(q, k, k, caches[0], 0, 40, shape, out[0])).toThrow(/position 40 outside the cache/);
     });
   }
+});
+
+describe('tfjs backend: every kernel frees what it replaces', () => {
+  it('leaves tf.memory().numTensors unchanged after repeated calls of every kernel', () => {
+    const random = rng(31);
+    const [rows, cols, nHeads, nKvHeads, headDim] = [40, 32, 4, 2, 8];
+    const w = tfb.uploadMatrix(randomMatrix('bf16', rows, cols, random));
+    const x = tfb.uploadVector(randomArray(cols, random));
+    const weight = tfb.uploadVector(randomArray(cols, random));
+    const bias = tfb.uploadVector(randomArray(rows, random));
+    const out = tfb.createVector(rows);
+    const picked = tfb.createVector(3);
+    const h = tfb.createVector(cols);
+    const q = tfb.uploadVector(randomArray(nHeads * headDim, random));
+    const k = tfb.uploadVector(randomArray(nKvHeads * headDim, random));
+    const att = tfb.createVector(nHeads * headDim);
+    const cache = tfb.createKvCache({nLayers: 1, nKvHeads, headDim, maxSeqLen: 10});
+    const table = {headDim, invFreq: Float64Array.from([1, 0.1, 0.01, 0.001])};
+    const step = (pos: number) => {
+      tfb.matvec(w, x, out);
+      tfb.matvec(w, x, out, bias);
+      tfb.matvecRows(w, Int32Array.from([3, 1, 3]), x, picked);
+      tfb.embedRow(w, pos, h);
+      tfb.add(h, x, h);
+      tfb.mul(h, weight, h);
+      tfb.rmsNorm(h, weight, 1e-5, h);
+      tfb.layerNorm(h, weight, weight, 1e-5, h);
+      for (const kind of ['silu', 'relu', 'gelu', 'gelu_tanh'] as const) tfb.activation(kind, h, h);
+      tfb.rope(q, nHeads, pos, table);
+      tfb.rope(k, nKvHeads, pos, table);
+      tfb.attention(q, k, k, cache, 0, pos, {nHeads, nKvHeads, headDim}, att);
+      tfb.write(x, randomArray(cols, random));
+    };
+    step(0);
+    const before = tf.memory().numTensors;
+    for (let pos = 1; pos < 10; pos++) step(pos);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
