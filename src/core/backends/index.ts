@@ -16,12 +16,16 @@ export interface BackendOptions {
 }
 
 /** Backends that are implemented in this build, in order of preference. */
-export const AVAILABLE_BACKENDS: readonly BackendName[] = ['reference', 'tfjs'];
+export const AVAILABLE_BACKENDS: readonly BackendName[] = ['cpu', 'tfjs', 'reference'];
 
 export async function createBackend(name: string, opts: BackendOptions = {}): Promise<Backend> {
   switch (name) {
     case 'reference':
       return new ReferenceBackend();
+    case 'cpu': {
+      const {createCpuBackend} = await import('./cpu/cpu-backend.js');
+      return createCpuBackend({threads: opts.threads});
+    }
     case 'tfjs': {
       const {createTfjsBackend} = await import('./tfjs/tfjs-backend.js');
       return createTfjsBackend({onWarning: opts.onWarning});

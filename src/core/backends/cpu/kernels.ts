@@ -16,7 +16,7 @@ export interface CpuKernelsOptions {
   initialBytes?: number;
   /** Upper limit of the shared memory (default and maximum 4 GiB - 64 KiB). */
   maxBytes?: number;
-  /** Kernels reading fewer weight bytes than this run on the calling thread only (default 128 KiB). */
+  /** Kernels reading fewer weight bytes than this run on the calling thread only (default 64 KiB). */
   minParallelBytes?: number;
   /** Polls of the control block before a thread sleeps in Atomics.wait (default 20000, ~tens of µs). */
   spin?: number;
@@ -80,7 +80,7 @@ export class CpuKernels {
       spin: opts.spin ?? 20000,
       timeoutMs: opts.timeoutMs ?? 60_000,
     });
-    return new CpuKernels(memory, new SharedArena(memory, maxPages * PAGE), pool, opts.minParallelBytes ?? 128 * 1024);
+    return new CpuKernels(memory, new SharedArena(memory, maxPages * PAGE), pool, opts.minParallelBytes ?? 64 * 1024);
   }
 
   /** Threads that run kernels, the calling one included. */

@@ -1,9 +1,9 @@
 ;; hire CPU kernels: WebAssembly SIMD (f32x4) over one shared linear memory.
 ;;
 ;; Every exported kernel takes byte addresses into the shared memory and, as its LAST TWO
-;; parameters, a half-open range [lo, hi) of output rows (or gathered indices, or 256-byte
-;; blocks for read_sum), so the host can split one call over several threads that run the same
-;; module on the same memory. Nothing here allocates or keeps state between calls.
+;; parameters, a half-open range [lo, hi) of output rows (or gathered indices, or elements,
+;; or 256-byte blocks for read_sum), so the host can split one call over several threads that
+;; run this module on the same memory. Nothing here allocates or keeps state between calls.
 ;;
 ;; Layouts (all little-endian, row-major):
 ;;   W f32   [rows, cols]  4 bytes per weight, row r at w + r*cols*4
@@ -17,27 +17,20 @@
 ;;          column 2j+1 in its high nibble, each a two's-complement 4-bit value in [-8, 7]; an
 ;;          odd cols leaves the last high nibble unused (0). Scales as q8. groupSize must be
 ;;          even unless it equals cols (one group per row), so groups start on a byte.
-;;
-;; Dense kernels share one accumulation order per row, whatever the entry point (4-row block,
-;; single row, gathered rows, any thread split): two f32x4 accumulators a (columns 8k..8k+3)
-;; and b (8k+4..8k+7), one more 4-column step into a, then (a+b) reduced as
-;; (l0 + l2) + (l1 + l3), then the last cols % 4 products added one by one. Results are
-;; therefore bit-identical across thread counts and between matvec and matvec_rows.
+;; No alignment is required anywhere (unaligned v128 loads are fine), but 64-byte aligned
+;; rows are faster.
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
-  ;; Block kernels reached through the table (index = 2*kind for 4 rows, 2*kind+1 for one
-  ;; row, 6+kind for the batch pair; kind 0 = f32, 1 = bf16, 2 = f16).
-  (type $rows4_t (func (param i32 i32 i32 i32 i32 i32) (result v128)))
-  (type $row1_t (func (param i32 i32 i32) (result f32)))
-  (type $pair_t (func (param i32 i32 i32 i32 i32 i32 i32) (result v128 v128)))
-  (table 9 funcref)
-  (elem (i32.const 0)
-    $rows4_f32 $row1_f32 $rows4_bf16 $row1_bf16 $rows4_f16 $row1_f16
-    $pair_f32 $pair_bf16 $pair_f16)
+  ;; Row kernels reached through the table: index kind for one row, 3 + kind for one row
+  ;; against 4 vectors (kind 0 = f32, 1 = bf16, 2 = f16).
+  (type $dot_t (func (param i32 i32 i32) (result f32)))
+  (type $dot4_t (func (param i32 i32 i32 i32 i32 i32) (result v128)))
+  (table 6 funcref)
+  (elem (i32.const 0) $dot_f32 $dot_bf16 $dot_f16 $dot4_f32 $dot4_bf16 $dot4_f16)
 
   ;; ---------------------------------------------------------------------------------------
-  ;; Small helpers (called once per row or block, never inside the column loops)
+  ;; Small helpers (called per row, or inside slow paths only)
   ;; ---------------------------------------------------------------------------------------
 
   ;; Sum of the four lanes as (l0 + l2) + (l1 + l3).
@@ -82,91 +75,45 @@
     (f32.reinterpret_i32 (i32.or (i32.or (local.get $sign)
       (i32.shl (i32.add (local.get $e) (i32.const 112)) (i32.const 23)))
       (i32.shl (local.get $m) (i32.const 13)))))
-
   ;; ---------------------------------------------------------------------------------------
-  ;; f32 weights
+  ;; Dense rows. A row is read start to end as one stream, one 64-byte line of W per pass.
+  ;; (Measured on the target machines: passes over 2 or 4 rows at once, even sharing the x
+  ;; loads between rows, read DRAM at half the rate, because the hardware prefetcher follows
+  ;; one long stream far better than several short ones; x stays in L1 either way.)
+  ;;
+  ;; Accumulation order, the same for every entry point: pass i adds its products into
+  ;; accumulators a0..a3 (f32: a_k takes columns 16i+4k..16i+4k+3) or a0..a7 (16-bit weights:
+  ;; a_k takes columns 32i+4k..32i+4k+3); then 4-column steps add into a0; then the
+  ;; accumulators are combined as ((a0+a1)+(a2+a3)) [+ ((a4+a5)+(a6+a7))] and reduced as
+  ;; (l0+l2)+(l1+l3); then the last cols % 4 products are added one by one. So results are
+  ;; bit-identical across thread counts and between matvec and matvec_rows.
   ;; ---------------------------------------------------------------------------------------
 
-  ;; Dot products of 4 rows (at p0..p3) with x, as one f32x4 [y0, y1, y2, y3].
-  (func $rows4_f32 (type $rows4_t)
-    (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32) (param $x i32) (param $cols i32)
-    (result v128)
-    (local $c i32) (local $n i32) (local $xa v128) (local $xb v128) (local $v v128)
+  ;; W[row at p] . x for f32 weights: 16 columns per pass, 4 accumulators.
+  (func $dot_f32 (type $dot_t) (param $p i32) (param $x i32) (param $cols i32) (result f32)
+    (local $c i32) (local $n i32) (local $s f32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
-    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
-    (block $done (loop $next ;; 8 columns per pass, x loaded once for the 4 rows
-      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
-      (local.set $xa (v128.load (local.get $x)))
-      (local.set $xb (v128.load offset=16 (local.get $x)))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $p0)) (local.get $xa))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (v128.load offset=16 (local.get $p0)) (local.get $xb))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load (local.get $p1)) (local.get $xa))))
-      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (v128.load offset=16 (local.get $p1)) (local.get $xb))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load (local.get $p2)) (local.get $xa))))
-      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (v128.load offset=16 (local.get $p2)) (local.get $xb))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load (local.get $p3)) (local.get $xa))))
-      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (v128.load offset=16 (local.get $p3)) (local.get $xb))))
-      (local.set $p0 (i32.add (local.get $p0) (i32.const 32)))
-      (local.set $p1 (i32.add (local.get $p1) (i32.const 32)))
-      (local.set $p2 (i32.add (local.get $p2) (i32.const 32)))
-      (local.set $p3 (i32.add (local.get $p3) (i32.const 32)))
-      (local.set $x (i32.add (local.get $x) (i32.const 32)))
-      (local.set $c (i32.add (local.get $c) (i32.const 8)))
-      (br $next)))
-    (if (i32.and (local.get $cols) (i32.const 4))
-      (then ;; one 4-column step
-        (local.set $xa (v128.load (local.get $x)))
-        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $p0)) (local.get $xa))))
-        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load (local.get $p1)) (local.get $xa))))
-        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load (local.get $p2)) (local.get $xa))))
-        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load (local.get $p3)) (local.get $xa))))
-        (local.set $p0 (i32.add (local.get $p0) (i32.const 16)))
-        (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
-        (local.set $p2 (i32.add (local.get $p2) (i32.const 16)))
-        (local.set $p3 (i32.add (local.get $p3) (i32.const 16)))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
-    (local.set $v (call $hsum4
-      (f32x4.add (local.get $a0) (local.get $b0)) (f32x4.add (local.get $a1) (local.get $b1))
-      (f32x4.add (local.get $a2) (local.get $b2)) (f32x4.add (local.get $a3) (local.get $b3))))
-    (block $done (loop $next ;; last cols % 4 columns, lane-wise like the scalar row kernel
-      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
-      (local.set $v (f32x4.add (local.get $v) (f32x4.mul
-        (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
-          (f32x4.splat (f32.load (local.get $p0))) (f32.load (local.get $p1)))
-          (f32.load (local.get $p2))) (f32.load (local.get $p3)))
-        (f32x4.splat (f32.load (local.get $x))))))
-      (local.set $p0 (i32.add (local.get $p0) (i32.const 4)))
-      (local.set $p1 (i32.add (local.get $p1) (i32.const 4)))
-      (local.set $p2 (i32.add (local.get $p2) (i32.const 4)))
-      (local.set $p3 (i32.add (local.get $p3) (i32.const 4)))
-      (local.set $x (i32.add (local.get $x) (i32.const 4)))
-      (local.set $c (i32.add (local.get $c) (i32.const 1)))
-      (br $next)))
-    (local.get $v))
-
-  ;; Dot product of one row with x, same order as $rows4_f32.
-  (func $row1_f32 (type $row1_t) (param $p i32) (param $x i32) (param $cols i32) (result f32)
-    (local $c i32) (local $n i32) (local $a v128) (local $b v128) (local $s f32)
-    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (local.set $n (i32.and (local.get $cols) (i32.const -16)))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
-      (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $p)) (v128.load (local.get $x)))))
-      (local.set $b (f32x4.add (local.get $b)
-        (f32x4.mul (v128.load offset=16 (local.get $p)) (v128.load offset=16 (local.get $x)))))
-      (local.set $p (i32.add (local.get $p) (i32.const 32)))
-      (local.set $x (i32.add (local.get $x) (i32.const 32)))
-      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $p)) (v128.load (local.get $x)))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $p)) (v128.load offset=16 (local.get $x)))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $p)) (v128.load offset=32 (local.get $x)))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (local.get $p)) (v128.load offset=48 (local.get $x)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
+      (local.set $x (i32.add (local.get $x) (i32.const 64)))
+      (local.set $c (i32.add (local.get $c) (i32.const 16)))
       (br $next)))
-    (if (i32.and (local.get $cols) (i32.const 4))
-      (then
-        (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $p)) (v128.load (local.get $x)))))
-        (local.set $p (i32.add (local.get $p) (i32.const 16)))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
-    (local.set $s (call $hsum (f32x4.add (local.get $a) (local.get $b))))
-    (block $done (loop $next
+    (block $done (loop $next ;; 4-column steps
+      (br_if $done (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $cols)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $p)) (v128.load (local.get $x)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $next)))
+    (local.set $s (call $hsum (f32x4.add
+      (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3)))))
+    (block $done (loop $next ;; last cols % 4 columns
       (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
       (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (local.get $p)) (f32.load (local.get $x)))))
       (local.set $p (i32.add (local.get $p) (i32.const 4)))
@@ -175,109 +122,51 @@
       (br $next)))
     (local.get $s))
 
-  ;; ---------------------------------------------------------------------------------------
-  ;; bf16 weights: 8 halves per v128 load, widened by interleaving with zero halves
-  ;; (lane = h << 16), which is i32x4.extend_*_i16x8_u followed by shl 16 in one shuffle.
-  ;; ---------------------------------------------------------------------------------------
-
-  (func $rows4_bf16 (type $rows4_t)
-    (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32) (param $x i32) (param $cols i32)
-    (result v128)
-    (local $c i32) (local $n i32) (local $xa v128) (local $xb v128) (local $v v128)
-    (local $h v128) (local $z v128)
+  ;; bf16 weights: 32 halves (4 loads) per pass, 8 accumulators. A half h widens to the f32
+  ;; bits h << 16 by interleaving with zero halves: i8x16.shuffle with the low (lo) or high (hi)
+  ;; four halves, the same as i32x4.extend_*_i16x8_u followed by shl 16 in one instruction.
+  (func $dot_bf16 (type $dot_t) (param $p i32) (param $x i32) (param $cols i32) (result f32)
+    (local $c i32) (local $n i32) (local $s f32) (local $h v128) (local $z v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
-    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
-      (local.set $xa (v128.load (local.get $x)))
-      (local.set $xb (v128.load offset=16 (local.get $x)))
-      (local.set $h (v128.load (local.get $p0)))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xa)
-        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $xb)
-        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
-      (local.set $h (v128.load (local.get $p1)))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xa)
-        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
-      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $xb)
-        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
-      (local.set $h (v128.load (local.get $p2)))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xa)
-        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
-      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $xb)
-        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
-      (local.set $h (v128.load (local.get $p3)))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xa)
-        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
-      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $xb)
-        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
-      (local.set $p0 (i32.add (local.get $p0) (i32.const 16)))
-      (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
-      (local.set $p2 (i32.add (local.get $p2) (i32.const 16)))
-      (local.set $p3 (i32.add (local.get $p3) (i32.const 16)))
-      (local.set $x (i32.add (local.get $x) (i32.const 32)))
-      (local.set $c (i32.add (local.get $c) (i32.const 8)))
-      (br $next)))
-    (if (i32.and (local.get $cols) (i32.const 4))
-      (then ;; 4 halves via a 64-bit load
-        (local.set $xa (v128.load (local.get $x)))
-        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xa)
-          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p0))))))
-        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xa)
-          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p1))))))
-        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xa)
-          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p2))))))
-        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xa)
-          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p3))))))
-        (local.set $p0 (i32.add (local.get $p0) (i32.const 8)))
-        (local.set $p1 (i32.add (local.get $p1) (i32.const 8)))
-        (local.set $p2 (i32.add (local.get $p2) (i32.const 8)))
-        (local.set $p3 (i32.add (local.get $p3) (i32.const 8)))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
-    (local.set $v (call $hsum4
-      (f32x4.add (local.get $a0) (local.get $b0)) (f32x4.add (local.get $a1) (local.get $b1))
-      (f32x4.add (local.get $a2) (local.get $b2)) (f32x4.add (local.get $a3) (local.get $b3))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
-      (local.set $v (f32x4.add (local.get $v) (f32x4.mul
-        (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
-          (f32x4.splat (call $bf2f (i32.load16_u (local.get $p0)))) (call $bf2f (i32.load16_u (local.get $p1))))
-          (call $bf2f (i32.load16_u (local.get $p2)))) (call $bf2f (i32.load16_u (local.get $p3))))
-        (f32x4.splat (f32.load (local.get $x))))))
-      (local.set $p0 (i32.add (local.get $p0) (i32.const 2)))
-      (local.set $p1 (i32.add (local.get $p1) (i32.const 2)))
-      (local.set $p2 (i32.add (local.get $p2) (i32.const 2)))
-      (local.set $p3 (i32.add (local.get $p3) (i32.const 2)))
-      (local.set $x (i32.add (local.get $x) (i32.const 4)))
-      (local.set $c (i32.add (local.get $c) (i32.const 1)))
-      (br $next)))
-    (local.get $v))
-
-  (func $row1_bf16 (type $row1_t) (param $p i32) (param $x i32) (param $cols i32) (result f32)
-    (local $c i32) (local $n i32) (local $a v128) (local $b v128) (local $h v128) (local $z v128)
-    (local $s f32)
-    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local.set $n (i32.and (local.get $cols) (i32.const -32)))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
       (local.set $h (v128.load (local.get $p)))
-      (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $x))
         (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
-      (local.set $b (f32x4.add (local.get $b) (f32x4.mul (v128.load offset=16 (local.get $x))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $x))
         (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
-      (local.set $p (i32.add (local.get $p) (i32.const 16)))
-      (local.set $x (i32.add (local.get $x) (i32.const 32)))
-      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (local.set $h (v128.load offset=16 (local.get $p)))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $x))
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (local.get $x))
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
+      (local.set $h (v128.load offset=32 (local.get $p)))
+      (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (v128.load offset=64 (local.get $x))
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
+      (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (v128.load offset=80 (local.get $x))
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
+      (local.set $h (v128.load offset=48 (local.get $p)))
+      (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (v128.load offset=96 (local.get $x))
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))))
+      (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (v128.load offset=112 (local.get $x))
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
+      (local.set $x (i32.add (local.get $x) (i32.const 128)))
+      (local.set $c (i32.add (local.get $c) (i32.const 32)))
       (br $next)))
-    (if (i32.and (local.get $cols) (i32.const 4))
-      (then
-        (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x))
-          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p))))))
-        (local.set $p (i32.add (local.get $p) (i32.const 8)))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
-    (local.set $s (call $hsum (f32x4.add (local.get $a) (local.get $b))))
+    (block $done (loop $next ;; 4-column steps (64-bit loads)
+      (br_if $done (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $cols)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $x))
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $next)))
+    (local.set $s (call $hsum (f32x4.add
+      (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3)))
+      (f32x4.add (f32x4.add (local.get $a4) (local.get $a5)) (f32x4.add (local.get $a6) (local.get $a7))))))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
       (local.set $s (f32.add (local.get $s)
@@ -288,162 +177,77 @@
       (br $next)))
     (local.get $s))
 
-  ;; ---------------------------------------------------------------------------------------
-  ;; f16 weights. Fast conversion of a lane u = h << 16 (interleave with zero, as bf16):
+  ;; f16 weights, same passes as bf16. Fast conversion of a lane u = h << 16:
   ;;   t = (u >>s 3) & 0x8fffffff      sign | exponent << 23 | mantissa << 13
-  ;;   f = t * 2^112 (as f32)          rebias; exact for normals, subnormals and zeros
-  ;; A half with exponent 31 (inf/NaN) would come out finite (>= 65536). The fast kernels keep
-  ;; max_u(h << 1) over every half they read; if it reaches 0xf800 some weight was inf/NaN
-  ;; and the rows are recomputed by $row1_f16_exact, which ORs the exponent back to all ones
-  ;; for lanes with |f| >= 65536. Both use the same order, so finite rows match bit for bit.
-  ;; ---------------------------------------------------------------------------------------
-
-  (func $rows4_f16 (type $rows4_t)
-    (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32) (param $x i32) (param $cols i32)
-    (result v128)
-    (local $c i32) (local $n i32) (local $xa v128) (local $xb v128) (local $v v128)
-    (local $h v128) (local $z v128) (local $keep v128) (local $mag v128) (local $mx v128)
+  ;;   f = t * 2^112 (as f32)          rebias: exact for normals, subnormals and zeros
+  ;; A half with exponent 31 (inf/NaN) would come out finite (|f| >= 65536), so the pass also
+  ;; keeps mx = max_u(h << 1) over every half read; mx >= 0xf800 means some weight was inf or
+  ;; NaN and the row is recomputed by $dot_f16_exact (same order, exact conversion).
+  (func $dot_f16 (type $dot_t) (param $p i32) (param $x i32) (param $cols i32) (result f32)
+    (local $c i32) (local $n i32) (local $s f32) (local $h v128) (local $z v128)
+    (local $keep v128) (local $mag v128) (local $mx v128) (local $p0 i32) (local $x0 i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
-    (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32) (local $x0 i32)
-    (local.set $q0 (local.get $p0)) (local.set $q1 (local.get $p1))
-    (local.set $q2 (local.get $p2)) (local.set $q3 (local.get $p3)) (local.set $x0 (local.get $x))
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local.set $p0 (local.get $p))
+    (local.set $x0 (local.get $x))
     (local.set $keep (i32x4.splat (i32.const 0x8fffffff)))
     (local.set $mag (f32x4.splat (f32.const 0x1p112)))
-    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
-      (local.set $xa (v128.load (local.get $x)))
-      (local.set $xb (v128.load offset=16 (local.get $x)))
-      (local.set $h (v128.load (local.get $p0)))
-      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
-        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
-          (local.get $z) (local.get $h)) (i32.const 3)))))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $xb) (f32x4.mul (local.get $mag)
-        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
-          (local.get $z) (local.get $h)) (i32.const 3)))))))
-      (local.set $h (v128.load (local.get $p1)))
-      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
-        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
-          (local.get $z) (local.get $h)) (i32.const 3)))))))
-      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $xb) (f32x4.mul (local.get $mag)
-        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
-          (local.get $z) (local.get $h)) (i32.const 3)))))))
-      (local.set $h (v128.load (local.get $p2)))
-      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
-        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
-          (local.get $z) (local.get $h)) (i32.const 3)))))))
-      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $xb) (f32x4.mul (local.get $mag)
-        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
-          (local.get $z) (local.get $h)) (i32.const 3)))))))
-      (local.set $h (v128.load (local.get $p3)))
-      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
-        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
-          (local.get $z) (local.get $h)) (i32.const 3)))))))
-      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $xb) (f32x4.mul (local.get $mag)
-        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
-          (local.get $z) (local.get $h)) (i32.const 3)))))))
-      (local.set $p0 (i32.add (local.get $p0) (i32.const 16)))
-      (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
-      (local.set $p2 (i32.add (local.get $p2) (i32.const 16)))
-      (local.set $p3 (i32.add (local.get $p3) (i32.const 16)))
-      (local.set $x (i32.add (local.get $x) (i32.const 32)))
-      (local.set $c (i32.add (local.get $c) (i32.const 8)))
-      (br $next)))
-    (if (i32.and (local.get $cols) (i32.const 4))
-      (then ;; 4 halves via a 64-bit load (upper lanes zero: harmless for the max)
-        (local.set $xa (v128.load (local.get $x)))
-        (local.set $h (v128.load64_zero (local.get $p0)))
-        (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
-        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
-          (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
-            (local.get $z) (local.get $h)) (i32.const 3)))))))
-        (local.set $h (v128.load64_zero (local.get $p1)))
-        (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
-        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
-          (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
-            (local.get $z) (local.get $h)) (i32.const 3)))))))
-        (local.set $h (v128.load64_zero (local.get $p2)))
-        (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
-        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
-          (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
-            (local.get $z) (local.get $h)) (i32.const 3)))))))
-        (local.set $h (v128.load64_zero (local.get $p3)))
-        (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
-        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xa) (f32x4.mul (local.get $mag)
-          (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
-            (local.get $z) (local.get $h)) (i32.const 3)))))))
-        (local.set $p0 (i32.add (local.get $p0) (i32.const 8)))
-        (local.set $p1 (i32.add (local.get $p1) (i32.const 8)))
-        (local.set $p2 (i32.add (local.get $p2) (i32.const 8)))
-        (local.set $p3 (i32.add (local.get $p3) (i32.const 8)))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
-    (if (v128.any_true (i16x8.gt_u (local.get $mx) (i16x8.splat (i32.const 0xf7ff))))
-      (then ;; an inf/NaN weight somewhere in these rows: exact path for all four
-        (return (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
-          (f32x4.splat (call $row1_f16_exact (local.get $q0) (local.get $x0) (local.get $cols)))
-          (call $row1_f16_exact (local.get $q1) (local.get $x0) (local.get $cols)))
-          (call $row1_f16_exact (local.get $q2) (local.get $x0) (local.get $cols)))
-          (call $row1_f16_exact (local.get $q3) (local.get $x0) (local.get $cols))))))
-    (local.set $v (call $hsum4
-      (f32x4.add (local.get $a0) (local.get $b0)) (f32x4.add (local.get $a1) (local.get $b1))
-      (f32x4.add (local.get $a2) (local.get $b2)) (f32x4.add (local.get $a3) (local.get $b3))))
-    (block $done (loop $next ;; tail halves are converted exactly by $h2f
-      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
-      (local.set $v (f32x4.add (local.get $v) (f32x4.mul
-        (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
-          (f32x4.splat (call $h2f (i32.load16_u (local.get $p0)))) (call $h2f (i32.load16_u (local.get $p1))))
-          (call $h2f (i32.load16_u (local.get $p2)))) (call $h2f (i32.load16_u (local.get $p3))))
-        (f32x4.splat (f32.load (local.get $x))))))
-      (local.set $p0 (i32.add (local.get $p0) (i32.const 2)))
-      (local.set $p1 (i32.add (local.get $p1) (i32.const 2)))
-      (local.set $p2 (i32.add (local.get $p2) (i32.const 2)))
-      (local.set $p3 (i32.add (local.get $p3) (i32.const 2)))
-      (local.set $x (i32.add (local.get $x) (i32.const 4)))
-      (local.set $c (i32.add (local.get $c) (i32.const 1)))
-      (br $next)))
-    (local.get $v))
-
-  (func $row1_f16 (type $row1_t) (param $p i32) (param $x i32) (param $cols i32) (result f32)
-    (local $c i32) (local $n i32) (local $a v128) (local $b v128) (local $h v128) (local $z v128)
-    (local $keep v128) (local $mag v128) (local $mx v128) (local $s f32) (local $q i32) (local $x0 i32)
-    (local.set $q (local.get $p)) (local.set $x0 (local.get $x))
-    (local.set $keep (i32x4.splat (i32.const 0x8fffffff)))
-    (local.set $mag (f32x4.splat (f32.const 0x1p112)))
-    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (local.set $n (i32.and (local.get $cols) (i32.const -32)))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
       (local.set $h (v128.load (local.get $p)))
       (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
-      (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x)) (f32x4.mul (local.get $mag)
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $x)) (f32x4.mul (local.get $mag)
         (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
           (local.get $z) (local.get $h)) (i32.const 3)))))))
-      (local.set $b (f32x4.add (local.get $b) (f32x4.mul (v128.load offset=16 (local.get $x)) (f32x4.mul (local.get $mag)
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $x)) (f32x4.mul (local.get $mag)
         (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
           (local.get $z) (local.get $h)) (i32.const 3)))))))
-      (local.set $p (i32.add (local.get $p) (i32.const 16)))
-      (local.set $x (i32.add (local.get $x) (i32.const 32)))
-      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (local.set $h (v128.load offset=16 (local.get $p)))
+      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $x)) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (local.get $x)) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $h (v128.load offset=32 (local.get $p)))
+      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+      (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (v128.load offset=64 (local.get $x)) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (v128.load offset=80 (local.get $x)) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $h (v128.load offset=48 (local.get $p)))
+      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+      (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (v128.load offset=96 (local.get $x)) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (v128.load offset=112 (local.get $x)) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
+      (local.set $x (i32.add (local.get $x) (i32.const 128)))
+      (local.set $c (i32.add (local.get $c) (i32.const 32)))
       (br $next)))
-    (if (i32.and (local.get $cols) (i32.const 4))
-      (then
-        (local.set $h (v128.load64_zero (local.get $p)))
-        (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
-        (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x)) (f32x4.mul (local.get $mag)
-          (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
-            (local.get $z) (local.get $h)) (i32.const 3)))))))
-        (local.set $p (i32.add (local.get $p) (i32.const 8)))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (block $done (loop $next ;; 4-column steps (64-bit loads; the zero upper halves do not raise mx)
+      (br_if $done (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $cols)))
+      (local.set $h (v128.load64_zero (local.get $p)))
+      (local.set $mx (i16x8.max_u (local.get $mx) (i16x8.shl (local.get $h) (i32.const 1))))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $x)) (f32x4.mul (local.get $mag)
+        (v128.and (local.get $keep) (i32x4.shr_s (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23
+          (local.get $z) (local.get $h)) (i32.const 3)))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $next)))
     (if (v128.any_true (i16x8.gt_u (local.get $mx) (i16x8.splat (i32.const 0xf7ff))))
-      (then (return (call $row1_f16_exact (local.get $q) (local.get $x0) (local.get $cols)))))
-    (local.set $s (call $hsum (f32x4.add (local.get $a) (local.get $b))))
-    (block $done (loop $next
+      (then (return (call $dot_f16_exact (local.get $p0) (local.get $x0) (local.get $cols)))))
+    (local.set $s (call $hsum (f32x4.add
+      (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3)))
+      (f32x4.add (f32x4.add (local.get $a4) (local.get $a5)) (f32x4.add (local.get $a6) (local.get $a7))))))
+    (block $done (loop $next ;; tail halves converted exactly by $h2f
       (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
       (local.set $s (f32.add (local.get $s)
         (f32.mul (call $h2f (i32.load16_u (local.get $p))) (f32.load (local.get $x)))))
@@ -453,7 +257,8 @@
       (br $next)))
     (local.get $s))
 
-  ;; Exact SIMD half -> f32 of the four lanes u = h << 16 (see the section comment).
+  ;; Exact SIMD half -> f32 of the four lanes u = h << 16: the fast conversion, then lanes
+  ;; with |f| >= 65536 (exponent 31) get the exponent all ones (inf, or NaN with its payload).
   (func $h2f_x4 (param $u v128) (result v128)
     (local $f v128)
     (local.set $f (f32x4.mul (f32x4.splat (f32.const 0x1p112))
@@ -461,30 +266,49 @@
     (v128.or (local.get $f) (v128.and (i32x4.splat (i32.const 0x7f800000))
       (f32x4.ge (f32x4.abs (local.get $f)) (f32x4.splat (f32.const 65536))))))
 
-  ;; One f16 row with exact conversion (slow path; same order as $row1_f16).
-  (func $row1_f16_exact (param $p i32) (param $x i32) (param $cols i32) (result f32)
-    (local $c i32) (local $n i32) (local $a v128) (local $b v128) (local $h v128) (local $z v128)
-    (local $s f32)
-    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+  ;; Slow path of $dot_f16 for rows holding inf/NaN: same passes, exact conversion.
+  (func $dot_f16_exact (param $p i32) (param $x i32) (param $cols i32) (result f32)
+    (local $c i32) (local $n i32) (local $s f32) (local $h v128) (local $z v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local.set $n (i32.and (local.get $cols) (i32.const -32)))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
       (local.set $h (v128.load (local.get $p)))
-      (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x)) (call $h2f_x4
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $x)) (call $h2f_x4
         (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h))))))
-      (local.set $b (f32x4.add (local.get $b) (f32x4.mul (v128.load offset=16 (local.get $x)) (call $h2f_x4
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load offset=16 (local.get $x)) (call $h2f_x4
         (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h))))))
-      (local.set $p (i32.add (local.get $p) (i32.const 16)))
-      (local.set $x (i32.add (local.get $x) (i32.const 32)))
-      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (local.set $h (v128.load offset=16 (local.get $p)))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load offset=32 (local.get $x)) (call $h2f_x4
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h))))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load offset=48 (local.get $x)) (call $h2f_x4
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h))))))
+      (local.set $h (v128.load offset=32 (local.get $p)))
+      (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (v128.load offset=64 (local.get $x)) (call $h2f_x4
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h))))))
+      (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (v128.load offset=80 (local.get $x)) (call $h2f_x4
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h))))))
+      (local.set $h (v128.load offset=48 (local.get $p)))
+      (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (v128.load offset=96 (local.get $x)) (call $h2f_x4
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h))))))
+      (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (v128.load offset=112 (local.get $x)) (call $h2f_x4
+        (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
+      (local.set $x (i32.add (local.get $x) (i32.const 128)))
+      (local.set $c (i32.add (local.get $c) (i32.const 32)))
       (br $next)))
-    (if (i32.and (local.get $cols) (i32.const 4))
-      (then
-        (local.set $a (f32x4.add (local.get $a) (f32x4.mul (v128.load (local.get $x)) (call $h2f_x4
-          (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p)))))))
-        (local.set $p (i32.add (local.get $p) (i32.const 8)))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
-    (local.set $s (call $hsum (f32x4.add (local.get $a) (local.get $b))))
+    (block $done (loop $next
+      (br_if $done (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $cols)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $x)) (call $h2f_x4
+        (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (v128.load64_zero (local.get $p)))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $next)))
+    (local.set $s (call $hsum (f32x4.add
+      (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3)))
+      (f32x4.add (f32x4.add (local.get $a4) (local.get $a5)) (f32x4.add (local.get $a6) (local.get $a7))))))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
       (local.set $s (f32.add (local.get $s)
@@ -495,131 +319,49 @@
       (br $next)))
     (local.get $s))
 
-  ;; ---------------------------------------------------------------------------------------
-  ;; Row loops shared by all dense dtypes (kind 0 f32, 1 bf16, 2 f16; esize = bytes/weight)
-  ;; ---------------------------------------------------------------------------------------
-
-  ;; y[r] = W[r] . x for r in [r0, r1): 4-row blocks from r0, then single rows.
-  (func $matvec_any (param $kind i32) (param $esize i32)
-    (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $r0 i32) (param $r1 i32)
-    (local $stride i32) (local $r i32) (local $p i32)
-    (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
-    (local.set $r (local.get $r0))
-    (block $done (loop $next
-      (br_if $done (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $r1)))
-      (local.set $p (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))))
-      (v128.store (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2)))
-        (call_indirect (type $rows4_t)
-          (local.get $p)
-          (i32.add (local.get $p) (local.get $stride))
-          (i32.add (local.get $p) (i32.shl (local.get $stride) (i32.const 1)))
-          (i32.add (local.get $p) (i32.mul (local.get $stride) (i32.const 3)))
-          (local.get $x) (local.get $cols)
-          (i32.shl (local.get $kind) (i32.const 1))))
-      (local.set $r (i32.add (local.get $r) (i32.const 4)))
-      (br $next)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $r) (local.get $r1)))
-      (f32.store (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2)))
-        (call_indirect (type $row1_t)
-          (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride)))
-          (local.get $x) (local.get $cols)
-          (i32.add (i32.shl (local.get $kind) (i32.const 1)) (i32.const 1))))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $next))))
-
-  ;; y[i] = W[ids[i]] . x for i in [i0, i1); ids are i32 row numbers (any order, repeats ok).
-  (func $matvec_rows_any (param $kind i32) (param $esize i32)
+  ;; y[i] = W[row(i)] . x for i in [i0, i1), row(i) = ids[i] when ids != 0 (i32 row numbers,
+  ;; any order, repeats fine) else i. kind: 0 f32, 1 bf16, 2 f16; esize: bytes per weight.
+  (func $rows_any (param $kind i32) (param $esize i32)
     (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $ids i32)
     (param $i0 i32) (param $i1 i32)
-    (local $stride i32) (local $i i32) (local $q i32)
+    (local $stride i32) (local $i i32) (local $r i32)
     (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
     (local.set $i (local.get $i0))
     (block $done (loop $next
-      (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $i1)))
-      (local.set $q (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2))))
-      (v128.store (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2)))
-        (call_indirect (type $rows4_t)
-          (i32.add (local.get $w) (i32.mul (i32.load (local.get $q)) (local.get $stride)))
-          (i32.add (local.get $w) (i32.mul (i32.load offset=4 (local.get $q)) (local.get $stride)))
-          (i32.add (local.get $w) (i32.mul (i32.load offset=8 (local.get $q)) (local.get $stride)))
-          (i32.add (local.get $w) (i32.mul (i32.load offset=12 (local.get $q)) (local.get $stride)))
-          (local.get $x) (local.get $cols)
-          (i32.shl (local.get $kind) (i32.const 1))))
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br $next)))
-    (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+      (local.set $r (local.get $i))
+      (if (local.get $ids)
+        (then (local.set $r (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
       (f32.store (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2)))
-        (call_indirect (type $row1_t)
-          (i32.add (local.get $w) (i32.mul
-            (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2))))
-            (local.get $stride)))
-          (local.get $x) (local.get $cols)
-          (i32.add (i32.shl (local.get $kind) (i32.const 1)) (i32.const 1))))
+        (call_indirect (type $dot_t)
+          (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride)))
+          (local.get $x) (local.get $cols) (local.get $kind)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next))))
 
   (func (export "matvec_f32") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $r0 i32) (param $r1 i32)
-    (call $matvec_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $r0) (local.get $r1)))
+    (call $rows_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (i32.const 0) (local.get $r0) (local.get $r1)))
   (func (export "matvec_bf16") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $r0 i32) (param $r1 i32)
-    (call $matvec_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $r0) (local.get $r1)))
+    (call $rows_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (i32.const 0) (local.get $r0) (local.get $r1)))
   (func (export "matvec_f16") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $r0 i32) (param $r1 i32)
-    (call $matvec_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $r0) (local.get $r1)))
+    (call $rows_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (i32.const 0) (local.get $r0) (local.get $r1)))
 
   (func (export "matvec_rows_f32") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
-    (call $matvec_rows_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $ids) (local.get $i0) (local.get $i1)))
+    (call $rows_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $ids) (local.get $i0) (local.get $i1)))
   (func (export "matvec_rows_bf16") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
-    (call $matvec_rows_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $ids) (local.get $i0) (local.get $i1)))
+    (call $rows_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $ids) (local.get $i0) (local.get $i1)))
   (func (export "matvec_rows_f16") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
-    (call $matvec_rows_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $ids) (local.get $i0) (local.get $i1)))
+    (call $rows_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $ids) (local.get $i0) (local.get $i1)))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Batched matvec: each weight row is fetched from memory once for nb input vectors. The
-  ;; pair kernels compute 2 rows (p0, p1) x 4 vectors (x0..x3) with 8 accumulators, 4 columns
-  ;; per pass; they return [p0.x0, p0.x1, p0.x2, p0.x3] and the same for p1. The row loop runs
-  ;; groups of 4 vectors over the same 2 rows, so the rows come from cache after the first.
+  ;; dot4 kernels return [w.x0, w.x1, w.x2, w.x3] for one row w, 8 columns per pass with 8
+  ;; accumulators (a_k, b_k: columns 0-3 and 4-7 of the pass, vector k), then one 4-column
+  ;; step into a_k, the (a_k + b_k) reduced by $hsum4, then the cols % 4 tail lane-wise.
+  ;; The row loop runs groups of 4 vectors over the same row, so from the second group on the
+  ;; row comes from L1. A last group with fewer than 4 vectors repeats the last vector and
+  ;; drops the extra lanes.
   ;; ---------------------------------------------------------------------------------------
-
-  (func $pair_f32 (type $pair_t)
-    (param $p0 i32) (param $p1 i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32)
-    (param $cols i32) (result v128 v128)
-    (local $c i32) (local $n i32) (local $o i32) (local $w0 v128) (local $w1 v128) (local $xv v128)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
-    (local.set $n (i32.and (local.get $cols) (i32.const -4)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
-      (local.set $o (i32.shl (local.get $c) (i32.const 2)))
-      (local.set $w0 (v128.load (i32.add (local.get $p0) (local.get $o))))
-      (local.set $w1 (v128.load (i32.add (local.get $p1) (local.get $o))))
-      (local.set $xv (v128.load (i32.add (local.get $x0) (local.get $o))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $xv (v128.load (i32.add (local.get $x1) (local.get $o))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $xv (v128.load (i32.add (local.get $x2) (local.get $o))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $xv (v128.load (i32.add (local.get $x3) (local.get $o))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $c (i32.add (local.get $c) (i32.const 4)))
-      (br $next)))
-    (local.set $a0 (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
-    (local.set $b0 (call $hsum4 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
-      (local.set $o (i32.shl (local.get $c) (i32.const 2)))
-      (local.set $xv (call $gather4 (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $o)))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv)
-        (f32x4.splat (f32.load (i32.add (local.get $p0) (local.get $o)))))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $xv)
-        (f32x4.splat (f32.load (i32.add (local.get $p1) (local.get $o)))))))
-      (local.set $c (i32.add (local.get $c) (i32.const 1)))
-      (br $next)))
-    (local.get $a0) (local.get $b0))
 
   ;; [x0[o], x1[o], x2[o], x3[o]] (o a byte offset).
   (func $gather4 (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32) (param $o i32) (result v128)
@@ -629,94 +371,139 @@
       (f32.load (i32.add (local.get $x2) (local.get $o))))
       (f32.load (i32.add (local.get $x3) (local.get $o)))))
 
-  (func $pair_bf16 (type $pair_t)
-    (param $p0 i32) (param $p1 i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32)
-    (param $cols i32) (result v128 v128)
-    (local $c i32) (local $n i32) (local $o i32) (local $z v128)
-    (local $w0 v128) (local $w1 v128) (local $xv v128)
+  (func $dot4_f32 (type $dot4_t)
+    (param $p i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32) (param $cols i32)
+    (result v128)
+    (local $c i32) (local $n i32) (local $wl v128) (local $wh v128) (local $v v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
-    (local.set $n (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
-      (local.set $o (i32.shl (local.get $c) (i32.const 2)))
-      (local.set $w0 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
-        (v128.load64_zero (i32.add (local.get $p0) (i32.shl (local.get $c) (i32.const 1))))))
-      (local.set $w1 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
-        (v128.load64_zero (i32.add (local.get $p1) (i32.shl (local.get $c) (i32.const 1))))))
-      (local.set $xv (v128.load (i32.add (local.get $x0) (local.get $o))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $xv (v128.load (i32.add (local.get $x1) (local.get $o))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $xv (v128.load (i32.add (local.get $x2) (local.get $o))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $xv (v128.load (i32.add (local.get $x3) (local.get $o))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (local.set $wl (v128.load (local.get $p)))
+      (local.set $wh (v128.load offset=16 (local.get $p)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wl) (v128.load (local.get $x0)))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $wh) (v128.load offset=16 (local.get $x0)))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wl) (v128.load (local.get $x1)))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $wh) (v128.load offset=16 (local.get $x1)))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $wl) (v128.load (local.get $x2)))))
+      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $wh) (v128.load offset=16 (local.get $x2)))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $wl) (v128.load (local.get $x3)))))
+      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $wh) (v128.load offset=16 (local.get $x3)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 32)))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 32)))
+      (local.set $x1 (i32.add (local.get $x1) (i32.const 32)))
+      (local.set $x2 (i32.add (local.get $x2) (i32.const 32)))
+      (local.set $x3 (i32.add (local.get $x3) (i32.const 32)))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
       (br $next)))
-    (local.set $a0 (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
-    (local.set $b0 (call $hsum4 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3)))
-    (block $done (loop $next
+    (if (i32.and (local.get $cols) (i32.const 4))
+      (then
+        (local.set $wl (v128.load (local.get $p)))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wl) (v128.load (local.get $x0)))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wl) (v128.load (local.get $x1)))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $wl) (v128.load (local.get $x2)))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $wl) (v128.load (local.get $x3)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $x0 (i32.add (local.get $x0) (i32.const 16)))
+        (local.set $x1 (i32.add (local.get $x1) (i32.const 16)))
+        (local.set $x2 (i32.add (local.get $x2) (i32.const 16)))
+        (local.set $x3 (i32.add (local.get $x3) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (local.set $v (call $hsum4
+      (f32x4.add (local.get $a0) (local.get $b0)) (f32x4.add (local.get $a1) (local.get $b1))
+      (f32x4.add (local.get $a2) (local.get $b2)) (f32x4.add (local.get $a3) (local.get $b3))))
+    (block $done (loop $next ;; x pointers now at column c: offsets from them
       (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
-      (local.set $xv (call $gather4 (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3)
-        (i32.shl (local.get $c) (i32.const 2))))
-      (local.set $o (i32.shl (local.get $c) (i32.const 1)))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv)
-        (f32x4.splat (call $bf2f (i32.load16_u (i32.add (local.get $p0) (local.get $o))))))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $xv)
-        (f32x4.splat (call $bf2f (i32.load16_u (i32.add (local.get $p1) (local.get $o))))))))
+      (local.set $v (f32x4.add (local.get $v) (f32x4.mul
+        (call $gather4 (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (i32.const 0))
+        (f32x4.splat (f32.load (local.get $p))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 4)))
+      (local.set $x1 (i32.add (local.get $x1) (i32.const 4)))
+      (local.set $x2 (i32.add (local.get $x2) (i32.const 4)))
+      (local.set $x3 (i32.add (local.get $x3) (i32.const 4)))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $next)))
-    (local.get $a0) (local.get $b0))
+    (local.get $v))
 
-  ;; f16 pairs always use the exact conversion (its cost is shared by the 4 vectors).
-  (func $pair_f16 (type $pair_t)
-    (param $p0 i32) (param $p1 i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32)
-    (param $cols i32) (result v128 v128)
-    (local $c i32) (local $n i32) (local $o i32) (local $z v128)
-    (local $w0 v128) (local $w1 v128) (local $xv v128)
+  ;; bf16 and f16 rows: 8 halves per pass from one load, widened as in the dense kernels
+  ;; ($f16: 0 bf16, 1 f16 with the exact conversion: its cost is shared by the 4 vectors).
+  (func $dot4_half (param $f16 i32)
+    (param $p i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32) (param $cols i32)
+    (result v128)
+    (local $c i32) (local $n i32) (local $h v128) (local $z v128)
+    (local $wl v128) (local $wh v128) (local $v v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
-    (local.set $n (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
-      (local.set $o (i32.shl (local.get $c) (i32.const 2)))
-      (local.set $w0 (call $h2f_x4 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
-        (v128.load64_zero (i32.add (local.get $p0) (i32.shl (local.get $c) (i32.const 1)))))))
-      (local.set $w1 (call $h2f_x4 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
-        (v128.load64_zero (i32.add (local.get $p1) (i32.shl (local.get $c) (i32.const 1)))))))
-      (local.set $xv (v128.load (i32.add (local.get $x0) (local.get $o))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $xv (v128.load (i32.add (local.get $x1) (local.get $o))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $xv (v128.load (i32.add (local.get $x2) (local.get $o))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $xv (v128.load (i32.add (local.get $x3) (local.get $o))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w0) (local.get $xv))))
-      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $w1) (local.get $xv))))
-      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (local.set $h (v128.load (local.get $p)))
+      (local.set $wl (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))
+      (local.set $wh (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))
+      (if (local.get $f16)
+        (then
+          (local.set $wl (call $h2f_x4 (local.get $wl)))
+          (local.set $wh (call $h2f_x4 (local.get $wh)))))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wl) (v128.load (local.get $x0)))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $wh) (v128.load offset=16 (local.get $x0)))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wl) (v128.load (local.get $x1)))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $wh) (v128.load offset=16 (local.get $x1)))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $wl) (v128.load (local.get $x2)))))
+      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $wh) (v128.load offset=16 (local.get $x2)))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $wl) (v128.load (local.get $x3)))))
+      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $wh) (v128.load offset=16 (local.get $x3)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 32)))
+      (local.set $x1 (i32.add (local.get $x1) (i32.const 32)))
+      (local.set $x2 (i32.add (local.get $x2) (i32.const 32)))
+      (local.set $x3 (i32.add (local.get $x3) (i32.const 32)))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
       (br $next)))
-    (local.set $a0 (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
-    (local.set $b0 (call $hsum4 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3)))
+    (if (i32.and (local.get $cols) (i32.const 4))
+      (then
+        (local.set $wl (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
+          (v128.load64_zero (local.get $p))))
+        (if (local.get $f16) (then (local.set $wl (call $h2f_x4 (local.get $wl)))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wl) (v128.load (local.get $x0)))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $wl) (v128.load (local.get $x1)))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $wl) (v128.load (local.get $x2)))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $wl) (v128.load (local.get $x3)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (local.set $x0 (i32.add (local.get $x0) (i32.const 16)))
+        (local.set $x1 (i32.add (local.get $x1) (i32.const 16)))
+        (local.set $x2 (i32.add (local.get $x2) (i32.const 16)))
+        (local.set $x3 (i32.add (local.get $x3) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (local.set $v (call $hsum4
+      (f32x4.add (local.get $a0) (local.get $b0)) (f32x4.add (local.get $a1) (local.get $b1))
+      (f32x4.add (local.get $a2) (local.get $b2)) (f32x4.add (local.get $a3) (local.get $b3))))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
-      (local.set $xv (call $gather4 (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3)
-        (i32.shl (local.get $c) (i32.const 2))))
-      (local.set $o (i32.shl (local.get $c) (i32.const 1)))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv)
-        (f32x4.splat (call $h2f (i32.load16_u (i32.add (local.get $p0) (local.get $o))))))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $xv)
-        (f32x4.splat (call $h2f (i32.load16_u (i32.add (local.get $p1) (local.get $o))))))))
+      (local.set $v (f32x4.add (local.get $v) (f32x4.mul
+        (call $gather4 (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (i32.const 0))
+        (f32x4.splat (if (result f32) (local.get $f16)
+          (then (call $h2f (i32.load16_u (local.get $p))))
+          (else (call $bf2f (i32.load16_u (local.get $p)))))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 2)))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 4)))
+      (local.set $x1 (i32.add (local.get $x1) (i32.const 4)))
+      (local.set $x2 (i32.add (local.get $x2) (i32.const 4)))
+      (local.set $x3 (i32.add (local.get $x3) (i32.const 4)))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $next)))
-    (local.get $a0) (local.get $b0))
+    (local.get $v))
+
+  (func $dot4_bf16 (type $dot4_t)
+    (param $p i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32) (param $cols i32)
+    (result v128)
+    (call $dot4_half (i32.const 0) (local.get $p) (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $cols)))
+
+  (func $dot4_f16 (type $dot4_t)
+    (param $p i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32) (param $cols i32)
+    (result v128)
+    (call $dot4_half (i32.const 1) (local.get $p) (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $cols)))
 
   ;; Store lane k of v into ys[(g+k)*rows + r] for the k with g+k < nb.
   (func $store_lanes (param $v v128) (param $ys i32) (param $ystride i32) (param $g i32) (param $nb i32) (param $r i32)
@@ -734,45 +521,39 @@
     (local.set $p (i32.add (local.get $p) (local.get $ystride)))
     (f32.store (local.get $p) (f32x4.extract_lane 3 (local.get $v))))
 
-  ;; Address of xs[min(b, nb-1)] (missing vectors of the last group repeat the last one).
+  ;; Address of xs[min(b, nb-1)].
   (func $xrow (param $xs i32) (param $b i32) (param $nb i32) (param $xstride i32) (result i32)
     (if (i32.ge_u (local.get $b) (local.get $nb)) (then (local.set $b (i32.sub (local.get $nb) (i32.const 1)))))
     (i32.add (local.get $xs) (i32.mul (local.get $b) (local.get $xstride))))
 
+  ;; ys[b*rows + r] = W[r] . xs[b] for r in [r0, r1), b < nb.
   (func $batch_any (param $kind i32) (param $esize i32)
     (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32)
     (param $r0 i32) (param $r1 i32)
-    (local $stride i32) (local $xstride i32) (local $ystride i32) (local $r i32) (local $g i32)
-    (local $p0 i32) (local $p1 i32) (local $v0 v128) (local $v1 v128)
+    (local $stride i32) (local $xstride i32) (local $ystride i32) (local $r i32) (local $g i32) (local $p i32)
     (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
     (local.set $xstride (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $ystride (i32.shl (local.get $rows) (i32.const 2)))
     (local.set $r (local.get $r0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $r) (local.get $r1)))
-      (local.set $p0 (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))))
-      (local.set $p1 (select (i32.add (local.get $p0) (local.get $stride)) (local.get $p0)
-        (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $r1))))
+      (local.set $p (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))))
       (local.set $g (i32.const 0))
       (block $gdone (loop $gnext
         (br_if $gdone (i32.ge_u (local.get $g) (local.get $nb)))
-        (call_indirect (type $pair_t)
-          (local.get $p0) (local.get $p1)
-          (call $xrow (local.get $xs) (local.get $g) (local.get $nb) (local.get $xstride))
-          (call $xrow (local.get $xs) (i32.add (local.get $g) (i32.const 1)) (local.get $nb) (local.get $xstride))
-          (call $xrow (local.get $xs) (i32.add (local.get $g) (i32.const 2)) (local.get $nb) (local.get $xstride))
-          (call $xrow (local.get $xs) (i32.add (local.get $g) (i32.const 3)) (local.get $nb) (local.get $xstride))
-          (local.get $cols)
-          (i32.add (local.get $kind) (i32.const 6)))
-        (local.set $v1)
-        (local.set $v0)
-        (call $store_lanes (local.get $v0) (local.get $ys) (local.get $ystride) (local.get $g) (local.get $nb) (local.get $r))
-        (if (i32.ne (local.get $p1) (local.get $p0))
-          (then (call $store_lanes (local.get $v1) (local.get $ys) (local.get $ystride) (local.get $g) (local.get $nb)
-            (i32.add (local.get $r) (i32.const 1)))))
+        (call $store_lanes
+          (call_indirect (type $dot4_t)
+            (local.get $p)
+            (call $xrow (local.get $xs) (local.get $g) (local.get $nb) (local.get $xstride))
+            (call $xrow (local.get $xs) (i32.add (local.get $g) (i32.const 1)) (local.get $nb) (local.get $xstride))
+            (call $xrow (local.get $xs) (i32.add (local.get $g) (i32.const 2)) (local.get $nb) (local.get $xstride))
+            (call $xrow (local.get $xs) (i32.add (local.get $g) (i32.const 3)) (local.get $nb) (local.get $xstride))
+            (local.get $cols)
+            (i32.add (local.get $kind) (i32.const 3)))
+          (local.get $ys) (local.get $ystride) (local.get $g) (local.get $nb) (local.get $r))
         (local.set $g (i32.add (local.get $g) (i32.const 4)))
         (br $gnext)))
-      (local.set $r (i32.add (local.get $r) (i32.const 2)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $next))))
 
   (func (export "matvec_batch_f32") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $r0 i32) (param $r1 i32)
@@ -788,7 +569,7 @@
   ;; group goes into a separate scalar sum. y[r] = hsum(vector part) + scalar part.
   ;; ---------------------------------------------------------------------------------------
 
-  ;; f32x4 of the 4 signed bytes in lanes k*4..k*4+3 of an i8x16 (k = 0 low ... 3 high).
+  ;; f32x4 of the 4 signed bytes in the low lanes 0..3 of an i8x16.
   (func $i8lo_lo (param $b v128) (result v128)
     (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (local.get $b)))))
 
@@ -861,18 +642,6 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rnext))))
 
-  ;; 16 bytes of q4 -> two i8x16 of signed values in column order (cols 0..15, 16..31).
-  ;; Nibble n holds (n ^ 8) - 8.
-  (func $q4_unpack (param $b v128) (result v128 v128)
-    (local $lo v128) (local $hi v128) (local $m v128) (local $e v128)
-    (local.set $m (i8x16.splat (i32.const 0x0f)))
-    (local.set $e (i8x16.splat (i32.const 0x08)))
-    (local.set $lo (i8x16.sub (v128.xor (v128.and (local.get $b) (local.get $m)) (local.get $e)) (local.get $e)))
-    (local.set $hi (i8x16.sub (v128.xor (v128.and (i16x8.shr_u (local.get $b) (i32.const 4)) (local.get $m))
-      (local.get $e)) (local.get $e)))
-    (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $lo) (local.get $hi))
-    (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $lo) (local.get $hi)))
-
   ;; Signed value of column c of the q4 row at p.
   (func $q4_at (param $p i32) (param $c i32) (result i32)
     (local $v i32)
@@ -886,7 +655,10 @@
     (local $r i32) (local $g i32) (local $ng i32) (local $c i32) (local $col i32)
     (local $row i32) (local $sp i32) (local $xp i32) (local $sc f32) (local $t f32) (local $ts f32)
     (local $e0 v128) (local $e1 v128) (local $l v128) (local $acc v128)
+    (local $b v128) (local $lo v128) (local $hi v128) (local $m v128) (local $e v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $m (i8x16.splat (i32.const 0x0f)))
+    (local.set $e (i8x16.splat (i32.const 0x08)))
     (local.set $ng (i32.div_u (local.get $cols) (local.get $gs)))
     (local.set $r (local.get $r0))
     (block $rdone (loop $rnext
@@ -906,9 +678,13 @@
         (local.set $c (i32.const 0))
         (block $done (loop $next ;; 32 weights (16 bytes) per pass
           (br_if $done (i32.gt_u (i32.add (local.get $c) (i32.const 32)) (local.get $gs)))
-          (call $q4_unpack (v128.load (i32.add (local.get $row) (i32.shr_u (local.get $col) (i32.const 1)))))
-          (local.set $e1)
-          (local.set $e0)
+          (local.set $b (v128.load (i32.add (local.get $row) (i32.shr_u (local.get $col) (i32.const 1)))))
+          ;; low nibbles = even columns, high nibbles = odd; nibble n holds (n ^ 8) - 8
+          (local.set $lo (i8x16.sub (v128.xor (v128.and (local.get $b) (local.get $m)) (local.get $e)) (local.get $e)))
+          (local.set $hi (i8x16.sub (v128.xor (v128.and (i16x8.shr_u (local.get $b) (i32.const 4)) (local.get $m))
+            (local.get $e)) (local.get $e)))
+          (local.set $e0 (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $lo) (local.get $hi)))
+          (local.set $e1 (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $lo) (local.get $hi)))
           (local.set $l (i16x8.extend_low_i8x16_s (local.get $e0)))
           (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $xp))
             (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $l))))))
@@ -935,9 +711,12 @@
           (br $next)))
         (if (i32.le_u (i32.add (local.get $c) (i32.const 16)) (local.get $gs))
           (then ;; 16 weights (8 bytes)
-            (call $q4_unpack (v128.load64_zero (i32.add (local.get $row) (i32.shr_u (local.get $col) (i32.const 1)))))
-            (drop)
-            (local.set $e0)
+            (local.set $b (v128.load64_zero (i32.add (local.get $row) (i32.shr_u (local.get $col) (i32.const 1)))))
+            ;; low nibbles = even columns, high nibbles = odd; nibble n holds (n ^ 8) - 8
+            (local.set $lo (i8x16.sub (v128.xor (v128.and (local.get $b) (local.get $m)) (local.get $e)) (local.get $e)))
+            (local.set $hi (i8x16.sub (v128.xor (v128.and (i16x8.shr_u (local.get $b) (i32.const 4)) (local.get $m))
+              (local.get $e)) (local.get $e)))
+            (local.set $e0 (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $lo) (local.get $hi)))
             (local.set $l (i16x8.extend_low_i8x16_s (local.get $e0)))
             (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $xp))
               (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $l))))))

@@ -120,6 +120,7 @@ export class WorkerPool {
     Atomics.store(this.ctl, CTL.QUIT, 1);
     Atomics.add(this.ctl, CTL.GEN, 1);
     Atomics.notify(this.ctl, CTL.GEN);
+    Atomics.notify(this.ctl, CTL.QUIT);
     for (const worker of this.workers) void worker.terminate().catch(() => undefined);
   }
 

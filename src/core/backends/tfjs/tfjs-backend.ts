@@ -45,7 +45,7 @@ import {
   ropeHost,
   transposeHost,
   type RopeAngles,
-} from './host-kernels.js';
+} from '../host/host-kernels.js';
 
 export type TfjsBackendOptions = EngineOptions;
 

@@ -1,5 +1,5 @@
 /**
- * The kernels the tfjs backend runs on the host, as pure functions over typed arrays: one-query
+ * Kernels the tfjs and cpu backends run in plain JS, as pure functions over typed arrays: one-query
  * attention over a host KV cache, the rotary embedding, the norms, and the weight transpose. They are small next to the
  * weight matvecs, and as chains of tfjs ops they cost more in per-op dispatch (about 5 us an op on
  * tfjs-wasm) than reading the vector out, computing here and uploading the result (about 3 us).

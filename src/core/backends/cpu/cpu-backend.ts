@@ -1,0 +1,178 @@
+/**
+ * The `cpu` backend: weights live in one shared WebAssembly memory at their stored width (a bf16
+ * checkpoint stays bf16) and every weight matvec runs in the WebAssembly SIMD kernels split over
+ * worker threads. The small per-token work (norms, RoPE, attention, activations) runs in JS on
+ * views of the same memory: profiling shows it is a few percent of a step at these sizes.
+ */
+import type {Activation} from '../../model/config.js';
+import {applyActivation} from '../reference/activations.js';
+import {attendHost, layerNormHost, rmsNormHost, ropeAngles, ropeHost} from '../host/host-kernels.js';
+import type {AttentionShape, Backend, HostMatrix, KvCache, KvShape, Mat, OpName, RopeTable, Vec, WeightDtype} from '../backend.js';
+import {weightBytes} from '../backend.js';
+import {CpuKernels} from './kernels.js';
+
+class CpuVec implements Vec {
+  constructor(
+    readonly ptr: number,
+    readonly length: number,
+  ) {}
+}
+
+class CpuMat implements Mat {
+  readonly bytes: number;
+  constructor(
+    readonly ptr: number,
+    readonly rows: number,
+    readonly cols: number,
+    readonly dtype: WeightDtype,
+  ) {
+    this.bytes = rows * cols * weightBytes(dtype);
+  }
+}
+
+/** KV cache in ordinary JS memory: only JS code (attention) touches it. */
+class CpuKvCache implements KvCache {
+  readonly keys: Float32Array[]; // per layer: (maxSeqLen, nKvHeads * headDim)
+  readonly values: Float32Array[];
+  constructor(readonly shape: KvShape) {
+    const size = shape.maxSeqLen * shape.nKvHeads * shape.headDim;
+    this.keys = Array.from({length: shape.nLayers}, () => new Float32Array(size));
+    this.values = Array.from({length: shape.nLayers}, () => new Float32Array(size));
+  }
+  get nLayers(): number {
+    return this.shape.nLayers;
+  }
+  get maxSeqLen(): number {
+    return this.shape.maxSeqLen;
+  }
+}
+
+export interface CpuBackendOptions {
+  threads?: number;
+}
+
+export async function createCpuBackend(opts: CpuBackendOptions = {}): Promise<CpuBackend> {
+  return new CpuBackend(await CpuKernels.create({threads: opts.threads}));
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu' as const;
+  /** Scratch for row ids of matvecRows; grown on demand. */
+  private ids: {ptr: number; capacity: number} = {ptr: 0, capacity: 0};
+
+  constructor(readonly kernels: CpuKernels) {}
+
+  describe(): string {
+    const t = this.kernels.threads;
+    return `cpu (wasm simd, ${t} thread${t === 1 ? '' : 's'})`;
+  }
+
+  supports(_op: OpName, _dtype?: WeightDtype): boolean {
+    return true;
+  }
+
+  uploadMatrix(m: HostMatrix): Mat {
+    const bytes = m.rows * m.cols * weightBytes(m.dtype);
+    const ptr = this.kernels.alloc(bytes);
+    const src = new Uint8Array(m.data.buffer, m.data.byteOffset, bytes);
+    this.kernels.u8(ptr, bytes).set(src);
+    return new CpuMat(ptr, m.rows, m.cols, m.dtype);
+  }
+
+  uploadVector(data: Float32Array): Vec {
+    const v = this.createVector(data.length);
+    this.write(v, data);
+    return v;
+  }
+
+  createVector(length: number): Vec {
+    return new CpuVec(this.kernels.alloc(Math.max(4, length * 4)), length);
+  }
+
+  createKvCache(shape: KvShape): KvCache {
+    return new CpuKvCache(shape);
+  }
+
+  write(dst: Vec, src: Float32Array): void {
+    this.f32(dst).set(src);
+  }
+
+  async read(src: Vec): Promise<Float32Array> {
+    return Float32Array.from(this.f32(src));
+  }
+
+  matvec(w: Mat, x: Vec, out: Vec, bias?: Vec): void {
+    const m = w as CpuMat;
+    this.kernels.matvec(m.dtype, m.ptr, m.rows, m.cols, (x as CpuVec).ptr, (out as CpuVec).ptr);
+    if (bias) this.add(out, bias, out);
+  }
+
+  matvecRows(w: Mat, rows: Int32Array, x: Vec, out: Vec): void {
+    const m = w as CpuMat;
+    const ids = this.idScratch(rows.length);
+    this.kernels.i32(ids, rows.length).set(rows);
+    this.kernels.matvecRows(m.dtype, m.ptr, m.cols, ids, rows.length, (x as CpuVec).ptr, (out as CpuVec).ptr, m.rows);
+  }
+
+  embedRow(w: Mat, row: number, out: Vec): void {
+    const m = w as CpuMat;
+    const o = out as CpuVec;
+    if (m.dtype === 'f32') {
+      this.f32(o).set(this.kernels.f32(m.ptr + row * m.cols * 4, m.cols));
+    } else {
+      this.kernels.widen(m.dtype, m.ptr + row * m.cols * 2, o.ptr, m.cols);
+    }
+  }
+
+  add(a: Vec, b: Vec, out: Vec): void {
+    const [x, y, o] = [this.f32(a), this.f32(b), this.f32(out)];
+    for (let i = 0; i < o.length; i++) o[i] = x[i]! + y[i]!;
+  }
+
+  mul(a: Vec, b: Vec, out: Vec): void {
+    const [x, y, o] = [this.f32(a), this.f32(b), this.f32(out)];
+    for (let i = 0; i < o.length; i++) o[i] = x[i]! * y[i]!;
+  }
+
+  rmsNorm(x: Vec, weight: Vec, eps: number, out: Vec): void {
+    this.f32(out).set(rmsNormHost(this.f32(x), this.f32(weight), eps));
+  }
+
+  layerNorm(x: Vec, weight: Vec, bias: Vec, eps: number, out: Vec): void {
+    this.f32(out).set(layerNormHost(this.f32(x), this.f32(weight), this.f32(bias), eps));
+  }
+
+  rope(x: Vec, nHeads: number, pos: number, table: RopeTable): void {
+    const xs = this.f32(x);
+    xs.set(ropeHost(xs, nHeads, table.headDim, ropeAngles(table.invFreq, pos)));
+  }
+
+  activation(kind: Activation, x: Vec, out: Vec): void {
+    applyActivation(kind, this.f32(x), this.f32(out));
+  }
+
+  attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
+    const c = cache as CpuKvCache;
+    const kvDim = shape.nKvHeads * shape.headDim;
+    c.keys[layer]!.set(this.f32(k), pos * kvDim);
+    c.values[layer]!.set(this.f32(v), pos * kvDim);
+    this.f32(out).set(attendHost(this.f32(q), c.keys[layer]!, c.values[layer]!, pos, shape));
+  }
+
+  dispose(): void {
+    this.kernels.dispose();
+  }
+
+  private f32(v: Vec): Float32Array {
+    const c = v as CpuVec;
+    return this.kernels.f32(c.ptr, c.length);
+  }
+
+  private idScratch(n: number): number {
+    if (n > this.ids.capacity) {
+      const capacity = Math.max(n, 2 * this.ids.capacity, 1024);
+      this.ids = {ptr: this.kernels.alloc(capacity * 4), capacity};
+    }
+    return this.ids.ptr;
+  }
+}

@@ -1,0 +1,153 @@
+import {afterEach, describe, expect, it} from 'vitest';
+import {BackendError} from '../../../../src/core/errors.js';
+import {CpuKernels} from '../../../../src/core/backends/cpu/kernels.js';
+import {quantizeQ4, quantizeQ8} from '../../../../src/core/backends/cpu/quant.js';
+import {put, randomBf16, randomF16, randomF32, rng} from './helpers.js';
+
+const created: CpuKernels[] = [];
+async function make(opts: Parameters<typeof CpuKernels.create>[0]): Promise<CpuKernels> {
+  const k = await CpuKernels.create(opts);
+  created.push(k);
+  return k;
+}
+afterEach(() => {
+  for (const k of created.splice(0)) k.dispose();
+});
+
+describe('CpuKernels memory', () => {
+  it('aligns, grows the shared memory and keeps data across growth', async () => {
+    const k = await make({threads: 1, initialBytes: 0});
+    const a = k.alloc(10, 64);
+    expect(a % 64).toBe(0);
+    k.f32(a, 2).set([1.5, -2]);
+    const before = k.capacity;
+    const big = k.alloc(40 * 1024 * 1024, 4096);
+    expect(big % 4096).toBe(0);
+    expect(k.capacity).toBeGreaterThan(before);
+    k.f32(big, 1)[0] = 7;
+    expect(Array.from(k.f32(a, 2))).toEqual([1.5, -2]);
+    expect(k.f32(big, 1)[0]).toBe(7);
+  });
+
+  it('mark/reset hands memory back; bytes counts what is in use', async () => {
+    const k = await make({threads: 1});
+    const base = k.bytes;
+    const m = k.mark();
+    const p = k.alloc(1000);
+    expect(k.bytes).toBeGreaterThanOrEqual(base + 1000);
+    k.reset(m);
+    expect(k.bytes).toBe(base);
+    expect(k.alloc(1000)).toBe(p);
+    expect(() => k.reset(k.mark() + 64)).toThrow(BackendError);
+  });
+
+  it('refuses to grow past maxBytes and rejects bad sizes', async () => {
+    const k = await make({threads: 1, maxBytes: 4 * 1024 * 1024, initialBytes: 0});
+    expect(() => k.alloc(8 * 1024 * 1024)).toThrow(/out of memory/);
+    expect(() => k.alloc(-1)).toThrow(BackendError);
+    expect(() => k.alloc(16, 3)).toThrow(BackendError);
+    await expect(CpuKernels.create({maxBytes: 2 ** 32})).rejects.toThrow(BackendError);
+    await expect(CpuKernels.create({threads: 0})).rejects.toThrow(BackendError);
+  });
+
+  it('checks kernel operands against the allocated memory', async () => {
+    const k = await make({threads: 1});
+    const x = k.alloc(16);
+    const y = k.alloc(16);
+    const w = k.alloc(4 * 4 * 4); // the last allocation: nothing valid lies after it
+    expect(() => k.matvec('f32', w, 4, 8, x, y)).toThrow(/outside the allocated memory/);
+    expect(() => k.matvec('f32', 0, 4, 4, x, y)).toThrow(BackendError);
+    expect(() => k.matvec('f64' as never, w, 4, 4, x, y)).toThrow(/unknown weight dtype/);
+    const ids = put(k, Int32Array.from([0, 4]));
+    expect(() => k.matvecRows('f32', w, 4, ids, 2, x, y, 4)).toThrow(/row ids/);
+    expect(() => k.matvecQ8(w, x, 4, 4, 3, x, y)).toThrow(/groupSize/);
+    expect(() => k.matvecQ4(w, x, 2, 6, 3, x, y)).toThrow(/even/);
+    expect(() => k.f32(x + 2, 1)).toThrow(BackendError);
+  });
+});
+
+describe('CpuKernels threads', () => {
+  it('gives bit-identical results with 1, 2 and 3 threads for every kernel', async () => {
+    const one = await make({threads: 1});
+    const two = await make({threads: 2, minParallelBytes: 0});
+    const three = await make({threads: 3, minParallelBytes: 0});
+    const rand = rng(11);
+    const [rows, cols, nb, gs] = [203, 300, 5, 60];
+    const f32 = randomF32(rows * cols, rand);
+    const bf16 = randomBf16(rows * cols, rand);
+    const f16 = randomF16(rows * cols, rand);
+    const xs = randomF32(nb * cols, rand);
+    const ids = Int32Array.from({length: 150}, () => Math.floor(rand() * rows));
+    const q8 = quantizeQ8(f32, rows, cols, gs);
+    const q4 = quantizeQ4(f32, rows, cols, gs);
+    const outputs = [one, two, three].map((k) => {
+      const p = {
+        f32: put(k, f32), bf16: put(k, bf16), f16: put(k, f16), xs: put(k, xs), ids: put(k, ids),
+        q8: put(k, q8.data), q8s: put(k, q8.scales), q4: put(k, q4.data), q4s: put(k, q4.scales),
+      };
+      const results: Float32Array[] = [];
+      const y = k.alloc(nb * rows * 4);
+      const run = (n: number, f: () => void): void => {
+        f();
+        results.push(k.f32(y, n).slice());
+      };
+      for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+        run(rows, () => k.matvec(dtype, p[dtype], rows, cols, p.xs, y));
+        run(ids.length, () => k.matvecRows(dtype, p[dtype], cols, p.ids, ids.length, p.xs, y));
+        run(nb * rows, () => k.matvecBatch(dtype, p[dtype], rows, cols, p.xs, y, nb));
+      }
+      run(rows, () => k.matvecQ8(p.q8, p.q8s, rows, cols, gs, p.xs, y));
+      run(rows, () => k.matvecQ4(p.q4, p.q4s, rows, cols, gs, p.xs, y));
+      return results;
+    });
+    for (const other of outputs.slice(1)) {
+      for (let i = 0; i < outputs[0]!.length; i++) {
+        expect(Buffer.from(other[i]!.buffer).equals(Buffer.from(outputs[0]![i]!.buffer))).toBe(true);
+      }
+    }
+  });
+
+  it('a worker that throws makes the call throw a BackendError, and the pool refuses further work', async () => {
+    const k = await make({threads: 2});
+    const w = k.alloc(64);
+    k.debugFailNextCall('throw');
+    expect(() => k.matvec('f32', w, 1, 4, w, w)).toThrow(/crashed on purpose/);
+    expect(() => k.matvec('f32', w, 1, 4, w, w)).toThrow(BackendError);
+  });
+
+  it('a worker that exits makes the call throw a BackendError', async () => {
+    const k = await make({threads: 2});
+    const w = k.alloc(64);
+    k.debugFailNextCall('exit');
+    expect(() => k.matvec('f32', w, 1, 4, w, w)).toThrow(/exited/);
+    expect(() => k.matvec('f32', w, 1, 4, w, w)).toThrow(BackendError);
+  });
+
+  it('a hung worker is given up on after timeoutMs', async () => {
+    const k = await make({threads: 2, timeoutMs: 300});
+    const w = k.alloc(64);
+    k.debugFailNextCall('hang');
+    expect(() => k.matvec('f32', w, 1, 4, w, w)).toThrow(/did not finish within 300 ms/);
+  });
+
+  it('an out-of-memory row id is rejected before any thread runs, and the pool stays usable', async () => {
+    const k = await make({threads: 2, minParallelBytes: 0});
+    const cols = 4;
+    const w = put(k, Float32Array.from({length: 64 * cols}, (_, i) => i));
+    const x = put(k, Float32Array.from([1, 0, 0, 0]));
+    const y = k.alloc(64 * 4);
+    // The last id (the worker's half) points far past the memory.
+    const ids = put(k, Int32Array.from({length: 64}, (_, i) => (i === 63 ? 0x3fffffff : i)));
+    expect(() => k.matvecRows('f32', w, cols, ids, 64, x, y)).toThrow(BackendError);
+    k.i32(ids, 64)[63] = 5;
+    k.matvecRows('f32', w, cols, ids, 64, x, y);
+    expect(k.f32(y, 64)[63]).toBe(20);
+  });
+
+  it('throws after dispose', async () => {
+    const k = await make({threads: 2});
+    const w = k.alloc(64);
+    k.dispose();
+    expect(() => k.matvec('f32', w, 1, 4, w, w)).toThrow(/after dispose/);
+  });
+});
