@@ -96,7 +96,7 @@ describe('dense kernels', () => {
     it(`matvecBatch ${dtype} equals nb separate matvecs`, () => {
       const rand = rng(4);
       for (const [rows, cols] of [[1, 3], [5, 67], [67, 288], [3, 1000]] as const) {
-        for (const nb of [1, 2, 3, 4, 5, 8]) {
+        for (const nb of [1, 2, 3, 4, 5, 8, 11]) {
           const mark = k.mark();
           const w = randomWeights(dtype, rows * cols, rand);
           const xs = randomF32(nb * cols, rand);

@@ -1,0 +1,74 @@
+/**
+ * Whole-decode parity of every fast backend against the reference backend: logits on synthetic
+ * checkpoints of each family and dtype, and the llama2xs reference tokens.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {afterAll, describe, expect, it} from 'vitest';
+import {generateTokens} from '../../../src/core/decode/generate.js';
+import {Session} from '../../../src/core/decode/session.js';
+import {writeSyntheticCheckpoint, type SyntheticSpec} from '../../../src/core/model/synthetic.js';
+import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../helpers/shared.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => fs.rmSync(d, {recursive: true, force: true})));
+
+const SPECS: Record<string, SyntheticSpec> = {
+  'llama gqa bf16': {family: 'llama', dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, hiddenDim: 96, vocabSize: 300, maxSeqLen: 32, dtype: 'BF16', seed: 3},
+  'llama untied f16': {family: 'llama', dim: 48, nLayers: 2, nHeads: 3, hiddenDim: 80, vocabSize: 200, maxSeqLen: 32, dtype: 'F16', tied: false, seed: 4},
+  'gpt2 f32': {family: 'gpt2', dim: 32, nLayers: 2, nHeads: 4, hiddenDim: 128, vocabSize: 150, maxSeqLen: 32, seed: 5},
+  'opt post-norm f32': {family: 'opt', dim: 32, nLayers: 2, nHeads: 2, hiddenDim: 64, vocabSize: 120, maxSeqLen: 32, optPreNorm: false, optProjDim: 16, seed: 6},
+};
+
+async function logitsOver(dir: string, backend: string, tokens: number[]): Promise<Float32Array[]> {
+  const s = await Session.open(dir, {backend, tokenizer: 'none'});
+  try {
+    const cache = s.model.createCache(tokens.length);
+    const out: Float32Array[] = [];
+    for (let pos = 0; pos < tokens.length; pos++) out.push(await s.backend.read(s.model.forward(tokens[pos]!, pos, cache)));
+    return out;
+  } finally {
+    s.dispose();
+  }
+}
+
+for (const backend of ['cpu', 'tfjs']) {
+  describe(`${backend} backend against the reference`, () => {
+    for (const [name, spec] of Object.entries(SPECS)) {
+      it(`${name}: logits agree over 12 positions (rel 1e-4)`, async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-parity-'));
+        dirs.push(dir);
+        writeSyntheticCheckpoint(dir, spec);
+        const tokens = Array.from({length: 12}, (_, i) => (i * 37 + 5) % spec.vocabSize);
+        const ref = await logitsOver(dir, 'reference', tokens);
+        const got = await logitsOver(dir, backend, tokens);
+        for (let p = 0; p < tokens.length; p++) {
+          const scale = Math.max(...ref[p]!.map(Math.abs));
+          let worst = 0;
+          for (let i = 0; i < ref[p]!.length; i++) worst = Math.max(worst, Math.abs(ref[p]![i]! - got[p]![i]!));
+          expect(worst / scale).toBeLessThan(1e-4);
+        }
+      });
+    }
+
+    it.runIf(HAVE_SHARED)('reproduces the 64 llama2xs reference tokens', async () => {
+      const ref = readLlama2xsReference();
+      const s = await Session.open(LLAMA2XS_DIR, {backend});
+      try {
+        const got: number[] = [];
+        const gen = generateTokens(s.model, ref.prompt_token_ids, {
+          maxTokens: 64,
+          sampling: {temperature: 0, topK: 0, topP: 1},
+          seed: 0,
+          eosTokenIds: [],
+        });
+        for await (const t of gen) got.push(t.id);
+        const n = ref.prompt_token_ids.length;
+        expect(got).toEqual(ref.greedy_token_ids.slice(n, n + 64));
+      } finally {
+        s.dispose();
+      }
+    });
+  });
+}
