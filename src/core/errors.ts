@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'E_WEIGHTS'
   | 'E_TOKENIZER'
   | 'E_BACKEND'
+  | 'E_BUNDLE'
+  | 'E_DATA'
   | 'E_IO';
 
 export class HireError extends Error {
@@ -77,6 +79,24 @@ export class TokenizerError extends HireError {
   readonly file: string;
   constructor(file: string, problem: string, options?: {cause?: unknown}) {
     super('E_TOKENIZER', `${file}: ${problem}`, options);
+    this.file = file;
+  }
+}
+
+/** A HiRE bundle (hire.json / hire.safetensors) that is missing, of another version, or does not fit its model. */
+export class BundleError extends HireError {
+  readonly file: string;
+  constructor(file: string, problem: string, options?: {cause?: unknown}) {
+    super('E_BUNDLE', `${file}: ${problem}`, options);
+    this.file = file;
+  }
+}
+
+/** Calibration or evaluation text that is missing, empty or too short. */
+export class DataError extends HireError {
+  readonly file: string;
+  constructor(file: string, problem: string) {
+    super('E_DATA', `${file}: ${problem}`);
     this.file = file;
   }
 }

@@ -23,6 +23,23 @@ export interface HostMatrix {
   data: Float32Array | Uint16Array;
 }
 
+/**
+ * A symmetric group-quantised matrix (HiRE predictors), packed as src/core/hire/quant.ts
+ * describes: int8 one signed byte per value, int4 two per byte (even column in the low nibble),
+ * int2 four per byte; each row starts on a byte; one f32 scale per (row, group of groupSize columns).
+ */
+export interface HostQuantMatrix {
+  bits: 8 | 4 | 2;
+  rows: number;
+  cols: number;
+  groupSize: number;
+  data: Uint8Array;
+  scales: Float32Array;
+}
+
+export type QuantDtype = 'q8' | 'q4' | 'q2';
+export type MatDtype = WeightDtype | QuantDtype;
+
 /** Opaque device vector of f32 values. */
 export interface Vec {
   readonly length: number;
@@ -32,7 +49,7 @@ export interface Vec {
 export interface Mat {
   readonly rows: number;
   readonly cols: number;
-  readonly dtype: WeightDtype;
+  readonly dtype: MatDtype;
   /** Bytes the backend reads when it multiplies by the whole matrix once. */
   readonly bytes: number;
 }
@@ -75,11 +92,13 @@ export interface Backend {
   readonly name: BackendName;
   /** One line for logs, e.g. "cpu (wasm simd, 2 threads)". */
   describe(): string;
-  /** Ask before assuming: whether an op is implemented for weights of this dtype. */
-  supports(op: OpName, dtype?: WeightDtype): boolean;
+  /** Ask before assuming: whether an op is implemented (and fast) for weights of this dtype. */
+  supports(op: OpName, dtype?: MatDtype): boolean;
 
   // ---- memory -------------------------------------------------------------------------------
   uploadMatrix(m: HostMatrix): Mat;
+  /** A quantised matrix; matvec on it computes dequant(W) x. */
+  uploadQuantMatrix(q: HostQuantMatrix): Mat;
   uploadVector(data: Float32Array): Vec;
   createVector(length: number): Vec;
   createKvCache(shape: KvShape): KvCache;
@@ -120,4 +139,29 @@ export interface Backend {
 /** Bytes per element of a weight dtype. */
 export function weightBytes(dtype: WeightDtype): number {
   return dtype === 'f32' ? 4 : 2;
+}
+
+/** Bytes a quantised matrix occupies (packed values plus scales). */
+export function quantMatrixBytes(q: HostQuantMatrix): number {
+  return q.data.byteLength + q.scales.byteLength;
+}
+
+/** Dequantises a packed matrix to f32 (for backends without quantised kernels). */
+export function dequantizeHost(q: HostQuantMatrix): Float32Array {
+  const {bits, rows, cols, groupSize, data, scales} = q;
+  const rowBytes = Math.ceil((cols * bits) / 8);
+  const groups = Math.ceil(cols / groupSize);
+  const out = new Float32Array(rows * cols);
+  const perByte = 8 / bits;
+  const mask = (1 << bits) - 1;
+  const sign = 1 << (bits - 1);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const byte = data[r * rowBytes + Math.floor(c / perByte)]!;
+      const field = bits === 8 ? byte : (byte >> ((c % perByte) * bits)) & mask;
+      const v = (field ^ sign) - sign; // two's complement in `bits` bits
+      out[r * cols + c] = v * scales[r * groups + Math.floor(c / groupSize)]!;
+    }
+  }
+  return out;
 }

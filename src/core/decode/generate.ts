@@ -3,7 +3,8 @@
  * or the context is full. Yields each token as it is chosen; returns the statistics.
  */
 import {UsageError} from '../errors.js';
-import {createRng, sample, type SamplingOptions} from './sampler.js';
+import {DenseHead, type HeadResult, type OutputHead} from './output-head.js';
+import {createRng, sample, sampleCandidates, type Rng, type SamplingOptions} from './sampler.js';
 import type {Transformer} from './forward.js';
 
 export interface GenerateOptions {
@@ -12,6 +13,8 @@ export interface GenerateOptions {
   seed: number;
   /** Token ids that end generation (not yielded). Empty: run to maxTokens. */
   eosTokenIds: readonly number[];
+  /** How logits are produced from the final hidden state (default: the dense output layer). */
+  head?: OutputHead;
   /** Called after the prompt has been processed (for progress display). */
   onPrefillDone?: () => void;
 }
@@ -56,10 +59,11 @@ export async function* generateTokens(
   const eos = new Set(opts.eosTokenIds);
   const t0 = performance.now();
 
+  const head = opts.head ?? new DenseHead(model.backend, model.weights.lmHead);
   // Prefill: every prompt token but the last only needs its KV entries, not logits.
   for (let pos = 0; pos < promptIds.length - 1; pos++) model.hidden(promptIds[pos]!, pos, cache);
   let pos = promptIds.length - 1;
-  let logits = await model.backend.read(model.forward(promptIds[pos]!, pos, cache));
+  let logits = await head.next(model.hidden(promptIds[pos]!, pos, cache));
   const t1 = performance.now();
   opts.onPrefillDone?.();
 
@@ -67,7 +71,7 @@ export async function* generateTokens(
   let decodeSteps = 0;
   let stopReason: StopReason = 'max_tokens';
   while (generated < opts.maxTokens) {
-    const id = sample(logits, opts.sampling, rng);
+    const id = pick(logits, opts.sampling, rng);
     if (eos.has(id)) {
       stopReason = 'eos';
       break;
@@ -80,7 +84,7 @@ export async function* generateTokens(
       stopReason = pos + 1 >= maxSeqLen ? 'context_full' : 'max_tokens';
       break;
     }
-    logits = await model.backend.read(model.forward(id, pos, cache));
+    logits = await head.next(model.hidden(id, pos, cache));
     decodeSteps++;
   }
   const t2 = performance.now();
@@ -93,4 +97,9 @@ export async function* generateTokens(
     decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / ((t2 - t1) / 1000) : 0,
     stopReason,
   };
+}
+
+/** Samples from the whole vocabulary, or from the candidates a sparse head returned. */
+function pick(r: HeadResult, sampling: SamplingOptions, rng: Rng): number {
+  return r.ids === null ? sample(r.logits, sampling, rng) : sampleCandidates(r.ids, r.logits, sampling, rng);
 }

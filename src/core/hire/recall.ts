@@ -135,15 +135,15 @@ export interface CertifiedOptions {
  * exactly and win the lower-id tie-break in dense decoding, so equality widens instead.
  * Non-finite values (NaN bounds, NaN exact logits) never certify; they widen to vocabSize.
  */
-export function certifiedTopK(
+export async function certifiedTopK(
   approx: Float32Array,
   errNorms: Float32Array,
   hNorm: number,
   k: number,
   kPrime: number,
-  exactRows: (ids: Int32Array) => Float32Array,
+  exactRows: (ids: Int32Array) => Float32Array | Promise<Float32Array>,
   opts: CertifiedOptions = {},
-): CertifiedTopK {
+): Promise<CertifiedTopK> {
   const vocab = approx.length;
   if (errNorms.length !== vocab) throw new RangeError(`certifiedTopK: ${errNorms.length} error norms for ${vocab} logits`);
   if (!(hNorm >= 0)) throw new RangeError(`certifiedTopK: ||h|| must be >= 0, got ${hNorm}`);
@@ -162,7 +162,7 @@ export function certifiedTopK(
   let done = 0; // candidates order[0, done) have exact logits
   for (;;) {
     if (order.length < Math.min(vocab, kp + 1)) order = topKIndices(upper, Math.min(vocab, kp + 1));
-    const fresh = exactRows(order.slice(done, kp));
+    const fresh = await exactRows(order.slice(done, kp));
     if (fresh.length !== kp - done) throw new RangeError(`certifiedTopK: exactRows returned ${fresh.length} logits for ${kp - done} ids`);
     const grown = new Float32Array(kp);
     grown.set(logits);

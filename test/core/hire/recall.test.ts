@@ -87,7 +87,7 @@ function candidatesTopK(ids: Int32Array, logits: Float32Array, k: number): numbe
 }
 
 describe('certifiedTopK', () => {
-  it('returns exactly the dense top-k with a good low-rank predictor, reading far fewer than vocabSize rows', () => {
+  it('returns exactly the dense top-k with a good low-rank predictor, reading far fewer than vocabSize rows', async () => {
     const vocab = 500, dim = 32, k = 5, rank = 8;
     // W = low-rank structure + small noise: the predictor is good but not exact.
     const x = gaussianMatrix(vocab * rank, 1);
@@ -106,7 +106,7 @@ describe('certifiedTopK', () => {
     for (let trial = 0; trial < 20; trial++) {
       const h = Float32Array.from(gaussianMatrix(dim, 100 + trial), (v) => v * (1 + rng()));
       const hNorm = Math.hypot(...h);
-      const res = certifiedTopK(lowRankLogits(lr, h), e, hNorm, k, 16, exactRows(h));
+      const res = await certifiedTopK(lowRankLogits(lr, h), e, hNorm, k, 16, exactRows(h));
       expect(res.certified).toBe(true);
       expect(res.ids.length).toBe(res.kPrime);
       expect(res.kPrime).toBeLessThanOrEqual(64);
@@ -114,7 +114,7 @@ describe('certifiedTopK', () => {
     }
   });
 
-  it('widens when the predictor is bad (reports widened > 0), reuses computed rows, and stays exact', () => {
+  it('widens when the predictor is bad (reports widened > 0), reuses computed rows, and stays exact', async () => {
     const vocab = 400, dim = 16, k = 3;
     const {w, rowsRead, exactRows, dense} = problem(vocab, dim, 2);
     const h = Float32Array.from(gaussianMatrix(dim, 5));
@@ -128,7 +128,7 @@ describe('certifiedTopK', () => {
       return 2 * Math.sqrt(n2); // ||W_i - (-W_i)||
     });
     rowsRead.length = 0;
-    const res = certifiedTopK(approx, e, hNorm, k, 4, exactRows(h));
+    const res = await certifiedTopK(approx, e, hNorm, k, 4, exactRows(h));
     expect(res.certified).toBe(true);
     expect(res.widened).toBeGreaterThan(0);
     expect(res.kPrime).toBe(Math.min(vocab, 4 * 2 ** res.widened));
@@ -137,48 +137,48 @@ describe('certifiedTopK', () => {
     expect(new Set(res.ids).size).toBe(res.ids.length);
   });
 
-  it('a useless bound (huge error norms) widens all the way to vocabSize and is then trivially exact', () => {
+  it('a useless bound (huge error norms) widens all the way to vocabSize and is then trivially exact', async () => {
     const vocab = 100, dim = 8, k = 2;
     const {exactRows, dense} = problem(vocab, dim, 3);
     const h = Float32Array.from(gaussianMatrix(dim, 6));
-    const res = certifiedTopK(new Float32Array(vocab), new Float32Array(vocab).fill(1e6), 1, k, 8, exactRows(h));
+    const res = await certifiedTopK(new Float32Array(vocab), new Float32Array(vocab).fill(1e6), 1, k, 8, exactRows(h));
     expect(res.kPrime).toBe(vocab);
     expect(res.widened).toBe(4); // 8 -> 16 -> 32 -> 64 -> 100
     expect(res.certified).toBe(true);
     expect(candidatesTopK(res.ids, res.logits, k)).toEqual(Array.from(topKIndices(dense(h), k)));
   });
 
-  it('maxKPrime caps the widening and then reports certified = false', () => {
+  it('maxKPrime caps the widening and then reports certified = false', async () => {
     const vocab = 100, dim = 8;
     const {exactRows} = problem(vocab, dim, 4);
     const h = Float32Array.from(gaussianMatrix(dim, 7));
-    const res = certifiedTopK(new Float32Array(vocab), new Float32Array(vocab).fill(1e6), 1, 2, 8, exactRows(h), {maxKPrime: 20});
+    const res = await certifiedTopK(new Float32Array(vocab), new Float32Array(vocab).fill(1e6), 1, 2, 8, exactRows(h), {maxKPrime: 20});
     expect(res.kPrime).toBe(20);
     expect(res.certified).toBe(false);
   });
 
-  it('ties among candidates break by lower id whatever the bound order', () => {
+  it('ties among candidates break by lower id whatever the bound order', async () => {
     const exact = f32([1, 5, 5, 0]);
     const rows = (ids: Int32Array) => Float32Array.from(ids, (i) => exact[i]);
-    const res = certifiedTopK(f32([0, 4, 6, -9]), f32([0, 1, 0, 0]), 1, 1, 2, rows); // u order: 2, 1, 0, 3
+    const res = await certifiedTopK(f32([0, 4, 6, -9]), f32([0, 1, 0, 0]), 1, 1, 2, rows); // u order: 2, 1, 0, 3
     expect(res.certified).toBe(true);
     expect(res.widened).toBe(0);
     expect(Array.from(res.ids)).toEqual([1, 2]);
     expect(res.ids[0]).toBe(topKIndices(exact, 1)[0]);
   });
 
-  it('equality with the threshold does not certify (strict test), a margin is honoured', () => {
+  it('equality with the threshold does not certify (strict test), a margin is honoured', async () => {
     // Exact logits: 0 -> 5, 1 -> 1, 2 -> 1 (a tie with the non-candidate bound).
     const exact = f32([5, 1, 1]);
     const rows = (ids: Int32Array) => Float32Array.from(ids, (i) => exact[i]);
     const approx = f32([5, 1, 0]);
     const e = f32([0, 0, 1]); // u = [5, 1, 1]
-    const strict = certifiedTopK(approx, e, 1, 2, 2, rows);
+    const strict = await certifiedTopK(approx, e, 1, 2, 2, rows);
     expect(strict.widened).toBe(1);
     expect(strict.kPrime).toBe(3);
     // Without the tie, k' = 2 suffices; a margin of 1 lifts the non-candidate's bound and forces widening.
     const looser = f32([0, 0, 0.5]);
-    expect(certifiedTopK(approx, looser, 1, 2, 2, rows).widened).toBe(0);
-    expect(certifiedTopK(approx, looser, 1, 2, 2, rows, {margin: 1}).widened).toBe(1);
+    expect((await certifiedTopK(approx, looser, 1, 2, 2, rows)).widened).toBe(0);
+    expect((await certifiedTopK(approx, looser, 1, 2, 2, rows, {margin: 1})).widened).toBe(1);
   });
 });

@@ -7,9 +7,22 @@
 import type {Activation} from '../../model/config.js';
 import {applyActivation} from '../reference/activations.js';
 import {attendHost, layerNormHost, rmsNormHost, ropeAngles, ropeHost} from '../host/host-kernels.js';
-import type {AttentionShape, Backend, HostMatrix, KvCache, KvShape, Mat, OpName, RopeTable, Vec, WeightDtype} from '../backend.js';
-import {weightBytes} from '../backend.js';
-import {CpuKernels} from './kernels.js';
+import type {
+  AttentionShape,
+  Backend,
+  HostMatrix,
+  HostQuantMatrix,
+  KvCache,
+  KvShape,
+  Mat,
+  MatDtype,
+  OpName,
+  RopeTable,
+  Vec,
+} from '../backend.js';
+import {dequantizeHost, quantMatrixBytes, weightBytes} from '../backend.js';
+import {CpuKernels, type DenseDtype} from './kernels.js';
+import {BackendError} from '../../errors.js';
 
 class CpuVec implements Vec {
   constructor(
@@ -19,15 +32,15 @@ class CpuVec implements Vec {
 }
 
 class CpuMat implements Mat {
-  readonly bytes: number;
   constructor(
     readonly ptr: number,
     readonly rows: number,
     readonly cols: number,
-    readonly dtype: WeightDtype,
-  ) {
-    this.bytes = rows * cols * weightBytes(dtype);
-  }
+    readonly dtype: MatDtype,
+    readonly bytes: number,
+    /** Quantised matrices: their scales and group size. */
+    readonly quant?: {scales: number; groupSize: number},
+  ) {}
 }
 
 /** KV cache in ordinary JS memory: only JS code (attention) touches it. */
@@ -67,8 +80,9 @@ export class CpuBackend implements Backend {
     return `cpu (wasm simd, ${t} thread${t === 1 ? '' : 's'})`;
   }
 
-  supports(_op: OpName, _dtype?: WeightDtype): boolean {
-    return true;
+  /** int2 matrices are held dequantised (f32): correct, but not a saving. */
+  supports(_op: OpName, dtype?: MatDtype): boolean {
+    return dtype !== 'q2';
   }
 
   uploadMatrix(m: HostMatrix): Mat {
@@ -76,7 +90,16 @@ export class CpuBackend implements Backend {
     const ptr = this.kernels.alloc(bytes);
     const src = new Uint8Array(m.data.buffer, m.data.byteOffset, bytes);
     this.kernels.u8(ptr, bytes).set(src);
-    return new CpuMat(ptr, m.rows, m.cols, m.dtype);
+    return new CpuMat(ptr, m.rows, m.cols, m.dtype, bytes);
+  }
+
+  uploadQuantMatrix(q: HostQuantMatrix): Mat {
+    if (q.bits === 2) return this.uploadMatrix({dtype: 'f32', rows: q.rows, cols: q.cols, data: dequantizeHost(q)});
+    const data = this.kernels.alloc(q.data.byteLength);
+    this.kernels.u8(data, q.data.byteLength).set(q.data);
+    const scales = this.kernels.alloc(q.scales.byteLength);
+    this.kernels.f32(scales, q.scales.length).set(q.scales);
+    return new CpuMat(data, q.rows, q.cols, `q${q.bits}`, quantMatrixBytes(q), {scales, groupSize: q.groupSize});
   }
 
   uploadVector(data: Float32Array): Vec {
@@ -103,7 +126,10 @@ export class CpuBackend implements Backend {
 
   matvec(w: Mat, x: Vec, out: Vec, bias?: Vec): void {
     const m = w as CpuMat;
-    this.kernels.matvec(m.dtype, m.ptr, m.rows, m.cols, (x as CpuVec).ptr, (out as CpuVec).ptr);
+    const [xp, yp] = [(x as CpuVec).ptr, (out as CpuVec).ptr];
+    if (m.dtype === 'q8') this.kernels.matvecQ8(m.ptr, m.quant!.scales, m.rows, m.cols, m.quant!.groupSize, xp, yp);
+    else if (m.dtype === 'q4') this.kernels.matvecQ4(m.ptr, m.quant!.scales, m.rows, m.cols, m.quant!.groupSize, xp, yp);
+    else this.kernels.matvec(m.dtype as DenseDtype, m.ptr, m.rows, m.cols, xp, yp);
     if (bias) this.add(out, bias, out);
   }
 
@@ -111,16 +137,17 @@ export class CpuBackend implements Backend {
     const m = w as CpuMat;
     const ids = this.idScratch(rows.length);
     this.kernels.i32(ids, rows.length).set(rows);
-    this.kernels.matvecRows(m.dtype, m.ptr, m.cols, ids, rows.length, (x as CpuVec).ptr, (out as CpuVec).ptr, m.rows);
+    this.kernels.matvecRows(denseDtype(m, 'matvecRows'), m.ptr, m.cols, ids, rows.length, (x as CpuVec).ptr, (out as CpuVec).ptr, m.rows);
   }
 
   embedRow(w: Mat, row: number, out: Vec): void {
     const m = w as CpuMat;
     const o = out as CpuVec;
-    if (m.dtype === 'f32') {
+    const dtype = denseDtype(m, 'embedRow');
+    if (dtype === 'f32') {
       this.f32(o).set(this.kernels.f32(m.ptr + row * m.cols * 4, m.cols));
     } else {
-      this.kernels.widen(m.dtype, m.ptr + row * m.cols * 2, o.ptr, m.cols);
+      this.kernels.widen(dtype, m.ptr + row * m.cols * 2, o.ptr, m.cols);
     }
   }
 
@@ -175,4 +202,11 @@ export class CpuBackend implements Backend {
     }
     return this.ids.ptr;
   }
+}
+
+function denseDtype(m: CpuMat, op: string): DenseDtype {
+  if (m.dtype === 'q8' || m.dtype === 'q4' || m.dtype === 'q2') {
+    throw new BackendError(`${op} is not implemented for quantised (${m.dtype}) matrices on the cpu backend`);
+  }
+  return m.dtype;
 }

@@ -28,7 +28,7 @@ const PAGE = 65536;
 /** 4 GiB - 64 KiB: the largest memory whose byte length still fits an i32 address space. */
 export const MAX_MEMORY_BYTES = 65535 * PAGE;
 const ELEM_BYTES: Record<DenseDtype, number> = {f32: 4, bf16: 2, f16: 2};
-/** Rows per thread chunk: keeps every 4-row block and every 64-byte line of y on one thread. */
+/** Rows per thread chunk: a multiple of 16 keeps every 64-byte line of y on one thread. */
 const ROW_ALIGN = 16;
 
 let compiled: WasmModule | undefined;

@@ -75,9 +75,10 @@
     (f32.reinterpret_i32 (i32.or (i32.or (local.get $sign)
       (i32.shl (i32.add (local.get $e) (i32.const 112)) (i32.const 23)))
       (i32.shl (local.get $m) (i32.const 13)))))
+
   ;; ---------------------------------------------------------------------------------------
   ;; Dense rows. A row is read start to end as one stream, one 64-byte line of W per pass.
-  ;; (Measured on the target machines: passes over 2 or 4 rows at once, even sharing the x
+  ;; (Measured on a 2-core Zen 5: passes over 2 or 4 rows at once, even sharing the x
   ;; loads between rows, read DRAM at half the rate, because the hardware prefetcher follows
   ;; one long stream far better than several short ones; x stays in L1 either way.)
   ;;
@@ -358,9 +359,10 @@
   ;; dot4 kernels return [w.x0, w.x1, w.x2, w.x3] for one row w, 8 columns per pass with 8
   ;; accumulators (a_k, b_k: columns 0-3 and 4-7 of the pass, vector k), then one 4-column
   ;; step into a_k, the (a_k + b_k) reduced by $hsum4, then the cols % 4 tail lane-wise.
-  ;; The row loop takes the vectors in groups of 8 ($dot8_any), 4 (dot4), 2 ($dot2_any) and 1
-  ;; (the dense row kernel), so a row is fetched from memory once (later groups find it in
-  ;; L1) and no work is padded. nb = 8 is one pass, which keeps the DRAM stream busy.
+  ;; The row loop takes the vectors in groups of 4 (dot4), then 2 ($dot2_any) and 1 (the dense
+  ;; row kernel), so a row is fetched from memory once (later groups find it in L1) and no
+  ;; work is padded. (An 8-vector kernel was tried: 12 live pointers spill registers and it
+  ;; was no faster than two 4-vector passes.)
   ;; ---------------------------------------------------------------------------------------
 
   ;; [x0[o], x1[o], x2[o], x3[o]] (o a byte offset).
@@ -511,73 +513,6 @@
     (if (i32.eq (local.get $kind) (i32.const 1)) (then (return (call $bf2f (i32.load16_u (local.get $p))))))
     (call $h2f (i32.load16_u (local.get $p))))
 
-  ;; One row against 8 vectors (x_k = x0 + k*xstride) in one pass over the row: 4 columns per
-  ;; pass, accumulator a_k for vector k; results stored at out + k*ostride.
-  (func $dot8_any (param $kind i32) (param $p i32) (param $x0 i32) (param $xstride i32) (param $cols i32)
-    (param $out i32) (param $ostride i32)
-    (local $c i32) (local $n i32) (local $step i32) (local $w v128) (local $z v128) (local $v v128) (local $u v128)
-    (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $x4 i32) (local $x5 i32) (local $x6 i32) (local $x7 i32)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
-    (local.set $x1 (i32.add (local.get $x0) (local.get $xstride)))
-    (local.set $x2 (i32.add (local.get $x1) (local.get $xstride)))
-    (local.set $x3 (i32.add (local.get $x2) (local.get $xstride)))
-    (local.set $x4 (i32.add (local.get $x3) (local.get $xstride)))
-    (local.set $x5 (i32.add (local.get $x4) (local.get $xstride)))
-    (local.set $x6 (i32.add (local.get $x5) (local.get $xstride)))
-    (local.set $x7 (i32.add (local.get $x6) (local.get $xstride)))
-    (local.set $step (select (i32.const 16) (i32.const 8) (i32.eqz (local.get $kind))))
-    (local.set $n (i32.and (local.get $cols) (i32.const -4)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
-      (if (i32.eqz (local.get $kind))
-        (then (local.set $w (v128.load (local.get $p))))
-        (else
-          (local.set $w (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
-            (v128.load64_zero (local.get $p))))
-          (if (i32.eq (local.get $kind) (i32.const 2)) (then (local.set $w (call $h2f_x4 (local.get $w)))))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w) (v128.load (local.get $x0)))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $w) (v128.load (local.get $x1)))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $w) (v128.load (local.get $x2)))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w) (v128.load (local.get $x3)))))
-      (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (local.get $w) (v128.load (local.get $x4)))))
-      (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (local.get $w) (v128.load (local.get $x5)))))
-      (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (local.get $w) (v128.load (local.get $x6)))))
-      (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (local.get $w) (v128.load (local.get $x7)))))
-      (local.set $p (i32.add (local.get $p) (local.get $step)))
-      (local.set $x0 (i32.add (local.get $x0) (i32.const 16)))
-      (local.set $x1 (i32.add (local.get $x1) (i32.const 16)))
-      (local.set $x2 (i32.add (local.get $x2) (i32.const 16)))
-      (local.set $x3 (i32.add (local.get $x3) (i32.const 16)))
-      (local.set $x4 (i32.add (local.get $x4) (i32.const 16)))
-      (local.set $x5 (i32.add (local.get $x5) (i32.const 16)))
-      (local.set $x6 (i32.add (local.get $x6) (i32.const 16)))
-      (local.set $x7 (i32.add (local.get $x7) (i32.const 16)))
-      (local.set $c (i32.add (local.get $c) (i32.const 4)))
-      (br $next)))
-    (local.set $v (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
-    (local.set $u (call $hsum4 (local.get $a4) (local.get $a5) (local.get $a6) (local.get $a7)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
-      (local.set $w (f32x4.splat (call $wat (local.get $kind) (local.get $p))))
-      (local.set $v (f32x4.add (local.get $v) (f32x4.mul (local.get $w)
-        (call $gather4 (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (i32.const 0)))))
-      (local.set $u (f32x4.add (local.get $u) (f32x4.mul (local.get $w)
-        (call $gather4 (local.get $x4) (local.get $x5) (local.get $x6) (local.get $x7) (i32.const 0)))))
-      (local.set $p (i32.add (local.get $p) (i32.shr_u (local.get $step) (i32.const 2))))
-      (local.set $x0 (i32.add (local.get $x0) (i32.const 4)))
-      (local.set $x1 (i32.add (local.get $x1) (i32.const 4)))
-      (local.set $x2 (i32.add (local.get $x2) (i32.const 4)))
-      (local.set $x3 (i32.add (local.get $x3) (i32.const 4)))
-      (local.set $x4 (i32.add (local.get $x4) (i32.const 4)))
-      (local.set $x5 (i32.add (local.get $x5) (i32.const 4)))
-      (local.set $x6 (i32.add (local.get $x6) (i32.const 4)))
-      (local.set $x7 (i32.add (local.get $x7) (i32.const 4)))
-      (local.set $c (i32.add (local.get $c) (i32.const 1)))
-      (br $next)))
-    (call $store4 (local.get $v) (local.get $out) (local.get $ostride))
-    (call $store4 (local.get $u) (i32.add (local.get $out) (i32.shl (local.get $ostride) (i32.const 2))) (local.get $ostride)))
-
   ;; One row against 2 vectors: 8 columns per pass, accumulators a_k (columns 0-3) and b_k
   ;; (4-7) for vector k, then one 4-column step into a_k; results at out, out + ostride.
   (func $dot2_any (param $kind i32) (param $p i32) (param $x0 i32) (param $xstride i32) (param $cols i32)
@@ -652,7 +587,7 @@
     (f32.store (local.get $out) (f32x4.extract_lane 3 (local.get $v))))
 
   ;; ys[b*rows + r] = W[r] . xs[b] for r in [r0, r1), b < nb: per row, vectors in groups of
-  ;; 8, then 4, 2 and 1, each group one pass over the row.
+  ;; 4, then 2 and 1, each group one pass over the row.
   (func $batch_any (param $kind i32) (param $esize i32)
     (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32)
     (param $r0 i32) (param $r1 i32)
@@ -672,12 +607,6 @@
         (local.set $x (i32.add (local.get $xs) (i32.mul (local.get $g) (local.get $xstride))))
         (local.set $out (i32.add (i32.add (local.get $ys) (i32.mul (local.get $g) (local.get $ystride)))
           (i32.shl (local.get $r) (i32.const 2))))
-        (if (i32.ge_u (local.get $left) (i32.const 8))
-          (then
-            (call $dot8_any (local.get $kind) (local.get $p) (local.get $x) (local.get $xstride) (local.get $cols)
-              (local.get $out) (local.get $ystride))
-            (local.set $g (i32.add (local.get $g) (i32.const 8)))
-            (br $gnext)))
         (if (i32.ge_u (local.get $left) (i32.const 4))
           (then
             (call $store4
@@ -717,7 +646,7 @@
   ;; ---------------------------------------------------------------------------------------
 
   ;; f32x4 of the 4 signed bytes in the low lanes 0..3 of an i8x16.
-  (func $i8lo_lo (param $b v128) (result v128)
+  (func $i8x4_f32 (param $b v128) (result v128)
     (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s (local.get $b)))))
 
   (func (export "matvec_q8")
@@ -763,7 +692,7 @@
         (block $done (loop $next ;; 4 weights per pass
           (br_if $done (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $gs)))
           (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $xp))
-            (call $i8lo_lo (v128.load32_zero (local.get $p))))))
+            (call $i8x4_f32 (v128.load32_zero (local.get $p))))))
           (local.set $p (i32.add (local.get $p) (i32.const 4)))
           (local.set $xp (i32.add (local.get $xp) (i32.const 16)))
           (local.set $c (i32.add (local.get $c) (i32.const 4)))

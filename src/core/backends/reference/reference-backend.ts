@@ -8,14 +8,18 @@ import {
   AttentionShape,
   Backend,
   HostMatrix,
+  HostQuantMatrix,
   KvCache,
   KvShape,
   Mat,
   OpName,
   RopeTable,
   Vec,
+  dequantizeHost,
+  quantMatrixBytes,
   weightBytes,
 } from '../backend.js';
+import type {MatDtype} from '../backend.js';
 import {applyActivation} from './activations.js';
 
 class RefVec implements Vec {
@@ -26,15 +30,13 @@ class RefVec implements Vec {
 }
 
 class RefMat implements Mat {
-  readonly bytes: number;
   constructor(
     readonly rows: number,
     readonly cols: number,
-    readonly dtype: HostMatrix['dtype'],
+    readonly dtype: MatDtype,
     readonly data: Float32Array,
-  ) {
-    this.bytes = rows * cols * weightBytes(dtype);
-  }
+    readonly bytes: number,
+  ) {}
 }
 
 class RefKvCache implements KvCache {
@@ -72,7 +74,11 @@ export class ReferenceBackend implements Backend {
       host.dtype === 'f32'
         ? Float32Array.from(host.data as Float32Array)
         : halfToFloat32(host.dtype === 'f16' ? 'F16' : 'BF16', host.data as Uint16Array);
-    return new RefMat(host.rows, host.cols, host.dtype, data);
+    return new RefMat(host.rows, host.cols, host.dtype, data, host.rows * host.cols * weightBytes(host.dtype));
+  }
+
+  uploadQuantMatrix(q: HostQuantMatrix): Mat {
+    return new RefMat(q.rows, q.cols, `q${q.bits}`, dequantizeHost(q), quantMatrixBytes(q));
   }
 
   uploadVector(data: Float32Array): Vec {

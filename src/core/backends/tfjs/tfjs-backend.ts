@@ -28,6 +28,7 @@ import type {
   AttentionShape,
   Backend,
   HostMatrix,
+  HostQuantMatrix,
   KvCache,
   KvShape,
   Mat,
@@ -36,6 +37,7 @@ import type {
   Vec,
   WeightDtype,
 } from '../backend.js';
+import {dequantizeHost} from '../backend.js';
 import {acquireEngine, type Engine, type EngineOptions} from './engine.js';
 import {
   attendHost,
@@ -148,6 +150,11 @@ export class TfjsBackend implements Backend {
     this.setTransposed(mat, data);
     this.matrices.add(mat);
     return mat;
+  }
+
+  /** tfjs has no integer matmul here: the matrix is dequantised and held as f32. */
+  uploadQuantMatrix(q: HostQuantMatrix): Mat {
+    return this.uploadMatrix({dtype: 'f32', rows: q.rows, cols: q.cols, data: dequantizeHost(q)});
   }
 
   uploadVector(data: Float32Array): Vec {

@@ -1,0 +1,62 @@
+/**
+ * Output heads: how a decode step turns the final hidden state h into logits to sample from.
+ * DenseHead computes z = W h over the whole vocabulary; HiRE's sparse head is in
+ * hire/softmax-head.ts.
+ */
+import type {Backend, Mat, Vec} from '../backends/backend.js';
+
+export interface HeadResult {
+  /** Candidate ids, or null when `logits` covers the whole vocabulary. */
+  ids: Int32Array | null;
+  logits: Float32Array;
+}
+
+export interface HeadStats {
+  steps: number;
+  /** Mean candidates per step (vocabSize for the dense head). */
+  meanCandidates: number;
+  /** Steps on which certified mode had to widen k'. */
+  widenedSteps: number;
+  /** Total doublings of k' over all steps. */
+  widenings: number;
+}
+
+export interface OutputHead {
+  readonly kind: 'dense' | 'hire';
+  next(h: Vec): Promise<HeadResult>;
+  /** Weight bytes a step reads (for certified mode: at the base k'). */
+  readonly bytesPerToken: number;
+  describe(): string;
+  stats(): HeadStats;
+}
+
+export class DenseHead implements OutputHead {
+  readonly kind = 'dense' as const;
+  private readonly out: Vec;
+  private steps = 0;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly lmHead: Mat,
+  ) {
+    this.out = backend.createVector(lmHead.rows);
+  }
+
+  get bytesPerToken(): number {
+    return this.lmHead.bytes;
+  }
+
+  async next(h: Vec): Promise<HeadResult> {
+    this.backend.matvec(this.lmHead, h, this.out);
+    this.steps++;
+    return {ids: null, logits: await this.backend.read(this.out)};
+  }
+
+  describe(): string {
+    return `dense output layer (${this.lmHead.rows} rows)`;
+  }
+
+  stats(): HeadStats {
+    return {steps: this.steps, meanCandidates: this.lmHead.rows, widenedSteps: 0, widenings: 0};
+  }
+}

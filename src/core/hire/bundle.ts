@@ -1,0 +1,202 @@
+/**
+ * The HiRE bundle (DESIGN.md section 5): a directory `<name>.hire/` that is also a plain
+ * checkpoint. It holds the source's config.json, tokenizer files and weights (hard-linked when the
+ * file system allows, else copied), `hire.safetensors` (predictor tensors) and `hire.json` (format
+ * version, source and calibration hashes, predictor kinds and sizes, recall curves, k' tables).
+ * Written into a temporary directory and renamed into place: a failed calibration leaves nothing.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {BundleError, IoError} from '../errors.js';
+import {SafetensorsFile, writeSafetensors, type TensorData} from '../safetensors/index.js';
+import {chooseKPrime, type RecallTable} from './recall.js';
+import {predictorFromTensors, predictorTensors, type PredictorMeta, type SoftmaxPredictor} from './softmax-predictor.js';
+
+export const BUNDLE_FORMAT = 'hire-bundle';
+export const BUNDLE_VERSION = 1;
+export const MANIFEST_FILE = 'hire.json';
+export const PREDICTORS_FILE = 'hire.safetensors';
+
+/** Files copied from the source checkpoint when present (weights are handled separately). */
+const SOURCE_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+
+export interface FileHash {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** recall target (as written, e.g. "0.99") -> k -> the smallest k' reaching it (null: none on the grid). */
+export type KPrimeTable = Record<string, Record<string, number | null>>;
+
+export interface PredictorRecord extends PredictorMeta {
+  recall: RecallTable;
+  kPrime: KPrimeTable;
+}
+
+export interface HireManifest {
+  format: typeof BUNDLE_FORMAT;
+  version: number;
+  createdBy: string;
+  createdAt: string;
+  source: {dir: string; config: FileHash; weights: FileHash[]};
+  model: {architecture: string; vocabSize: number; dim: number};
+  calibration: {
+    data: FileHash[];
+    tokens: number;
+    fitTokens: number;
+    heldOutTokens: number;
+    seqLen: number;
+    seed: number;
+  };
+  softmax: {
+    /** The predictor decoding uses unless told otherwise. */
+    selected: string;
+    /** Recall targets the k' tables hold. */
+    recallTargets: number[];
+    predictors: PredictorRecord[];
+  } | null;
+  ffn: null;
+}
+
+export function sha256File(file: string): FileHash {
+  const hash = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 22);
+    let n: number;
+    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) hash.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return {file: path.basename(file), bytes: fs.statSync(file).size, sha256: hash.digest('hex')};
+}
+
+/** Weight files of a checkpoint directory: model.safetensors, or the index and its shards. */
+export function weightFiles(dir: string): string[] {
+  if (fs.existsSync(path.join(dir, 'model.safetensors'))) return ['model.safetensors'];
+  const index = path.join(dir, 'model.safetensors.index.json');
+  if (!fs.existsSync(index)) throw new IoError(dir, 'no model.safetensors or model.safetensors.index.json');
+  const map = (JSON.parse(fs.readFileSync(index, 'utf8')) as {weight_map: Record<string, string>}).weight_map;
+  return ['model.safetensors.index.json', ...new Set(Object.values(map))];
+}
+
+export interface WriteBundleInput {
+  sourceDir: string;
+  outDir: string;
+  manifest: HireManifest;
+  predictors: SoftmaxPredictor[];
+  /** Replace an existing bundle at outDir. */
+  overwrite: boolean;
+}
+
+export function writeBundle(input: WriteBundleInput): void {
+  const {sourceDir, outDir, manifest, predictors, overwrite} = input;
+  if (fs.existsSync(outDir) && !overwrite) {
+    throw new IoError(outDir, 'already exists; pass --force to replace it, or choose another --out');
+  }
+  const tmp = `${outDir.replace(/\/+$/, '')}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    fs.mkdirSync(tmp, {recursive: true});
+    for (const f of SOURCE_FILES) {
+      const src = path.join(sourceDir, f);
+      if (fs.existsSync(src)) fs.copyFileSync(src, path.join(tmp, f));
+    }
+    for (const f of weightFiles(sourceDir)) linkOrCopy(path.join(sourceDir, f), path.join(tmp, f));
+    const tensors = new Map<string, TensorData>();
+    for (const p of predictors) for (const [k, v] of predictorTensors(p)) tensors.set(k, v);
+    writeSafetensors(path.join(tmp, PREDICTORS_FILE), tensors, {format: BUNDLE_FORMAT, version: String(BUNDLE_VERSION)});
+    fs.writeFileSync(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    if (fs.existsSync(outDir)) {
+      const old = `${tmp}.old`;
+      fs.renameSync(outDir, old);
+      fs.renameSync(tmp, outDir);
+      fs.rmSync(old, {recursive: true, force: true});
+    } else {
+      fs.renameSync(tmp, outDir);
+    }
+  } catch (error) {
+    fs.rmSync(tmp, {recursive: true, force: true});
+    throw error;
+  }
+}
+
+function linkOrCopy(src: string, dst: string): void {
+  try {
+    fs.linkSync(src, dst);
+  } catch {
+    fs.copyFileSync(src, dst);
+  }
+}
+
+/** True when dir holds a hire.json (a bundle rather than a plain checkpoint). */
+export function isBundle(dir: string): boolean {
+  return fs.existsSync(path.join(dir, MANIFEST_FILE));
+}
+
+/** Reads and validates hire.json against the model it sits beside. */
+export function readManifest(dir: string, model: {vocabSize: number; dim: number}): HireManifest {
+  const file = path.join(dir, MANIFEST_FILE);
+  if (!fs.existsSync(file)) throw new BundleError(file, 'missing: this directory is not a HiRE bundle; make one with `hire calibrate`');
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new BundleError(file, `invalid JSON (${(error as Error).message})`, {cause: error});
+  }
+  const m = json as Partial<HireManifest>;
+  if (m === null || typeof m !== 'object' || m.format !== BUNDLE_FORMAT) {
+    throw new BundleError(file, `not a HiRE manifest (expected "format": "${BUNDLE_FORMAT}")`);
+  }
+  if (m.version !== BUNDLE_VERSION) {
+    throw new BundleError(file, `bundle format version ${String(m.version)} is not supported (this hire reads version ${BUNDLE_VERSION}); re-run hire calibrate`);
+  }
+  if (!m.model || m.model.vocabSize !== model.vocabSize || m.model.dim !== model.dim) {
+    throw new BundleError(
+      file,
+      `made for vocabulary ${m.model?.vocabSize} and width ${m.model?.dim}, but the model has ${model.vocabSize} and ${model.dim}`,
+    );
+  }
+  const s = m.softmax;
+  if (s && (!Array.isArray(s.predictors) || !s.predictors.some((p) => p.name === s.selected))) {
+    throw new BundleError(file, `softmax.selected "${s.selected}" names no predictor in softmax.predictors`);
+  }
+  return m as HireManifest;
+}
+
+/** Loads one predictor's tensors from hire.safetensors, checking every name and shape. */
+export function readPredictor(dir: string, manifest: HireManifest, name: string): SoftmaxPredictor {
+  const record = manifest.softmax?.predictors.find((p) => p.name === name);
+  const manifestFile = path.join(dir, MANIFEST_FILE);
+  if (!record) {
+    const known = manifest.softmax?.predictors.map((p) => p.name).join(', ') || 'none';
+    throw new BundleError(manifestFile, `no softmax predictor named "${name}"; the bundle has: ${known}`);
+  }
+  const file = path.join(dir, PREDICTORS_FILE);
+  if (!fs.existsSync(file)) throw new BundleError(file, 'missing: the bundle is incomplete; re-run hire calibrate');
+  const st = SafetensorsFile.open(file);
+  try {
+    return predictorFromTensors(record, manifest.model.vocabSize, manifest.model.dim, (tensor, shape) => {
+      if (!st.has(tensor)) throw new BundleError(file, `missing tensor "${tensor}" of predictor "${name}"`);
+      const info = st.info(tensor);
+      if (info.shape.length !== shape.length || info.shape.some((v, i) => v !== shape[i])) {
+        throw new BundleError(file, `tensor "${tensor}" has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}]`);
+      }
+      return info.dtype === 'U8' ? st.readTyped(tensor, 'U8') : st.readFloat32(tensor);
+    });
+  } finally {
+    st.close();
+  }
+}
+
+/**
+ * The k' for a sampling top-k and a recall target, read off the stored held-out recall curve: k is
+ * the smallest measured k >= topK (else the largest measured), k' the smallest k' on the grid whose
+ * mean recall@k reaches the target (null when none does: decode densely then).
+ */
+export function lookupKPrime(record: PredictorRecord, topK: number, target: number): {k: number; kPrime: number | null} {
+  const ks = record.recall.ks;
+  const k = ks.find((v) => v >= topK) ?? ks[ks.length - 1]!;
+  return {k, kPrime: chooseKPrime(record.recall, k, target)};
+}

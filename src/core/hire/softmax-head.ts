@@ -1,0 +1,105 @@
+/**
+ * HiRE-Softmax output head (see decode/output-head.ts for the interface and the dense head):
+ * approximate logits z~ from the predictor, candidates
+ *   C = top-k'(z~), exact logits W[C] h of the candidates only; sampling then sees C alone, the
+ *   tail outside C is dropped. In certified mode candidates are taken by the upper bound
+ *   z~ + e ||h|| and k' is doubled until the top-k is provably the dense top-k.
+ */
+import type {Backend, Mat, Vec} from '../backends/backend.js';
+import {topKIndices} from '../decode/sampler.js';
+import type {HeadResult, HeadStats, OutputHead} from '../decode/output-head.js';
+import {certifiedTopK} from './recall.js';
+import {predictorBytes, type SoftmaxPredictor} from './softmax-predictor.js';
+
+export interface HireHeadOptions {
+  /** Candidates per step. */
+  kPrime: number;
+  /** Certified mode: the top-k that must be exact (1 for greedy). Null: plain HiRE. */
+  certifyK: number | null;
+}
+
+export class HireSoftmaxHead implements OutputHead {
+  readonly kind = 'hire' as const;
+  private readonly proj: Mat | null; // B [rank, dim]
+  private readonly approxMat: Mat; // A, dequant(A) [vocab, rank] or dequant(Wq) [vocab, dim]
+  private readonly projOut: Vec | null;
+  private readonly approx: Vec;
+  private readonly candidateVecs = new Map<number, Vec>();
+  private steps = 0;
+  private candidates = 0;
+  private widenedSteps = 0;
+  private widenings = 0;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly lmHead: Mat,
+    readonly predictor: SoftmaxPredictor,
+    private readonly opts: HireHeadOptions,
+  ) {
+    const p = predictor;
+    this.proj = p.B ? backend.uploadMatrix({dtype: 'f32', rows: p.rank!, cols: p.dim, data: p.B}) : null;
+    this.projOut = p.B ? backend.createVector(p.rank!) : null;
+    this.approxMat = p.A
+      ? backend.uploadMatrix({dtype: 'f32', rows: p.vocabSize, cols: p.rank!, data: p.A})
+      : backend.uploadQuantMatrix(p.Q!);
+    this.approx = backend.createVector(p.vocabSize);
+  }
+
+  get bytesPerToken(): number {
+    const rowBytes = this.lmHead.bytes / this.lmHead.rows;
+    return predictorBytes(this.predictor) + this.opts.kPrime * rowBytes;
+  }
+
+  async next(h: Vec): Promise<HeadResult> {
+    const b = this.backend;
+    if (this.proj) {
+      b.matvec(this.proj, h, this.projOut!);
+      b.matvec(this.approxMat, this.projOut!, this.approx);
+    } else {
+      b.matvec(this.approxMat, h, this.approx);
+    }
+    const approx = await b.read(this.approx);
+    this.steps++;
+    if (this.opts.certifyK === null) {
+      const ids = topKIndices(approx, this.opts.kPrime);
+      this.candidates += ids.length;
+      return {ids, logits: await this.exactRows(ids, h)};
+    }
+    const hv = await b.read(h);
+    let ss = 0;
+    for (let i = 0; i < hv.length; i++) ss += hv[i]! * hv[i]!;
+    const res = await certifiedTopK(approx, this.predictor.errNorms, Math.sqrt(ss), this.opts.certifyK, this.opts.kPrime, (ids) =>
+      this.exactRows(ids, h),
+    );
+    this.candidates += res.ids.length;
+    if (res.widened > 0) this.widenedSteps++;
+    this.widenings += res.widened;
+    return {ids: res.ids, logits: res.logits};
+  }
+
+  describe(): string {
+    const mode = this.opts.certifyK === null ? '' : `, certified top-${this.opts.certifyK}`;
+    return `HiRE softmax (${this.predictor.name}, k'=${this.opts.kPrime}${mode})`;
+  }
+
+  stats(): HeadStats {
+    return {
+      steps: this.steps,
+      meanCandidates: this.steps ? this.candidates / this.steps : 0,
+      widenedSteps: this.widenedSteps,
+      widenings: this.widenings,
+    };
+  }
+
+  /** Exact logits W[ids] h of the listed rows. */
+  private async exactRows(ids: Int32Array, h: Vec): Promise<Float32Array> {
+    if (ids.length === 0) return new Float32Array(0);
+    let out = this.candidateVecs.get(ids.length);
+    if (!out) {
+      out = this.backend.createVector(ids.length);
+      this.candidateVecs.set(ids.length, out);
+    }
+    this.backend.matvecRows(this.lmHead, ids, h, out);
+    return this.backend.read(out);
+  }
+}
