@@ -1,7 +1,7 @@
 import {afterEach, describe, expect, it} from 'vitest';
 import {BackendError} from '../../../../src/core/errors.js';
 import {CpuKernels} from '../../../../src/core/backends/cpu/kernels.js';
-import {quantizeQ4, quantizeQ8} from '../../../../src/core/backends/cpu/quant.js';
+import {quantize} from '../../../../src/core/hire/quant.js';
 import {put, randomBf16, randomF16, randomF32, rng} from './helpers.js';
 
 const created: CpuKernels[] = [];
@@ -78,8 +78,8 @@ describe('CpuKernels threads', () => {
     const f16 = randomF16(rows * cols, rand);
     const xs = randomF32(nb * cols, rand);
     const ids = Int32Array.from({length: 150}, () => Math.floor(rand() * rows));
-    const q8 = quantizeQ8(f32, rows, cols, gs);
-    const q4 = quantizeQ4(f32, rows, cols, gs);
+    const q8 = quantize(f32, rows, cols, 8, gs);
+    const q4 = quantize(f32, rows, cols, 4, gs);
     const outputs = [one, two, three].map((k) => {
       const p = {
         f32: put(k, f32), bf16: put(k, bf16), f16: put(k, f16), xs: put(k, xs), ids: put(k, ids),

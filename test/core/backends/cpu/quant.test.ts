@@ -1,13 +1,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {BackendError} from '../../../../src/core/errors.js';
 import {CpuKernels} from '../../../../src/core/backends/cpu/kernels.js';
-import {
-  dequantizeQ4,
-  dequantizeQ8,
-  q4RowBytes,
-  quantizeQ4,
-  quantizeQ8,
-} from '../../../../src/core/backends/cpu/quant.js';
+import {dequantize, quantize, quantRowBytes} from '../../../../src/core/hire/quant.js';
 import {expectClose, put, randomF32, refRow, rng} from './helpers.js';
 
 /** [rows, cols, groupSize]: per-row groups, odd sizes, tails inside groups. */
@@ -24,39 +18,25 @@ const SHAPES: [number, number, number][] = [
   [1, 1000, 1000],
 ];
 
-describe('quantization helpers', () => {
-  it('q8 round trip is within half a step per weight', () => {
-    const rand = rng(21);
-    const [rows, cols, gs] = [7, 96, 32];
-    const w = randomF32(rows * cols, rand);
-    const q = quantizeQ8(w, rows, cols, gs);
-    const d = dequantizeQ8(q.data, q.scales, rows, cols, gs);
-    for (let i = 0; i < w.length; i++) {
-      expect(Math.abs(d[i]! - w[i]!)).toBeLessThanOrEqual(q.scales[Math.floor(i / gs)]! / 2 + 1e-7);
-      expect(Math.abs(q.data[i]!)).toBeLessThanOrEqual(127);
-    }
-  });
-
-  it('q4 packs column 2j in the low nibble and 2j+1 in the high nibble', () => {
+describe('packing shared with src/core/hire/quant.ts', () => {
+  it('int4 puts column 2j in the low nibble and 2j+1 in the high nibble, as the kernel reads it', () => {
     // One group per row, maxabs 7 -> scale 1: the values are stored as they are.
     const w = Float32Array.from([1, -2, 7, -7, 0, 3, -1]);
-    const q = quantizeQ4(w, 1, 7, 7);
+    const q = quantize(w, 1, 7, 4, 7);
     expect(q.scales[0]).toBe(1);
-    expect(q.data.length).toBe(q4RowBytes(7));
+    expect(q.data.length).toBe(quantRowBytes(4, 7));
     expect(Array.from(q.data)).toEqual([0xe1, 0x97, 0x30, 0x0f]);
-    expect(Array.from(dequantizeQ4(q.data, q.scales, 1, 7, 7))).toEqual(Array.from(w));
   });
 
-  it('an all-zero group gets scale 0 and zero values', () => {
-    const q = quantizeQ8(new Float32Array(8), 1, 8, 4);
-    expect(Array.from(q.scales)).toEqual([0, 0]);
-    expect(Array.from(q.data)).toEqual(new Array(8).fill(0));
-  });
-
-  it('rejects group sizes that do not divide cols, or odd int4 groups', () => {
-    expect(() => quantizeQ8(new Float32Array(6), 1, 6, 4)).toThrow(BackendError);
-    expect(() => quantizeQ4(new Float32Array(6), 1, 6, 3)).toThrow(BackendError);
-    expect(() => quantizeQ4(new Float32Array(5), 1, 5, 5)).not.toThrow();
+  it('the kernels reject group sizes that do not divide cols', async () => {
+    const k = await CpuKernels.create({threads: 1});
+    try {
+      const [w, s, x, y] = [k.alloc(64), k.alloc(64), k.alloc(64), k.alloc(64)];
+      expect(() => k.matvecQ8(w, s, 1, 6, 4, x, y)).toThrow(BackendError);
+      expect(() => k.matvecQ4(w, s, 1, 6, 3, x, y)).toThrow(BackendError);
+    } finally {
+      k.dispose();
+    }
   });
 });
 
@@ -75,10 +55,8 @@ describe('quantized kernels', () => {
         const mark = k.mark();
         const w = randomF32(rows * cols, rand);
         const x = randomF32(cols, rand);
-        const q = bits === 8 ? quantizeQ8(w, rows, cols, gs) : quantizeQ4(w, rows, cols, gs);
-        const deq = bits === 8
-          ? dequantizeQ8(q.data as Int8Array, q.scales, rows, cols, gs)
-          : dequantizeQ4(q.data as Uint8Array, q.scales, rows, cols, gs);
+        const q = quantize(w, rows, cols, bits, gs);
+        const deq = dequantize(q);
         const wp = put(k, q.data);
         const sp = put(k, q.scales);
         const xp = put(k, x);

@@ -1,0 +1,54 @@
+/**
+ * Text corpora for calibration and evaluation, with the fixed train/validation split, and the
+ * bundled default corpus (data/tinyshakespeare.txt).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {DataError} from '../errors.js';
+import {sha256File, type FileHash} from '../hire/bundle.js';
+
+/** The project root: src/core/data and dist/core/data are both three levels down. */
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const DEFAULT_CORPUS = path.join(PACKAGE_ROOT, 'data', 'tinyshakespeare.txt');
+
+/** Share of the characters in the train split. */
+export const TRAIN_FRACTION = 0.9;
+
+export type Split = 'train' | 'validation' | 'all';
+
+/** The split point: TRAIN_FRACTION of the text, moved forward to just after a line break. */
+export function splitPoint(text: string): number {
+  const target = Math.floor(text.length * TRAIN_FRACTION);
+  const nl = text.indexOf('\n', target);
+  return nl < 0 ? target : nl + 1;
+}
+
+export function splitText(text: string, split: Split): string {
+  if (split === 'all') return text;
+  const at = splitPoint(text);
+  return split === 'train' ? text.slice(0, at) : text.slice(at);
+}
+
+export interface Corpus {
+  text: string;
+  files: FileHash[];
+}
+
+/** Reads files (default: the bundled corpus), keeps one split of each, and joins them. */
+export function readCorpus(files: string[] | undefined, split: Split): Corpus {
+  const list = files && files.length > 0 ? files : [DEFAULT_CORPUS];
+  const parts: string[] = [];
+  const hashes: FileHash[] = [];
+  for (const file of list) {
+    if (!fs.existsSync(file)) throw new DataError(file, 'no such file');
+    if (!fs.statSync(file).isFile()) throw new DataError(file, 'not a file');
+    const text = fs.readFileSync(file, 'utf8');
+    if (text.trim().length === 0) throw new DataError(file, 'empty: calibration and evaluation need text');
+    const part = splitText(text, split);
+    if (part.trim().length === 0) throw new DataError(file, `the ${split} split is empty (the file is too short to split)`);
+    parts.push(part);
+    hashes.push({...sha256File(file), file: path.resolve(file)});
+  }
+  return {text: parts.join('\n'), files: hashes};
+}
