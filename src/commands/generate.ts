@@ -7,6 +7,7 @@ import {Session} from '../core/decode/session.js';
 import {TextStreamer} from '../core/decode/streamer.js';
 import {UsageError} from '../core/errors.js';
 import {parseTokenIds} from '../core/model/tokenizer.js';
+import {parseNumber} from '../cli/parse.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate text from a prompt, streaming tokens as they are decoded.';
@@ -89,12 +90,6 @@ timing statistics go to stderr. Sampling is reproducible: the same --seed gives 
       session.dispose();
     }
   }
-}
-
-function parseNumber(flag: string, value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag}: "${value}" is not a number`);
-  return n;
 }
 
 function formatStats(s: GenerateStats, backend: string, bytesPerToken: number): string {

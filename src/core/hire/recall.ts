@@ -38,34 +38,57 @@ export function recallCurve(
   ks: number[],
   kPrimes: number[],
 ): RecallTable {
-  const mean = ks.map(() => kPrimes.map(() => 0));
-  const full = ks.map(() => kPrimes.map(() => 0));
-  if (ks.some((k) => !(k >= 1)) || kPrimes.some((kp) => !(kp >= 1))) {
-    throw new RangeError('recallCurve: every k and k\' must be >= 1');
+  const acc = new RecallAccumulator(ks, kPrimes);
+  for (const {exact, approx} of pairs) acc.add(topKIndices(exact, acc.maxK), approx);
+  return acc.table();
+}
+
+/**
+ * Streaming form of recallCurve: add one token at a time (its exact top ids and its approximate
+ * logits), so calibration never holds every token's full logit vectors.
+ */
+export class RecallAccumulator {
+  readonly maxK: number;
+  private readonly maxKPrime: number;
+  private readonly mean: number[][];
+  private readonly full: number[][];
+  private n = 0;
+
+  constructor(
+    private readonly ks: number[],
+    private readonly kPrimes: number[],
+  ) {
+    if (ks.some((k) => !(k >= 1)) || kPrimes.some((kp) => !(kp >= 1))) {
+      throw new RangeError("recallCurve: every k and k' must be >= 1");
+    }
+    this.maxK = Math.max(...ks);
+    this.maxKPrime = Math.max(...kPrimes);
+    this.mean = ks.map(() => kPrimes.map(() => 0));
+    this.full = ks.map(() => kPrimes.map(() => 0));
   }
-  const maxKPrime = Math.max(...kPrimes);
-  const maxK = Math.max(...ks);
-  for (const {exact, approx} of pairs) {
+
+  /** exactTop: the exact top-maxK ids, best first (topKIndices order). */
+  add(exactTop: Int32Array, approx: Float32Array): void {
     const vocab = approx.length;
     // rank[id] = position of id in the approximate order (vocab when beyond the largest k').
     const rank = new Int32Array(vocab).fill(vocab);
-    topKIndices(approx, maxKPrime).forEach((id, pos) => (rank[id] = pos));
-    const exactTop = topKIndices(exact, maxK);
-    ks.forEach((k, a) => {
-      const kk = Math.min(k, vocab);
-      kPrimes.forEach((kp, b) => {
+    topKIndices(approx, this.maxKPrime).forEach((id, pos) => (rank[id] = pos));
+    this.ks.forEach((k, a) => {
+      const kk = Math.min(k, vocab, exactTop.length);
+      this.kPrimes.forEach((kp, b) => {
         let hit = 0;
         for (let j = 0; j < kk; j++) if (rank[exactTop[j]] < kp) hit++;
-        mean[a][b] += hit / kk;
-        if (hit === kk) full[a][b] += 1;
+        this.mean[a][b] += hit / kk;
+        if (hit === kk) this.full[a][b] += 1;
       });
     });
+    this.n++;
   }
-  const n = pairs.length;
-  if (n > 0) {
-    for (const table of [mean, full]) for (const row of table) row.forEach((v, b) => (row[b] = v / n));
+
+  table(): RecallTable {
+    const scale = (t: number[][]) => t.map((row) => row.map((v) => (this.n > 0 ? v / this.n : 0)));
+    return {ks: [...this.ks], kPrimes: [...this.kPrimes], mean: scale(this.mean), full: scale(this.full), tokens: this.n};
   }
-  return {ks: [...ks], kPrimes: [...kPrimes], mean, full, tokens: n};
 }
 
 /** Smallest k' of the table whose MEAN recall@k reaches target; null when none does. */

@@ -50,7 +50,8 @@ export class HireSoftmaxHead implements OutputHead {
     return predictorBytes(this.predictor) + this.opts.kPrime * rowBytes;
   }
 
-  async next(h: Vec): Promise<HeadResult> {
+  /** The predictor's approximate logits z~ [vocabSize] for h. */
+  async approximate(h: Vec): Promise<Float32Array> {
     const b = this.backend;
     if (this.proj) {
       b.matvec(this.proj, h, this.projOut!);
@@ -58,7 +59,12 @@ export class HireSoftmaxHead implements OutputHead {
     } else {
       b.matvec(this.approxMat, h, this.approx);
     }
-    const approx = await b.read(this.approx);
+    return b.read(this.approx);
+  }
+
+  async next(h: Vec): Promise<HeadResult> {
+    const b = this.backend;
+    const approx = await this.approximate(h);
     this.steps++;
     if (this.opts.certifyK === null) {
       const ids = topKIndices(approx, this.opts.kPrime);

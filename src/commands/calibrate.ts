@@ -1,0 +1,92 @@
+import {Args, Flags} from '@oclif/core';
+import {BaseCommand, warn} from '../cli/base-command.js';
+import {formatBytes, makeTable} from '../cli/format.js';
+import {createProgress} from '../cli/progress.js';
+import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
+import {calibrate, DEFAULT_KS} from '../core/hire/calibrate.js';
+import {parseIntList, parseNumber} from '../cli/parse.js';
+import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/softmax-predictor.js';
+import type {QuantBits} from '../core/hire/quant.js';
+
+export default class Calibrate extends BaseCommand {
+  static override summary = 'Fit HiRE predictors on calibration text, measure their recall, and write a bundle.';
+  static override description = `Runs the dense model over calibration text (default: the train split of the bundled
+Shakespeare corpus), collects the final hidden states, fits the softmax predictors (low-rank by plain
+truncated SVD and by the data-aware fit, int8/int4/int2 quantisation, and low-rank with a quantised
+factor), measures recall@k against k' on a held-out part of the text, and writes <out>/ with the
+model, hire.safetensors and hire.json (k' tables per recall target). Calibration picks the predictor
+that reads the fewest bytes per token at k=${32} and the --recall target. The bundle is written to a
+temporary directory and renamed into place, so a failed run leaves nothing behind.`;
+
+  static override examples = [
+    '<%= config.bin %> calibrate ../shared/models/llama2xs --out llama2xs.hire',
+    '<%= config.bin %> calibrate ./my-model --data notes.txt --softmax lowrank+quant --rank 128 --bits 4 --recall 0.99',
+    '<%= config.bin %> calibrate ./my-model --k 1,8,40 --tokens 16384 --json',
+  ];
+
+  static override args = {
+    model: Args.directory({description: 'Model directory (Hugging Face layout).', required: true}),
+  };
+
+  static override flags = {
+    data: Flags.string({description: 'Calibration text file (repeatable; default: the bundled corpus). Its train split is used.', multiple: true}),
+    out: Flags.string({char: 'o', description: 'Bundle directory to write (default: <model name>.hire).'}),
+    force: Flags.boolean({description: 'Replace an existing bundle at --out.', default: false}),
+    softmax: Flags.string({description: 'Predictor kinds to fit (repeatable; default: all).', options: [...SOFTMAX_KINDS], multiple: true}),
+    rank: Flags.integer({description: 'Rank of the low-rank predictors (default: width/8, 8..256).', min: 1}),
+    bits: Flags.string({description: 'Bits of the quantised predictors.', options: ['8', '4', '2']}),
+    'group-size': Flags.integer({description: 'Columns per scale for --softmax quant (default 64).', min: 1}),
+    k: Flags.string({description: `Top-k sizes to measure recall for (default ${DEFAULT_KS.join(',')}).`}),
+    recall: Flags.string({description: 'Recall target used to choose the predictor (also stored with 0.9, 0.95, 0.99, 0.999).', default: '0.99'}),
+    tokens: Flags.integer({description: 'Calibration tokens to use (fit + held out).', default: 4096, min: 80}),
+    'seq-len': Flags.integer({description: 'Tokens per sequence while collecting hidden states.', default: 128, min: 1}),
+    backend: Flags.string({char: 'b', description: `Compute backend: ${AVAILABLE_BACKENDS.join(', ')}.`, default: 'cpu'}),
+    threads: Flags.integer({description: 'Worker threads for the cpu backend.', min: 1}),
+    seed: Flags.integer({description: 'Seed of the randomized SVD.', default: 1}),
+    json: Flags.boolean({description: 'Print the manifest (hire.json) as JSON.', default: false}),
+  };
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Calibrate);
+    const progress = createProgress(!flags.json);
+    let result;
+    try {
+      result = await calibrate({
+        model: args.model,
+        data: flags.data,
+        out: flags.out,
+        force: flags.force,
+        softmax: flags.softmax as SoftmaxKind[] | undefined,
+        rank: flags.rank,
+        bits: flags.bits === undefined ? undefined : (Number(flags.bits) as QuantBits),
+        groupSize: flags['group-size'],
+        ks: flags.k === undefined ? undefined : parseIntList('--k', flags.k),
+        recall: parseNumber('--recall', flags.recall),
+        tokens: flags.tokens,
+        seqLen: flags['seq-len'],
+        backend: flags.backend,
+        threads: flags.threads,
+        seed: flags.seed,
+        onProgress: (stage, done, total) => progress.update(done === undefined ? stage : `${stage} (${done}/${total})`),
+        onWarning: warn,
+      });
+    } finally {
+      progress.stop();
+    }
+    const m = result.manifest;
+    if (flags.json) {
+      this.log(JSON.stringify(m, null, 2));
+      return;
+    }
+    const s = m.softmax!;
+    const target = String(Number(flags.recall));
+    const table = makeTable(['predictor', 'bytes/token', ...s.predictors[0]!.recall.ks.map((k) => `k'@${target} for k=${k}`), 'selected']);
+    for (const p of s.predictors) {
+      const kp = p.kPrime[target] ?? {};
+      table.push([p.name, formatBytes(p.bytesPerToken), ...p.recall.ks.map((k) => String(kp[String(k)] ?? '-')), p.name === s.selected ? 'yes' : '']);
+    }
+    this.log(table.toString());
+    this.log(`calibrated on ${m.calibration.fitTokens} tokens, recall measured on ${m.calibration.heldOutTokens} held-out tokens`);
+    this.log(`wrote ${result.bundle}`);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * `hire calibrate`: run the dense model over calibration text, collect the final hidden states,
+ * fit HiRE-Softmax predictors, measure recall@k against k' on a held-out split, store the k'
+ * tables, and write the bundle. Core code: reports progress through a callback, never prints.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type {Vec} from '../backends/backend.js';
+import {readCorpus} from '../data/corpus.js';
+import {DenseHead} from '../decode/output-head.js';
+import {Session} from '../decode/session.js';
+import {DataError, UsageError} from '../errors.js';
+import {sha256File, weightFiles, writeBundle, type HireManifest, type KPrimeTable, type PredictorRecord} from './bundle.js';
+import {checkFitRequest, fitPredictors, type FitRequest} from './fit.js';
+import {topKIndices} from '../decode/sampler.js';
+import {chooseKPrime, defaultKPrimeGrid, RecallAccumulator} from './recall.js';
+import {HireSoftmaxHead} from './softmax-head.js';
+import {predictorBytes, predictorMeta, type SoftmaxPredictor} from './softmax-predictor.js';
+
+export const DEFAULT_KS = [1, 8, 32, 64];
+export const DEFAULT_RECALL_TARGETS = [0.9, 0.95, 0.99, 0.999];
+/** The (k, recall) at which calibration compares predictors' cost when choosing one. */
+export const SELECTION_K = 32;
+
+export interface CalibrateOptions extends FitRequest {
+  model: string;
+  data?: string[];
+  out?: string;
+  force?: boolean;
+  ks?: number[];
+  /** The recall target that selection uses; always stored in the k' table too. */
+  recall?: number;
+  /** Most calibration tokens to use (fit + held out). */
+  tokens?: number;
+  /** Tokens per sequence (the KV cache restarts every seqLen tokens). */
+  seqLen?: number;
+  /** Share of the tokens held out for recall measurement. */
+  heldOut?: number;
+  backend?: string;
+  threads?: number;
+  seed?: number;
+  onProgress?: (stage: string, done?: number, total?: number) => void;
+  onWarning?: (message: string) => void;
+}
+
+export interface CalibrationResult {
+  bundle: string;
+  manifest: HireManifest;
+}
+
+export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResult> {
+  const progress = opts.onProgress ?? (() => {});
+  const recall = opts.recall ?? 0.99;
+  if (!(recall > 0 && recall <= 1)) throw new UsageError(`--recall must be in (0, 1], got ${recall}`);
+  const ks = [...new Set(opts.ks ?? DEFAULT_KS)].sort((a, b) => a - b);
+  const seqLen = opts.seqLen ?? 128;
+  const heldOutShare = opts.heldOut ?? 0.2;
+  const seed = opts.seed ?? 1;
+  const out = path.resolve(opts.out ?? `${path.basename(path.resolve(opts.model))}.hire`);
+
+  progress('loading model');
+  const session = await Session.open(opts.model, {backend: opts.backend ?? 'cpu', threads: opts.threads ?? os.availableParallelism(), onWarning: opts.onWarning});
+  try {
+    const {config} = session;
+    const vocab = config.vocabSize;
+    const dim = config.embedDim;
+    if (ks.some((k) => !Number.isInteger(k) || k < 1 || k > vocab)) throw new UsageError(`--k values must be integers in 1..${vocab}`);
+    checkFitRequest(opts, vocab, dim);
+
+    progress('reading calibration text');
+    const corpus = readCorpus(opts.data, 'train');
+    const allIds = session.tokenizer!.encode(corpus.text, {addSpecialTokens: false});
+    const ids = allIds.slice(0, opts.tokens ?? 8192);
+    const heldOut = Math.floor(ids.length * heldOutShare);
+    const fitTokens = ids.length - heldOut;
+    if (heldOut < 16 || fitTokens < 64) {
+      throw new DataError(corpus.files.map((f) => f.file).join(', '), `only ${ids.length} tokens; calibration needs at least 80 (more is better)`);
+    }
+
+    // 1. Final hidden states of every token, and the exact top ids of the held-out ones.
+    const maxK = ks[ks.length - 1]!;
+    const hs = new Float32Array(ids.length * dim);
+    const exactTop: Int32Array[] = [];
+    const dense = new DenseHead(session.backend, session.model.weights.lmHead);
+    const chunkStarts: number[] = [];
+    for (let s = 0; s < ids.length; s += seqLen) chunkStarts.push(s);
+    for (const start of chunkStarts) {
+      const cache = session.model.createCache(Math.min(seqLen, ids.length - start));
+      for (let pos = 0; pos < seqLen && start + pos < ids.length; pos++) {
+        const t = start + pos;
+        const h = session.model.hidden(ids[t]!, pos, cache);
+        hs.set(await session.backend.read(h), t * dim);
+        if (t >= fitTokens) exactTop.push(topKIndices((await dense.next(h)).logits, maxK));
+      }
+      progress('running the dense model over the calibration text', Math.min(start + seqLen, ids.length), ids.length);
+    }
+
+    // 2. Fit the predictors on the fit split.
+    const lmHead = session.source.specs.find((s) => s.key === 'lmHead') ?? session.source.specs.find((s) => s.key === 'embed')!;
+    const w = session.source.checkpoint.readFloat32(lmHead.name);
+    const predictors = fitPredictors(w, vocab, dim, hs.subarray(0, fitTokens * dim), fitTokens, opts, seed, (stage) => progress(stage));
+
+    // 3. Recall of each predictor on the held-out split, measured with the same head that decodes.
+    const grid = defaultKPrimeGrid(vocab, Math.min(8, vocab));
+    const targets = [...new Set([...DEFAULT_RECALL_TARGETS, recall])].sort((a, b) => a - b);
+    const hVec: Vec = session.backend.createVector(dim);
+    const records: PredictorRecord[] = [];
+    for (const p of predictors) {
+      progress(`measuring recall of ${p.name}`);
+      const head = new HireSoftmaxHead(session.backend, session.model.weights.lmHead, p, {kPrime: 1, certifyK: null});
+      const acc = new RecallAccumulator(ks, grid);
+      for (let i = 0; i < heldOut; i++) {
+        session.backend.write(hVec, hs.subarray((fitTokens + i) * dim, (fitTokens + i + 1) * dim));
+        acc.add(exactTop[i]!, await head.approximate(hVec));
+      }
+      const table = acc.table();
+      const kPrime: KPrimeTable = {};
+      for (const target of targets) {
+        kPrime[String(target)] = Object.fromEntries(ks.map((k) => [String(k), chooseKPrime(table, k, target)]));
+      }
+      records.push({...predictorMeta(p), recall: table, kPrime});
+    }
+
+    const selected = selectPredictor(records, predictors, recall, session.model.weights.lmHead.bytes / vocab);
+    if (!selected.reaches) {
+      opts.onWarning?.(`no predictor reaches recall ${recall} at k=${SELECTION_K} on the k' grid; selected ${selected.name} (best recall); decoding will fall back to dense where the table has no k'`);
+    }
+
+    // 4. The bundle.
+    progress('writing the bundle');
+    const manifest: HireManifest = {
+      format: 'hire-bundle',
+      version: 1,
+      createdBy: 'hire',
+      createdAt: new Date().toISOString(),
+      source: {
+        dir: path.resolve(opts.model),
+        config: sha256File(path.join(opts.model, 'config.json')),
+        weights: weightFiles(opts.model).map((f) => sha256File(path.join(opts.model, f))),
+      },
+      model: {architecture: config.architecture, vocabSize: vocab, dim},
+      calibration: {data: corpus.files, tokens: ids.length, fitTokens, heldOutTokens: heldOut, seqLen, seed},
+      softmax: {selected: selected.name, recallTargets: targets, predictors: records},
+      ffn: null,
+    };
+    writeBundle({sourceDir: opts.model, outDir: out, manifest, predictors, overwrite: opts.force ?? false});
+    return {bundle: out, manifest};
+  } finally {
+    session.dispose();
+  }
+}
+
+/**
+ * The predictor that reads the fewest bytes per token at (k = SELECTION_K or the nearest measured
+ * k, recall target): predictor bytes plus k' exact rows. Predictors that cannot reach the target
+ * are only chosen when none can (then the best recall at the largest k' wins).
+ */
+function selectPredictor(
+  records: PredictorRecord[],
+  predictors: SoftmaxPredictor[],
+  target: number,
+  rowBytes: number,
+): {name: string; reaches: boolean} {
+  const ks = records[0]!.recall.ks;
+  const k = ks.find((v) => v >= SELECTION_K) ?? ks[ks.length - 1]!;
+  let best: {name: string; cost: number} | null = null;
+  records.forEach((r, i) => {
+    const kp = chooseKPrime(r.recall, k, target);
+    if (kp === null) return;
+    const cost = predictorBytes(predictors[i]!) + kp * rowBytes;
+    if (!best || cost < best.cost) best = {name: r.name, cost};
+  });
+  if (best) return {name: (best as {name: string}).name, reaches: true};
+  const a = records[0]!.recall.ks.indexOf(k);
+  const last = records[0]!.recall.kPrimes.length - 1;
+  const top = records.reduce((x, y) => (y.recall.mean[a]![last]! > x.recall.mean[a]![last]! ? y : x));
+  return {name: top.name, reaches: false};
+}
