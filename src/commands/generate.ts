@@ -8,18 +8,27 @@ import {TextStreamer} from '../core/decode/streamer.js';
 import {UsageError} from '../core/errors.js';
 import {parseTokenIds} from '../core/model/tokenizer.js';
 import {parseNumber} from '../cli/parse.js';
+import {chooseHead} from '../core/hire/heads.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate text from a prompt, streaming tokens as they are decoded.';
   static override description = `Loads a Hugging Face checkpoint directory (config.json, model.safetensors or a sharded
 index, tokenizer.json) and decodes one token at a time. Text goes to stdout as it is produced;
 timing statistics go to stderr. Sampling is reproducible: the same --seed gives the same text.
---temperature 0 is greedy decoding.`;
+--temperature 0 is greedy decoding.
+
+When the model directory is a HiRE bundle (made by \`hire calibrate\`), the output layer is sparse:
+the predictor scores every vocabulary row cheaply, the k' best candidates are computed exactly, and
+sampling sees those candidates only (the tail outside them is dropped). k' comes from the bundle's
+recall table for --recall; --certify widens k' until the top-k is provably the dense top-k, so greedy
+output is token for token the dense output. --dense turns HiRE off.`;
 
   static override examples = [
     '<%= config.bin %> generate ../shared/models/llama2xs --prompt "Once upon a time" --max-tokens 64 --temperature 0',
     '<%= config.bin %> generate ./my-model --prompt "Hello" --temperature 0.7 --top-p 0.9 --seed 7',
     '<%= config.bin %> generate ./my-model --tokens 1,403,407 --max-tokens 16 --json',
+    '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --temperature 0 --certify',
+    '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --recall 0.999',
   ];
 
   static override args = {
@@ -39,6 +48,14 @@ timing statistics go to stderr. Sampling is reproducible: the same --seed gives 
       description: `Compute backend: ${AVAILABLE_BACKENDS.join(', ')}.`,
       default: 'reference',
     }),
+    dense: Flags.boolean({description: 'Decode densely even when the model is a HiRE bundle.', default: false}),
+    recall: Flags.string({description: "HiRE: mean recall@k target that picks k' from the bundle's table.", default: '0.99'}),
+    'k-prime': Flags.integer({description: "HiRE: use exactly this many softmax candidates (overrides --recall).", min: 1}),
+    certify: Flags.boolean({
+      description: "HiRE: certified top-k; widen k' until the top-k provably equals dense (greedy output is then identical to dense).",
+      default: false,
+    }),
+    predictor: Flags.string({description: 'HiRE: softmax predictor to use (default: the one calibration selected).'}),
     'no-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token.', default: false}),
     json: Flags.boolean({description: 'Print one JSON object (text, token ids, statistics) instead of streaming.', default: false}),
   };
@@ -66,9 +83,18 @@ timing statistics go to stderr. Sampling is reproducible: the same --seed gives 
         if (!flags.json && s) process.stdout.write(s);
       };
       if (flags.prompt !== undefined) out(flags.prompt);
+      const {head, note: headNote} = chooseHead(
+        args.model,
+        {backend: session.backend, lmHead: session.model.weights.lmHead, vocabSize: session.config.vocabSize, dim: session.config.embedDim},
+        sampling,
+        {dense: flags.dense, recall: parseNumber('--recall', flags.recall), kPrime: flags['k-prime'], certify: flags.certify, predictor: flags.predictor},
+      );
+      if (headNote) warn(headNote);
+      if (!flags.json) note(`hire: ${head.describe()}`);
       const it = generateTokens(session.model, promptIds, {
         maxTokens: flags['max-tokens'],
         sampling,
+        head,
         seed: flags.seed,
         eosTokenIds: flags['no-eos'] ? [] : session.eosTokenIds,
       });
@@ -81,10 +107,14 @@ timing statistics go to stderr. Sampling is reproducible: the same --seed gives 
       out(streamer.flush());
       const stats = step.value;
       if (flags.json) {
-        this.log(JSON.stringify({text, promptTokenIds: promptIds, tokenIds: ids, backend: session.backend.name, stats}, null, 2));
+        const output = {kind: head.kind, describe: head.describe(), bytesPerToken: head.bytesPerToken, ...head.stats()};
+        this.log(JSON.stringify({text, promptTokenIds: promptIds, tokenIds: ids, backend: session.backend.name, stats, output}, null, 2));
       } else {
         process.stdout.write('\n');
-        note(formatStats(stats, session.backend.describe(), session.denseBytesPerToken));
+        const bytes = session.denseBytesPerToken - session.model.weights.lmHead.bytes + head.bytesPerToken;
+        note(formatStats(stats, session.backend.describe(), bytes));
+        const hs = head.stats();
+        if (flags.certify) note(`certified: k' widened on ${hs.widenedSteps} of ${hs.steps} steps (${hs.widenings} doublings), mean ${hs.meanCandidates.toFixed(1)} candidates`);
       }
     } finally {
       session.dispose();

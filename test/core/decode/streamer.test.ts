@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, describe, expect, it} from 'vitest';
+import {writeTinyTokenizer} from '../../helpers/tiny-tokenizer.js';
 import {TextStreamer} from '../../../src/core/decode/streamer.js';
 import {HireTokenizer} from '../../../src/core/model/tokenizer.js';
 
@@ -21,40 +22,10 @@ function stream(tok: HireTokenizer, ids: number[]): {pieces: string[]; text: str
   return {pieces, text: pieces.join('')};
 }
 
-/** A tiny SentencePiece-style BPE tokenizer with byte fallback: "€" and emoji become byte tokens. */
+/** A temp dir holding the tiny byte-fallback tokenizer ("€" and emoji become byte tokens). */
 function tinyTokenizerDir(): string {
-  const vocab: Record<string, number> = {'<unk>': 0, '<s>': 1, '</s>': 2};
-  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
-  for (const p of ['▁', 'a', 'h', 'i', 'hi', '▁h', '▁hi']) vocab[p] = Object.keys(vocab).length;
-  const special = (content: string, id: number) => ({
-    id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
-  });
-  const json = {
-    version: '1.0',
-    added_tokens: [special('<unk>', 0), special('<s>', 1), special('</s>', 2)],
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [{type: 'Prepend', prepend: '▁'}, {type: 'Replace', pattern: {String: ' '}, content: '▁'}],
-    },
-    pre_tokenizer: null,
-    post_processor: null,
-    decoder: {
-      type: 'Sequence',
-      decoders: [
-        {type: 'Replace', pattern: {String: '▁'}, content: ' '},
-        {type: 'ByteFallback'},
-        {type: 'Fuse'},
-        {type: 'Strip', content: ' ', start: 1, stop: 0},
-      ],
-    },
-    model: {
-      type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: ['h i', '▁ h', '▁ hi'],
-    },
-  };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-streamer-'));
-  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
-  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({add_bos_token: true, bos_token: '<s>'}));
+  writeTinyTokenizer(dir, {bosTemplate: false});
   return dir;
 }
 
