@@ -1,48 +1,79 @@
 import {Args, Flags} from '@oclif/core';
 import {BaseCommand, warn} from '../cli/base-command.js';
 import {formatBytes, makeTable} from '../cli/format.js';
+import {parseNumber} from '../cli/parse.js';
 import {createProgress} from '../cli/progress.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
 import {shapeNames, type BenchDtype} from '../core/bench/models.js';
+import {benchOutputLayer, type OutputLayerReport} from '../core/bench/output-layer.js';
 import {runBench, type BenchReport} from '../core/bench/run.js';
+import type {QuantBits} from '../core/hire/quant.js';
+import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/softmax-predictor.js';
 
 export default class Bench extends BaseCommand {
-  static override summary = 'Measure decode speed against the memory-bandwidth limit.';
-  static override description = `Decodes a model (a directory, or a named synthetic shape with seeded random weights written
-once to the cache, $HIRE_CACHE_DIR or ~/.cache/hire) and reports prefill and decode tokens/s, ms per
-token by component, weight bytes per token, and bandwidth utilisation: weight bytes read per second
-divided by the best streaming-read bandwidth measured in the same run (a WebAssembly SIMD read on
-every thread over 512 MB).
+  static override summary = 'Measure decode speed against the memory-bandwidth limit, dense against HiRE.';
+  static override description = `Decodes a model (a directory or HiRE bundle, or a named synthetic shape with seeded random weights written once to the cache, $HIRE_CACHE_DIR or ~/.cache/hire) and reports prefill and decode tokens/s, ms per token by component, weight bytes per token, and bandwidth utilisation: weight bytes read per second divided by the best streaming-read bandwidth measured in the same run (a WebAssembly SIMD read on every thread over 512 MB).
+
+With a bundle, or with --hire on any model, a HiRE-Softmax row is timed in the same run (on a model without a bundle the predictor has random values of the chosen kind and size: speed does not depend on them). --output-layer times the output layer alone on a random [--vocab, --dim] matrix.
 
 Shapes: ${shapeNames().join(', ')}.`;
 
   static override examples = [
     '<%= config.bin %> bench --shape llama-110m --backend cpu',
-    '<%= config.bin %> bench --shape llama-470m --backend cpu --dtype bf16 --threads 2',
-    '<%= config.bin %> bench ../shared/models/llama2xs --backend tfjs --json',
+    '<%= config.bin %> bench --shape llama-470m --dtype bf16 --threads 2 --hire --k-prime 512',
+    '<%= config.bin %> bench llama2xs.hire --json',
+    '<%= config.bin %> bench --output-layer --vocab 128256 --dim 2048 --k-prime 512 --softmax lowrank+quant --bits 4',
   ];
 
   static override args = {
-    model: Args.directory({description: 'Model directory; omit to use --shape.', required: false}),
+    model: Args.directory({description: 'Model directory or HiRE bundle; omit to use --shape.', required: false}),
   };
 
   static override flags = {
     shape: Flags.string({description: 'Named synthetic shape (when no model is given).', default: 'llama-110m', options: shapeNames()}),
     dtype: Flags.string({description: 'Weight dtype of the synthetic shape.', default: 'f32', options: ['f32', 'bf16', 'f16']}),
-    backend: Flags.string({char: 'b', description: `Compute backend: ${AVAILABLE_BACKENDS.join(', ')}.`, default: AVAILABLE_BACKENDS.includes('cpu') ? 'cpu' : 'reference'}),
+    backend: Flags.string({char: 'b', description: `Compute backend: ${AVAILABLE_BACKENDS.join(', ')}.`, default: 'cpu'}),
     threads: Flags.integer({description: 'Worker threads (cpu backend and the bandwidth probe); default: all cores.', min: 1}),
     tokens: Flags.integer({char: 'n', description: 'Tokens to decode (timed).', default: 32, min: 1}),
     'prompt-tokens': Flags.integer({description: 'Prompt tokens to prefill first.', default: 16, min: 1}),
     'no-probe': Flags.boolean({description: 'Skip the bandwidth probe.', default: false}),
+    hire: Flags.boolean({description: 'Add a HiRE-Softmax row with a synthetic predictor (automatic for bundles).', default: false}),
+    softmax: Flags.string({description: 'Predictor kind for --hire and --output-layer.', options: [...SOFTMAX_KINDS], default: 'lowrank+quant'}),
+    rank: Flags.integer({description: 'Predictor rank (default: width/8 within 8..256).', min: 1}),
+    bits: Flags.string({description: 'Predictor bits.', options: ['8', '4'], default: '4'}),
+    'k-prime': Flags.integer({description: "Softmax candidates k' (default for bundles: the table's k' at --recall).", min: 1}),
+    recall: Flags.string({description: "Recall target for a bundle's k' table.", default: '0.99'}),
+    'output-layer': Flags.boolean({description: 'Time the output layer alone (dense against HiRE).', default: false}),
+    vocab: Flags.integer({description: 'Vocabulary size for --output-layer.', default: 32000, min: 1}),
+    dim: Flags.integer({description: 'Width for --output-layer.', default: 2048, min: 1}),
     json: Flags.boolean({description: 'Print the report as JSON.', default: false}),
   };
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Bench);
     const progress = createProgress(!flags.json);
-    let report: BenchReport;
+    const onProgress = (stage: string) => progress.update(stage);
+    const bits = Number(flags.bits) as QuantBits;
+    const kind = flags.softmax as SoftmaxKind;
     try {
-      report = await runBench({
+      if (flags['output-layer']) {
+        const report = await benchOutputLayer({
+          vocabSize: flags.vocab,
+          dim: flags.dim,
+          kPrime: flags['k-prime'] ?? 512,
+          kind,
+          rank: flags.rank ?? Math.min(256, flags.dim),
+          bits,
+          backend: flags.backend,
+          threads: flags.threads,
+          steps: 50,
+          onProgress,
+        });
+        progress.stop();
+        this.log(flags.json ? JSON.stringify(report, null, 2) : renderOutputLayer(report));
+        return;
+      }
+      const report = await runBench({
         model: args.model,
         shape: flags.shape,
         dtype: flags.dtype as BenchDtype,
@@ -51,17 +82,16 @@ Shapes: ${shapeNames().join(', ')}.`;
         tokens: flags.tokens,
         promptTokens: flags['prompt-tokens'],
         probe: !flags['no-probe'],
-        onProgress: (stage) => progress.update(stage),
+        hire: flags.hire || flags['k-prime'] !== undefined ? {kind, rank: flags.rank, bits, kPrime: flags['k-prime'] ?? 512} : null,
+        recall: parseNumber('--recall', flags.recall),
+        onProgress,
         onWarning: warn,
       });
+      progress.stop();
+      this.log(flags.json ? JSON.stringify(report, null, 2) : renderReport(report));
     } finally {
       progress.stop();
     }
-    if (flags.json) {
-      this.log(JSON.stringify(report, null, 2));
-      return;
-    }
-    this.log(renderReport(report));
   }
 }
 
@@ -71,28 +101,38 @@ function renderReport(r: BenchReport): string {
   head.push(
     {model: r.shape ? `${r.shape} (synthetic, ${r.dtype})` : `${r.model} (${r.dtype})`},
     {shape: `dim ${p.dim}, ${p.nLayers} layers, ffn ${p.hiddenDim}, vocab ${p.vocabSize}`},
-    {backend: `${r.backendInfo}`},
-    {'weight bytes / token': formatBytes(r.weightBytesPerToken)},
+    {backend: r.backendInfo},
     {'memory bandwidth (probe)': r.probeBytesPerSecond ? `${formatBytes(r.probeBytesPerSecond)}/s` : 'not measured'},
+    {tokens: `${r.promptTokens} prefilled, ${r.decodeTokens} decoded`},
   );
-  const speed = makeTable(['', 'tokens', 'tok/s', 'ms/token', 'weights read', 'of probe']);
-  speed.push(
-    ['prefill', String(r.promptTokens), r.prefillTokensPerSecond.toFixed(1), (1000 / r.prefillTokensPerSecond).toFixed(2), '', ''],
-    [
-      'decode',
-      String(r.decodeTokens),
-      r.decodeTokensPerSecond.toFixed(1),
-      r.msPerToken.toFixed(2),
-      `${formatBytes(r.achievedBytesPerSecond)}/s`,
-      r.bandwidthUtilisation === null ? '-' : `${(r.bandwidthUtilisation * 100).toFixed(0)}%`,
-    ],
-  );
+  const speed = makeTable(['', 'prefill tok/s', 'decode tok/s', 'ms/token', 'weights/token', 'read', 'of probe', 'speedup']);
+  for (const row of r.rows) {
+    speed.push([
+      row.head,
+      row.prefillTokensPerSecond.toFixed(1),
+      row.decodeTokensPerSecond.toFixed(1),
+      row.msPerToken.toFixed(2),
+      formatBytes(row.weightBytesPerToken),
+      `${formatBytes(row.achievedBytesPerSecond)}/s`,
+      row.bandwidthUtilisation === null ? '-' : `${(row.bandwidthUtilisation * 100).toFixed(0)}%`,
+      `${row.speedup.toFixed(2)}x`,
+    ]);
+  }
   let out = `${head.toString()}\n${speed.toString()}`;
-  if (r.breakdown) {
+  const timed = r.rows.filter((row) => row.breakdown);
+  if (timed.length) {
     const parts = makeTable(['decode ms/token', 'attention', 'ffn', 'output layer', 'embedding']);
-    const b = r.breakdown;
-    parts.push(['', b.attention.toFixed(2), b.ffn.toFixed(2), b.output.toFixed(2), b.embed.toFixed(3)]);
+    for (const row of timed) {
+      const b = row.breakdown!;
+      parts.push([row.mode, b.attention.toFixed(2), b.ffn.toFixed(2), b.output.toFixed(2), b.embed.toFixed(3)]);
+    }
     out += `\n${parts.toString()}`;
   }
   return out;
+}
+
+function renderOutputLayer(r: OutputLayerReport): string {
+  const t = makeTable(['output layer', 'ms/step', 'bytes/step', 'speedup']);
+  for (const row of r.rows) t.push([row.head, row.msPerStep.toFixed(3), formatBytes(row.bytesPerStep), `${row.speedup.toFixed(2)}x`]);
+  return `output layer [${r.vocabSize}, ${r.dim}] f32 on ${r.backend}; predictor ${r.predictor} (${formatBytes(r.predictorBytes)})\n${t.toString()}`;
 }

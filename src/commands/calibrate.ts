@@ -10,13 +10,7 @@ import type {QuantBits} from '../core/hire/quant.js';
 
 export default class Calibrate extends BaseCommand {
   static override summary = 'Fit HiRE predictors on calibration text, measure their recall, and write a bundle.';
-  static override description = `Runs the dense model over calibration text (default: the train split of the bundled
-Shakespeare corpus), collects the final hidden states, fits the softmax predictors (low-rank by plain
-truncated SVD and by the data-aware fit, int8/int4/int2 quantisation, and low-rank with a quantised
-factor), measures recall@k against k' on a held-out part of the text, and writes <out>/ with the
-model, hire.safetensors and hire.json (k' tables per recall target). Calibration picks the predictor
-that reads the fewest bytes per token at k=${32} and the --recall target. The bundle is written to a
-temporary directory and renamed into place, so a failed run leaves nothing behind.`;
+  static override description = `Runs the dense model over calibration text (default: the train split of the bundled Shakespeare corpus), collects the final hidden states, fits the softmax predictors (low-rank by plain truncated SVD and by the data-aware fit, int8/int4/int2 quantisation, and low-rank with a quantised factor), measures recall@k against k' on a held-out part of the text, and writes <out>/ with the model, hire.safetensors and hire.json (k' tables per recall target). Calibration picks the predictor that reads the fewest bytes per token at k=${32} and the --recall target. The bundle is written to a temporary directory and renamed into place, so a failed run leaves nothing behind.`;
 
   static override examples = [
     '<%= config.bin %> calibrate ../shared/models/llama2xs --out llama2xs.hire',

@@ -12,16 +12,9 @@ import {chooseHead} from '../core/hire/heads.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate text from a prompt, streaming tokens as they are decoded.';
-  static override description = `Loads a Hugging Face checkpoint directory (config.json, model.safetensors or a sharded
-index, tokenizer.json) and decodes one token at a time. Text goes to stdout as it is produced;
-timing statistics go to stderr. Sampling is reproducible: the same --seed gives the same text.
---temperature 0 is greedy decoding.
+  static override description = `Loads a Hugging Face checkpoint directory (config.json, model.safetensors or a sharded index, tokenizer.json) and decodes one token at a time. Text goes to stdout as it is produced; timing statistics go to stderr. Sampling is reproducible: the same --seed gives the same text. --temperature 0 is greedy decoding.
 
-When the model directory is a HiRE bundle (made by \`hire calibrate\`), the output layer is sparse:
-the predictor scores every vocabulary row cheaply, the k' best candidates are computed exactly, and
-sampling sees those candidates only (the tail outside them is dropped). k' comes from the bundle's
-recall table for --recall; --certify widens k' until the top-k is provably the dense top-k, so greedy
-output is token for token the dense output. --dense turns HiRE off.`;
+When the model directory is a HiRE bundle (made by \`hire calibrate\`), the output layer is sparse: the predictor scores every vocabulary row cheaply, the k' best candidates are computed exactly, and sampling sees those candidates only (the tail outside them is dropped). k' comes from the bundle's recall table for --recall; --certify widens k' until the top-k is provably the dense top-k, so greedy output is token for token the dense output. --dense turns HiRE off.`;
 
   static override examples = [
     '<%= config.bin %> generate ../shared/models/llama2xs --prompt "Once upon a time" --max-tokens 64 --temperature 0',

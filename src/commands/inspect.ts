@@ -6,8 +6,7 @@ import {openModel} from '../core/model/load.js';
 
 export default class Inspect extends BaseCommand {
   static override summary = 'Show what a checkpoint holds: family, parameters, dtypes, bytes read per token, tensors.';
-  static override description = `Reads config.json and the safetensors headers (no tensor data), checks every weight the
-architecture needs against its expected name and shape, and prints a summary and the tensor table.`;
+  static override description = `Reads config.json and the safetensors headers (no tensor data), checks every weight the architecture needs against its expected name and shape, and prints a summary and the tensor table.`;
 
   static override examples = [
     '<%= config.bin %> inspect ../shared/models/llama2xs',
