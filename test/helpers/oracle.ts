@@ -213,8 +213,18 @@ function applyRope(x: Seq, nHeads: number, headDim: number, invFreq: Float64Arra
   });
 }
 
+/** Zeroes all but the k entries of largest |x| (ties to the lower index), by a full sort. */
+function keepLargestMagnitudes(row: Float64Array | number[], k: number): Float64Array {
+  const order = Array.from(row, (_, i) => i).sort((a, b) => Math.abs(row[b]!) - Math.abs(row[a]!) || a - b);
+  const out = new Float64Array(row.length);
+  for (const i of order.slice(0, k)) out[i] = row[i]!;
+  return out;
+}
+
 function llamaForward(c: Json, cls: string, w: Tensors, tokens: readonly number[]): Seq {
-  if ((c['hidden_act'] ?? 'silu') !== 'silu') throw new Error('oracle: only silu is implemented');
+  const actName = (c['hidden_act'] ?? 'silu') as string;
+  if (actName !== 'silu' && actName !== 'relu') throw new Error('oracle: only silu and relu are implemented');
+  const act = actName === 'silu' ? silu : (x: number) => Math.max(0, x);
   const d = c['hidden_size'] as number;
   const ffn = c['intermediate_size'] as number;
   const vocab = c['vocab_size'] as number;
@@ -244,9 +254,12 @@ function llamaForward(c: Json, cls: string, w: Tensors, tokens: readonly number[
     const att = causalAttention(q, k, v, nHeads, nKvHeads, headDim);
     h = add(h, proj('self_attn.o_proj', d, nHeads * headDim, oBias)(att));
     const m = rmsNorm(h, w.vector(`${p}post_attention_layernorm.weight`, d), eps);
-    const gate = map(proj('mlp.gate_proj', ffn, d, mlpBias)(m), silu);
+    const gate = map(proj('mlp.gate_proj', ffn, d, mlpBias)(m), act);
     const up = proj('mlp.up_proj', ffn, d, mlpBias)(m);
-    h = add(h, proj('mlp.down_proj', d, ffn, mlpBias)(gate.map((g, t) => g.map((x, i) => x * up[t]![i]!))));
+    let hidden = gate.map((g, t) => g.map((x, i) => x * up[t]![i]!));
+    // hire_ffn_topk: keep the k largest |activations| of the gated product, zero the rest.
+    if (typeof c['hire_ffn_topk'] === 'number') hidden = hidden.map((row) => keepLargestMagnitudes(row, Math.max(1, Math.round((c['hire_ffn_topk'] as number) * ffn))));
+    h = add(h, proj('mlp.down_proj', d, ffn, mlpBias)(hidden));
   }
   h = rmsNorm(h, w.vector(`${root}norm.weight`, d), eps);
   return linear(h, tied ? embed : w.matrix('lm_head.weight', vocab, d));

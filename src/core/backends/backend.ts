@@ -86,7 +86,8 @@ export type OpName =
   | 'layerNorm'
   | 'rope'
   | 'attention'
-  | 'activation';
+  | 'activation'
+  | 'keepTopK';
 
 export interface Backend {
   readonly name: BackendName;
@@ -126,6 +127,11 @@ export interface Backend {
   rope(x: Vec, nHeads: number, pos: number, table: RopeTable): void;
   /** out = act(x) (out may alias x). */
   activation(kind: Activation, x: Vec, out: Vec): void;
+  /**
+   * In place: keep the k largest entries of x (by |x| when byMagnitude, else by value; ties to
+   * the lower index, as topKIndices orders them) and set every other entry to 0 (top-k FFN).
+   */
+  keepTopK(x: Vec, k: number, byMagnitude: boolean): void;
   /**
    * Stores k, v at position pos of layer `layer` in the cache, then attends q over positions
    * 0..pos (causal). q/out: [nHeads * headDim]; k, v: [nKvHeads * headDim].

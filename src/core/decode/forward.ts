@@ -34,6 +34,8 @@ export interface StepTimer {
 
 export class Transformer {
   readonly rope: RopeTable | null;
+  /** Hidden activations kept per FFN (top-k FFN models), or null for a dense FFN. */
+  readonly ffnTopK: number | null;
   /** Optional profiler: only meaningful on backends whose kernels run synchronously. */
   timer: StepTimer | null = null;
   private readonly s: RunState;
@@ -46,6 +48,7 @@ export class Transformer {
     const c = config;
     const b = backend;
     this.rope = ropeTable(config);
+    this.ffnTopK = config.ffnTopK === null ? null : Math.max(1, Math.round(config.ffnTopK * config.hiddenDim));
     this.s = {
       embed: b.createVector(c.embedDim),
       x: b.createVector(c.dim),
@@ -138,6 +141,9 @@ export class Transformer {
       b.matvec(layer.wUp, input, s.hb, layer.bUp);
       b.activation(c.activation, s.hb, s.hb);
     }
+    // Models trained with a top-k FFN keep only the k largest hidden activations: by value after
+    // a plain relu, by magnitude otherwise (a gated product or gelu/silu can be negative).
+    if (this.ffnTopK !== null) b.keepTopK(s.hb, this.ffnTopK, Boolean(layer.wGate) || c.activation !== 'relu');
     b.matvec(layer.wDown, s.hb, s.xb2, layer.bDown);
     b.add(s.x, s.xb2, s.x);
     if (!c.preNorm) this.norm(s.x, layer.ffnNorm, s.x);

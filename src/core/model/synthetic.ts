@@ -53,6 +53,8 @@ export interface SyntheticSpec {
   optProjDim?: number;
   /** Written as the extra config key hire_ffn_topk. */
   ffnTopK?: number;
+  /** Llama family: hidden_act (default silu). */
+  activation?: 'silu' | 'relu';
   /**
    * Tensor names without the root module prefix, as some uploads store them: GPT-2 `h.0...` instead
    * of `transformer.h.0...` (openai-community/gpt2), Llama without `model.`, OPT `decoder.` instead
@@ -208,7 +210,7 @@ function llamaConfig(s: SyntheticSpec): Record<string, unknown> {
     vocab_size: s.vocabSize,
     max_position_embeddings: s.maxSeqLen,
     rms_norm_eps: 1e-5,
-    hidden_act: 'silu',
+    hidden_act: s.activation ?? 'silu',
     rope_theta: s.ropeTheta ?? 10000,
     rope_scaling:
       scaling.kind === 'none'

@@ -17,6 +17,7 @@ afterAll(() => dirs.forEach((d) => fs.rmSync(d, {recursive: true, force: true}))
 const SPECS: Record<string, SyntheticSpec> = {
   'llama gqa bf16': {family: 'llama', dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, hiddenDim: 96, vocabSize: 300, maxSeqLen: 32, dtype: 'BF16', seed: 3},
   'llama untied f16': {family: 'llama', dim: 48, nLayers: 2, nHeads: 3, hiddenDim: 80, vocabSize: 200, maxSeqLen: 32, dtype: 'F16', tied: false, seed: 4},
+  'llama relu top-k FFN f32': {family: 'llama', dim: 32, nLayers: 2, nHeads: 2, hiddenDim: 96, vocabSize: 100, maxSeqLen: 32, activation: 'relu', ffnTopK: 0.1, seed: 8},
   'gpt2 f32': {family: 'gpt2', dim: 32, nLayers: 2, nHeads: 4, hiddenDim: 128, vocabSize: 150, maxSeqLen: 32, seed: 5},
   'opt post-norm f32': {family: 'opt', dim: 32, nLayers: 2, nHeads: 2, hiddenDim: 64, vocabSize: 120, maxSeqLen: 32, optPreNorm: false, optProjDim: 16, seed: 6},
 };

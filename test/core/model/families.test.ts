@@ -94,6 +94,7 @@ const cases: Array<[string, SyntheticSpec]> = [
   ['Llama, head_dim != hidden_size / num_attention_heads', {...llama, headDim: 12, seed: 5}],
   ['Llama, attention_bias (q/k/v/o biases)', {...llama, qkvBias: true, seed: 6}],
   ['Llama, mlp_bias', {...llama, mlpBias: true, seed: 7}],
+  ['Llama, relu with top-k FFN (hire_ffn_topk 0.25)', {...llama, activation: 'relu', ffnTopK: 0.25, seed: 17}],
   ['Llama, rope_scaling linear', {...llama, ropeScaling: {kind: 'linear', factor: 4}, seed: 8}],
   [
     'Llama, rope_scaling llama3 (high, medium and low frequencies)',

@@ -6,7 +6,7 @@
  */
 import type {Activation} from '../../model/config.js';
 import {applyActivation} from '../reference/activations.js';
-import {attendHost, layerNormHost, rmsNormHost, ropeAngles, ropeHost} from '../host/host-kernels.js';
+import {attendHost, keepTopKHost, layerNormHost, rmsNormHost, ropeAngles, ropeHost} from '../host/host-kernels.js';
 import type {
   AttentionShape,
   Backend,
@@ -176,6 +176,10 @@ export class CpuBackend implements Backend {
 
   activation(kind: Activation, x: Vec, out: Vec): void {
     applyActivation(kind, this.f32(x), this.f32(out));
+  }
+
+  keepTopK(x: Vec, k: number, byMagnitude: boolean): void {
+    keepTopKHost(this.f32(x), k, byMagnitude);
   }
 
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {

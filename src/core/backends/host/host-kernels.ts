@@ -7,6 +7,7 @@
  * on the tfjs cpu engine they are the engine's own storage.
  */
 import type {AttentionShape} from '../backend.js';
+import {topKIndices} from '../../decode/sampler.js';
 
 /**
  * Causal attention of one query over positions 0..pos of one layer's cache.
@@ -155,4 +156,18 @@ export function transposeHost(src: Float32Array, rows: number, cols: number): Fl
     }
   }
   return dst;
+}
+
+/**
+ * In place: zero every entry of x but its k largest (by |x| when byMagnitude, else by value),
+ * ties to the lower index. The reference for Backend.keepTopK.
+ */
+export function keepTopKHost(x: {length: number; [i: number]: number}, k: number, byMagnitude: boolean): void {
+  const n = x.length;
+  if (k >= n) return;
+  const key = new Float32Array(n);
+  for (let i = 0; i < n; i++) key[i] = byMagnitude ? Math.abs(x[i]!) : x[i]!;
+  const keep = new Uint8Array(n);
+  for (const i of topKIndices(key, Math.max(0, k))) keep[i] = 1;
+  for (let i = 0; i < n; i++) if (!keep[i]) x[i] = 0;
 }

@@ -21,6 +21,7 @@ import {
 } from '../backend.js';
 import type {MatDtype} from '../backend.js';
 import {applyActivation} from './activations.js';
+import {keepTopKHost} from '../host/host-kernels.js';
 
 class RefVec implements Vec {
   constructor(readonly data: Float64Array) {}
@@ -181,6 +182,10 @@ export class ReferenceBackend implements Backend {
 
   activation(kind: Activation, x: Vec, out: Vec): void {
     applyActivation(kind, v(x), v(out));
+  }
+
+  keepTopK(x: Vec, k: number, byMagnitude: boolean): void {
+    keepTopKHost(v(x), k, byMagnitude);
   }
 
   attention(q: Vec, k: Vec, vv: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {

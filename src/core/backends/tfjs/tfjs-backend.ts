@@ -41,6 +41,7 @@ import {dequantizeHost} from '../backend.js';
 import {acquireEngine, type Engine, type EngineOptions} from './engine.js';
 import {
   attendHost,
+  keepTopKHost,
   layerNormHost,
   rmsNormHost,
   ropeAngles,
@@ -242,6 +243,13 @@ export class TfjsBackend implements Backend {
   activation(kind: Activation, x: Vec, out: Vec): void {
     // Transcendentals stay in tfjs: XNNPACK's vectorised sigmoid/tanh beat Math.exp per element.
     this.put(out, tf.tidy(() => activate(kind, vt(x))));
+  }
+
+  /** On the host: one read and one upload of a hiddenDim vector, cheaper than tf.topk here. */
+  keepTopK(x: Vec, k: number, byMagnitude: boolean): void {
+    const values = (vt(x).dataSync() as Float32Array).slice();
+    keepTopKHost(values, k, byMagnitude);
+    this.put(x, row(values));
   }
 
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
