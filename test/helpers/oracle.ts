@@ -256,7 +256,7 @@ function llamaForward(c: Json, cls: string, w: Tensors, tokens: readonly number[
     const m = rmsNorm(h, w.vector(`${p}post_attention_layernorm.weight`, d), eps);
     const gate = map(proj('mlp.gate_proj', ffn, d, mlpBias)(m), act);
     const up = proj('mlp.up_proj', ffn, d, mlpBias)(m);
-    let hidden = gate.map((g, t) => g.map((x, i) => x * up[t]![i]!));
+    let hidden: Float64Array[] = gate.map((g, t) => g.map((x, i) => x * up[t]![i]!));
     // hire_ffn_topk: keep the k largest |activations| of the gated product, zero the rest.
     if (typeof c['hire_ffn_topk'] === 'number') hidden = hidden.map((row) => keepLargestMagnitudes(row, Math.max(1, Math.round((c['hire_ffn_topk'] as number) * ffn))));
     h = add(h, proj('mlp.down_proj', d, ffn, mlpBias)(hidden));
