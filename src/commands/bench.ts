@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core';
+import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {BaseCommand, warn} from '../cli/base-command.js';
 import {formatBytes, makeTable} from '../cli/format.js';
 import {parseNumber} from '../cli/parse.js';
@@ -12,13 +13,14 @@ import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/softmax-predictor.js
 
 export default class Bench extends BaseCommand {
   static override summary = 'Measure decode speed against the memory-bandwidth limit, dense against HiRE.';
-  static override description = `Decodes a model (a directory or HiRE bundle, or a named synthetic shape with seeded random weights written once to the cache, $HIRE_CACHE_DIR or ~/.cache/hire) and reports prefill and decode tokens/s, ms per token by component, weight bytes per token, and bandwidth utilisation: weight bytes read per second divided by the best streaming-read bandwidth measured in the same run (a WebAssembly SIMD read on every thread over 512 MB).
+  static override description = `Decodes a model (a directory or HiRE bundle, by default the bundled demo bundle, or a named synthetic shape with seeded random weights written once to the cache, $HIRE_CACHE_DIR or ~/.cache/hire) and reports prefill and decode tokens/s, ms per token by component, weight bytes per token, and bandwidth utilisation: weight bytes read per second divided by the best streaming-read bandwidth measured in the same run (a WebAssembly SIMD read on every thread over 512 MB).
 
 With a bundle, or with --hire on any model, a HiRE-Softmax row is timed in the same run (on a model without a bundle the predictor has random values of the chosen kind and size: speed does not depend on them). --output-layer times the output layer alone on a random [--vocab, --dim] matrix.
 
 Shapes: ${shapeNames().join(', ')}.`;
 
   static override examples = [
+    '<%= config.bin %> bench',
     '<%= config.bin %> bench --shape llama-110m --backend cpu',
     '<%= config.bin %> bench --shape llama-470m --dtype bf16 --threads 2 --hire --k-prime 512',
     '<%= config.bin %> bench llama2xs.hire --json',
@@ -26,11 +28,11 @@ Shapes: ${shapeNames().join(', ')}.`;
   ];
 
   static override args = {
-    model: Args.directory({description: 'Model directory or HiRE bundle; omit to use --shape.', required: false}),
+    model: Args.directory({description: 'Model directory or HiRE bundle (default: the bundled demo bundle, unless --shape is given).', required: false}),
   };
 
   static override flags = {
-    shape: Flags.string({description: 'Named synthetic shape (when no model is given).', default: 'llama-110m', options: shapeNames()}),
+    shape: Flags.string({description: 'Named synthetic shape (instead of a model directory).', options: shapeNames()}),
     dtype: Flags.string({description: 'Weight dtype of the synthetic shape.', default: 'f32', options: ['f32', 'bf16', 'f16']}),
     backend: Flags.string({char: 'b', description: `Compute backend: ${AVAILABLE_BACKENDS.join(', ')}.`, default: 'cpu'}),
     threads: Flags.integer({description: 'Worker threads (cpu backend and the bandwidth probe); default: all cores.', min: 1}),
@@ -74,7 +76,7 @@ Shapes: ${shapeNames().join(', ')}.`;
         return;
       }
       const report = await runBench({
-        model: args.model,
+        model: args.model ?? (flags.shape ? undefined : DEMO_BUNDLE_DIR),
         shape: flags.shape,
         dtype: flags.dtype as BenchDtype,
         backend: flags.backend,

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import {Args, Flags} from '@oclif/core';
 import {BaseCommand, warn} from '../cli/base-command.js';
 import {formatBytes, makeTable} from '../cli/format.js';
@@ -7,24 +8,26 @@ import {calibrate, DEFAULT_KS} from '../core/hire/calibrate.js';
 import {parseIntList, parseNumber} from '../cli/parse.js';
 import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/softmax-predictor.js';
 import type {QuantBits} from '../core/hire/quant.js';
+import {DEMO_MODEL_DIR} from '../core/model/defaults.js';
 
 export default class Calibrate extends BaseCommand {
   static override summary = 'Fit HiRE predictors on calibration text, measure their recall, and write a bundle.';
   static override description = `Runs the dense model over calibration text (default: the train split of the bundled Shakespeare corpus), collects the final hidden states, fits the softmax predictors (low-rank by plain truncated SVD and by the data-aware fit, int8/int4/int2 quantisation, and low-rank with a quantised factor), measures recall@k against k' on a held-out part of the text, and writes <out>/ with the model, hire.safetensors and hire.json (k' tables per recall target). Calibration picks the predictor that reads the fewest bytes per token at k=${32} and the --recall target. The bundle is written to a temporary directory and renamed into place, so a failed run leaves nothing behind.`;
 
   static override examples = [
+    '<%= config.bin %> calibrate --out demo.hire',
     '<%= config.bin %> calibrate ../shared/models/llama2xs --out llama2xs.hire',
     '<%= config.bin %> calibrate ./my-model --data notes.txt --softmax lowrank+quant --rank 128 --bits 4 --recall 0.99',
     '<%= config.bin %> calibrate ./my-model --k 1,8,40 --tokens 16384 --json',
   ];
 
   static override args = {
-    model: Args.directory({description: 'Model directory (Hugging Face layout).', required: true}),
+    model: Args.directory({description: 'Model directory (default: the bundled demo model, models/shakespeare-topk).', required: false}),
   };
 
   static override flags = {
     data: Flags.string({description: 'Calibration text file (repeatable; default: the bundled corpus). Its train split is used.', multiple: true}),
-    out: Flags.string({char: 'o', description: 'Bundle directory to write (default: <model name>.hire).'}),
+    out: Flags.string({char: 'o', description: 'Bundle directory to write (default: <model name>.hire in the current directory).'}),
     force: Flags.boolean({description: 'Replace an existing bundle at --out.', default: false}),
     softmax: Flags.string({description: 'Predictor kinds to fit (repeatable; default: all).', options: [...SOFTMAX_KINDS], multiple: true}),
     rank: Flags.integer({description: 'Rank of the low-rank predictors (default: width/8, 8..256).', min: 1}),
@@ -46,7 +49,7 @@ export default class Calibrate extends BaseCommand {
     let result;
     try {
       result = await calibrate({
-        model: args.model,
+        model: args.model ?? path.relative(process.cwd(), DEMO_MODEL_DIR),
         data: flags.data,
         out: flags.out,
         force: flags.force,

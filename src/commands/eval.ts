@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core';
+import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {BaseCommand, note, warn} from '../cli/base-command.js';
 import {formatBytes, makeTable} from '../cli/format.js';
 import {parseIntList} from '../cli/parse.js';
@@ -19,7 +20,7 @@ export default class Eval extends BaseCommand {
   ];
 
   static override args = {
-    bundle: Args.directory({description: 'HiRE bundle directory (made by hire calibrate).', required: true}),
+    bundle: Args.directory({description: 'HiRE bundle directory made by hire calibrate (default: the bundled demo bundle).', required: false}),
   };
 
   static override flags = {
@@ -42,7 +43,7 @@ export default class Eval extends BaseCommand {
     let report: EvalReport;
     try {
       report = await evaluate({
-        bundle: args.bundle,
+        bundle: args.bundle ?? DEMO_BUNDLE_DIR,
         data: flags.data,
         tokens: flags.tokens,
         seqLen: flags['seq-len'],

@@ -9,6 +9,7 @@ import {UsageError} from '../core/errors.js';
 import {parseTokenIds} from '../core/model/tokenizer.js';
 import {parseNumber} from '../cli/parse.js';
 import {chooseHead} from '../core/hire/heads.js';
+import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate text from a prompt, streaming tokens as they are decoded.';
@@ -17,6 +18,7 @@ export default class Generate extends BaseCommand {
 When the model directory is a HiRE bundle (made by \`hire calibrate\`), the output layer is sparse: the predictor scores every vocabulary row cheaply, the k' best candidates are computed exactly, and sampling sees those candidates only (the tail outside them is dropped). k' comes from the bundle's recall table for --recall; --certify widens k' until the top-k is provably the dense top-k, so greedy output is token for token the dense output. --dense turns HiRE off.`;
 
   static override examples = [
+    '<%= config.bin %> generate --prompt "ROMEO:"',
     '<%= config.bin %> generate ../shared/models/llama2xs --prompt "Once upon a time" --max-tokens 64 --temperature 0',
     '<%= config.bin %> generate ./my-model --prompt "Hello" --temperature 0.7 --top-p 0.9 --seed 7',
     '<%= config.bin %> generate ./my-model --tokens 1,403,407 --max-tokens 16 --json',
@@ -25,7 +27,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
   ];
 
   static override args = {
-    model: Args.directory({description: 'Model directory (Hugging Face layout).', required: true}),
+    model: Args.directory({description: 'Model directory or HiRE bundle (default: the bundled demo model, models/shakespeare-topk.hire).', required: false}),
   };
 
   static override flags = {
@@ -39,7 +41,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     backend: Flags.string({
       char: 'b',
       description: `Compute backend: ${AVAILABLE_BACKENDS.join(', ')}.`,
-      default: 'reference',
+      default: 'cpu',
     }),
     dense: Flags.boolean({description: 'Decode densely even when the model is a HiRE bundle.', default: false}),
     recall: Flags.string({description: "HiRE: mean recall@k target that picks k' from the bundle's table.", default: '0.99'}),
@@ -55,6 +57,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Generate);
+    const model = args.model ?? DEMO_BUNDLE_DIR;
     const sampling = {
       temperature: parseNumber('--temperature', flags.temperature),
       topK: flags['top-k'],
@@ -64,7 +67,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     if (flags.prompt === undefined && flags.tokens === undefined) {
       throw new UsageError('give a prompt with --prompt "text" or token ids with --tokens 1,2,3');
     }
-    const session = await Session.open(args.model, {backend: flags.backend, onWarning: warn, tokenizer: flags.prompt !== undefined ? 'required' : 'optional'});
+    const session = await Session.open(model, {backend: flags.backend, onWarning: warn, tokenizer: flags.prompt !== undefined ? 'required' : 'optional'});
     try {
       const promptIds = flags.tokens !== undefined ? parseTokenIds(flags.tokens) : session.tokenizer!.encode(flags.prompt!);
       const decode = (ids: number[]) => (session.tokenizer ? session.tokenizer.decode(ids) : ids.join(' ') + ' ');
@@ -77,7 +80,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       };
       if (flags.prompt !== undefined) out(flags.prompt);
       const {head, note: headNote} = chooseHead(
-        args.model,
+        model,
         {backend: session.backend, lmHead: session.model.weights.lmHead, vocabSize: session.config.vocabSize, dim: session.config.embedDim},
         sampling,
         {dense: flags.dense, recall: parseNumber('--recall', flags.recall), kPrime: flags['k-prime'], certify: flags.certify, predictor: flags.predictor},

@@ -48,7 +48,7 @@ export function readCorpus(files: string[] | undefined, split: Split): Corpus {
     const part = splitText(text, split);
     if (part.trim().length === 0) throw new DataError(file, `the ${split} split is empty (the file is too short to split)`);
     parts.push(part);
-    hashes.push({...sha256File(file), file: path.resolve(file)});
+    hashes.push({...sha256File(file), file: path.relative(process.cwd(), path.resolve(file)) || file});
   }
   return {text: parts.join('\n'), files: hashes};
 }

@@ -134,7 +134,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
       createdBy: 'hire',
       createdAt: new Date().toISOString(),
       source: {
-        dir: path.resolve(opts.model),
+        dir: opts.model,
         config: sha256File(path.join(opts.model, 'config.json')),
         weights: weightFiles(opts.model).map((f) => sha256File(path.join(opts.model, f))),
       },
