@@ -7,7 +7,7 @@ import os from 'node:os';
 
 const {CpuKernels} = await import('../dist/core/backends/cpu/kernels.js');
 const {measureBandwidth} = await import('../dist/core/backends/cpu/bandwidth.js');
-const {quantizeQ8, quantizeQ4} = await import('../dist/core/backends/cpu/quant.js');
+const {quantize} = await import('../dist/core/hire/quant.js');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -58,7 +58,7 @@ for (const threads of threadList) {
       if (dtype === 'q8' || dtype === 'q4') {
         const gs = 64;
         const w = new Float32Array(rows * cols).map((_, i) => Math.sin(i));
-        const q = dtype === 'q8' ? quantizeQ8(w, rows, cols, gs) : quantizeQ4(w, rows, cols, gs);
+        const q = quantize(w, rows, cols, dtype === 'q8' ? 8 : 4, gs);
         const wp = k.alloc(q.data.byteLength);
         k.u8(wp, q.data.byteLength).set(new Uint8Array(q.data.buffer));
         const sp = k.alloc(q.scales.byteLength);

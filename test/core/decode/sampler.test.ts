@@ -259,6 +259,62 @@ describe('topKIndices', () => {
   it('returns the indices of the k largest, best first', () => {
     expect(Array.from(topKIndices(Float32Array.of(0.1, 5, -2, 5, 3), 3))).toEqual([1, 3, 4]);
   });
+
+  it('agrees with a full sort on large inputs with k in the hundreds (sampled-threshold path)', () => {
+    const rng = createRng(77);
+    const gens: [string, (i: number, n: number) => number][] = [
+      ['uniform', () => rng() * 2 - 1],
+      ['gaussian-ish logits', () => (rng() + rng() + rng() - 1.5) * 8],
+      ['coarse (many ties)', () => Math.round((rng() * 2 - 1) * 200) / 8],
+      ['few distinct values', () => Math.floor(rng() * 5)],
+      ['signed zeros at the k-th value', () => {
+        const r = rng();
+        if (r < 0.002) return rng() + 0.5;
+        if (r < 0.012) return rng() < 0.5 ? -0 : 0;
+        return -rng() - 0.01;
+      }],
+      ['NaN, infinities and -0', () => {
+        const r = rng();
+        if (r < 0.05) return Number.NaN;
+        if (r < 0.07) return Infinity;
+        if (r < 0.3) return -Infinity;
+        if (r < 0.35) return -0;
+        return rng() - 0.5;
+      }],
+      ['mostly NaN', () => (rng() < 0.97 ? Number.NaN : rng())],
+      ['mostly -Infinity', () => (rng() < 0.99 ? -Infinity : rng())],
+      ['ascending', (i) => i],
+      ['descending', (i, n) => n - i],
+      ['periodic with the sample stride', (i) => (i % 31 === 0 ? 100 + (i % 7) : i % 13)],
+      ['one spike per 1024', (i) => (i % 1024 === 0 ? 1 : 0)],
+    ];
+    for (const [name, gen] of gens) {
+      for (const n of [2048, 5000, 32000, 128256]) {
+        const x = Float32Array.from({length: n}, (_, i) => gen(i, n));
+        const full = reference(x, n);
+        for (const k of [1, 40, 256, 512, Math.floor(n / 8), Math.floor(n / 8) + 1, 1000]) {
+          const got = topKIndices(x, k);
+          expect(got.length, `${name} n=${n} k=${k}`).toBe(Math.min(k, n));
+          const want = full.slice(0, k);
+          for (let j = 0; j < want.length; j++) {
+            if (got[j] !== want[j]) expect(Array.from(got), `${name} n=${n} k=${k}`).toEqual(want);
+          }
+        }
+      }
+    }
+  });
+
+  it('handles views into larger buffers and fractional or out-of-range k', () => {
+    const rng = createRng(5);
+    const big = Float32Array.from({length: 40000}, () => rng());
+    const view = big.subarray(1000, 39000);
+    const want = reference(view, 300);
+    expect(Array.from(topKIndices(view, 300))).toEqual(want);
+    expect(Array.from(topKIndices(view, 300.7))).toEqual(want);
+    expect(topKIndices(view, -3).length).toBe(0);
+    expect(topKIndices(view, Number.NaN).length).toBe(0);
+    expect(topKIndices(new Float32Array(0), 5).length).toBe(0);
+  });
 });
 
 describe('helpers and validation', () => {

@@ -30,6 +30,10 @@ export const MAX_MEMORY_BYTES = 65535 * PAGE;
 const ELEM_BYTES: Record<DenseDtype, number> = {f32: 4, bf16: 2, f16: 2};
 /** Rows per thread chunk: a multiple of 16 keeps every 64-byte line of y on one thread. */
 const ROW_ALIGN = 16;
+/** Powers of two the q8 / q4 kernels leave on their integer weights, folded into the prepared x. */
+const Q8_SCALE = 2 ** -16;
+const Q4_SCALE = 2 ** -28;
+const Q4_SCALE_HI = 2 ** -20;
 
 let compiled: WasmModule | undefined;
 function kernelsModule(): WasmModule {
@@ -202,7 +206,14 @@ export class CpuKernels {
     this.arena.check(scales, (rows * cols * 4) / groupSize, 'matvecQ8 scales');
     this.arena.check(x, cols * 4, 'matvecQ8 x');
     this.arena.check(y, rows * 4, 'matvecQ8 y');
-    this.run('matvec_q8', [w, scales, x, y, cols, groupSize], rows, ROW_ALIGN, rows * cols);
+    if (rows === 0) return;
+    const mark = this.arena.mark();
+    try {
+      const xq = this.prepareQuantX(8, x, cols, groupSize);
+      this.run('matvec_q8', [w, scales, xq, y, cols, groupSize], rows, ROW_ALIGN, rows * cols);
+    } finally {
+      this.arena.reset(mark);
+    }
   }
 
   /** y = dequant(W) . x for packed int4 W [rows, ceil(cols/2) bytes] (see quant.ts). */
@@ -213,7 +224,14 @@ export class CpuKernels {
     this.arena.check(scales, (rows * cols * 4) / groupSize, 'matvecQ4 scales');
     this.arena.check(x, cols * 4, 'matvecQ4 x');
     this.arena.check(y, rows * 4, 'matvecQ4 y');
-    this.run('matvec_q4', [w, scales, x, y, cols, groupSize], rows, ROW_ALIGN, rows * rowBytes);
+    if (rows === 0) return;
+    const mark = this.arena.mark();
+    try {
+      const xq = this.prepareQuantX(4, x, cols, groupSize);
+      this.run('matvec_q4', [w, scales, xq, y, cols, groupSize], rows, ROW_ALIGN, rows * rowBytes);
+    } finally {
+      this.arena.reset(mark);
+    }
   }
 
   /** dst[n] f32 = src[n] bf16/f16, converted exactly (inf, NaN payloads and subnormals kept). */
@@ -247,6 +265,45 @@ export class CpuKernels {
 
   private run(name: KernelName, args: number[], count: number, align: number, workBytes: number): void {
     this.pool.run(name, args, 0, count, align, workBytes >= this.minParallelBytes);
+  }
+
+  /**
+   * The "prepared x" that matvec_q8 / matvec_q4 read instead of x (layout in kernels.wat,
+   * "Quantized weights"): each group of groupSize columns is cut into chunks (8 columns for
+   * int8, 16 for int4) whose values are reordered to match the i32 lanes the kernel builds and
+   * scaled by the power of two that its integer trick leaves on the weights; the group's last
+   * groupSize % chunk columns are copied unchanged. Allocated here; the caller resets the arena.
+   */
+  private prepareQuantX(bits: 8 | 4, x: number, cols: number, groupSize: number): number {
+    const xq = this.arena.alloc(cols * 4);
+    // Views after alloc: the memory may have grown. (x need not be 4-byte aligned.)
+    const buf = this.memory.buffer;
+    const src = x % 4 === 0 ? new Float32Array(buf, x, cols) : new Float32Array(buf.slice(x, x + cols * 4));
+    const dst = new Float32Array(buf, xq, cols);
+    const chunkCols = bits === 4 ? 16 : 8;
+    const chunked = groupSize - (groupSize % chunkCols);
+    for (let g0 = 0; g0 < cols; g0 += groupSize) {
+      let c = g0;
+      if (bits === 4) {
+        // lane k of a chunk holds columns c+4k .. c+4k+3; vector o takes column c+4k+o
+        for (const end = g0 + chunked; c < end; c += 16) {
+          for (let o = 0; o < 4; o++) {
+            const m = o === 3 ? Q4_SCALE_HI : Q4_SCALE;
+            for (let k = 0; k < 4; k++) dst[c + 4 * o + k] = src[c + 4 * k + o]! * m;
+          }
+        }
+      } else {
+        // lane k of a chunk holds columns c+2k (first vector) and c+2k+1 (second)
+        for (const end = g0 + chunked; c < end; c += 8) {
+          for (let k = 0; k < 4; k++) {
+            dst[c + k] = src[c + 2 * k]! * Q8_SCALE;
+            dst[c + 4 + k] = src[c + 2 * k + 1]! * Q8_SCALE;
+          }
+        }
+      }
+      for (const end = g0 + groupSize; c < end; c++) dst[c] = src[c]!;
+    }
+    return xq;
   }
 
   private view(ptr: number, bytes: number, align: number, what: string): void {

@@ -16,6 +16,15 @@ const SHAPES: [number, number, number][] = [
   [5, 1000, 40],
   [3, 1000, 8],
   [1, 1000, 1000],
+  // the kernels' chunked paths: 32/16-column passes (int4), 16/8 (int8), and the scalar tails
+  [7, 256, 64],
+  [3, 96, 48],
+  [4, 40, 40],
+  [3, 24, 24],
+  [5, 64, 16],
+  [3, 37, 37],
+  [2, 2048, 2048],
+  [9, 120, 24],
 ];
 
 describe('packing shared with src/core/hire/quant.ts', () => {
@@ -70,4 +79,76 @@ describe('quantized kernels', () => {
       }
     });
   }
+});
+
+/** Float64 reference straight from the packed bytes (every code, including -128 and -8). */
+function refPacked(bits: 8 | 4, data: Uint8Array, scales: Float32Array, cols: number, gs: number, r: number, x: Float32Array) {
+  const rowBytes = quantRowBytes(bits, cols);
+  const ng = cols / gs;
+  let y = 0;
+  let mag = 0;
+  for (let c = 0; c < cols; c++) {
+    let q: number;
+    if (bits === 8) q = (data[r * cols + c]! << 24) >> 24;
+    else q = (((data[r * rowBytes + (c >> 1)]! >> ((c & 1) * 4)) & 15) ^ 8) - 8;
+    const p = q * scales[r * ng + Math.floor(c / gs)]! * x[c]!;
+    y += p;
+    mag += Math.abs(p);
+  }
+  return {y, mag};
+}
+
+describe('quantized kernels on raw codes', () => {
+  let k: CpuKernels;
+  beforeAll(async () => {
+    k = await CpuKernels.create({threads: 2, minParallelBytes: 0});
+  });
+  afterAll(() => k.dispose());
+
+  for (const bits of [8, 4] as const) {
+    it(`matvecQ${bits} decodes every code (two's complement minimum included) and any x alignment`, () => {
+      const rand = rng(90 + bits);
+      for (const [rows, cols, gs] of [[6, 64, 64], [5, 288, 96], [4, 50, 10], [3, 33, 33]] as const) {
+        if (bits === 4 && gs % 2 !== 0 && gs !== cols) continue;
+        const mark = k.mark();
+        const rowBytes = quantRowBytes(bits, cols);
+        const data = new Uint8Array(rows * rowBytes);
+        for (let i = 0; i < data.length; i++) data[i] = i < 256 ? i : Math.floor(rand() * 256);
+        if (bits === 4 && cols % 2 === 1) for (let r = 0; r < rows; r++) data[r * rowBytes + rowBytes - 1]! &= 0x0f;
+        const scales = Float32Array.from({length: (rows * cols) / gs}, () => 0.01 + rand());
+        const x = randomF32(cols, rand);
+        const wp = put(k, data);
+        const sp = put(k, scales);
+        for (const shift of [0, 4, 2, 1]) {
+          // x at an address that is 64-byte aligned plus `shift` bytes
+          const xp = k.alloc(cols * 4 + 64) + shift;
+          k.u8(xp, cols * 4).set(new Uint8Array(x.buffer));
+          const yp = k.alloc(rows * 4);
+          if (bits === 8) k.matvecQ8(wp, sp, rows, cols, gs, xp, yp);
+          else k.matvecQ4(wp, sp, rows, cols, gs, xp, yp);
+          const y = k.f32(yp, rows);
+          for (let r = 0; r < rows; r++) {
+            expectClose(y[r]!, refPacked(bits, data, scales, cols, gs, r, x), `q${bits} raw [${rows},${cols}] gs ${gs} row ${r} shift ${shift}`);
+          }
+        }
+        k.reset(mark);
+      }
+    });
+  }
+
+  it('matvecQ4 / matvecQ8 leave the arena as they found it and keep x unchanged', () => {
+    const mark = k.mark();
+    const [rows, cols, gs] = [4, 64, 32];
+    const q = quantize(randomF32(rows * cols, rng(5)), rows, cols, 4, gs);
+    const q8 = quantize(randomF32(rows * cols, rng(6)), rows, cols, 8, gs);
+    const x = randomF32(cols, rng(7));
+    const [wp, sp, w8, s8, xp] = [put(k, q.data), put(k, q.scales), put(k, q8.data), put(k, q8.scales), put(k, x)];
+    const yp = k.alloc(rows * 4);
+    const before = k.bytes;
+    k.matvecQ4(wp, sp, rows, cols, gs, xp, yp);
+    k.matvecQ8(w8, s8, rows, cols, gs, xp, yp);
+    expect(k.bytes).toBe(before);
+    expect(Array.from(k.f32(xp, cols))).toEqual(Array.from(x));
+    k.reset(mark);
+  });
 });
