@@ -22,6 +22,7 @@ import type {
 } from '../backend.js';
 import {dequantizeHost, quantMatrixBytes, weightBytes} from '../backend.js';
 import {CpuKernels, type DenseDtype} from './kernels.js';
+import {HostKvCache} from '../host/host-kv-cache.js';
 import {BackendError} from '../../errors.js';
 
 class CpuVec implements Vec {
@@ -41,23 +42,6 @@ class CpuMat implements Mat {
     /** Quantised matrices: their scales and group size. */
     readonly quant?: {scales: number; groupSize: number},
   ) {}
-}
-
-/** KV cache in ordinary JS memory: only JS code (attention) touches it. */
-class CpuKvCache implements KvCache {
-  readonly keys: Float32Array[]; // per layer: (maxSeqLen, nKvHeads * headDim)
-  readonly values: Float32Array[];
-  constructor(readonly shape: KvShape) {
-    const size = shape.maxSeqLen * shape.nKvHeads * shape.headDim;
-    this.keys = Array.from({length: shape.nLayers}, () => new Float32Array(size));
-    this.values = Array.from({length: shape.nLayers}, () => new Float32Array(size));
-  }
-  get nLayers(): number {
-    return this.shape.nLayers;
-  }
-  get maxSeqLen(): number {
-    return this.shape.maxSeqLen;
-  }
 }
 
 export interface CpuBackendOptions {
@@ -113,7 +97,7 @@ export class CpuBackend implements Backend {
   }
 
   createKvCache(shape: KvShape): KvCache {
-    return new CpuKvCache(shape);
+    return new HostKvCache(shape, (n) => new Float32Array(n));
   }
 
   write(dst: Vec, src: Float32Array): void {
@@ -183,10 +167,8 @@ export class CpuBackend implements Backend {
   }
 
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
-    const c = cache as CpuKvCache;
-    const kvDim = shape.nKvHeads * shape.headDim;
-    c.keys[layer]!.set(this.f32(k), pos * kvDim);
-    c.values[layer]!.set(this.f32(v), pos * kvDim);
+    const c = cache as HostKvCache<Float32Array>;
+    c.append(layer, pos, this.f32(k), this.f32(v));
     this.f32(out).set(attendHost(this.f32(q), c.keys[layer]!, c.values[layer]!, pos, shape));
   }
 

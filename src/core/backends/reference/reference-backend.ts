@@ -22,6 +22,7 @@ import {
 import type {MatDtype} from '../backend.js';
 import {applyActivation} from './activations.js';
 import {keepTopKHost} from '../host/host-kernels.js';
+import {HostKvCache} from '../host/host-kv-cache.js';
 
 class RefVec implements Vec {
   constructor(readonly data: Float64Array) {}
@@ -38,22 +39,6 @@ class RefMat implements Mat {
     readonly data: Float32Array,
     readonly bytes: number,
   ) {}
-}
-
-class RefKvCache implements KvCache {
-  readonly keys: Float64Array[]; // per layer: (maxSeqLen, nKvHeads * headDim)
-  readonly values: Float64Array[];
-  constructor(readonly shape: KvShape) {
-    const size = shape.maxSeqLen * shape.nKvHeads * shape.headDim;
-    this.keys = Array.from({length: shape.nLayers}, () => new Float64Array(size));
-    this.values = Array.from({length: shape.nLayers}, () => new Float64Array(size));
-  }
-  get nLayers(): number {
-    return this.shape.nLayers;
-  }
-  get maxSeqLen(): number {
-    return this.shape.maxSeqLen;
-  }
 }
 
 const v = (x: Vec) => (x as RefVec).data;
@@ -91,7 +76,7 @@ export class ReferenceBackend implements Backend {
   }
 
   createKvCache(shape: KvShape): KvCache {
-    return new RefKvCache(shape);
+    return new HostKvCache(shape, (n) => new Float64Array(n));
   }
 
   write(dst: Vec, src: Float32Array): void {
@@ -189,13 +174,12 @@ export class ReferenceBackend implements Backend {
   }
 
   attention(q: Vec, k: Vec, vv: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
-    const c = cache as RefKvCache;
+    const c = cache as HostKvCache<Float64Array>;
     const {nHeads, nKvHeads, headDim} = shape;
     const kvDim = nKvHeads * headDim;
+    c.append(layer, pos, v(k), v(vv));
     const keys = c.keys[layer]!;
     const values = c.values[layer]!;
-    keys.set(v(k), pos * kvDim);
-    values.set(v(vv), pos * kvDim);
     const qs = v(q);
     const o = v(out);
     const scores = new Float64Array(pos + 1);

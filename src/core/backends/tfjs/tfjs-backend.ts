@@ -38,6 +38,7 @@ import type {
   WeightDtype,
 } from '../backend.js';
 import {dequantizeHost} from '../backend.js';
+import {HostKvCache} from '../host/host-kv-cache.js';
 import {acquireEngine, type Engine, type EngineOptions} from './engine.js';
 import {
   attendHost,
@@ -84,22 +85,6 @@ class TfMat implements Mat {
     readonly sourceDtype: WeightDtype,
   ) {
     this.bytes = rows * cols * 4;
-  }
-}
-
-class TfKvCache implements KvCache {
-  readonly keys: Float32Array[]; // per layer: (maxSeqLen, nKvHeads * headDim)
-  readonly values: Float32Array[];
-  constructor(readonly shape: KvShape) {
-    const size = shape.maxSeqLen * shape.nKvHeads * shape.headDim;
-    this.keys = Array.from({length: shape.nLayers}, () => new Float32Array(size));
-    this.values = Array.from({length: shape.nLayers}, () => new Float32Array(size));
-  }
-  get nLayers(): number {
-    return this.shape.nLayers;
-  }
-  get maxSeqLen(): number {
-    return this.shape.maxSeqLen;
   }
 }
 
@@ -167,7 +152,7 @@ export class TfjsBackend implements Backend {
   }
 
   createKvCache(shape: KvShape): KvCache {
-    return new TfKvCache(shape);
+    return new HostKvCache(shape, (n) => new Float32Array(n));
   }
 
   write(dst: Vec, src: Float32Array): void {
@@ -253,16 +238,12 @@ export class TfjsBackend implements Backend {
   }
 
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
-    const c = cache as TfKvCache;
-    const kvDim = shape.nKvHeads * shape.headDim;
+    const c = cache as HostKvCache<Float32Array>;
     if (!(pos >= 0 && pos < c.maxSeqLen)) {
       throw new RangeError(`attention: position ${pos} outside the cache (0..${c.maxSeqLen - 1})`);
     }
-    const keys = c.keys[layer]!;
-    const values = c.values[layer]!;
-    keys.set(hv(k), pos * kvDim);
-    values.set(hv(v), pos * kvDim);
-    this.put(out, row(attendHost(hv(q), keys, values, pos, shape)));
+    c.append(layer, pos, hv(k), hv(v));
+    this.put(out, row(attendHost(hv(q), c.keys[layer]!, c.values[layer]!, pos, shape)));
   }
 
   dispose(): void {
