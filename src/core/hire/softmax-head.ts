@@ -9,7 +9,7 @@ import type {Backend, Mat, Vec} from '../backends/backend.js';
 import {topKIndices} from '../decode/sampler.js';
 import type {HeadResult, HeadStats, OutputHead} from '../decode/output-head.js';
 import {certifiedTopK} from './recall.js';
-import {predictorBytes, type SoftmaxPredictor} from './softmax-predictor.js';
+import type {SoftmaxPredictor} from './softmax-predictor.js';
 
 export interface HireHeadOptions {
   /** Candidates per step. */
@@ -45,9 +45,10 @@ export class HireSoftmaxHead implements OutputHead {
     this.approx = backend.createVector(p.vocabSize);
   }
 
+  /** What the backend reads: the predictor as it holds it (tfjs holds quantised factors as f32) plus k' exact rows. */
   get bytesPerToken(): number {
     const rowBytes = this.lmHead.bytes / this.lmHead.rows;
-    return predictorBytes(this.predictor) + this.opts.kPrime * rowBytes;
+    return (this.proj?.bytes ?? 0) + this.approxMat.bytes + this.opts.kPrime * rowBytes;
   }
 
   /** The predictor's approximate logits z~ [vocabSize] for h. */
