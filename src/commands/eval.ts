@@ -70,14 +70,15 @@ export default class Eval extends BaseCommand {
   }
 
   private printReport(r: EvalReport): void {
-    const table = makeTable(['predictor', 'k', "k'", 'bytes/token', 'recall', 'top-1', 'KL', 'tail mass', 'ppl dense -> hire', 'dropped']);
+    const table = makeTable(['predictor', 'k', "k'", 'bytes/token', 'recall', 'top-1', 'KL', 'tail mass', 'ppl kept: dense -> hire', 'dropped', 'ppl approx tail']);
     for (const row of r.rows) table.push(cells(row, row.predictor === r.selected));
     this.log(table.toString());
     const files = r.data.map((f) => f.file).join(', ');
     this.log(`${r.tokens} next tokens of the validation split of ${files}, sequences of ${r.seqLen}`);
     this.log(`dense perplexity ${fixed(r.dense.perplexity, 3)}; bytes/token: output-layer weights read per token (dense: ${formatBytes(r.dense.bytesPerToken)})`);
     this.log(`* the predictor calibration selected (${r.selected}); k' (0.99): the k' the bundle stores for that recall target`);
-    this.log('KL = KL(hire || dense) = -log(1 - tail mass); ppl: both over the next tokens inside the candidates; dropped: next tokens outside them');
+    this.log('KL = KL(hire || dense) = -log(1 - tail mass); ppl kept: both over the next tokens inside the candidates; dropped: next tokens outside them');
+    this.log("ppl approx tail: every next token, with exact logits on the candidates and the predictor's logits elsewhere (compare with the dense perplexity)");
   }
 }
 
@@ -94,6 +95,7 @@ function cells(row: EvalRow, selected: boolean): string[] {
     small(row.tailMass),
     `${fixed(row.densePerplexityKept, 2)} -> ${fixed(row.perplexity, 2)}`,
     `${fixed(100 * row.droppedShare, 2)}%`,
+    fixed(row.approxTailPerplexity, 2),
   ];
 }
 

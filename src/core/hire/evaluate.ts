@@ -74,6 +74,11 @@ export interface EvalRow {
   densePerplexityKept: number;
   /** Share of next tokens outside the candidates (HiRE cannot produce them). */
   droppedShare: number;
+  /**
+   * Perplexity over every next token when the tail keeps the predictor's approximate logits
+   * (exact logits on the candidates, z~ elsewhere): finite, and equal to dense at k' = V.
+   */
+  approxTailPerplexity: number;
 }
 
 export interface EvalReport {
@@ -271,6 +276,8 @@ interface KPrimeSums {
   logProbs: number[];
   /** log p(next token) of the tokens kept (inside the candidates). */
   denseKept: number[];
+  /** log q~(next token) where q~ keeps the predictor's logits on the tail (every token counts). */
+  tailLogProbs: number[];
 }
 
 /** What the dense model gives at one position. */
@@ -285,6 +292,17 @@ export interface DenseToken {
 }
 
 /** Running measurements of one predictor; add() one token at a time, rows() at the end. */
+/** log softmax(m)[token] for m = z~ with the candidates' exact logits written over it. */
+function approxTailLogProb(approx: Float32Array, ids: Int32Array, logits: Float32Array, token: number): number {
+  const mixed = Float64Array.from(approx);
+  ids.forEach((id, i) => (mixed[id] = logits[i]!));
+  let max = -Infinity;
+  for (let i = 0; i < mixed.length; i++) if (mixed[i]! > max) max = mixed[i]!;
+  let sum = 0;
+  for (let i = 0; i < mixed.length; i++) sum += Math.exp(mixed[i]! - max);
+  return mixed[token]! - max - Math.log(sum);
+}
+
 export class PredictorTally {
   private readonly recall: RecallAccumulator;
   private readonly sums: KPrimeSums[];
@@ -293,7 +311,7 @@ export class PredictorTally {
 
   constructor(readonly plan: PredictorPlan) {
     this.recall = new RecallAccumulator(plan.ks, plan.kPrimes);
-    this.sums = plan.kPrimes.map(() => ({top1: 0, kl: 0, tailMass: 0, reverseKl: 0, logProbs: [], denseKept: []}));
+    this.sums = plan.kPrimes.map(() => ({top1: 0, kl: 0, tailMass: 0, reverseKl: 0, logProbs: [], denseKept: [], tailLogProbs: []}));
     this.maxKPrime = plan.kPrimes[plan.kPrimes.length - 1]!;
   }
 
@@ -316,6 +334,7 @@ export class PredictorTally {
       const lq = candidateLogProb(ids, logits, dense.next);
       s.logProbs.push(lq);
       if (lq > -Infinity) s.denseKept.push(dense.logProb);
+      s.tailLogProbs.push(approxTailLogProb(approx, ids, logits, dense.next));
     });
     this.n++;
   }
@@ -345,6 +364,7 @@ export class PredictorTally {
         perplexity: ppl.perplexity,
         densePerplexityKept: s.denseKept.length > 0 ? perplexity(s.denseKept) : Infinity,
         droppedShare: ppl.dropped / n,
+        approxTailPerplexity: perplexity(s.tailLogProbs),
       };
     });
   }

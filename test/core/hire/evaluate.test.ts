@@ -214,7 +214,14 @@ describe.runIf(HAVE_SHARED)('evaluate on a llama2xs bundle', () => {
       expect(row.droppedShare).toBe(0);
       expect(row.perplexity / report.dense.perplexity).toBeCloseTo(1, 9);
       expect(row.densePerplexityKept).toBe(report.dense.perplexity);
+      expect(row.approxTailPerplexity / report.dense.perplexity).toBeCloseTo(1, 9);
     }
+  });
+
+  it("the approximate-tail perplexity is finite for every k' and differs from dense where the tail is dropped", () => {
+    for (const row of report.rows) expect(Number.isFinite(row.approxTailPerplexity)).toBe(true);
+    const smallest = report.rows.filter((r) => r.kPrime === K_PRIMES[0]);
+    expect(smallest.some((r) => Math.abs(r.approxTailPerplexity / report.dense.perplexity - 1) > 1e-6)).toBe(true);
   });
 
   it("improves monotonically in k': recall up, tail mass / KL / dropped share down", () => {
