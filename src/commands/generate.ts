@@ -107,7 +107,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
         this.log(JSON.stringify({text, promptTokenIds: promptIds, tokenIds: ids, backend: session.backend.name, stats, output}, null, 2));
       } else {
         process.stdout.write('\n');
-        const bytes = session.denseBytesPerToken - session.model.weights.lmHead.bytes + head.bytesPerToken;
+        const bytes = session.bytesPerToken(head);
         note(formatStats(stats, session.backend.describe(), bytes));
         const hs = head.stats();
         if (flags.certify) note(`certified: k' widened on ${hs.widenedSteps} of ${hs.steps} steps (${hs.widenings} doublings), mean ${hs.meanCandidates.toFixed(1)} candidates`);

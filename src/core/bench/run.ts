@@ -122,7 +122,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     for (const {mode, head} of heads) {
       opts.onProgress?.(`decoding ${opts.tokens} tokens with ${head.describe()}`);
       const t = await timeDecode(session, head, opts.promptTokens, opts.tokens);
-      const bytes = session.denseBytesPerToken - model.weights.lmHead.bytes + head.bytesPerToken;
+      const bytes = session.bytesPerToken(head);
       const tps = opts.tokens / (t.decodeMs / 1000);
       rows.push({
         mode,

@@ -9,6 +9,7 @@ import type {ModelConfig} from '../model/config.js';
 import {openModel, uploadWeights, type ModelSource} from '../model/load.js';
 import {HireTokenizer} from '../model/tokenizer.js';
 import {denseBytesPerToken, Transformer} from './forward.js';
+import type {OutputHead} from './output-head.js';
 
 export interface OpenOptions extends BackendOptions {
   backend?: string;
@@ -52,6 +53,11 @@ export class Session {
   /** Weight bytes one dense decode step reads. */
   get denseBytesPerToken(): number {
     return denseBytesPerToken(this.model.weights);
+  }
+
+  /** Weight bytes one decode step reads with this output head in place of the dense one. */
+  bytesPerToken(head: OutputHead): number {
+    return this.denseBytesPerToken - this.model.weights.lmHead.bytes + head.bytesPerToken;
   }
 
   /** Token ids that end generation: config/generation_config/tokenizer_config, merged. */

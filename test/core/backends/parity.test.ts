@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
-import {generateTokens} from '../../../src/core/decode/generate.js';
 import {Session} from '../../../src/core/decode/session.js';
 import {writeSyntheticCheckpoint, type SyntheticSpec} from '../../../src/core/model/synthetic.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../helpers/shared.js';
+import {greedyIds} from '../../helpers/greedy.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, {recursive: true, force: true})));
@@ -57,16 +57,8 @@ for (const backend of ['cpu', 'tfjs']) {
       const ref = readLlama2xsReference();
       const s = await Session.open(LLAMA2XS_DIR, {backend});
       try {
-        const got: number[] = [];
-        const gen = generateTokens(s.model, ref.prompt_token_ids, {
-          maxTokens: 64,
-          sampling: {temperature: 0, topK: 0, topP: 1},
-          seed: 0,
-          eosTokenIds: [],
-        });
-        for await (const t of gen) got.push(t.id);
         const n = ref.prompt_token_ids.length;
-        expect(got).toEqual(ref.greedy_token_ids.slice(n, n + 64));
+        expect(await greedyIds(s.model, ref.prompt_token_ids, 64)).toEqual(ref.greedy_token_ids.slice(n, n + 64));
       } finally {
         s.dispose();
       }

@@ -3,9 +3,9 @@
  * reference's tokens exactly, and the first step's top-10 logits agree within 1e-4.
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {generateTokens} from '../../../src/core/decode/generate.js';
 import {Session} from '../../../src/core/decode/session.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../helpers/shared.js';
+import {greedyIds} from '../../helpers/greedy.js';
 
 describe.runIf(HAVE_SHARED)('llama2xs reference (reference backend)', () => {
   let session: Session;
@@ -39,14 +39,6 @@ describe.runIf(HAVE_SHARED)('llama2xs reference (reference backend)', () => {
     const ref = readLlama2xsReference();
     const prompt = ref.prompt_token_ids;
     const expected = ref.greedy_token_ids.slice(prompt.length, prompt.length + 64);
-    const got: number[] = [];
-    const it = generateTokens(session.model, prompt, {
-      maxTokens: 64,
-      sampling: {temperature: 0, topK: 0, topP: 1},
-      seed: 0,
-      eosTokenIds: [],
-    });
-    for await (const t of it) got.push(t.id);
-    expect(got).toEqual(expected);
+    expect(await greedyIds(session.model, prompt, 64)).toEqual(expected);
   });
 });

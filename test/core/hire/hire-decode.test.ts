@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {generateTokens} from '../../../src/core/decode/generate.js';
 import {Session} from '../../../src/core/decode/session.js';
 import {BundleError, DataError, IoError, UsageError} from '../../../src/core/errors.js';
 import {readManifest, readPredictor} from '../../../src/core/hire/bundle.js';
@@ -16,6 +15,7 @@ import type {SamplingOptions} from '../../../src/core/decode/sampler.js';
 import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
 import {HAVE_SHARED, LLAMA2XS_DIR} from '../../helpers/shared.js';
 import {writeTinyTokenizer} from '../../helpers/tiny-tokenizer.js';
+import {greedyIds} from '../../helpers/greedy.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-decode-'));
 afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
@@ -37,8 +37,7 @@ async function decode(dir: string, backend: string, prompt: number[], n: number,
   try {
     const c = s.config;
     const {head: h} = chooseHead(dir, {backend: s.backend, lmHead: s.model.weights.lmHead, vocabSize: c.vocabSize, dim: c.embedDim}, GREEDY, head);
-    const ids: number[] = [];
-    for await (const t of generateTokens(s.model, prompt, {maxTokens: n, sampling: GREEDY, seed: 0, eosTokenIds: [], head: h})) ids.push(t.id);
+    const ids = await greedyIds(s.model, prompt, n, h);
     return {ids, widened: h.stats().widenings};
   } finally {
     s.dispose();

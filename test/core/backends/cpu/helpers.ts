@@ -1,17 +1,7 @@
 /** Shared test helpers: a seeded RNG, scalar conversions and float64 reference kernels. */
 import type {CpuKernels, DenseDtype} from '../../../../src/core/backends/cpu/kernels.js';
 
-/** mulberry32: deterministic uniform numbers in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export {rng} from '../../../helpers/random.js';
 
 export function randomF32(n: number, rand: () => number): Float32Array {
   const out = new Float32Array(n);

@@ -12,11 +12,11 @@ import type {Backend} from '../../../../src/core/backends/backend.js';
 import {ReferenceBackend} from '../../../../src/core/backends/reference/reference-backend.js';
 import {createTfjsBackend, type TfjsBackend} from '../../../../src/core/backends/tfjs/tfjs-backend.js';
 import {Transformer} from '../../../../src/core/decode/forward.js';
-import {generateTokens} from '../../../../src/core/decode/generate.js';
 import {openModel, uploadWeights} from '../../../../src/core/model/load.js';
 import {writeSyntheticCheckpoint, type SyntheticSpec} from '../../../../src/core/model/synthetic.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../../helpers/shared.js';
 import {expectClose} from './helpers.js';
+import {greedyIds} from '../../../helpers/greedy.js';
 
 let tfb: TfjsBackend;
 const tmpDirs: string[] = [];
@@ -52,15 +52,7 @@ describe.runIf(HAVE_SHARED)('tfjs backend: llama2xs', () => {
     const model = load(LLAMA2XS_DIR, tfb);
     const prompt = ref.prompt_token_ids;
     const expected = ref.greedy_token_ids.slice(prompt.length, prompt.length + 64);
-    const got: number[] = [];
-    const tokens = generateTokens(model, prompt, {
-      maxTokens: 64,
-      sampling: {temperature: 0, topK: 0, topP: 1},
-      seed: 0,
-      eosTokenIds: [],
-    });
-    for await (const t of tokens) got.push(t.id);
-    expect(got).toEqual(expected);
+    expect(await greedyIds(model, prompt, 64)).toEqual(expected);
   });
 
   it('matches the first-step top-10 reference logits within 1e-4', async () => {

@@ -8,10 +8,10 @@ import {afterAll, describe, expect, it} from 'vitest';
 import {ReferenceBackend} from '../../../../src/core/backends/reference/reference-backend.js';
 import {createTfjsBackend, type TfjsBackend} from '../../../../src/core/backends/tfjs/tfjs-backend.js';
 import {Transformer} from '../../../../src/core/decode/forward.js';
-import {generateTokens} from '../../../../src/core/decode/generate.js';
 import {openModel, uploadWeights} from '../../../../src/core/model/load.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../../helpers/shared.js';
 import {expectClose, randomArray, randomMatrix, rng} from './helpers.js';
+import {greedyIds} from '../../../helpers/greedy.js';
 
 const live: TfjsBackend[] = [];
 afterAll(() => live.forEach((b) => b.dispose()));
@@ -73,14 +73,6 @@ describe('tfjs backend: cpu engine and wasm fallback', () => {
     source.checkpoint.close();
     const ref = readLlama2xsReference();
     const prompt = ref.prompt_token_ids;
-    const got: number[] = [];
-    const tokens = generateTokens(model, prompt, {
-      maxTokens: 64,
-      sampling: {temperature: 0, topK: 0, topP: 1},
-      seed: 0,
-      eosTokenIds: [],
-    });
-    for await (const t of tokens) got.push(t.id);
-    expect(got).toEqual(ref.greedy_token_ids.slice(prompt.length, prompt.length + 64));
+    expect(await greedyIds(model, prompt, 64)).toEqual(ref.greedy_token_ids.slice(prompt.length, prompt.length + 64));
   });
 });

@@ -5,17 +5,7 @@
 import {expect} from 'vitest';
 import type {HostMatrix} from '../../../../src/core/backends/backend.js';
 
-/** mulberry32: small, seeded, good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export {rng} from '../../../helpers/random.js';
 
 /** n values uniform in [-scale, scale). */
 export function randomArray(n: number, random: () => number, scale = 1): Float32Array {
