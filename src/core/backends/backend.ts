@@ -82,6 +82,7 @@ export interface AttentionShape {
 export type OpName =
   | 'matvec'
   | 'matvecRows'
+  | 'accumulateRows'
   | 'rmsNorm'
   | 'layerNorm'
   | 'rope'
@@ -113,6 +114,13 @@ export interface Backend {
   matvec(w: Mat, x: Vec, out: Vec, bias?: Vec): void;
   /** out[i] = W[rows[i]] . x for the listed rows. out: [rows.length]. */
   matvecRows(w: Mat, rows: Int32Array, x: Vec, out: Vec): void;
+  /**
+   * out = sum_i coef[i] * W[rows[i]] (+ bias): a weighted sum of rows, i.e. W^T restricted to the
+   * listed rows times coef. With rows null every row is used in order (out = W^T coef). This is the
+   * sparse FFN's second half: W_out stored transposed ([hiddenDim, dim]) so that one neuron is one
+   * contiguous row. W: [R, cols], coef: [rows.length] (or [R]), out: [cols].
+   */
+  accumulateRows(w: Mat, rows: Int32Array | null, coef: Vec, out: Vec, bias?: Vec): void;
   /** out = row `row` of W as f32 (token or position embedding lookup). */
   embedRow(w: Mat, row: number, out: Vec): void;
   /** out = a + b (out may alias a or b). */

@@ -61,6 +61,9 @@ export const KERNEL_NAMES = [
   'widen_bf16',
   'widen_f16',
   'read_sum',
+  'accum_rows_f32',
+  'accum_rows_bf16',
+  'accum_rows_f16',
 ] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

@@ -124,6 +124,18 @@ export class CpuBackend implements Backend {
     this.kernels.matvecRows(denseDtype(m, 'matvecRows'), m.ptr, m.cols, ids, rows.length, (x as CpuVec).ptr, (out as CpuVec).ptr, m.rows);
   }
 
+  accumulateRows(w: Mat, rows: Int32Array | null, coef: Vec, out: Vec, bias?: Vec): void {
+    const m = w as CpuMat;
+    const n = rows ? rows.length : m.rows;
+    let ids = 0;
+    if (rows) {
+      ids = this.idScratch(rows.length);
+      this.kernels.i32(ids, rows.length).set(rows);
+    }
+    this.kernels.accumulateRows(denseDtype(m, 'accumulateRows'), m.ptr, m.rows, m.cols, ids, n, (coef as CpuVec).ptr, (out as CpuVec).ptr);
+    if (bias) this.add(out, bias, out);
+  }
+
   embedRow(w: Mat, row: number, out: Vec): void {
     const m = w as CpuMat;
     const o = out as CpuVec;

@@ -199,6 +199,29 @@ export class CpuKernels {
     this.run(`matvec_batch_${dtype}`, [w, xs, ys, cols, rows, nb], rows, ROW_ALIGN, rows * cols * esize);
   }
 
+  /**
+   * y[cols] = sum_i coef[i] * W[ids[i]] for i < n (ids: n i32 row numbers; ids = 0 means rows
+   * 0..n-1 in order). W: [rows, cols]; coef: [n] f32. Threads split the columns.
+   */
+  accumulateRows(dtype: DenseDtype, w: number, rows: number, cols: number, ids: number, n: number, coef: number, y: number): void {
+    const esize = elemBytes(dtype);
+    dims('accumulateRows', n, cols);
+    this.arena.check(coef, n * 4, 'accumulateRows coef');
+    this.arena.check(y, cols * 4, 'accumulateRows y');
+    if (ids !== 0) {
+      this.arena.check(ids, n * 4, 'accumulateRows ids');
+      const idv = this.i32(ids, n);
+      for (let i = 0; i < n; i++) {
+        const id = idv[i]!;
+        if (!(id >= 0 && id < rows)) throw new BackendError(`accumulateRows: row ids must lie in [0, ${rows}), got ${id}`);
+      }
+    } else if (n > rows) {
+      throw new BackendError(`accumulateRows: ${n} rows requested from a matrix of ${rows}`);
+    }
+    this.arena.check(w, rows * cols * esize, 'accumulateRows w');
+    this.run(`accum_rows_${dtype}`, [w, coef, y, cols, ids, n], cols, ROW_ALIGN, n * cols * esize);
+  }
+
   /** y = dequant(W) . x for int8 W [rows, cols] with one f32 scale per groupSize columns (see quant.ts). */
   matvecQ8(w: number, scales: number, rows: number, cols: number, groupSize: number, x: number, y: number): void {
     this.checkQuant('matvecQ8', rows, cols, groupSize, false);

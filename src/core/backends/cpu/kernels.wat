@@ -1031,6 +1031,165 @@
       (br $rnext))))
 
   ;; ---------------------------------------------------------------------------------------
+  ;; Weighted sum of rows (the sparse FFN's W_out, stored transposed so a neuron is a row):
+  ;; y[c] = sum_i coef[i] * W[row(i), c] for the columns c in [c0, c1), row(i) = ids[i] when
+  ;; ids != 0, else i; i < n. The range splits COLUMNS over threads, so every thread reads its
+  ;; slice of every listed row and owns its slice of y. Rows go 4 at a time (y is loaded and
+  ;; stored once per 4 rows), then one at a time. A row whose coef is 0 is still read.
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; Four weights at p as f32: kind 1 bf16, 2 f16 (kind 0 is read inline by the caller).
+  (func $ld4_half (param $kind i32) (param $p i32) (result v128)
+    (local $u v128)
+    (local.set $u (i32x4.shl (i32x4.extend_low_i16x8_u (v128.load64_zero (local.get $p))) (i32.const 16)))
+    (if (result v128) (i32.eq (local.get $kind) (i32.const 1))
+      (then (local.get $u))
+      (else (call $h2f_x4 (local.get $u)))))
+
+  ;; One weight at p as f32 (any kind).
+  (func $ld1 (param $kind i32) (param $p i32) (result f32)
+    (if (result f32) (i32.eqz (local.get $kind))
+      (then (f32.load (local.get $p)))
+      (else (if (result f32) (i32.eq (local.get $kind) (i32.const 1))
+        (then (call $bf2f (i32.load16_u (local.get $p))))
+        (else (call $h2f (i32.load16_u (local.get $p))))))))
+
+  (func $accum_any (param $kind i32) (param $esize i32)
+    (param $w i32) (param $coef i32) (param $y i32) (param $cols i32) (param $ids i32) (param $n i32)
+    (param $c0 i32) (param $c1 i32)
+    (local $stride i32) (local $i i32) (local $c i32) (local $q i32) (local $off i32) (local $yp i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $step i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $acc v128)
+    (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
+    (local.set $off (i32.mul (local.get $c0) (local.get $esize)))
+    (local.set $step (i32.shl (local.get $esize) (i32.const 2)))
+    ;; y[c0, c1) = 0
+    (local.set $c (local.get $c0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $c1)))
+      (f32.store (i32.add (local.get $y) (i32.shl (local.get $c) (i32.const 2))) (f32.const 0))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.set $i (i32.const 0))
+    ;; four rows per pass
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $n)))
+      (local.set $q (i32.add (local.get $coef) (i32.shl (local.get $i) (i32.const 2))))
+      (local.set $a0 (v128.load32_splat offset=0 (local.get $q)))
+      (local.set $a1 (v128.load32_splat offset=4 (local.get $q)))
+      (local.set $a2 (v128.load32_splat offset=8 (local.get $q)))
+      (local.set $a3 (v128.load32_splat offset=12 (local.get $q)))
+      (if (local.get $ids)
+        (then
+          (local.set $q (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2))))
+          (local.set $p0 (i32.mul (i32.load offset=0 (local.get $q)) (local.get $stride)))
+          (local.set $p1 (i32.mul (i32.load offset=4 (local.get $q)) (local.get $stride)))
+          (local.set $p2 (i32.mul (i32.load offset=8 (local.get $q)) (local.get $stride)))
+          (local.set $p3 (i32.mul (i32.load offset=12 (local.get $q)) (local.get $stride))))
+        (else
+          (local.set $p0 (i32.mul (local.get $i) (local.get $stride)))
+          (local.set $p1 (i32.add (local.get $p0) (local.get $stride)))
+          (local.set $p2 (i32.add (local.get $p1) (local.get $stride)))
+          (local.set $p3 (i32.add (local.get $p2) (local.get $stride)))))
+      (local.set $p0 (i32.add (local.get $w) (i32.add (local.get $p0) (local.get $off))))
+      (local.set $p1 (i32.add (local.get $w) (i32.add (local.get $p1) (local.get $off))))
+      (local.set $p2 (i32.add (local.get $w) (i32.add (local.get $p2) (local.get $off))))
+      (local.set $p3 (i32.add (local.get $w) (i32.add (local.get $p3) (local.get $off))))
+      (local.set $c (local.get $c0))
+      (local.set $yp (i32.add (local.get $y) (i32.shl (local.get $c0) (i32.const 2))))
+      (if (i32.eqz (local.get $kind))
+        (then
+          (block $cdone (loop $cnext
+            (br_if $cdone (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $c1)))
+            (v128.store (local.get $yp)
+              (f32x4.add (v128.load (local.get $yp))
+                (f32x4.add
+                  (f32x4.add (f32x4.mul (local.get $a0) (v128.load (local.get $p0)))
+                             (f32x4.mul (local.get $a1) (v128.load (local.get $p1))))
+                  (f32x4.add (f32x4.mul (local.get $a2) (v128.load (local.get $p2)))
+                             (f32x4.mul (local.get $a3) (v128.load (local.get $p3)))))))
+            (local.set $p0 (i32.add (local.get $p0) (i32.const 16)))
+            (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
+            (local.set $p2 (i32.add (local.get $p2) (i32.const 16)))
+            (local.set $p3 (i32.add (local.get $p3) (i32.const 16)))
+            (local.set $yp (i32.add (local.get $yp) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $cnext))))
+        (else
+          (block $cdone (loop $cnext
+            (br_if $cdone (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $c1)))
+            (v128.store (local.get $yp)
+              (f32x4.add (v128.load (local.get $yp))
+                (f32x4.add
+                  (f32x4.add (f32x4.mul (local.get $a0) (call $ld4_half (local.get $kind) (local.get $p0)))
+                             (f32x4.mul (local.get $a1) (call $ld4_half (local.get $kind) (local.get $p1))))
+                  (f32x4.add (f32x4.mul (local.get $a2) (call $ld4_half (local.get $kind) (local.get $p2)))
+                             (f32x4.mul (local.get $a3) (call $ld4_half (local.get $kind) (local.get $p3)))))))
+            (local.set $p0 (i32.add (local.get $p0) (i32.const 8)))
+            (local.set $p1 (i32.add (local.get $p1) (i32.const 8)))
+            (local.set $p2 (i32.add (local.get $p2) (i32.const 8)))
+            (local.set $p3 (i32.add (local.get $p3) (i32.const 8)))
+            (local.set $yp (i32.add (local.get $yp) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $cnext)))))
+      ;; column tail, lane by lane
+      (block $cdone (loop $cnext
+        (br_if $cdone (i32.ge_u (local.get $c) (local.get $c1)))
+        (f32.store (local.get $yp)
+          (f32.add (f32.load (local.get $yp))
+            (f32.add
+              (f32.add (f32.mul (f32x4.extract_lane 0 (local.get $a0)) (call $ld1 (local.get $kind) (local.get $p0)))
+                       (f32.mul (f32x4.extract_lane 0 (local.get $a1)) (call $ld1 (local.get $kind) (local.get $p1))))
+              (f32.add (f32.mul (f32x4.extract_lane 0 (local.get $a2)) (call $ld1 (local.get $kind) (local.get $p2)))
+                       (f32.mul (f32x4.extract_lane 0 (local.get $a3)) (call $ld1 (local.get $kind) (local.get $p3)))))))
+        (local.set $p0 (i32.add (local.get $p0) (local.get $esize)))
+        (local.set $p1 (i32.add (local.get $p1) (local.get $esize)))
+        (local.set $p2 (i32.add (local.get $p2) (local.get $esize)))
+        (local.set $p3 (i32.add (local.get $p3) (local.get $esize)))
+        (local.set $yp (i32.add (local.get $yp) (i32.const 4)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $cnext)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $rnext)))
+    ;; remaining rows, one per pass
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $a0 (v128.load32_splat (i32.add (local.get $coef) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $p0 (local.get $i))
+      (if (local.get $ids)
+        (then (local.set $p0 (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $p0 (i32.add (local.get $w) (i32.add (i32.mul (local.get $p0) (local.get $stride)) (local.get $off))))
+      (local.set $c (local.get $c0))
+      (local.set $yp (i32.add (local.get $y) (i32.shl (local.get $c0) (i32.const 2))))
+      (block $cdone (loop $cnext
+        (br_if $cdone (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $c1)))
+        (if (i32.eqz (local.get $kind))
+          (then (local.set $acc (v128.load (local.get $p0))))
+          (else (local.set $acc (call $ld4_half (local.get $kind) (local.get $p0)))))
+        (v128.store (local.get $yp) (f32x4.add (v128.load (local.get $yp)) (f32x4.mul (local.get $a0) (local.get $acc))))
+        (local.set $p0 (i32.add (local.get $p0) (local.get $step)))
+        (local.set $yp (i32.add (local.get $yp) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $cnext)))
+      (block $cdone (loop $cnext
+        (br_if $cdone (i32.ge_u (local.get $c) (local.get $c1)))
+        (f32.store (local.get $yp)
+          (f32.add (f32.load (local.get $yp)) (f32.mul (f32x4.extract_lane 0 (local.get $a0)) (call $ld1 (local.get $kind) (local.get $p0)))))
+        (local.set $p0 (i32.add (local.get $p0) (local.get $esize)))
+        (local.set $yp (i32.add (local.get $yp) (i32.const 4)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $cnext)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rnext))))
+
+  (func (export "accum_rows_f32") (param $w i32) (param $coef i32) (param $y i32) (param $cols i32) (param $ids i32) (param $n i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $coef) (local.get $y) (local.get $cols) (local.get $ids) (local.get $n) (local.get $c0) (local.get $c1)))
+  (func (export "accum_rows_bf16") (param $w i32) (param $coef i32) (param $y i32) (param $cols i32) (param $ids i32) (param $n i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $coef) (local.get $y) (local.get $cols) (local.get $ids) (local.get $n) (local.get $c0) (local.get $c1)))
+  (func (export "accum_rows_f16") (param $w i32) (param $coef i32) (param $y i32) (param $cols i32) (param $ids i32) (param $n i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $coef) (local.get $y) (local.get $cols) (local.get $ids) (local.get $n) (local.get $c0) (local.get $c1)))
+
+  ;; ---------------------------------------------------------------------------------------
   ;; Conversions and the bandwidth probe
   ;; ---------------------------------------------------------------------------------------
 

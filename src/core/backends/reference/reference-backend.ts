@@ -112,6 +112,21 @@ export class ReferenceBackend implements Backend {
     }
   }
 
+  accumulateRows(w: Mat, rows: Int32Array | null, coef: Vec, out: Vec, bias?: Vec): void {
+    const {rows: nRows, cols, data} = m(w);
+    const cs = v(coef);
+    const ys = v(out);
+    if (bias) ys.set(v(bias));
+    else ys.fill(0);
+    const n = rows ? rows.length : nRows;
+    for (let i = 0; i < n; i++) {
+      const a = cs[i]!;
+      if (a === 0) continue;
+      const base = (rows ? rows[i]! : i) * cols;
+      for (let c = 0; c < cols; c++) ys[c] = ys[c]! + a * data[base + c]!;
+    }
+  }
+
   embedRow(w: Mat, row: number, out: Vec): void {
     const {cols, data} = m(w);
     v(out).set(data.subarray(row * cols, (row + 1) * cols));

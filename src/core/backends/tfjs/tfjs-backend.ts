@@ -198,6 +198,30 @@ export class TfjsBackend implements Backend {
     );
   }
 
+  accumulateRows(w: Mat, rows: Int32Array | null, coef: Vec, out: Vec, bias?: Vec): void {
+    const mat = m(w);
+    const {cols} = mat;
+    let result: tf.Tensor2D;
+    if (rows === null) {
+      // coef [1, R] x W [R, cols], W held transposed as wt [cols, R].
+      const wt = this.multiplier(mat);
+      result = tf.matMul(vt(coef), wt, false, true);
+    } else {
+      const k = rows.length;
+      const host = this.hostRows(mat);
+      if (this.staging.length < k * cols) this.staging = new Float32Array(k * cols);
+      const staged = this.staging.subarray(0, k * cols); // [k, cols]: the chosen rows, in order
+      for (let i = 0; i < k; i++) {
+        const r = rows[i]!;
+        if (!(r >= 0 && r < mat.rows)) throw new RangeError(`accumulateRows: row ${r} outside 0..${mat.rows - 1}`);
+        staged.set(host.subarray(r * cols, (r + 1) * cols), i * cols);
+      }
+      result = k === 0 ? tf.zeros([1, cols]) : tf.tidy(() => tf.matMul(vt(coef), tf.tensor2d(staged, [k, cols])));
+    }
+    this.put(out, bias ? tf.tidy(() => tf.add(result, vt(bias))) : result);
+    if (bias) result.dispose();
+  }
+
   embedRow(w: Mat, index: number, out: Vec): void {
     const mat = m(w);
     const {rows, cols} = mat;
