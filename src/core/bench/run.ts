@@ -189,8 +189,8 @@ async function timeDecode(
   const prompt = Array.from({length: promptTokens}, (_, i) => (i * 7919 + 13) % config.vocabSize);
   const cache = model.createCache(promptTokens + tokens);
   const t0 = performance.now();
-  for (let pos = 0; pos < prompt.length - 1; pos++) model.hidden(prompt[pos]!, pos, cache);
-  let r = await head.next(model.hidden(prompt[prompt.length - 1]!, prompt.length - 1, cache));
+  for (let pos = 0; pos < prompt.length - 1; pos++) await model.hidden(prompt[pos]!, pos, cache);
+  let r = await head.next(await model.hidden(prompt[prompt.length - 1]!, prompt.length - 1, cache));
   const prefillMs = performance.now() - t0;
 
   const timer = new SectionTimer();
@@ -201,7 +201,7 @@ async function timeDecode(
     for (let i = 0; i < tokens; i++) {
       const next = r.ids ? r.ids[argmax(r.logits)]! : argmax(r.logits);
       timer.start();
-      const h = model.hidden(next, prompt.length + i, cache);
+      const h = await model.hidden(next, prompt.length + i, cache);
       r = await head.next(h);
       timer.mark('output');
     }

@@ -32,12 +32,29 @@ export interface StepTimer {
   mark(section: Section): void;
 }
 
+/**
+ * A replacement for the dense FFN of some layers (HiRE-FFN, hire/ffn-sparse.ts): given the FFN
+ * input x [dim] it writes the FFN output [dim] to out.
+ */
+export interface FfnOverride {
+  run(x: Vec, out: Vec): Promise<void>;
+}
+
+/** Sees every dense FFN's input and hidden activations (before top-k); calibration installs one. */
+export interface FfnProbe {
+  ffn(layer: number, x: Vec, hidden: Vec): Promise<void>;
+}
+
 export class Transformer {
   readonly rope: RopeTable | null;
   /** Hidden activations kept per FFN (top-k FFN models), or null for a dense FFN. */
-  readonly ffnTopK: number | null;
+  ffnTopK: number | null;
   /** Optional profiler: only meaningful on backends whose kernels run synchronously. */
   timer: StepTimer | null = null;
+  /** Per layer: a sparse FFN to run instead of the dense one (null entries stay dense). */
+  ffnOverride: (FfnOverride | null)[] | null = null;
+  /** Calibration hook on the dense FFNs. */
+  probe: FfnProbe | null = null;
   private readonly s: RunState;
 
   constructor(
@@ -66,13 +83,25 @@ export class Transformer {
     };
   }
 
+  /**
+   * Applies top-k FFN semantics with this fraction of hidden activations kept (null: dense FFN).
+   * For models not trained with top-k this is an approximation whose cost `hire eval` measures.
+   */
+  setFfnTopK(fraction: number | null): void {
+    if (fraction !== null && !(fraction > 0 && fraction <= 1)) throw new RangeError(`FFN top-k fraction must be in (0, 1], got ${fraction}`);
+    this.ffnTopK = fraction === null ? null : Math.max(1, Math.round(fraction * this.config.hiddenDim));
+  }
+
   createCache(maxSeqLen = this.config.maxSeqLen): KvCache {
     const {nLayers, nKvHeads, headDim} = this.config;
     return this.backend.createKvCache({nLayers, nKvHeads, headDim, maxSeqLen});
   }
 
-  /** Runs the layers for `token` at `pos` and returns the final hidden state [embedDim]. */
-  hidden(token: number, pos: number, cache: KvCache): Vec {
+  /**
+   * Runs the layers for `token` at `pos` and returns the final hidden state [embedDim]. Async
+   * because a sparse FFN reads its predictor's output back to choose rows.
+   */
+  async hidden(token: number, pos: number, cache: KvCache): Promise<Vec> {
     const {config: c, weights: w, backend: b, s} = this;
     // 1. token embedding (+ OPT project_in) (+ learned position)
     if (w.projectIn) {
@@ -91,7 +120,7 @@ export class Transformer {
       const layer = w.layers[l]!;
       this.attentionBlock(layer, l, pos, cache);
       this.timer?.mark('attention');
-      this.ffnBlock(layer);
+      await this.ffnBlock(layer, l);
       this.timer?.mark('ffn');
     }
     // 3. final norm (+ OPT project_out)
@@ -104,8 +133,8 @@ export class Transformer {
   }
 
   /** Full step: hidden state, then the dense output layer. Returns logits [vocabSize]. */
-  forward(token: number, pos: number, cache: KvCache): Vec {
-    const h = this.hidden(token, pos, cache);
+  async forward(token: number, pos: number, cache: KvCache): Promise<Vec> {
+    const h = await this.hidden(token, pos, cache);
     this.backend.matvec(this.weights.lmHead, h, this.s.logits);
     this.timer?.mark('output');
     return this.s.logits;
@@ -127,9 +156,16 @@ export class Transformer {
     if (!c.preNorm) this.norm(s.x, layer.attnNorm, s.x);
   }
 
-  private ffnBlock(layer: LayerWeights): void {
+  private async ffnBlock(layer: LayerWeights, l: number): Promise<void> {
     const {config: c, backend: b, s} = this;
     const input = c.preNorm ? this.norm(s.x, layer.ffnNorm, s.xb) : s.x;
+    const sparse = this.ffnOverride?.[l];
+    if (sparse) {
+      await sparse.run(input, s.xb2);
+      b.add(s.x, s.xb2, s.x);
+      if (!c.preNorm) this.norm(s.x, layer.ffnNorm, s.x);
+      return;
+    }
     if (layer.wGate) {
       // down(act(gate x) * up x)
       b.matvec(layer.wGate, input, s.hb, layer.bGate);
@@ -141,10 +177,12 @@ export class Transformer {
       b.matvec(layer.wUp, input, s.hb, layer.bUp);
       b.activation(c.activation, s.hb, s.hb);
     }
+    if (this.probe) await this.probe.ffn(l, input, s.hb);
     // Models trained with a top-k FFN keep only the k largest hidden activations: by value after
     // a plain relu, by magnitude otherwise (a gated product or gelu/silu can be negative).
     if (this.ffnTopK !== null) b.keepTopK(s.hb, this.ffnTopK, Boolean(layer.wGate) || c.activation !== 'relu');
-    b.matvec(layer.wDown, s.hb, s.xb2, layer.bDown);
+    if (layer.wDownT) b.accumulateRows(layer.wDownT, null, s.hb, s.xb2, layer.bDown);
+    else b.matvec(layer.wDown!, s.hb, s.xb2, layer.bDown);
     b.add(s.x, s.xb2, s.x);
     if (!c.preNorm) this.norm(s.x, layer.ffnNorm, s.x);
   }
@@ -163,7 +201,7 @@ export function denseBytesPerToken(w: ModelWeights): number {
   if (w.positions) bytes += w.positions.bytes / w.positions.rows;
   for (const m of [w.projectIn, w.projectOut, w.lmHead]) if (m) bytes += m.bytes;
   for (const l of w.layers) {
-    for (const m of [l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown]) if (m) bytes += m.bytes;
+    for (const m of [l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown, l.wDownT]) if (m) bytes += m.bytes;
   }
   return bytes;
 }

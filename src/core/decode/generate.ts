@@ -2,7 +2,7 @@
  * The generation loop: prefill the prompt, then one token at a time until eos, the token budget,
  * or the context is full. Yields each token as it is chosen; returns the statistics.
  */
-import {UsageError} from '../errors.js';
+import {AbortError, UsageError} from '../errors.js';
 import {DenseHead, type HeadResult, type OutputHead} from './output-head.js';
 import {createRng, sample, sampleCandidates, type Rng, type SamplingOptions} from './sampler.js';
 import type {Transformer} from './forward.js';
@@ -17,6 +17,8 @@ export interface GenerateOptions {
   head?: OutputHead;
   /** Called after the prompt has been processed (for progress display). */
   onPrefillDone?: () => void;
+  /** Once aborted, the next forward step (prefill or decode) throws AbortError instead of running. */
+  signal?: AbortSignal;
 }
 
 export interface TokenEvent {
@@ -60,10 +62,17 @@ export async function* generateTokens(
   const t0 = performance.now();
 
   const head = opts.head ?? new DenseHead(model.backend, model.weights.lmHead);
+  const checkAbort = (): void => {
+    if (opts.signal?.aborted) throw new AbortError('generation', {cause: opts.signal.reason});
+  };
   // Prefill: every prompt token but the last only needs its KV entries, not logits.
-  for (let pos = 0; pos < promptIds.length - 1; pos++) model.hidden(promptIds[pos]!, pos, cache);
+  for (let pos = 0; pos < promptIds.length - 1; pos++) {
+    checkAbort();
+    await model.hidden(promptIds[pos]!, pos, cache);
+  }
+  checkAbort();
   let pos = promptIds.length - 1;
-  let logits = await head.next(model.hidden(promptIds[pos]!, pos, cache));
+  let logits = await head.next(await model.hidden(promptIds[pos]!, pos, cache));
   const t1 = performance.now();
   opts.onPrefillDone?.();
 
@@ -84,7 +93,8 @@ export async function* generateTokens(
       stopReason = pos + 1 >= maxSeqLen ? 'context_full' : 'max_tokens';
       break;
     }
-    logits = await head.next(model.hidden(id, pos, cache));
+    checkAbort();
+    logits = await head.next(await model.hidden(id, pos, cache));
     decodeSteps++;
   }
   const t2 = performance.now();

@@ -88,7 +88,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
       const cache = session.model.createCache(Math.min(seqLen, ids.length - start));
       for (let pos = 0; pos < seqLen && start + pos < ids.length; pos++) {
         const t = start + pos;
-        const h = session.model.hidden(ids[t]!, pos, cache);
+        const h = await session.model.hidden(ids[t]!, pos, cache);
         hs.set(await session.backend.read(h), t * dim);
         if (t >= fitTokens) exactTop.push(topKIndices((await dense.next(h)).logits, maxK));
       }

@@ -169,7 +169,7 @@ async function forEachPosition(
   const cache = session.model.createCache(Math.min(seqLen, positions));
   for (let start = 0; start < positions; start += seqLen) {
     const end = Math.min(start + seqLen, positions);
-    for (let t = start; t < end; t++) await score(session.model.hidden(ids[t]!, t - start, cache), ids[t + 1]!);
+    for (let t = start; t < end; t++) await score(await session.model.hidden(ids[t]!, t - start, cache), ids[t + 1]!);
     progress('scoring the validation text', end, positions);
   }
 }

@@ -60,11 +60,19 @@ export interface ModelConfig {
    * extra key `hire_ffn_topk` that models trained with top-k FFN (our demo model) carry.
    */
   ffnTopK: number | null;
+  /**
+   * How W_out (down_proj / c_proj / fc2) is stored: 'standard' is the family's own layout;
+   * 'neuron-rows' is [hiddenDim, dim], one contiguous row per FFN neuron, as HiRE bundles with
+   * an FFN section store it (config key `hire_ffn_layout`).
+   */
+  ffnLayout: FfnLayout;
   bosTokenId: number | null;
   eosTokenIds: number[];
   /** torch_dtype as written in config.json (informational). */
   torchDtype: string | null;
 }
+
+export type FfnLayout = 'standard' | 'neuron-rows';
 
 /** A parsed config.json plus the path it came from, for error messages. */
 export interface RawConfig {
@@ -207,6 +215,13 @@ export function validateConfig(config: ModelConfig, file: string): ModelConfig {
     throw new ConfigError(file, `hire_ffn_topk must be in (0, 1], got ${config.ffnTopK}`);
   }
   return config;
+}
+
+/** Reads the optional W_out layout key written into HiRE bundles. */
+export function readFfnLayout(reader: ConfigReader): FfnLayout {
+  const v = reader.str('hire_ffn_layout', 'standard');
+  if (v !== 'standard' && v !== 'neuron-rows') reader.fail(`"hire_ffn_layout" must be "standard" or "neuron-rows", got "${v}"`);
+  return v as FfnLayout;
 }
 
 /** Reads the optional top-k FFN fraction written by top-k-trained models. */

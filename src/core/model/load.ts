@@ -10,7 +10,7 @@ import {Checkpoint} from '../safetensors/index.js';
 import {parseModelConfig} from './architectures/index.js';
 import type {Architecture} from './architectures/index.js';
 import {readConfigJson, type ModelConfig} from './config.js';
-import {checkSpecs, loadWeights, type ModelWeights, type WeightSpec} from './weights.js';
+import {checkSpecs, ffnDownSpecs, loadWeights, type ModelWeights, type WeightSpec} from './weights.js';
 
 /** A checked checkpoint whose weights have not been read yet. */
 export interface ModelSource {
@@ -23,14 +23,23 @@ export interface ModelSource {
   weightsFile: string;
 }
 
+export interface OpenModelOptions {
+  /**
+   * Load W_out as [hiddenDim, dim] rows (wDownT), as the sparse FFN needs. Default: true when the
+   * checkpoint stores it that way (a bundle with an FFN section), else false.
+   */
+  ffnNeuronRows?: boolean;
+}
+
 /** Parses config.json and checks every weight the architecture needs; reads no tensor data. */
-export function openModel(dir: string): ModelSource {
+export function openModel(dir: string, opts: OpenModelOptions = {}): ModelSource {
   const raw = readConfigJson(dir);
   const {arch, config} = parseModelConfig(raw);
   const checkpoint = Checkpoint.open(dir);
   const weightsFile = checkpoint.files.length === 1 ? checkpoint.files[0]! : path.join(dir, 'model.safetensors.index.json');
   try {
-    const specs = arch.weightSpecs(config, new Set(checkpoint.names()));
+    const neuronRows = opts.ffnNeuronRows ?? config.ffnLayout === 'neuron-rows';
+    const specs = ffnDownSpecs(arch.weightSpecs(config, new Set(checkpoint.names())), config, neuronRows);
     checkSpecs(specs, checkpoint, weightsFile);
     return {dir, config, arch, checkpoint, specs, weightsFile};
   } catch (error) {

@@ -44,7 +44,10 @@ export interface LayerWeights {
   ffnNorm: Norm; // [dim]
   wGate?: Mat; // (hiddenDim, dim), gated FFN only
   wUp: Mat; // (hiddenDim, dim): W_in (up_proj, c_fc, fc1)
-  wDown: Mat; // (dim, hiddenDim): W_out (down_proj, c_proj, fc2)
+  /** W_out (down_proj, c_proj, fc2): exactly one of wDown (dim, hiddenDim) and wDownT (hiddenDim, dim). */
+  wDown?: Mat; // (dim, hiddenDim)
+  /** W_out transposed, one row per FFN neuron: what the sparse FFN reads (see ffnDownSpecs). */
+  wDownT?: Mat; // (hiddenDim, dim)
   bGate?: Vec;
   bUp?: Vec;
   bDown?: Vec;
@@ -58,6 +61,25 @@ export interface ModelWeights {
   layers: LayerWeights[];
   finalNorm?: Norm; // [dim]
   lmHead: Mat; // (vocabSize, embedDim); the same handle as embed when tied
+}
+
+/**
+ * The W_out specs rewritten for how the file stores W_out (config.ffnLayout) and for the layout
+ * the decode wants: with `neuronRows` W_out is loaded as wDownT [hiddenDim, dim], one contiguous
+ * row per neuron (the sparse FFN gathers rows of it), else as wDown [dim, hiddenDim].
+ */
+export function ffnDownSpecs(specs: WeightSpec[], config: ModelConfig, neuronRows: boolean): WeightSpec[] {
+  return specs.map((s) => {
+    if (!s.key.endsWith('.wDown')) return s;
+    // `transpose` turns the stored tensor into [dim, hiddenDim]
+    let storedShape = s.storedShape;
+    let transpose = Boolean(s.transpose);
+    if (config.ffnLayout === 'neuron-rows') {
+      storedShape = [config.hiddenDim, config.dim];
+      transpose = true;
+    }
+    return neuronRows ? {...s, key: `${s.key}T`, storedShape, transpose: !transpose} : {...s, storedShape, transpose};
+  });
 }
 
 /** Checks every spec against the checkpoint; throws naming the first problem. */
@@ -145,7 +167,8 @@ function assembleWeights(config: ModelConfig, loaded: Map<string, Mat | Vec>): M
       ffnNorm: norm(`${p}ffnNorm`),
       wGate: loaded.has(`${p}wGate`) ? mat(`${p}wGate`) : undefined,
       wUp: mat(`${p}wUp`),
-      wDown: mat(`${p}wDown`),
+      wDown: loaded.has(`${p}wDown`) ? mat(`${p}wDown`) : undefined,
+      wDownT: loaded.has(`${p}wDownT`) ? mat(`${p}wDownT`) : undefined,
       bGate: vec(`${p}bGate`),
       bUp: vec(`${p}bUp`),
       bDown: vec(`${p}bDown`),

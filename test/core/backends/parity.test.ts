@@ -27,7 +27,7 @@ async function logitsOver(dir: string, backend: string, tokens: number[]): Promi
   try {
     const cache = s.model.createCache(tokens.length);
     const out: Float32Array[] = [];
-    for (let pos = 0; pos < tokens.length; pos++) out.push(await s.backend.read(s.model.forward(tokens[pos]!, pos, cache)));
+    for (let pos = 0; pos < tokens.length; pos++) out.push(await s.backend.read(await s.model.forward(tokens[pos]!, pos, cache)));
     return out;
   } finally {
     s.dispose();

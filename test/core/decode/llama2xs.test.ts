@@ -25,7 +25,7 @@ describe.runIf(HAVE_SHARED)('llama2xs reference (reference backend)', () => {
     const ids = ref.prompt_token_ids;
     let logits: Float32Array = new Float32Array();
     for (let pos = 0; pos < ids.length; pos++) {
-      logits = await session.backend.read(session.model.forward(ids[pos]!, pos, cache));
+      logits = await session.backend.read(await session.model.forward(ids[pos]!, pos, cache));
     }
     for (const [id, value] of ref.first_step_top10_logits) {
       expect(Math.abs(logits[id]! - value)).toBeLessThan(1e-4);

@@ -51,7 +51,7 @@ async function sessionLogits(dir: string, tokens: readonly number[]): Promise<Fl
     const cache = session.model.createCache(tokens.length);
     const out: Float32Array[] = [];
     for (let pos = 0; pos < tokens.length; pos++) {
-      out.push(await session.backend.read(session.model.forward(tokens[pos]!, pos, cache)));
+      out.push(await session.backend.read(await session.model.forward(tokens[pos]!, pos, cache)));
     }
     return out;
   } finally {

@@ -60,7 +60,7 @@ async function decoderLogits(dir: string, tokens: number[]): Promise<Float32Arra
   try {
     const cache = session.model.createCache();
     const out: Float32Array[] = [];
-    for (let pos = 0; pos < tokens.length; pos++) out.push(await session.backend.read(session.model.forward(tokens[pos]!, pos, cache)));
+    for (let pos = 0; pos < tokens.length; pos++) out.push(await session.backend.read(await session.model.forward(tokens[pos]!, pos, cache)));
     return out;
   } finally {
     session.dispose();

@@ -3,7 +3,7 @@
  * FFN, tied embeddings. Its Conv1D layers store weights as [in, out]; we transpose every one of
  * them to [out, in]: c_attn (then split into q, k, v), attn.c_proj, mlp.c_fc, mlp.c_proj.
  */
-import {ModelConfig, parseActivation, readFfnTopK, validateConfig} from '../config.js';
+import {ModelConfig, parseActivation, readFfnTopK, readFfnLayout, validateConfig} from '../config.js';
 import {spec, WeightSpec} from '../weights.js';
 import {Architecture, detectPrefix} from './architecture.js';
 
@@ -42,6 +42,7 @@ export const gpt2: Architecture = {
       positions: {kind: 'learned', offset: 0},
       tiedEmbeddings: true,
       ffnTopK: readFfnTopK(reader),
+      ffnLayout: readFfnLayout(reader),
       bosTokenId: reader.ids('bos_token_id')[0] ?? null,
       eosTokenIds: reader.ids('eos_token_id'),
       torchDtype: reader.has('torch_dtype') ? reader.str('torch_dtype') : null,

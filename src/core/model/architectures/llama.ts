@@ -3,7 +3,7 @@
  * RMSNorm, RoPE (rotate_half layout), grouped-query attention, gated SiLU FFN.
  * Qwen2 always has q/k/v biases; Llama has them when attention_bias is true.
  */
-import {ConfigReader, ModelConfig, RopeScaling, parseActivation, readFfnTopK, validateConfig} from '../config.js';
+import {ConfigReader, ModelConfig, RopeScaling, parseActivation, readFfnTopK, readFfnLayout, validateConfig} from '../config.js';
 import {spec, WeightSpec} from '../weights.js';
 import {Architecture, detectPrefix} from './architecture.js';
 
@@ -77,6 +77,7 @@ export const llama: Architecture = {
       positions: {kind: 'rope', theta: reader.num('rope_theta', 10000), scaling: parseRopeScaling(reader)},
       tiedEmbeddings: reader.bool('tie_word_embeddings', false),
       ffnTopK: readFfnTopK(reader),
+      ffnLayout: readFfnLayout(reader),
       bosTokenId: reader.ids('bos_token_id')[0] ?? null,
       eosTokenIds: reader.ids('eos_token_id'),
       torchDtype: reader.has('torch_dtype') ? reader.str('torch_dtype') : null,

@@ -3,7 +3,7 @@
  * pre-norm or post-norm (do_layer_norm_before), and project_in/project_out when
  * word_embed_proj_dim differs from hidden_size (opt-350m). lm_head is tied to embed_tokens.
  */
-import {ModelConfig, parseActivation, readFfnTopK, validateConfig} from '../config.js';
+import {ModelConfig, parseActivation, readFfnTopK, readFfnLayout, validateConfig} from '../config.js';
 import {spec, WeightSpec} from '../weights.js';
 import {Architecture, detectPrefix} from './architecture.js';
 
@@ -47,6 +47,7 @@ export const opt: Architecture = {
       positions: {kind: 'learned', offset: OPT_POSITION_OFFSET},
       tiedEmbeddings: reader.bool('tie_word_embeddings', true),
       ffnTopK: readFfnTopK(reader),
+      ffnLayout: readFfnLayout(reader),
       bosTokenId: reader.ids('bos_token_id')[0] ?? null,
       eosTokenIds: reader.ids('eos_token_id'),
       torchDtype: reader.has('torch_dtype') ? reader.str('torch_dtype') : null,

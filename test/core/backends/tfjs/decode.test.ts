@@ -61,7 +61,7 @@ describe.runIf(HAVE_SHARED)('tfjs backend: llama2xs', () => {
     const cache = model.createCache();
     const ids = ref.prompt_token_ids;
     let logits: Float32Array = new Float32Array();
-    for (let pos = 0; pos < ids.length; pos++) logits = await tfb.read(model.forward(ids[pos]!, pos, cache));
+    for (let pos = 0; pos < ids.length; pos++) logits = await tfb.read(await model.forward(ids[pos]!, pos, cache));
     for (const [id, value] of ref.first_step_top10_logits) expect(Math.abs(logits[id]! - value)).toBeLessThan(1e-4);
   });
 });
@@ -89,8 +89,8 @@ describe('tfjs backend: every family against the reference backend', () => {
       const caches = models.map((mdl) => mdl.createCache(24));
       for (let pos = 0; pos < 24; pos++) {
         const token = (pos * 37 + 11) % spec.vocabSize;
-        const got = await tfb.read(models[0].forward(token, pos, caches[0]!));
-        const want = await ref.read(models[1].forward(token, pos, caches[1]!));
+        const got = await tfb.read(await models[0].forward(token, pos, caches[0]!));
+        const want = await ref.read(await models[1].forward(token, pos, caches[1]!));
         expectClose(got, want, 1e-4);
       }
     });
@@ -117,7 +117,7 @@ describe('tfjs backend: no tensor leaks', () => {
     const bytes: number[] = [];
     let token = 1;
     for (let pos = 0; pos < 100; pos++) {
-      const logits = await tfb.read(model.forward(token, pos, cache));
+      const logits = await tfb.read(await model.forward(token, pos, cache));
       token = logits.indexOf(Math.max(...logits));
       counts.push(tf.memory().numTensors);
       bytes.push(tf.memory().numBytes);

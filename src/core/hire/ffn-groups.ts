@@ -1,0 +1,128 @@
+/**
+ * HiRE-FFN group logic (DESIGN.md section 3), pure functions over typed arrays.
+ *
+ * The hiddenDim neurons of one FFN are fetched in groups of g consecutive neurons. After
+ * calibration's permutation, groups [0, nStatic) are the static set (always computed); the rest
+ * are scored from the predictor's approximate pre-activations u~ and the top k'_g are taken.
+ *
+ *   neuron score  s_i = |act(u~_i)|  (relu: the value itself; silu/gelu and gated products are
+ *                                     kept by magnitude, and |act(gate)| is the predictable part)
+ *   group score   max or sum of s_i over the group
+ */
+import {activate} from '../backends/reference/activations.js';
+import {topKIndices} from '../decode/sampler.js';
+import type {Activation} from '../model/config.js';
+
+export type GroupScore = 'max' | 'sum';
+export const GROUP_SCORES: readonly GroupScore[] = ['max', 'sum'];
+
+/** Per-neuron scores |act(u~)| [hiddenDim] from predicted pre-activations u~ [hiddenDim]. */
+export function neuronScores(pred: ArrayLike<number>, activation: Activation, out = new Float32Array(pred.length)): Float32Array {
+  for (let i = 0; i < out.length; i++) {
+    const u = pred[i]!;
+    out[i] = activation === 'relu' ? (u > 0 ? u : 0) : Math.abs(activate(activation, u));
+  }
+  return out;
+}
+
+/** Group scores [hiddenDim / g] (g must divide hiddenDim). */
+export function groupScores(scores: ArrayLike<number>, g: number, mode: GroupScore, out = new Float32Array(scores.length / g)): Float32Array {
+  for (let grp = 0; grp < out.length; grp++) {
+    let acc = mode === 'max' ? -Infinity : 0;
+    for (let i = grp * g, end = i + g; i < end; i++) {
+      const s = scores[i]!;
+      acc = mode === 'max' ? (s > acc ? s : acc) : acc + s;
+    }
+    out[grp] = acc;
+  }
+  return out;
+}
+
+/**
+ * The groups to compute: every static group [0, nStatic) plus the kDyn best-scoring of the
+ * others, in ascending order (so rows are read in memory order).
+ */
+export function selectGroups(gScores: Float32Array, nStatic: number, kDyn: number): Int32Array {
+  const nGroups = gScores.length;
+  const dyn = topKIndices(gScores.subarray(nStatic), Math.min(kDyn, nGroups - nStatic));
+  const out = new Int32Array(nStatic + dyn.length);
+  for (let i = 0; i < nStatic; i++) out[i] = i;
+  for (let i = 0; i < dyn.length; i++) out[nStatic + i] = dyn[i]! + nStatic;
+  out.subarray(nStatic).sort();
+  return out;
+}
+
+/** Neuron (row) ids of the listed groups: g consecutive rows each. */
+export function groupRows(groups: Int32Array, g: number, out = new Int32Array(groups.length * g)): Int32Array {
+  for (let i = 0; i < groups.length; i++) {
+    const base = groups[i]! * g;
+    for (let j = 0; j < g; j++) out[i * g + j] = base + j;
+  }
+  return out;
+}
+
+/** Sorted union of several ascending group lists (a batch's groups, read once for all). */
+export function unionGroups(lists: Int32Array[], nGroups: number): Int32Array {
+  const seen = new Uint8Array(nGroups);
+  let n = 0;
+  for (const l of lists) {
+    for (const grp of l) {
+      if (seen[grp]) continue;
+      seen[grp] = 1;
+      n++;
+    }
+  }
+  const out = new Int32Array(n);
+  for (let grp = 0, j = 0; grp < nGroups; grp++) if (seen[grp]) out[j++] = grp;
+  return out;
+}
+
+/**
+ * FFN recall for one token: the share of the true top-k neurons (ids, any order) that lie in
+ * the selected groups.
+ */
+export function ffnRecall(trueTop: Int32Array, groups: Int32Array, g: number, nGroups: number): number {
+  if (trueTop.length === 0) return 1;
+  const chosen = new Uint8Array(nGroups);
+  for (const grp of groups) chosen[grp] = 1;
+  let hit = 0;
+  for (const n of trueTop) if (chosen[Math.floor(n / g)]) hit++;
+  return hit / trueTop.length;
+}
+
+/**
+ * Recall of every k'_g at once for one token: hist[r] += (true top neurons whose dynamic group
+ * ranks r-th by predicted score), static neurons counted at rank 0. A cumulative sum of hist over
+ * tokens, divided by the neurons counted, is the mean recall curve recall(k'_g).
+ */
+export function accumulateGroupRanks(trueTop: Int32Array, gScores: Float32Array, g: number, nStatic: number, hist: Float64Array): void {
+  const nDyn = gScores.length - nStatic;
+  const order = topKIndices(gScores.subarray(nStatic), nDyn); // best first
+  const rank = new Int32Array(nDyn);
+  for (let r = 0; r < nDyn; r++) rank[order[r]!] = r;
+  for (const n of trueTop) {
+    const grp = Math.floor(n / g);
+    // static groups are always read: they count at k'_g = 0 (hist index 0); dynamic group of rank r needs k'_g >= r + 1
+    const at = grp < nStatic ? 0 : rank[grp - nStatic]! + 1;
+    hist[at] = hist[at]! + 1;
+  }
+}
+
+/** Mean recall at k'_g = 0..nDyn from an accumulated rank histogram (see accumulateGroupRanks). */
+export function recallFromRanks(hist: Float64Array): Float64Array {
+  let total = 0;
+  for (const v of hist) total += v;
+  const out = new Float64Array(hist.length);
+  let acc = 0;
+  for (let k = 0; k < hist.length; k++) {
+    acc += hist[k]!;
+    out[k] = total > 0 ? acc / total : 1;
+  }
+  return out;
+}
+
+/** The smallest k'_g whose recall reaches target (curve from recallFromRanks); null if none. */
+export function kPrimeForRecall(curve: Float64Array, target: number): number | null {
+  for (let k = 0; k < curve.length; k++) if (curve[k]! >= target - 1e-12) return k;
+  return null;
+}

@@ -1,0 +1,199 @@
+/**
+ * HiRE-FFN at decode time, one object per layer (DESIGN.md section 3):
+ *
+ *   u~ = P x                       the layer's predictor of W_gate x (W_in x when not gated)
+ *   groups = static + top-k'_g     by group score of |act(u~)| (ffn-groups.ts)
+ *   h_S = act(W_gate[S] x) * (W_up[S] x)    (non-gated: act(W_in[S] x + b_S)), S = their rows
+ *   h_S = top-k(h_S)               the model's top-k FFN semantics, k counted over all neurons
+ *   y = sum_{i in S} h_i W_out^T[i]  (+ b_out)   W_out held transposed: one row per neuron
+ *
+ * Only |S| rows of each FFN matrix are read, plus the predictor. When S covers every group the
+ * result equals the dense top-k FFN exactly (up to summation order).
+ */
+import type {Backend, Mat, Vec} from '../backends/backend.js';
+import type {ModelConfig} from '../model/config.js';
+import type {LayerWeights} from '../model/weights.js';
+import {groupRows, groupScores, neuronScores, selectGroups, type GroupScore} from './ffn-groups.js';
+import type {SoftmaxPredictor} from './softmax-predictor.js';
+
+/** What one layer's sparse FFN needs from calibration. */
+export interface FfnLayerPlan {
+  /** Predictor of the layer's W_gate (or W_in): rows = hiddenDim ("vocabSize" in the type), dim. */
+  predictor: SoftmaxPredictor;
+  /** Neurons per group. */
+  groupSize: number;
+  score: GroupScore;
+  /** Groups [0, nStatic) are always computed. */
+  nStatic: number;
+  /** Dynamic groups taken per token (k'_g). */
+  kPrime: number;
+}
+
+export interface SparseFfnStats {
+  steps: number;
+  /** Mean neurons (rows) computed per step. */
+  meanRows: number;
+}
+
+/** One layer's predictor as uploaded: u~ = approx (proj x) or approx x. */
+class UploadedPredictor {
+  readonly proj: Mat | null;
+  readonly approx: Mat;
+  private readonly projOut: Vec | null;
+  private readonly out: Vec;
+
+  constructor(
+    private readonly backend: Backend,
+    p: SoftmaxPredictor,
+  ) {
+    this.proj = p.B ? backend.uploadMatrix({dtype: 'f32', rows: p.rank!, cols: p.dim, data: p.B}) : null;
+    this.projOut = p.B ? backend.createVector(p.rank!) : null;
+    this.approx = p.A ? backend.uploadMatrix({dtype: 'f32', rows: p.vocabSize, cols: p.rank!, data: p.A}) : backend.uploadQuantMatrix(p.Q!);
+    this.out = backend.createVector(p.vocabSize);
+  }
+
+  get bytes(): number {
+    return (this.proj?.bytes ?? 0) + this.approx.bytes;
+  }
+
+  /** u~ [hiddenDim] on the host. */
+  async predict(x: Vec): Promise<Float32Array> {
+    const b = this.backend;
+    if (this.proj) {
+      b.matvec(this.proj, x, this.projOut!);
+      b.matvec(this.approx, this.projOut!, this.out);
+    } else {
+      b.matvec(this.approx, x, this.out);
+    }
+    return b.read(this.out);
+  }
+}
+
+export class SparseFfnLayer {
+  private readonly predictor: UploadedPredictor;
+  private readonly nGroups: number;
+  private readonly vecs = new Map<number, {gate: Vec; up: Vec; bias: Vec}>();
+  private readonly scores: Float32Array<ArrayBuffer>;
+  private readonly gScores: Float32Array<ArrayBuffer>;
+  private steps = 0;
+  private rowsRead = 0;
+
+  private constructor(
+    private readonly backend: Backend,
+    private readonly config: ModelConfig,
+    private readonly layer: LayerWeights,
+    readonly plan: FfnLayerPlan,
+    /** Hidden activations kept (top-k FFN), or null. */
+    private readonly topK: number | null,
+    /** Host copies of b_gate / b_in (gathered per step), or null. */
+    private readonly bGate: Float32Array | null,
+    private readonly bUp: Float32Array | null,
+  ) {
+    const {hiddenDim} = config;
+    this.predictor = new UploadedPredictor(backend, plan.predictor);
+    this.nGroups = hiddenDim / plan.groupSize;
+    this.scores = new Float32Array(hiddenDim);
+    this.gScores = new Float32Array(this.nGroups);
+  }
+
+  static async create(backend: Backend, config: ModelConfig, layer: LayerWeights, plan: FfnLayerPlan, topK: number | null): Promise<SparseFfnLayer> {
+    const {hiddenDim, dim} = config;
+    if (!layer.wDownT) throw new RangeError('sparse FFN: W_out must be loaded as neuron rows (wDownT)');
+    if (hiddenDim % plan.groupSize !== 0) throw new RangeError(`sparse FFN: group size ${plan.groupSize} does not divide hiddenDim ${hiddenDim}`);
+    if (plan.predictor.vocabSize !== hiddenDim || plan.predictor.dim !== dim) {
+      throw new RangeError(`sparse FFN: predictor is [${plan.predictor.vocabSize}, ${plan.predictor.dim}], the layer needs [${hiddenDim}, ${dim}]`);
+    }
+    const gateBias = layer.wGate ? layer.bGate : layer.bUp;
+    return new SparseFfnLayer(
+      backend,
+      config,
+      layer,
+      plan,
+      topK,
+      gateBias ? await backend.read(gateBias) : null,
+      layer.wGate && layer.bUp ? await backend.read(layer.bUp) : null,
+    );
+  }
+
+  /** Weight bytes one step reads: the predictor plus the chosen rows of every FFN matrix. */
+  get bytesPerToken(): number {
+    const rows = (this.plan.nStatic + Math.min(this.plan.kPrime, this.nGroups - this.plan.nStatic)) * this.plan.groupSize;
+    return this.predictor.bytes + rows * this.rowBytes;
+  }
+
+  /** Bytes of one neuron's row in every FFN matrix together. */
+  get rowBytes(): number {
+    const l = this.layer;
+    const per = (m: Mat | undefined) => (m ? m.bytes / m.rows : 0);
+    return per(l.wGate) + per(l.wUp) + per(l.wDownT);
+  }
+
+  /** Predictor bytes alone. */
+  get predictorBytes(): number {
+    return this.predictor.bytes;
+  }
+
+  stats(): SparseFfnStats {
+    return {steps: this.steps, meanRows: this.steps ? this.rowsRead / this.steps : 0};
+  }
+
+  /** The groups this layer would compute for input x (static + predicted), ascending. */
+  async selectGroups(x: Vec): Promise<Int32Array> {
+    const pred = await this.predictor.predict(x);
+    const bias = this.bGate;
+    if (bias) for (let i = 0; i < pred.length; i++) pred[i] = pred[i]! + bias[i]!;
+    neuronScores(pred, this.config.activation, this.scores);
+    groupScores(this.scores, this.plan.groupSize, this.plan.score, this.gScores);
+    return selectGroups(this.gScores, this.plan.nStatic, this.plan.kPrime);
+  }
+
+  /** out = the layer's FFN output for input x (x: the normed residual, [dim]; out: [dim]). */
+  async run(x: Vec, out: Vec): Promise<void> {
+    const groups = await this.selectGroups(x);
+    this.compute(x, groupRows(groups, this.plan.groupSize), out);
+  }
+
+  /** The exact FFN restricted to `rows` (whole groups, ascending), then top-k, then W_out^T. */
+  compute(x: Vec, rows: Int32Array, out: Vec, mask?: Float32Array): void {
+    const {backend: b, layer: l, config: c} = this;
+    const v = this.vectors(rows.length);
+    if (l.wGate) {
+      b.matvecRows(l.wGate, rows, x, v.gate);
+      if (this.bGate) this.addGathered(v.gate, this.bGate, rows, v.bias);
+      b.matvecRows(l.wUp, rows, x, v.up);
+      if (this.bUp) this.addGathered(v.up, this.bUp, rows, v.bias);
+      b.activation(c.activation, v.gate, v.gate);
+      b.mul(v.gate, v.up, v.gate);
+    } else {
+      b.matvecRows(l.wUp, rows, x, v.gate);
+      if (this.bGate) this.addGathered(v.gate, this.bGate, rows, v.bias);
+      b.activation(c.activation, v.gate, v.gate);
+    }
+    if (mask) {
+      // batched decoding: rows outside this sequence's own groups contribute nothing
+      b.write(v.up, mask);
+      b.mul(v.gate, v.up, v.gate);
+    }
+    if (this.topK !== null) b.keepTopK(v.gate, this.topK, Boolean(l.wGate) || c.activation !== 'relu');
+    b.accumulateRows(l.wDownT!, rows, v.gate, out, l.bDown);
+    this.steps++;
+    this.rowsRead += rows.length;
+  }
+
+  private addGathered(dst: Vec, bias: Float32Array, rows: Int32Array, scratch: Vec): void {
+    const g = new Float32Array(rows.length);
+    for (let i = 0; i < rows.length; i++) g[i] = bias[rows[i]!]!;
+    this.backend.write(scratch, g);
+    this.backend.add(dst, scratch, dst);
+  }
+
+  private vectors(n: number): {gate: Vec; up: Vec; bias: Vec} {
+    let v = this.vecs.get(n);
+    if (!v) {
+      const b = this.backend;
+      v = {gate: b.createVector(n), up: b.createVector(n), bias: b.createVector(n)};
+      this.vecs.set(n, v);
+    }
+    return v;
+  }
+}
