@@ -1,1 +1,51 @@
-export * from './core/errors.js';
+/**
+ * The library API of hire: what `import ... from 'hire'` gives. A deliberate, small surface; the
+ * CLI commands call the same functions. Everything else under src/core is internal.
+ *
+ *   loadModel / loadBundle   a checkpoint or HiRE bundle on a backend (HireModel; dispose() it)
+ *   generate                 an async iterator of text chunks with per-token statistics
+ *   calibrate                fit predictors, measure recall, write a bundle
+ *   evaluate                 recall, top-1, KL, perplexity: dense against HiRE
+ *   bench                    tokens/s and bandwidth utilisation, dense against HiRE
+ *   errors                   one class per failure kind, each with a stable `code`
+ */
+import {DEMO_BUNDLE_DIR, DEMO_MODEL_DIR} from './core/model/defaults.js';
+
+export {loadModel, loadBundle, HireModel} from './api/model.js';
+export {generate, Generation} from './api/generate.js';
+export type {TokenChunk, GenerationResult, OutputInfo, Prompt} from './api/generate.js';
+export {calibrate} from './api/calibrate.js';
+export type {CalibrateOptions, CalibrationResult} from './api/calibrate.js';
+export {evaluate} from './api/evaluate.js';
+export type {EvaluateOptions, EvalReport, EvalRow} from './api/evaluate.js';
+export {bench} from './api/bench.js';
+export type {BenchOptions, BenchReport, BenchRow} from './api/bench.js';
+export {GENERATE_DEFAULTS} from './api/options.js';
+export type {LoadOptions, GenerateOptions, SamplingOptions, HireOptions} from './api/options.js';
+export type {ProgressEvent, ProgressCallback, TaskOptions} from './api/progress.js';
+export type {GenerateStats, StopReason} from './core/decode/generate.js';
+export type {HireManifest, PredictorRecord} from './core/hire/bundle.js';
+export type {ModelConfig} from './core/model/config.js';
+export type {SoftmaxKind} from './core/hire/softmax-predictor.js';
+export type {QuantBits} from './core/hire/quant.js';
+export type {BackendName} from './core/backends/backend.js';
+
+export {
+  HireError,
+  UsageError,
+  SafetensorsError,
+  ConfigError,
+  UnsupportedArchitectureError,
+  WeightError,
+  TokenizerError,
+  BundleError,
+  DataError,
+  BackendError,
+  IoError,
+  AbortError,
+  DisposedError,
+} from './core/errors.js';
+export type {ErrorCode} from './core/errors.js';
+
+/** The bundled demo model: a plain checkpoint and its HiRE bundle (absolute paths). */
+export const demo = Object.freeze({model: DEMO_MODEL_DIR, bundle: DEMO_BUNDLE_DIR});

@@ -4,6 +4,7 @@
  * reports a width.
  */
 import ora, {type Ora} from 'ora';
+import {formatProgress, type ProgressCallback} from '../api/progress.js';
 
 export interface Progress {
   update(text: string): void;
@@ -28,4 +29,9 @@ export function createProgress(enabled = true): Progress {
       spinner.stop();
     },
   };
+}
+
+/** The library API's progress callback, shown on the spinner: commands pass the same events on. */
+export function progressCallback(progress: Progress): ProgressCallback {
+  return (event) => progress.update(formatProgress(event));
 }

@@ -2,9 +2,10 @@ import path from 'node:path';
 import {Args, Flags} from '@oclif/core';
 import {BaseCommand, warn} from '../cli/base-command.js';
 import {formatBytes, makeTable} from '../cli/format.js';
-import {createProgress} from '../cli/progress.js';
+import {createProgress, progressCallback} from '../cli/progress.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
-import {calibrate, DEFAULT_KS} from '../core/hire/calibrate.js';
+import {calibrate} from '../api/calibrate.js';
+import {DEFAULT_KS} from '../core/hire/calibrate.js';
 import {parseIntList, parseNumber} from '../cli/parse.js';
 import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/softmax-predictor.js';
 import type {QuantBits} from '../core/hire/quant.js';
@@ -64,7 +65,7 @@ export default class Calibrate extends BaseCommand {
         backend: flags.backend,
         threads: flags.threads,
         seed: flags.seed,
-        onProgress: (stage, done, total) => progress.update(done === undefined ? stage : `${stage} (${done}/${total})`),
+        onProgress: progressCallback(progress),
         onWarning: warn,
       });
     } finally {

@@ -3,9 +3,10 @@ import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {BaseCommand, note, warn} from '../cli/base-command.js';
 import {formatBytes, makeTable} from '../cli/format.js';
 import {parseIntList} from '../cli/parse.js';
-import {createProgress} from '../cli/progress.js';
+import {createProgress, progressCallback} from '../cli/progress.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
-import {DEFAULT_EVAL_SEQ_LEN, DEFAULT_EVAL_TOKENS, evaluate, type EvalReport, type EvalRow} from '../core/hire/evaluate.js';
+import {evaluate} from '../api/evaluate.js';
+import {DEFAULT_EVAL_SEQ_LEN, DEFAULT_EVAL_TOKENS, type EvalReport, type EvalRow} from '../core/hire/evaluate.js';
 import {plotK, renderRecallPlot, writeFileAtomic} from '../core/hire/plot.js';
 
 export default class Eval extends BaseCommand {
@@ -52,7 +53,7 @@ export default class Eval extends BaseCommand {
         predictors: flags.predictor,
         backend: flags.backend,
         threads: flags.threads,
-        onProgress: (stage, done, total) => progress.update(done === undefined ? stage : `${stage} (${done}/${total})`),
+        onProgress: progressCallback(progress),
         onWarning: warn,
       });
     } finally {

@@ -1,14 +1,13 @@
 import {Args, Flags} from '@oclif/core';
 import {BaseCommand, note, warn} from '../cli/base-command.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
-import {generateTokens, type GenerateStats} from '../core/decode/generate.js';
+import {generate} from '../api/generate.js';
+import {loadModel} from '../api/model.js';
+import type {GenerateStats} from '../core/decode/generate.js';
 import {validateSamplingOptions} from '../core/decode/sampler.js';
-import {Session} from '../core/decode/session.js';
-import {TextStreamer} from '../core/decode/streamer.js';
 import {UsageError} from '../core/errors.js';
 import {parseTokenIds} from '../core/model/tokenizer.js';
 import {parseNumber} from '../cli/parse.js';
-import {chooseHead} from '../core/hire/heads.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 
 export default class Generate extends BaseCommand {
@@ -57,7 +56,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Generate);
-    const model = args.model ?? DEMO_BUNDLE_DIR;
+    const dir = args.model ?? DEMO_BUNDLE_DIR;
     const sampling = {
       temperature: parseNumber('--temperature', flags.temperature),
       topK: flags['top-k'],
@@ -67,53 +66,43 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     if (flags.prompt === undefined && flags.tokens === undefined) {
       throw new UsageError('give a prompt with --prompt "text" or token ids with --tokens 1,2,3');
     }
-    const session = await Session.open(model, {backend: flags.backend, onWarning: warn, tokenizer: flags.prompt !== undefined ? 'required' : 'optional'});
+    const model = await loadModel(dir, {backend: flags.backend, onWarning: warn, tokenizer: flags.prompt !== undefined ? 'required' : 'optional'});
     try {
-      const promptIds = flags.tokens !== undefined ? parseTokenIds(flags.tokens) : session.tokenizer!.encode(flags.prompt!);
-      const decode = (ids: number[]) => (session.tokenizer ? session.tokenizer.decode(ids) : ids.join(' ') + ' ');
-      const streamer = new TextStreamer(decode);
-      const ids: number[] = [];
-      let text = '';
-      const out = (s: string) => {
-        text += s;
+      const gen = generate(model, flags.tokens !== undefined ? parseTokenIds(flags.tokens) : flags.prompt!, {
+        ...sampling,
+        seed: flags.seed,
+        maxTokens: flags['max-tokens'],
+        stopOnEos: !flags['no-eos'],
+        dense: flags.dense,
+        recall: parseNumber('--recall', flags.recall),
+        kPrime: flags['k-prime'],
+        certify: flags.certify,
+        predictor: flags.predictor,
+        onWarning: warn,
+      });
+      const write = (s: string) => {
         if (!flags.json && s) process.stdout.write(s);
       };
-      if (flags.prompt !== undefined) out(flags.prompt);
-      const {head, note: headNote} = chooseHead(
-        model,
-        {backend: session.backend, lmHead: session.model.weights.lmHead, vocabSize: session.config.vocabSize, dim: session.config.embedDim},
-        sampling,
-        {dense: flags.dense, recall: parseNumber('--recall', flags.recall), kPrime: flags['k-prime'], certify: flags.certify, predictor: flags.predictor},
-      );
-      if (headNote) warn(headNote);
-      if (!flags.json) note(`hire: ${head.describe()}`);
-      const it = generateTokens(session.model, promptIds, {
-        maxTokens: flags['max-tokens'],
-        sampling,
-        head,
-        seed: flags.seed,
-        eosTokenIds: flags['no-eos'] ? [] : session.eosTokenIds,
-      });
-      let step = await it.next();
-      while (!step.done) {
-        ids.push(step.value.id);
-        out(streamer.push(step.value.id));
-        step = await it.next();
+      write(flags.prompt ?? '');
+      if (!flags.json) note(`hire: ${gen.output.describe}`);
+      let streamed = 0;
+      for await (const chunk of gen) {
+        streamed += chunk.text.length;
+        write(chunk.text);
       }
-      out(streamer.flush());
-      const stats = step.value;
+      const r = await gen.complete();
+      write(r.text.slice(streamed)); // an incomplete character at the very end
       if (flags.json) {
-        const output = {kind: head.kind, describe: head.describe(), bytesPerToken: head.bytesPerToken, ...head.stats()};
-        this.log(JSON.stringify({text, promptTokenIds: promptIds, tokenIds: ids, backend: session.backend.name, stats, output}, null, 2));
+        const text = (flags.prompt ?? '') + r.text;
+        this.log(JSON.stringify({text, promptTokenIds: r.promptTokenIds, tokenIds: r.tokenIds, backend: r.backend, stats: r.stats, output: r.output}, null, 2));
       } else {
         process.stdout.write('\n');
-        const bytes = session.bytesPerToken(head);
-        note(formatStats(stats, session.backend.describe(), bytes));
-        const hs = head.stats();
-        if (flags.certify) note(`certified: k' widened on ${hs.widenedSteps} of ${hs.steps} steps (${hs.widenings} doublings), mean ${hs.meanCandidates.toFixed(1)} candidates`);
+        note(formatStats(r.stats, model.backendInfo, r.weightBytesPerToken));
+        const o = r.output;
+        if (flags.certify) note(`certified: k' widened on ${o.widenedSteps} of ${o.steps} steps (${o.widenings} doublings), mean ${o.meanCandidates.toFixed(1)} candidates`);
       }
     } finally {
-      session.dispose();
+      model.dispose();
     }
   }
 }

@@ -1,7 +1,23 @@
 /**
  * One error class per failure kind. Every message says what went wrong, where (the file, when
  * there is one), and how to fix it. Core code throws these; commands turn them into a one-line
- * message and an exit code. `code` strings are stable so callers can branch on them.
+ * message and an exit code. `code` strings are stable so callers can branch on them:
+ *
+ *   code           class                          failure
+ *   E_USAGE        UsageError                     bad option, flag or argument (CLI exit 2)
+ *   E_SAFETENSORS  SafetensorsError               malformed safetensors file or index
+ *   E_CONFIG       ConfigError                    config.json missing, unreadable or inconsistent
+ *   E_ARCHITECTURE UnsupportedArchitectureError   a model family hire does not implement
+ *   E_WEIGHTS      WeightError                    tensor missing, wrong shape or unusable dtype
+ *   E_TOKENIZER    TokenizerError                 tokenizer.json missing or unusable
+ *   E_BACKEND      BackendError                   compute backend cannot start or failed
+ *   E_BUNDLE       BundleError                    HiRE bundle missing, of another version, or mismatched
+ *   E_DATA         DataError                      calibration/evaluation text missing or too short
+ *   E_IO           IoError                        a file or directory cannot be read or written
+ *   E_ABORTED      AbortError                     the caller's AbortSignal fired (library API)
+ *   E_DISPOSED     DisposedError                  a model or generation used after dispose() (library API)
+ *
+ * Codes are never renamed or reused; new failure kinds get new codes.
  */
 
 export type ErrorCode =
@@ -14,7 +30,9 @@ export type ErrorCode =
   | 'E_BACKEND'
   | 'E_BUNDLE'
   | 'E_DATA'
-  | 'E_IO';
+  | 'E_IO'
+  | 'E_ABORTED'
+  | 'E_DISPOSED';
 
 export class HireError extends Error {
   /** Stable identifier of the failure kind. */
@@ -112,5 +130,22 @@ export class BackendError extends HireError {
 export class IoError extends HireError {
   constructor(path: string, problem: string, options?: {cause?: unknown}) {
     super('E_IO', `${path}: ${problem}`, options);
+  }
+}
+
+/**
+ * The operation was stopped by the caller's AbortSignal. `name` is 'AbortError', as for the
+ * platform's own aborts (fetch, streams); `cause` is the signal's reason.
+ */
+export class AbortError extends HireError {
+  constructor(what: string, options?: {cause?: unknown}) {
+    super('E_ABORTED', `${what} was aborted`, options);
+  }
+}
+
+/** A model (or generation) used after dispose(): load the model again. */
+export class DisposedError extends HireError {
+  constructor(what: string) {
+    super('E_DISPOSED', `${what} was used after dispose(); load the model again with loadModel()`);
   }
 }

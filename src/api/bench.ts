@@ -1,0 +1,55 @@
+/**
+ * bench(): decode speed against the memory-bandwidth limit, dense against HiRE-Softmax, in this
+ * process. Never prints.
+ */
+import {runBench, type BenchReport} from '../core/bench/run.js';
+import type {BenchDtype} from '../core/bench/models.js';
+import type {QuantBits} from '../core/hire/quant.js';
+import type {SoftmaxKind} from '../core/hire/softmax-predictor.js';
+import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
+import {coreProgress, type TaskOptions} from './progress.js';
+
+export type {BenchReport, BenchRow} from '../core/bench/run.js';
+
+export interface BenchOptions extends TaskOptions {
+  /** Model directory or bundle (default: the demo bundle, unless `shape` is given). */
+  model?: string;
+  /** A named synthetic shape (seeded random weights, cached), e.g. 'llama-110m', instead of `model`. */
+  shape?: string;
+  /** Weight dtype of the synthetic shape (default 'f32'). */
+  dtype?: BenchDtype;
+  /** Backend (default 'cpu') and its threads (default: every core). */
+  backend?: string;
+  threads?: number;
+  /** Tokens decoded, timed (default 32). */
+  tokens?: number;
+  /** Prompt tokens prefilled first (default 16). */
+  promptTokens?: number;
+  /** Measure the machine's streaming-read bandwidth first (default true; reads 512 MB or more). */
+  probe?: boolean;
+  /**
+   * A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size
+   * (speed does not depend on the values). Bundles always get a row from their own predictor.
+   */
+  hire?: {kind: SoftmaxKind; rank?: number; bits: QuantBits; kPrime: number} | null;
+  /** Recall target for a bundle's k' table (default 0.99). */
+  recall?: number;
+}
+
+export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
+  const progress = coreProgress('bench', options);
+  return runBench({
+    model: options.model ?? (options.shape ? undefined : DEMO_BUNDLE_DIR),
+    shape: options.shape,
+    dtype: options.dtype,
+    backend: options.backend ?? 'cpu',
+    threads: options.threads,
+    tokens: options.tokens ?? 32,
+    promptTokens: options.promptTokens ?? 16,
+    probe: options.probe,
+    hire: options.hire ?? null,
+    recall: options.recall ?? 0.99,
+    onProgress: (stage) => progress(stage),
+    onWarning: options.onWarning,
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * The options of the library API, with the defaults the CLI flags use, so that the same options
+ * give the same tokens from code and from `hire generate`.
+ *
+ * Load-time options (backend, threads; later: devices) decide where the weights live, so they are
+ * given once to loadModel. Per-generation options (sampling, HiRE output layer, stopping) are
+ * given to each generate() call.
+ */
+import type {BackendName} from '../core/backends/backend.js';
+
+export interface LoadOptions {
+  /** Compute backend: 'cpu' (default, WebAssembly SIMD + worker threads), 'tfjs' or 'reference'. */
+  backend?: BackendName | (string & {});
+  /** Worker threads of the cpu backend (default: every core). */
+  threads?: number;
+  /**
+   * tokenizer.json: 'optional' (default) loads it when present, 'required' fails at load when it
+   * is missing, 'none' skips it (prompts must then be token ids; text is the ids joined by spaces).
+   */
+  tokenizer?: 'required' | 'optional' | 'none';
+  /** Weight upload progress. */
+  onProgress?: (event: {stage: string; done: number; total: number}) => void;
+  /** Non-fatal problems (e.g. the tfjs wasm -> cpu fallback). Default: ignored. */
+  onWarning?: (message: string) => void;
+  // Reserved for DaT-Top-k (multi-device decoding): `devices`.
+}
+
+/** How the next token is chosen. Same meaning and defaults as the CLI's sampling flags. */
+export interface SamplingOptions {
+  /** 0 is greedy (default 0.8). */
+  temperature?: number;
+  /** Sample from the k most likely tokens only; 0 = off (default 40). */
+  topK?: number;
+  /** Nucleus: smallest set with this much probability; 1 = off (default 0.95). */
+  topP?: number;
+  /** Random seed (default 42): the same seed and options give the same tokens. */
+  seed?: number;
+}
+
+/**
+ * The HiRE-Softmax output layer, used when the model is a bundle (ignored, apart from `certify`,
+ * for plain checkpoints).
+ */
+export interface HireOptions {
+  /** Decode densely even when the model is a bundle (default false). */
+  dense?: boolean;
+  /** Mean recall@k target that picks k' from the bundle's table (default 0.99). */
+  recall?: number;
+  /** Exactly this many candidates k' (overrides `recall`). */
+  kPrime?: number;
+  /** Certified top-k: widen k' until the top-k provably equals dense (needs greedy or topK). */
+  certify?: boolean;
+  /** Softmax predictor name (default: the one calibration selected). */
+  predictor?: string;
+  // Reserved: `topKMode` (exact or DaT-Top-k, issue 7) and `ffn` (HiRE-FFN, issue 6).
+}
+
+export interface GenerateOptions extends SamplingOptions, HireOptions {
+  /** Most tokens to generate (default 128). */
+  maxTokens?: number;
+  /** Stop at an end-of-sequence token (default true); false runs to maxTokens or a full context. */
+  stopOnEos?: boolean;
+  /** Stops the generation within one token: the iterator throws AbortError (code E_ABORTED). */
+  signal?: AbortSignal;
+  /** Why the output layer is what it is (e.g. "no k' reaches recall 0.999: dense"). */
+  onWarning?: (message: string) => void;
+}
+
+/** The defaults the CLI flags of `hire generate` use too (a test keeps them equal). */
+export const GENERATE_DEFAULTS = Object.freeze({
+  temperature: 0.8,
+  topK: 40,
+  topP: 0.95,
+  seed: 42,
+  maxTokens: 128,
+  recall: 0.99,
+  stopOnEos: true,
+  backend: 'cpu' as BackendName,
+});
