@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {BundleError, IoError} from '../errors.js';
 import {SafetensorsFile, writeSafetensors, type TensorData} from '../safetensors/index.js';
+import type {FfnManifest} from './ffn-bundle.js';
 import {chooseKPrime, type RecallTable} from './recall.js';
 import {predictorFromTensors, predictorTensors, type PredictorMeta, type SoftmaxPredictor} from './softmax-predictor.js';
 
@@ -57,7 +58,8 @@ export interface HireManifest {
     recallTargets: number[];
     predictors: PredictorRecord[];
   } | null;
-  ffn: null;
+  /** HiRE-FFN (null: the bundle's weights are the source's, linked). */
+  ffn: FfnManifest | null;
 }
 
 export function sha256File(file: string): FileHash {
@@ -87,12 +89,18 @@ export interface WriteBundleInput {
   outDir: string;
   manifest: HireManifest;
   predictors: SoftmaxPredictor[];
+  /** More tensors for hire.safetensors (the FFN predictors). */
+  extraTensors?: Map<string, TensorData>;
+  /** Re-laid-out weights written as model.safetensors instead of linking the source's. */
+  weights?: Map<string, TensorData>;
+  /** Keys merged into the copied config.json (e.g. hire_ffn_layout). */
+  configPatch?: Record<string, unknown>;
   /** Replace an existing bundle at outDir. */
   overwrite: boolean;
 }
 
 export function writeBundle(input: WriteBundleInput): void {
-  const {sourceDir, outDir, manifest, predictors, overwrite} = input;
+  const {sourceDir, outDir, manifest, predictors, overwrite, weights, configPatch, extraTensors} = input;
   if (fs.existsSync(outDir) && !overwrite) {
     throw new IoError(outDir, 'already exists; pass --force to replace it, or choose another --out');
   }
@@ -103,9 +111,16 @@ export function writeBundle(input: WriteBundleInput): void {
       const src = path.join(sourceDir, f);
       if (fs.existsSync(src)) fs.copyFileSync(src, path.join(tmp, f));
     }
-    for (const f of weightFiles(sourceDir)) linkOrCopy(path.join(sourceDir, f), path.join(tmp, f));
+    if (configPatch) {
+      const file = path.join(tmp, 'config.json');
+      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(file, `${JSON.stringify({...json, ...configPatch}, null, 2)}\n`);
+    }
+    if (weights) writeSafetensors(path.join(tmp, 'model.safetensors'), weights, {format: 'pt'});
+    else for (const f of weightFiles(sourceDir)) linkOrCopy(path.join(sourceDir, f), path.join(tmp, f));
     const tensors = new Map<string, TensorData>();
     for (const p of predictors) for (const [k, v] of predictorTensors(p)) tensors.set(k, v);
+    for (const [k, v] of extraTensors ?? []) tensors.set(k, v);
     writeSafetensors(path.join(tmp, PREDICTORS_FILE), tensors, {format: BUNDLE_FORMAT, version: String(BUNDLE_VERSION)});
     fs.writeFileSync(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     if (fs.existsSync(outDir)) {

@@ -10,8 +10,12 @@ import {readCorpus} from '../data/corpus.js';
 import {DenseHead} from '../decode/output-head.js';
 import {Session} from '../decode/session.js';
 import {DataError, UsageError} from '../errors.js';
+import type {ModelConfig} from '../model/config.js';
 import {sha256File, weightFiles, writeBundle, type HireManifest, type KPrimeTable, type PredictorRecord} from './bundle.js';
 import {checkFitRequest, fitPredictors, type FitRequest} from './fit.js';
+import {ffnManifest, ffnPredictorTensors, relayoutWeights} from './ffn-bundle.js';
+import {calibrateFfn, FfnCollector, type FfnCalibration, type FfnFitRequest} from './ffn-calibrate.js';
+import {GROUP_SCORES} from './ffn-groups.js';
 import {topKIndices} from '../decode/sampler.js';
 import {chooseKPrime, defaultKPrimeGrid, RecallAccumulator} from './recall.js';
 import {HireSoftmaxHead} from './softmax-head.js';
@@ -39,6 +43,8 @@ export interface CalibrateOptions extends FitRequest {
   backend?: string;
   threads?: number;
   seed?: number;
+  /** Also calibrate HiRE-FFN (per-layer predictors, groups, static sets); null/undefined: softmax only. */
+  ffn?: FfnFitRequest | null;
   onProgress?: (stage: string, done?: number, total?: number) => void;
   onWarning?: (message: string) => void;
 }
@@ -66,6 +72,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
     const dim = config.embedDim;
     if (ks.some((k) => !Number.isInteger(k) || k < 1 || k > vocab)) throw new UsageError(`--k values must be integers in 1..${vocab}`);
     checkFitRequest(opts, vocab, dim);
+    const ffnReq = opts.ffn ? resolveFfnRequest(opts.ffn, config) : null;
 
     progress('reading calibration text');
     const corpus = readCorpus(opts.data, 'train');
@@ -82,12 +89,19 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
     const hs = new Float32Array(ids.length * dim);
     const exactTop: Int32Array[] = [];
     const dense = new DenseHead(session.backend, session.model.weights.lmHead);
+    let collector: FfnCollector | null = null;
+    if (ffnReq) {
+      collector = new FfnCollector(session.backend, config, ffnReq.topK, ids.length, fitTokens);
+      session.model.setFfnTopK(ffnReq.topK);
+      session.model.probe = collector;
+    }
     const chunkStarts: number[] = [];
     for (let s = 0; s < ids.length; s += seqLen) chunkStarts.push(s);
     for (const start of chunkStarts) {
       const cache = session.model.createCache(Math.min(seqLen, ids.length - start));
       for (let pos = 0; pos < seqLen && start + pos < ids.length; pos++) {
         const t = start + pos;
+        if (collector) collector.token = t;
         const h = await session.model.hidden(ids[t]!, pos, cache);
         hs.set(await session.backend.read(h), t * dim);
         if (t >= fitTokens) exactTop.push(topKIndices((await dense.next(h)).logits, maxK));
@@ -126,7 +140,16 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
       opts.onWarning?.(`no predictor reaches recall ${recall} at k=${SELECTION_K} on the k' grid; selected ${selected.name} (best recall); decoding will fall back to dense where the table has no k'`);
     }
 
-    // 4. The bundle.
+    // 4. HiRE-FFN: permutation, static set, predictors and k'_g per layer.
+    let ffn: FfnCalibration | null = null;
+    if (ffnReq && collector) {
+      session.model.probe = null;
+      ffn = calibrateFfn(session.source, collector, fitTokens, {...ffnReq, seed, targets, selectTarget: recall}, progress);
+      const unreached = ffn.records.filter((r) => r.kPrime[String(recall)] === null).length;
+      if (unreached > 0) opts.onWarning?.(`FFN: ${unreached} of ${config.nLayers} layers reach recall ${recall} only by reading every group`);
+    }
+
+    // 5. The bundle.
     progress('writing the bundle');
     const manifest: HireManifest = {
       format: 'hire-bundle',
@@ -141,13 +164,59 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
       model: {architecture: config.architecture, vocabSize: vocab, dim},
       calibration: {data: corpus.files, tokens: ids.length, fitTokens, heldOutTokens: heldOut, seqLen, seed},
       softmax: {selected: selected.name, recallTargets: targets, predictors: records},
-      ffn: null,
+      ffn: ffn ? ffnManifest(ffn, targets, recall) : null,
     };
-    writeBundle({sourceDir: opts.model, outDir: out, manifest, predictors, overwrite: opts.force ?? false});
+    writeBundle({
+      sourceDir: opts.model,
+      outDir: out,
+      manifest,
+      predictors,
+      overwrite: opts.force ?? false,
+      ...(ffn
+        ? {
+            weights: relayoutWeights(session.source, ffn.perms.map((p) => p.perm)),
+            configPatch: {hire_ffn_layout: 'neuron-rows'},
+            extraTensors: ffnPredictorTensors(ffn),
+          }
+        : {}),
+    });
     return {bundle: out, manifest};
   } finally {
     session.dispose();
   }
+}
+
+/** Defaults and checks for an FFN calibration request. */
+function resolveFfnRequest(req: FfnFitRequest, config: ModelConfig): Required<FfnFitRequest> {
+  const g = req.groupSize ?? 8;
+  if (!Number.isInteger(g) || g < 1 || g > 32 || config.hiddenDim % g !== 0) {
+    throw new UsageError(`--ffn-group-size ${g} must be an integer from 1 to 32 that divides the FFN width ${config.hiddenDim}`);
+  }
+  const topK = req.topK ?? config.ffnTopK ?? 0.1;
+  if (!(topK > 0 && topK <= 1)) throw new UsageError(`--ffn-topk must be in (0, 1], got ${topK}`);
+  const score = req.score ?? 'max';
+  if (!GROUP_SCORES.includes(score)) throw new UsageError(`--ffn-score must be ${GROUP_SCORES.join(' or ')}, got ${score}`);
+  const staticThreshold = req.staticThreshold ?? 0.5;
+  if (!(staticThreshold > 0 && staticThreshold <= 1)) throw new UsageError(`--ffn-static must be in (0, 1], got ${staticThreshold}`);
+  const kinds = req.kinds && req.kinds.length > 0 ? req.kinds : ['quant' as const];
+  const bits = req.bits && req.bits.length > 0 ? [...new Set(req.bits)] : ([4, 8] as (8 | 4)[]);
+  for (const b of bits) checkFitRequest({softmax: kinds, rank: req.rank, bits: b, groupSize: req.quantGroup}, config.hiddenDim, config.dim);
+  return {
+    kinds,
+    rank: req.rank ?? Math.min(config.dim, Math.max(8, Math.round(config.dim / 8))),
+    bits,
+    quantGroup: req.quantGroup ?? defaultQuantGroup(config.dim),
+    groupSize: g,
+    score,
+    topK,
+    staticThreshold,
+    permute: req.permute ?? true,
+  };
+}
+
+function defaultQuantGroup(dim: number): number {
+  for (const g of [64, 32]) if (dim % g === 0 && dim > g) return g;
+  return dim;
 }
 
 /**

@@ -18,6 +18,7 @@ import {lookupKPrime, MANIFEST_FILE, readManifest, readPredictor, type FileHash,
 import {candidateKl, candidateLogProb, perplexity, perplexityWithDrops, tokenLogProb} from './metrics.js';
 import type {RecallCurvePoints} from './plot.js';
 import {RecallAccumulator} from './recall.js';
+import {evaluateFfn, type FfnEvalReport} from './ffn-evaluate.js';
 import {HireSoftmaxHead} from './softmax-head.js';
 import type {SoftmaxKind} from './softmax-predictor.js';
 
@@ -44,6 +45,8 @@ export interface EvaluateOptions {
   predictors?: string[];
   backend?: string;
   threads?: number;
+  /** Evaluate HiRE-FFN when the bundle has it (default true). */
+  ffn?: boolean;
   onProgress?: (stage: string, done?: number, total?: number) => void;
   onWarning?: (message: string) => void;
 }
@@ -96,6 +99,8 @@ export interface EvalReport {
   rows: EvalRow[];
   /** The held-out recall curves stored in hire.json, for the evaluated predictors. */
   curves: RecallCurvePoints[];
+  /** HiRE-FFN rows (null when the bundle has no FFN section or it was not asked for). */
+  ffn: FfnEvalReport | null;
 }
 
 export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
@@ -136,6 +141,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     });
 
     const rowBytes = lmHead.bytes / lmHead.rows;
+    const ffn = manifest.ffn && opts.ffn !== false ? await evaluateFfn(session, dir, manifest.ffn, ids, seqLen, progress) : null;
     return {
       bundle: dir,
       split: 'validation',
@@ -147,6 +153,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       dense: {perplexity: perplexity(denseLogProbs), bytesPerToken: lmHead.bytes},
       rows: tallies.flatMap((t) => t.rows(rowBytes)),
       curves: storedCurves(plans.map((p) => p.record)),
+      ffn,
     };
   } finally {
     session.dispose();

@@ -5,8 +5,9 @@
  * calibration's permutation, groups [0, nStatic) are the static set (always computed); the rest
  * are scored from the predictor's approximate pre-activations u~ and the top k'_g are taken.
  *
- *   neuron score  s_i = |act(u~_i)|  (relu: the value itself; silu/gelu and gated products are
- *                                     kept by magnitude, and |act(gate)| is the predictable part)
+ *   neuron score  s_i = |act(g~_i) * u~_i|   gated FFN: the predictor covers [W_gate; W_up]
+ *                 s_i = |act(u~_i)|          otherwise (relu: the value itself)
+ *   (the model's top-k keeps gated products and silu/gelu outputs by magnitude, relu by value)
  *   group score   max or sum of s_i over the group
  */
 import {activate} from '../backends/reference/activations.js';
@@ -16,11 +17,16 @@ import type {Activation} from '../model/config.js';
 export type GroupScore = 'max' | 'sum';
 export const GROUP_SCORES: readonly GroupScore[] = ['max', 'sum'];
 
-/** Per-neuron scores |act(u~)| [hiddenDim] from predicted pre-activations u~ [hiddenDim]. */
-export function neuronScores(pred: ArrayLike<number>, activation: Activation, out = new Float32Array(pred.length)): Float32Array {
-  for (let i = 0; i < out.length; i++) {
+/**
+ * Per-neuron scores [hiddenDim] from the predictor's output: [gate~; up~] (2 * hiddenDim values)
+ * for a gated FFN, u~ [hiddenDim] otherwise.
+ */
+export function neuronScores(pred: ArrayLike<number>, activation: Activation, gated: boolean, out = new Float32Array(gated ? pred.length / 2 : pred.length)): Float32Array {
+  const n = out.length;
+  for (let i = 0; i < n; i++) {
     const u = pred[i]!;
-    out[i] = activation === 'relu' ? (u > 0 ? u : 0) : Math.abs(activate(activation, u));
+    const a = activation === 'relu' ? (u > 0 ? u : 0) : activate(activation, u);
+    out[i] = gated ? Math.abs(a * pred[n + i]!) : Math.abs(a);
   }
   return out;
 }

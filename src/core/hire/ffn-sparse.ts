@@ -1,8 +1,8 @@
 /**
  * HiRE-FFN at decode time, one object per layer (DESIGN.md section 3):
  *
- *   u~ = P x                       the layer's predictor of W_gate x (W_in x when not gated)
- *   groups = static + top-k'_g     by group score of |act(u~)| (ffn-groups.ts)
+ *   u~ = P x                       the layer's predictor of [W_gate; W_up] x (W_in x when not gated)
+ *   groups = static + top-k'_g     by group score of |act(gate~) * up~| or |act(u~)| (ffn-groups.ts)
  *   h_S = act(W_gate[S] x) * (W_up[S] x)    (non-gated: act(W_in[S] x + b_S)), S = their rows
  *   h_S = top-k(h_S)               the model's top-k FFN semantics, k counted over all neurons
  *   y = sum_{i in S} h_i W_out^T[i]  (+ b_out)   W_out held transposed: one row per neuron
@@ -18,7 +18,7 @@ import type {SoftmaxPredictor} from './softmax-predictor.js';
 
 /** What one layer's sparse FFN needs from calibration. */
 export interface FfnLayerPlan {
-  /** Predictor of the layer's W_gate (or W_in): rows = hiddenDim ("vocabSize" in the type), dim. */
+  /** Predictor of the layer's [W_gate; W_up] (2 * hiddenDim rows, "vocabSize" in the type) or W_in (hiddenDim rows). */
   predictor: SoftmaxPredictor;
   /** Neurons per group. */
   groupSize: number;
@@ -100,10 +100,12 @@ export class SparseFfnLayer {
     const {hiddenDim, dim} = config;
     if (!layer.wDownT) throw new RangeError('sparse FFN: W_out must be loaded as neuron rows (wDownT)');
     if (hiddenDim % plan.groupSize !== 0) throw new RangeError(`sparse FFN: group size ${plan.groupSize} does not divide hiddenDim ${hiddenDim}`);
-    if (plan.predictor.vocabSize !== hiddenDim || plan.predictor.dim !== dim) {
-      throw new RangeError(`sparse FFN: predictor is [${plan.predictor.vocabSize}, ${plan.predictor.dim}], the layer needs [${hiddenDim}, ${dim}]`);
+    const rows = layer.wGate ? 2 * hiddenDim : hiddenDim;
+    if (plan.predictor.vocabSize !== rows || plan.predictor.dim !== dim) {
+      throw new RangeError(`sparse FFN: predictor is [${plan.predictor.vocabSize}, ${plan.predictor.dim}], the layer needs [${rows}, ${dim}]`);
     }
     const gateBias = layer.wGate ? layer.bGate : layer.bUp;
+    const upBias = layer.wGate ? layer.bUp : undefined;
     return new SparseFfnLayer(
       backend,
       config,
@@ -111,7 +113,7 @@ export class SparseFfnLayer {
       plan,
       topK,
       gateBias ? await backend.read(gateBias) : null,
-      layer.wGate && layer.bUp ? await backend.read(layer.bUp) : null,
+      upBias ? await backend.read(upBias) : null,
     );
   }
 
@@ -140,9 +142,10 @@ export class SparseFfnLayer {
   /** The groups this layer would compute for input x (static + predicted), ascending. */
   async selectGroups(x: Vec): Promise<Int32Array> {
     const pred = await this.predictor.predict(x);
-    const bias = this.bGate;
-    if (bias) for (let i = 0; i < pred.length; i++) pred[i] = pred[i]! + bias[i]!;
-    neuronScores(pred, this.config.activation, this.scores);
+    const n = this.config.hiddenDim;
+    if (this.bGate) for (let i = 0; i < n; i++) pred[i] = pred[i]! + this.bGate[i]!;
+    if (this.bUp) for (let i = 0; i < n; i++) pred[n + i] = pred[n + i]! + this.bUp[i]!;
+    neuronScores(pred, this.config.activation, Boolean(this.layer.wGate), this.scores);
     groupScores(this.scores, this.plan.groupSize, this.plan.score, this.gScores);
     return selectGroups(this.gScores, this.plan.nStatic, this.plan.kPrime);
   }

@@ -56,10 +56,13 @@ export function predictorBytes(p: SoftmaxPredictor): number {
   return bytes;
 }
 
-/** The predictor's tensors, named for hire.safetensors. */
-export function predictorTensors(p: SoftmaxPredictor): Map<string, TensorData> {
+/**
+ * The predictor's tensors, named for hire.safetensors. The same predictor kinds serve HiRE-FFN
+ * (one per layer, rows = hiddenDim), under the prefix `ffn.<layer>`.
+ */
+export function predictorTensors(p: SoftmaxPredictor, prefix = 'softmax'): Map<string, TensorData> {
   const t = new Map<string, TensorData>();
-  const key = `softmax.${p.name}`;
+  const key = `${prefix}.${p.name}`;
   if (p.B) t.set(`${key}.B`, {dtype: 'F32', shape: [p.rank!, p.dim], data: p.B});
   if (p.A) t.set(`${key}.A`, {dtype: 'F32', shape: [p.vocabSize, p.rank!], data: p.A});
   if (p.Q) {
@@ -92,8 +95,9 @@ export function predictorFromTensors(
   vocabSize: number,
   dim: number,
   read: (name: string, shape: number[]) => Uint8Array | Float32Array,
+  prefix = 'softmax',
 ): SoftmaxPredictor {
-  const key = `softmax.${meta.name}`;
+  const key = `${prefix}.${meta.name}`;
   const lowRank = meta.kind !== 'quant';
   const r = meta.rank ?? 0;
   const quantOf = (name: string, rows: number, cols: number): QuantMatrix => {

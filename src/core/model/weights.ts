@@ -202,7 +202,7 @@ function readTensor(ckpt: Checkpoint, info: TensorInfo): {dtype: WeightDtype; da
   }
 }
 
-function transpose<T extends Float32Array | Uint16Array>(src: T, rows: number, cols: number): T {
+export function transpose<T extends Float32Array | Uint16Array>(src: T, rows: number, cols: number): T {
   const dst = new (src.constructor as new (n: number) => T)(src.length);
   for (let r = 0; r < rows; r++) {
     const base = r * cols;
