@@ -4,6 +4,7 @@
  */
 import {calibrate as calibrateCore} from '../core/hire/calibrate.js';
 import type {HireManifest} from '../core/hire/bundle.js';
+import type {FfnFitRequest} from '../core/hire/ffn-calibrate.js';
 import type {QuantBits} from '../core/hire/quant.js';
 import type {SoftmaxKind} from '../core/hire/softmax-predictor.js';
 import {DEMO_MODEL_DIR} from '../core/model/defaults.js';
@@ -41,7 +42,12 @@ export interface CalibrateOptions extends TaskOptions {
   threads?: number;
   /** Seed of the randomized SVD (default 1). */
   seed?: number;
-  // Reserved: `ffn` (HiRE-FFN predictors, issue 6).
+  /**
+   * Also calibrate HiRE-FFN (null/undefined: softmax only): predictor kinds and bit widths tried
+   * per layer, neurons per group (default 8), group score, top-k fraction (default the model's,
+   * else 0.1), static threshold (default 0.5), co-activation permutation (default true).
+   */
+  ffn?: FfnFitRequest | null;
 }
 
 export interface CalibrationResult {

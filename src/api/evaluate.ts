@@ -7,6 +7,7 @@ import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {coreProgress, type TaskOptions} from './progress.js';
 
 export type {EvalReport, EvalRow} from '../core/hire/evaluate.js';
+export type {FfnEvalReport, FfnEvalRow} from '../core/hire/ffn-evaluate.js';
 
 export interface EvaluateOptions extends TaskOptions {
   /** Bundle directory (default: the bundled demo bundle, models/shakespeare-topk.hire). */
@@ -26,6 +27,8 @@ export interface EvaluateOptions extends TaskOptions {
   /** Backend (default 'cpu') and its threads (default: every core). */
   backend?: string;
   threads?: number;
+  /** Evaluate HiRE-FFN (exact top-k against HiRE at each recall target) when the bundle has it (default true). */
+  ffn?: boolean;
 }
 
 export async function evaluate(options: EvaluateOptions = {}): Promise<EvalReport> {

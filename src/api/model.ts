@@ -49,6 +49,9 @@ export class HireModel {
       tokenizer: options.tokenizer ?? 'optional',
       onProgress: options.onProgress && ((stage, done, total) => options.onProgress!({stage, done, total})),
       onWarning: options.onWarning,
+      ffn: options.ffn,
+      ffnRecall: options.ffnRecall,
+      ffnKPrime: options.ffnKPrime,
     });
     try {
       return new HireModel(dir, session);
@@ -66,6 +69,11 @@ export class HireModel {
   /** One line about the backend, e.g. "cpu (wasm simd, 2 threads)". */
   get backendInfo(): string {
     return this.#session.backend.describe();
+  }
+
+  /** The HiRE-FFN in use, in words (null: dense FFN). */
+  get ffnInfo(): string | null {
+    return this.#session.sparseFfn?.describe ?? null;
   }
 
   /** Whether the model has a tokenizer (text prompts need one). */

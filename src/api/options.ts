@@ -22,6 +22,15 @@ export interface LoadOptions {
   onProgress?: (event: {stage: string; done: number; total: number}) => void;
   /** Non-fatal problems (e.g. the tfjs wasm -> cpu fallback). Default: ignored. */
   onWarning?: (message: string) => void;
+  /**
+   * HiRE-FFN (bundles calibrated with an FFN section): 'auto' (default) decodes with the sparse
+   * FFN, 'off' with the dense (exact top-k) FFN.
+   */
+  ffn?: 'auto' | 'off';
+  /** Mean FFN recall target that picks k'_g per layer (default 0.99). */
+  ffnRecall?: number;
+  /** Dynamic FFN groups per layer, instead of the table's k'_g. */
+  ffnKPrime?: number;
   // Reserved for DaT-Top-k (multi-device decoding): `devices`.
 }
 
@@ -52,7 +61,7 @@ export interface HireOptions {
   certify?: boolean;
   /** Softmax predictor name (default: the one calibration selected). */
   predictor?: string;
-  // Reserved: `topKMode` (exact or DaT-Top-k, issue 7) and `ffn` (HiRE-FFN, issue 6).
+  // Reserved: `topKMode` (exact or DaT-Top-k, issue 7). HiRE-FFN is a load option (LoadOptions.ffn).
 }
 
 export interface GenerateOptions extends SamplingOptions, HireOptions {

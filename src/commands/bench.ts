@@ -15,7 +15,7 @@ export default class Bench extends BaseCommand {
   static override summary = 'Measure decode speed against the memory-bandwidth limit, dense against HiRE.';
   static override description = `Decodes a model (a directory or HiRE bundle, by default the bundled demo bundle, or a named synthetic shape with seeded random weights written once to the cache, $HIRE_CACHE_DIR or ~/.cache/hire) and reports prefill and decode tokens/s, ms per token by component, weight bytes per token, and bandwidth utilisation: weight bytes read per second divided by the best streaming-read bandwidth measured in the same run (a WebAssembly SIMD read on every thread over 512 MB).
 
-With a bundle, or with --hire on any model, a HiRE-Softmax row is timed in the same run (on a model without a bundle the predictor has random values of the chosen kind and size: speed does not depend on them). --output-layer times the output layer alone on a random [--vocab, --dim] matrix.
+With a bundle, or with --hire on any model, a HiRE-Softmax row is timed in the same run; with a bundle calibrated with --ffn, or with --ffn on any model, HiRE-FFN rows (FFN only, and FFN + softmax) too (on a model without a bundle the predictor has random values of the chosen kind and size: speed does not depend on them). --output-layer times the output layer alone on a random [--vocab, --dim] matrix.
 
 Shapes: ${shapeNames().join(', ')}.`;
 
@@ -24,6 +24,7 @@ Shapes: ${shapeNames().join(', ')}.`;
     '<%= config.bin %> bench --shape llama-110m --backend cpu',
     '<%= config.bin %> bench --shape llama-470m --dtype bf16 --threads 2 --hire --k-prime 512',
     '<%= config.bin %> bench llama2xs.hire --json',
+    '<%= config.bin %> bench --shape llama-110m --hire --ffn --ffn-group-size 8 --ffn-read 0.2',
     '<%= config.bin %> bench --output-layer --vocab 128256 --dim 2048 --k-prime 512 --softmax lowrank+quant --bits 4',
   ];
 
@@ -45,6 +46,12 @@ Shapes: ${shapeNames().join(', ')}.`;
     bits: Flags.string({description: 'Predictor bits.', options: ['8', '4'], default: '4'}),
     'k-prime': Flags.integer({description: "Softmax candidates k' (default for bundles: the table's k' at --recall).", min: 1}),
     recall: Flags.string({description: "Recall target for a bundle's k' table.", default: '0.99'}),
+    ffn: Flags.boolean({description: 'Add HiRE-FFN rows (FFN only, FFN + softmax) with synthetic predictors (automatic for bundles calibrated with --ffn).', default: false}),
+    'ffn-kind': Flags.string({description: 'FFN predictor kind for --ffn.', options: [...SOFTMAX_KINDS], default: 'quant'}),
+    'ffn-bits': Flags.string({description: 'FFN predictor bits for --ffn.', options: ['8', '4'], default: '4'}),
+    'ffn-group-size': Flags.integer({description: 'Neurons per group for --ffn.', default: 8, min: 1, max: 32}),
+    'ffn-topk': Flags.string({description: 'Fraction of FFN neurons kept for --ffn (top-k FFN).', default: '0.1'}),
+    'ffn-read': Flags.string({description: 'Fraction of FFN groups read per token for --ffn (synthetic weights have no sparsity to predict).', default: '0.2'}),
     'output-layer': Flags.boolean({description: 'Time the output layer alone (dense against HiRE).', default: false}),
     vocab: Flags.integer({description: 'Vocabulary size for --output-layer.', default: 32000, min: 1}),
     dim: Flags.integer({description: 'Width for --output-layer.', default: 2048, min: 1}),
@@ -86,6 +93,15 @@ Shapes: ${shapeNames().join(', ')}.`;
         probe: !flags['no-probe'],
         hire: flags.hire || flags['k-prime'] !== undefined ? {kind, rank: flags.rank, bits, kPrime: flags['k-prime'] ?? 512} : null,
         recall: parseNumber('--recall', flags.recall),
+        ffn: flags.ffn
+          ? {
+              kind: flags['ffn-kind'] as SoftmaxKind,
+              bits: Number(flags['ffn-bits']) as QuantBits,
+              groupSize: flags['ffn-group-size'],
+              topK: parseNumber('--ffn-topk', flags['ffn-topk']),
+              read: parseNumber('--ffn-read', flags['ffn-read']),
+            }
+          : undefined,
         onProgress,
         onWarning: warn,
       });
@@ -121,6 +137,7 @@ function renderReport(r: BenchReport): string {
     ]);
   }
   let out = `${head.toString()}\n${speed.toString()}`;
+  for (const n of r.notes) out += `\nnote: ${n}`;
   const timed = r.rows.filter((row) => row.breakdown);
   if (timed.length) {
     const parts = makeTable(['decode ms/token', 'attention', 'ffn', 'output layer', 'embedding']);

@@ -13,13 +13,14 @@ import {DEMO_MODEL_DIR} from '../core/model/defaults.js';
 
 export default class Calibrate extends BaseCommand {
   static override summary = 'Fit HiRE predictors on calibration text, measure their recall, and write a bundle.';
-  static override description = `Runs the dense model over calibration text (default: the train split of the bundled Shakespeare corpus), collects the final hidden states, fits the softmax predictors (low-rank by plain truncated SVD and by the data-aware fit, int8/int4/int2 quantisation, and low-rank with a quantised factor), measures recall@k against k' on a held-out part of the text, and writes <out>/ with the model, hire.safetensors and hire.json (k' tables per recall target). Calibration picks the predictor that reads the fewest bytes per token at k=${32} and the --recall target. The bundle is written to a temporary directory and renamed into place, so a failed run leaves nothing behind.`;
+  static override description = `Runs the dense model over calibration text (default: the train split of the bundled Shakespeare corpus), collects the final hidden states, fits the softmax predictors (low-rank by plain truncated SVD and by the data-aware fit, int8/int4/int2 quantisation, and low-rank with a quantised factor), measures recall@k against k' on a held-out part of the text, and writes <out>/ with the model, hire.safetensors and hire.json (k' tables per recall target). Calibration picks the predictor that reads the fewest bytes per token at k=${32} and the --recall target. With --ffn it also calibrates HiRE-FFN: each layer's neurons are permuted so that co-active ones share a group, groups active on most tokens become the static set, a predictor of [W_gate; W_up] (W_in for non-gated FFNs) is fitted per layer, and k'_g (groups read per token) is measured per recall target; the bundle then stores the permuted weights with W_out as one row per neuron. The bundle is written to a temporary directory and renamed into place, so a failed run leaves nothing behind.`;
 
   static override examples = [
     '<%= config.bin %> calibrate --out demo.hire',
     '<%= config.bin %> calibrate ../shared/models/llama2xs --out llama2xs.hire',
     '<%= config.bin %> calibrate ./my-model --data notes.txt --softmax lowrank+quant --rank 128 --bits 4 --recall 0.99',
     '<%= config.bin %> calibrate ./my-model --k 1,8,40 --tokens 16384 --json',
+    '<%= config.bin %> calibrate --ffn --ffn-group-size 8 --out demo-ffn.hire',
   ];
 
   static override args = {
@@ -41,6 +42,14 @@ export default class Calibrate extends BaseCommand {
     backend: Flags.string({char: 'b', description: `Compute backend: ${AVAILABLE_BACKENDS.join(', ')}.`, default: 'cpu'}),
     threads: Flags.integer({description: 'Worker threads for the cpu backend.', min: 1}),
     seed: Flags.integer({description: 'Seed of the randomized SVD.', default: 1}),
+    ffn: Flags.boolean({description: 'Also calibrate HiRE-FFN: per-layer predictors, neuron groups, static sets; the bundle then holds re-laid-out weights.', default: false}),
+    'ffn-kind': Flags.string({description: 'FFN predictor kinds to try per layer (repeatable; default quant).', options: [...SOFTMAX_KINDS], multiple: true}),
+    'ffn-bits': Flags.string({description: 'Bit widths tried for the FFN predictors, e.g. 4,8 (default 4,8; the cheaper one reaching --recall wins per layer).'}),
+    'ffn-group-size': Flags.integer({description: 'Neurons per FFN group (1..32, must divide the FFN width).', default: 8, min: 1, max: 32}),
+    'ffn-score': Flags.string({description: 'Group score from the predicted activations.', options: ['max', 'sum'], default: 'max'}),
+    'ffn-topk': Flags.string({description: "Fraction of FFN neurons kept (default: the model's hire_ffn_topk, else 0.1)."}),
+    'ffn-static': Flags.string({description: 'Groups active on more than this share of calibration tokens are always computed.', default: '0.5'}),
+    'no-ffn-permute': Flags.boolean({description: 'Keep the neuron order (no co-activation permutation).', default: false}),
     json: Flags.boolean({description: 'Print the manifest (hire.json) as JSON.', default: false}),
   };
 
@@ -65,6 +74,17 @@ export default class Calibrate extends BaseCommand {
         backend: flags.backend,
         threads: flags.threads,
         seed: flags.seed,
+        ffn: flags.ffn
+          ? {
+              kinds: flags['ffn-kind'] as SoftmaxKind[] | undefined,
+              bits: flags['ffn-bits'] === undefined ? undefined : (parseIntList('--ffn-bits', flags['ffn-bits']) as (8 | 4)[]),
+              groupSize: flags['ffn-group-size'],
+              score: flags['ffn-score'] as 'max' | 'sum',
+              topK: flags['ffn-topk'] === undefined ? undefined : parseNumber('--ffn-topk', flags['ffn-topk']),
+              staticThreshold: parseNumber('--ffn-static', flags['ffn-static']),
+              permute: !flags['no-ffn-permute'],
+            }
+          : null,
         onProgress: progressCallback(progress),
         onWarning: warn,
       });
@@ -84,6 +104,17 @@ export default class Calibrate extends BaseCommand {
       table.push([p.name, formatBytes(p.bytesPerToken), ...p.recall.ks.map((k) => String(kp[String(k)] ?? '-')), p.name === s.selected ? 'yes' : '']);
     }
     this.log(table.toString());
+    if (m.ffn) {
+      const f = m.ffn;
+      const nGroups = f.layers[0] ? f.layers[0].groupActivity.length : 0;
+      const ft = makeTable(['FFN layer', 'predictor', 'static groups', `k'_g@${target}`, `groups read of ${nGroups}`]);
+      f.layers.forEach((l, i) => {
+        const kp = l.kPrime[target];
+        ft.push([String(i), l.predictor.name, String(l.nStatic), kp === null || kp === undefined ? 'all' : String(kp), String(l.nStatic + (kp ?? nGroups - l.nStatic))]);
+      });
+      this.log(ft.toString());
+      this.log(`FFN: groups of ${f.groupSize} neurons, top-k ${f.topK}, ${f.permuted ? 'co-activation permutation' : 'original neuron order'}, static threshold ${f.staticThreshold}`);
+    }
     this.log(`calibrated on ${m.calibration.fitTokens} tokens, recall measured on ${m.calibration.heldOutTokens} held-out tokens`);
     this.log(`wrote ${result.bundle}`);
   }

@@ -33,6 +33,7 @@ export default class Eval extends BaseCommand {
     predictor: Flags.string({description: 'Predictor to evaluate (repeatable; default: every predictor in the bundle).', multiple: true}),
     backend: Flags.string({char: 'b', description: `Compute backend: ${AVAILABLE_BACKENDS.join(', ')}.`, default: 'cpu'}),
     threads: Flags.integer({description: 'Worker threads for the cpu backend.', min: 1}),
+    'no-ffn': Flags.boolean({description: 'Skip the HiRE-FFN rows even when the bundle has an FFN section.', default: false}),
     json: Flags.boolean({description: 'Print the report as JSON.', default: false}),
     plot: Flags.string({description: 'Write the recall curves as an SVG to this file.'}),
   };
@@ -53,6 +54,7 @@ export default class Eval extends BaseCommand {
         predictors: flags.predictor,
         backend: flags.backend,
         threads: flags.threads,
+        ffn: !flags['no-ffn'],
         onProgress: progressCallback(progress),
         onWarning: warn,
       });
@@ -80,6 +82,26 @@ export default class Eval extends BaseCommand {
     this.log(`* the predictor calibration selected (${r.selected}); k' (0.99): the k' the bundle stores for that recall target`);
     this.log('KL = KL(hire || dense) = -log(1 - tail mass); ppl kept: both over the next tokens inside the candidates; dropped: next tokens outside them');
     this.log("ppl approx tail: every next token, with exact logits on the candidates and the predictor's logits elsewhere (compare with the dense perplexity)");
+    if (r.ffn) this.printFfn(r.ffn);
+  }
+
+  private printFfn(f: NonNullable<EvalReport['ffn']>): void {
+    const table = makeTable(['FFN', 'groups read', 'FFN bytes/token', 'recall (per layer)', 'ppl', 'ppl change', 'KL', 'top-1']);
+    for (const row of f.rows) {
+      table.push([
+        row.label,
+        `${fixed(row.groups, 1)} / ${f.nGroups}`,
+        formatBytes(row.bytesPerToken),
+        row.recall === null ? '-' : `${fixed(row.recall, 4)} (${row.recallPerLayer!.map((v) => fixed(v, 3)).join(' ')})`,
+        fixed(row.perplexity, 3),
+        `${row.perplexityChange >= 0 ? '+' : ''}${fixed(100 * row.perplexityChange, 2)}%`,
+        small(row.kl),
+        fixed(row.top1Agreement, 4),
+      ]);
+    }
+    this.log(table.toString());
+    this.log(`HiRE-FFN: groups of ${f.groupSize} neurons, top-k ${f.topK}${f.trainedTopK ? ' (the model was trained with it)' : ' (NOT how the model was trained: compare the dense FFN row)'}; static groups per layer: ${f.staticGroups.join(' ')}`);
+    this.log('recall: share of each layer\'s true top-k neurons inside the groups read; ppl change, KL(exact || row) and top-1 against the exact top-k FFN; all rows use the dense output layer');
   }
 }
 

@@ -50,6 +50,9 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       default: false,
     }),
     predictor: Flags.string({description: 'HiRE: softmax predictor to use (default: the one calibration selected).'}),
+    ffn: Flags.string({description: "HiRE-FFN (bundles calibrated with --ffn): auto = sparse FFN, off = dense (exact top-k) FFN.", options: ['auto', 'off'], default: 'auto'}),
+    'ffn-recall': Flags.string({description: "HiRE-FFN: mean recall target that picks k'_g per layer.", default: '0.99'}),
+    'ffn-k-prime': Flags.integer({description: 'HiRE-FFN: dynamic groups per layer (overrides --ffn-recall).', min: 0}),
     'no-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token.', default: false}),
     json: Flags.boolean({description: 'Print one JSON object (text, token ids, statistics) instead of streaming.', default: false}),
   };
@@ -66,7 +69,11 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     if (flags.prompt === undefined && flags.tokens === undefined) {
       throw new UsageError('give a prompt with --prompt "text" or token ids with --tokens 1,2,3');
     }
-    const model = await loadModel(dir, {backend: flags.backend, onWarning: warn, tokenizer: flags.prompt !== undefined ? 'required' : 'optional'});
+    const model = await loadModel(dir, {backend: flags.backend, onWarning: warn, tokenizer: flags.prompt !== undefined ? 'required' : 'optional',
+      ffn: flags.ffn as 'auto' | 'off',
+      ffnRecall: parseNumber('--ffn-recall', flags['ffn-recall']),
+      ffnKPrime: flags['ffn-k-prime'],
+    });
     try {
       const gen = generate(model, flags.tokens !== undefined ? parseTokenIds(flags.tokens) : flags.prompt!, {
         ...sampling,
@@ -85,6 +92,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       };
       write(flags.prompt ?? '');
       if (!flags.json) note(`hire: ${gen.output.describe}`);
+      if (!flags.json && model.ffnInfo) note(`hire: ${model.ffnInfo}`);
       let streamed = 0;
       for await (const chunk of gen) {
         streamed += chunk.text.length;

@@ -5,6 +5,7 @@
  * process by a WebAssembly SIMD read on every thread over at least 512 MB.
  */
 import os from 'node:os';
+import type {Backend} from '../backends/backend.js';
 import {CpuKernels} from '../backends/cpu/kernels.js';
 import {measureBandwidth} from '../backends/cpu/bandwidth.js';
 import {DenseHead, type OutputHead} from '../decode/output-head.js';
@@ -21,6 +22,8 @@ import {ensureSyntheticModel, type BenchDtype} from './models.js';
 import {syntheticPredictor} from './synthetic-predictor.js';
 import {defaultRank} from '../hire/fit.js';
 import {SectionTimer} from './timer.js';
+import {syntheticFfnPlans, type SyntheticFfnSpec} from './synthetic-ffn.js';
+import {installFfnPlans, type SparseFfn} from '../hire/ffn-setup.js';
 
 /** A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size. */
 export interface SyntheticHireSpec {
@@ -48,12 +51,21 @@ export interface BenchOptions {
   hire?: SyntheticHireSpec | null;
   /** Recall target for the bundle's k' table. */
   recall?: number;
+  /**
+   * Add HiRE-FFN rows (FFN only, and FFN + softmax when there is a softmax row): from the bundle
+   * when it has an FFN section, else synthetic plans of this spec; null/undefined: no FFN rows
+   * unless the bundle has them.
+   */
+  ffn?: SyntheticFfnSpec | null;
   onProgress?: (stage: string) => void;
   onWarning?: (message: string) => void;
 }
 
+export type BenchMode = 'dense' | 'hire-softmax' | 'hire-ffn' | 'hire-both';
+
 export interface BenchRow {
-  mode: 'dense' | 'hire-softmax';
+  mode: BenchMode;
+  /** The output layer and FFN used, in words. */
   head: string;
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
@@ -82,6 +94,8 @@ export interface BenchReport {
   /** Best streaming-read bandwidth measured in this run (null with probe off). */
   probeBytesPerSecond: number | null;
   rows: BenchRow[];
+  /** Caveats on the figures (e.g. webgpu on llvmpipe: not GPU figures). */
+  notes: string[];
 }
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
@@ -107,36 +121,58 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
 
   opts.onProgress?.(`loading ${dir}`);
-  const session = await Session.open(dir, {backend: opts.backend, threads, tokenizer: 'none', onWarning: opts.onWarning});
+  const bundleFfn = isBundle(dir) && opts.ffn !== null;
+  const session = await Session.open(dir, {
+    backend: opts.backend,
+    threads,
+    tokenizer: 'none',
+    onWarning: opts.onWarning,
+    ffnNeuronRows: bundleFfn || Boolean(opts.ffn) ? true : undefined,
+  });
   try {
     const {model, backend, config} = session;
     const total = opts.promptTokens + opts.tokens;
     if (total > config.maxSeqLen) {
       throw new UsageError(`prompt + decode tokens (${total}) exceed the model's context (${config.maxSeqLen})`);
     }
-    const heads: Array<{mode: BenchRow['mode']; head: OutputHead}> = [{mode: 'dense', head: new DenseHead(backend, model.weights.lmHead)}];
+    const dense = new DenseHead(backend, model.weights.lmHead);
     const hireHead = makeHireHead(dir, session, opts);
-    if (hireHead) heads.push({mode: 'hire-softmax', head: hireHead});
+    const ffn = session.sparseFfn ?? (opts.ffn ? await syntheticFfn(session, opts.ffn) : null);
+    const baseTopK = config.ffnTopK;
+    const layers = ffn ? ffn.layers : null;
+    const plans: Array<{mode: BenchMode; head: OutputHead; sparse: boolean}> = [{mode: 'dense', head: dense, sparse: false}];
+    if (hireHead) plans.push({mode: 'hire-softmax', head: hireHead, sparse: false});
+    if (ffn) plans.push({mode: 'hire-ffn', head: dense, sparse: true});
+    if (ffn && hireHead) plans.push({mode: 'hire-both', head: hireHead, sparse: true});
 
     const rows: BenchRow[] = [];
-    for (const {mode, head} of heads) {
-      opts.onProgress?.(`decoding ${opts.tokens} tokens with ${head.describe()}`);
+    for (const {mode, head, sparse} of plans) {
+      // the dense rows run the model as it is; the FFN rows with top-k and the sparse layers
+      model.ffnOverride = sparse ? layers : null;
+      model.setFfnTopK(sparse ? ffn!.topK : baseTopK);
+      const label = sparse ? `${head.describe()} + ${ffn!.describe}` : head.describe();
+      opts.onProgress?.(`decoding ${opts.tokens} tokens with ${label}`);
       const t = await timeDecode(session, head, opts.promptTokens, opts.tokens);
-      const bytes = session.bytesPerToken(head);
+      const bytes = session.bytesPerToken(head, sparse ? ffn : null);
       const tps = opts.tokens / (t.decodeMs / 1000);
       rows.push({
         mode,
-        head: head.describe(),
+        head: label,
         prefillTokensPerSecond: opts.promptTokens / (t.prefillMs / 1000),
         decodeTokensPerSecond: tps,
         msPerToken: t.decodeMs / opts.tokens,
         breakdown: t.breakdown,
         weightBytesPerToken: bytes,
-        achievedBytesPerSecond: bytes * tps,
-        bandwidthUtilisation: probe ? (bytes * tps) / probe : null,
+        achievedBytesPerSecond: 0,
+        bandwidthUtilisation: null,
         speedup: rows.length ? tps / rows[0]!.decodeTokensPerSecond : 1,
       });
+      const row = rows[rows.length - 1]!;
+      row.achievedBytesPerSecond = row.weightBytesPerToken * tps;
+      row.bandwidthUtilisation = probe ? row.achievedBytesPerSecond / probe : null;
     }
+    model.ffnOverride = session.sparseFfn?.layers ?? null;
+    model.setFfnTopK(baseTopK);
     return {
       model: dir,
       shape: opts.model ? null : (opts.shape ?? 'llama-110m'),
@@ -149,10 +185,40 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       decodeTokens: opts.tokens,
       probeBytesPerSecond: probe,
       rows,
+      notes: figureNotes(backend, probe),
     };
   } finally {
     session.dispose();
   }
+}
+
+/**
+ * What a reader of a webgpu run must know: on llvmpipe (no GPU) the kernels run on the CPU, so
+ * the figures are not GPU figures; and the bandwidth probe always reads host memory on the CPU.
+ */
+function figureNotes(backend: Backend, probe: number | null): string[] {
+  if (backend.name !== 'webgpu') return [];
+  const notes: string[] = [];
+  const software = (backend as {software?: boolean}).software === true;
+  if (software) notes.push("webgpu ran on llvmpipe (Mesa's CPU rasteriser), not on a GPU: these are not GPU figures");
+  if (probe !== null) {
+    notes.push(
+      software
+        ? 'the bandwidth probe is a CPU probe of host memory, which is what llvmpipe reads'
+        : "the bandwidth probe is a CPU probe of host memory, not the GPU's memory bandwidth: 'of probe' is not a GPU utilisation",
+    );
+  }
+  return notes;
+}
+
+async function syntheticFfn(session: Session, spec: SyntheticFfnSpec): Promise<SparseFfn> {
+  const {config, model} = session;
+  if (config.hiddenDim % spec.groupSize !== 0) throw new UsageError(`--ffn-group-size ${spec.groupSize} must divide the FFN width ${config.hiddenDim}`);
+  const before = model.ffnTopK;
+  const sparse = await installFfnPlans(model, syntheticFfnPlans(config, spec), spec.topK);
+  model.ffnOverride = null;
+  model.ffnTopK = before;
+  return sparse;
 }
 
 function makeHireHead(dir: string, session: Session, opts: BenchOptions): OutputHead | null {

@@ -10,8 +10,9 @@ import {openModel, uploadWeights, type ModelSource} from '../model/load.js';
 import {HireTokenizer} from '../model/tokenizer.js';
 import {denseBytesPerToken, Transformer} from './forward.js';
 import type {OutputHead} from './output-head.js';
+import {installSparseFfn, type FfnDecodeOptions, type SparseFfn} from '../hire/ffn-setup.js';
 
-export interface OpenOptions extends BackendOptions {
+export interface OpenOptions extends BackendOptions, FfnDecodeOptions {
   backend?: string;
   /**
    * tokenizer.json: 'required' (default) fails when it is missing; 'optional' loads it when
@@ -19,6 +20,8 @@ export interface OpenOptions extends BackendOptions {
    */
   tokenizer?: 'required' | 'optional' | 'none';
   onProgress?: (stage: string, done: number, total: number) => void;
+  /** Load W_out as neuron rows even without a bundle (for synthetic HiRE-FFN benchmarks). */
+  ffnNeuronRows?: boolean;
 }
 
 export class Session {
@@ -27,10 +30,12 @@ export class Session {
     readonly backend: Backend,
     readonly model: Transformer,
     readonly tokenizer: HireTokenizer | null,
+    /** HiRE-FFN, installed on `model` when the bundle has an FFN section (and ffn is not 'off'). */
+    readonly sparseFfn: SparseFfn | null,
   ) {}
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<Session> {
-    const source = openModel(dir);
+    const source = openModel(dir, {ffnNeuronRows: opts.ffnNeuronRows});
     let backend: Backend | undefined;
     try {
       const mode = opts.tokenizer ?? 'required';
@@ -38,7 +43,9 @@ export class Session {
       const tokenizer = mode === 'required' || (mode === 'optional' && hasTokenizer) ? HireTokenizer.load(dir) : null;
       backend = await createBackend(opts.backend ?? 'reference', opts);
       const weights = uploadWeights(source, backend, (done, total) => opts.onProgress?.('weights', done, total));
-      return new Session(source, backend, new Transformer(source.config, weights, backend), tokenizer);
+      const model = new Transformer(source.config, weights, backend);
+      const sparseFfn = await installSparseFfn(model, dir, opts);
+      return new Session(source, backend, model, tokenizer, sparseFfn);
     } catch (error) {
       backend?.dispose();
       source.checkpoint.close();
@@ -55,9 +62,13 @@ export class Session {
     return denseBytesPerToken(this.model.weights);
   }
 
-  /** Weight bytes one decode step reads with this output head in place of the dense one. */
-  bytesPerToken(head: OutputHead): number {
-    return this.denseBytesPerToken - this.model.weights.lmHead.bytes + head.bytesPerToken;
+  /**
+   * Weight bytes one decode step reads with this output head in place of the dense one and the
+   * given sparse FFN (default: the session's own, if any) in place of the dense FFNs.
+   */
+  bytesPerToken(head: OutputHead, ffn: SparseFfn | null = this.sparseFfn): number {
+    const ffnSaving = ffn ? ffn.denseBytesPerToken - ffn.bytesPerToken : 0;
+    return this.denseBytesPerToken - this.model.weights.lmHead.bytes + head.bytesPerToken - ffnSaving;
   }
 
   /** Token ids that end generation: config/generation_config/tokenizer_config, merged. */

@@ -10,7 +10,7 @@
  *   (the model's top-k keeps gated products and silu/gelu outputs by magnitude, relu by value)
  *   group score   max or sum of s_i over the group
  */
-import {activate} from '../backends/reference/activations.js';
+import {applyActivation} from '../backends/reference/activations.js';
 import {topKIndices} from '../decode/sampler.js';
 import type {Activation} from '../model/config.js';
 
@@ -23,11 +23,9 @@ export const GROUP_SCORES: readonly GroupScore[] = ['max', 'sum'];
  */
 export function neuronScores(pred: ArrayLike<number>, activation: Activation, gated: boolean, out = new Float32Array(gated ? pred.length / 2 : pred.length)): Float32Array {
   const n = out.length;
-  for (let i = 0; i < n; i++) {
-    const u = pred[i]!;
-    const a = activation === 'relu' ? (u > 0 ? u : 0) : activate(activation, u);
-    out[i] = gated ? Math.abs(a * pred[n + i]!) : Math.abs(a);
-  }
+  applyActivation(activation, pred, out); // out[i] = act(pred[i]) for i < n
+  if (gated) for (let i = 0; i < n; i++) out[i] = Math.abs(out[i]! * pred[n + i]!);
+  else for (let i = 0; i < n; i++) out[i] = Math.abs(out[i]!);
   return out;
 }
 

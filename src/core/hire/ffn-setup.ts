@@ -23,6 +23,8 @@ export interface FfnDecodeOptions {
 
 export interface SparseFfn {
   layers: SparseFfnLayer[];
+  /** Fraction of neurons the top-k FFN keeps. */
+  topK: number;
   describe: string;
   /** Weight bytes all layers' FFNs read per token (predictors + chosen rows). */
   bytesPerToken: number;
@@ -46,6 +48,7 @@ export async function installFfnPlans(model: Transformer, plans: FfnLayerPlan[],
   for (const l of weights.layers) for (const m of [l.wGate, l.wUp, l.wDown, l.wDownT]) if (m) dense += m.bytes;
   return {
     layers,
+    topK: topKFraction,
     describe: `HiRE FFN (${plans[0]!.predictor.name}, g=${g}, ${meanGroups.toFixed(1)} of ${config.hiddenDim / g} groups per layer)`,
     bytesPerToken: layers.reduce((a, l) => a + l.bytesPerToken, 0),
     denseBytesPerToken: dense,

@@ -51,6 +51,8 @@ export class WorkerPool {
       for (let index = 1; index < opts.threads; index++) {
         const worker = new Worker(WORKER_SOURCE, {
           eval: true,
+          // not the parent's flags: `--input-type=module` would make the CommonJS worker source fail
+          execArgv: [],
           name: `hire-cpu-kernels-${index}`,
           workerData: {module, memory, index, names: KERNEL_NAMES, spin: opts.spin, layout},
         });

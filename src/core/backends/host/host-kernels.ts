@@ -7,7 +7,6 @@
  * on the tfjs cpu engine they are the engine's own storage.
  */
 import type {AttentionShape} from '../backend.js';
-import {topKIndices} from '../../decode/sampler.js';
 
 /**
  * Causal attention of one query over positions 0..pos of one layer's cache.
@@ -165,9 +164,53 @@ export function transposeHost(src: Float32Array, rows: number, cols: number): Fl
 export function keepTopKHost(x: {length: number; [i: number]: number}, k: number, byMagnitude: boolean): void {
   const n = x.length;
   if (k >= n) return;
+  if (k <= 0) {
+    for (let i = 0; i < n; i++) x[i] = 0;
+    return;
+  }
+  // The k-th largest key by quickselect on a copy, then one pass: keep keys above it, and as many
+  // keys equal to it as are still needed, lowest index first.
   const key = new Float32Array(n);
   for (let i = 0; i < n; i++) key[i] = byMagnitude ? Math.abs(x[i]!) : x[i]!;
-  const keep = new Uint8Array(n);
-  for (const i of topKIndices(key, Math.max(0, k))) keep[i] = 1;
-  for (let i = 0; i < n; i++) if (!keep[i]) x[i] = 0;
+  const t = kthLargest(key.slice(), k);
+  let above = 0;
+  for (let i = 0; i < n; i++) if (key[i]! > t) above++;
+  let ties = k - above;
+  for (let i = 0; i < n; i++) {
+    const v = key[i]!;
+    if (v > t) continue;
+    if (v === t && ties > 0) {
+      ties--;
+      continue;
+    }
+    x[i] = 0;
+  }
+}
+
+/** The k-th largest value of a (1 <= k <= a.length); reorders a. NaN keys sort below everything. */
+function kthLargest(a: Float32Array, k: number): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== a[i]) a[i] = -Infinity;
+  let lo = 0;
+  let hi = a.length - 1;
+  const target = k - 1; // index in descending order
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! > pivot) i++;
+      while (a[j]! < pivot) j--;
+      if (i <= j) {
+        const tmp = a[i]!;
+        a[i] = a[j]!;
+        a[j] = tmp;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
+  }
+  return a[target]!;
 }

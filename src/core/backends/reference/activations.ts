@@ -17,7 +17,18 @@ export function activate(kind: Activation, x: number): number {
 }
 
 export function applyActivation(kind: Activation, x: ArrayLike<number>, out: {[i: number]: number; length: number}): void {
-  for (let i = 0; i < out.length; i++) out[i] = activate(kind, x[i]!);
+  const n = out.length;
+  // one loop per kind: the kind is not re-dispatched per element (this runs on every FFN)
+  switch (kind) {
+    case 'relu':
+      for (let i = 0; i < n; i++) out[i] = x[i]! > 0 ? x[i]! : 0;
+      return;
+    case 'silu':
+      for (let i = 0; i < n; i++) out[i] = x[i]! / (1 + Math.exp(-x[i]!));
+      return;
+    default:
+      for (let i = 0; i < n; i++) out[i] = activate(kind, x[i]!);
+  }
 }
 
 /** erf to ~1e-15 (series for small |x|, continued fraction for the tail via erfc). */
