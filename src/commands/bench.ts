@@ -25,6 +25,7 @@ Shapes: ${shapeNames().join(', ')}.`;
     '<%= config.bin %> bench --shape llama-470m --dtype bf16 --threads 2 --hire --k-prime 512',
     '<%= config.bin %> bench llama2xs.hire --json',
     '<%= config.bin %> bench --shape llama-110m --hire --ffn --ffn-group-size 8 --ffn-read 0.2',
+    '<%= config.bin %> bench --shape llama-110m --hire --ffn --batch 8',
     '<%= config.bin %> bench --output-layer --vocab 128256 --dim 2048 --k-prime 512 --softmax lowrank+quant --bits 4',
   ];
 
@@ -52,6 +53,7 @@ Shapes: ${shapeNames().join(', ')}.`;
     'ffn-group-size': Flags.integer({description: 'Neurons per group for --ffn.', default: 8, min: 1, max: 32}),
     'ffn-topk': Flags.string({description: 'Fraction of FFN neurons kept for --ffn (top-k FFN).', default: '0.1'}),
     'ffn-read': Flags.string({description: 'Fraction of FFN groups read per token for --ffn (synthetic weights have no sparsity to predict).', default: '0.2'}),
+    batch: Flags.integer({description: 'Also decode this many sequences together (dense and the sparsest mode): tokens/s, bytes per token and FFN groups read for the batch.', min: 1, max: 64}),
     'output-layer': Flags.boolean({description: 'Time the output layer alone (dense against HiRE).', default: false}),
     vocab: Flags.integer({description: 'Vocabulary size for --output-layer.', default: 32000, min: 1}),
     dim: Flags.integer({description: 'Width for --output-layer.', default: 2048, min: 1}),
@@ -102,6 +104,7 @@ Shapes: ${shapeNames().join(', ')}.`;
               read: parseNumber('--ffn-read', flags['ffn-read']),
             }
           : undefined,
+        batch: flags.batch,
         onProgress,
         onWarning: warn,
       });
@@ -146,6 +149,20 @@ function renderReport(r: BenchReport): string {
       parts.push([row.mode, b.attention.toFixed(2), b.ffn.toFixed(2), b.output.toFixed(2), b.embed.toFixed(3)]);
     }
     out += `\n${parts.toString()}`;
+  }
+  if (r.batch.length) {
+    const bt = makeTable(['batched', 'tok/s (all sequences)', 'vs one sequence', 'weights/token', 'one sequence', 'FFN groups/layer: batch vs one']);
+    for (const row of r.batch) {
+      bt.push([
+        `${row.mode}, batch ${row.batch}`,
+        row.tokensPerSecond.toFixed(1),
+        `${row.speedup.toFixed(2)}x`,
+        formatBytes(row.weightBytesPerToken),
+        formatBytes(row.singleBytesPerToken),
+        row.unionGroups === null ? '-' : `${row.unionGroups.toFixed(1)} vs ${row.groupsPerSequence!.toFixed(1)}`,
+      ]);
+    }
+    out += `\n${bt.toString()}`;
   }
   return out;
 }

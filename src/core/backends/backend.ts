@@ -121,6 +121,14 @@ export interface Backend {
    * contiguous row. W: [R, cols], coef: [rows.length] (or [R]), out: [cols].
    */
   accumulateRows(w: Mat, rows: Int32Array | null, coef: Vec, out: Vec, bias?: Vec): void;
+  /**
+   * Batched forms for decoding several sequences at once: the same result as calling the
+   * unbatched kernel for each b, but a backend may read each weight row once for all of them
+   * (cpu does; the others loop).
+   */
+  matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void;
+  matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[]): void;
+  accumulateRowsBatch(w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec): void;
   /** out = row `row` of W as f32 (token or position embedding lookup). */
   embedRow(w: Mat, row: number, out: Vec): void;
   /** out = a + b (out may alias a or b). */
@@ -149,6 +157,22 @@ export interface Backend {
   /** Frees everything this backend allocated. */
   dispose(): void;
 }
+
+/**
+ * The batched kernels as loops over the unbatched ones, for backends without a batched path
+ * (correct; no weight is shared between the sequences).
+ */
+export const LOOPED_BATCH = {
+  matvecBatch(this: Backend, w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
+    xs.forEach((x, b) => this.matvec(w, x, outs[b]!, bias));
+  },
+  matvecRowsBatch(this: Backend, w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[]): void {
+    xs.forEach((x, b) => this.matvecRows(w, rows, x, outs[b]!));
+  },
+  accumulateRowsBatch(this: Backend, w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec): void {
+    coefs.forEach((c, b) => this.accumulateRows(w, rows, c, outs[b]!, bias));
+  },
+};
 
 /** Bytes per element of a weight dtype. */
 export function weightBytes(dtype: WeightDtype): number {

@@ -24,6 +24,7 @@ import {defaultRank} from '../hire/fit.js';
 import {SectionTimer} from './timer.js';
 import {syntheticFfnPlans, type SyntheticFfnSpec} from './synthetic-ffn.js';
 import {installFfnPlans, type SparseFfn} from '../hire/ffn-setup.js';
+import {generateBatch} from '../decode/batch-generate.js';
 
 /** A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size. */
 export interface SyntheticHireSpec {
@@ -57,6 +58,8 @@ export interface BenchOptions {
    * unless the bundle has them.
    */
   ffn?: SyntheticFfnSpec | null;
+  /** Also decode this many sequences together (batched rows for dense and the sparsest mode). */
+  batch?: number;
   onProgress?: (stage: string) => void;
   onWarning?: (message: string) => void;
 }
@@ -96,11 +99,30 @@ export interface BenchReport {
   rows: BenchRow[];
   /** Caveats on the figures (e.g. webgpu on llvmpipe: not GPU figures). */
   notes: string[];
+  /** Batched decoding rows (--batch), each against the same mode decoded one sequence at a time. */
+  batch: BatchRow[];
+}
+
+export interface BatchRow {
+  mode: BenchMode;
+  batch: number;
+  /** Generated tokens per second over all sequences. */
+  tokensPerSecond: number;
+  /** Weight bytes read per generated token (a step's reads / sequences). */
+  weightBytesPerToken: number;
+  /** The same mode's single-sequence bytes per token, from the rows above. */
+  singleBytesPerToken: number;
+  /** tokensPerSecond / the single-sequence row's decode tokens/s. */
+  speedup: number;
+  /** Sparse FFN: mean groups read per layer for the batch, and for one sequence. */
+  unionGroups: number | null;
+  groupsPerSequence: number | null;
 }
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   if (opts.tokens < 1) throw new UsageError('--tokens must be at least 1');
   if (opts.promptTokens < 1) throw new UsageError('--prompt-tokens must be at least 1');
+  if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1 && opts.batch <= 64)) throw new UsageError('--batch must be an integer from 1 to 64');
   const threads = opts.threads ?? os.availableParallelism();
   let dir = opts.model;
   if (!dir) {
@@ -171,6 +193,31 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       row.achievedBytesPerSecond = row.weightBytesPerToken * tps;
       row.bandwidthUtilisation = probe ? row.achievedBytesPerSecond / probe : null;
     }
+    const batchRows: BatchRow[] = [];
+    if (opts.batch !== undefined && opts.batch > 1) {
+      const wanted = [plans[0]!, plans[plans.length - 1]!].filter((p, i, a) => a.indexOf(p) === i);
+      for (const plan of wanted) {
+        const single = rows.find((r) => r.mode === plan.mode)!;
+        model.ffnOverride = plan.sparse ? layers : null;
+        model.setFfnTopK(plan.sparse ? ffn!.topK : baseTopK);
+        opts.onProgress?.(`decoding ${opts.batch} sequences together (${plan.mode})`);
+        const prompts = Array.from({length: opts.batch}, (_, b) =>
+          Array.from({length: opts.promptTokens}, (_, i) => (i * 7919 + 13 + b * 104729) % config.vocabSize),
+        );
+        const hire = plan.head instanceof HireSoftmaxHead ? {head: plan.head, kPrime: plan.head.kPrime} : null;
+        const r = await generateBatch(model, prompts, {maxTokens: opts.tokens, sampling: {temperature: 0, topK: 0, topP: 1}, seed: 1, eosTokenIds: [], hire});
+        batchRows.push({
+          mode: plan.mode,
+          batch: opts.batch,
+          tokensPerSecond: r.tokensPerSecond,
+          weightBytesPerToken: r.bytesPerToken,
+          singleBytesPerToken: single.weightBytesPerToken,
+          speedup: r.tokensPerSecond / single.decodeTokensPerSecond,
+          unionGroups: r.unionGroups,
+          groupsPerSequence: r.groupsPerSequence,
+        });
+      }
+    }
     model.ffnOverride = session.sparseFfn?.layers ?? null;
     model.setFfnTopK(baseTopK);
     return {
@@ -186,6 +233,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       probeBytesPerSecond: probe,
       rows,
       notes: figureNotes(backend, probe),
+      batch: batchRows,
     };
   } finally {
     session.dispose();

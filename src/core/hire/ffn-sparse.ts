@@ -69,10 +69,16 @@ class UploadedPredictor {
   }
 }
 
+interface Scratch {
+  gate: Vec;
+  up: Vec;
+  bias: Vec;
+}
+const SCRATCH = new WeakMap<Backend, Map<string, Scratch>>();
+
 export class SparseFfnLayer {
   private readonly predictor: UploadedPredictor;
   private readonly nGroups: number;
-  private readonly vecs = new Map<number, {gate: Vec; up: Vec; bias: Vec}>();
   private readonly scores: Float32Array<ArrayBuffer>;
   private readonly gScores: Float32Array<ArrayBuffer>;
   private steps = 0;
@@ -157,29 +163,45 @@ export class SparseFfnLayer {
   }
 
   /** The exact FFN restricted to `rows` (whole groups, ascending), then top-k, then W_out^T. */
-  compute(x: Vec, rows: Int32Array, out: Vec, mask?: Float32Array): void {
+  compute(x: Vec, rows: Int32Array, out: Vec): void {
+    this.computeBatch([x], rows, [out], null);
+  }
+
+  /**
+   * Batched decoding: every sequence's FFN over the union `rows` of the batch's groups, each row
+   * read once for the batch. masks[b] (1 for rows in sequence b's own groups, else 0) keeps each
+   * sequence's result equal to its own sparse FFN.
+   */
+  computeBatch(xs: Vec[], rows: Int32Array, outs: Vec[], masks: Float32Array[] | null): void {
     const {backend: b, layer: l, config: c} = this;
-    const v = this.vectors(rows.length);
+    const vs = xs.map((_, i) => this.vectors(rows.length, i));
+    const gates = vs.map((v) => v.gate);
+    const ups = vs.map((v) => v.up);
     if (l.wGate) {
-      b.matvecRows(l.wGate, rows, x, v.gate);
-      if (this.bGate) this.addGathered(v.gate, this.bGate, rows, v.bias);
-      b.matvecRows(l.wUp, rows, x, v.up);
-      if (this.bUp) this.addGathered(v.up, this.bUp, rows, v.bias);
-      b.activation(c.activation, v.gate, v.gate);
-      b.mul(v.gate, v.up, v.gate);
+      b.matvecRowsBatch(l.wGate, rows, xs, gates);
+      if (this.bGate) vs.forEach((v) => this.addGathered(v.gate, this.bGate!, rows, v.bias));
+      b.matvecRowsBatch(l.wUp, rows, xs, ups);
+      if (this.bUp) vs.forEach((v) => this.addGathered(v.up, this.bUp!, rows, v.bias));
+      for (const v of vs) {
+        b.activation(c.activation, v.gate, v.gate);
+        b.mul(v.gate, v.up, v.gate);
+      }
     } else {
-      b.matvecRows(l.wUp, rows, x, v.gate);
-      if (this.bGate) this.addGathered(v.gate, this.bGate, rows, v.bias);
-      b.activation(c.activation, v.gate, v.gate);
+      b.matvecRowsBatch(l.wUp, rows, xs, gates);
+      for (const v of vs) {
+        if (this.bGate) this.addGathered(v.gate, this.bGate, rows, v.bias);
+        b.activation(c.activation, v.gate, v.gate);
+      }
     }
-    if (mask) {
-      // batched decoding: rows outside this sequence's own groups contribute nothing
-      b.write(v.up, mask);
-      b.mul(v.gate, v.up, v.gate);
-    }
-    if (this.topK !== null) b.keepTopK(v.gate, this.topK, Boolean(l.wGate) || c.activation !== 'relu');
-    b.accumulateRows(l.wDownT!, rows, v.gate, out, l.bDown);
-    this.steps++;
+    vs.forEach((v, i) => {
+      if (masks) {
+        b.write(v.up, masks[i]!);
+        b.mul(v.gate, v.up, v.gate);
+      }
+      if (this.topK !== null) b.keepTopK(v.gate, this.topK, Boolean(l.wGate) || c.activation !== 'relu');
+    });
+    b.accumulateRowsBatch(l.wDownT!, rows, gates, outs, l.bDown);
+    this.steps += xs.length;
     this.rowsRead += rows.length;
   }
 
@@ -190,12 +212,19 @@ export class SparseFfnLayer {
     this.backend.add(dst, scratch, dst);
   }
 
-  private vectors(n: number): {gate: Vec; up: Vec; bias: Vec} {
-    let v = this.vecs.get(n);
+  /**
+   * Scratch of n rows for sequence `seq` of a batch, shared by every layer on this backend (a
+   * backend frees memory only when disposed, so sizes are kept and reused, not re-made).
+   */
+  private vectors(n: number, seq: number): Scratch {
+    let pool = SCRATCH.get(this.backend);
+    if (!pool) SCRATCH.set(this.backend, (pool = new Map()));
+    const key = `${n}:${seq}`;
+    let v = pool.get(key);
     if (!v) {
       const b = this.backend;
       v = {gate: b.createVector(n), up: b.createVector(n), bias: b.createVector(n)};
-      this.vecs.set(n, v);
+      pool.set(key, v);
     }
     return v;
   }

@@ -51,6 +51,16 @@ export class HireSoftmaxHead implements OutputHead {
     return (this.proj?.bytes ?? 0) + this.approxMat.bytes + this.opts.kPrime * rowBytes;
   }
 
+  /** Candidates per step. */
+  get kPrime(): number {
+    return this.opts.kPrime;
+  }
+
+  /** Bytes of the predictor alone, as the backend holds it. */
+  get predictorBytes(): number {
+    return (this.proj?.bytes ?? 0) + this.approxMat.bytes;
+  }
+
   /** The predictor's approximate logits z~ [vocabSize] for h. */
   async approximate(h: Vec): Promise<Float32Array> {
     const b = this.backend;

@@ -64,6 +64,12 @@ export const KERNEL_NAMES = [
   'accum_rows_f32',
   'accum_rows_bf16',
   'accum_rows_f16',
+  'matvec_rows_batch_f32',
+  'matvec_rows_batch_bf16',
+  'matvec_rows_batch_f16',
+  'accum_rows_batch_f32',
+  'accum_rows_batch_bf16',
+  'accum_rows_batch_f16',
 ] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

@@ -136,6 +136,65 @@ export class CpuBackend implements Backend {
     if (bias) this.add(out, bias, out);
   }
 
+  matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
+    const m = w as CpuMat;
+    if (m.dtype === 'q8' || m.dtype === 'q4' || m.dtype === 'q2' || xs.length === 1) {
+      xs.forEach((x, b) => this.matvec(w, x, outs[b]!, bias));
+      return;
+    }
+    this.batched(xs, m.cols, outs, m.rows, (xp, yp) => this.kernels.matvecBatch(denseDtype(m, 'matvecBatch'), m.ptr, m.rows, m.cols, xp, yp, xs.length));
+    if (bias) for (const o of outs) this.add(o, bias, o);
+  }
+
+  matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[]): void {
+    const m = w as CpuMat;
+    if (xs.length === 1 || rows.length === 0) {
+      xs.forEach((x, b) => this.matvecRows(w, rows, x, outs[b]!));
+      return;
+    }
+    const ids = this.idScratch(rows.length);
+    this.kernels.i32(ids, rows.length).set(rows);
+    this.batched(xs, m.cols, outs, rows.length, (xp, yp) =>
+      this.kernels.matvecRowsBatch(denseDtype(m, 'matvecRowsBatch'), m.ptr, m.rows, m.cols, ids, rows.length, xp, yp, xs.length),
+    );
+  }
+
+  accumulateRowsBatch(w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec): void {
+    const m = w as CpuMat;
+    const n = rows ? rows.length : m.rows;
+    if (coefs.length === 1) {
+      this.accumulateRows(w, rows, coefs[0]!, outs[0]!, bias);
+      return;
+    }
+    let ids = 0;
+    if (rows) {
+      ids = this.idScratch(rows.length);
+      this.kernels.i32(ids, rows.length).set(rows);
+    }
+    this.batched(coefs, n, outs, m.cols, (cp, yp) =>
+      this.kernels.accumulateRowsBatch(denseDtype(m, 'accumulateRowsBatch'), m.ptr, m.rows, m.cols, ids, n, cp, yp, coefs.length),
+    );
+    if (bias) for (const o of outs) this.add(o, bias, o);
+  }
+
+  /** Packs ins ([nb] vectors of inLen) into one block, runs fn(inBlock, outBlock), unpacks outs. */
+  private batched(ins: Vec[], inLen: number, outs: Vec[], outLen: number, fn: (inPtr: number, outPtr: number) => void): void {
+    const k = this.kernels;
+    const mark = k.mark();
+    try {
+      const nb = ins.length;
+      const inPtr = k.alloc(nb * inLen * 4);
+      const outPtr = k.alloc(nb * outLen * 4);
+      const block = k.f32(inPtr, nb * inLen);
+      ins.forEach((v, b) => block.set(this.f32(v), b * inLen));
+      fn(inPtr, outPtr);
+      const res = k.f32(outPtr, nb * outLen);
+      outs.forEach((v, b) => this.f32(v).set(res.subarray(b * outLen, (b + 1) * outLen)));
+    } finally {
+      k.reset(mark);
+    }
+  }
+
   embedRow(w: Mat, row: number, out: Vec): void {
     const m = w as CpuMat;
     const o = out as CpuVec;

@@ -222,6 +222,37 @@ export class CpuKernels {
     this.run(`accum_rows_${dtype}`, [w, coef, y, cols, ids, n], cols, ROW_ALIGN, n * cols * esize);
   }
 
+  /**
+   * ys[b*n + i] = W[ids[i]] . xs[b] for i < n, b < nb: gathered rows, each read once for every
+   * vector (xs: [nb, cols] f32, ys: [nb, n] f32).
+   */
+  matvecRowsBatch(dtype: DenseDtype, w: number, rows: number, cols: number, ids: number, n: number, xs: number, ys: number, nb: number): void {
+    const esize = elemBytes(dtype);
+    dims('matvecRowsBatch', n, cols);
+    if (!Number.isInteger(nb) || nb < 1) throw new BackendError(`matvecRowsBatch: nb must be a positive integer, got ${nb}`);
+    this.checkIds('matvecRowsBatch', ids, n, rows);
+    this.arena.check(w, rows * cols * esize, 'matvecRowsBatch w');
+    this.arena.check(xs, nb * cols * 4, 'matvecRowsBatch xs');
+    this.arena.check(ys, nb * n * 4, 'matvecRowsBatch ys');
+    this.run(`matvec_rows_batch_${dtype}`, [w, xs, ys, cols, n, nb, ids], n, ROW_ALIGN, n * cols * esize);
+  }
+
+  /**
+   * ys[b*cols + c] = sum_i coefs[b*n + i] * W[ids[i], c] (ids = 0: rows 0..n-1), each listed row
+   * read once for every b (coefs: [nb, n] f32, ys: [nb, cols] f32). Threads split the columns.
+   */
+  accumulateRowsBatch(dtype: DenseDtype, w: number, rows: number, cols: number, ids: number, n: number, coefs: number, ys: number, nb: number): void {
+    const esize = elemBytes(dtype);
+    dims('accumulateRowsBatch', n, cols);
+    if (!Number.isInteger(nb) || nb < 1) throw new BackendError(`accumulateRowsBatch: nb must be a positive integer, got ${nb}`);
+    if (ids !== 0) this.checkIds('accumulateRowsBatch', ids, n, rows);
+    else if (n > rows) throw new BackendError(`accumulateRowsBatch: ${n} rows requested from a matrix of ${rows}`);
+    this.arena.check(w, rows * cols * esize, 'accumulateRowsBatch w');
+    this.arena.check(coefs, nb * n * 4, 'accumulateRowsBatch coefs');
+    this.arena.check(ys, nb * cols * 4, 'accumulateRowsBatch ys');
+    this.run(`accum_rows_batch_${dtype}`, [w, coefs, ys, cols, ids, n, nb], cols, ROW_ALIGN, n * cols * esize);
+  }
+
   /** y = dequant(W) . x for int8 W [rows, cols] with one f32 scale per groupSize columns (see quant.ts). */
   matvecQ8(w: number, scales: number, rows: number, cols: number, groupSize: number, x: number, y: number): void {
     this.checkQuant('matvecQ8', rows, cols, groupSize, false);
@@ -332,6 +363,15 @@ export class CpuKernels {
   private view(ptr: number, bytes: number, align: number, what: string): void {
     if (!Number.isSafeInteger(ptr) || ptr % align !== 0 || ptr < 0 || !(bytes >= 0) || ptr + bytes > this.capacity) {
       throw new BackendError(`${what} view: [${ptr}, ${ptr + bytes}) is not an aligned range of the memory (${this.capacity} bytes)`);
+    }
+  }
+
+  private checkIds(what: string, ids: number, n: number, rows: number): void {
+    this.arena.check(ids, n * 4, `${what} ids`);
+    const idv = this.i32(ids, n);
+    for (let i = 0; i < n; i++) {
+      const id = idv[i]!;
+      if (!(id >= 0 && id < rows)) throw new BackendError(`${what}: row ids must lie in [0, ${rows}), got ${id}`);
     }
   }
 

@@ -796,7 +796,7 @@
   ;; 4, then 2 and 1, each group one pass over the row.
   (func $batch_any (param $kind i32) (param $esize i32)
     (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32)
-    (param $r0 i32) (param $r1 i32)
+    (param $ids i32) (param $r0 i32) (param $r1 i32)
     (local $stride i32) (local $xstride i32) (local $ystride i32) (local $r i32) (local $g i32) (local $left i32)
     (local $p i32) (local $x i32) (local $out i32)
     (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
@@ -805,7 +805,10 @@
     (local.set $r (local.get $r0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $r) (local.get $r1)))
-      (local.set $p (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))))
+      (if (local.get $ids)
+        (then (local.set $p (i32.add (local.get $w) (i32.mul
+          (i32.load (i32.add (local.get $ids) (i32.shl (local.get $r) (i32.const 2)))) (local.get $stride)))))
+        (else (local.set $p (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))))))
       (local.set $g (i32.const 0))
       (block $gdone (loop $gnext
         (local.set $left (i32.sub (local.get $nb) (local.get $g)))
@@ -839,11 +842,20 @@
       (br $next))))
 
   (func (export "matvec_batch_f32") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $r0 i32) (param $r1 i32)
-    (call $batch_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (local.get $r0) (local.get $r1)))
+    (call $batch_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (i32.const 0) (local.get $r0) (local.get $r1)))
+  ;; ys[b*n + i] = W[ids[i]] . xs[b] for i in [i0, i1): gathered rows, each read once for all b.
+  (func (export "matvec_rows_batch_f32") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $n i32) (param $nb i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
+    (call $batch_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $n) (local.get $nb) (local.get $ids) (local.get $i0) (local.get $i1)))
   (func (export "matvec_batch_bf16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $r0 i32) (param $r1 i32)
-    (call $batch_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (local.get $r0) (local.get $r1)))
+    (call $batch_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (i32.const 0) (local.get $r0) (local.get $r1)))
+  ;; ys[b*n + i] = W[ids[i]] . xs[b] for i in [i0, i1): gathered rows, each read once for all b.
+  (func (export "matvec_rows_batch_bf16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $n i32) (param $nb i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
+    (call $batch_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $n) (local.get $nb) (local.get $ids) (local.get $i0) (local.get $i1)))
   (func (export "matvec_batch_f16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $r0 i32) (param $r1 i32)
-    (call $batch_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (local.get $r0) (local.get $r1)))
+    (call $batch_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (i32.const 0) (local.get $r0) (local.get $r1)))
+  ;; ys[b*n + i] = W[ids[i]] . xs[b] for i in [i0, i1): gathered rows, each read once for all b.
+  (func (export "matvec_rows_batch_f16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $n i32) (param $nb i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
+    (call $batch_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $n) (local.get $nb) (local.get $ids) (local.get $i0) (local.get $i1)))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Quantized weights (layouts in the header). These two kernels are compute-bound (the
@@ -1188,6 +1200,84 @@
     (call $accum_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $coef) (local.get $y) (local.get $cols) (local.get $ids) (local.get $n) (local.get $c0) (local.get $c1)))
   (func (export "accum_rows_f16") (param $w i32) (param $coef i32) (param $y i32) (param $cols i32) (param $ids i32) (param $n i32) (param $c0 i32) (param $c1 i32)
     (call $accum_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $coef) (local.get $y) (local.get $cols) (local.get $ids) (local.get $n) (local.get $c0) (local.get $c1)))
+
+  ;; Batched weighted sums of rows: ys[b*cols + c] = sum_i coefs[b*n + i] * W[row(i), c] for b < nb,
+  ;; c in [c0, c1); each listed row is read once for all nb outputs (row by row, 4 columns at a
+  ;; time, the nb partial sums of those columns updated in L1).
+  (func $accum_batch_any (param $kind i32) (param $esize i32)
+    (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32)
+    (param $c0 i32) (param $c1 i32)
+    (local $stride i32) (local $i i32) (local $c i32) (local $b i32) (local $p i32) (local $yp i32) (local $cp i32)
+    (local $ystride i32) (local $cstride i32) (local $wv v128) (local $ws f32)
+    (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
+    (local.set $ystride (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $cstride (i32.shl (local.get $n) (i32.const 2)))
+    ;; ys[b][c0, c1) = 0
+    (local.set $b (i32.const 0))
+    (block $bdone (loop $bnext
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $nb)))
+      (local.set $c (local.get $c0))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $c1)))
+        (f32.store (i32.add (i32.add (local.get $ys) (i32.mul (local.get $b) (local.get $ystride))) (i32.shl (local.get $c) (i32.const 2)))
+          (f32.const 0))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $next)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bnext)))
+    (local.set $i (i32.const 0))
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $p (local.get $i))
+      (if (local.get $ids)
+        (then (local.set $p (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $p (i32.add (local.get $w) (i32.add (i32.mul (local.get $p) (local.get $stride)) (i32.mul (local.get $c0) (local.get $esize)))))
+      (local.set $c (local.get $c0))
+      (block $cdone (loop $cnext
+        (br_if $cdone (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $c1)))
+        (if (i32.eqz (local.get $kind))
+          (then (local.set $wv (v128.load (local.get $p))))
+          (else (local.set $wv (call $ld4_half (local.get $kind) (local.get $p)))))
+        (local.set $b (i32.const 0))
+        (local.set $yp (i32.add (local.get $ys) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $cp (i32.add (local.get $coefs) (i32.shl (local.get $i) (i32.const 2))))
+        (block $bdone (loop $bnext
+          (br_if $bdone (i32.ge_u (local.get $b) (local.get $nb)))
+          (v128.store (local.get $yp)
+            (f32x4.add (v128.load (local.get $yp)) (f32x4.mul (v128.load32_splat (local.get $cp)) (local.get $wv))))
+          (local.set $yp (i32.add (local.get $yp) (local.get $ystride)))
+          (local.set $cp (i32.add (local.get $cp) (local.get $cstride)))
+          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+          (br $bnext)))
+        (local.set $p (i32.add (local.get $p) (i32.shl (local.get $esize) (i32.const 2))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $cnext)))
+      ;; column tail
+      (block $cdone (loop $cnext
+        (br_if $cdone (i32.ge_u (local.get $c) (local.get $c1)))
+        (local.set $ws (call $ld1 (local.get $kind) (local.get $p)))
+        (local.set $b (i32.const 0))
+        (local.set $yp (i32.add (local.get $ys) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $cp (i32.add (local.get $coefs) (i32.shl (local.get $i) (i32.const 2))))
+        (block $bdone (loop $bnext
+          (br_if $bdone (i32.ge_u (local.get $b) (local.get $nb)))
+          (f32.store (local.get $yp) (f32.add (f32.load (local.get $yp)) (f32.mul (f32.load (local.get $cp)) (local.get $ws))))
+          (local.set $yp (i32.add (local.get $yp) (local.get $ystride)))
+          (local.set $cp (i32.add (local.get $cp) (local.get $cstride)))
+          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+          (br $bnext)))
+        (local.set $p (i32.add (local.get $p) (local.get $esize)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $cnext)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rnext))))
+
+  (func (export "accum_rows_batch_f32") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_batch_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $c0) (local.get $c1)))
+  (func (export "accum_rows_batch_bf16") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_batch_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $c0) (local.get $c1)))
+  (func (export "accum_rows_batch_f16") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_batch_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $c0) (local.get $c1)))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Conversions and the bandwidth probe

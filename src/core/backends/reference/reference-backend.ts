@@ -16,6 +16,7 @@ import {
   RopeTable,
   Vec,
   dequantizeHost,
+  LOOPED_BATCH,
   quantMatrixBytes,
   weightBytes,
 } from '../backend.js';
@@ -126,6 +127,10 @@ export class ReferenceBackend implements Backend {
       for (let c = 0; c < cols; c++) ys[c] = ys[c]! + a * data[base + c]!;
     }
   }
+
+  readonly matvecBatch = LOOPED_BATCH.matvecBatch;
+  readonly matvecRowsBatch = LOOPED_BATCH.matvecRowsBatch;
+  readonly accumulateRowsBatch = LOOPED_BATCH.accumulateRowsBatch;
 
   embedRow(w: Mat, row: number, out: Vec): void {
     const {cols, data} = m(w);

@@ -37,7 +37,7 @@ import type {
   Vec,
   WeightDtype,
 } from '../backend.js';
-import {dequantizeHost} from '../backend.js';
+import {dequantizeHost, LOOPED_BATCH} from '../backend.js';
 import {HostKvCache} from '../host/host-kv-cache.js';
 import {acquireEngine, type Engine, type EngineOptions} from './engine.js';
 import {
@@ -221,6 +221,10 @@ export class TfjsBackend implements Backend {
     this.put(out, bias ? tf.tidy(() => tf.add(result, vt(bias))) : result);
     if (bias) result.dispose();
   }
+
+  readonly matvecBatch = LOOPED_BATCH.matvecBatch;
+  readonly matvecRowsBatch = LOOPED_BATCH.matvecRowsBatch;
+  readonly accumulateRowsBatch = LOOPED_BATCH.accumulateRowsBatch;
 
   embedRow(w: Mat, index: number, out: Vec): void {
     const mat = m(w);

@@ -1,0 +1,79 @@
+/**
+ * Batched decoding (dynamic overlap) gives every sequence exactly what it gets decoded alone:
+ * dense and sparse FFN, dense and HiRE softmax, prompts of different lengths, sequences that stop
+ * early; and the union of the batch's groups is what is read.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {afterAll, describe, expect, it} from 'vitest';
+import {generateBatch} from '../../../src/core/decode/batch-generate.js';
+import {padGroups} from '../../../src/core/decode/batch.js';
+import {generateTokens} from '../../../src/core/decode/generate.js';
+import {Session} from '../../../src/core/decode/session.js';
+import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
+import {installFfnPlans} from '../../../src/core/hire/ffn-setup.js';
+import {syntheticFfnPlans} from '../../../src/core/bench/synthetic-ffn.js';
+import {syntheticPredictor} from '../../../src/core/bench/synthetic-predictor.js';
+import {HireSoftmaxHead} from '../../../src/core/hire/softmax-head.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-batch-'));
+afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
+const dir = path.join(tmp, 'model');
+writeSyntheticCheckpoint(dir, {family: 'llama', dim: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, hiddenDim: 128, vocabSize: 120, maxSeqLen: 64, activation: 'relu', ffnTopK: 0.2, seed: 31});
+
+const PROMPTS = [[5, 9, 14], [100], [7, 7, 7, 7, 3], [42, 1]];
+const SAMPLING = {temperature: 0.9, topK: 20, topP: 0.95};
+
+describe('batched decoding', () => {
+  for (const backend of ['reference', 'cpu']) {
+    for (const sparse of [false, true]) {
+      for (const hire of [false, true]) {
+        it(`${backend}, ${sparse ? 'sparse' : 'dense'} FFN, ${hire ? 'HiRE' : 'dense'} softmax: each sequence equals its one-by-one decode`, async () => {
+          const s = await Session.open(dir, {backend, tokenizer: 'none', ffnNeuronRows: true});
+          try {
+            if (sparse) await installFfnPlans(s.model, syntheticFfnPlans(s.config, {kind: 'quant', bits: 8, groupSize: 4, topK: 0.2, read: 0.4}), 0.2);
+            const head = hire
+              ? new HireSoftmaxHead(s.backend, s.model.weights.lmHead, syntheticPredictor({kind: 'quant', vocabSize: 120, dim: 32, rank: 8, bits: 8, groupSize: 32, seed: 3}), {kPrime: 24, certifyK: null})
+              : undefined;
+            const eos = [17];
+            const batch = await generateBatch(s.model, PROMPTS, {maxTokens: 12, sampling: SAMPLING, seed: 100, eosTokenIds: eos, hire: head ? {head, kPrime: 24} : null});
+            for (let b = 0; b < PROMPTS.length; b++) {
+              const alone: number[] = [];
+              for await (const t of generateTokens(s.model, PROMPTS[b]!, {maxTokens: 12, sampling: SAMPLING, seed: 100 + b, eosTokenIds: eos, head})) alone.push(t.id);
+              expect(batch.tokens[b]).toEqual(alone);
+            }
+            expect(batch.steps).toBeGreaterThan(0);
+            if (sparse) {
+              // the union over the batch is at least one sequence's groups and at most their sum
+              expect(batch.unionGroups!).toBeGreaterThanOrEqual(batch.groupsPerSequence!);
+              expect(batch.unionGroups!).toBeLessThanOrEqual(batch.groupsPerSequence! * PROMPTS.length + 8);
+            } else {
+              expect(batch.unionGroups).toBeNull();
+            }
+          } finally {
+            s.dispose();
+          }
+        });
+      }
+    }
+  }
+
+  it('reads shared weights once: bytes per token fall as the batch grows', async () => {
+    const s = await Session.open(dir, {backend: 'cpu', tokenizer: 'none', ffnNeuronRows: true});
+    try {
+      await installFfnPlans(s.model, syntheticFfnPlans(s.config, {kind: 'quant', bits: 8, groupSize: 4, topK: 0.2, read: 0.3}), 0.2);
+      const one = await generateBatch(s.model, [[1, 2]], {maxTokens: 6, sampling: SAMPLING, seed: 1, eosTokenIds: []});
+      const four = await generateBatch(s.model, [[1, 2], [3], [4, 5], [6]], {maxTokens: 6, sampling: SAMPLING, seed: 1, eosTokenIds: []});
+      expect(four.bytesPerToken).toBeLessThan(one.bytesPerToken / 2);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('pads a group list with the lowest free groups to a multiple', () => {
+    expect(Array.from(padGroups(Int32Array.from([2, 5, 6]), 10, 4))).toEqual([0, 2, 5, 6]);
+    expect(Array.from(padGroups(Int32Array.from([0, 1, 2, 3]), 10, 4))).toEqual([0, 1, 2, 3]);
+    expect(Array.from(padGroups(Int32Array.from([1]), 3, 8))).toEqual([0, 1, 2]); // capped at nGroups
+  });
+});
