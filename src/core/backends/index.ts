@@ -13,10 +13,12 @@ export interface BackendOptions {
   threads?: number;
   /** Non-fatal backend messages, e.g. the tfjs wasm -> cpu fallback. */
   onWarning?: (msg: string) => void;
+  /** webgpu: 'auto' (default; also HIRE_WEBGPU_ADAPTER) picks a GPU when there is one, else llvmpipe. */
+  webgpuAdapter?: 'auto' | 'gpu' | 'llvmpipe';
 }
 
 /** Backends that are implemented in this build, in order of preference. */
-export const AVAILABLE_BACKENDS: readonly BackendName[] = ['cpu', 'tfjs', 'reference'];
+export const AVAILABLE_BACKENDS: readonly BackendName[] = ['cpu', 'tfjs', 'webgpu', 'reference'];
 
 export async function createBackend(name: string, opts: BackendOptions = {}): Promise<Backend> {
   switch (name) {
@@ -29,6 +31,10 @@ export async function createBackend(name: string, opts: BackendOptions = {}): Pr
     case 'tfjs': {
       const {createTfjsBackend} = await import('./tfjs/tfjs-backend.js');
       return createTfjsBackend({onWarning: opts.onWarning});
+    }
+    case 'webgpu': {
+      const {createWebGpuBackend} = await import('./webgpu/webgpu-backend.js');
+      return createWebGpuBackend({adapter: opts.webgpuAdapter});
     }
     default:
       throw new UsageError(`unknown backend "${name}"; available: ${AVAILABLE_BACKENDS.join(', ')}`);
