@@ -13,6 +13,8 @@ import {DEMO_BUNDLE_DIR, DEMO_MODEL_DIR} from './core/model/defaults.js';
 
 export {loadModel, loadBundle, HireModel} from './api/model.js';
 export {generate, Generation} from './api/generate.js';
+export {generateBatch} from './api/batch.js';
+export type {BatchResult} from './api/batch.js';
 export type {TokenChunk, GenerationResult, OutputInfo, Prompt} from './api/generate.js';
 export {calibrate} from './api/calibrate.js';
 export type {CalibrateOptions, CalibrationResult} from './api/calibrate.js';

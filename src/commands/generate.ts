@@ -2,7 +2,8 @@ import {Args, Flags} from '@oclif/core';
 import {BaseCommand, note, warn} from '../cli/base-command.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
 import {generate} from '../api/generate.js';
-import {loadModel} from '../api/model.js';
+import {loadModel, type HireModel} from '../api/model.js';
+import {generateBatch} from '../api/batch.js';
 import type {GenerateStats} from '../core/decode/generate.js';
 import {validateSamplingOptions} from '../core/decode/sampler.js';
 import {UsageError} from '../core/errors.js';
@@ -23,6 +24,8 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     '<%= config.bin %> generate ./my-model --tokens 1,403,407 --max-tokens 16 --json',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --temperature 0 --certify',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --recall 0.999',
+    '<%= config.bin %> generate --prompt "ROMEO:" --prompt "JULIET:" --prompt "KING:" --max-tokens 32',
+    '<%= config.bin %> generate --prompt "ROMEO:" --batch 8 --json',
   ];
 
   static override args = {
@@ -30,7 +33,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
   };
 
   static override flags = {
-    prompt: Flags.string({char: 'p', description: 'Prompt text.', exclusive: ['tokens']}),
+    prompt: Flags.string({char: 'p', description: 'Prompt text (repeat it to decode several prompts together as one batch).', exclusive: ['tokens'], multiple: true}),
     tokens: Flags.string({description: 'Prompt as comma-separated token ids (no tokenizer needed).'}),
     'max-tokens': Flags.integer({char: 'n', description: 'Most tokens to generate.', default: 128, min: 1}),
     temperature: Flags.string({char: 't', description: 'Sampling temperature; 0 is greedy.', default: '0.8'}),
@@ -53,9 +56,34 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     ffn: Flags.string({description: "HiRE-FFN (bundles calibrated with --ffn): auto = sparse FFN, off = dense (exact top-k) FFN.", options: ['auto', 'off'], default: 'auto'}),
     'ffn-recall': Flags.string({description: "HiRE-FFN: mean recall target that picks k'_g per layer.", default: '0.99'}),
     'ffn-k-prime': Flags.integer({description: 'HiRE-FFN: dynamic groups per layer (overrides --ffn-recall).', min: 0}),
+    batch: Flags.integer({description: 'Decode this many sequences together (the prompt repeated, sequence b seeded with --seed + b); weights are read once per step for all of them.', min: 1, max: 64}),
     'no-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token.', default: false}),
     json: Flags.boolean({description: 'Print one JSON object (text, token ids, statistics) instead of streaming.', default: false}),
   };
+
+  private async runBatch(model: HireModel, flags: BatchFlags, sampling: {temperature: number; topK: number; topP: number}): Promise<void> {
+    if (flags.certify) throw new UsageError('--certify decodes one sequence at a time; drop --certify or --batch');
+    const prompts = batchPrompts(flags);
+    const r = await generateBatch(model, prompts, {
+      ...sampling,
+      seed: flags.seed,
+      maxTokens: flags['max-tokens'],
+      stopOnEos: !flags['no-eos'],
+      dense: flags.dense,
+      recall: parseNumber('--recall', flags.recall),
+      kPrime: flags['k-prime'],
+      predictor: flags.predictor,
+      onWarning: warn,
+    });
+    const texts = r.texts.map((t, b) => (typeof prompts[b] === 'string' ? (prompts[b] as string) : '') + t);
+    if (flags.json) {
+      this.log(JSON.stringify({texts, tokenIds: r.tokenIds, stopReasons: r.stopReasons, tokensPerSecond: r.tokensPerSecond, weightBytesPerToken: r.weightBytesPerToken, ffnGroups: r.ffnGroups}, null, 2));
+      return;
+    }
+    texts.forEach((t, b) => this.log(`[${b}] ${t}`));
+    const groups = r.ffnGroups ? `; FFN groups per layer ${r.ffnGroups.batch.toFixed(1)} for the batch vs ${r.ffnGroups.perSequence.toFixed(1)} per sequence` : '';
+    note(`[${model.backendInfo}] batch of ${prompts.length}: ${r.tokensPerSecond.toFixed(1)} tok/s over all sequences; ${(r.weightBytesPerToken / 1e6).toFixed(2)} MB weights/token${groups}`);
+  }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Generate);
@@ -69,13 +97,21 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     if (flags.prompt === undefined && flags.tokens === undefined) {
       throw new UsageError('give a prompt with --prompt "text" or token ids with --tokens 1,2,3');
     }
-    const model = await loadModel(dir, {backend: flags.backend, onWarning: warn, tokenizer: flags.prompt !== undefined ? 'required' : 'optional',
+    const prompts = flags.prompt ?? [];
+    const model = await loadModel(dir, {
+      backend: flags.backend,
+      onWarning: warn,
+      tokenizer: flags.prompt !== undefined ? 'required' : 'optional',
       ffn: flags.ffn as 'auto' | 'off',
       ffnRecall: parseNumber('--ffn-recall', flags['ffn-recall']),
       ffnKPrime: flags['ffn-k-prime'],
     });
     try {
-      const gen = generate(model, flags.tokens !== undefined ? parseTokenIds(flags.tokens) : flags.prompt!, {
+      if (prompts.length > 1 || (flags.batch ?? 1) > 1) {
+        await this.runBatch(model, flags, sampling);
+        return;
+      }
+      const gen = generate(model, flags.tokens !== undefined ? parseTokenIds(flags.tokens) : prompts[0]!, {
         ...sampling,
         seed: flags.seed,
         maxTokens: flags['max-tokens'],
@@ -90,7 +126,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       const write = (s: string) => {
         if (!flags.json && s) process.stdout.write(s);
       };
-      write(flags.prompt ?? '');
+      write(prompts[0] ?? '');
       if (!flags.json) note(`hire: ${gen.output.describe}`);
       if (!flags.json && model.ffnInfo) note(`hire: ${model.ffnInfo}`);
       let streamed = 0;
@@ -101,7 +137,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       const r = await gen.complete();
       write(r.text.slice(streamed)); // an incomplete character at the very end
       if (flags.json) {
-        const text = (flags.prompt ?? '') + r.text;
+        const text = (prompts[0] ?? '') + r.text;
         this.log(JSON.stringify({text, promptTokenIds: r.promptTokenIds, tokenIds: r.tokenIds, backend: r.backend, stats: r.stats, output: r.output}, null, 2));
       } else {
         process.stdout.write('\n');
@@ -113,6 +149,31 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       model.dispose();
     }
   }
+}
+
+/** The flags runBatch reads. */
+interface BatchFlags {
+  prompt?: string[];
+  tokens?: string;
+  batch?: number;
+  seed: number;
+  'max-tokens': number;
+  'no-eos': boolean;
+  dense: boolean;
+  recall: string;
+  'k-prime'?: number;
+  certify: boolean;
+  predictor?: string;
+  json: boolean;
+}
+
+function batchPrompts(flags: {prompt?: string[]; tokens?: string; batch?: number}): Array<string | number[]> {
+  const base: Array<string | number[]> = flags.tokens !== undefined ? [parseTokenIds(flags.tokens)] : flags.prompt!;
+  const n = flags.batch ?? base.length;
+  if (base.length > 1 && flags.batch !== undefined && flags.batch !== base.length) {
+    throw new UsageError(`--batch ${flags.batch} does not match the ${base.length} prompts given`);
+  }
+  return Array.from({length: n}, (_, b) => base[b % base.length]!);
 }
 
 function formatStats(s: GenerateStats, backend: string, bytesPerToken: number): string {
