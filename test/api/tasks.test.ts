@@ -80,9 +80,9 @@ describe('calibrate, evaluate and bench (library API)', () => {
     await expect(evaluate({bundle: demo.bundle, signal: AbortSignal.abort()})).rejects.toMatchObject({code: 'E_ABORTED'});
   });
 
-  it('bench returns dense and HiRE rows for the demo bundle', async () => {
+  it('bench returns dense, HiRE-Softmax, HiRE-FFN and both rows for the demo bundle', async () => {
     const report = await bench({tokens: 4, promptTokens: 4, probe: false, threads: 2});
-    expect(report.rows.map((r) => r.mode)).toEqual(['dense', 'hire-softmax']);
+    expect(report.rows.map((r) => r.mode)).toEqual(['dense', 'hire-softmax', 'hire-ffn', 'hire-both']);
     expect(report.probeBytesPerSecond).toBeNull();
     expect(writes).toEqual([]);
   });

@@ -6,6 +6,7 @@ import {describe, expect, it} from 'vitest';
 import {DEMO_BUNDLE_DIR} from '../../src/core/model/defaults.js';
 import {readManifest} from '../../src/core/hire/bundle.js';
 import {runCli} from '../helpers/cli.js';
+import {evaluate} from '../../src/core/hire/evaluate.js';
 
 describe('the bundled demo model', () => {
   it('generate with no model decodes the demo bundle with HiRE and says so', () => {
@@ -14,7 +15,18 @@ describe('the bundled demo model', () => {
     expect(r.stdout.startsWith('ROMEO:')).toBe(true);
     expect(r.stdout.length).toBeGreaterThan(40);
     expect(r.stderr).toMatch(/^hire: HiRE softmax \(/m);
+    expect(r.stderr).toMatch(/^hire: HiRE FFN \(/m);
   });
+
+  it('the demo bundle meets the HiRE-FFN goal: recall >= 0.99 at the stored k\'_g, perplexity within 1% of exact top-k', async () => {
+    const report = await evaluate({bundle: DEMO_BUNDLE_DIR, tokens: 1024, ks: [8], kPrimes: [64]});
+    const rows = report.ffn!.rows;
+    expect(rows[0]!.label).toMatch(/exact top-k/);
+    const at99 = rows.find((r) => r.target === 0.99)!;
+    expect(at99.recall!).toBeGreaterThanOrEqual(0.99);
+    expect(Math.abs(at99.perplexityChange)).toBeLessThan(0.01);
+    expect(at99.bytesPerToken).toBeLessThan(rows[0]!.bytesPerToken);
+  }, 60_000);
 
   it('certified greedy output equals dense greedy output, token for token', () => {
     const args = ['generate', '--prompt', 'ROMEO:', '--max-tokens', '48', '--temperature', '0', '--json'];

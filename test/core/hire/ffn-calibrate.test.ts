@@ -1,0 +1,88 @@
+/**
+ * HiRE-FFN calibration end to end on the demo model (trained with top-k FFN): the bundle's
+ * re-laid-out weights decode exactly like the source, the FFN tables are sane, the sparse FFN
+ * reads fewer bytes, and bad requests fail before any work.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {Session} from '../../../src/core/decode/session.js';
+import {UsageError} from '../../../src/core/errors.js';
+import {calibrate} from '../../../src/core/hire/calibrate.js';
+import type {HireManifest} from '../../../src/core/hire/bundle.js';
+import {DEMO_MODEL_DIR} from '../../../src/core/model/defaults.js';
+import {greedyIds} from '../../helpers/greedy.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-ffn-cal-'));
+afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
+
+describe('calibrate --ffn on the demo model', () => {
+  const out = path.join(tmp, 'demo.hire');
+  let manifest: HireManifest;
+  beforeAll(async () => {
+    manifest = (await calibrate({model: DEMO_MODEL_DIR, out, tokens: 1536, softmax: ['quant'], ffn: {groupSize: 8}})).manifest;
+  }, 120_000);
+
+  it('writes an FFN section: per-layer predictors, static groups first, k\'_g per recall target', () => {
+    const f = manifest.ffn!;
+    expect(f.layout).toBe('neuron-rows');
+    expect(f.groupSize).toBe(8);
+    expect(f.topK).toBe(0.1); // the model's own hire_ffn_topk
+    expect(f.layers).toHaveLength(4);
+    for (const l of f.layers) {
+      expect(l.groupActivity).toHaveLength(64);
+      // static groups are the ones active on more than the threshold, and they come first
+      l.groupActivity.forEach((a, i) => expect(a > f.staticThreshold).toBe(i < l.nStatic));
+      // recall grows with k'_g and reaches 1 when every group is read
+      for (let k = 1; k < l.recall.length; k++) expect(l.recall[k]!).toBeGreaterThanOrEqual(l.recall[k - 1]!);
+      expect(l.recall[l.recall.length - 1]).toBeCloseTo(1, 9);
+      const k99 = l.kPrime['0.99'];
+      expect(k99).not.toBeNull();
+      expect(l.recall[k99!]!).toBeGreaterThanOrEqual(0.99);
+      if (k99! > 0) expect(l.recall[k99! - 1]!).toBeLessThan(0.99); // the smallest such k'_g
+    }
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).hire_ffn_layout).toBe('neuron-rows');
+  });
+
+  it('the permuted, re-laid-out bundle decodes exactly like the source with the sparse FFN off', async () => {
+    const prompt = [1, 200, 31, 7];
+    const src = await Session.open(DEMO_MODEL_DIR, {backend: 'cpu', tokenizer: 'none'});
+    const bundle = await Session.open(out, {backend: 'cpu', tokenizer: 'none', ffn: 'off'});
+    try {
+      expect(bundle.sparseFfn).toBeNull();
+      expect(await greedyIds(bundle.model, prompt, 32)).toEqual(await greedyIds(src.model, prompt, 32));
+    } finally {
+      src.dispose();
+      bundle.dispose();
+    }
+  });
+
+  it('decodes with the sparse FFN by default, reading fewer weight bytes', async () => {
+    const s = await Session.open(out, {backend: 'cpu', tokenizer: 'none'});
+    try {
+      const ffn = s.sparseFfn!;
+      expect(ffn.layers).toHaveLength(4);
+      expect(ffn.bytesPerToken).toBeLessThan(ffn.denseBytesPerToken);
+      const ids = await greedyIds(s.model, [1, 200, 31, 7], 16);
+      expect(ids).toHaveLength(16);
+      expect(ffn.layers[0]!.stats().steps).toBeGreaterThan(16);
+      // a higher recall target reads more groups
+      const more = await Session.open(out, {backend: 'cpu', tokenizer: 'none', ffnRecall: 0.999});
+      try {
+        expect(more.sparseFfn!.bytesPerToken).toBeGreaterThan(ffn.bytesPerToken);
+      } finally {
+        more.dispose();
+      }
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('rejects a group size that does not divide the FFN width, and writes nothing', async () => {
+    const bad = path.join(tmp, 'bad.hire');
+    await expect(calibrate({model: DEMO_MODEL_DIR, out: bad, tokens: 256, ffn: {groupSize: 7}})).rejects.toThrow(UsageError);
+    await expect(calibrate({model: DEMO_MODEL_DIR, out: bad, tokens: 256, ffn: {groupSize: 7}})).rejects.toThrow(/--ffn-group-size 7 .* divides the FFN width 512/);
+    expect(fs.existsSync(bad)).toBe(false);
+  });
+});
