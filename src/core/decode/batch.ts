@@ -14,25 +14,11 @@ import {SparseFfnLayer} from '../hire/ffn-sparse.js';
 import type {HireSoftmaxHead} from '../hire/softmax-head.js';
 import type {ModelConfig} from '../model/config.js';
 import type {LayerWeights, Norm} from '../model/weights.js';
-import type {Transformer} from './forward.js';
+import {createRunState, type RunState, type Transformer} from './forward.js';
 import type {HeadResult} from './output-head.js';
 import {topKIndices} from './sampler.js';
 
-interface SeqState {
-  x: Vec; // [dim] residual
-  xb: Vec; // [dim]
-  xb2: Vec; // [dim]
-  pos: Vec; // [dim]
-  embed: Vec; // [embedDim]
-  q: Vec;
-  k: Vec;
-  v: Vec;
-  att: Vec;
-  hb: Vec; // [hiddenDim]
-  hb2: Vec;
-  out: Vec; // [embedDim]
-  logits: Vec; // [vocabSize]
-}
+type SeqState = RunState;
 
 export interface BatchStepStats {
   /** Weight bytes read by the last step, all sequences together. */
@@ -63,21 +49,8 @@ export class BatchDecoder {
     this.b = model.backend;
     this.c = model.config;
     const {b, c} = this;
-    this.s = Array.from({length: batch}, () => ({
-      x: b.createVector(c.dim),
-      xb: b.createVector(c.dim),
-      xb2: b.createVector(c.dim),
-      pos: b.createVector(c.dim),
-      embed: b.createVector(c.embedDim),
-      q: b.createVector(c.nHeads * c.headDim),
-      k: b.createVector(c.nKvHeads * c.headDim),
-      v: b.createVector(c.nKvHeads * c.headDim),
-      att: b.createVector(c.nHeads * c.headDim),
-      hb: b.createVector(c.hiddenDim),
-      hb2: b.createVector(c.hiddenDim),
-      out: b.createVector(c.embedDim),
-      logits: b.createVector(c.vocabSize),
-    }));
+    this.s = Array.from({length: batch}, () => createRunState(this.c, this.b));
+
   }
 
   /** Final hidden states [embedDim] of one step: tokens[b] at positions[b] in caches[b]. */

@@ -8,8 +8,8 @@ import type {ModelConfig} from '../model/config.js';
 import {ropeTable} from '../model/rope.js';
 import type {LayerWeights, ModelWeights, Norm} from '../model/weights.js';
 
-/** Scratch buffers for one step, allocated once per model. */
-interface RunState {
+/** Scratch buffers for one step, allocated once per model (and once per sequence of a batch). */
+export interface RunState {
   embed: Vec; // [embedDim] token embedding (OPT project_in input)
   x: Vec; // [dim] residual stream
   xb: Vec; // [dim] normed input of a sub-block
@@ -23,6 +23,24 @@ interface RunState {
   hb2: Vec; // [hiddenDim] FFN hidden (up)
   out: Vec; // [embedDim] final hidden state (after norm / project_out)
   logits: Vec; // [vocabSize]
+}
+
+export function createRunState(c: ModelConfig, b: Backend): RunState {
+  return {
+    embed: b.createVector(c.embedDim),
+    x: b.createVector(c.dim),
+    xb: b.createVector(c.dim),
+    xb2: b.createVector(c.dim),
+    pos: b.createVector(c.dim),
+    q: b.createVector(c.nHeads * c.headDim),
+    k: b.createVector(c.nKvHeads * c.headDim),
+    v: b.createVector(c.nKvHeads * c.headDim),
+    att: b.createVector(c.nHeads * c.headDim),
+    hb: b.createVector(c.hiddenDim),
+    hb2: b.createVector(c.hiddenDim),
+    out: b.createVector(c.embedDim),
+    logits: b.createVector(c.vocabSize),
+  };
 }
 
 /** Where a step's time goes; `hire bench` installs one to print a per-component breakdown. */
@@ -62,25 +80,9 @@ export class Transformer {
     readonly weights: ModelWeights,
     readonly backend: Backend,
   ) {
-    const c = config;
-    const b = backend;
     this.rope = ropeTable(config);
     this.ffnTopK = config.ffnTopK === null ? null : Math.max(1, Math.round(config.ffnTopK * config.hiddenDim));
-    this.s = {
-      embed: b.createVector(c.embedDim),
-      x: b.createVector(c.dim),
-      xb: b.createVector(c.dim),
-      xb2: b.createVector(c.dim),
-      pos: b.createVector(c.dim),
-      q: b.createVector(c.nHeads * c.headDim),
-      k: b.createVector(c.nKvHeads * c.headDim),
-      v: b.createVector(c.nKvHeads * c.headDim),
-      att: b.createVector(c.nHeads * c.headDim),
-      hb: b.createVector(c.hiddenDim),
-      hb2: b.createVector(c.hiddenDim),
-      out: b.createVector(c.embedDim),
-      logits: b.createVector(c.vocabSize),
-    };
+    this.s = createRunState(config, backend);
   }
 
   /**
