@@ -61,7 +61,7 @@ export class HireModel {
     }
   }
 
-  /** The backend's name ('cpu', 'tfjs', 'reference'). */
+  /** The backend's name ('cpu', 'tfjs', 'webgpu', 'reference'). */
   get backend(): string {
     return this.#session.backend.name;
   }

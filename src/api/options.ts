@@ -9,7 +9,7 @@
 import type {BackendName} from '../core/backends/backend.js';
 
 export interface LoadOptions {
-  /** Compute backend: 'cpu' (default, WebAssembly SIMD + worker threads), 'tfjs' or 'reference'. */
+  /** Compute backend: 'cpu' (default, WebAssembly SIMD + worker threads), 'tfjs', 'webgpu' or 'reference'. */
   backend?: BackendName | (string & {});
   /** Worker threads of the cpu backend (default: every core). */
   threads?: number;

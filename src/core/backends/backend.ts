@@ -88,7 +88,14 @@ export type OpName =
   | 'rope'
   | 'attention'
   | 'activation'
-  | 'keepTopK';
+  | 'keepTopK'
+  | 'topK';
+
+/** The k largest entries of a vector, best first: their indices and their values. */
+export interface TopK {
+  ids: Int32Array;
+  values: Float32Array;
+}
 
 export interface Backend {
   readonly name: BackendName;
@@ -148,6 +155,12 @@ export interface Backend {
    * the lower index, as topKIndices orders them) and set every other entry to 0 (top-k FFN).
    */
   keepTopK(x: Vec, k: number, byMagnitude: boolean): void;
+  /**
+   * Resolves with the min(k, n) largest entries of x, best first, ties to the lower index (the
+   * order of topKIndices; NaN ranks as -Infinity), once every queued kernel has run. Only these
+   * k (id, value) pairs need to leave the device (HiRE's candidate stage).
+   */
+  topK(x: Vec, k: number): Promise<TopK>;
   /**
    * Stores k, v at position pos of layer `layer` in the cache, then attends q over positions
    * 0..pos (causal). q/out: [nHeads * headDim]; k, v: [nKvHeads * headDim].

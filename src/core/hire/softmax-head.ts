@@ -6,7 +6,6 @@
  *   z~ + e ||h|| and k' is doubled until the top-k is provably the dense top-k.
  */
 import type {Backend, Mat, Vec} from '../backends/backend.js';
-import {topKIndices} from '../decode/sampler.js';
 import type {HeadResult, HeadStats, OutputHead} from '../decode/output-head.js';
 import {certifiedTopK} from './recall.js';
 import type {SoftmaxPredictor} from './softmax-predictor.js';
@@ -63,25 +62,21 @@ export class HireSoftmaxHead implements OutputHead {
 
   /** The predictor's approximate logits z~ [vocabSize] for h. */
   async approximate(h: Vec): Promise<Float32Array> {
-    const b = this.backend;
-    if (this.proj) {
-      b.matvec(this.proj, h, this.projOut!);
-      b.matvec(this.approxMat, this.projOut!, this.approx);
-    } else {
-      b.matvec(this.approxMat, h, this.approx);
-    }
-    return b.read(this.approx);
+    this.predict(h);
+    return this.backend.read(this.approx);
   }
 
   async next(h: Vec): Promise<HeadResult> {
     const b = this.backend;
-    const approx = await this.approximate(h);
     this.steps++;
     if (this.opts.certifyK === null) {
-      const ids = topKIndices(approx, this.opts.kPrime);
+      // Candidates selected where z~ lives: only k' (id, value) pairs come back, not vocabSize logits.
+      this.predict(h);
+      const {ids} = await b.topK(this.approx, this.opts.kPrime);
       this.candidates += ids.length;
       return {ids, logits: await this.exactRows(ids, h)};
     }
+    const approx = await this.approximate(h);
     const hv = await b.read(h);
     let ss = 0;
     for (let i = 0; i < hv.length; i++) ss += hv[i]! * hv[i]!;
@@ -106,6 +101,17 @@ export class HireSoftmaxHead implements OutputHead {
       widenedSteps: this.widenedSteps,
       widenings: this.widenings,
     };
+  }
+
+  /** Queues z~ = predictor(h) into this.approx. */
+  private predict(h: Vec): void {
+    const b = this.backend;
+    if (this.proj) {
+      b.matvec(this.proj, h, this.projOut!);
+      b.matvec(this.approxMat, this.projOut!, this.approx);
+    } else {
+      b.matvec(this.approxMat, h, this.approx);
+    }
   }
 
   /** Exact logits W[ids] h of the listed rows. */

@@ -34,7 +34,7 @@ async function logitsOver(dir: string, backend: string, tokens: number[]): Promi
   }
 }
 
-for (const backend of ['cpu', 'tfjs']) {
+for (const backend of ['cpu', 'tfjs', 'webgpu']) {
   describe(`${backend} backend against the reference`, () => {
     for (const [name, spec] of Object.entries(SPECS)) {
       it(`${name}: logits agree over 12 positions (rel 1e-4)`, async () => {

@@ -268,6 +268,7 @@ for (const [variant, opts] of VARIANTS) {
       const random = rng(15);
       const cases: Float32Array[] = [
         randomArray(1000, random),
+        randomArray(20000, random), // above what llvmpipe lets one thread loop over: the parallel select
         Float32Array.from({length: 300}, () => Math.round(random() * 8 - 4)), // many ties
         Float32Array.from([0, -0, 0, 1, -1, 0, -0, 2, -2]),
       ];

@@ -6,7 +6,7 @@
  */
 import type {Activation} from '../../model/config.js';
 import {applyActivation} from '../reference/activations.js';
-import {attendHost, keepTopKHost, layerNormHost, rmsNormHost, ropeAngles, ropeHost} from '../host/host-kernels.js';
+import {attendHost, keepTopKHost, layerNormHost, rmsNormHost, ropeAngles, ropeHost, topKHost} from '../host/host-kernels.js';
 import type {
   AttentionShape,
   Backend,
@@ -18,6 +18,7 @@ import type {
   MatDtype,
   OpName,
   RopeTable,
+  TopK,
   Vec,
 } from '../backend.js';
 import {dequantizeHost, quantMatrixBytes, weightBytes} from '../backend.js';
@@ -235,6 +236,10 @@ export class CpuBackend implements Backend {
 
   keepTopK(x: Vec, k: number, byMagnitude: boolean): void {
     keepTopKHost(this.f32(x), k, byMagnitude);
+  }
+
+  topK(x: Vec, k: number): Promise<TopK> {
+    return topKHost(this, x, k);
   }
 
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {

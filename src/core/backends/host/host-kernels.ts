@@ -6,7 +6,8 @@
  * Accumulation is in float64 (JS numbers), as in the reference backend. Inputs are never written:
  * on the tfjs cpu engine they are the engine's own storage.
  */
-import type {AttentionShape} from '../backend.js';
+import type {AttentionShape, Backend, TopK, Vec} from '../backend.js';
+import {topKIndices} from '../../decode/sampler.js';
 
 /**
  * Causal attention of one query over positions 0..pos of one layer's cache.
@@ -185,6 +186,13 @@ export function keepTopKHost(x: {length: number; [i: number]: number}, k: number
     }
     x[i] = 0;
   }
+}
+
+/** Backend.topK for backends whose vectors live on the host: read x, then topKIndices. */
+export async function topKHost(backend: Backend, x: Vec, k: number): Promise<TopK> {
+  const values = await backend.read(x);
+  const ids = topKIndices(values, k);
+  return {ids, values: Float32Array.from(ids, (i) => values[i]!)};
 }
 
 /** The k-th largest value of a (1 <= k <= a.length); reorders a. NaN keys sort below everything. */

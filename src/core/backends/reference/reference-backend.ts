@@ -14,6 +14,7 @@ import {
   Mat,
   OpName,
   RopeTable,
+  TopK,
   Vec,
   dequantizeHost,
   LOOPED_BATCH,
@@ -22,7 +23,7 @@ import {
 } from '../backend.js';
 import type {MatDtype} from '../backend.js';
 import {applyActivation} from './activations.js';
-import {keepTopKHost} from '../host/host-kernels.js';
+import {keepTopKHost, topKHost} from '../host/host-kernels.js';
 import {HostKvCache} from '../host/host-kv-cache.js';
 
 class RefVec implements Vec {
@@ -191,6 +192,10 @@ export class ReferenceBackend implements Backend {
 
   keepTopK(x: Vec, k: number, byMagnitude: boolean): void {
     keepTopKHost(v(x), k, byMagnitude);
+  }
+
+  topK(x: Vec, k: number): Promise<TopK> {
+    return topKHost(this, x, k);
   }
 
   attention(q: Vec, k: Vec, vv: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {

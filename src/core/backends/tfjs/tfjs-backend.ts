@@ -34,6 +34,7 @@ import type {
   Mat,
   OpName,
   RopeTable,
+  TopK,
   Vec,
   WeightDtype,
 } from '../backend.js';
@@ -47,6 +48,7 @@ import {
   rmsNormHost,
   ropeAngles,
   ropeHost,
+  topKHost,
   transposeHost,
   type RopeAngles,
 } from '../host/host-kernels.js';
@@ -263,6 +265,10 @@ export class TfjsBackend implements Backend {
     const values = (vt(x).dataSync() as Float32Array).slice();
     keepTopKHost(values, k, byMagnitude);
     this.put(x, row(values));
+  }
+
+  topK(x: Vec, k: number): Promise<TopK> {
+    return topKHost(this, x, k);
   }
 
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {

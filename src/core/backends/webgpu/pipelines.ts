@@ -15,6 +15,7 @@ import {
   ROPE_SHADER,
 } from './wgsl/vector-kernels.js';
 import {TOPK_APPLY_SHADER, TOPK_HIST_SHADER, TOPK_INIT_SHADER, TOPK_SCAN_SHADER, TOPK_SERIAL_SHADER, TOPK_TIES_SHADER} from './wgsl/topk-kernels.js';
+import {TOPK_MERGE_SHADER, topkLocalSerialShader, topkLocalShader} from './wgsl/topk-list-kernels.js';
 import type {GpuWeightKind} from './wgsl/weights.js';
 
 export type FixedKernel =
@@ -27,7 +28,8 @@ export type FixedKernel =
   | 'topkScan'
   | 'topkTies'
   | 'topkApply'
-  | 'topkSerial';
+  | 'topkSerial'
+  | 'topkMerge';
 
 /** Each fixed kernel's source and its binding names from binding 1 on (for dealias). */
 const FIXED: Record<FixedKernel, [string, string[]]> = {
@@ -41,6 +43,7 @@ const FIXED: Record<FixedKernel, [string, string[]]> = {
   topkTies: [TOPK_TIES_SHADER, ['X', 'St']],
   topkApply: [TOPK_APPLY_SHADER, ['X', 'St']],
   topkSerial: [TOPK_SERIAL_SHADER, ['X', 'St']],
+  topkMerge: [TOPK_MERGE_SHADER, ['X', 'In', 'Out']],
 };
 
 /**
@@ -105,6 +108,14 @@ export class Pipelines {
   /** Bindings X, Wt, O (, Bs). */
   norm(kind: 'rms' | 'layer', alias: number[]): GPUComputePipeline {
     return this.get(`norm-${kind}-${alias}`, () => dealias(normShader(kind, this.normThreads), ['X', 'Wt', 'O', 'Bs'], alias));
+  }
+
+  /**
+   * topK's first stage, one workgroup of `threads` per chunk of `chunk` entries: bindings X, Out
+   * (and Tmp with one thread: the serial select).
+   */
+  topkLocal(threads: number, chunk: number): GPUComputePipeline {
+    return this.get(`topk-local-${threads}-${chunk}`, () => (threads === 1 ? topkLocalSerialShader(chunk) : topkLocalShader(threads, chunk)));
   }
 
   private get(key: string, source: () => string): GPUComputePipeline {

@@ -9,20 +9,24 @@
  * - On llvmpipe (no GPU) kernels avoid workgroup barriers and dispatches: one thread per matvec
  *   row, one per norm, keepTopK in one thread; on a GPU 64 threads share a row, 256 a norm, and
  *   keepTopK is a parallel radix select.
+ * - topK never reads x back: a local top-k per chunk, then merge rounds, queued with the step's
+ *   other kernels; only the k (id, value) pairs are mapped (top-k.ts). On llvmpipe, where x is in
+ *   host memory anyway, copying it out and selecting on the host is cheaper, and is the default.
  * - Kernels run in f32 (accumulation too); norms' and attention's sums are f32, RoPE angles come
  *   from the host in float64.
  * - A device loss or a Dawn error becomes a BackendError at the next call.
  */
 import type {Activation} from '../../model/config.js';
 import {BackendError} from '../../errors.js';
-import type {AttentionShape, Backend, HostMatrix, HostQuantMatrix, KvCache, KvShape, Mat, OpName, RopeTable, Vec} from '../backend.js';
+import type {AttentionShape, Backend, HostMatrix, HostQuantMatrix, KvCache, KvShape, Mat, OpName, RopeTable, TopK, Vec} from '../backend.js';
 import {dequantizeHost, LOOPED_BATCH, quantMatrixBytes, weightBytes} from '../backend.js';
-import {ropeAngles} from '../host/host-kernels.js';
+import {ropeAngles, topKHost} from '../host/host-kernels.js';
 import {adapterChoice, openGpu, type AdapterChoice, type GpuContext} from './device.js';
 import {packMatrix, packQuantMatrix, quantFitsWords} from './layout.js';
 import {aliasPattern, Pipelines, type FixedKernel} from './pipelines.js';
 import {MAP_READ, Recorder, Staged, USAGE, type Binding} from './recorder.js';
 import {createVecBuffer, GpuKvCache, GpuMat, GpuVec, uploadPacked} from './resources.js';
+import {GpuTopK, topKShape} from './top-k.js';
 import {MATRIX_PARAMS, WG, type MatrixParams} from './wgsl/matrix-kernels.js';
 
 export interface WebGpuBackendOptions {
@@ -33,6 +37,18 @@ export interface WebGpuBackendOptions {
   normThreads?: number;
   /** keepTopK in one single-thread dispatch (default on llvmpipe) instead of the parallel radix select. */
   serialTopK?: boolean;
+  /**
+   * topK by reading x and selecting on the host (default on llvmpipe: x is in host memory there,
+   * and copying it out costs less than any select kernel) instead of the GPU kernels.
+   */
+  hostTopK?: boolean;
+  /**
+   * The GPU topK's local stage: threads per workgroup and entries per chunk (powers of two, chunk
+   * >= 2 * threads; one thread: a serial select, chunk <= 4096). Default 256 and 1024 on a GPU, 1
+   * and 2048 on llvmpipe.
+   */
+  topKThreads?: number;
+  topKChunk?: number;
   /** Largest matrix chunk in bytes (tests: force the split that big matrices get); default the device limit. */
   maxChunkBytes?: number;
 }
@@ -73,6 +89,8 @@ export class WebGpuBackend implements Backend {
   private readonly maxBinding: number;
   private readonly maxChunk: number;
   private readonly serialTopK: boolean;
+  private readonly gpuTopK: GpuTopK;
+  private readonly hostTopK: boolean;
   private failure: string | null = null;
   private disposed = false;
 
@@ -84,8 +102,11 @@ export class WebGpuBackend implements Backend {
     this.maxBinding = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
     this.maxChunk = Math.min(opts.maxChunkBytes ?? Infinity, this.maxBinding);
     this.serialTopK = opts.serialTopK ?? ctx.software;
+    this.hostTopK = opts.hostTopK ?? ctx.software;
     this.rec = new Recorder(this.device);
     this.pipes = new Pipelines(this.device, opts.threadsPerRow ?? (ctx.software ? 1 : 64), opts.normThreads ?? (ctx.software ? 1 : 256));
+    const shape = topKShape({threads: opts.topKThreads, chunk: opts.topKChunk}, ctx.software);
+    this.gpuTopK = new GpuTopK(this.device, this.rec, this.pipes, shape, (b) => this.ownBuffer(b), (bs) => this.graveyard.push(...bs));
     this.dummy = this.ownBuffer(createVecBuffer(this.device, 1));
     this.dummyIndex = this.ownBuffer(createVecBuffer(this.device, 1));
     void this.device.lost.then((info) => {
@@ -158,26 +179,7 @@ export class WebGpuBackend implements Backend {
 
   async read(src: Vec): Promise<Float32Array> {
     this.check();
-    const n = src.length;
-    const size = Math.max(4, n * 4);
-    const staging = this.device.createBuffer({size, usage: USAGE.MAP_READ | USAGE.COPY_DST});
-    try {
-      this.rec.copy(v(src).buffer, staging, 0, size);
-      this.rec.flush();
-      this.bury();
-      try {
-        await staging.mapAsync(MAP_READ, 0, size);
-      } catch (error) {
-        throw new BackendError(`webgpu: reading a result failed: ${this.failure ?? (error as Error).message}`, {cause: error});
-      }
-      const out = new Float32Array(n);
-      out.set(new Float32Array(staging.getMappedRange(0, size), 0, n));
-      staging.unmap();
-      this.check();
-      return out;
-    } finally {
-      staging.destroy();
-    }
+    return new Float32Array((await this.readWords(v(src).buffer, src.length)).buffer);
   }
 
   // ---- kernels: matrices ----------------------------------------------------------------------
@@ -288,7 +290,7 @@ export class WebGpuBackend implements Backend {
     const state = this.topkState();
     const run = (name: FixedKernel, threads: number, shift = 0) =>
       this.fixed(name, threads, words([n, k, shift, byMagnitude ? 1 : 0]), [v(x).buffer, state]);
-    if (this.serialTopK) {
+    if (this.serialTopK && n <= SERIAL_TOPK_MAX) {
       run('topkSerial', 1);
       return;
     }
@@ -299,6 +301,23 @@ export class WebGpuBackend implements Backend {
     }
     run('topkTies', 1);
     run('topkApply', n);
+  }
+
+  async topK(x: Vec, k: number): Promise<TopK> {
+    this.check();
+    const n = x.length;
+    const kk = Math.max(0, Math.min(Math.floor(k), n));
+    if (!(kk > 0)) return {ids: new Int32Array(0), values: new Float32Array(0)};
+    if (this.hostTopK) return topKHost(this, x, kk);
+    const pairs = await this.readWords(this.gpuTopK.queue(v(x).buffer, n, kk), 2 * kk);
+    const ids = new Int32Array(kk);
+    const values = new Float32Array(kk);
+    const bits = new Uint32Array(values.buffer);
+    for (let j = 0; j < kk; j++) {
+      ids[j] = pairs[2 * j]!;
+      bits[j] = pairs[2 * j + 1]!;
+    }
+    return {ids, values};
   }
 
   attention(q: Vec, k: Vec, vv: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
@@ -386,6 +405,29 @@ export class WebGpuBackend implements Backend {
     }
   }
 
+  /** Submits everything queued and resolves with the first `n` u32 words of `src`. */
+  private async readWords(src: GPUBuffer, n: number): Promise<Uint32Array> {
+    const size = Math.max(4, n * 4);
+    const staging = this.device.createBuffer({size, usage: USAGE.MAP_READ | USAGE.COPY_DST});
+    try {
+      this.rec.copy(src, staging, 0, size);
+      this.rec.flush();
+      this.bury();
+      try {
+        await staging.mapAsync(MAP_READ, 0, size);
+      } catch (error) {
+        throw new BackendError(`webgpu: reading a result failed: ${this.failure ?? (error as Error).message}`, {cause: error});
+      }
+      const out = new Uint32Array(n);
+      out.set(new Uint32Array(staging.getMappedRange(0, size), 0, n));
+      staging.unmap();
+      this.check();
+      return out;
+    } finally {
+      staging.destroy();
+    }
+  }
+
   /** keepTopK's state: [prefix, mask, remaining, -, histogram[256]] u32. */
   private topkState(): GPUBuffer {
     this.topkBuffer ??= this.ownBuffer(this.device.createBuffer({size: 260 * 4, usage: USAGE.STORAGE}));
@@ -398,7 +440,14 @@ export class WebGpuBackend implements Backend {
   }
 }
 
+/**
+ * Largest n for keepTopK's one-thread kernel, which loops about 5 n times: llvmpipe silently stops
+ * a shader's loops after 65535 iterations in all (larger n take the parallel select).
+ */
+const SERIAL_TOPK_MAX = 12000;
+
 /** Opens a device (see device.ts for the adapter order) and returns a backend on it. */
 export async function createWebGpuBackend(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
+  topKShape({threads: opts.topKThreads, chunk: opts.topKChunk}, false); // bad options fail before a device is opened
   return new WebGpuBackend(await openGpu(adapterChoice(opts.adapter)), opts);
 }
