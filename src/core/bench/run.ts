@@ -22,6 +22,7 @@ import {ensureSyntheticModel, type BenchDtype} from './models.js';
 import {syntheticPredictor} from './synthetic-predictor.js';
 import {defaultRank} from '../hire/fit.js';
 import {SectionTimer} from './timer.js';
+import {benchDevices, type DeviceBenchOptions, type DeviceBenchReport} from '../dist/bench.js';
 import {syntheticFfnPlans, type SyntheticFfnSpec} from './synthetic-ffn.js';
 import {installFfnPlans, type SparseFfn} from '../hire/ffn-setup.js';
 import {generateBatch} from '../decode/batch-generate.js';
@@ -60,6 +61,8 @@ export interface BenchOptions {
   ffn?: SyntheticFfnSpec | null;
   /** Also decode this many sequences together (batched rows for dense and the sparsest mode). */
   batch?: number;
+  /** Multi-device rows (DaT-Top-k): device counts and top-k modes (src/core/dist/bench.ts). */
+  devices?: DeviceBenchOptions | null;
   onProgress?: (stage: string) => void;
   onWarning?: (message: string) => void;
 }
@@ -101,6 +104,8 @@ export interface BenchReport {
   notes: string[];
   /** Batched decoding rows (--batch), each against the same mode decoded one sequence at a time. */
   batch: BatchRow[];
+  /** Multi-device rows (--devices), or null. */
+  devices: DeviceBenchReport | null;
 }
 
 export interface BatchRow {
@@ -161,7 +166,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const hireHead = makeHireHead(dir, session, opts);
     const ffn = session.sparseFfn ?? (opts.ffn ? await syntheticFfn(session, opts.ffn) : null);
     const baseTopK = config.ffnTopK;
-    const layers = ffn ? ffn.layers : null;
+    const layers = ffn ? ffn.overrides : null;
     const plans: Array<{mode: BenchMode; head: OutputHead; sparse: boolean}> = [{mode: 'dense', head: dense, sparse: false}];
     if (hireHead) plans.push({mode: 'hire-softmax', head: hireHead, sparse: false});
     if (ffn) plans.push({mode: 'hire-ffn', head: dense, sparse: true});
@@ -218,7 +223,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         });
       }
     }
-    model.ffnOverride = session.sparseFfn?.layers ?? null;
+    model.ffnOverride = session.sparseFfn?.overrides ?? null;
     model.setFfnTopK(baseTopK);
     return {
       model: dir,
@@ -234,6 +239,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       rows,
       notes: figureNotes(backend, probe),
       batch: batchRows,
+      devices: opts.devices
+        ? await benchDevices({...opts, dir, config, singleHireMsPerToken: rows.find((r) => r.mode === 'hire-softmax')?.msPerToken ?? null, devices: opts.devices})
+        : null,
     };
   } finally {
     session.dispose();

@@ -11,6 +11,7 @@ import {SafetensorsFile} from '../safetensors/index.js';
 import {isBundle, PREDICTORS_FILE, readManifest} from './bundle.js';
 import {kPrimeAt, readFfnPlans} from './ffn-bundle.js';
 import {SparseFfnLayer, type FfnLayerPlan} from './ffn-sparse.js';
+import type {LayerWeights} from '../model/weights.js';
 
 export interface FfnDecodeOptions {
   /** 'auto' (default): sparse FFN when the bundle has an FFN section; 'off': dense FFN. */
@@ -23,6 +24,8 @@ export interface FfnDecodeOptions {
 
 export interface SparseFfn {
   layers: SparseFfnLayer[];
+  /** What goes into Transformer.ffnOverride: the sparse layer, or null where it would read every group. */
+  overrides: (SparseFfnLayer | null)[];
   /** Fraction of neurons the top-k FFN keeps. */
   topK: number;
   describe: string;
@@ -41,16 +44,20 @@ export async function installFfnPlans(model: Transformer, plans: FfnLayerPlan[],
   for (let l = 0; l < config.nLayers; l++) {
     layers.push(await SparseFfnLayer.create(backend, config, weights.layers[l]!, plans[l]!, model.ffnTopK));
   }
-  model.ffnOverride = layers;
+  // a layer whose plan reads every group runs the dense FFN: the same rows, no predictor
+  const overrides = layers.map((l) => (l.readsAll ? null : l));
+  model.ffnOverride = overrides;
   const g = plans[0]!.groupSize;
   const meanGroups = plans.reduce((a, p) => a + p.nStatic + p.kPrime, 0) / plans.length;
-  let dense = 0;
-  for (const l of weights.layers) for (const m of [l.wGate, l.wUp, l.wDown, l.wDownT]) if (m) dense += m.bytes;
+  const layerBytes = (l: LayerWeights) => [l.wGate, l.wUp, l.wDown, l.wDownT].reduce((a, m) => a + (m ? m.bytes : 0), 0);
+  const dense = weights.layers.reduce((a, l) => a + layerBytes(l), 0);
+  const full = layers.filter((l) => l.readsAll).length;
   return {
     layers,
+    overrides,
     topK: topKFraction,
-    describe: `HiRE FFN (${plans[0]!.predictor.name}, g=${g}, ${meanGroups.toFixed(1)} of ${config.hiddenDim / g} groups per layer)`,
-    bytesPerToken: layers.reduce((a, l) => a + l.bytesPerToken, 0),
+    describe: `HiRE FFN (${plans[0]!.predictor.name}, g=${g}, ${meanGroups.toFixed(1)} of ${config.hiddenDim / g} groups per layer${full ? `; ${full} of ${layers.length} layers read every group and run dense` : ''})`,
+    bytesPerToken: layers.reduce((a, l, i) => a + (l.readsAll ? layerBytes(weights.layers[i]!) : l.bytesPerToken), 0),
     denseBytesPerToken: dense,
     note: null,
   };

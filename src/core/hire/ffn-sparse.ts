@@ -129,6 +129,14 @@ export class SparseFfnLayer {
     return this.predictor.bytes + rows * this.rowBytes;
   }
 
+  /**
+   * True when the plan reads every group (the static set and k'_g cover the layer): the dense FFN
+   * then does the same work without the predictor, and is used instead.
+   */
+  get readsAll(): boolean {
+    return this.plan.nStatic + Math.min(this.plan.kPrime, this.nGroups - this.plan.nStatic) >= this.nGroups;
+  }
+
   /** Bytes of one neuron's row in every FFN matrix together. */
   get rowBytes(): number {
     const l = this.layer;

@@ -110,7 +110,10 @@ describe('HiRE-FFN exactness', () => {
             dir,
             backend,
             async (s) => {
-              await installFfnPlans(s.model, syntheticFfnPlans(s.config, {kind, bits: 8, groupSize: 8, topK, read: 1}), topK);
+              const sparse = await installFfnPlans(s.model, syntheticFfnPlans(s.config, {kind, bits: 8, groupSize: 8, topK, read: 1}), topK);
+              // every group read: install falls back to the dense FFN; force the sparse path to test it
+              expect(sparse.overrides.every((o) => o === null)).toBe(true);
+              s.model.ffnOverride = sparse.layers;
             },
             true,
           );
