@@ -15,6 +15,7 @@ import type {ModelConfig} from '../model/config.js';
 import type {LayerWeights} from '../model/weights.js';
 import {groupRows, groupScores, neuronScores, selectGroups, type GroupScore} from './ffn-groups.js';
 import type {SoftmaxPredictor} from './softmax-predictor.js';
+import {UploadedPredictor} from './uploaded-predictor.js';
 
 /** What one layer's sparse FFN needs from calibration. */
 export interface FfnLayerPlan {
@@ -33,40 +34,6 @@ export interface SparseFfnStats {
   steps: number;
   /** Mean neurons (rows) computed per step. */
   meanRows: number;
-}
-
-/** One layer's predictor as uploaded: u~ = approx (proj x) or approx x. */
-class UploadedPredictor {
-  readonly proj: Mat | null;
-  readonly approx: Mat;
-  private readonly projOut: Vec | null;
-  private readonly out: Vec;
-
-  constructor(
-    private readonly backend: Backend,
-    p: SoftmaxPredictor,
-  ) {
-    this.proj = p.B ? backend.uploadMatrix({dtype: 'f32', rows: p.rank!, cols: p.dim, data: p.B}) : null;
-    this.projOut = p.B ? backend.createVector(p.rank!) : null;
-    this.approx = p.A ? backend.uploadMatrix({dtype: 'f32', rows: p.vocabSize, cols: p.rank!, data: p.A}) : backend.uploadQuantMatrix(p.Q!);
-    this.out = backend.createVector(p.vocabSize);
-  }
-
-  get bytes(): number {
-    return (this.proj?.bytes ?? 0) + this.approx.bytes;
-  }
-
-  /** u~ [hiddenDim] on the host. */
-  async predict(x: Vec): Promise<Float32Array> {
-    const b = this.backend;
-    if (this.proj) {
-      b.matvec(this.proj, x, this.projOut!);
-      b.matvec(this.approx, this.projOut!, this.out);
-    } else {
-      b.matvec(this.approx, x, this.out);
-    }
-    return b.read(this.out);
-  }
 }
 
 interface Scratch {

@@ -9,6 +9,7 @@ import type {Backend, Mat, Vec} from '../backends/backend.js';
 import type {HeadResult, HeadStats, OutputHead} from '../decode/output-head.js';
 import {certifiedTopK} from './recall.js';
 import type {SoftmaxPredictor} from './softmax-predictor.js';
+import {UploadedPredictor} from './uploaded-predictor.js';
 
 export interface HireHeadOptions {
   /** Candidates per step. */
@@ -19,10 +20,7 @@ export interface HireHeadOptions {
 
 export class HireSoftmaxHead implements OutputHead {
   readonly kind = 'hire' as const;
-  private readonly proj: Mat | null; // B [rank, dim]
-  private readonly approxMat: Mat; // A, dequant(A) [vocab, rank] or dequant(Wq) [vocab, dim]
-  private readonly projOut: Vec | null;
-  private readonly approx: Vec;
+  private readonly uploaded: UploadedPredictor;
   private readonly candidateVecs = new Map<number, Vec>();
   private steps = 0;
   private candidates = 0;
@@ -35,19 +33,13 @@ export class HireSoftmaxHead implements OutputHead {
     readonly predictor: SoftmaxPredictor,
     private readonly opts: HireHeadOptions,
   ) {
-    const p = predictor;
-    this.proj = p.B ? backend.uploadMatrix({dtype: 'f32', rows: p.rank!, cols: p.dim, data: p.B}) : null;
-    this.projOut = p.B ? backend.createVector(p.rank!) : null;
-    this.approxMat = p.A
-      ? backend.uploadMatrix({dtype: 'f32', rows: p.vocabSize, cols: p.rank!, data: p.A})
-      : backend.uploadQuantMatrix(p.Q!);
-    this.approx = backend.createVector(p.vocabSize);
+    this.uploaded = new UploadedPredictor(backend, predictor);
   }
 
   /** What the backend reads: the predictor as it holds it (tfjs holds quantised factors as f32) plus k' exact rows. */
   get bytesPerToken(): number {
     const rowBytes = this.lmHead.bytes / this.lmHead.rows;
-    return (this.proj?.bytes ?? 0) + this.approxMat.bytes + this.opts.kPrime * rowBytes;
+    return this.uploaded.bytes + this.opts.kPrime * rowBytes;
   }
 
   /** Candidates per step. */
@@ -57,13 +49,12 @@ export class HireSoftmaxHead implements OutputHead {
 
   /** Bytes of the predictor alone, as the backend holds it. */
   get predictorBytes(): number {
-    return (this.proj?.bytes ?? 0) + this.approxMat.bytes;
+    return this.uploaded.bytes;
   }
 
   /** The predictor's approximate logits z~ [vocabSize] for h. */
   async approximate(h: Vec): Promise<Float32Array> {
-    this.predict(h);
-    return this.backend.read(this.approx);
+    return this.uploaded.predict(h);
   }
 
   async next(h: Vec): Promise<HeadResult> {
@@ -71,8 +62,8 @@ export class HireSoftmaxHead implements OutputHead {
     this.steps++;
     if (this.opts.certifyK === null) {
       // Candidates selected where z~ lives: only k' (id, value) pairs come back, not vocabSize logits.
-      this.predict(h);
-      const {ids} = await b.topK(this.approx, this.opts.kPrime);
+      this.uploaded.enqueue(h);
+      const {ids} = await b.topK(this.uploaded.out, this.opts.kPrime);
       this.candidates += ids.length;
       return {ids, logits: await this.exactRows(ids, h)};
     }
@@ -104,16 +95,6 @@ export class HireSoftmaxHead implements OutputHead {
   }
 
   /** Queues z~ = predictor(h) into this.approx. */
-  private predict(h: Vec): void {
-    const b = this.backend;
-    if (this.proj) {
-      b.matvec(this.proj, h, this.projOut!);
-      b.matvec(this.approxMat, this.projOut!, this.approx);
-    } else {
-      b.matvec(this.approxMat, h, this.approx);
-    }
-  }
-
   /** Exact logits W[ids] h of the listed rows. */
   private async exactRows(ids: Int32Array, h: Vec): Promise<Float32Array> {
     if (ids.length === 0) return new Float32Array(0);

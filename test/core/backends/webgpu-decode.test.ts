@@ -151,6 +151,7 @@ describe.skipIf(SKIP_WEBGPU)('webgpu backend: HiRE-FFN sparse path', () => {
         try {
           const plans = syntheticFfnPlans(s.config, {kind: 'lowrank+quant', bits: 8, groupSize: 8, topK: 0.25, read});
           const sparse = await installFfnPlans(s.model, plans, 0.25);
+          s.model.ffnOverride = sparse.layers; // also where every group is read (install would run those dense)
           const cache = s.model.createCache(10);
           const out: Float32Array[] = [];
           for (let pos = 0; pos < 10; pos++) out.push(await s.backend.read(await s.model.forward((pos * 29 + 3) % spec.vocabSize, pos, cache)));

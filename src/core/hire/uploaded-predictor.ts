@@ -1,0 +1,47 @@
+/**
+ * A HiRE predictor (softmax or one FFN layer) uploaded to a backend: u~ = A (B x) for the
+ * low-rank kinds, dequant(Wq) x for the quantised one. Shared by the softmax head and the
+ * sparse FFN.
+ */
+import type {Backend, Mat, Vec} from '../backends/backend.js';
+import type {SoftmaxPredictor} from './softmax-predictor.js';
+
+export class UploadedPredictor {
+  private readonly proj: Mat | null; // B [rank, dim]
+  private readonly approx: Mat; // A or dequant(A) [rows, rank], or dequant(Wq) [rows, dim]
+  private readonly projOut: Vec | null; // [rank]
+  /** The prediction of the last enqueue() [rows]. */
+  readonly out: Vec;
+
+  constructor(
+    private readonly backend: Backend,
+    p: SoftmaxPredictor,
+  ) {
+    this.proj = p.B ? backend.uploadMatrix({dtype: 'f32', rows: p.rank!, cols: p.dim, data: p.B}) : null;
+    this.projOut = p.B ? backend.createVector(p.rank!) : null;
+    this.approx = p.A ? backend.uploadMatrix({dtype: 'f32', rows: p.vocabSize, cols: p.rank!, data: p.A}) : backend.uploadQuantMatrix(p.Q!);
+    this.out = backend.createVector(p.vocabSize);
+  }
+
+  /** Weight bytes one prediction reads, as the backend holds the tensors (tfjs: quantised as f32). */
+  get bytes(): number {
+    return (this.proj?.bytes ?? 0) + this.approx.bytes;
+  }
+
+  /** Queues the prediction for x into `out`. */
+  enqueue(x: Vec): void {
+    const b = this.backend;
+    if (this.proj) {
+      b.matvec(this.proj, x, this.projOut!);
+      b.matvec(this.approx, this.projOut!, this.out);
+    } else {
+      b.matvec(this.approx, x, this.out);
+    }
+  }
+
+  /** The prediction for x, on the host. */
+  async predict(x: Vec): Promise<Float32Array> {
+    this.enqueue(x);
+    return this.backend.read(this.out);
+  }
+}
