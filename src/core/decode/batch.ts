@@ -213,12 +213,10 @@ export class BatchDecoder {
     const union = padGroups(unionGroups(own, nGroups), nGroups, 8);
     const rows = groupRows(union, g);
     // masks[b][j] = 1 when row j of the union belongs to one of sequence b's own groups
-    const slot = new Int32Array(nGroups).fill(-1);
-    union.forEach((grp, j) => (slot[grp] = j));
     const masks = own.map((groups) => {
-      const mask = new Float32Array(rows.length);
-      for (const grp of groups) mask.fill(1, slot[grp]! * g, (slot[grp]! + 1) * g);
-      return mask;
+      const mine = new Uint8Array(nGroups);
+      for (const grp of groups) mine[grp] = 1;
+      return Float32Array.from(rows, (r) => mine[Math.floor(r / g)]!);
     });
     layer.computeBatch(inputs, rows, outs, masks);
     this.bytes += inputs.length * layer.predictorBytes + rows.length * layer.rowBytes;

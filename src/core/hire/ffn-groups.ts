@@ -56,11 +56,21 @@ export function selectGroups(gScores: Float32Array, nStatic: number, kDyn: numbe
   return out;
 }
 
-/** Neuron (row) ids of the listed groups: g consecutive rows each. */
+/** Groups whose rows are read side by side (see groupRows). */
+export const GROUP_STREAMS = 4;
+
+/**
+ * Neuron (row) ids of the listed groups, g rows each, in the order the kernels read them: blocks
+ * of GROUP_STREAMS groups interleaved row by row (a0 b0 c0 d0 a1 b1 ...), so that four groups
+ * stream from memory at once. On the 2-core CI machine this reads gathered groups of 8 at about
+ * 1.6x (one thread) to 2x (two threads) the speed of one group after another. Every kernel of a
+ * step uses the same order, so it changes nothing but the speed.
+ */
 export function groupRows(groups: Int32Array, g: number, out = new Int32Array(groups.length * g)): Int32Array {
-  for (let i = 0; i < groups.length; i++) {
-    const base = groups[i]! * g;
-    for (let j = 0; j < g; j++) out[i * g + j] = base + j;
+  let o = 0;
+  for (let b0 = 0; b0 < groups.length; b0 += GROUP_STREAMS) {
+    const b1 = Math.min(groups.length, b0 + GROUP_STREAMS);
+    for (let j = 0; j < g; j++) for (let i = b0; i < b1; i++) out[o++] = groups[i]! * g + j;
   }
   return out;
 }

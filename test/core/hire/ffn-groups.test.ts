@@ -37,7 +37,11 @@ describe('scores and selection', () => {
     expect(Array.from(selectGroups(g, 2, 2))).toEqual([0, 1, 3, 5]);
     expect(Array.from(selectGroups(g, 2, 10))).toEqual([0, 1, 2, 3, 4, 5]); // k'_g past the end: every group
     expect(Array.from(selectGroups(g, 0, 1))).toEqual([3]);
-    expect(Array.from(groupRows(Int32Array.from([0, 3]), 4))).toEqual([0, 1, 2, 3, 12, 13, 14, 15]);
+    // rows of up to four groups interleaved, so that they stream side by side
+    expect(Array.from(groupRows(Int32Array.from([0, 3]), 4))).toEqual([0, 12, 1, 13, 2, 14, 3, 15]);
+    const five = Array.from(groupRows(Int32Array.from([0, 1, 2, 3, 9]), 2));
+    expect(five).toEqual([0, 2, 4, 6, 1, 3, 5, 7, 18, 19]);
+    expect([...five].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 18, 19]); // every row once
     expect(Array.from(unionGroups([Int32Array.from([0, 3]), Int32Array.from([3, 5]), Int32Array.from([1])], 6))).toEqual([0, 1, 3, 5]);
   });
 
