@@ -8,6 +8,8 @@ import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
 import {shapeNames, type BenchDtype} from '../core/bench/models.js';
 import {benchOutputLayer, type OutputLayerReport} from '../core/bench/output-layer.js';
 import {runBench, type BenchReport} from '../core/bench/run.js';
+import type {DeviceBenchReport} from '../core/dist/bench.js';
+import type {TopKMode} from '../core/dist/distributed-model.js';
 import type {QuantBits} from '../core/hire/quant.js';
 import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/softmax-predictor.js';
 
@@ -26,6 +28,7 @@ Shapes: ${shapeNames().join(', ')}.`;
     '<%= config.bin %> bench llama2xs.hire --json',
     '<%= config.bin %> bench --shape llama-110m --hire --ffn --ffn-group-size 8 --ffn-read 0.2',
     '<%= config.bin %> bench --shape llama-110m --hire --ffn --batch 8',
+    '<%= config.bin %> bench --shape llama-110m --hire --k-prime 512 --devices 1,2,4 --no-probe',
     '<%= config.bin %> bench --output-layer --vocab 128256 --dim 2048 --k-prime 512 --softmax lowrank+quant --bits 4',
   ];
 
@@ -57,6 +60,9 @@ Shapes: ${shapeNames().join(', ')}.`;
     'output-layer': Flags.boolean({description: 'Time the output layer alone (dense against HiRE).', default: false}),
     vocab: Flags.integer({description: 'Vocabulary size for --output-layer.', default: 32000, min: 1}),
     dim: Flags.integer({description: 'Width for --output-layer.', default: 2048, min: 1}),
+    devices: Flags.string({description: 'Multi-device rows (DaT-Top-k) for these device counts, e.g. 1,2,4: ms/token, bytes moved between devices per token, DaT recall on bundles.'}),
+    topk: Flags.string({description: 'Top-k modes for --devices: exact, dat, or both.', default: 'exact,dat'}),
+    slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack, else a quarter of k'/devices).", min: 0}),
     json: Flags.boolean({description: 'Print the report as JSON.', default: false}),
   };
 
@@ -105,6 +111,7 @@ Shapes: ${shapeNames().join(', ')}.`;
             }
           : undefined,
         batch: flags.batch,
+        devices: flags.devices ? {counts: flags.devices.split(',').map(Number), modes: flags.topk.split(',') as TopKMode[], slack: flags.slack} : null,
         onProgress,
         onWarning: warn,
       });
@@ -163,6 +170,32 @@ function renderReport(r: BenchReport): string {
       ]);
     }
     out += `\n${bt.toString()}`;
+  }
+  if (r.devices) out += `\n${renderDevices(r.devices)}`;
+  return out;
+}
+
+function renderDevices(d: DeviceBenchReport): string {
+  const t = makeTable(['devices', 'top-k', 'ms/token', 'output layer ms', 'moved/token', 'all-reduce', 'softmax', 'vs 1 device', 'vs HiRE session', 'slack']);
+  for (const row of d.rows) {
+    t.push([
+      String(row.devices),
+      row.topk,
+      row.speedClaim ? row.msPerToken.toFixed(2) : `(${row.msPerToken.toFixed(2)})`,
+      row.speedClaim ? row.outputMsPerToken.toFixed(3) : `(${row.outputMsPerToken.toFixed(3)})`,
+      formatBytes(row.traffic.total),
+      formatBytes(row.traffic.allReduce),
+      formatBytes(row.traffic.softmax),
+      row.vsOneDevice === null ? '-' : `${row.vsOneDevice.toFixed(2)}x`,
+      row.vsSingleHire === null ? '-' : `${row.vsSingleHire.toFixed(2)}x`,
+      row.topk === 'dat' ? String(row.slack) : '-',
+    ]);
+  }
+  let out = `${t.toString()}\n(latency in parentheses: more devices than the ${d.cores} cores, not a speed figure. 'vs 1 device': the same mode on one device of this runtime; 'vs HiRE session': the single-device HiRE row above, on all cores. The paper reports 2.27x over single-device HiRE on several TPUs)`;
+  if (d.recall) {
+    const rt = makeTable(['devices', "k'", 'k', 'slack', 'recall single', 'recall DaT', 'DaT, no slack']);
+    for (const r of d.recall.rows) rt.push([String(r.devices), String(r.kPrime), String(r.k), String(r.slack), r.single.toFixed(4), r.dat.toFixed(4), r.datNoSlack.toFixed(4)]);
+    out += `\nDaT recall@k against exact top-k on ${d.recall.tokens} held-out tokens\n${rt.toString()}`;
   }
   return out;
 }

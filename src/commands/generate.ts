@@ -10,6 +10,10 @@ import {UsageError} from '../core/errors.js';
 import {parseTokenIds} from '../core/model/tokenizer.js';
 import {parseNumber} from '../cli/parse.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
+import {TextStreamer} from '../core/decode/streamer.js';
+import type {TopKMode} from '../core/dist/distributed-model.js';
+import {generateDistributed} from '../core/dist/generate.js';
+import {DistributedSession} from '../core/dist/session.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate text from a prompt, streaming tokens as they are decoded.';
@@ -24,6 +28,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     '<%= config.bin %> generate ./my-model --tokens 1,403,407 --max-tokens 16 --json',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --temperature 0 --certify',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --recall 0.999',
+    '<%= config.bin %> generate --prompt "ROMEO:" --temperature 0 --devices 2 --topk dat',
     '<%= config.bin %> generate --prompt "ROMEO:" --prompt "JULIET:" --prompt "KING:" --max-tokens 32',
     '<%= config.bin %> generate --prompt "ROMEO:" --batch 8 --json',
   ];
@@ -58,8 +63,56 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     'ffn-k-prime': Flags.integer({description: 'HiRE-FFN: dynamic groups per layer (overrides --ffn-recall).', min: 0}),
     batch: Flags.integer({description: 'Decode this many sequences together (the prompt repeated, sequence b seeded with --seed + b); weights are read once per step for all of them.', min: 1, max: 64}),
     'no-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token.', default: false}),
+    devices: Flags.integer({description: 'Decode on N devices (worker threads, each with its own backend and weight shard); see --topk.', min: 1, max: 64}),
+    topk: Flags.string({description: "With --devices: exact gathers every approximate score for a global top-k'; dat takes each device's local top-k'/N + slack.", options: ['exact', 'dat'], default: 'exact'}),
+    slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack).", min: 0}),
     json: Flags.boolean({description: 'Print one JSON object (text, token ids, statistics) instead of streaming.', default: false}),
   };
+
+  private async runDevices(dir: string, flags: DeviceFlags, sampling: {temperature: number; topK: number; topP: number}): Promise<void> {
+    if (flags.prompt && flags.prompt.length > 1) throw new UsageError('--devices decodes one prompt at a time');
+    const session = await DistributedSession.open(dir, {
+      devices: flags.devices!,
+      topk: flags.topk as TopKMode,
+      backend: flags.backend,
+      sampling,
+      tokenizer: flags.prompt !== undefined ? 'required' : 'optional',
+      dense: flags.dense,
+      recall: parseNumber('--recall', flags.recall),
+      kPrime: flags['k-prime'],
+      certify: flags.certify,
+      predictor: flags.predictor,
+      slack: flags.slack,
+      onWarning: warn,
+    });
+    try {
+      const tok = session.tokenizer;
+      const promptIds = flags.tokens !== undefined ? parseTokenIds(flags.tokens) : tok!.encode(flags.prompt![0]!);
+      const streamer = new TextStreamer((ids) => (tok ? tok.decode(ids) : ids.join(' ') + ' '));
+      const write = (s: string) => !flags.json && s && process.stdout.write(s);
+      write(flags.prompt?.[0] ?? '');
+      if (!flags.json) note(`hire: ${session.model.describe()}`);
+      const ids: number[] = [];
+      const it = generateDistributed(session.model, promptIds, {maxTokens: flags['max-tokens'], sampling, seed: flags.seed, eosTokenIds: flags['no-eos'] ? [] : session.eosTokenIds});
+      let step = await it.next();
+      for (; !step.done; step = await it.next()) {
+        ids.push(step.value.id);
+        write(streamer.push(step.value.id));
+      }
+      write(streamer.flush());
+      const traffic = session.model.traffic();
+      if (flags.json) {
+        this.log(JSON.stringify({tokenIds: ids, text: tok ? tok.decode(ids) : null, stats: step.value, devices: flags.devices, topk: flags.topk, traffic, output: session.model.headStats()}, null, 2));
+      } else {
+        process.stdout.write('\n');
+        const st = step.value;
+        note(`[${flags.devices} devices] generated ${st.generatedTokens} tok at ${st.decodeTokensPerSecond.toFixed(1)} tok/s; stop: ${st.stopReason}`);
+        note(`moved between devices per token: ${(traffic.total / 1e3).toFixed(1)} KB (all-reduce ${(traffic.allReduce / 1e3).toFixed(1)} KB, output layer ${(traffic.softmax / 1e3).toFixed(1)} KB)`);
+      }
+    } finally {
+      await session.dispose();
+    }
+  }
 
   private async runBatch(model: HireModel, flags: BatchFlags, sampling: {temperature: number; topK: number; topP: number}): Promise<void> {
     if (flags.certify) throw new UsageError('--certify decodes one sequence at a time; drop --certify or --batch');
@@ -98,6 +151,10 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       throw new UsageError('give a prompt with --prompt "text" or token ids with --tokens 1,2,3');
     }
     const prompts = flags.prompt ?? [];
+    if (flags.devices !== undefined) {
+      await this.runDevices(dir, flags, sampling);
+      return;
+    }
     const model = await loadModel(dir, {
       backend: flags.backend,
       onWarning: warn,
@@ -149,6 +206,25 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       model.dispose();
     }
   }
+}
+
+/** The flags runDevices reads. */
+interface DeviceFlags {
+  prompt?: string[];
+  tokens?: string;
+  devices?: number;
+  topk: string;
+  slack?: number;
+  backend: string;
+  seed: number;
+  'max-tokens': number;
+  'no-eos': boolean;
+  dense: boolean;
+  recall: string;
+  'k-prime'?: number;
+  certify: boolean;
+  predictor?: string;
+  json: boolean;
 }
 
 /** The flags runBatch reads. */

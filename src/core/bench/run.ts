@@ -22,7 +22,7 @@ import {ensureSyntheticModel, type BenchDtype} from './models.js';
 import {syntheticPredictor} from './synthetic-predictor.js';
 import {defaultRank} from '../hire/fit.js';
 import {SectionTimer} from './timer.js';
-import {benchDevices, type DeviceBenchOptions, type DeviceBenchReport} from '../dist/bench.js';
+import {benchDevices, checkDeviceBenchOptions, type DeviceBenchOptions, type DeviceBenchReport} from '../dist/bench.js';
 import {syntheticFfnPlans, type SyntheticFfnSpec} from './synthetic-ffn.js';
 import {installFfnPlans, type SparseFfn} from '../hire/ffn-setup.js';
 import {generateBatch} from '../decode/batch-generate.js';
@@ -127,6 +127,7 @@ export interface BatchRow {
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   if (opts.tokens < 1) throw new UsageError('--tokens must be at least 1');
   if (opts.promptTokens < 1) throw new UsageError('--prompt-tokens must be at least 1');
+  if (opts.devices) checkDeviceBenchOptions(opts.devices);
   if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1 && opts.batch <= 64)) throw new UsageError('--batch must be an integer from 1 to 64');
   const threads = opts.threads ?? os.availableParallelism();
   let dir = opts.model;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import {BundleError, IoError} from '../errors.js';
 import {SafetensorsFile, writeSafetensors, type TensorData} from '../safetensors/index.js';
 import type {FfnManifest} from './ffn-bundle.js';
+import type {DatCalibration} from '../dist/dat-calibrate.js';
 import {chooseKPrime, type RecallTable} from './recall.js';
 import {predictorFromTensors, predictorTensors, type PredictorMeta, type SoftmaxPredictor} from './softmax-predictor.js';
 
@@ -57,6 +58,8 @@ export interface HireManifest {
     /** Recall targets the k' tables hold. */
     recallTargets: number[];
     predictors: PredictorRecord[];
+    /** DaT-Top-k slack per device count for the selected predictor (optional: older bundles lack it). */
+    dat?: DatCalibration;
   } | null;
   /** HiRE-FFN (null: the bundle's weights are the source's, linked). */
   ffn: FfnManifest | null;

@@ -19,6 +19,7 @@ import {GROUP_SCORES} from './ffn-groups.js';
 import {topKIndices} from '../decode/sampler.js';
 import {chooseKPrime, defaultKPrimeGrid, RecallAccumulator} from './recall.js';
 import {HireSoftmaxHead} from './softmax-head.js';
+import {datPairs, DatRecallAccumulator, DEFAULT_DAT_DEVICES} from '../dist/dat-calibrate.js';
 import {predictorBytes, predictorMeta, type SoftmaxPredictor} from './softmax-predictor.js';
 
 export const DEFAULT_KS = [1, 8, 32, 64];
@@ -140,6 +141,16 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
       opts.onWarning?.(`no predictor reaches recall ${recall} at k=${SELECTION_K} on the k' grid; selected ${selected.name} (best recall); decoding will fall back to dense where the table has no k'`);
     }
 
+    // 3b. DaT-Top-k: recall of DaT against single-device HiRE per device count and slack.
+    progress('calibrating the DaT-Top-k slack');
+    const chosen = predictors[records.findIndex((r) => r.name === selected.name)]!;
+    const datHead = new HireSoftmaxHead(session.backend, session.model.weights.lmHead, chosen, {kPrime: 1, certifyK: null});
+    const dat = new DatRecallAccumulator(DEFAULT_DAT_DEVICES, datPairs(records.find((r) => r.name === selected.name)!, recall));
+    for (let i = 0; i < heldOut; i++) {
+      session.backend.write(hVec, hs.subarray((fitTokens + i) * dim, (fitTokens + i + 1) * dim));
+      dat.add(exactTop[i]!, await datHead.approximate(hVec));
+    }
+
     // 4. HiRE-FFN: permutation, static set, predictors and k'_g per layer.
     let ffn: FfnCalibration | null = null;
     if (ffnReq && collector) {
@@ -163,7 +174,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
       },
       model: {architecture: config.architecture, vocabSize: vocab, dim},
       calibration: {data: corpus.files, tokens: ids.length, fitTokens, heldOutTokens: heldOut, seqLen, seed},
-      softmax: {selected: selected.name, recallTargets: targets, predictors: records},
+      softmax: {selected: selected.name, recallTargets: targets, predictors: records, dat: dat.result(selected.name)},
       ffn: ffn ? ffnManifest(ffn, targets, recall) : null,
     };
     writeBundle({

@@ -1,0 +1,233 @@
+/**
+ * A model decoded on several devices (DESIGN.md section 4). The coordinator holds only the
+ * embedding table: it broadcasts each token's embedding, the devices run the layers on their
+ * shards (all-reducing among themselves), and the output layer runs in one of three ways:
+ *
+ *   dense        every device's exact logits are gathered (V floats)
+ *   HiRE exact   every device's approximate scores are gathered, the coordinator takes the global
+ *                top-k' and scatters each device its candidate ids, the devices return exact logits
+ *   HiRE DaT     every device takes its local top-(ceil(k'/D) + slack) and returns (id, logit)
+ *                pairs; the coordinator merges the D short lists and keeps the best k'
+ *
+ * It also counts the bytes that cross between devices (and the coordinator) per token.
+ */
+import type {HeadResult, HeadStats} from '../decode/output-head.js';
+import {topKIndices} from '../decode/sampler.js';
+import {UsageError} from '../errors.js';
+import type {ModelConfig} from '../model/config.js';
+import {openModel} from '../model/load.js';
+import {readHostMatrix} from '../model/weights.js';
+import type {HostMatrix} from '../backends/backend.js';
+import {halfToFloat32} from '../safetensors/index.js';
+import {datListSize, mergeTopK, softmaxBytes, type TopList} from './dat-top-k.js';
+import type {DeviceHeadSpec} from './device-worker.js';
+import {DeviceGroup} from './devices.js';
+import {countWord, HEAD_OP, OP} from './protocol.js';
+import {makeShardPlan, rangeSize, sliceLocal, type ShardPlan, type VocabLayout} from './shard-plan.js';
+
+export type TopKMode = 'exact' | 'dat';
+
+/** The output layer: dense, or HiRE with the devices' predictor shards. */
+export type DistributedHead = {kind: 'dense'} | {kind: 'hire'; source: DeviceHeadSpec; name: string; kPrime: number; slack: number};
+
+export interface DistributedOptions {
+  modelDir: string;
+  devices: number;
+  /** Backend of every device (one thread each): cpu (default), tfjs or reference. */
+  backend?: string;
+  topk: TopKMode;
+  head: DistributedHead;
+  /** How the vocabulary is split over the devices (default strided). */
+  vocabLayout?: VocabLayout;
+  /** Tokens per STEP command while prefilling (default 32). */
+  maxBatch?: number;
+  timeoutMs?: number;
+}
+
+/** Bytes moved between devices and the coordinator for one decoded token, by kind. */
+export interface TokenTraffic {
+  /** The token's embedding broadcast to every device. */
+  input: number;
+  /** Partial sums read from the other devices (two all-reduces per layer). */
+  allReduce: number;
+  /** Top-k FFN lists exchanged in exact mode. */
+  ffnTopK: number;
+  /** Output layer: logits, scores, candidate ids, (id, value) pairs. */
+  softmax: number;
+  total: number;
+}
+
+export class DistributedModel {
+  private steps = 0;
+  private candidates = 0;
+  private softmaxTotal = 0;
+
+  private constructor(
+    readonly config: ModelConfig,
+    readonly plan: ShardPlan,
+    readonly group: DeviceGroup,
+    private readonly opts: DistributedOptions,
+    private readonly embed: HostMatrix,
+    private readonly positions: HostMatrix | null,
+  ) {}
+
+  static async open(o: DistributedOptions): Promise<DistributedModel> {
+    if (!Number.isInteger(o.devices) || o.devices < 1 || o.devices > 64) throw new UsageError(`--devices must be an integer from 1 to 64, got ${o.devices}`);
+    const source = openModel(o.modelDir);
+    let embed: HostMatrix;
+    let positions: HostMatrix | null = null;
+    const c = source.config;
+    try {
+      embed = readHostMatrix(source.checkpoint, source.specs.find((s) => s.key === 'embed')!);
+      const pos = source.specs.find((s) => s.key === 'positions');
+      if (pos) positions = readHostMatrix(source.checkpoint, pos);
+    } finally {
+      source.checkpoint.close();
+    }
+    if (o.head.kind === 'hire' && (o.head.kPrime < 1 || o.head.kPrime > c.vocabSize)) {
+      throw new UsageError(`k' = ${o.head.kPrime} must be in 1..${c.vocabSize}`);
+    }
+    const plan = makeShardPlan(c, o.devices, {vocabLayout: o.vocabLayout});
+    const listCap = Math.max(...plan.shards.map((s) => s.vocab.count));
+    const kf = c.ffnTopK === null ? 1 : Math.max(1, Math.round(c.ffnTopK * c.hiddenDim));
+    const group = await DeviceGroup.start({
+      modelDir: o.modelDir,
+      plan,
+      backend: o.backend ?? 'cpu',
+      layout: {dim: c.dim, maxBatch: o.maxBatch ?? 32, vocabSize: c.vocabSize, ffnList: kf, listCap},
+      ffnTopK: o.topk,
+      head: o.head.kind === 'dense' ? {kind: 'dense'} : o.head.source,
+      timeoutMs: o.timeoutMs,
+    });
+    return new DistributedModel(c, plan, group, o, embed, positions);
+  }
+
+  get devices(): number {
+    return this.plan.devices;
+  }
+
+  describe(): string {
+    const h = this.opts.head;
+    const head = h.kind === 'dense' ? 'dense output layer' : `HiRE softmax (${h.name}, k'=${h.kPrime}${this.opts.topk === 'dat' ? `, DaT slack ${h.slack}` : ''})`;
+    return `${this.devices} device${this.devices > 1 ? 's' : ''} (${this.group.ready[0]!.describe} each), top-k ${this.opts.topk}; ${head}`;
+  }
+
+  /** A fresh sequence on every device (KV caches of maxSeqLen positions). */
+  async reset(maxSeqLen: number): Promise<void> {
+    await this.group.run(OP.RESET, [maxSeqLen]);
+  }
+
+  /**
+   * Runs `tokens` at positions pos0, pos0 + 1, ... (prefill batches of maxBatch tokens) and
+   * returns the output layer's result for the last one.
+   */
+  async step(tokens: readonly number[], pos0: number): Promise<HeadResult> {
+    const group = this.group;
+    const maxBatch = group.layout.maxBatch;
+    for (let start = 0; start < tokens.length; start += maxBatch) {
+      const batch = tokens.slice(start, start + maxBatch);
+      batch.forEach((t, i) => this.embedInto(t, pos0 + start + i, i));
+      const last = start + maxBatch >= tokens.length;
+      await group.run(OP.STEP, [batch.length, pos0 + start, last ? this.headOp() : HEAD_OP.NONE, this.datListSize(0)]);
+    }
+    return this.collect();
+  }
+
+  /** Only the output layer again, on the last token's hidden state (to time it alone). */
+  async head(): Promise<HeadResult> {
+    await this.group.run(OP.HEAD, [this.headOp(), this.datListSize(0)]);
+    return this.collect();
+  }
+
+  private headOp(): number {
+    return this.opts.head.kind === 'dense' ? HEAD_OP.DENSE : this.opts.topk === 'dat' ? HEAD_OP.DAT : HEAD_OP.APPROX;
+  }
+
+  /** The output layer's result once the devices have run their head op. */
+  private async collect(): Promise<HeadResult> {
+    const c = this.config;
+    this.steps++;
+    const h = this.opts.head;
+    if (h.kind === 'dense') {
+      this.softmaxTotal += softmaxBytes('dense', {vocabSize: c.vocabSize, kPrime: 0, devices: this.devices, listSize: 0});
+      return {ids: null, logits: this.group.views.logits.slice()};
+    }
+    const r = this.opts.topk === 'dat' ? this.datResult(h.kPrime) : await this.exactResult(h.kPrime);
+    this.candidates += r.ids!.length;
+    return r;
+  }
+
+  /** Entries device d sends in DaT mode. */
+  datListSize(d: number): number {
+    const h = this.opts.head;
+    return h.kind === 'dense' ? 0 : datListSize(h.kPrime, this.devices, h.slack, this.plan.shards[d]!.vocab.count);
+  }
+
+  private datResult(kPrime: number): HeadResult {
+    const v = this.group.views;
+    const lists: TopList[] = v.candIds.map((ids, d) => {
+      const n = Atomics.load(v.ctl, countWord(this.devices, d));
+      return {ids: ids.slice(0, n), values: v.candVals[d]!.slice(0, n)};
+    });
+    this.softmaxTotal += 8 * lists.reduce((s, l) => s + l.ids.length, 0);
+    const merged = mergeTopK(lists, kPrime);
+    return {ids: merged.ids, logits: merged.values};
+  }
+
+  private async exactResult(kPrime: number): Promise<HeadResult> {
+    const v = this.group.views;
+    const ids = topKIndices(v.logits, kPrime);
+    const owner = (id: number) => this.plan.shards.findIndex((s) => sliceLocal(s.vocab, id) >= 0);
+    const slot = new Int32Array(ids.length);
+    const counts = new Array<number>(this.devices).fill(0);
+    ids.forEach((id, i) => {
+      const d = owner(id);
+      slot[i] = counts[d]!;
+      v.candIds[d]![counts[d]!++] = id;
+    });
+    counts.forEach((n, d) => Atomics.store(v.ctl, countWord(this.devices, d), n));
+    await this.group.run(OP.EXACT_ROWS);
+    this.softmaxTotal += softmaxBytes('exact', {vocabSize: this.config.vocabSize, kPrime: ids.length, devices: this.devices, listSize: 0});
+    return {ids, logits: Float32Array.from(ids, (id, i) => v.candVals[owner(id)]![slot[i]!]!)};
+  }
+
+  /** Writes the input embedding of token t at position pos into broadcast row `row`. */
+  private embedInto(t: number, pos: number, row: number): void {
+    const c = this.config;
+    const out = this.group.views.xin.subarray(row * c.dim, (row + 1) * c.dim);
+    out.set(hostRow(this.embed, t));
+    if (this.positions && c.positions.kind === 'learned') {
+      const p = hostRow(this.positions, pos + c.positions.offset);
+      for (let i = 0; i < out.length; i++) out[i] = out[i]! + p[i]!;
+    }
+  }
+
+  /** Bytes moved per decoded token (the output layer averaged over the steps so far). */
+  traffic(): TokenTraffic {
+    const c = this.config;
+    const n = this.devices;
+    const input = n * c.dim * 4;
+    const allReduce = 2 * c.nLayers * n * (n - 1) * c.dim * 4;
+    let ffnTopK = 0;
+    if (c.ffnTopK !== null && this.opts.topk === 'exact' && n > 1) {
+      const kf = Math.max(1, Math.round(c.ffnTopK * c.hiddenDim));
+      const lists = this.plan.shards.reduce((s, sh) => s + Math.min(kf, sh.ffn.reduce((a, r) => a + rangeSize(r), 0)), 0);
+      ffnTopK = c.nLayers * (n - 1) * lists * 8;
+    }
+    const softmax = this.steps ? this.softmaxTotal / this.steps : 0;
+    return {input, allReduce, ffnTopK, softmax, total: input + allReduce + ffnTopK + softmax};
+  }
+
+  headStats(): HeadStats {
+    return {steps: this.steps, meanCandidates: this.steps ? this.candidates / this.steps : this.config.vocabSize, widenedSteps: 0, widenings: 0};
+  }
+
+  async dispose(): Promise<void> {
+    await this.group.dispose();
+  }
+}
+
+function hostRow(m: HostMatrix, row: number): Float32Array {
+  const data = m.data.subarray(row * m.cols, (row + 1) * m.cols);
+  return m.dtype === 'f32' ? (data as Float32Array) : halfToFloat32(m.dtype === 'f16' ? 'F16' : 'BF16', data as Uint16Array);
+}

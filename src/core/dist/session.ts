@@ -1,0 +1,57 @@
+/**
+ * What `hire generate --devices N` holds: the tokenizer and end-of-sequence ids of the model
+ * directory, the output layer chosen for N devices (dense, HiRE exact or HiRE DaT), and the
+ * DistributedModel whose devices hold the weight shards. The coordinator never loads the weights
+ * beyond the embedding table.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type {SamplingOptions} from '../decode/sampler.js';
+import {readConfigJson} from '../model/config.js';
+import {parseModelConfig} from '../model/architectures/index.js';
+import {HireTokenizer} from '../model/tokenizer.js';
+import {isBundle, readManifest} from '../hire/bundle.js';
+import {DistributedModel, type TopKMode} from './distributed-model.js';
+import {chooseDistributedHead, type DistributedHeadOptions} from './heads.js';
+
+export interface DistributedSessionOptions extends Omit<DistributedHeadOptions, 'devices' | 'topk'> {
+  devices: number;
+  topk: TopKMode;
+  backend?: string;
+  sampling: SamplingOptions;
+  /** 'required' fails without tokenizer.json; 'optional' loads it when present. */
+  tokenizer: 'required' | 'optional';
+  onWarning?: (message: string) => void;
+}
+
+export class DistributedSession {
+  private constructor(
+    readonly model: DistributedModel,
+    readonly tokenizer: HireTokenizer | null,
+  ) {}
+
+  static async open(dir: string, o: DistributedSessionOptions): Promise<DistributedSession> {
+    const {config} = parseModelConfig(readConfigJson(dir));
+    const hasTokenizer = fs.existsSync(path.join(dir, 'tokenizer.json'));
+    const tokenizer = o.tokenizer === 'required' || hasTokenizer ? HireTokenizer.load(dir) : null;
+    const {head, note} = chooseDistributedHead(dir, {vocabSize: config.vocabSize, dim: config.embedDim}, o.sampling, o);
+    if (note) o.onWarning?.(note);
+    if (isBundle(dir) && readManifest(dir, {vocabSize: config.vocabSize, dim: config.embedDim}).ffn) {
+      o.onWarning?.("the bundle's HiRE-FFN predictors are not used on several devices yet: each device computes its own FFN neurons (top-k FFN per --topk)");
+    }
+    const model = await DistributedModel.open({modelDir: dir, devices: o.devices, backend: o.backend, topk: o.topk, head});
+    for (const n of model.plan.notes) o.onWarning?.(n);
+    return new DistributedSession(model, tokenizer);
+  }
+
+  /** Token ids that end generation: config and tokenizer special tokens, merged. */
+  get eosTokenIds(): number[] {
+    const ids = new Set(this.model.config.eosTokenIds);
+    for (const id of this.tokenizer?.special.eosTokenIds ?? []) ids.add(id);
+    return [...ids];
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose();
+  }
+}
