@@ -70,6 +70,9 @@ export const KERNEL_NAMES = [
   'accum_rows_batch_f32',
   'accum_rows_batch_bf16',
   'accum_rows_batch_f16',
+  'accum_rows_part_f32',
+  'accum_rows_part_bf16',
+  'accum_rows_part_f16',
 ] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

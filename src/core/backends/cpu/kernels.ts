@@ -219,7 +219,28 @@ export class CpuKernels {
       throw new BackendError(`accumulateRows: ${n} rows requested from a matrix of ${rows}`);
     }
     this.arena.check(w, rows * cols * esize, 'accumulateRows w');
-    this.run(`accum_rows_${dtype}`, [w, coef, y, cols, ids, n], cols, ROW_ALIGN, n * cols * esize);
+    const work = n * cols * esize;
+    const threads = this.pool.threads;
+    if (threads > 1 && work >= this.minParallelBytes && n >= 8 * threads) {
+      // Split the rows: each thread reads whole rows into its own partial sum (much faster than
+      // splitting the columns, which has every thread read part of every row); then add them.
+      const align = 4;
+      const chunk = Math.ceil(n / threads / align) * align; // the pool's split (splitRange)
+      const parts = Math.ceil(n / chunk);
+      const mark = this.arena.mark();
+      try {
+        const pp = this.arena.alloc(parts * cols * 4);
+        this.run(`accum_rows_part_${dtype}`, [w, coef, pp, cols, ids, chunk], n, align, work);
+        const out = this.f32(y, cols);
+        const ps = this.f32(pp, parts * cols);
+        out.set(ps.subarray(0, cols));
+        for (let p = 1; p < parts; p++) for (let c = 0, o = p * cols; c < cols; c++) out[c] = out[c]! + ps[o + c]!;
+      } finally {
+        this.arena.reset(mark);
+      }
+      return;
+    }
+    this.run(`accum_rows_${dtype}`, [w, coef, y, cols, ids, n], cols, ROW_ALIGN, work);
   }
 
   /**

@@ -1068,7 +1068,7 @@
 
   (func $accum_any (param $kind i32) (param $esize i32)
     (param $w i32) (param $coef i32) (param $y i32) (param $cols i32) (param $ids i32) (param $n i32)
-    (param $c0 i32) (param $c1 i32)
+    (param $c0 i32) (param $c1 i32) (param $i0 i32)
     (local $stride i32) (local $i i32) (local $c i32) (local $q i32) (local $off i32) (local $yp i32)
     (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $step i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $acc v128)
@@ -1082,7 +1082,7 @@
       (f32.store (i32.add (local.get $y) (i32.shl (local.get $c) (i32.const 2))) (f32.const 0))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $next)))
-    (local.set $i (i32.const 0))
+    (local.set $i (local.get $i0))
     ;; four rows per pass
     (block $rdone (loop $rnext
       (br_if $rdone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $n)))
@@ -1195,11 +1195,29 @@
       (br $rnext))))
 
   (func (export "accum_rows_f32") (param $w i32) (param $coef i32) (param $y i32) (param $cols i32) (param $ids i32) (param $n i32) (param $c0 i32) (param $c1 i32)
-    (call $accum_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $coef) (local.get $y) (local.get $cols) (local.get $ids) (local.get $n) (local.get $c0) (local.get $c1)))
+    (call $accum_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $coef) (local.get $y) (local.get $cols) (local.get $ids) (local.get $n) (local.get $c0) (local.get $c1) (i32.const 0)))
+  ;; Row split: rows [i0, i1) of the sum into partial sum number i0 / chunk, at parts + that * cols * 4
+  ;; (all columns). The host adds the partial sums.
+  (func (export "accum_rows_part_f32") (param $w i32) (param $coef i32) (param $parts i32) (param $cols i32) (param $ids i32) (param $chunk i32) (param $i0 i32) (param $i1 i32)
+    (call $accum_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $coef)
+      (i32.add (local.get $parts) (i32.shl (i32.mul (i32.div_u (local.get $i0) (local.get $chunk)) (local.get $cols)) (i32.const 2)))
+      (local.get $cols) (local.get $ids) (local.get $i1) (i32.const 0) (local.get $cols) (local.get $i0)))
   (func (export "accum_rows_bf16") (param $w i32) (param $coef i32) (param $y i32) (param $cols i32) (param $ids i32) (param $n i32) (param $c0 i32) (param $c1 i32)
-    (call $accum_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $coef) (local.get $y) (local.get $cols) (local.get $ids) (local.get $n) (local.get $c0) (local.get $c1)))
+    (call $accum_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $coef) (local.get $y) (local.get $cols) (local.get $ids) (local.get $n) (local.get $c0) (local.get $c1) (i32.const 0)))
+  ;; Row split: rows [i0, i1) of the sum into partial sum number i0 / chunk, at parts + that * cols * 4
+  ;; (all columns). The host adds the partial sums.
+  (func (export "accum_rows_part_bf16") (param $w i32) (param $coef i32) (param $parts i32) (param $cols i32) (param $ids i32) (param $chunk i32) (param $i0 i32) (param $i1 i32)
+    (call $accum_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $coef)
+      (i32.add (local.get $parts) (i32.shl (i32.mul (i32.div_u (local.get $i0) (local.get $chunk)) (local.get $cols)) (i32.const 2)))
+      (local.get $cols) (local.get $ids) (local.get $i1) (i32.const 0) (local.get $cols) (local.get $i0)))
   (func (export "accum_rows_f16") (param $w i32) (param $coef i32) (param $y i32) (param $cols i32) (param $ids i32) (param $n i32) (param $c0 i32) (param $c1 i32)
-    (call $accum_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $coef) (local.get $y) (local.get $cols) (local.get $ids) (local.get $n) (local.get $c0) (local.get $c1)))
+    (call $accum_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $coef) (local.get $y) (local.get $cols) (local.get $ids) (local.get $n) (local.get $c0) (local.get $c1) (i32.const 0)))
+  ;; Row split: rows [i0, i1) of the sum into partial sum number i0 / chunk, at parts + that * cols * 4
+  ;; (all columns). The host adds the partial sums.
+  (func (export "accum_rows_part_f16") (param $w i32) (param $coef i32) (param $parts i32) (param $cols i32) (param $ids i32) (param $chunk i32) (param $i0 i32) (param $i1 i32)
+    (call $accum_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $coef)
+      (i32.add (local.get $parts) (i32.shl (i32.mul (i32.div_u (local.get $i0) (local.get $chunk)) (local.get $cols)) (i32.const 2)))
+      (local.get $cols) (local.get $ids) (local.get $i1) (i32.const 0) (local.get $cols) (local.get $i0)))
 
   ;; Batched weighted sums of rows: ys[b*cols + c] = sum_i coefs[b*n + i] * W[row(i), c] for b < nb,
   ;; c in [c0, c1); each listed row is read once for all nb outputs (row by row, 4 columns at a
