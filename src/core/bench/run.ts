@@ -61,6 +61,8 @@ export interface BenchOptions {
   ffn?: SyntheticFfnSpec | null;
   /** Also decode this many sequences together (batched rows for dense and the sparsest mode). */
   batch?: number;
+  /** Time every row this many times, round-robin, and keep each row's median run (default 1). */
+  repeat?: number;
   /** Multi-device rows (DaT-Top-k): device counts and top-k modes (src/core/dist/bench.ts). */
   devices?: DeviceBenchOptions | null;
   onProgress?: (stage: string) => void;
@@ -128,6 +130,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   if (opts.tokens < 1) throw new UsageError('--tokens must be at least 1');
   if (opts.promptTokens < 1) throw new UsageError('--prompt-tokens must be at least 1');
   if (opts.devices) checkDeviceBenchOptions(opts.devices);
+  if (opts.repeat !== undefined && !(Number.isInteger(opts.repeat) && opts.repeat >= 1 && opts.repeat <= 50)) throw new UsageError('--repeat must be an integer from 1 to 50');
   if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1 && opts.batch <= 64)) throw new UsageError('--batch must be an integer from 1 to 64');
   const threads = opts.threads ?? os.availableParallelism();
   let dir = opts.model;
@@ -168,6 +171,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const ffn = session.sparseFfn ?? (opts.ffn ? await syntheticFfn(session, opts.ffn) : null);
     const baseTopK = config.ffnTopK;
     const layers = ffn ? ffn.overrides : null;
+    const labelOf = (head: OutputHead, sparse: boolean) => (sparse ? `${head.describe()} + ${ffn!.describe}` : head.describe());
     const plans: Array<{mode: BenchMode; head: OutputHead; sparse: boolean}> = [{mode: 'dense', head: dense, sparse: false}];
     if (hireHead) plans.push({mode: 'hire-softmax', head: hireHead, sparse: false});
     if (ffn) plans.push({mode: 'hire-ffn', head: dense, sparse: true});
@@ -177,31 +181,37 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     // JIT compilation, worker wake-up and cold caches.
     opts.onProgress?.('warming up');
     await timeDecode(session, dense, opts.promptTokens, Math.min(8, opts.tokens));
+    // Rows are timed round-robin `repeat` times and each keeps its median run: on a noisy machine
+    // a slow moment then hits every row alike instead of whichever row it fell on.
+    const repeat = opts.repeat ?? 1;
+    const runs: TimedDecode[][] = plans.map(() => []);
+    for (let r = 0; r < repeat; r++) {
+      for (const [i, {head, sparse}] of plans.entries()) {
+        // the dense rows run the model as it is; the FFN rows with top-k and the sparse layers
+        model.ffnOverride = sparse ? layers : null;
+        model.setFfnTopK(sparse ? ffn!.topK : baseTopK);
+        opts.onProgress?.(`decoding ${opts.tokens} tokens with ${labelOf(head, sparse)}${repeat > 1 ? ` (run ${r + 1} of ${repeat})` : ''}`);
+        runs[i]!.push(await timeDecode(session, head, opts.promptTokens, opts.tokens));
+      }
+    }
     const rows: BenchRow[] = [];
-    for (const {mode, head, sparse} of plans) {
-      // the dense rows run the model as it is; the FFN rows with top-k and the sparse layers
-      model.ffnOverride = sparse ? layers : null;
-      model.setFfnTopK(sparse ? ffn!.topK : baseTopK);
-      const label = sparse ? `${head.describe()} + ${ffn!.describe}` : head.describe();
-      opts.onProgress?.(`decoding ${opts.tokens} tokens with ${label}`);
-      const t = await timeDecode(session, head, opts.promptTokens, opts.tokens);
+    for (const [i, {mode, head, sparse}] of plans.entries()) {
+      const t = median(runs[i]!);
       const bytes = session.bytesPerToken(head, sparse ? ffn : null);
       const tps = opts.tokens / (t.decodeMs / 1000);
+      const achieved = bytes * tps;
       rows.push({
         mode,
-        head: label,
+        head: labelOf(head, sparse),
         prefillTokensPerSecond: opts.promptTokens / (t.prefillMs / 1000),
         decodeTokensPerSecond: tps,
         msPerToken: t.decodeMs / opts.tokens,
         breakdown: t.breakdown,
         weightBytesPerToken: bytes,
-        achievedBytesPerSecond: 0,
-        bandwidthUtilisation: null,
+        achievedBytesPerSecond: achieved,
+        bandwidthUtilisation: probe ? achieved / probe : null,
         speedup: rows.length ? tps / rows[0]!.decodeTokensPerSecond : 1,
       });
-      const row = rows[rows.length - 1]!;
-      row.achievedBytesPerSecond = row.weightBytesPerToken * tps;
-      row.bandwidthUtilisation = probe ? row.achievedBytesPerSecond / probe : null;
     }
     const batchRows: BatchRow[] = [];
     if (opts.batch !== undefined && opts.batch > 1) {
@@ -303,6 +313,18 @@ function makeHireHead(dir: string, session: Session, opts: BenchOptions): Output
   const groupSize = dim % 64 === 0 ? 64 : dim;
   const predictor = syntheticPredictor({kind, vocabSize: config.vocabSize, dim, rank, bits, groupSize, seed: 5});
   return new HireSoftmaxHead(backend, lmHead, predictor, {kPrime, certifyK: null});
+}
+
+interface TimedDecode {
+  prefillMs: number;
+  decodeMs: number;
+  breakdown: Record<Section, number> | null;
+}
+
+/** The run with the median decode time (the upper median for an even count). */
+function median(runs: TimedDecode[]): TimedDecode {
+  const sorted = [...runs].sort((a, b) => a.decodeMs - b.decodeMs);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** Prefill a fixed pseudo-random prompt, then decode greedily, timing each part. */
