@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {BaseCommand, warn} from '../cli/base-command.js';
 import {formatBytes, makeTable} from '../cli/format.js';
-import {parseNumber} from '../cli/parse.js';
+import {parseIntList, parseNumber} from '../cli/parse.js';
 import {createProgress} from '../cli/progress.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
 import {shapeNames, type BenchDtype} from '../core/bench/models.js';
@@ -27,7 +27,7 @@ Shapes: ${shapeNames().join(', ')}.`;
     '<%= config.bin %> bench --shape llama-470m --dtype bf16 --threads 2 --hire --k-prime 512',
     '<%= config.bin %> bench llama2xs.hire --json',
     '<%= config.bin %> bench --shape llama-110m --hire --ffn --ffn-group-size 8 --ffn-read 0.2',
-    '<%= config.bin %> bench --shape llama-110m --hire --ffn --batch 8',
+    '<%= config.bin %> bench --shape llama-110m --hire --ffn --batch 2,4,8',
     '<%= config.bin %> bench --shape llama-110m --hire --k-prime 512 --devices 1,2,4 --no-probe',
     '<%= config.bin %> bench --output-layer --vocab 128256 --dim 2048 --k-prime 512 --softmax lowrank+quant --bits 4',
   ];
@@ -57,13 +57,15 @@ Shapes: ${shapeNames().join(', ')}.`;
     'ffn-topk': Flags.string({description: 'Fraction of FFN neurons kept for --ffn (top-k FFN).', default: '0.1'}),
     'ffn-read': Flags.string({description: 'Fraction of FFN groups read per token for --ffn (synthetic weights have no sparsity to predict).', default: '0.2'}),
     repeat: Flags.integer({description: 'Time every row this many times, round-robin, and report each row\'s median run (for noisy machines).', default: 1, min: 1, max: 50}),
-    batch: Flags.integer({description: 'Also decode this many sequences together (dense and the sparsest mode): tokens/s, bytes per token and FFN groups read for the batch.', min: 1, max: 64}),
+    batch: Flags.string({description: 'Batch sizes, e.g. 2,4,8: also decode that many sequences together (dense and the sparsest mode): tokens/s, bytes per token and FFN groups read for the batch.'}),
     'output-layer': Flags.boolean({description: 'Time the output layer alone (dense against HiRE).', default: false}),
     vocab: Flags.integer({description: 'Vocabulary size for --output-layer.', default: 32000, min: 1}),
     dim: Flags.integer({description: 'Width for --output-layer.', default: 2048, min: 1}),
     devices: Flags.string({description: 'Multi-device rows (DaT-Top-k) for these device counts, e.g. 1,2,4: ms/token, bytes moved between devices per token, DaT recall on bundles.'}),
     topk: Flags.string({description: 'Top-k modes for --devices: exact, dat, or both.', default: 'exact,dat'}),
     slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack, else a quarter of k'/devices).", min: 0}),
+    'ffn-recall': Flags.string({description: "With --devices on a bundle calibrated with --ffn: HiRE-FFN recall target that picks k'_g per layer (each device reads its share).", default: '0.99'}),
+    'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N).", default: 1, min: 0}),
     json: Flags.boolean({description: 'Print the report as JSON.', default: false}),
   };
 
@@ -111,8 +113,16 @@ Shapes: ${shapeNames().join(', ')}.`;
               read: parseNumber('--ffn-read', flags['ffn-read']),
             }
           : undefined,
-        batch: flags.batch,
-        devices: flags.devices ? {counts: flags.devices.split(',').map(Number), modes: flags.topk.split(',') as TopKMode[], slack: flags.slack} : null,
+        batch: flags.batch === undefined ? undefined : parseIntList('--batch', flags.batch),
+        devices: flags.devices
+          ? {
+              counts: flags.devices.split(',').map(Number),
+              modes: flags.topk.split(',') as TopKMode[],
+              slack: flags.slack,
+              ffnRecall: parseNumber('--ffn-recall', flags['ffn-recall']),
+              ffnSlack: flags['ffn-slack'],
+            }
+          : null,
         onProgress,
         onWarning: warn,
       });
@@ -177,7 +187,7 @@ function renderReport(r: BenchReport): string {
 }
 
 function renderDevices(d: DeviceBenchReport): string {
-  const t = makeTable(['devices', 'top-k', 'ms/token', 'output layer ms', 'moved/token', 'all-reduce', 'softmax', 'vs 1 device', 'vs HiRE session', 'slack']);
+  const t = makeTable(['devices', 'top-k', 'ms/token', 'output layer ms', 'moved/token', 'all-reduce', 'softmax', 'vs 1 device', 'vs HiRE session', 'slack', 'FFN', 'FFN weights/token/device']);
   for (const row of d.rows) {
     t.push([
       String(row.devices),
@@ -190,9 +200,11 @@ function renderDevices(d: DeviceBenchReport): string {
       row.vsOneDevice === null ? '-' : `${row.vsOneDevice.toFixed(2)}x`,
       row.vsSingleHire === null ? '-' : `${row.vsSingleHire.toFixed(2)}x`,
       row.topk === 'dat' ? String(row.slack) : '-',
+      row.ffn.sparse ? 'HiRE' : 'dense',
+      row.ffn.bytesPerTokenPerDevice.map((b) => formatBytes(b)).join(' / '),
     ]);
   }
-  let out = `${t.toString()}\n(latency in parentheses: more devices than the ${d.cores} cores, not a speed figure. 'vs 1 device': the same mode on one device of this runtime; 'vs HiRE session': the single-device HiRE row above, on all cores. The paper reports 2.27x over single-device HiRE on several TPUs)`;
+  let out = `${t.toString()}\n(latency in parentheses: more devices than the ${d.cores} cores, not a speed figure. 'vs 1 device': the same mode on one device of this runtime; 'vs HiRE session': the single-device HiRE row above, on all cores. The paper reports 2.27x over single-device HiRE on several TPUs. 'FFN weights/token/device': FFN weight bytes each device reads per token, predictors included)`;
   if (d.recall) {
     const rt = makeTable(['devices', "k'", 'k', 'slack', 'recall single', 'recall DaT', 'DaT, no slack']);
     for (const r of d.recall.rows) rt.push([String(r.devices), String(r.kPrime), String(r.k), String(r.slack), r.single.toFixed(4), r.dat.toFixed(4), r.datNoSlack.toFixed(4)]);

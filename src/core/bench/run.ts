@@ -59,8 +59,8 @@ export interface BenchOptions {
    * unless the bundle has them.
    */
   ffn?: SyntheticFfnSpec | null;
-  /** Also decode this many sequences together (batched rows for dense and the sparsest mode). */
-  batch?: number;
+  /** Batch sizes to also decode together (batched rows for dense and the sparsest mode; 1s are skipped). */
+  batch?: number[];
   /** Time every row this many times, round-robin, and keep each row's median run (default 1). */
   repeat?: number;
   /** Multi-device rows (DaT-Top-k): device counts and top-k modes (src/core/dist/bench.ts). */
@@ -131,7 +131,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   if (opts.promptTokens < 1) throw new UsageError('--prompt-tokens must be at least 1');
   if (opts.devices) checkDeviceBenchOptions(opts.devices);
   if (opts.repeat !== undefined && !(Number.isInteger(opts.repeat) && opts.repeat >= 1 && opts.repeat <= 50)) throw new UsageError('--repeat must be an integer from 1 to 50');
-  if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1 && opts.batch <= 64)) throw new UsageError('--batch must be an integer from 1 to 64');
+  for (const b of opts.batch ?? []) if (!(Number.isInteger(b) && b >= 1 && b <= 64)) throw new UsageError(`--batch sizes must be integers from 1 to 64, got ${b}`);
   const threads = opts.threads ?? os.availableParallelism();
   let dir = opts.model;
   if (!dir) {
@@ -214,21 +214,21 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       });
     }
     const batchRows: BatchRow[] = [];
-    if (opts.batch !== undefined && opts.batch > 1) {
-      const wanted = [plans[0]!, plans[plans.length - 1]!].filter((p, i, a) => a.indexOf(p) === i);
+    const wanted = [plans[0]!, plans[plans.length - 1]!].filter((p, i, a) => a.indexOf(p) === i);
+    for (const batch of (opts.batch ?? []).filter((b) => b > 1)) {
       for (const plan of wanted) {
         const single = rows.find((r) => r.mode === plan.mode)!;
         model.ffnOverride = plan.sparse ? layers : null;
         model.setFfnTopK(plan.sparse ? ffn!.topK : baseTopK);
-        opts.onProgress?.(`decoding ${opts.batch} sequences together (${plan.mode})`);
-        const prompts = Array.from({length: opts.batch}, (_, b) =>
+        opts.onProgress?.(`decoding ${batch} sequences together (${plan.mode})`);
+        const prompts = Array.from({length: batch}, (_, b) =>
           Array.from({length: opts.promptTokens}, (_, i) => (i * 7919 + 13 + b * 104729) % config.vocabSize),
         );
         const hire = plan.head instanceof HireSoftmaxHead ? {head: plan.head, kPrime: plan.head.kPrime} : null;
         const r = await generateBatch(model, prompts, {maxTokens: opts.tokens, sampling: {temperature: 0, topK: 0, topP: 1}, seed: 1, eosTokenIds: [], hire});
         batchRows.push({
           mode: plan.mode,
-          batch: opts.batch,
+          batch,
           tokensPerSecond: r.tokensPerSecond,
           weightBytesPerToken: r.bytesPerToken,
           singleBytesPerToken: single.weightBytesPerToken,
