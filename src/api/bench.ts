@@ -8,8 +8,10 @@ import type {QuantBits} from '../core/hire/quant.js';
 import type {SoftmaxKind} from '../core/hire/softmax-predictor.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {coreProgress, type TaskOptions} from './progress.js';
+import type {SyntheticFfnSpec} from '../core/bench/synthetic-ffn.js';
 
-export type {BenchReport, BenchRow} from '../core/bench/run.js';
+export type {BenchReport, BenchRow, BatchRow} from '../core/bench/run.js';
+export type {SyntheticFfnSpec} from '../core/bench/synthetic-ffn.js';
 
 export interface BenchOptions extends TaskOptions {
   /** Model directory or bundle (default: the demo bundle, unless `shape` is given). */
@@ -34,6 +36,16 @@ export interface BenchOptions extends TaskOptions {
   hire?: {kind: SoftmaxKind; rank?: number; bits: QuantBits; kPrime: number} | null;
   /** Recall target for a bundle's k' table (default 0.99). */
   recall?: number;
+  /**
+   * HiRE-FFN rows on a model without a bundle: random predictors of this kind, reading this share
+   * of each layer's groups (synthetic weights have no sparsity to predict). Bundles calibrated with
+   * an FFN section always get FFN rows.
+   */
+  ffn?: SyntheticFfnSpec | null;
+  /** Batch sizes also decoded together (dense and the sparsest mode). */
+  batch?: number[];
+  /** Time every row this many times, round-robin, and keep each row's median run (default 1). */
+  repeat?: number;
 }
 
 export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
@@ -49,6 +61,9 @@ export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
     probe: options.probe,
     hire: options.hire ?? null,
     recall: options.recall ?? 0.99,
+    ffn: options.ffn,
+    batch: options.batch,
+    repeat: options.repeat,
     onProgress: (stage) => progress(stage),
     onWarning: options.onWarning,
   });
