@@ -65,7 +65,7 @@ Shapes: ${shapeNames().join(', ')}.`;
     topk: Flags.string({description: 'Top-k modes for --devices: exact, dat, or both.', default: 'exact,dat'}),
     slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack, else a quarter of k'/devices).", min: 0}),
     'ffn-recall': Flags.string({description: "With --devices on a bundle calibrated with --ffn: HiRE-FFN recall target that picks k'_g per layer (each device reads its share).", default: '0.99'}),
-    'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N).", default: 1, min: 0}),
+    'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (none on one device).", default: 1, min: 0}),
     json: Flags.boolean({description: 'Print the report as JSON.', default: false}),
   };
 

@@ -58,14 +58,15 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       default: false,
     }),
     predictor: Flags.string({description: 'HiRE: softmax predictor to use (default: the one calibration selected).'}),
-    ffn: Flags.string({description: "HiRE-FFN (bundles calibrated with --ffn): auto = sparse FFN, off = dense (exact top-k) FFN.", options: ['auto', 'off'], default: 'auto'}),
-    'ffn-recall': Flags.string({description: "HiRE-FFN: mean recall target that picks k'_g per layer.", default: '0.99'}),
+    ffn: Flags.string({description: "HiRE-FFN (bundles calibrated with --ffn): auto = sparse FFN (with --devices: each device picks its own groups), off = dense (exact top-k) FFN.", options: ['auto', 'off'], default: 'auto'}),
+    'ffn-recall': Flags.string({description: "HiRE-FFN: mean recall target that picks k'_g per layer (with --devices: each device reads its share of k'_g).", default: '0.99'}),
     'ffn-k-prime': Flags.integer({description: 'HiRE-FFN: dynamic groups per layer (overrides --ffn-recall).', min: 0}),
     batch: Flags.integer({description: 'Decode this many sequences together (the prompt repeated, sequence b seeded with --seed + b); weights are read once per step for all of them.', min: 1, max: 64}),
     'no-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token.', default: false}),
     devices: Flags.integer({description: 'Decode on N devices (worker threads, each with its own backend and weight shard); see --topk.', min: 1, max: 64}),
     topk: Flags.string({description: "With --devices: exact gathers every approximate score for a global top-k'; dat takes each device's local top-k'/N + slack.", options: ['exact', 'dat'], default: 'exact'}),
     slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack).", min: 0}),
+    'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (none on one device).", default: 1, min: 0}),
     json: Flags.boolean({description: 'Print one JSON object (text, token ids, statistics) instead of streaming.', default: false}),
   };
 
@@ -83,6 +84,10 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       certify: flags.certify,
       predictor: flags.predictor,
       slack: flags.slack,
+      ffn: flags.ffn as 'auto' | 'off',
+      ffnRecall: parseNumber('--ffn-recall', flags['ffn-recall']),
+      ffnKPrime: flags['ffn-k-prime'],
+      ffnSlack: flags['ffn-slack'],
       onWarning: warn,
     });
     try {
@@ -101,13 +106,16 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       }
       write(streamer.flush());
       const traffic = session.model.traffic();
+      const ffn = session.model.ffn();
       if (flags.json) {
-        this.log(JSON.stringify({tokenIds: ids, text: tok ? tok.decode(ids) : null, stats: step.value, devices: flags.devices, topk: flags.topk, traffic, output: session.model.headStats()}, null, 2));
+        const ffnJson = {sparse: ffn.sparse, bytesPerTokenPerDevice: ffn.devices.map((d) => d.bytesPerToken), denseBytesPerTokenPerDevice: ffn.devices.map((d) => d.denseBytesPerToken)};
+        this.log(JSON.stringify({tokenIds: ids, text: tok ? tok.decode(ids) : null, stats: step.value, devices: flags.devices, topk: flags.topk, traffic, output: session.model.headStats(), ffn: ffnJson}, null, 2));
       } else {
         process.stdout.write('\n');
         const st = step.value;
         note(`[${flags.devices} devices] generated ${st.generatedTokens} tok at ${st.decodeTokensPerSecond.toFixed(1)} tok/s; stop: ${st.stopReason}`);
         note(`moved between devices per token: ${(traffic.total / 1e3).toFixed(1)} KB (all-reduce ${(traffic.allReduce / 1e3).toFixed(1)} KB, output layer ${(traffic.softmax / 1e3).toFixed(1)} KB)`);
+        note(`FFN weights read per token and device: ${ffn.devices.map((d) => `${(d.bytesPerToken / 1e3).toFixed(1)} KB`).join(' / ')} (${ffn.sparse ? 'HiRE-FFN' : 'dense'}; dense ${(ffn.devices[0]!.denseBytesPerToken / 1e3).toFixed(1)} KB)`);
       }
     } finally {
       await session.dispose();
@@ -215,6 +223,10 @@ interface DeviceFlags {
   devices?: number;
   topk: string;
   slack?: number;
+  ffn: string;
+  'ffn-recall': string;
+  'ffn-k-prime'?: number;
+  'ffn-slack': number;
   backend: string;
   seed: number;
   'max-tokens': number;

@@ -2,7 +2,9 @@
  * `hire bench --devices 1,2,4`: multi-device rows next to the single-device ones. For each device
  * count and top-k mode (exact, dat) it decodes the same greedy sequence and reports ms per token
  * and the bytes moved between devices per token; on a bundle it also measures the recall of DaT
- * against exact top-k on held-out text. Speed is only claimed where devices <= cores (each device
+ * against exact top-k on held-out text. On a bundle with an FFN section every device runs HiRE-FFN
+ * (its own groups, no global step) and each row reports the FFN bytes each device reads per token.
+ * Speed is only claimed where devices <= cores (each device
  * is one thread); larger counts are for the bytes and recall figures.
  */
 import os from 'node:os';
@@ -27,6 +29,10 @@ export interface DeviceBenchOptions {
   vocabLayout?: VocabLayout;
   /** Validation tokens for the recall figures on a bundle (default 512; 0 skips them). */
   recallTokens?: number;
+  /** HiRE-FFN recall target on bundles with an FFN section (default 0.99). */
+  ffnRecall?: number;
+  /** HiRE-FFN dynamic groups each device reads beyond its share (default 1). */
+  ffnSlack?: number;
 }
 
 export interface DeviceBenchInput {
@@ -55,6 +61,8 @@ export interface DeviceBenchRow {
   outputMsPerToken: number;
   decodeTokensPerSecond: number;
   traffic: TokenTraffic;
+  /** The FFN on the devices: HiRE-FFN or dense shards, and each device's FFN weight bytes per token. */
+  ffn: {sparse: boolean; bytesPerTokenPerDevice: number[]; denseBytesPerTokenPerDevice: number[]};
   /** devices <= cores: the latency is a speed figure; otherwise only bytes and recall are. */
   speedClaim: boolean;
   /** Single-device HiRE session (all cores) ms/token over this row's (the paper: 2.27x on several TPUs). */
@@ -81,15 +89,22 @@ export async function benchDevices(o: DeviceBenchInput): Promise<DeviceBenchRepo
   const cores = os.availableParallelism();
   const rows: DeviceBenchRow[] = [];
   const slacks = new Map<number, {slack: number; head: DistributedHead}>();
+  const notes = new Set<string>();
   for (const devices of o.devices.counts) {
     for (const topk of o.devices.modes) {
       const head = headFor(o, devices, topk);
       if (topk === 'dat' && head.kind === 'hire') slacks.set(devices, {slack: head.slack, head});
       o.onProgress?.(`decoding ${o.tokens} tokens on ${devices} device(s), top-k ${topk}`);
-      const model = await DistributedModel.open({modelDir: o.dir, devices, backend: o.backend, topk, head, vocabLayout: o.devices.vocabLayout});
+      const ffnOpts = {ffnRecall: o.devices.ffnRecall, ffnSlack: o.devices.ffnSlack};
+      const model = await DistributedModel.open({modelDir: o.dir, devices, backend: o.backend, topk, head, vocabLayout: o.devices.vocabLayout, ffn: ffnOpts});
+      for (const n of model.notes.filter((x) => !notes.has(x))) {
+        notes.add(n);
+        o.onWarning?.(n);
+      }
       try {
         const ms = await timeDecode(model, o.promptTokens, o.tokens);
         const outputMs = await timeHead(model, Math.max(20, o.tokens));
+        const ffn = model.ffn();
         rows.push({
           devices,
           topk,
@@ -99,6 +114,7 @@ export async function benchDevices(o: DeviceBenchInput): Promise<DeviceBenchRepo
           outputMsPerToken: outputMs,
           decodeTokensPerSecond: 1000 / ms,
           traffic: model.traffic(),
+          ffn: {sparse: ffn.sparse, bytesPerTokenPerDevice: ffn.devices.map((d) => d.bytesPerToken), denseBytesPerTokenPerDevice: ffn.devices.map((d) => d.denseBytesPerToken)},
           speedClaim: devices <= cores,
           vsSingleHire: o.singleHireMsPerToken && head.kind === 'hire' ? o.singleHireMsPerToken / ms : null,
           vsOneDevice: null,

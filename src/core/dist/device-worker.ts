@@ -1,7 +1,8 @@
 /**
  * Entry point of one device worker (a worker thread started by devices.ts from the compiled
  * dist/core/dist/device-worker.js). It creates its own backend with one thread, loads only its
- * shard of the checkpoint (and of the softmax predictor), posts 'ready', then serves commands
+ * shard of the checkpoint (and of the softmax and HiRE-FFN predictors), posts 'ready' (with its
+ * FFN rows and bytes per token), then serves commands
  * from the shared control block until QUIT. A failure sets ABORT (so peers waiting at a barrier
  * give up) and is rethrown, which the coordinator sees as the worker's 'error' event.
  */
@@ -15,6 +16,7 @@ import {openModel} from '../model/load.js';
 import {countWord, CTL, FAIL, HEAD_OP, makeViews, OP, waitWord, type Layout, type Views} from './protocol.js';
 import type {TopList} from './dat-top-k.js';
 import type {ShardPlan, VocabSlice} from './shard-plan.js';
+import {denseFfnInfo, DeviceFfnSelector, type DeviceFfnInfo, type DeviceFfnSpec} from './shard-ffn-select.js';
 import {ShardModel, type Collectives} from './shard-model.js';
 import {slicePredictor} from './shard-predictor.js';
 import {loadShardWeights} from './shard-weights.js';
@@ -34,6 +36,8 @@ export interface DeviceInit {
   buffer: SharedArrayBuffer;
   ffnTopK: 'exact' | 'dat';
   head: DeviceHeadSpec;
+  /** HiRE-FFN: the bundle's per-layer plan (null: every device computes all its neurons). */
+  ffn: DeviceFfnSpec | null;
   /** Polls at a barrier before Atomics.wait (0 unless a core is left for the coordinator). */
   spin: number;
 }
@@ -42,6 +46,7 @@ export interface DeviceReady {
   type: 'ready';
   describe: string;
   weightBytes: number;
+  ffn: DeviceFfnInfo;
 }
 
 class Aborted extends Error {}
@@ -129,9 +134,11 @@ async function main(): Promise<void> {
     const shard = init.plan.shards[device]!;
     const weights = loadShardWeights(source, shard, backend);
     const predictor = await loadPredictor(init, source.config.vocabSize, source.config.embedDim);
+    const selector = init.ffn ? await DeviceFfnSelector.load(backend, source.config, weights, init.ffn) : null;
     const coll = new SharedCollectives(v, device, layout.devices, init.spin);
-    model = new ShardModel(source.config, weights, backend, shard, coll, predictor, {ffnTopK: init.ffnTopK});
-    parentPort!.postMessage({type: 'ready', describe: backend.describe(), weightBytes: weights.bytes} satisfies DeviceReady);
+    model = new ShardModel(source.config, weights, backend, shard, coll, predictor, {ffnTopK: init.ffnTopK, ffnSelector: selector});
+    const ffn = selector ? selector.info(weights) : denseFfnInfo(weights);
+    parentPort!.postMessage({type: 'ready', describe: backend.describe(), weightBytes: weights.bytes, ffn} satisfies DeviceReady);
   } finally {
     source.checkpoint.close();
   }

@@ -11,6 +11,7 @@ import {fileURLToPath} from 'node:url';
 import {Worker} from 'node:worker_threads';
 import {BackendError} from '../errors.js';
 import type {DeviceHeadSpec, DeviceInit, DeviceReady} from './device-worker.js';
+import type {DeviceFfnSpec} from './shard-ffn-select.js';
 import {CTL, FAIL, makeLayout, makeViews, waitWord, type Layout, type LayoutInput, type Views} from './protocol.js';
 import type {ShardPlan} from './shard-plan.js';
 
@@ -22,6 +23,8 @@ export interface DeviceGroupOptions {
   layout: Omit<LayoutInput, 'devices'>;
   ffnTopK: 'exact' | 'dat';
   head: DeviceHeadSpec;
+  /** HiRE-FFN plan for every device (null: dense FFN shards). */
+  ffn?: DeviceFfnSpec | null;
   /** Most milliseconds one command may take before the group gives up (default 120 s). */
   timeoutMs?: number;
 }
@@ -68,7 +71,7 @@ export class DeviceGroup {
     const workers: Worker[] = [];
     try {
       for (let d = 0; d < devices; d++) {
-        const init: DeviceInit = {device: d, modelDir: o.modelDir, backend: o.backend, plan: o.plan, layout, buffer, ffnTopK: o.ffnTopK, head: o.head, spin};
+        const init: DeviceInit = {device: d, modelDir: o.modelDir, backend: o.backend, plan: o.plan, layout, buffer, ffnTopK: o.ffnTopK, head: o.head, ffn: o.ffn ?? null, spin};
         workers.push(new Worker(file, {workerData: init, name: `hire-device-${d}`}));
       }
       const ready = await Promise.all(workers.map((w, d) => whenReady(w, d)));

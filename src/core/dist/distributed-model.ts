@@ -9,6 +9,11 @@
  *   HiRE DaT     every device takes its local top-(ceil(k'/D) + slack) and returns (id, logit)
  *                pairs; the coordinator merges the D short lists and keeps the best k'
  *
+ * The FFN: on a bundle with an FFN section the neurons are split in whole groups of the bundle's
+ * group size, strided so that every device holds its share of each layer's static groups, and
+ * (unless ffn 'off') each device runs HiRE-FFN: it picks its own groups with its own predictor
+ * rows, no global step (shard-ffn-select.ts). Otherwise every device computes all its neurons.
+ *
  * It also counts the bytes that cross between devices (and the coordinator) per token.
  */
 import type {HeadResult, HeadStats} from '../decode/output-head.js';
@@ -23,7 +28,8 @@ import {datListSize, mergeTopK, softmaxBytes, type TopList} from './dat-top-k.js
 import type {DeviceHeadSpec} from './device-worker.js';
 import {DeviceGroup} from './devices.js';
 import {countWord, HEAD_OP, OP} from './protocol.js';
-import {makeShardPlan, rangeSize, sliceLocal, type ShardPlan, type VocabLayout} from './shard-plan.js';
+import {bundleFfnSpec, type DeviceFfnInfo, type DeviceFfnSpec, type DistributedFfnOptions} from './shard-ffn-select.js';
+import {makeShardPlan, sliceLocal, type ShardPlan, type VocabLayout} from './shard-plan.js';
 
 export type TopKMode = 'exact' | 'dat';
 
@@ -39,6 +45,8 @@ export interface DistributedOptions {
   head: DistributedHead;
   /** How the vocabulary is split over the devices (default strided). */
   vocabLayout?: VocabLayout;
+  /** HiRE-FFN on the devices (default: on when the bundle has an FFN section). */
+  ffn?: DistributedFfnOptions;
   /** Tokens per STEP command while prefilling (default 32). */
   maxBatch?: number;
   timeoutMs?: number;
@@ -57,6 +65,15 @@ export interface TokenTraffic {
   total: number;
 }
 
+/** The FFN as the devices run it. */
+export interface DistributedFfnReport {
+  /** HiRE-FFN (per-device group selection) on at least one layer of some device. */
+  sparse: boolean;
+  describe: string;
+  /** Each device's FFN rows and weight bytes per token (DeviceFfnInfo), in device order. */
+  devices: DeviceFfnInfo[];
+}
+
 export class DistributedModel {
   private steps = 0;
   private candidates = 0;
@@ -69,6 +86,9 @@ export class DistributedModel {
     private readonly opts: DistributedOptions,
     private readonly embed: HostMatrix,
     private readonly positions: HostMatrix | null,
+    private readonly ffnSpec: DeviceFfnSpec | null,
+    /** Caveats for the user: the shard plan's and the FFN plan's. */
+    readonly notes: string[],
   ) {}
 
   static async open(o: DistributedOptions): Promise<DistributedModel> {
@@ -87,7 +107,8 @@ export class DistributedModel {
     if (o.head.kind === 'hire' && (o.head.kPrime < 1 || o.head.kPrime > c.vocabSize)) {
       throw new UsageError(`k' = ${o.head.kPrime} must be in 1..${c.vocabSize}`);
     }
-    const plan = makeShardPlan(c, o.devices, {vocabLayout: o.vocabLayout});
+    const ffn = bundleFfnSpec(o.modelDir, c, o.devices, o.ffn);
+    const plan = makeShardPlan(c, o.devices, {vocabLayout: o.vocabLayout, ...(ffn.groupSize ? {ffnGroupSize: ffn.groupSize, ffnLayout: 'strided'} : {})});
     const listCap = Math.max(...plan.shards.map((s) => s.vocab.count));
     const kf = c.ffnTopK === null ? 1 : Math.max(1, Math.round(c.ffnTopK * c.hiddenDim));
     const group = await DeviceGroup.start({
@@ -97,9 +118,10 @@ export class DistributedModel {
       layout: {dim: c.dim, maxBatch: o.maxBatch ?? 32, vocabSize: c.vocabSize, ffnList: kf, listCap},
       ffnTopK: o.topk,
       head: o.head.kind === 'dense' ? {kind: 'dense'} : o.head.source,
+      ffn: ffn.spec,
       timeoutMs: o.timeoutMs,
     });
-    return new DistributedModel(c, plan, group, o, embed, positions);
+    return new DistributedModel(c, plan, group, o, embed, positions, ffn.spec, [...plan.notes, ...(ffn.note ? [ffn.note] : [])]);
   }
 
   get devices(): number {
@@ -109,7 +131,22 @@ export class DistributedModel {
   describe(): string {
     const h = this.opts.head;
     const head = h.kind === 'dense' ? 'dense output layer' : `HiRE softmax (${h.name}, k'=${h.kPrime}${this.opts.topk === 'dat' ? `, DaT slack ${h.slack}` : ''})`;
-    return `${this.devices} device${this.devices > 1 ? 's' : ''} (${this.group.ready[0]!.describe} each), top-k ${this.opts.topk}; ${head}`;
+    return `${this.devices} device${this.devices > 1 ? 's' : ''} (${this.group.ready[0]!.describe} each), top-k ${this.opts.topk}; ${head}; ${this.ffn().describe}`;
+  }
+
+  /** The FFN each device runs, with its rows and weight bytes per token. */
+  ffn(): DistributedFfnReport {
+    const devices = this.group.ready.map((r) => r.ffn);
+    const sparse = devices.some((d) => d.sparse);
+    const f = this.ffnSpec;
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    const kb = (b: number) => `${(b / 1e3).toFixed(1)} KB`;
+    const perDevice = `${devices.map((d) => kb(d.bytesPerToken)).join(' / ')} per device and token`;
+    const describe =
+      f && sparse
+        ? `HiRE-FFN per device (g=${f.groupSize}, each device its own static groups + ceil(k'_g/${this.devices}) + ${f.slack} slack of ${mean(f.layers.map((l) => l.kPrime)).toFixed(1)} groups per layer; ${perDevice}, dense ${kb(devices[0]!.denseBytesPerToken)})`
+        : `dense FFN shards (${perDevice})`;
+    return {sparse, describe, devices};
   }
 
   /** A fresh sequence on every device (KV caches of maxSeqLen positions). */
@@ -210,9 +247,10 @@ export class DistributedModel {
     const allReduce = 2 * c.nLayers * n * (n - 1) * c.dim * 4;
     let ffnTopK = 0;
     if (c.ffnTopK !== null && this.opts.topk === 'exact' && n > 1) {
+      // every device reads the other devices' lists: at most k_f of its computed rows per layer
       const kf = Math.max(1, Math.round(c.ffnTopK * c.hiddenDim));
-      const lists = this.plan.shards.reduce((s, sh) => s + Math.min(kf, sh.ffn.reduce((a, r) => a + rangeSize(r), 0)), 0);
-      ffnTopK = c.nLayers * (n - 1) * lists * 8;
+      const lists = this.group.ready.reduce((s, r) => s + r.ffn.rows.reduce((a, rows) => a + Math.min(kf, rows), 0), 0);
+      ffnTopK = (n - 1) * lists * 8;
     }
     const softmax = this.steps ? this.softmaxTotal / this.steps : 0;
     return {input, allReduce, ffnTopK, softmax, total: input + allReduce + ffnTopK + softmax};

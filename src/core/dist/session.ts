@@ -1,7 +1,8 @@
 /**
  * What `hire generate --devices N` holds: the tokenizer and end-of-sequence ids of the model
- * directory, the output layer chosen for N devices (dense, HiRE exact or HiRE DaT), and the
- * DistributedModel whose devices hold the weight shards. The coordinator never loads the weights
+ * directory, the output layer chosen for N devices (dense, HiRE exact or HiRE DaT), the FFN
+ * (HiRE-FFN per device on bundles with an FFN section), and the DistributedModel whose devices
+ * hold the weight shards. The coordinator never loads the weights
  * beyond the embedding table.
  */
 import fs from 'node:fs';
@@ -10,11 +11,11 @@ import type {SamplingOptions} from '../decode/sampler.js';
 import {readConfigJson} from '../model/config.js';
 import {parseModelConfig} from '../model/architectures/index.js';
 import {HireTokenizer} from '../model/tokenizer.js';
-import {isBundle, readManifest} from '../hire/bundle.js';
 import {DistributedModel, type TopKMode} from './distributed-model.js';
 import {chooseDistributedHead, type DistributedHeadOptions} from './heads.js';
+import type {DistributedFfnOptions} from './shard-ffn-select.js';
 
-export interface DistributedSessionOptions extends Omit<DistributedHeadOptions, 'devices' | 'topk'> {
+export interface DistributedSessionOptions extends Omit<DistributedHeadOptions, 'devices' | 'topk'>, DistributedFfnOptions {
   devices: number;
   topk: TopKMode;
   backend?: string;
@@ -36,11 +37,9 @@ export class DistributedSession {
     const tokenizer = o.tokenizer === 'required' || hasTokenizer ? HireTokenizer.load(dir) : null;
     const {head, note} = chooseDistributedHead(dir, {vocabSize: config.vocabSize, dim: config.embedDim}, o.sampling, o);
     if (note) o.onWarning?.(note);
-    if (isBundle(dir) && readManifest(dir, {vocabSize: config.vocabSize, dim: config.embedDim}).ffn) {
-      o.onWarning?.("the bundle's HiRE-FFN predictors are not used on several devices yet: each device computes its own FFN neurons (top-k FFN per --topk)");
-    }
-    const model = await DistributedModel.open({modelDir: dir, devices: o.devices, backend: o.backend, topk: o.topk, head});
-    for (const n of model.plan.notes) o.onWarning?.(n);
+    const ffn = {ffn: o.ffn, ffnRecall: o.ffnRecall, ffnKPrime: o.ffnKPrime, ffnSlack: o.ffnSlack};
+    const model = await DistributedModel.open({modelDir: dir, devices: o.devices, backend: o.backend, topk: o.topk, head, ffn});
+    for (const n of model.notes) o.onWarning?.(n);
     return new DistributedSession(model, tokenizer);
   }
 

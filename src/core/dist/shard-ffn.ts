@@ -3,17 +3,18 @@
  * partials and the down-projection bias).
  *
  *   rows  = selector?.select(layer, x) ?? every local neuron          (HiRE-FFN hook, see below)
- *   h     = act(W_gate[rows] x) * (W_up[rows] x)   (or act(W_up[rows] x) ungated)
- *   keep  = top-k FFN models: exact mode, the global top-k_f via an all-gather of the devices'
- *           local top-k_f lists; dat mode, the local top ceil(k_f * local / hiddenDim), no global step
+ *   h     = act(W_gate[rows] x + b_gate[rows]) * (W_up[rows] x + b_up[rows])
+ *           (ungated: act(W_in[rows] x + b_in[rows]); biases gathered for the rows when there are any)
+ *   keep  = top-k FFN models, over the computed rows: exact mode, the global top-k_f via an
+ *           all-gather of the devices' local top-k_f lists; dat mode, the device's share
+ *           ceil(k_f * localNeurons / hiddenDim), no global step
  *   out   = sum over kept rows r of h_r * W_downT[r]                  (accumulateRows)
  *
  * THE HiRE-FFN HOOK: `FfnSelector.select` runs on each device with the device's own predictor
- * shard and returns the local rows (whole groups) to compute, so the FFN needs no global step.
- * Null means "all rows" (dense shard).
+ * shard and returns the local rows (whole groups) to compute, so the FFN needs no global step
+ * (shard-ffn-select.ts). Null means "all rows" (dense shard).
  */
 import type {Backend, Mat, Vec} from '../backends/backend.js';
-import {BackendError} from '../errors.js';
 import {topKIndices} from '../decode/sampler.js';
 import type {Activation} from '../model/config.js';
 import {mergeTopK, type TopList} from './dat-top-k.js';
@@ -81,9 +82,9 @@ export async function ffnShardStep(ctx: FfnShardContext, l: number, layer: Shard
   }
   const hb = cache.get('hb', n);
   const hb2 = cache.get('hb2', n);
-  project(b, layer.wUp, layer.bUp, rows, input, layer.wGate ? hb2 : hb);
+  await project(b, cache, layer.wUp, layer.bUp, rows, input, layer.wGate ? hb2 : hb);
   if (layer.wGate) {
-    project(b, layer.wGate, layer.bGate, rows, input, hb);
+    await project(b, cache, layer.wGate, layer.bGate, rows, input, hb);
     b.activation(ctx.activation, hb, hb);
     b.mul(hb, hb2, hb);
   } else {
@@ -104,15 +105,23 @@ export async function ffnShardStep(ctx: FfnShardContext, l: number, layer: Shard
   b.accumulateRows(layer.wDownT, Int32Array.from(keep, (j) => (rows ? rows[j]! : j)), coef, out);
 }
 
+/** Host copies of the FFN biases (read once; gathered per step for the selected rows). */
+const hostBiases = new WeakMap<Vec, Promise<Float32Array>>();
+
 /** out = W[rows] x (+ bias[rows]); all rows when rows is null. */
-function project(b: Backend, w: Mat, bias: Vec | undefined, rows: Int32Array | null, x: Vec, out: Vec): void {
+async function project(b: Backend, cache: VecCache, w: Mat, bias: Vec | undefined, rows: Int32Array | null, x: Vec, out: Vec): Promise<void> {
   if (!rows) {
     b.matvec(w, x, out, bias);
     return;
   }
-  // TODO(HiRE-FFN): biased FFNs (GPT-2, OPT) with a selector need the bias of the selected rows.
-  if (bias) throw new BackendError('multi-device FFN row selection does not support FFN biases yet');
   b.matvecRows(w, rows, x, out);
+  if (!bias) return;
+  let host = hostBiases.get(bias);
+  if (!host) hostBiases.set(bias, (host = b.read(bias).then((v) => v.slice())));
+  const all = await host;
+  const gathered = cache.get('bias', rows.length);
+  b.write(gathered, Float32Array.from(rows, (r) => all[r]!));
+  b.add(out, gathered, out);
 }
 
 /**

@@ -7,8 +7,13 @@
  *                contiguous slices. Tokenizers number frequent tokens first, so contiguous slices put
  *                most of a token's top-k on device 0 and DaT's local top lists miss them (measured on
  *                llama2xs, k = 32, k' = 48, 2 devices, no slack: recall 0.75 contiguous, 0.999 strided)
- *   FFN          neurons in groups of `groupSize`, groups split evenly; static groups (always
- *                computed, stored first) are split evenly on their own so that no device gets them all
+ *   FFN          neurons in whole groups of `groupSize`, groups split evenly: contiguous by default
+ *                (static groups, always computed and stored first, split evenly on their own so that
+ *                no device gets them all), or strided (group j on device j mod D). HiRE-FFN bundles
+ *                use strided groups: each layer has its own static count and its own group order
+ *                (calibration's co-activation permutation), and a strided split spreads both evenly
+ *                in every layer at once, so every device gets its share of each layer's static
+ *                groups and of its likely-active ones (DaT's local top-k'_g/D assumes that)
  *   attention    whole KV-head groups (GQA: a device owns kv heads [g0, g1) and the query heads
  *                that read them, [g0 * r, g1 * r) with r = nHeads / nKvHeads)
  *
@@ -29,12 +34,14 @@ export interface VocabSlice {
 }
 
 export type VocabLayout = 'strided' | 'contiguous';
+/** How FFN groups are split: contiguous ranges (static groups split on their own) or strided. */
+export type FfnLayout = 'contiguous' | 'strided';
 
 export interface DeviceShard {
   device: number;
   /** Rows of lm_head and of the softmax predictor. */
   vocab: VocabSlice;
-  /** FFN neuron ranges (static groups first, then dynamic ones); usually one range. */
+  /** FFN neuron ranges, ascending (static groups come first); one or two ranges when contiguous. */
   ffn: Range[];
   kvHeads: Range;
   /** Query heads: kvHeads scaled by the GQA group size. */
@@ -53,14 +60,17 @@ export interface ShardPlanOptions {
   vocabLayout?: VocabLayout;
   /** Neurons per FFN group (default 1). */
   ffnGroupSize?: number;
-  /** Leading groups that are always computed (default 0). */
+  /** Leading groups that are always computed (default 0; contiguous layout only). */
   staticGroups?: number;
+  /** FFN group split (default contiguous). */
+  ffnLayout?: FfnLayout;
 }
 
 export interface ShardPlan {
   devices: number;
   vocabLayout: VocabLayout;
   ffnGroupSize: number;
+  ffnLayout: FfnLayout;
   shards: DeviceShard[];
   /** Plain-language caveats (e.g. devices without attention heads). */
   notes: string[];
@@ -126,13 +136,28 @@ export function makeShardPlan(shape: ShardShape, devices: number, opts: ShardPla
   if (shape.nKvHeads < devices) {
     notes.push(`${shape.nKvHeads} KV heads for ${devices} devices: devices ${shape.nKvHeads}..${devices - 1} hold no attention heads`);
   }
+  const ffnLayout = opts.ffnLayout ?? 'contiguous';
   const shards = vocab.map((v, d): DeviceShard => {
-    const ffn = [
-      {start: staticSplit[d]!.start * g, end: staticSplit[d]!.end * g},
-      {start: (statics + dynamicSplit[d]!.start) * g, end: (statics + dynamicSplit[d]!.end) * g},
-    ].filter((x) => x.end > x.start);
+    const ffn =
+      ffnLayout === 'strided'
+        ? stridedGroups(groups, g, d, devices)
+        : [
+            {start: staticSplit[d]!.start * g, end: staticSplit[d]!.end * g},
+            {start: (statics + dynamicSplit[d]!.start) * g, end: (statics + dynamicSplit[d]!.end) * g},
+          ].filter((x) => x.end > x.start);
     const kv = kvSplit[d]!;
     return {device: d, vocab: v, ffn, kvHeads: kv, heads: {start: kv.start * r, end: kv.end * r}};
   });
-  return {devices, vocabLayout, ffnGroupSize: g, shards, notes};
+  return {devices, vocabLayout, ffnGroupSize: g, ffnLayout, shards, notes};
+}
+
+/** Neuron ranges of groups d, d + D, d + 2D, ... (adjacent groups merged: one range when D = 1). */
+function stridedGroups(groups: number, g: number, d: number, devices: number): Range[] {
+  const out: Range[] = [];
+  for (let grp = d; grp < groups; grp += devices) {
+    const last = out[out.length - 1];
+    if (last && last.end === grp * g) last.end += g;
+    else out.push({start: grp * g, end: (grp + 1) * g});
+  }
+  return out;
 }

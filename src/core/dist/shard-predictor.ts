@@ -1,8 +1,13 @@
 /**
- * A softmax predictor cut to one device's vocabulary rows: rows of A (lowrank), of the quantised
- * A (lowrank+quant) or of the quantised W (quant), and of the error norms; B is replicated. The
- * result is an ordinary SoftmaxPredictor over the device's rows (in the slice's order), so
- * HireSoftmaxHead runs it as is.
+ * A HiRE predictor cut to one device's rows: rows of A (lowrank), of the quantised A
+ * (lowrank+quant) or of the quantised W with their scales (quant), and of the error norms; B is
+ * replicated. The result is an ordinary SoftmaxPredictor over the device's rows (in its local
+ * order), so HireSoftmaxHead and UploadedPredictor run it as is.
+ *
+ *   softmax   the device's vocabulary rows (slicePredictor)
+ *   FFN       the device's neurons: rows ids of W_gate~ then rows hiddenDim + ids of W_up~ for a
+ *             gated FFN ([W_gate; W_up] predictor, 2 * hiddenDim rows), rows ids of W_in~ otherwise
+ *             (sliceFfnPredictor); the slice is again [gate~; up~], so neuronScores reads it as is
  */
 import {quantRowBytes} from '../hire/quant.js';
 import type {QuantMatrix} from '../hire/quant.js';
@@ -10,7 +15,22 @@ import type {SoftmaxPredictor} from '../hire/softmax-predictor.js';
 import {sliceIds, type VocabSlice} from './shard-plan.js';
 
 export function slicePredictor(p: SoftmaxPredictor, slice: VocabSlice): SoftmaxPredictor {
-  const ids = sliceIds(slice);
+  return predictorRows(p, sliceIds(slice));
+}
+
+/** A layer's FFN predictor cut to the listed neurons (global ids, the device's local order). */
+export function sliceFfnPredictor(p: SoftmaxPredictor, neurons: Int32Array, hiddenDim: number, gated: boolean): SoftmaxPredictor {
+  const expected = gated ? 2 * hiddenDim : hiddenDim;
+  if (p.vocabSize !== expected) throw new RangeError(`FFN predictor has ${p.vocabSize} rows, the layer needs ${expected}`);
+  if (!gated) return predictorRows(p, neurons);
+  const rows = new Int32Array(2 * neurons.length);
+  rows.set(neurons);
+  neurons.forEach((n, i) => (rows[neurons.length + i] = hiddenDim + n));
+  return predictorRows(p, rows);
+}
+
+/** The predictor restricted to rows `ids`, in that order. */
+export function predictorRows(p: SoftmaxPredictor, ids: Int32Array): SoftmaxPredictor {
   return {
     ...p,
     vocabSize: ids.length,

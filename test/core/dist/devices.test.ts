@@ -97,7 +97,8 @@ describe('multi-device decoding, exact mode', () => {
     const model = {vocabSize: 4096, dim: 128};
     const exactHead = chooseDistributedHead(DEMO, model, GREEDY, {devices: 2, topk: 'exact'}).head;
     expect(exactHead.kind).toBe('hire');
-    const exact = await multiDevice({modelDir: DEMO, devices: 2, topk: 'exact', head: exactHead}, 24);
+    // the single-device reference runs the dense FFN (ffn 'off'); HiRE-FFN on devices is ffn-devices.test.ts
+    const exact = await multiDevice({modelDir: DEMO, devices: 2, topk: 'exact', head: exactHead, ffn: {ffn: 'off'}}, 24);
     expect(exact.ids).toEqual(want);
     const datHead = chooseDistributedHead(DEMO, model, GREEDY, {devices: 2, topk: 'dat'}).head;
     const dat = await multiDevice({modelDir: DEMO, devices: 2, topk: 'dat', head: datHead}, 24);

@@ -16,13 +16,15 @@ const gate = mat(n, dim);
 const up = mat(n, dim);
 const downT = mat(n, dim);
 const x = mat(1, dim);
+const bGate = mat(1, n);
+const bUp = mat(1, n);
 
-/** y = sum over rows r in keep of silu(gate_r . x) * (up_r . x) * downT_r. */
-function expected(keep: number[]): Float64Array {
+/** y = sum over rows r in keep of silu(gate_r . x + bg_r) * (up_r . x + bu_r) * downT_r. */
+function expected(keep: number[], biased = false): Float64Array {
   const y = new Float64Array(dim);
   for (const r of keep) {
-    let g = 0;
-    let u = 0;
+    let g = biased ? bGate[r]! : 0;
+    let u = biased ? bUp[r]! : 0;
     for (let j = 0; j < dim; j++) {
       g += gate[r * dim + j]! * x[j]!;
       u += up[r * dim + j]! * x[j]!;
@@ -33,12 +35,13 @@ function expected(keep: number[]): Float64Array {
   return y;
 }
 
-async function run(select: Int32Array | null): Promise<Float32Array> {
+async function run(select: Int32Array | null, biased = false): Promise<Float32Array> {
   const b = new ReferenceBackend();
   const layer = {
     wGate: b.uploadMatrix({dtype: 'f32', rows: n, cols: dim, data: gate}),
     wUp: b.uploadMatrix({dtype: 'f32', rows: n, cols: dim, data: up}),
     wDownT: b.uploadMatrix({dtype: 'f32', rows: n, cols: dim, data: downT}),
+    ...(biased ? {bGate: b.uploadVector(bGate), bUp: b.uploadVector(bUp)} : {}),
   } as ShardLayer;
   const ctx: FfnShardContext = {
     backend: b,
@@ -65,5 +68,14 @@ describe('per-device FFN step', () => {
     const keep = [1, 4, 5, 11];
     const y = await run(Int32Array.from(keep));
     y.forEach((v, j) => expect(v).toBeCloseTo(expected(keep)[j]!, 5));
+  });
+
+  it('with a selector and FFN biases, adds the biases of the selected rows (gathered)', async () => {
+    const keep = [0, 3, 4, 9];
+    const y = await run(Int32Array.from(keep), true);
+    y.forEach((v, j) => expect(v).toBeCloseTo(expected(keep, true)[j]!, 5));
+    const all = Array.from({length: n}, (_, i) => i);
+    const dense = await run(null, true);
+    dense.forEach((v, j) => expect(v).toBeCloseTo(expected(all, true)[j]!, 5));
   });
 });

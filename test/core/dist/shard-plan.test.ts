@@ -52,6 +52,25 @@ describe('shard plan', () => {
     for (const s of plan.shards) for (const r of s.ffn) expect(r.start % 2 + r.end % 2).toBe(0);
   });
 
+  it('strided FFN groups: whole groups, every neuron once, each layer\'s static groups spread evenly', () => {
+    // the demo bundle's shape: 512 neurons in groups of 8, static counts differ per layer
+    const g = 8;
+    for (const devices of [2, 3, 4]) {
+      const plan = makeShardPlan({vocabSize: 10, hiddenDim: 512, nHeads: 4, nKvHeads: 4}, devices, {ffnGroupSize: g, ffnLayout: 'strided'});
+      expect(plan.ffnLayout).toBe('strided');
+      const all = plan.shards.flatMap((s) => Array.from(rangeIds(s.ffn))).sort((a, b) => a - b);
+      expect(all).toEqual(Array.from({length: 512}, (_, i) => i));
+      for (const s of plan.shards) for (const r of s.ffn) expect(r.start % g + r.end % g).toBe(0);
+      for (const nStatic of [16, 3, 17, 25, 0, 64]) {
+        const counts = plan.shards.map((s) => Array.from(rangeIds(s.ffn)).filter((n) => n % g === 0 && n / g < nStatic).length);
+        expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+        expect(counts.reduce((a, b) => a + b, 0)).toBe(nStatic);
+      }
+    }
+    // one device: one range
+    expect(makeShardPlan({vocabSize: 10, hiddenDim: 16, nHeads: 1, nKvHeads: 1}, 1, {ffnGroupSize: 4, ffnLayout: 'strided'}).shards[0]!.ffn).toEqual([{start: 0, end: 16}]);
+  });
+
   it('rejects a group size that does not divide the FFN', () => {
     expect(() => makeShardPlan({vocabSize: 10, hiddenDim: 10, nHeads: 1, nKvHeads: 1}, 2, {ffnGroupSize: 4})).toThrow(/divide/);
   });
