@@ -216,18 +216,10 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
   }
 }
 
-/** The flags runDevices reads. */
-interface DeviceFlags {
+/** Flags both runDevices and runBatch read. */
+interface SharedFlags {
   prompt?: string[];
   tokens?: string;
-  devices?: number;
-  topk: string;
-  slack?: number;
-  ffn: string;
-  'ffn-recall': string;
-  'ffn-k-prime'?: number;
-  'ffn-slack': number;
-  backend: string;
   seed: number;
   'max-tokens': number;
   'no-eos': boolean;
@@ -239,20 +231,21 @@ interface DeviceFlags {
   json: boolean;
 }
 
+/** The flags runDevices reads. */
+interface DeviceFlags extends SharedFlags {
+  devices?: number;
+  topk: string;
+  slack?: number;
+  ffn: string;
+  'ffn-recall': string;
+  'ffn-k-prime'?: number;
+  'ffn-slack': number;
+  backend: string;
+}
+
 /** The flags runBatch reads. */
-interface BatchFlags {
-  prompt?: string[];
-  tokens?: string;
+interface BatchFlags extends SharedFlags {
   batch?: number;
-  seed: number;
-  'max-tokens': number;
-  'no-eos': boolean;
-  dense: boolean;
-  recall: string;
-  'k-prime'?: number;
-  certify: boolean;
-  predictor?: string;
-  json: boolean;
 }
 
 function batchPrompts(flags: {prompt?: string[]; tokens?: string; batch?: number}): Array<string | number[]> {

@@ -97,13 +97,18 @@ export async function* generateTokens(
     logits = await head.next(await model.hidden(id, pos, cache));
     decodeSteps++;
   }
-  const t2 = performance.now();
+  return generationStats(promptIds.length, generated, decodeSteps, [t0, t1, performance.now()], stopReason);
+}
+
+/** The statistics of a generation from its counts and times [start, prefill done, end] (ms). */
+export function generationStats(promptTokens: number, generated: number, decodeSteps: number, times: [number, number, number], stopReason: StopReason): GenerateStats {
+  const [t0, t1, t2] = times;
   return {
-    promptTokens: promptIds.length,
+    promptTokens,
     generatedTokens: generated,
     prefillMs: t1 - t0,
     decodeMs: t2 - t1,
-    prefillTokensPerSecond: promptIds.length / ((t1 - t0) / 1000),
+    prefillTokensPerSecond: promptTokens / ((t1 - t0) / 1000),
     decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / ((t2 - t1) / 1000) : 0,
     stopReason,
   };

@@ -3,7 +3,7 @@
  * devices in batches (one command per batch), then one command per token. Same options, events,
  * statistics and stopping rules, so the commands treat both alike.
  */
-import type {GenerateOptions, GenerateStats, StopReason, TokenEvent} from '../decode/generate.js';
+import {generationStats, type GenerateOptions, type GenerateStats, type StopReason, type TokenEvent} from '../decode/generate.js';
 import type {HeadResult} from '../decode/output-head.js';
 import {createRng, sample, sampleCandidates} from '../decode/sampler.js';
 import {UsageError} from '../errors.js';
@@ -50,14 +50,5 @@ export async function* generateDistributed(
     r = await model.step([id], pos);
     decodeSteps++;
   }
-  const t2 = performance.now();
-  return {
-    promptTokens: promptIds.length,
-    generatedTokens: generated,
-    prefillMs: t1 - t0,
-    decodeMs: t2 - t1,
-    prefillTokensPerSecond: promptIds.length / ((t1 - t0) / 1000),
-    decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / ((t2 - t1) / 1000) : 0,
-    stopReason,
-  };
+  return generationStats(promptIds.length, generated, decodeSteps, [t0, t1, performance.now()], stopReason);
 }
