@@ -21,8 +21,14 @@ describe('scores and selection', () => {
     expect(Array.from(neuronScores([-2, 3, 0.5], 'relu', false))).toEqual([0, 3, 0.5]);
     // gated: |relu(g) * u|: a negative up value still counts by magnitude
     expect(Array.from(neuronScores([1, -1, 2, /* up */ -4, 5, 0.5], 'relu', true))).toEqual([4, 0, 1]);
-    const silu = neuronScores([-3], 'silu', false)[0]!;
-    expect(silu).toBeCloseTo(3 / (1 + Math.exp(3)), 6);
+    // silu is scored with a fast exp: within 1.3% where |x| <= 5, and monotone
+    for (const x of [-5, -3, -1, -0.2, 0.3, 2, 5]) {
+      const exact = Math.abs(x / (1 + Math.exp(-x)));
+      expect(Math.abs(neuronScores([x], 'silu', false)[0]! - exact)).toBeLessThanOrEqual(0.013 * exact + 1e-7);
+    }
+    const xs = Array.from({length: 200}, (_, i) => i / 10 - 2); // silu rises on [-1.28, inf)
+    const ys = Array.from(neuronScores(xs.map((x) => Math.max(x, -1.2)), 'silu', false));
+    for (let i = 1; i < ys.length; i++) if (xs[i]! > 0) expect(ys[i]!).toBeGreaterThan(ys[i - 1]!);
   });
 
   it('groups by max or sum', () => {
