@@ -39,7 +39,7 @@ export type DistributedHead = {kind: 'dense'} | {kind: 'hire'; source: DeviceHea
 export interface DistributedOptions {
   modelDir: string;
   devices: number;
-  /** Backend of every device (one thread each): cpu (default), tfjs or reference. */
+  /** Backend of every device (one thread each): cpu (default), tfjs or reference (webgpu: not yet). */
   backend?: string;
   topk: TopKMode;
   head: DistributedHead;
@@ -93,6 +93,12 @@ export class DistributedModel {
 
   static async open(o: DistributedOptions): Promise<DistributedModel> {
     if (!Number.isInteger(o.devices) || o.devices < 1 || o.devices > 64) throw new UsageError(`--devices must be an integer from 1 to 64, got ${o.devices}`);
+    if (o.backend === 'webgpu') {
+      // Devices are worker threads, and Dawn (the webgpu package) aborts the whole process now and
+      // then when a worker thread that holds a GPU instance shuts down (seen with and without
+      // destroying the device first). Until devices can be separate processes, refuse it clearly.
+      throw new UsageError('--devices with --backend webgpu is not supported yet: Dawn cannot be shut down safely from the worker threads that host the devices; use --backend cpu or tfjs for several devices, or one webgpu device');
+    }
     const source = openModel(o.modelDir);
     let embed: HostMatrix;
     let positions: HostMatrix | null = null;
