@@ -47,6 +47,7 @@ export default class Inspect extends BaseCommand {
         {files: report.files.join(', ')},
       );
       if (c.ffnTopK !== null) summary.push({'ffn top-k': `${(c.ffnTopK * 100).toFixed(1)}% of ${c.hiddenDim}`});
+      if (c.ffnLayout === 'neuron-rows') summary.push({'ffn layout': 'W_out stored as neuron rows [ffn, dim] (a HiRE-FFN bundle)'});
       this.log(summary.toString());
       if (flags['no-tensors']) return;
       const table = makeTable(['tensor', 'dtype', 'shape', 'bytes', 'used as']);
