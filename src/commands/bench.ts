@@ -61,7 +61,7 @@ Shapes: ${shapeNames().join(', ')}.`;
     'output-layer': Flags.boolean({description: 'Time the output layer alone (dense against HiRE).', default: false}),
     vocab: Flags.integer({description: 'Vocabulary size for --output-layer.', default: 32000, min: 1}),
     dim: Flags.integer({description: 'Width for --output-layer.', default: 2048, min: 1}),
-    devices: Flags.string({description: 'Multi-device rows (DaT-Top-k) for these device counts, e.g. 1,2,4: ms/token, bytes moved between devices per token, DaT recall on bundles.'}),
+    devices: Flags.string({description: 'Multi-device rows (DaT-Top-k) for these device counts, e.g. 1,2,4: ms/token, bytes moved between devices per token, DaT recall on bundles. Devices are worker threads (cpu, tfjs, reference), or with --backend webgpu GPUDevices in-process.'}),
     topk: Flags.string({description: 'Top-k modes for --devices: exact, dat, or both.', default: 'exact,dat'}),
     slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack, else a quarter of k'/devices).", min: 0}),
     'ffn-recall': Flags.string({description: "With --devices on a bundle calibrated with --ffn: HiRE-FFN recall target that picks k'_g per layer (each device reads its share).", default: '0.99'}),

@@ -63,7 +63,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     'ffn-k-prime': Flags.integer({description: 'HiRE-FFN: dynamic groups per layer (overrides --ffn-recall).', min: 0}),
     batch: Flags.integer({description: 'Decode this many sequences together (the prompt repeated, sequence b seeded with --seed + b); weights are read once per step for all of them.', min: 1, max: 64}),
     'no-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token.', default: false}),
-    devices: Flags.integer({description: 'Decode on N devices (worker threads, each with its own backend and weight shard); see --topk.', min: 1, max: 64}),
+    devices: Flags.integer({description: 'Decode on N devices, each with its own backend and weight shard: worker threads (cpu, tfjs, reference), or with --backend webgpu N GPUDevices in-process (requested from the adapter Dawn picks; the output says which); see --topk.', min: 1, max: 64}),
     topk: Flags.string({description: "With --devices: exact gathers every approximate score for a global top-k'; dat takes each device's local top-k'/N + slack.", options: ['exact', 'dat'], default: 'exact'}),
     slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack).", min: 0}),
     'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (none on one device).", default: 1, min: 0}),

@@ -8,51 +8,22 @@
  */
 import {parentPort, workerData} from 'node:worker_threads';
 import {createBackend} from '../backends/index.js';
-import type {Vec} from '../backends/backend.js';
-import {syntheticPredictor, type SyntheticPredictorSpec} from '../bench/synthetic-predictor.js';
-import {readManifest, readPredictor} from '../hire/bundle.js';
-import type {SoftmaxPredictor} from '../hire/softmax-predictor.js';
-import {openModel} from '../model/load.js';
-import {countWord, CTL, FAIL, HEAD_OP, makeViews, OP, waitWord, type Layout, type Views} from './protocol.js';
+import {loadDevice, type DeviceReady, type DeviceSetup} from './device-runner.js';
+import {CTL, FAIL, makeViews, waitWord, type Layout, type Views} from './protocol.js';
 import type {TopList} from './dat-top-k.js';
-import type {ShardPlan, VocabSlice} from './shard-plan.js';
-import {denseFfnInfo, DeviceFfnSelector, type DeviceFfnInfo, type DeviceFfnSpec} from './shard-ffn-select.js';
-import {ShardModel, type Collectives} from './shard-model.js';
-import {slicePredictor} from './shard-predictor.js';
-import {loadShardWeights} from './shard-weights.js';
+import type {Collectives} from './shard-model.js';
 
-/** Where the output layer's predictor comes from. */
-export type DeviceHeadSpec =
-  | {kind: 'dense'}
-  | {kind: 'bundle'; dir: string; predictor: string}
-  | {kind: 'synthetic'; spec: SyntheticPredictorSpec};
+export type {DeviceHeadSpec, DeviceReady} from './device-runner.js';
 
-export interface DeviceInit {
-  device: number;
-  modelDir: string;
+export interface DeviceInit extends DeviceSetup {
   backend: string;
-  plan: ShardPlan;
   layout: Layout;
   buffer: SharedArrayBuffer;
-  ffnTopK: 'exact' | 'dat';
-  head: DeviceHeadSpec;
-  /** HiRE-FFN: the bundle's per-layer plan (null: every device computes all its neurons). */
-  ffn: DeviceFfnSpec | null;
   /** Polls at a barrier before Atomics.wait (0 unless a core is left for the coordinator). */
   spin: number;
 }
 
-export interface DeviceReady {
-  type: 'ready';
-  describe: string;
-  weightBytes: number;
-  ffn: DeviceFfnInfo;
-}
-
 class Aborted extends Error {}
-
-/** The hidden state of the last STEP (EXACT_ROWS reads it). */
-let lastHidden: Vec | null = null;
 
 /** Barrier and collectives over the shared regions; `seq` counts collectives for the parity. */
 class SharedCollectives implements Collectives {
@@ -112,14 +83,6 @@ class SharedCollectives implements Collectives {
   }
 }
 
-async function loadPredictor(init: DeviceInit, vocabSize: number, dim: number): Promise<SoftmaxPredictor | null> {
-  const h = init.head;
-  const range = init.plan.shards[init.device]!.vocab;
-  if (h.kind === 'dense') return null;
-  if (h.kind === 'synthetic') return slicePredictor(syntheticPredictor(h.spec), range);
-  return slicePredictor(readPredictor(h.dir, readManifest(h.dir, {vocabSize, dim}), h.predictor), range);
-}
-
 async function main(): Promise<void> {
   const init = workerData as DeviceInit;
   const {device, layout} = init;
@@ -127,21 +90,10 @@ async function main(): Promise<void> {
   const ctl = v.ctl;
   // Read SEQ before saying 'ready': the coordinator may publish its first command right after.
   let seq = Atomics.load(ctl, CTL.SEQ);
-  const source = openModel(init.modelDir, {ffnNeuronRows: true});
-  let model: ShardModel;
-  try {
-    const backend = await createBackend(init.backend, {threads: 1});
-    const shard = init.plan.shards[device]!;
-    const weights = loadShardWeights(source, shard, backend);
-    const predictor = await loadPredictor(init, source.config.vocabSize, source.config.embedDim);
-    const selector = init.ffn ? await DeviceFfnSelector.load(backend, source.config, weights, init.ffn) : null;
-    const coll = new SharedCollectives(v, device, layout.devices, init.spin);
-    model = new ShardModel(source.config, weights, backend, shard, coll, predictor, {ffnTopK: init.ffnTopK, ffnSelector: selector});
-    const ffn = selector ? selector.info(weights) : denseFfnInfo(weights);
-    parentPort!.postMessage({type: 'ready', describe: backend.describe(), weightBytes: weights.bytes, ffn} satisfies DeviceReady);
-  } finally {
-    source.checkpoint.close();
-  }
+  const backend = await createBackend(init.backend, {threads: 1});
+  const coll = new SharedCollectives(v, device, layout.devices, init.spin);
+  const {runner, ready} = await loadDevice(init, backend, coll);
+  parentPort!.postMessage(ready satisfies DeviceReady);
 
   const arg = (i: number) => Atomics.load(ctl, CTL.ARG + i);
   for (;;) {
@@ -151,7 +103,7 @@ async function main(): Promise<void> {
     if (Atomics.load(ctl, CTL.QUIT) !== 0) break;
     try {
       failHook(ctl, device);
-      await serve(model, v, Atomics.load(ctl, CTL.OP), arg, device);
+      await runner.serve(v, Atomics.load(ctl, CTL.OP), arg);
     } catch (error) {
       if (!(error instanceof Aborted)) {
         Atomics.store(ctl, CTL.ABORT, 1);
@@ -163,54 +115,7 @@ async function main(): Promise<void> {
     Atomics.add(ctl, CTL.DONE_COUNT, 1);
     Atomics.notify(ctl, CTL.DONE_COUNT);
   }
-  model.dispose();
-}
-
-/** Runs one command. */
-async function serve(model: ShardModel, v: Views, op: number, arg: (i: number) => number, device: number): Promise<void> {
-  const {devices, dim} = {devices: v.partial[0]!.length, dim: model.config.dim};
-  switch (op) {
-    case OP.RESET:
-      model.reset(arg(0));
-      return;
-    case OP.STEP: {
-      const [n, pos0] = [arg(0), arg(1)];
-      for (let t = 0; t < n; t++) lastHidden = await model.hidden(v.xin.subarray(t * dim, (t + 1) * dim), pos0 + t);
-      await head(model, v, arg(2), arg(3), device, devices);
-      return;
-    }
-    case OP.HEAD:
-      await head(model, v, arg(0), arg(1), device, devices);
-      return;
-    case OP.EXACT_ROWS: {
-      const n = Atomics.load(v.ctl, countWord(devices, device));
-      v.candVals[device]!.set(await model.exactRows(v.candIds[device]!.slice(0, n), lastHidden!));
-      return;
-    }
-    default:
-      throw new Error(`unknown command ${op}`);
-  }
-}
-
-/** The output layer on the last hidden state: dense logits, approximate scores, or a DaT list of m. */
-async function head(model: ShardModel, v: Views, headOp: number, m: number, device: number, devices: number): Promise<void> {
-  const vocab = model.shard.vocab;
-  if (headOp === HEAD_OP.NONE) return;
-  if (!lastHidden) throw new Error('no hidden state yet: run a STEP first');
-  if (headOp === HEAD_OP.DENSE) scatter(v.logits, vocab, await model.denseLogits(lastHidden));
-  else if (headOp === HEAD_OP.APPROX) scatter(v.logits, vocab, await model.approxScores(lastHidden));
-  else if (headOp === HEAD_OP.DAT) {
-    const list = await model.datList(lastHidden, m);
-    v.candIds[device]!.set(list.ids);
-    v.candVals[device]!.set(list.values);
-    Atomics.store(v.ctl, countWord(devices, device), list.ids.length);
-  }
-}
-
-/** Writes a device's rows into the whole-vocabulary buffer. */
-function scatter(out: Float32Array, s: VocabSlice, local: Float32Array): void {
-  if (s.stride === 1) out.set(local, s.start);
-  else for (let i = 0; i < local.length; i++) out[s.start + i * s.stride] = local[i]!;
+  runner.dispose();
 }
 
 /** Test hook: devices.ts's failNext() makes one device throw, exit or hang at its next command. */

@@ -10,15 +10,16 @@ import os from 'node:os';
 import {fileURLToPath} from 'node:url';
 import {Worker} from 'node:worker_threads';
 import {BackendError} from '../errors.js';
-import type {DeviceHeadSpec, DeviceInit, DeviceReady} from './device-worker.js';
+import type {DeviceHeadSpec, DeviceReady} from './device-runner.js';
+import type {DeviceInit} from './device-worker.js';
 import type {DeviceFfnSpec} from './shard-ffn-select.js';
-import {CTL, FAIL, makeLayout, makeViews, waitWord, type Layout, type LayoutInput, type Views} from './protocol.js';
+import {CTL, FAIL, makeLayout, makeViews, waitWord, type DeviceDriver, type Layout, type LayoutInput, type Views} from './protocol.js';
 import type {ShardPlan} from './shard-plan.js';
 
 export interface DeviceGroupOptions {
   modelDir: string;
   plan: ShardPlan;
-  /** Backend each device creates (with one thread): cpu, tfjs or reference. */
+  /** Backend each device creates (with one thread): cpu, tfjs or reference (webgpu: local-devices.ts). */
   backend: string;
   layout: Omit<LayoutInput, 'devices'>;
   ffnTopK: 'exact' | 'dat';
@@ -41,7 +42,7 @@ function workerFile(): string {
   return file;
 }
 
-export class DeviceGroup {
+export class DeviceGroup implements DeviceDriver {
   private failure: BackendError | null = null;
   private closing = false;
 
@@ -84,6 +85,11 @@ export class DeviceGroup {
 
   get devices(): number {
     return this.layout.devices;
+  }
+
+  describe(): string {
+    const n = this.devices;
+    return `${n} device${n > 1 ? 's' : ''} (${this.ready[0]!.describe} each)`;
   }
 
   /** Publishes a command (OP.*) with up to 8 integer arguments; resolves when every device is done. */

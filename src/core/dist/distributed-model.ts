@@ -25,9 +25,9 @@ import {readHostMatrix} from '../model/weights.js';
 import type {HostMatrix} from '../backends/backend.js';
 import {halfToFloat32} from '../safetensors/index.js';
 import {datListSize, mergeTopK, softmaxBytes, type TopList} from './dat-top-k.js';
-import type {DeviceHeadSpec} from './device-worker.js';
-import {DeviceGroup} from './devices.js';
-import {countWord, HEAD_OP, OP} from './protocol.js';
+import type {DeviceHeadSpec} from './device-runner.js';
+import {DeviceGroup, type DeviceGroupOptions} from './devices.js';
+import {countWord, HEAD_OP, OP, type DeviceDriver} from './protocol.js';
 import {bundleFfnSpec, type DeviceFfnInfo, type DeviceFfnSpec, type DistributedFfnOptions} from './shard-ffn-select.js';
 import {makeShardPlan, sliceLocal, type ShardPlan, type VocabLayout} from './shard-plan.js';
 
@@ -39,7 +39,7 @@ export type DistributedHead = {kind: 'dense'} | {kind: 'hire'; source: DeviceHea
 export interface DistributedOptions {
   modelDir: string;
   devices: number;
-  /** Backend of every device (one thread each): cpu (default), tfjs or reference (webgpu: not yet). */
+  /** Backend of every device: cpu (default), tfjs or reference (one worker thread each), or webgpu (one GPUDevice each, in-process). */
   backend?: string;
   topk: TopKMode;
   head: DistributedHead;
@@ -82,7 +82,7 @@ export class DistributedModel {
   private constructor(
     readonly config: ModelConfig,
     readonly plan: ShardPlan,
-    readonly group: DeviceGroup,
+    readonly group: DeviceDriver,
     private readonly opts: DistributedOptions,
     private readonly embed: HostMatrix,
     private readonly positions: HostMatrix | null,
@@ -93,12 +93,6 @@ export class DistributedModel {
 
   static async open(o: DistributedOptions): Promise<DistributedModel> {
     if (!Number.isInteger(o.devices) || o.devices < 1 || o.devices > 64) throw new UsageError(`--devices must be an integer from 1 to 64, got ${o.devices}`);
-    if (o.backend === 'webgpu') {
-      // Devices are worker threads, and Dawn (the webgpu package) aborts the whole process now and
-      // then when a worker thread that holds a GPU instance shuts down (seen with and without
-      // destroying the device first). Until devices can be separate processes, refuse it clearly.
-      throw new UsageError('--devices with --backend webgpu is not supported yet: Dawn cannot be shut down safely from the worker threads that host the devices; use --backend cpu or tfjs for several devices, or one webgpu device');
-    }
     const source = openModel(o.modelDir);
     let embed: HostMatrix;
     let positions: HostMatrix | null = null;
@@ -117,7 +111,7 @@ export class DistributedModel {
     const plan = makeShardPlan(c, o.devices, {vocabLayout: o.vocabLayout, ...(ffn.groupSize ? {ffnGroupSize: ffn.groupSize, ffnLayout: 'strided'} : {})});
     const listCap = Math.max(...plan.shards.map((s) => s.vocab.count));
     const kf = c.ffnTopK === null ? 1 : Math.max(1, Math.round(c.ffnTopK * c.hiddenDim));
-    const group = await DeviceGroup.start({
+    const groupOptions: DeviceGroupOptions = {
       modelDir: o.modelDir,
       plan,
       backend: o.backend ?? 'cpu',
@@ -126,7 +120,11 @@ export class DistributedModel {
       head: o.head.kind === 'dense' ? {kind: 'dense'} : o.head.source,
       ffn: ffn.spec,
       timeoutMs: o.timeoutMs,
-    });
+    };
+    // WebGPU devices live in this thread (Dawn cannot be shut down safely from worker threads);
+    // the others are worker threads. Loaded on demand: only webgpu needs the webgpu backend.
+    const group: DeviceDriver =
+      groupOptions.backend === 'webgpu' ? await (await import('./local-devices.js')).LocalDeviceGroup.start(groupOptions) : await DeviceGroup.start(groupOptions);
     return new DistributedModel(c, plan, group, o, embed, positions, ffn.spec, [...plan.notes, ...(ffn.note ? [ffn.note] : [])]);
   }
 
@@ -137,7 +135,7 @@ export class DistributedModel {
   describe(): string {
     const h = this.opts.head;
     const head = h.kind === 'dense' ? 'dense output layer' : `HiRE softmax (${h.name}, k'=${h.kPrime}${this.opts.topk === 'dat' ? `, DaT slack ${h.slack}` : ''})`;
-    return `${this.devices} device${this.devices > 1 ? 's' : ''} (${this.group.ready[0]!.describe} each), top-k ${this.opts.topk}; ${head}; ${this.ffn().describe}`;
+    return `${this.group.describe()}, top-k ${this.opts.topk}; ${head}; ${this.ffn().describe}`;
   }
 
   /** The FFN each device runs, with its rows and weight bytes per token. */

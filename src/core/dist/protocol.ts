@@ -18,6 +18,8 @@
  */
 
 /** STEP runs layers then a head op; HEAD reruns only the head op on the last hidden state. */
+import type {DeviceReady} from './device-runner.js';
+
 export const OP = {RESET: 1, STEP: 2, EXACT_ROWS: 3, HEAD: 4} as const;
 /** What a STEP does after the layers, for its last token. */
 export const HEAD_OP = {NONE: 0, DENSE: 1, APPROX: 2, DAT: 3} as const;
@@ -113,4 +115,24 @@ export function makeViews(buf: SharedArrayBuffer, l: Layout): Views {
     candIds: per(l.offsets.candIds, l.listCap, i32),
     candVals: per(l.offsets.candVals, l.listCap, f32),
   };
+}
+
+/**
+ * What DistributedModel drives: N devices sharing the exchange regions of `views`. Two kinds:
+ * worker threads (devices.ts, cpu/tfjs/reference) and in-process WebGPU devices (local-devices.ts).
+ */
+export interface DeviceDriver {
+  readonly layout: Layout;
+  readonly views: Views;
+  /** Each device's report once loaded, in device order. */
+  readonly ready: DeviceReady[];
+  readonly devices: number;
+  /** The devices in words, e.g. "2 devices (cpu ... each)". */
+  describe(): string;
+  /** Runs a command (OP.*) with up to 8 integer arguments on every device; resolves when all are done. */
+  run(op: number, args?: readonly number[]): Promise<void>;
+  /** Test hook: device `device` fails at its next command. */
+  failNext(device: number, mode: keyof typeof FAIL): void;
+  /** Stops every device; safe to call twice and after a failure. */
+  dispose(): Promise<void>;
 }

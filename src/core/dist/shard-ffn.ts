@@ -35,7 +35,7 @@ export interface FfnTopK {
   byMagnitude: boolean;
   mode: 'exact' | 'dat';
   /** Exact mode: all-gather of every device's local list (global ids, key values), device order. */
-  exchange(list: TopList): TopList[];
+  exchange(list: TopList): TopList[] | Promise<TopList[]>;
 }
 
 export interface FfnShardContext {
@@ -95,7 +95,7 @@ export async function ffnShardStep(ctx: FfnShardContext, l: number, layer: Shard
     return;
   }
   const h = await b.read(hb);
-  const keep = keptRows(ctx, ctx.topK, h, rows, layer.wUp.rows);
+  const keep = await keptRows(ctx, ctx.topK, h, rows, layer.wUp.rows);
   if (keep.length === 0) {
     b.write(out, new Float32Array(out.length));
     return;
@@ -130,7 +130,7 @@ async function project(b: Backend, cache: VecCache, w: Mat, bias: Vec | undefine
  * order keepTopK uses on one device, so it is exactly the single-device set). DaT: the local top
  * share of k, no exchange.
  */
-function keptRows(ctx: FfnShardContext, t: FfnTopK, h: Float32Array, rows: Int32Array | null, localRows: number): number[] {
+async function keptRows(ctx: FfnShardContext, t: FfnTopK, h: Float32Array, rows: Int32Array | null, localRows: number): Promise<number[]> {
   const key = t.byMagnitude ? h.map(Math.abs) : h;
   const globalId = (j: number) => ctx.ids[rows ? rows[j]! : j]!;
   if (t.mode === 'dat') {
@@ -139,7 +139,7 @@ function keptRows(ctx: FfnShardContext, t: FfnTopK, h: Float32Array, rows: Int32
   }
   const local = topKIndices(key, t.k);
   const list = {ids: Int32Array.from(local, globalId), values: Float32Array.from(local, (j) => key[j]!)};
-  const winners = new Set(mergeTopK(t.exchange(list), t.k).ids);
+  const winners = new Set(mergeTopK(await t.exchange(list), t.k).ids);
   return Array.from(local)
     .filter((j) => winners.has(globalId(j)))
     .sort((a, b) => a - b);

@@ -1,5 +1,5 @@
 /**
- * What one device computes (inside its worker): the forward step of decode/forward.ts restricted to
+ * What one device computes (inside its worker, or in-process for WebGPU devices): the forward step of decode/forward.ts restricted to
  * the device's attention heads and FFN neurons, with the residual stream kept whole on every
  * device. After each sub-block the devices' partial outputs are all-reduced (summed in device
  * order, so every device holds the same bits), then the device's vocabulary rows of the output
@@ -16,12 +16,16 @@ import {ffnShardStep, type FfnSelector, type FfnShardContext} from './shard-ffn.
 import {rangeSize, sliceLocal, type DeviceShard} from './shard-plan.js';
 import type {ShardWeights} from './shard-weights.js';
 
-/** The collectives a device takes part in; every device calls them in the same sequence. */
+/**
+ * The collectives a device takes part in; every device calls them in the same sequence. Worker
+ * devices answer at once (they block at a barrier); in-process devices answer with a promise that
+ * resolves once every device has contributed.
+ */
 export interface Collectives {
   /** Sum of every device's partial, in device order: the same bits on every device. */
-  allReduce(partial: Float32Array): Float32Array;
+  allReduce(partial: Float32Array): Float32Array | Promise<Float32Array>;
   /** Every device's list, in device order. */
-  allGather(list: TopList): TopList[];
+  allGather(list: TopList): TopList[] | Promise<TopList[]>;
 }
 
 export interface ShardModelOptions {
@@ -154,7 +158,7 @@ export class ShardModel {
 
   private async reduceInto(bias: Vec | undefined): Promise<void> {
     const {backend: b, s} = this;
-    b.write(s.red, this.collectives.allReduce(await b.read(s.part)));
+    b.write(s.red, await this.collectives.allReduce(await b.read(s.part)));
     if (bias) b.add(s.red, bias, s.red);
     b.add(s.x, s.red, s.x);
   }

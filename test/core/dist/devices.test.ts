@@ -73,10 +73,7 @@ describe('multi-device decoding, exact mode', () => {
     });
   }
 
-  it('tfjs and reference devices give the same tokens; webgpu devices are refused with a usage error', async () => {
-    await expect(DistributedModel.open({modelDir: LLAMA, devices: 2, backend: 'webgpu', topk: 'exact', head: {kind: 'dense'}})).rejects.toThrow(
-      /--devices with --backend webgpu is not supported yet/,
-    );
+  it('tfjs and reference devices give the same tokens (webgpu devices: webgpu-devices.test.ts)', async () => {
     const want = await singleDevice(LLAMA, 12);
     for (const backend of ['tfjs', 'reference']) {
       expect((await multiDevice({modelDir: LLAMA, devices: 2, backend, topk: 'exact', head: {kind: 'dense'}}, 12)).ids).toEqual(want);
