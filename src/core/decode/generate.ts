@@ -46,36 +46,67 @@ export async function* generateTokens(
   promptIds: readonly number[],
   opts: GenerateOptions,
 ): AsyncGenerator<TokenEvent, GenerateStats> {
-  const {maxSeqLen, vocabSize} = model.config;
+  checkPrompt(promptIds, model.config);
+  const cache = model.createCache(Math.min(model.config.maxSeqLen, promptIds.length + opts.maxTokens));
+  const head = opts.head ?? new DenseHead(model.backend, model.weights.lmHead);
+  return yield* decodeLoop(promptIds, model.config.maxSeqLen, opts, {
+    async prefill(checkAbort) {
+      // every prompt token but the last only needs its KV entries, not logits
+      for (let pos = 0; pos < promptIds.length - 1; pos++) {
+        checkAbort();
+        await model.hidden(promptIds[pos]!, pos, cache);
+      }
+      checkAbort();
+      const last = promptIds.length - 1;
+      return head.next(await model.hidden(promptIds[last]!, last, cache));
+    },
+    step: async (id, pos) => head.next(await model.hidden(id, pos, cache)),
+  });
+}
+
+/** Rejects an empty prompt, ids outside the vocabulary, and a prompt that fills the context. */
+export function checkPrompt(promptIds: readonly number[], c: {vocabSize: number; maxSeqLen: number}): void {
   if (promptIds.length === 0) throw new UsageError('the prompt is empty: give --prompt text or --tokens ids');
   for (const id of promptIds) {
-    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
-      throw new UsageError(`token id ${id} is outside the vocabulary (0..${vocabSize - 1})`);
+    if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
+      throw new UsageError(`token id ${id} is outside the vocabulary (0..${c.vocabSize - 1})`);
     }
   }
-  if (promptIds.length >= maxSeqLen) {
-    throw new UsageError(`the prompt has ${promptIds.length} tokens; this model's context is ${maxSeqLen}`);
+  if (promptIds.length >= c.maxSeqLen) {
+    throw new UsageError(`the prompt has ${promptIds.length} tokens; this model's context is ${c.maxSeqLen}`);
   }
-  const rng = createRng(opts.seed);
-  const cache = model.createCache(Math.min(maxSeqLen, promptIds.length + opts.maxTokens));
-  const eos = new Set(opts.eosTokenIds);
-  const t0 = performance.now();
+}
 
-  const head = opts.head ?? new DenseHead(model.backend, model.weights.lmHead);
+/** How a model runs a generation: the prompt, then one token at a time (single or multi-device). */
+export interface DecodeSteps {
+  /** Runs the whole prompt; returns the head's result for the first generated token. */
+  prefill(checkAbort: () => void): Promise<HeadResult>;
+  /** Feeds `id` at `pos`; returns the head's result for the next token. */
+  step(id: number, pos: number): Promise<HeadResult>;
+}
+
+/**
+ * The loop every generation shares: sample, stop on eos / token budget / full context, yield,
+ * step. Abort is checked before every forward pass.
+ */
+export async function* decodeLoop(
+  promptIds: readonly number[],
+  maxSeqLen: number,
+  opts: Omit<GenerateOptions, 'head'>,
+  steps: DecodeSteps,
+): AsyncGenerator<TokenEvent, GenerateStats> {
+  const rng = createRng(opts.seed);
+  const eos = new Set(opts.eosTokenIds);
+  const limit = Math.min(maxSeqLen, promptIds.length + opts.maxTokens);
   const checkAbort = (): void => {
     if (opts.signal?.aborted) throw new AbortError('generation', {cause: opts.signal.reason});
   };
-  // Prefill: every prompt token but the last only needs its KV entries, not logits.
-  for (let pos = 0; pos < promptIds.length - 1; pos++) {
-    checkAbort();
-    await model.hidden(promptIds[pos]!, pos, cache);
-  }
-  checkAbort();
-  let pos = promptIds.length - 1;
-  let logits = await head.next(await model.hidden(promptIds[pos]!, pos, cache));
+  const t0 = performance.now();
+  let logits = await steps.prefill(checkAbort);
   const t1 = performance.now();
   opts.onPrefillDone?.();
 
+  let pos = promptIds.length - 1;
   let generated = 0;
   let decodeSteps = 0;
   let stopReason: StopReason = 'max_tokens';
@@ -89,12 +120,12 @@ export async function* generateTokens(
     generated++;
     yield {id, pos};
     if (generated >= opts.maxTokens) break;
-    if (pos + 1 >= Math.min(maxSeqLen, promptIds.length + opts.maxTokens)) {
+    if (pos + 1 >= limit) {
       stopReason = pos + 1 >= maxSeqLen ? 'context_full' : 'max_tokens';
       break;
     }
     checkAbort();
-    logits = await head.next(await model.hidden(id, pos, cache));
+    logits = await steps.step(id, pos);
     decodeSteps++;
   }
   return generationStats(promptIds.length, generated, decodeSteps, [t0, t1, performance.now()], stopReason);
