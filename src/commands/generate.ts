@@ -125,17 +125,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
   private async runBatch(model: HireModel, flags: BatchFlags, sampling: {temperature: number; topK: number; topP: number}): Promise<void> {
     if (flags.certify) throw new UsageError('--certify decodes one sequence at a time; drop --certify or --batch');
     const prompts = batchPrompts(flags);
-    const r = await generateBatch(model, prompts, {
-      ...sampling,
-      seed: flags.seed,
-      maxTokens: flags['max-tokens'],
-      stopOnEos: !flags['no-eos'],
-      dense: flags.dense,
-      recall: parseNumber('--recall', flags.recall),
-      kPrime: flags['k-prime'],
-      predictor: flags.predictor,
-      onWarning: warn,
-    });
+    const r = await generateBatch(model, prompts, {...sampling, ...decodeOptions(flags)});
     const texts = r.texts.map((t, b) => (typeof prompts[b] === 'string' ? (prompts[b] as string) : '') + t);
     if (flags.json) {
       this.log(JSON.stringify({texts, tokenIds: r.tokenIds, stopReasons: r.stopReasons, tokensPerSecond: r.tokensPerSecond, weightBytesPerToken: r.weightBytesPerToken, ffnGroups: r.ffnGroups}, null, 2));
@@ -178,15 +168,8 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       }
       const gen = generate(model, flags.tokens !== undefined ? parseTokenIds(flags.tokens) : prompts[0]!, {
         ...sampling,
-        seed: flags.seed,
-        maxTokens: flags['max-tokens'],
-        stopOnEos: !flags['no-eos'],
-        dense: flags.dense,
-        recall: parseNumber('--recall', flags.recall),
-        kPrime: flags['k-prime'],
+        ...decodeOptions(flags),
         certify: flags.certify,
-        predictor: flags.predictor,
-        onWarning: warn,
       });
       const write = (s: string) => {
         if (!flags.json && s) process.stdout.write(s);
@@ -246,6 +229,20 @@ interface DeviceFlags extends SharedFlags {
 /** The flags runBatch reads. */
 interface BatchFlags extends SharedFlags {
   batch?: number;
+}
+
+/** The stopping, seeding and HiRE-Softmax options every generate path takes from the flags. */
+function decodeOptions(flags: SharedFlags) {
+  return {
+    seed: flags.seed,
+    maxTokens: flags['max-tokens'],
+    stopOnEos: !flags['no-eos'],
+    dense: flags.dense,
+    recall: parseNumber('--recall', flags.recall),
+    kPrime: flags['k-prime'],
+    predictor: flags.predictor,
+    onWarning: warn,
+  };
 }
 
 function batchPrompts(flags: {prompt?: string[]; tokens?: string; batch?: number}): Array<string | number[]> {
