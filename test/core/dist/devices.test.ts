@@ -10,13 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {DistributedModel, type DistributedOptions} from '../../../src/core/dist/distributed-model.js';
-import {generateDistributed} from '../../../src/core/dist/generate.js';
 import {chooseDistributedHead} from '../../../src/core/dist/heads.js';
-import {Session} from '../../../src/core/decode/session.js';
 import {BackendError} from '../../../src/core/errors.js';
-import {chooseHead} from '../../../src/core/hire/heads.js';
 import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
-import {greedyIds} from '../../helpers/greedy.js';
+import {multiDevice as multiDeviceIds, singleDevice as singleDeviceIds} from '../../helpers/devices.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, PROJECT_ROOT} from '../../helpers/shared.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-dist-'));
@@ -41,28 +38,8 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
 
-async function singleDevice(dir: string, n: number, bundleHead = false): Promise<number[]> {
-  const s = await Session.open(dir, {backend: 'cpu', threads: 1, tokenizer: 'none', ffn: 'off'});
-  try {
-    const head = bundleHead
-      ? chooseHead(dir, {backend: s.backend, lmHead: s.model.weights.lmHead, vocabSize: s.config.vocabSize, dim: s.config.embedDim}, GREEDY, {}).head
-      : undefined;
-    return await greedyIds(s.model, PROMPT, n, head);
-  } finally {
-    s.dispose();
-  }
-}
-
-async function multiDevice(o: DistributedOptions, n: number): Promise<{ids: number[]; model: DistributedModel}> {
-  const model = await DistributedModel.open(o);
-  const ids: number[] = [];
-  try {
-    for await (const t of generateDistributed(model, PROMPT, {maxTokens: n, sampling: GREEDY, seed: 0, eosTokenIds: []})) ids.push(t.id);
-  } finally {
-    await model.dispose();
-  }
-  return {ids, model};
-}
+const singleDevice = (dir: string, n: number, bundleHead = false) => singleDeviceIds(dir, PROMPT, n, {bundleHead});
+const multiDevice = (o: DistributedOptions, n: number) => multiDeviceIds(o, PROMPT, n);
 
 describe('multi-device decoding, exact mode', () => {
   for (const devices of [1, 2, 3]) {

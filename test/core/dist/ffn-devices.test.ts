@@ -14,11 +14,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {multiDevice} from '../../helpers/devices.js';
 import {readCorpus} from '../../../src/core/data/corpus.js';
 import {argmax} from '../../../src/core/decode/sampler.js';
 import {Session} from '../../../src/core/decode/session.js';
 import {DistributedModel, type DistributedOptions} from '../../../src/core/dist/distributed-model.js';
-import {generateDistributed} from '../../../src/core/dist/generate.js';
 import {rangeIds} from '../../../src/core/dist/shard-plan.js';
 import {readManifest} from '../../../src/core/hire/bundle.js';
 import {calibrate} from '../../../src/core/hire/calibrate.js';
@@ -54,16 +54,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
 
-async function decode(o: DistributedOptions, n: number): Promise<{ids: number[]; model: DistributedModel}> {
-  const model = await DistributedModel.open(o);
-  const ids: number[] = [];
-  try {
-    for await (const t of generateDistributed(model, PROMPT, {maxTokens: n, sampling: GREEDY, seed: 0, eosTokenIds: []})) ids.push(t.id);
-  } finally {
-    await model.dispose();
-  }
-  return {ids, model};
-}
+const decode = (o: DistributedOptions, n: number) => multiDevice(o, PROMPT, n);
 
 describe('HiRE-FFN on devices, every group read', () => {
   for (const [name, dir, devices] of [

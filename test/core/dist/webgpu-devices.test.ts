@@ -11,15 +11,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {Session} from '../../../src/core/decode/session.js';
+import {singleDevice} from '../../helpers/devices.js';
 import {DistributedModel, type DistributedOptions} from '../../../src/core/dist/distributed-model.js';
 import {generateDistributed} from '../../../src/core/dist/generate.js';
 import {chooseDistributedHead} from '../../../src/core/dist/heads.js';
 import {describeGpus} from '../../../src/core/dist/local-devices.js';
 import {BackendError} from '../../../src/core/errors.js';
-import {chooseHead} from '../../../src/core/hire/heads.js';
 import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
-import {greedyIds} from '../../helpers/greedy.js';
 import {PROJECT_ROOT} from '../../helpers/shared.js';
 import {SKIP_WEBGPU} from '../../helpers/webgpu.js';
 
@@ -39,17 +37,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
 
 /** One webgpu device, no devices machinery (the output layer from the bundle when asked). */
-async function singleGpu(dir: string, n: number, bundleHead = false): Promise<number[]> {
-  const s = await Session.open(dir, {backend: 'webgpu', threads: 1, tokenizer: 'none', ffn: 'off'});
-  try {
-    const head = bundleHead
-      ? chooseHead(dir, {backend: s.backend, lmHead: s.model.weights.lmHead, vocabSize: s.config.vocabSize, dim: s.config.embedDim}, GREEDY, {}).head
-      : undefined;
-    return await greedyIds(s.model, PROMPT, n, head);
-  } finally {
-    s.dispose();
-  }
-}
+const singleGpu = (dir: string, n: number, bundleHead = false) => singleDevice(dir, PROMPT, n, {backend: 'webgpu', bundleHead});
 
 async function decode(model: DistributedModel, n: number): Promise<number[]> {
   const ids: number[] = [];
