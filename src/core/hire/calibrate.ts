@@ -27,31 +27,54 @@ export const DEFAULT_RECALL_TARGETS = [0.9, 0.95, 0.99, 0.999];
 /** The (k, recall) at which calibration compares predictors' cost when choosing one. */
 export const SELECTION_K = 32;
 
+/**
+ * Options of calibrate(); the library API (src/api/calibrate.ts) takes the same with `model`
+ * optional and progress as events.
+ */
 export interface CalibrateOptions extends FitRequest {
+  /** Checkpoint directory (the API and CLI default: the bundled demo model, models/shakespeare-topk). */
   model: string;
+  /** Calibration text files (default: the bundled corpus); their train split is used. */
   data?: string[];
+  /** Bundle directory to write (default: `<model name>.hire` in the current directory). */
   out?: string;
+  /** Replace an existing bundle at `out` (default false: IoError). */
   force?: boolean;
+  /** Top-k sizes recall is measured for (default 1, 8, 32, 64). */
   ks?: number[];
-  /** The recall target that selection uses; always stored in the k' table too. */
+  /**
+   * Recall target that chooses the predictor; stored in the k' table with 0.9, 0.95, 0.99, 0.999
+   * (default 0.99).
+   */
   recall?: number;
-  /** Most calibration tokens to use (fit + held out). */
+  /** Calibration tokens, fit + held out (default 8192; the CLI's --tokens default is 4096). */
   tokens?: number;
-  /** Tokens per sequence (the KV cache restarts every seqLen tokens). */
+  /** Tokens per sequence while collecting hidden states; the KV cache restarts every seqLen tokens (default 128). */
   seqLen?: number;
-  /** Share of the tokens held out for recall measurement. */
+  /** Share of the tokens held out for recall measurement (default 0.2). */
   heldOut?: number;
+  /** Backend (default 'cpu'). */
   backend?: string;
+  /** Threads of the backend (default: every core). */
   threads?: number;
+  /** Seed of the randomized SVD (default 1). */
   seed?: number;
-  /** Also calibrate HiRE-FFN (per-layer predictors, groups, static sets); null/undefined: softmax only. */
+  /**
+   * Also calibrate HiRE-FFN (null/undefined: softmax only): predictor kinds and bit widths tried
+   * per layer, neurons per group (default 8), group score, top-k fraction (default the model's,
+   * else 0.1), static threshold (default 0.5), co-activation permutation (default true).
+   */
   ffn?: FfnFitRequest | null;
+  /** Called at each stage, with (done, total) as counted stages advance. */
   onProgress?: (stage: string, done?: number, total?: number) => void;
+  /** Non-fatal problems (e.g. a backend fallback); calibration goes on. */
   onWarning?: (message: string) => void;
 }
 
 export interface CalibrationResult {
+  /** The bundle directory written (absolute). */
   bundle: string;
+  /** Its hire.json: predictors, recall curves, k' tables, the selected predictor. */
   manifest: HireManifest;
 }
 

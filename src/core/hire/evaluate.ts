@@ -25,8 +25,12 @@ import type {SoftmaxKind} from './softmax-predictor.js';
 export const DEFAULT_EVAL_TOKENS = 2048;
 export const DEFAULT_EVAL_SEQ_LEN = 128;
 
+/**
+ * Options of evaluate(); the library API (src/api/evaluate.ts) takes the same with `bundle`
+ * optional and progress as events.
+ */
 export interface EvaluateOptions {
-  /** Bundle directory (made by `hire calibrate`). */
+  /** Bundle directory made by `hire calibrate` (the API and CLI default: the bundled demo bundle, models/shakespeare-topk.hire). */
   bundle: string;
   /** Text files (default: the bundled corpus); their validation split is used. */
   data?: string[];
@@ -43,11 +47,15 @@ export interface EvaluateOptions {
   kPrimes?: number[];
   /** Predictor names (default: every predictor in the bundle). */
   predictors?: string[];
+  /** Backend (default 'cpu'). */
   backend?: string;
+  /** Threads of the backend (default: every core). */
   threads?: number;
-  /** Evaluate HiRE-FFN when the bundle has it (default true). */
+  /** Evaluate HiRE-FFN (exact top-k against HiRE at each recall target) when the bundle has it (default true). */
   ffn?: boolean;
+  /** Called at each stage, with (done, total) as counted stages advance. */
   onProgress?: (stage: string, done?: number, total?: number) => void;
+  /** Non-fatal problems (e.g. a backend fallback); evaluation goes on. */
   onWarning?: (message: string) => void;
 }
 

@@ -1,6 +1,6 @@
 /**
- * Whole decodes on the webgpu backend: logits of synthetic checkpoints of every family and dtype
- * (a top-k FFN model included) against the reference backend, the llama2xs reference tokens, and
+ * Whole decodes on the webgpu backend beyond what parity.test.ts checks for every backend (logits
+ * of synthetic checkpoints, the llama2xs greedy tokens): the llama2xs first-step logits, and
  * HiRE-Softmax's sparse path (predictor, candidates, exact rows) and HiRE-FFN's (predictor,
  * gathered rows of W_gate/W_up, keepTopK, accumulateRows over W_out rows) against the reference.
  */
@@ -32,45 +32,12 @@ afterAll(() => {
   fs.rmSync(tmp, {recursive: true, force: true});
 });
 
-const SPECS: Record<string, SyntheticSpec> = {
-  'llama gqa bf16, q/k/v/o biases': {family: 'llama', dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, hiddenDim: 96, vocabSize: 300, maxSeqLen: 32, dtype: 'BF16', qkvBias: true, seed: 3},
-  'llama untied f16': {family: 'llama', dim: 48, nLayers: 2, nHeads: 3, hiddenDim: 80, vocabSize: 200, maxSeqLen: 32, dtype: 'F16', tied: false, seed: 4},
-  'llama relu top-k FFN f32': {family: 'llama', dim: 32, nLayers: 2, nHeads: 2, hiddenDim: 96, vocabSize: 100, maxSeqLen: 32, activation: 'relu', ffnTopK: 0.1, seed: 8},
-  'llama silu top-k FFN (by magnitude)': {family: 'llama', dim: 32, nLayers: 2, nHeads: 2, hiddenDim: 96, vocabSize: 100, maxSeqLen: 32, ffnTopK: 0.2, seed: 10},
-  'gpt2 f32': {family: 'gpt2', dim: 32, nLayers: 2, nHeads: 4, hiddenDim: 128, vocabSize: 150, maxSeqLen: 32, seed: 5},
-  'opt post-norm with project_in/out': {family: 'opt', dim: 32, nLayers: 2, nHeads: 2, hiddenDim: 64, vocabSize: 120, maxSeqLen: 32, optPreNorm: false, optProjDim: 16, seed: 6},
-};
-
-async function logitsOver(dir: string, backend: string, tokens: number[]): Promise<Float32Array[]> {
-  const s = await Session.open(dir, {backend, tokenizer: 'none'});
-  try {
-    const cache = s.model.createCache(tokens.length);
-    const out: Float32Array[] = [];
-    for (let pos = 0; pos < tokens.length; pos++) out.push(await s.backend.read(await s.model.forward(tokens[pos]!, pos, cache)));
-    return out;
-  } finally {
-    s.dispose();
-  }
-}
-
-describe.skipIf(SKIP_WEBGPU)('webgpu backend: whole decodes against the reference backend', () => {
-  for (const [name, spec] of Object.entries(SPECS)) {
-    it(`${name}: logits agree over 12 positions (rel 1e-4)`, async () => {
-      const dir = path.join(tmp, name.replace(/[^a-z0-9]+/g, '-'));
-      writeSyntheticCheckpoint(dir, spec);
-      const tokens = Array.from({length: 12}, (_, i) => (i * 37 + 5) % spec.vocabSize);
-      const ref = await logitsOver(dir, 'reference', tokens);
-      const got = await logitsOver(dir, 'webgpu', tokens);
-      for (let p = 0; p < tokens.length; p++) expectClose(got[p]!, ref[p]!, 1e-4);
-    });
-  }
-
-  it.runIf(HAVE_SHARED)('llama2xs: the 64 reference greedy tokens, and the first-step top-10 logits within 1e-4', async () => {
+describe.skipIf(SKIP_WEBGPU)('webgpu backend: whole decodes against the reference', () => {
+  it.runIf(HAVE_SHARED)('llama2xs: the first-step top-10 logits within 1e-4', async () => {
     const ref = readLlama2xsReference();
     const s = await Session.open(LLAMA2XS_DIR, {backend: 'webgpu'});
     try {
       const n = ref.prompt_token_ids.length;
-      expect(await greedyIds(s.model, ref.prompt_token_ids, 64)).toEqual(ref.greedy_token_ids.slice(n, n + 64));
       const cache = s.model.createCache();
       let logits: Float32Array = new Float32Array();
       for (let pos = 0; pos < n; pos++) logits = await s.backend.read(await s.model.forward(ref.prompt_token_ids[pos]!, pos, cache));

@@ -1,22 +1,29 @@
 /**
- * Every kernel of the webgpu backend against the reference backend on random data, twice: with
- * the kernel shapes chosen for this adapter (llvmpipe: one thread per row, no barriers), and with
- * the GPU shapes (64 threads per row, 256-thread norms) plus matrices split into small chunks, the
+ * The webgpu backend's kernels against the reference backend on random data, three times: with
+ * the kernel shapes chosen for this adapter (llvmpipe: one thread per row, no barriers), with the
+ * GPU shapes (64 threads per row, 256-thread norms) plus matrices split into small chunks, the
  * path taken by matrices above maxStorageBufferBindingSize, and with 8 threads per row; keepTopK
- * both as the parallel radix select and as the one-thread kernel.
- * Tolerances: matvecs 1e-5 of the largest output (f32 against float64); norms, RoPE, attention
- * and activations 1e-5 relative plus 1e-6 absolute; copies and keepTopK exact.
+ * both as the parallel radix select and as the one-thread kernel. The kernels every backend shares
+ * are test/helpers/kernel-parity.ts (which states their tolerances); here are the webgpu-only
+ * ones: matrix dtypes and sizes, quantised matvecs, accumulateRows, the batched kernels and keepTopK.
+ * Tolerances: matvecs 1e-5 of the largest output (f32 against float64); copies and keepTopK exact.
  */
 import {afterAll, describe, expect, it} from 'vitest';
-import type {Activation} from '../../../src/core/model/config.js';
-import type {Backend, HostMatrix, HostQuantMatrix, Mat, Vec} from '../../../src/core/backends/backend.js';
-import {ReferenceBackend} from '../../../src/core/backends/reference/reference-backend.js';
+import type {Backend, HostQuantMatrix, Mat} from '../../../src/core/backends/backend.js';
 import type {WebGpuBackend, WebGpuBackendOptions} from '../../../src/core/backends/webgpu/webgpu-backend.js';
 import {quantize, type QuantBits} from '../../../src/core/hire/quant.js';
-import {expectClose, randomArray, randomMatrix, rng} from './tfjs/helpers.js';
+import {againstReference, kernelParitySuite} from '../../helpers/kernel-parity.js';
 import {disposeWebGpu, openWebGpu, SKIP_WEBGPU} from '../../helpers/webgpu.js';
+import {expectClose, randomArray, randomMatrix, rng} from './tfjs/helpers.js';
 
 afterAll(disposeWebGpu);
+
+/** Dense matvec shapes: [130, 300] f32 rows (1200 bytes) still fit the 2 KiB chunks of a variant. */
+const MATVEC_SHAPES = [
+  [1, 1],
+  [37, 53],
+  [130, 300],
+] as const;
 
 const VARIANTS: Array<[string, WebGpuBackendOptions]> = [
   ['adapter kernel shapes', {}],
@@ -27,53 +34,23 @@ const VARIANTS: Array<[string, WebGpuBackendOptions]> = [
 for (const [variant, opts] of VARIANTS) {
   describe.skipIf(SKIP_WEBGPU)(`webgpu kernels (${variant})`, () => {
     let gpu: WebGpuBackend;
-    const ref = new ReferenceBackend();
-    const both = <T>(make: (b: Backend) => T): [T, T] => [make(gpu), make(ref)];
-    const vecs = (data: Float32Array) => both((b) => b.uploadVector(data));
-    const mats = (host: HostMatrix) => both((b) => b.uploadMatrix(host));
-    const readBoth = async (p: [Vec, Vec]): Promise<[Float32Array, Float32Array]> => [await gpu.read(p[0]), await ref.read(p[1])];
+    const {ref, both, vecs, mats, readBoth} = againstReference(() => gpu);
 
     it('starts', async () => {
       gpu = await openWebGpu(opts);
       expect(gpu.describe()).toMatch(/^webgpu \(/);
     });
 
-    it('copies vectors on upload, write and read; new vectors are zero', async () => {
-      const host = Float32Array.from([1, 2, 3]);
-      const x = gpu.uploadVector(host);
-      host[0] = 99;
-      expect(Array.from(await gpu.read(x))).toEqual([1, 2, 3]);
-      gpu.write(x, host);
-      host[1] = 77;
-      expect(Array.from(await gpu.read(x))).toEqual([99, 2, 3]);
-      expect(Array.from(await gpu.read(gpu.createVector(5)))).toEqual([0, 0, 0, 0, 0]);
-      expect(() => gpu.write(x, new Float32Array(2))).toThrow(/2 values into a vector of 3/);
-      expect((await gpu.read(gpu.createVector(0))).length).toBe(0);
+    it('keeps the dtype and the bytes of every dense matrix', () => {
+      for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+        for (const [rows, cols] of MATVEC_SHAPES) {
+          const w = mats(randomMatrix(dtype, rows, cols, rng(rows * 1000 + cols)));
+          expect([w[0].dtype, w[0].bytes], `${dtype} [${rows}, ${cols}]`).toEqual([dtype, w[1].bytes]);
+        }
+      }
     });
 
-    for (const dtype of ['f32', 'f16', 'bf16'] as const) {
-      for (const [rows, cols] of [
-        [1, 1],
-        [37, 53],
-        [130, 300],
-      ] as const) {
-        it(`matvec ${dtype} [${rows}, ${cols}], with and without bias`, async () => {
-          const random = rng(rows * 1000 + cols);
-          const host = randomMatrix(dtype, rows, cols, random);
-          const w = mats(host);
-          expect([w[0].dtype, w[0].bytes]).toEqual([dtype, w[1].bytes]);
-          const x = vecs(randomArray(cols, random));
-          const bias = vecs(randomArray(rows, random));
-          const out = both((b) => b.createVector(rows));
-          gpu.matvec(w[0], x[0], out[0]);
-          ref.matvec(w[1], x[1], out[1]);
-          expectClose(...(await readBoth(out)), 1e-5);
-          gpu.matvec(w[0], x[0], out[0], bias[0]);
-          ref.matvec(w[1], x[1], out[1], bias[1]);
-          expectClose(...(await readBoth(out)), 1e-5);
-        });
-      }
-    }
+    kernelParitySuite('webgpu', () => gpu, {matvecShapes: MATVEC_SHAPES});
 
     const QUANT: Array<[QuantBits, number, number, number]> = [
       [8, 37, 53, 53],
@@ -100,22 +77,6 @@ for (const [variant, opts] of VARIANTS) {
         expectClose(...(await readBoth(sel)), 1e-5);
       });
     }
-
-    it('matvecRows: unsorted rows with repeats, an empty list, and a bad row', async () => {
-      const random = rng(7);
-      const [rows, cols] = [300, 129];
-      const w = mats(randomMatrix('bf16', rows, cols, random));
-      const x = vecs(randomArray(cols, random));
-      const pick = Int32Array.from([299, 0, 17, 17, 150, 3, 298, 1]);
-      const out = both((b) => b.createVector(pick.length));
-      gpu.matvecRows(w[0], pick, x[0], out[0]);
-      ref.matvecRows(w[1], pick, x[1], out[1]);
-      expectClose(...(await readBoth(out)), 1e-5);
-      const empty = gpu.createVector(0);
-      gpu.matvecRows(w[0], new Int32Array(0), x[0], empty);
-      expect((await gpu.read(empty)).length).toBe(0);
-      expect(() => gpu.matvecRows(w[0], Int32Array.from([rows]), x[0], gpu.createVector(1))).toThrow(RangeError);
-    });
 
     for (const dtype of ['f32', 'bf16', 'q4'] as const) {
       it(`accumulateRows ${dtype}: listed rows, every row, with bias, and an empty list`, async () => {
@@ -161,108 +122,6 @@ for (const [variant, opts] of VARIANTS) {
         expectClose(...(await readBoth(acc[b]!)), 1e-5);
       }
     });
-
-    it('embedRow copies one row exactly (f32, f16, bf16)', async () => {
-      const random = rng(9);
-      for (const dtype of ['f32', 'f16', 'bf16'] as const) {
-        const w = mats(randomMatrix(dtype, 50, 23, random));
-        const out = both((b) => b.createVector(23));
-        for (const row of [0, 31, 49]) {
-          gpu.embedRow(w[0], row, out[0]);
-          ref.embedRow(w[1], row, out[1]);
-          const [got, want] = await readBoth(out);
-          expect(Array.from(got)).toEqual(Array.from(want));
-        }
-      }
-    });
-
-    const n = 777;
-    it('add and mul, including out aliasing an input', async () => {
-      const random = rng(11);
-      const a = vecs(randomArray(n, random));
-      const c = vecs(randomArray(n, random));
-      const out = both((b) => b.createVector(n));
-      for (const [be, i] of [
-        [gpu, 0],
-        [ref, 1],
-      ] as const) {
-        be.add(a[i], c[i], out[i]);
-        be.mul(out[i], c[i], out[i]);
-        be.add(a[i], out[i], a[i]);
-      }
-      expectClose(...(await readBoth(out)), 1e-6);
-      expectClose(...(await readBoth(a)), 1e-6);
-    });
-
-    it('rmsNorm and layerNorm, in place and out of place', async () => {
-      const random = rng(12);
-      const x = vecs(randomArray(n, random, 3));
-      const w = vecs(randomArray(n, random));
-      const bias = vecs(randomArray(n, random));
-      const out = both((b) => b.createVector(n));
-      gpu.rmsNorm(x[0], w[0], 1e-5, out[0]);
-      ref.rmsNorm(x[1], w[1], 1e-5, out[1]);
-      expectClose(...(await readBoth(out)), 1e-5, 1e-6);
-      gpu.layerNorm(x[0], w[0], bias[0], 1e-5, x[0]);
-      ref.layerNorm(x[1], w[1], bias[1], 1e-5, x[1]);
-      expectClose(...(await readBoth(x)), 1e-5, 1e-6);
-    });
-
-    for (const kind of ['silu', 'relu', 'gelu', 'gelu_tanh'] as Activation[]) {
-      it(`activation ${kind}, out of place and in place`, async () => {
-        const random = rng(13);
-        const x = vecs(Float32Array.from([...randomArray(n, random, 6), 30, -30, 100, -100]));
-        const out = both((b) => b.createVector(n + 4));
-        gpu.activation(kind, x[0], out[0]);
-        ref.activation(kind, x[1], out[1]);
-        expectClose(...(await readBoth(out)), 1e-5, 1e-6);
-        gpu.activation(kind, x[0], x[0]);
-        expectClose(await gpu.read(x[0]), await ref.read(out[1]), 1e-5, 1e-6);
-      });
-    }
-
-    it('rope at several positions (rotate_half layout)', async () => {
-      const random = rng(14);
-      const headDim = 16;
-      const invFreq = Float64Array.from({length: headDim / 2}, (_, i) => Math.fround(1 / 10000 ** ((2 * i) / headDim)));
-      const table = {headDim, invFreq};
-      for (const [nHeads, pos] of [
-        [4, 0],
-        [4, 1],
-        [2, 1],
-        [3, 517],
-      ] as const) {
-        const x = vecs(randomArray(nHeads * headDim, random));
-        gpu.rope(x[0], nHeads, pos, table);
-        ref.rope(x[1], nHeads, pos, table);
-        expectClose(...(await readBoth(x)), 1e-5, 1e-6);
-      }
-    });
-
-    for (const [nHeads, nKvHeads, headDim] of [
-      [8, 2, 16],
-      [3, 3, 6],
-    ] as const) {
-      it(`attention nHeads ${nHeads}, nKvHeads ${nKvHeads}, headDim ${headDim}: 30 causal steps on 2 layers`, async () => {
-        const random = rng(nHeads * 100 + nKvHeads);
-        const shape = {nHeads, nKvHeads, headDim};
-        const caches = both((b) => b.createKvCache({nLayers: 2, nKvHeads, headDim, maxSeqLen: 30}));
-        const out = both((b) => b.createVector(nHeads * headDim));
-        for (let pos = 0; pos < 30; pos++) {
-          for (let layer = 0; layer < 2; layer++) {
-            const q = vecs(randomArray(nHeads * headDim, random, 2));
-            const k = vecs(randomArray(nKvHeads * headDim, random, 2));
-            const v = vecs(randomArray(nKvHeads * headDim, random));
-            gpu.attention(q[0], k[0], v[0], caches[0], layer, pos, shape, out[0]);
-            ref.attention(q[1], k[1], v[1], caches[1], layer, pos, shape, out[1]);
-            expectClose(...(await readBoth(out)), 1e-5, 1e-6);
-          }
-        }
-        const q = gpu.createVector(nHeads * headDim);
-        const k = gpu.createVector(nKvHeads * headDim);
-        expect(() => gpu.attention(q, k, k, caches[0], 0, 30, shape, out[0])).toThrow(/position 30 outside the cache/);
-      });
-    }
 
     it('keepTopK by value and by magnitude, with ties, zeros and -0, k from 0 to n', async () => {
       const random = rng(15);
