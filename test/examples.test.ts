@@ -25,6 +25,12 @@ const EXPECTED: Record<string, RegExp[]> = {
   'certified-greedy.mjs': [/^identical: true$/m, /^rows per token: dense 4096, certified [\d.]+ /m, /^aborted after 5 tokens$/m],
   'evaluate-and-bench.mjs': [/^dense perplexity [\d.]+ on 255 tokens$/m, /k=1 k'=\d+: recall 1\.000/m, /^dense: \d+ tok\/s/m, /^hire-softmax: \d+ tok\/s/m],
   'calibrate.mjs': [/^wrote demo\.hire: lowrank-r16-\S+, k' for recall 0\.99 at k=1: \d+$/m, /^HiRE softmax \(lowrank-r16-\S+, k'=\d+\): ".+"$/m],
+  'batch-and-ffn.mjs': [
+    /^ffn: HiRE FFN \(.+, g=8, [\d.]+ of 64 groups per layer\)$/m,
+    /^batch of 3: same as alone: true$/m,
+    /^weights per token: [\d.]+ MB in the batch, [\d.]+ MB alone$/m,
+    /^dense FFN reads [\d.]+ MB per token$/m,
+  ],
   'errors.mjs': [
     /^missing model: E_\w+ /m,
     /^plain checkpoint as a bundle: E_BUNDLE /m,
