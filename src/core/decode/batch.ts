@@ -97,9 +97,8 @@ export class BatchDecoder {
   /** HiRE-Softmax for the batch: each sequence's candidates, the union's rows read once. */
   async hireLogits(head: HireSoftmaxHead, kPrime: number, hs: Vec[]): Promise<HeadResult[]> {
     const lm = this.model.weights.lmHead;
-    const cands: Int32Array[] = [];
-    for (const h of hs) cands.push(topKIndices(await head.approximate(h), kPrime));
-    this.bytes += hs.length * head.predictorBytes;
+    const cands = (await head.approximateBatch(hs)).map((approx) => topKIndices(approx, kPrime));
+    this.bytes += head.predictorBytes; // read once for the batch
     const union = padGroups(unionGroups(cands, lm.rows), lm.rows, 64);
     // logits of the union's rows for every sequence: [union.length] each
     const scratch = hs.map((_, i) => this.unionScratch(union.length, i));
@@ -208,8 +207,7 @@ export class BatchDecoder {
   private async sparseFfn(layer: SparseFfnLayer, inputs: Vec[], outs: Vec[]): Promise<void> {
     const g = layer.plan.groupSize;
     const nGroups = this.c.hiddenDim / g;
-    const own: Int32Array[] = [];
-    for (const x of inputs) own.push(await layer.selectGroups(x));
+    const own = await layer.selectGroupsBatch(inputs);
     const union = padGroups(unionGroups(own, nGroups), nGroups, 8);
     const rows = groupRows(union, g);
     // masks[b][j] = 1 when row j of the union belongs to one of sequence b's own groups
@@ -219,7 +217,7 @@ export class BatchDecoder {
       return Float32Array.from(rows, (r) => mine[Math.floor(r / g)]!);
     });
     layer.computeBatch(inputs, rows, outs, masks);
-    this.bytes += inputs.length * layer.predictorBytes + rows.length * layer.rowBytes;
+    this.bytes += layer.predictorBytes + rows.length * layer.rowBytes; // the predictor is read once for the batch
     this.unionSum += union.length;
     this.ownSum += own.reduce((a, o) => a + o.length, 0) / own.length;
     this.sparseLayers++;

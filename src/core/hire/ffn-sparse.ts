@@ -122,7 +122,16 @@ export class SparseFfnLayer {
 
   /** The groups this layer would compute for input x (static + predicted), ascending. */
   async selectGroups(x: Vec): Promise<Int32Array> {
-    const pred = await this.predictor.predict(x);
+    return this.groupsFor(await this.predictor.predict(x));
+  }
+
+  /** selectGroups for several inputs, the predictor read once for all of them (batched decoding). */
+  async selectGroupsBatch(xs: Vec[]): Promise<Int32Array[]> {
+    return (await this.predictor.predictBatch(xs)).map((pred) => this.groupsFor(pred));
+  }
+
+  /** Static groups plus the best k'_g others for one prediction ([gate~; up~] or u~, biases not yet added). */
+  private groupsFor(pred: Float32Array): Int32Array {
     const n = this.config.hiddenDim;
     if (this.bGate) for (let i = 0; i < n; i++) pred[i] = pred[i]! + this.bGate[i]!;
     if (this.bUp) for (let i = 0; i < n; i++) pred[n + i] = pred[n + i]! + this.bUp[i]!;

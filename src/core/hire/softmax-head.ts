@@ -57,6 +57,11 @@ export class HireSoftmaxHead implements OutputHead {
     return this.uploaded.predict(h);
   }
 
+  /** approximate() for several hidden states, the predictor read once for all of them (batched decoding). */
+  async approximateBatch(hs: Vec[]): Promise<Float32Array[]> {
+    return this.uploaded.predictBatch(hs);
+  }
+
   async next(h: Vec): Promise<HeadResult> {
     const b = this.backend;
     this.steps++;

@@ -44,4 +44,30 @@ export class UploadedPredictor {
     this.enqueue(x);
     return this.backend.read(this.out);
   }
+
+  /** Predictions for several inputs, each predictor matrix read once for all of them (batched decoding). */
+  async predictBatch(xs: Vec[]): Promise<Float32Array[]> {
+    if (xs.length === 1) return [await this.predict(xs[0]!)];
+    const b = this.backend;
+    const outs = this.scratch(this.batchOut, xs.length, this.out.length);
+    if (this.proj) {
+      const mid = this.scratch(this.batchMid, xs.length, this.projOut!.length);
+      b.matvecBatch(this.proj, xs, mid);
+      b.matvecBatch(this.approx, mid, outs);
+    } else {
+      b.matvecBatch(this.approx, xs, outs);
+    }
+    const res: Float32Array[] = [];
+    for (const o of outs) res.push(await b.read(o));
+    return res;
+  }
+
+  private readonly batchOut: Vec[] = [];
+  private readonly batchMid: Vec[] = [];
+
+  /** The first n vectors of a pool that grows as needed. */
+  private scratch(pool: Vec[], n: number, length: number): Vec[] {
+    while (pool.length < n) pool.push(this.backend.createVector(length));
+    return pool.slice(0, n);
+  }
 }
