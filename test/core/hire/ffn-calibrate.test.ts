@@ -13,6 +13,8 @@ import {calibrate} from '../../../src/core/hire/calibrate.js';
 import type {HireManifest} from '../../../src/core/hire/bundle.js';
 import {DEMO_MODEL_DIR} from '../../../src/core/model/defaults.js';
 import {greedyIds} from '../../helpers/greedy.js';
+import {TINY_VOCAB_SIZE, writeTinyTokenizer} from '../../helpers/tiny-tokenizer.js';
+import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-ffn-cal-'));
 afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
@@ -85,4 +87,35 @@ describe('calibrate --ffn on the demo model', () => {
     await expect(calibrate({model: DEMO_MODEL_DIR, out: bad, tokens: 256, ffn: {groupSize: 7}})).rejects.toThrow(/--ffn-group-size 7 .* divides the FFN width 512/);
     expect(fs.existsSync(bad)).toBe(false);
   });
+});
+
+describe('calibrate --ffn on GPT-2 and OPT (non-gated FFNs with biases, Conv1D and fc layouts)', () => {
+  for (const family of ['gpt2', 'opt'] as const) {
+    it(`${family}: the re-laid-out bundle decodes like the source, and the sparse FFN reading every group too`, async () => {
+      const dir = path.join(tmp, `${family}-src`);
+      writeSyntheticCheckpoint(dir, {family, dim: 32, nLayers: 2, nHeads: 4, hiddenDim: 64, vocabSize: TINY_VOCAB_SIZE, maxSeqLen: 64, seed: 41});
+      writeTinyTokenizer(dir);
+      const text = path.join(tmp, `${family}.txt`);
+      fs.writeFileSync(text, 'the quick brown fox jumps over the lazy dog; a chat about hills and rivers. '.repeat(30));
+      const out = path.join(tmp, `${family}.hire`);
+      const {manifest} = await calibrate({model: dir, out, data: [text], tokens: 600, softmax: ['quant'], ffn: {groupSize: 4, topK: 0.25}});
+      expect(manifest.ffn!.layers).toHaveLength(2);
+      const prompt = [3, 17, 40, 5];
+      const src = await Session.open(dir, {backend: 'cpu', tokenizer: 'none'});
+      const dense = await Session.open(out, {backend: 'cpu', tokenizer: 'none', ffn: 'off'});
+      const sparseAll = await Session.open(out, {backend: 'cpu', tokenizer: 'none', ffnKPrime: 16}); // 16 of 16 groups
+      try {
+        src.model.setFfnTopK(0.25);
+        dense.model.setFfnTopK(0.25);
+        const want = await greedyIds(src.model, prompt, 16);
+        expect(await greedyIds(dense.model, prompt, 16)).toEqual(want);
+        sparseAll.model.ffnOverride = sparseAll.sparseFfn!.layers; // every group read: force the sparse path
+        expect(await greedyIds(sparseAll.model, prompt, 16)).toEqual(want);
+      } finally {
+        src.dispose();
+        dense.dispose();
+        sparseAll.dispose();
+      }
+    }, 60_000);
+  }
 });
