@@ -231,6 +231,9 @@ function resolveFfnRequest(req: FfnFitRequest, config: ModelConfig): Required<Ff
   const score = req.score ?? 'max';
   if (!GROUP_SCORES.includes(score)) throw new UsageError(`--ffn-score must be ${GROUP_SCORES.join(' or ')}, got ${score}`);
   const staticThreshold = req.staticThreshold ?? 0.5;
+  if (req.refine !== undefined && !(Number.isInteger(req.refine) && req.refine >= 0 && req.refine <= 1000)) {
+    throw new UsageError(`--ffn-refine must be an integer from 0 to 1000 (swaps per neuron), got ${req.refine}`);
+  }
   if (!(staticThreshold > 0 && staticThreshold <= 1)) throw new UsageError(`--ffn-static must be in (0, 1], got ${staticThreshold}`);
   const kinds = req.kinds && req.kinds.length > 0 ? req.kinds : ['quant' as const];
   const bits = req.bits && req.bits.length > 0 ? [...new Set(req.bits)] : ([4, 8] as (8 | 4)[]);
@@ -245,6 +248,7 @@ function resolveFfnRequest(req: FfnFitRequest, config: ModelConfig): Required<Ff
     topK,
     staticThreshold,
     permute: req.permute ?? true,
+    refine: req.refine ?? 0,
   };
 }
 

@@ -43,6 +43,8 @@ export interface FfnFitRequest {
   staticThreshold?: number;
   /** Co-activation permutation (default true). */
   permute?: boolean;
+  /** Random group swaps tried per neuron after the greedy grouping (default 0: none). */
+  refine?: number;
 }
 
 /** One layer's calibration outcome, as hire.json records it. */
@@ -152,7 +154,7 @@ export function calibrateFfn(
   for (let l = 0; l < nLayers; l++) {
     progress(`FFN layer ${l + 1}/${nLayers}: grouping neurons`, l, nLayers);
     const perm = req.permute
-      ? coactivationPermutation(collector.activity[l]!, g, req.staticThreshold)
+      ? coactivationPermutation(collector.activity[l]!, g, req.staticThreshold, req.refine * hiddenDim)
       : identityPermutation(collector.activity[l]!, g, req.staticThreshold);
     perms.push(perm);
     const inverse = new Int32Array(hiddenDim);

@@ -5,7 +5,8 @@
  * true top-k). Greedy: seed a group with the most active unassigned neuron, then add the neuron
  * that grows the group's activity (the union of its members' bits) the least, ties to the one
  * overlapping most; every group activation costs one group read per token, so the total of the
- * groups' activities is what this keeps small. Pure; O(hiddenDim^2 * tokens / 32).
+ * groups' activities is what this keeps small. Optionally, random swaps between groups are then
+ * kept when they lower it further. Pure and seeded; O(hiddenDim^2 * tokens / 32).
  */
 
 /** Activity bitsets: neuron n's bits are words [n * words, (n + 1) * words). */
@@ -46,7 +47,8 @@ export interface Permutation {
   groupActivity: Float64Array;
 }
 
-export function coactivationPermutation(a: Activity, g: number, staticThreshold: number): Permutation {
+/** refineSteps: random swaps tried after the greedy grouping (0: none; see refineBySwaps). */
+export function coactivationPermutation(a: Activity, g: number, staticThreshold: number, refineSteps = 0): Permutation {
   const {neurons, words, bits, tokens} = a;
   if (neurons % g !== 0) throw new RangeError(`group size ${g} must divide the ${neurons} FFN neurons`);
   const freq = new Int32Array(neurons);
@@ -91,10 +93,12 @@ export function coactivationPermutation(a: Activity, g: number, staticThreshold:
       members.push(best);
       for (let w = 0; w < words; w++) union[w] = union[w]! | bits[best * words + w]!;
     }
-    let c = 0;
-    for (let w = 0; w < words; w++) c += popcount(union[w]!);
-    groups.push(members.sort((x, y) => x - y));
-    activity.push(tokens > 0 ? c / tokens : 0);
+    groups.push(members);
+  }
+  refineBySwaps(a, groups, refineSteps);
+  for (const members of groups) {
+    members.sort((x, y) => x - y);
+    activity.push(tokens > 0 ? groupUnion(a, members) / tokens : 0);
   }
   // static groups first (most active first), then the others in the order they were made
   const order = groups.map((_, i) => i);
@@ -107,6 +111,53 @@ export function coactivationPermutation(a: Activity, g: number, staticThreshold:
     groupActivity[pos] = activity[gi]!;
   });
   return {perm, nStatic: order.filter(isStatic).length, groupActivity};
+}
+
+/** Tokens on which at least one of `members` is active (the popcount of their activity union). */
+function groupUnion(a: Activity, members: number[]): number {
+  const {words, bits} = a;
+  let c = 0;
+  for (let w = 0; w < words; w++) {
+    let u = 0;
+    for (const n of members) u |= bits[n * words + w]!;
+    c += popcount(u);
+  }
+  return c;
+}
+
+/**
+ * Local search after the greedy grouping: `steps` random swaps of two neurons in different groups,
+ * each kept only when it lowers the two groups' total activity. Seeded, so calibration is
+ * reproducible. On the demo model (80 swaps per neuron) it lowers the expected active groups per
+ * token on the calibration tokens by 12-20%, but the groups then fit those tokens more closely: at
+ * the 0.99 target the validation recall fell from 0.992 to 0.990 while 35 instead of 40 groups
+ * were read. Off by default (`--ffn-refine`).
+ */
+function refineBySwaps(a: Activity, groups: number[][], steps: number): void {
+  const g = groups[0]?.length ?? 0;
+  if (groups.length < 2 || g < 2) return; // single neurons: a swap changes nothing
+  const cost = groups.map((m) => groupUnion(a, m));
+  let seed = 0x9e3779b9;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return Math.floor((seed / 4294967296) * n);
+  };
+  for (let step = 0; step < steps; step++) {
+    const gi = rand(groups.length);
+    const gj = rand(groups.length);
+    if (gi === gj) continue;
+    const [A, B] = [groups[gi]!, groups[gj]!];
+    const [i, j] = [rand(g), rand(g)];
+    [A[i], B[j]] = [B[j]!, A[i]!];
+    const ca = groupUnion(a, A);
+    const cb = groupUnion(a, B);
+    if (ca + cb < cost[gi]! + cost[gj]!) {
+      cost[gi] = ca;
+      cost[gj] = cb;
+    } else {
+      [A[i], B[j]] = [B[j]!, A[i]!];
+    }
+  }
 }
 
 /** The identity permutation with the static set computed from fixed groups (for --no-permute). */
