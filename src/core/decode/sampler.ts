@@ -336,6 +336,39 @@ function topKByHeap(x: Float32Array, kk: number): Int32Array {
   return heapIdx;
 }
 
+/**
+ * The k-th largest value of x (1 <= k <= x.length; k is clamped), NaN counting as -Infinity.
+ * Quickselect (Hoare partition, median-of-three pivot) on a copy: x is not modified.
+ */
+export function kthLargest(x: Float32Array, k: number): number {
+  const a = Float32Array.from(x, (v) => (v === v ? v : -Infinity));
+  const target = a.length - Math.max(1, Math.min(Math.floor(k), a.length)); // its index in ascending order
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const [p, q, r] = [a[lo]!, a[mid]!, a[hi]!];
+    const pivot = p < q ? (q < r ? q : p < r ? r : p) : p < r ? p : q < r ? r : q;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
+  }
+  return a[target]!;
+}
+
 /** All indices sorted by value descending, ties by lower index (NaN last). O(n log n). */
 export function argsortDescending(x: Float32Array): Int32Array {
   const order = new Int32Array(x.length);

@@ -5,7 +5,7 @@
  * that survives into the candidates. Ordering everywhere is topKIndices's: value descending, ties
  * by lower index, NaN last.
  */
-import {topKIndices} from '../decode/sampler.js';
+import {kthLargest, topKIndices} from '../decode/sampler.js';
 import {roundUpF32} from './linalg.js';
 
 /** |top-k(exact) ∩ top-k'(approx)| / k. */
@@ -205,11 +205,4 @@ function canonical(ids: Int32Array, logits: Float32Array): {ids: Int32Array; log
   const key = (v: number) => (v === v ? v : -Infinity);
   const perm = Array.from(ids.keys()).sort((a, b) => key(logits[b]) - key(logits[a]) || ids[a] - ids[b]);
   return {ids: Int32Array.from(perm, (j) => ids[j]), logits: Float32Array.from(perm, (j) => logits[j])};
-}
-
-/** k-th largest value (NaN counts as -Infinity, so it never certifies). */
-function kthLargest(x: Float32Array, k: number): number {
-  const idx = topKIndices(x, k);
-  const v = x[idx[k - 1]];
-  return v === v ? v : -Infinity;
 }

@@ -8,6 +8,7 @@
  * plus RMSNorm and the RoPE rotation, written the way Hugging Face Llama computes them.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {kthLargest} from '../decode/sampler.js';
 
 type Forward = (x: tf.Tensor, save: tf.GradSaveFunc) => {
   value: tf.Tensor;
@@ -136,36 +137,6 @@ export function keepTopK(a: tf.Tensor2D, k: number, byMagnitude: boolean): tf.Te
     return {value: tf.mul(x, m), gradFunc: (dy, saved) => tf.mul(dy, saved[0]!)};
   });
   return op(a) as tf.Tensor2D;
-}
-
-/** The k-th largest value of `a` (1-based k); reorders `a` (quickselect, Hoare partition). */
-export function kthLargest(a: Float32Array, k: number): number {
-  const target = a.length - k; // index of the answer in ascending order
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    // median of three as the pivot
-    const [x, y, z] = [a[lo]!, a[mid]!, a[hi]!];
-    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < pivot) i++;
-      while (a[j]! > pivot) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i] = a[j]!;
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else return a[target]!;
-  }
-  return a[target]!;
 }
 
 /** Mean over rows of -log softmax(logits)[label]; logits [n, vocabSize], labels [n]. */

@@ -4,6 +4,7 @@ import {
   argmax,
   argsortDescending,
   createRng,
+  kthLargest,
   logSoftmax,
   sample,
   sampleCandidates,
@@ -341,5 +342,23 @@ describe('helpers and validation', () => {
       expect(() => validateSamplingOptions(bad)).toThrow(UsageError);
       expect(() => sample(Float32Array.of(1, 2), bad, createRng(1))).toThrow(UsageError);
     }
+  });
+});
+
+describe('kthLargest', () => {
+  it('matches sorting, counts NaN as -Infinity, clamps k and leaves its input alone', () => {
+    let seed = 3;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+    for (const n of [1, 2, 7, 100, 1001]) {
+      const x = Float32Array.from({length: n}, () => Math.round(rand() * 20) - 10); // many ties
+      const sorted = Array.from(x).sort((a, b) => b - a);
+      const copy = x.slice();
+      for (const k of [1, 2, Math.ceil(n / 2), n]) if (k <= n) expect(kthLargest(x, k)).toBe(sorted[k - 1]);
+      expect(x).toEqual(copy);
+    }
+    expect(kthLargest(Float32Array.from([NaN, 3, NaN, 1]), 2)).toBe(1);
+    expect(kthLargest(Float32Array.from([NaN, 3, NaN, 1]), 3)).toBe(-Infinity);
+    expect(kthLargest(Float32Array.from([5, 4]), 9)).toBe(4);
+    expect(kthLargest(Float32Array.from([5, 4]), 0)).toBe(5);
   });
 });

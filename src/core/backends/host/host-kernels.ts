@@ -7,7 +7,7 @@
  * on the tfjs cpu engine they are the engine's own storage.
  */
 import type {AttentionShape, Backend, TopK, Vec} from '../backend.js';
-import {topKIndices} from '../../decode/sampler.js';
+import {kthLargest, topKIndices} from '../../decode/sampler.js';
 
 /**
  * Causal attention of one query over positions 0..pos of one layer's cache.
@@ -173,7 +173,7 @@ export function keepTopKHost(x: {length: number; [i: number]: number}, k: number
   // keys equal to it as are still needed, lowest index first.
   const key = new Float32Array(n);
   for (let i = 0; i < n; i++) key[i] = byMagnitude ? Math.abs(x[i]!) : x[i]!;
-  const t = kthLargest(key.slice(), k);
+  const t = kthLargest(key, k);
   let above = 0;
   for (let i = 0; i < n; i++) if (key[i]! > t) above++;
   let ties = k - above;
@@ -193,32 +193,4 @@ export async function topKHost(backend: Backend, x: Vec, k: number): Promise<Top
   const values = await backend.read(x);
   const ids = topKIndices(values, k);
   return {ids, values: Float32Array.from(ids, (i) => values[i]!)};
-}
-
-/** The k-th largest value of a (1 <= k <= a.length); reorders a. NaN keys sort below everything. */
-function kthLargest(a: Float32Array, k: number): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== a[i]) a[i] = -Infinity;
-  let lo = 0;
-  let hi = a.length - 1;
-  const target = k - 1; // index in descending order
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >>> 1]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! > pivot) i++;
-      while (a[j]! < pivot) j--;
-      if (i <= j) {
-        const tmp = a[i]!;
-        a[i] = a[j]!;
-        a[j] = tmp;
-        i++;
-        j--;
-      }
-    }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else break;
-  }
-  return a[target]!;
 }
