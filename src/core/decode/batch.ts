@@ -12,7 +12,7 @@ import type {Backend, KvCache, Mat, Vec} from '../backends/backend.js';
 import {groupRows, unionGroups} from '../hire/ffn-groups.js';
 import {SparseFfnLayer} from '../hire/ffn-sparse.js';
 import type {HireSoftmaxHead} from '../hire/softmax-head.js';
-import type {ModelConfig} from '../model/config.js';
+import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
 import type {LayerWeights, Norm} from '../model/weights.js';
 import {createRunState, type RunState, type Transformer} from './forward.js';
 import type {HeadResult} from './output-head.js';
@@ -190,7 +190,7 @@ export class BatchDecoder {
         this.matvec(layer.wUp, inputs, hb, layer.bUp);
         for (const st of s) b.activation(c.activation, st.hb, st.hb);
       }
-      if (m.ffnTopK !== null) for (const st of s) b.keepTopK(st.hb, m.ffnTopK, Boolean(layer.wGate) || c.activation !== 'relu');
+      if (m.ffnTopK !== null) for (const st of s) b.keepTopK(st.hb, m.ffnTopK, ffnTopKByMagnitude(c));
       if (layer.wDownT) {
         b.accumulateRowsBatch(layer.wDownT, null, hb, outs, layer.bDown);
         this.bytes += layer.wDownT.bytes;

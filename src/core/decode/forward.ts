@@ -4,7 +4,7 @@
  * that several sequences can share one set of weights.
  */
 import type {Backend, KvCache, RopeTable, Vec} from '../backends/backend.js';
-import type {ModelConfig} from '../model/config.js';
+import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
 import {ropeTable} from '../model/rope.js';
 import type {LayerWeights, ModelWeights, Norm} from '../model/weights.js';
 
@@ -182,7 +182,7 @@ export class Transformer {
     if (this.probe) await this.probe.ffn(l, input, s.hb);
     // Models trained with a top-k FFN keep only the k largest hidden activations: by value after
     // a plain relu, by magnitude otherwise (a gated product or gelu/silu can be negative).
-    if (this.ffnTopK !== null) b.keepTopK(s.hb, this.ffnTopK, Boolean(layer.wGate) || c.activation !== 'relu');
+    if (this.ffnTopK !== null) b.keepTopK(s.hb, this.ffnTopK, ffnTopKByMagnitude(c));
     if (layer.wDownT) b.accumulateRows(layer.wDownT, null, s.hb, s.xb2, layer.bDown);
     else b.matvec(layer.wDown!, s.hb, s.xb2, layer.bDown);
     b.add(s.x, s.xb2, s.x);

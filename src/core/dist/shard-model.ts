@@ -6,7 +6,7 @@
  * layer (dense, or the HiRE predictor's approximate scores, or DaT's local top list).
  */
 import type {Backend, KvCache, Vec} from '../backends/backend.js';
-import type {ModelConfig} from '../model/config.js';
+import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
 import {ropeTable} from '../model/rope.js';
 import type {Norm} from '../model/weights.js';
 import {HireSoftmaxHead} from '../hire/softmax-head.js';
@@ -82,7 +82,7 @@ export class ShardModel {
       topK:
         topK === null
           ? null
-          : {k: topK, byMagnitude: c.gatedFfn || c.activation !== 'relu', mode: opts.ffnTopK, exchange: (l) => collectives.allGather(l)},
+          : {k: topK, byMagnitude: ffnTopKByMagnitude(c), mode: opts.ffnTopK, exchange: (l) => collectives.allGather(l)},
     };
     this.hire = predictor ? new HireSoftmaxHead(b, weights.lmHead, predictor, {kPrime: 1, certifyK: null}) : null;
   }

@@ -7,8 +7,7 @@
  */
 import type {Backend, Vec} from '../backends/backend.js';
 import type {FfnProbe} from '../decode/forward.js';
-import {topKIndices} from '../decode/sampler.js';
-import type {ModelConfig} from '../model/config.js';
+import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
 import type {ModelSource} from '../model/load.js';
 import {readHostMatrix} from '../model/weights.js';
 import {halfToFloat32} from '../safetensors/index.js';
@@ -18,6 +17,7 @@ import {
   kPrimeForRecall,
   neuronScores,
   recallFromRanks,
+  topNeurons,
   type GroupScore,
 } from './ffn-groups.js';
 import {coactivationPermutation, createActivity, identityPermutation, markActive, type Activity, type Permutation} from './ffn-permutation.js';
@@ -100,12 +100,7 @@ export class FfnCollector implements FfnProbe {
     if (t >= this.tokens) return;
     const {dim} = this.config;
     this.inputs[layer]!.set(await this.backend.read(x), t * dim);
-    const h = await this.backend.read(hidden);
-    const byMagnitude = this.config.gatedFfn || this.config.activation !== 'relu';
-    if (byMagnitude) for (let i = 0; i < h.length; i++) h[i] = Math.abs(h[i]!);
-    // Neurons whose activation is exactly 0 (relu) carry nothing: missing them costs nothing,
-    // and ties among zeros would make recall measure the tie-break, so they are not counted.
-    const ids = topKIndices(h, this.k).filter((i) => h[i] !== 0);
+    const ids = topNeurons(await this.backend.read(hidden), this.k, ffnTopKByMagnitude(this.config));
     if (t < this.fitTokens) markActive(this.activity[layer]!, t, ids);
     this.top[layer]![t] = ids;
   }

@@ -15,13 +15,14 @@
 import type {Vec} from '../backends/backend.js';
 import {Transformer, type FfnProbe} from '../decode/forward.js';
 import {DenseHead} from '../decode/output-head.js';
-import {argmax, topKIndices} from '../decode/sampler.js';
+import {argmax} from '../decode/sampler.js';
+import {ffnTopKByMagnitude} from '../model/config.js';
 import type {Session} from '../decode/session.js';
 import {SafetensorsFile} from '../safetensors/index.js';
 import path from 'node:path';
 import {PREDICTORS_FILE} from './bundle.js';
 import {readFfnPlans, type FfnManifest} from './ffn-bundle.js';
-import {ffnRecall} from './ffn-groups.js';
+import {ffnRecall, topNeurons} from './ffn-groups.js';
 import {installFfnPlans, type SparseFfn} from './ffn-setup.js';
 import {klDivergence, perplexity, tokenLogProb} from './metrics.js';
 
@@ -79,10 +80,7 @@ class RecallProbe implements FfnProbe {
   ) {}
 
   async ffn(layer: number, x: Vec, hidden: Vec): Promise<void> {
-    const h = await this.session.backend.read(hidden);
-    const byMagnitude = this.session.config.gatedFfn || this.session.config.activation !== 'relu';
-    const key = byMagnitude ? h.map(Math.abs) : h;
-    const top = topKIndices(key, this.k).filter((i) => h[i] !== 0);
+    const top = topNeurons(await this.session.backend.read(hidden), this.k, ffnTopKByMagnitude(this.session.config));
     for (const r of this.runners) {
       if (!r.sparse) continue;
       const groups = await r.sparse.layers[layer]!.selectGroups(x);

@@ -41,6 +41,16 @@ export function neuronScores(pred: ArrayLike<number>, activation: Activation, ga
   return out;
 }
 
+/**
+ * The neurons the top-k FFN keeps for hidden activations h (k largest, by |h| when byMagnitude),
+ * leaving out exact zeros: a relu zero carries nothing, so missing it costs nothing, and counting
+ * ties among zeros would make recall measure the tie-break.
+ */
+export function topNeurons(h: Float32Array, k: number, byMagnitude: boolean): Int32Array {
+  const key = byMagnitude ? h.map(Math.abs) : h;
+  return topKIndices(key, k).filter((i) => h[i] !== 0);
+}
+
 /** Group scores [hiddenDim / g] (g must divide hiddenDim). */
 export function groupScores(scores: ArrayLike<number>, g: number, mode: GroupScore, out = new Float32Array(scores.length / g)): Float32Array {
   for (let grp = 0; grp < out.length; grp++) {

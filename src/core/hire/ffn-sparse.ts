@@ -11,7 +11,7 @@
  * result equals the dense top-k FFN exactly (up to summation order).
  */
 import type {Backend, Mat, Vec} from '../backends/backend.js';
-import type {ModelConfig} from '../model/config.js';
+import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
 import type {LayerWeights} from '../model/weights.js';
 import {groupRows, groupScores, neuronScores, selectGroups, type GroupScore} from './ffn-groups.js';
 import type {SoftmaxPredictor} from './softmax-predictor.js';
@@ -182,7 +182,7 @@ export class SparseFfnLayer {
         b.write(v.up, masks[i]!);
         b.mul(v.gate, v.up, v.gate);
       }
-      if (this.topK !== null) b.keepTopK(v.gate, this.topK, Boolean(l.wGate) || c.activation !== 'relu');
+      if (this.topK !== null) b.keepTopK(v.gate, this.topK, ffnTopKByMagnitude(c));
     });
     b.accumulateRowsBatch(l.wDownT!, rows, gates, outs, l.bDown);
     this.steps += xs.length;

@@ -217,6 +217,14 @@ export function validateConfig(config: ModelConfig, file: string): ModelConfig {
   return config;
 }
 
+/**
+ * How the top-k FFN ranks hidden activations: by value after a plain relu, by magnitude otherwise
+ * (a gated product, silu or gelu output can be negative).
+ */
+export function ffnTopKByMagnitude(c: Pick<ModelConfig, 'gatedFfn' | 'activation'>): boolean {
+  return c.gatedFfn || c.activation !== 'relu';
+}
+
 /** Reads the optional W_out layout key written into HiRE bundles. */
 export function readFfnLayout(reader: ConfigReader): FfnLayout {
   const v = reader.str('hire_ffn_layout', 'standard');
