@@ -16,13 +16,14 @@
  * device. Nothing is exchanged: the partial outputs meet in the all-reduce the FFN needs anyway.
  */
 import path from 'node:path';
-import type {Backend, Mat, Vec} from '../backends/backend.js';
+import type {Backend, Vec} from '../backends/backend.js';
 import {BundleError, UsageError} from '../errors.js';
 import {isBundle, PREDICTORS_FILE, readManifest} from '../hire/bundle.js';
 import {kPrimeAt, readFfnPlans} from '../hire/ffn-bundle.js';
-import {groupScores, neuronScores, selectGroups, type GroupScore, groupRows} from '../hire/ffn-groups.js';
+import {groupRows, pickGroups, type GroupPick, type GroupScore} from '../hire/ffn-groups.js';
 import {UploadedPredictor} from '../hire/uploaded-predictor.js';
 import type {ModelConfig} from '../model/config.js';
+import {ffnBytes} from '../model/weights.js';
 import {SafetensorsFile} from '../safetensors/index.js';
 import type {FfnSelector} from './shard-ffn.js';
 import {sliceFfnPredictor} from './shard-predictor.js';
@@ -101,21 +102,16 @@ export interface DeviceFfnInfo {
 /** One layer's local plan; null entries in DeviceFfnSelector.layers run the dense shard. */
 interface LocalLayer {
   predictor: UploadedPredictor;
-  /** Host copies of the device's b_gate / b_in and b_up (added to the prediction), or null. */
-  bGate: Float32Array | null;
-  bUp: Float32Array | null;
-  gated: boolean;
-  nStatic: number;
-  kLocal: number;
-  scores: Float32Array<ArrayBuffer>;
-  gScores: Float32Array<ArrayBuffer>;
+  /**
+   * How the device picks its groups: its neurons' b_gate / b_in and b_up host copies, its static
+   * groups (nStatic) and dynamic share (kDyn = ceil(k'_g * its dynamic groups / all) + slack).
+   */
+  pick: GroupPick;
 }
 
 export class DeviceFfnSelector implements FfnSelector {
   private constructor(
-    private readonly config: ModelConfig,
     private readonly g: number,
-    private readonly score: GroupScore,
     readonly layers: (LocalLayer | null)[],
   ) {}
 
@@ -150,38 +146,37 @@ export class DeviceFfnSelector implements FfnSelector {
       const host = async (v: Vec | undefined) => (v ? (await backend.read(v)).slice() : null);
       layers.push({
         predictor: new UploadedPredictor(backend, sliceFfnPredictor(plans[l]!.predictor, ids, hiddenDim, gated)),
-        bGate: await host(gated ? layer.bGate : layer.bUp),
-        bUp: gated ? await host(layer.bUp) : null,
-        gated,
-        nStatic: localStatic,
-        kLocal,
-        scores: new Float32Array(ids.length),
-        gScores: new Float32Array(local.length),
+        pick: {
+          activation: config.activation,
+          gated,
+          bGate: await host(gated ? layer.bGate : layer.bUp),
+          bUp: gated ? await host(layer.bUp) : null,
+          groupSize: g,
+          score: spec.score,
+          nStatic: localStatic,
+          kDyn: kLocal,
+          scores: new Float32Array(ids.length),
+          gScores: new Float32Array(local.length),
+        },
       });
     }
-    return new DeviceFfnSelector(config, g, spec.score, layers);
+    return new DeviceFfnSelector(g, layers);
   }
 
   /** The device's rows to compute for layer l (whole groups, read four side by side: groupRows), or null for all. */
   async select(l: number, input: Vec): Promise<Int32Array | null> {
     const s = this.layers[l];
     if (!s) return null;
-    const pred = await s.predictor.predict(input);
-    const n = s.scores.length;
-    if (s.bGate) for (let i = 0; i < n; i++) pred[i] = pred[i]! + s.bGate[i]!;
-    if (s.bUp) for (let i = 0; i < n; i++) pred[n + i] = pred[n + i]! + s.bUp[i]!;
-    neuronScores(pred, this.config.activation, s.gated, s.scores);
-    groupScores(s.scores, this.g, this.score, s.gScores);
-    return groupRows(selectGroups(s.gScores, s.nStatic, s.kLocal), this.g);
+    return groupRows(pickGroups(await s.predictor.predict(input), s.pick), this.g);
   }
 
-  /** Rows and bytes per token (the selection size is fixed per layer: static + kLocal groups). */
+  /** Rows and bytes per token (the selection size is fixed per layer: static + its dynamic share). */
   info(weights: ShardWeights): DeviceFfnInfo {
     const dense = denseFfnInfo(weights);
-    const rows = this.layers.map((s, l) => (s ? (s.nStatic + s.kLocal) * this.g : dense.rows[l]!));
+    const rows = this.layers.map((s, l) => (s ? (s.pick.nStatic + s.pick.kDyn) * this.g : dense.rows[l]!));
     const bytes = this.layers.reduce((a, s, l) => {
       const layer = weights.layers[l]!;
-      return a + (s ? s.predictor.bytes + rows[l]! * rowBytes(layer) : layerBytes(layer));
+      return a + (s ? s.predictor.bytes + rows[l]! * rowBytes(layer) : ffnBytes(layer));
     }, 0);
     return {sparse: this.layers.some((s) => s !== null), rows, bytesPerToken: bytes, denseBytesPerToken: dense.denseBytesPerToken};
   }
@@ -189,7 +184,7 @@ export class DeviceFfnSelector implements FfnSelector {
 
 /** A device without HiRE-FFN: every local neuron of every layer. */
 export function denseFfnInfo(weights: ShardWeights): DeviceFfnInfo {
-  const bytes = weights.layers.reduce((a, l) => a + layerBytes(l), 0);
+  const bytes = weights.layers.reduce((a, l) => a + ffnBytes(l), 0);
   return {sparse: false, rows: weights.layers.map(() => weights.ffnIds.length), bytesPerToken: bytes, denseBytesPerToken: bytes};
 }
 
@@ -207,12 +202,7 @@ export function localGroups(ids: Int32Array, g: number): number[] {
   return out;
 }
 
-/** Bytes of one neuron's row in every FFN matrix of the layer. */
+/** Bytes of one neuron's row in every FFN matrix of the device's layer. */
 function rowBytes(l: ShardLayer): number {
-  const per = (m: Mat | null) => (m ? m.bytes / m.rows : 0);
-  return per(l.wGate) + per(l.wUp) + per(l.wDownT);
-}
-
-function layerBytes(l: ShardLayer): number {
-  return [l.wGate, l.wUp, l.wDownT].reduce((a, m) => a + (m ? m.bytes : 0), 0);
+  return l.wUp ? ffnBytes(l) / l.wUp.rows : 0;
 }

@@ -17,6 +17,7 @@ import {Transformer, type FfnProbe} from '../decode/forward.js';
 import {DenseHead} from '../decode/output-head.js';
 import {argmax} from '../decode/sampler.js';
 import {ffnTopKByMagnitude} from '../model/config.js';
+import {ffnBytes} from '../model/weights.js';
 import type {Session} from '../decode/session.js';
 import {SafetensorsFile} from '../safetensors/index.js';
 import path from 'node:path';
@@ -143,15 +144,14 @@ export async function evaluateFfn(
     progress('scoring the FFN on the validation text', end, positions);
   }
   const exactPpl = perplexity(exactLogProbs);
-  let denseFfnBytes = 0;
-  for (const l of weights.layers) for (const m of [l.wGate, l.wUp, l.wDown, l.wDownT]) if (m) denseFfnBytes += m.bytes;
+  const denseFfnBytes = weights.layers.reduce((a, l) => a + ffnBytes(l), 0);
   const row = (r: Runner): FfnEvalRow => {
     const perLayer = r.sparse ? Array.from(r.hits, (v) => v / positions) : null;
     const ppl = perplexity(r.logProbs);
     return {
       label: r.label,
       target: r.target,
-      groups: r.sparse ? r.sparse.layers.reduce((a, l) => a + l.plan.nStatic + Math.min(l.plan.kPrime, nGroups - l.plan.nStatic), 0) / config.nLayers : nGroups,
+      groups: r.sparse ? r.sparse.layers.reduce((a, l) => a + l.groupsRead, 0) / config.nLayers : nGroups,
       bytesPerToken: r.sparse ? r.sparse.bytesPerToken : denseFfnBytes,
       recall: perLayer ? perLayer.reduce((a, b) => a + b, 0) / perLayer.length : null,
       recallPerLayer: perLayer,

@@ -97,6 +97,35 @@ export function groupRows(groups: Int32Array, g: number, out = new Int32Array(gr
   return out;
 }
 
+/** What picking groups from one prediction needs; scores/gScores are scratch of hiddenDim / nGroups. */
+export interface GroupPick {
+  activation: Activation;
+  gated: boolean;
+  /** Added to gate~ (or u~) and up~ before scoring (null: no bias). */
+  bGate: Float32Array | null;
+  bUp: Float32Array | null;
+  groupSize: number;
+  score: GroupScore;
+  nStatic: number;
+  /** Dynamic groups taken. */
+  kDyn: number;
+  scores: Float32Array<ArrayBuffer>;
+  gScores: Float32Array<ArrayBuffer>;
+}
+
+/**
+ * The groups to compute for one prediction ([gate~; up~] or u~, biases not yet added; modified in
+ * place): neuron scores, group scores, then the static groups plus the best kDyn (selectGroups).
+ */
+export function pickGroups(pred: Float32Array, p: GroupPick): Int32Array {
+  const n = p.scores.length;
+  if (p.bGate) for (let i = 0; i < n; i++) pred[i] = pred[i]! + p.bGate[i]!;
+  if (p.bUp) for (let i = 0; i < n; i++) pred[n + i] = pred[n + i]! + p.bUp[i]!;
+  neuronScores(pred, p.activation, p.gated, p.scores);
+  groupScores(p.scores, p.groupSize, p.score, p.gScores);
+  return selectGroups(p.gScores, p.nStatic, p.kDyn);
+}
+
 /** Sorted union of several ascending group lists (a batch's groups, read once for all). */
 export function unionGroups(lists: Int32Array[], nGroups: number): Int32Array {
   const seen = new Uint8Array(nGroups);

@@ -11,7 +11,7 @@ import {SafetensorsFile} from '../safetensors/index.js';
 import {isBundle, PREDICTORS_FILE, readManifest} from './bundle.js';
 import {kPrimeAt, readFfnPlans} from './ffn-bundle.js';
 import {SparseFfnLayer, type FfnLayerPlan} from './ffn-sparse.js';
-import type {LayerWeights} from '../model/weights.js';
+import {ffnBytes} from '../model/weights.js';
 
 export interface FfnDecodeOptions {
   /** 'auto' (default): sparse FFN when the bundle has an FFN section; 'off': dense FFN. */
@@ -48,17 +48,15 @@ export async function installFfnPlans(model: Transformer, plans: FfnLayerPlan[],
   const overrides = layers.map((l) => (l.readsAll ? null : l));
   model.ffnOverride = overrides;
   const g = plans[0]!.groupSize;
-  const meanGroups = plans.reduce((a, p) => a + p.nStatic + p.kPrime, 0) / plans.length;
-  const layerBytes = (l: LayerWeights) => [l.wGate, l.wUp, l.wDown, l.wDownT].reduce((a, m) => a + (m ? m.bytes : 0), 0);
-  const dense = weights.layers.reduce((a, l) => a + layerBytes(l), 0);
+  const meanGroups = layers.reduce((a, l) => a + l.groupsRead, 0) / layers.length;
   const full = layers.filter((l) => l.readsAll).length;
   return {
     layers,
     overrides,
     topK: topKFraction,
     describe: `HiRE FFN (${plans[0]!.predictor.name}, g=${g}, ${meanGroups.toFixed(1)} of ${config.hiddenDim / g} groups per layer${full ? `; ${full} of ${layers.length} layers read every group and run dense` : ''})`,
-    bytesPerToken: layers.reduce((a, l, i) => a + (l.readsAll ? layerBytes(weights.layers[i]!) : l.bytesPerToken), 0),
-    denseBytesPerToken: dense,
+    bytesPerToken: layers.reduce((a, l) => a + l.bytesPerToken, 0),
+    denseBytesPerToken: weights.layers.reduce((a, l) => a + ffnBytes(l), 0),
     note: null,
   };
 }

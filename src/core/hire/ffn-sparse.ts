@@ -10,10 +10,10 @@
  * Only |S| rows of each FFN matrix are read, plus the predictor. When S covers every group the
  * result equals the dense top-k FFN exactly (up to summation order).
  */
-import type {Backend, Mat, Vec} from '../backends/backend.js';
+import type {Backend, Vec} from '../backends/backend.js';
 import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
-import type {LayerWeights} from '../model/weights.js';
-import {groupRows, groupScores, neuronScores, selectGroups, type GroupScore} from './ffn-groups.js';
+import {ffnBytes, type LayerWeights} from '../model/weights.js';
+import {groupRows, pickGroups, type GroupScore} from './ffn-groups.js';
 import type {SoftmaxPredictor} from './softmax-predictor.js';
 import {UploadedPredictor} from './uploaded-predictor.js';
 
@@ -90,10 +90,9 @@ export class SparseFfnLayer {
     );
   }
 
-  /** Weight bytes one step reads: the predictor plus the chosen rows of every FFN matrix. */
-  get bytesPerToken(): number {
-    const rows = (this.plan.nStatic + Math.min(this.plan.kPrime, this.nGroups - this.plan.nStatic)) * this.plan.groupSize;
-    return this.predictor.bytes + rows * this.rowBytes;
+  /** Groups one step computes: the static set plus k'_g (at most every group). */
+  get groupsRead(): number {
+    return this.plan.nStatic + Math.min(this.plan.kPrime, this.nGroups - this.plan.nStatic);
   }
 
   /**
@@ -101,14 +100,18 @@ export class SparseFfnLayer {
    * then does the same work without the predictor, and is used instead.
    */
   get readsAll(): boolean {
-    return this.plan.nStatic + Math.min(this.plan.kPrime, this.nGroups - this.plan.nStatic) >= this.nGroups;
+    return this.groupsRead >= this.nGroups;
+  }
+
+  /** Weight bytes one step reads: the predictor plus the chosen rows of every FFN matrix (the dense FFN's when it reads all). */
+  get bytesPerToken(): number {
+    if (this.readsAll) return ffnBytes(this.layer);
+    return this.predictor.bytes + this.groupsRead * this.plan.groupSize * this.rowBytes;
   }
 
   /** Bytes of one neuron's row in every FFN matrix together. */
   get rowBytes(): number {
-    const l = this.layer;
-    const per = (m: Mat | undefined) => (m ? m.bytes / m.rows : 0);
-    return per(l.wGate) + per(l.wUp) + per(l.wDownT);
+    return ffnBytes(this.layer) / this.config.hiddenDim;
   }
 
   /** Predictor bytes alone. */
@@ -132,12 +135,19 @@ export class SparseFfnLayer {
 
   /** Static groups plus the best k'_g others for one prediction ([gate~; up~] or u~, biases not yet added). */
   private groupsFor(pred: Float32Array): Int32Array {
-    const n = this.config.hiddenDim;
-    if (this.bGate) for (let i = 0; i < n; i++) pred[i] = pred[i]! + this.bGate[i]!;
-    if (this.bUp) for (let i = 0; i < n; i++) pred[n + i] = pred[n + i]! + this.bUp[i]!;
-    neuronScores(pred, this.config.activation, Boolean(this.layer.wGate), this.scores);
-    groupScores(this.scores, this.plan.groupSize, this.plan.score, this.gScores);
-    return selectGroups(this.gScores, this.plan.nStatic, this.plan.kPrime);
+    const {groupSize, score, nStatic, kPrime} = this.plan;
+    return pickGroups(pred, {
+      activation: this.config.activation,
+      gated: Boolean(this.layer.wGate),
+      bGate: this.bGate,
+      bUp: this.bUp,
+      groupSize,
+      score,
+      nStatic,
+      kDyn: kPrime,
+      scores: this.scores,
+      gScores: this.gScores,
+    });
   }
 
   /** out = the layer's FFN output for input x (x: the normed residual, [dim]; out: [dim]). */

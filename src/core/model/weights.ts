@@ -82,6 +82,11 @@ export function ffnDownSpecs(specs: WeightSpec[], config: ModelConfig, neuronRow
   });
 }
 
+/** Weight bytes of a layer's FFN matrices (W_gate, W_up, and W_out in either layout); null/undefined count 0. */
+export function ffnBytes(l: {wGate?: Mat | null; wUp?: Mat | null; wDown?: Mat | null; wDownT?: Mat | null}): number {
+  return [l.wGate, l.wUp, l.wDown, l.wDownT].reduce((a, m) => a + (m ? m.bytes : 0), 0);
+}
+
 /** Checks every spec against the checkpoint; throws naming the first problem. */
 export function checkSpecs(specs: WeightSpec[], ckpt: Checkpoint, file: string): void {
   for (const spec of specs) {
