@@ -18,13 +18,12 @@
 import path from 'node:path';
 import type {Backend, Vec} from '../backends/backend.js';
 import {BundleError, UsageError} from '../errors.js';
-import {isBundle, PREDICTORS_FILE, readManifest} from '../hire/bundle.js';
+import {isBundle, readManifest} from '../hire/bundle.js';
 import {kPrimeAt, readFfnPlans} from '../hire/ffn-bundle.js';
 import {groupRows, pickGroups, type GroupPick, type GroupScore} from '../hire/ffn-groups.js';
 import {UploadedPredictor} from '../hire/uploaded-predictor.js';
 import type {ModelConfig} from '../model/config.js';
 import {ffnBytes} from '../model/weights.js';
-import {SafetensorsFile} from '../safetensors/index.js';
 import type {FfnSelector} from './shard-ffn.js';
 import {sliceFfnPredictor} from './shard-predictor.js';
 import type {ShardLayer, ShardWeights} from './shard-weights.js';
@@ -122,15 +121,8 @@ export class DeviceFfnSelector implements FfnSelector {
     const ids = weights.ffnIds;
     const local = localGroups(ids, g);
     const nGroups = hiddenDim / g;
-    const file = path.join(spec.dir, PREDICTORS_FILE);
     const manifest = readManifest(spec.dir, {vocabSize: config.vocabSize, dim: config.embedDim});
-    const st = SafetensorsFile.open(file);
-    let plans;
-    try {
-      plans = readFfnPlans(file, st, manifest.ffn!, 1, config); // only the predictors are used: k'_g comes from spec
-    } finally {
-      st.close();
-    }
+    const plans = readFfnPlans(spec.dir, manifest.ffn!, 1, config); // only the predictors are used: k'_g comes from spec
     const layers: (LocalLayer | null)[] = [];
     for (let l = 0; l < nLayers; l++) {
       const {nStatic, kPrime} = spec.layers[l]!;

@@ -191,12 +191,20 @@ export function readPredictor(dir: string, manifest: HireManifest, name: string)
     const known = manifest.softmax?.predictors.map((p) => p.name).join(', ') || 'none';
     throw new BundleError(manifestFile, `no softmax predictor named "${name}"; the bundle has: ${known}`);
   }
+  return withPredictorTensors(dir, (read) => predictorFromTensors(record, manifest.model.vocabSize, manifest.model.dim, read(`predictor "${name}"`)));
+}
+
+/** Reads one tensor of hire.safetensors, checking its shape; `owner` names it in errors. */
+export type TensorReader = (owner: string) => (tensor: string, shape: number[]) => Uint8Array | Float32Array;
+
+/** Opens the bundle's hire.safetensors for `use` (which reads tensors through checked readers) and closes it. */
+export function withPredictorTensors<T>(dir: string, use: (read: TensorReader) => T): T {
   const file = path.join(dir, PREDICTORS_FILE);
   if (!fs.existsSync(file)) throw new BundleError(file, 'missing: the bundle is incomplete; re-run hire calibrate');
   const st = SafetensorsFile.open(file);
   try {
-    return predictorFromTensors(record, manifest.model.vocabSize, manifest.model.dim, (tensor, shape) => {
-      if (!st.has(tensor)) throw new BundleError(file, `missing tensor "${tensor}" of predictor "${name}"`);
+    return use((owner) => (tensor, shape) => {
+      if (!st.has(tensor)) throw new BundleError(file, `missing tensor "${tensor}" of ${owner}`);
       const info = st.info(tensor);
       if (info.shape.length !== shape.length || info.shape.some((v, i) => v !== shape[i])) {
         throw new BundleError(file, `tensor "${tensor}" has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}]`);

@@ -8,13 +8,13 @@
  * - hire.json `ffn`: group size, score, top-k, static sets, k'_g per recall target, recall curves.
  */
 import type {HostMatrix} from '../backends/backend.js';
-import {BundleError} from '../errors.js';
 import type {ModelSource} from '../model/load.js';
 import {readHostMatrix, readHostVector, transpose, type WeightSpec} from '../model/weights.js';
-import type {SafetensorsFile, TensorData} from '../safetensors/index.js';
+import type {TensorData} from '../safetensors/index.js';
 import type {FfnCalibration, FfnLayerRecord} from './ffn-calibrate.js';
 import type {GroupScore} from './ffn-groups.js';
 import type {FfnLayerPlan} from './ffn-sparse.js';
+import {withPredictorTensors} from './bundle.js';
 import {predictorFromTensors, predictorTensors} from './softmax-predictor.js';
 
 export interface FfnManifest {
@@ -98,8 +98,7 @@ export function relayoutWeights(source: ModelSource, perms: Int32Array[]): Map<s
  * (a layer whose table has no k'_g for the target reads every group).
  */
 export function readFfnPlans(
-  file: string,
-  st: SafetensorsFile,
+  dir: string,
   ffn: FfnManifest,
   target: number,
   model: {hiddenDim: number; dim: number; gatedFfn: boolean},
@@ -107,23 +106,12 @@ export function readFfnPlans(
   const {hiddenDim, dim} = model;
   const nGroups = hiddenDim / ffn.groupSize;
   const predRows = model.gatedFfn ? 2 * hiddenDim : hiddenDim; // [W_gate; W_up] or W_in
-  return ffn.layers.map((rec, l) => {
-    const predictor = predictorFromTensors(
-      rec.predictor,
-      predRows,
-      dim,
-      (tensor, shape) => {
-        if (!st.has(tensor)) throw new BundleError(file, `missing tensor "${tensor}" of FFN layer ${l}`);
-        const info = st.info(tensor);
-        if (info.shape.length !== shape.length || info.shape.some((v, i) => v !== shape[i])) {
-          throw new BundleError(file, `tensor "${tensor}" has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}]`);
-        }
-        return info.dtype === 'U8' ? st.readTyped(tensor, 'U8') : st.readFloat32(tensor);
-      },
-      `ffn.${l}`,
-    );
-    return {predictor, groupSize: ffn.groupSize, score: ffn.score, nStatic: rec.nStatic, kPrime: kPrimeAt(rec, target) ?? nGroups - rec.nStatic};
-  });
+  return withPredictorTensors(dir, (read) =>
+    ffn.layers.map((rec, l) => {
+      const predictor = predictorFromTensors(rec.predictor, predRows, dim, read(`FFN layer ${l}`), `ffn.${l}`);
+      return {predictor, groupSize: ffn.groupSize, score: ffn.score, nStatic: rec.nStatic, kPrime: kPrimeAt(rec, target) ?? nGroups - rec.nStatic};
+    }),
+  );
 }
 
 /**

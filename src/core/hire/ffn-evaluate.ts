@@ -19,9 +19,6 @@ import {argmax} from '../decode/sampler.js';
 import {ffnTopKByMagnitude} from '../model/config.js';
 import {ffnBytes} from '../model/weights.js';
 import type {Session} from '../decode/session.js';
-import {SafetensorsFile} from '../safetensors/index.js';
-import path from 'node:path';
-import {PREDICTORS_FILE} from './bundle.js';
 import {readFfnPlans, type FfnManifest} from './ffn-bundle.js';
 import {ffnRecall, topNeurons} from './ffn-groups.js';
 import {installFfnPlans, type SparseFfn} from './ffn-setup.js';
@@ -109,15 +106,9 @@ export async function evaluateFfn(
   exact.setFfnTopK(ffn.topK);
   const runners: Runner[] = [];
   if (config.ffnTopK === null) runners.push(make('dense FFN', null, null, new Transformer(config, weights, backend)));
-  const st = SafetensorsFile.open(path.join(dir, PREDICTORS_FILE));
-  try {
-    for (const target of ffn.recallTargets) {
-      const m = new Transformer(config, weights, backend);
-      const plans = readFfnPlans(path.join(dir, PREDICTORS_FILE), st, ffn, target, config);
-      runners.push(make(`HiRE FFN @ recall ${target}`, target, await installFfnPlans(m, plans, ffn.topK), m));
-    }
-  } finally {
-    st.close();
+  for (const target of ffn.recallTargets) {
+    const m = new Transformer(config, weights, backend);
+    runners.push(make(`HiRE FFN @ recall ${target}`, target, await installFfnPlans(m, readFfnPlans(dir, ffn, target, config), ffn.topK), m));
   }
   exact.probe = new RecallProbe(session, runners, k, ffn.groupSize, nGroups);
   const exactHead = new DenseHead(backend, weights.lmHead);

@@ -3,12 +3,10 @@
  * SparseFfnLayer per layer with k'_g for the requested recall target, and install them on the
  * model. The model must have been loaded from the bundle (W_out as neuron rows).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type {Transformer} from '../decode/forward.js';
 import {BundleError, UsageError} from '../errors.js';
-import {SafetensorsFile} from '../safetensors/index.js';
-import {isBundle, PREDICTORS_FILE, readManifest} from './bundle.js';
+import {isBundle, readManifest} from './bundle.js';
 import {kPrimeAt, readFfnPlans} from './ffn-bundle.js';
 import {SparseFfnLayer, type FfnLayerPlan} from './ffn-sparse.js';
 import {ffnBytes} from '../model/weights.js';
@@ -73,15 +71,7 @@ export async function installSparseFfn(model: Transformer, dir: string, opts: Ff
   const target = opts.ffnRecall ?? 0.99;
   if (!(target > 0 && target <= 1)) throw new UsageError(`--ffn-recall must be in (0, 1], got ${target}`);
   const nGroups = config.hiddenDim / ffn.groupSize;
-  const file = path.join(dir, PREDICTORS_FILE);
-  if (!fs.existsSync(file)) throw new BundleError(file, 'missing: the bundle is incomplete; re-run hire calibrate');
-  const st = SafetensorsFile.open(file);
-  let plans: FfnLayerPlan[];
-  try {
-    plans = readFfnPlans(file, st, ffn, target, config);
-  } finally {
-    st.close();
-  }
+  let plans = readFfnPlans(dir, ffn, target, config);
   if (opts.ffnKPrime !== undefined) {
     const k = opts.ffnKPrime;
     if (!Number.isInteger(k) || k < 0 || k > nGroups) throw new UsageError(`--ffn-k-prime ${k} must be an integer from 0 to the ${nGroups} groups`);
