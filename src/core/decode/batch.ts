@@ -23,8 +23,6 @@ type SeqState = RunState;
 export interface BatchStepStats {
   /** Weight bytes read by the last step, all sequences together. */
   bytes: number;
-  /** Mean over sparse layers of |union of the batch's groups| / mean |one sequence's groups|. */
-  unionRatio: number | null;
   /** Mean groups per layer read for the batch, and per sequence alone. */
   unionGroups: number | null;
   groupsPerSequence: number | null;
@@ -104,7 +102,7 @@ export class BatchDecoder {
     const scratch = hs.map((_, i) => this.unionScratch(union.length, i));
     this.b.matvecRowsBatch(lm, union, hs, scratch);
     this.bytes += union.length * (lm.bytes / lm.rows);
-    const where = new Int32Array(lm.rows).fill(-1);
+    const where = (this.where ??= new Int32Array(lm.rows)); // union slot of each vocabulary id (only union ids are read)
     union.forEach((id, j) => (where[id] = j));
     const results: HeadResult[] = [];
     for (let i = 0; i < hs.length; i++) {
@@ -119,13 +117,13 @@ export class BatchDecoder {
     const n = this.sparseLayers;
     return {
       bytes: this.bytes,
-      unionRatio: n ? this.unionSum / this.ownSum : null,
       unionGroups: n ? this.unionSum / n : null,
       groupsPerSequence: n ? this.ownSum / n : null,
     };
   }
 
   private readonly unionVecs = new Map<string, Vec>();
+  private where: Int32Array | null = null;
   private unionScratch(n: number, seq: number): Vec {
     const key = `${n}:${seq}`;
     let v = this.unionVecs.get(key);

@@ -45,6 +45,7 @@ export class Session {
       const weights = uploadWeights(source, backend, (done, total) => opts.onProgress?.('weights', done, total));
       const model = new Transformer(source.config, weights, backend);
       const sparseFfn = await installSparseFfn(model, dir, opts);
+      if (sparseFfn?.note) opts.onWarning?.(sparseFfn.note);
       return new Session(source, backend, model, tokenizer, sparseFfn);
     } catch (error) {
       backend?.dispose();

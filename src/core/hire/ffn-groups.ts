@@ -79,7 +79,7 @@ export function selectGroups(gScores: Float32Array, nStatic: number, kDyn: numbe
 }
 
 /** Groups whose rows are read side by side (see groupRows). */
-export const GROUP_STREAMS = 4;
+const GROUP_STREAMS = 4;
 
 /**
  * Neuron (row) ids of the listed groups, g rows each, in the order the kernels read them: blocks
