@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
 import {Session} from '../../../src/core/decode/session.js';
+import {logitsOver} from '../../helpers/logits.js';
 import {writeSyntheticCheckpoint, type SyntheticSpec} from '../../../src/core/model/synthetic.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../helpers/shared.js';
 import {greedyIds} from '../../helpers/greedy.js';
@@ -26,18 +27,6 @@ const SPECS: Record<string, SyntheticSpec> = {
   'gpt2 f32': {family: 'gpt2', dim: 32, nLayers: 2, nHeads: 4, hiddenDim: 128, vocabSize: 150, maxSeqLen: 32, seed: 5},
   'opt post-norm with project_in/out f32': {family: 'opt', dim: 32, nLayers: 2, nHeads: 2, hiddenDim: 64, vocabSize: 120, maxSeqLen: 32, optPreNorm: false, optProjDim: 16, seed: 6},
 };
-
-async function logitsOver(dir: string, backend: string, tokens: number[]): Promise<Float32Array[]> {
-  const s = await Session.open(dir, {backend, tokenizer: 'none'});
-  try {
-    const cache = s.model.createCache(tokens.length);
-    const out: Float32Array[] = [];
-    for (let pos = 0; pos < tokens.length; pos++) out.push(await s.backend.read(await s.model.forward(tokens[pos]!, pos, cache)));
-    return out;
-  } finally {
-    s.dispose();
-  }
-}
 
 for (const backend of ['cpu', 'tfjs', 'webgpu']) {
   describe.skipIf(backend === 'webgpu' && SKIP_WEBGPU)(`${backend} backend against the reference`, () => {

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
-import {Session} from '../../../src/core/decode/session.js';
+import type {Session} from '../../../src/core/decode/session.js';
+import {logitsOver} from '../../helpers/logits.js';
 import {openModel} from '../../../src/core/model/load.js';
 import {writeSyntheticCheckpoint, type SyntheticSpec} from '../../../src/core/model/synthetic.js';
 import {writeSafetensors} from '../../../src/core/safetensors/index.js';
@@ -28,18 +29,8 @@ const SPECS: Record<string, SyntheticSpec> = {
 
 const TOKENS = [3, 17, 5, 40, 2, 33, 8, 11];
 
-async function logits(dir: string, backend: string, setup?: (s: Session) => Promise<void>, neuronRows?: boolean): Promise<Float32Array[]> {
-  const s = await Session.open(dir, {backend, tokenizer: 'none', ffnNeuronRows: neuronRows});
-  try {
-    await setup?.(s);
-    const cache = s.model.createCache(TOKENS.length);
-    const out: Float32Array[] = [];
-    for (let pos = 0; pos < TOKENS.length; pos++) out.push(await s.backend.read(await s.model.forward(TOKENS[pos]!, pos, cache)));
-    return out;
-  } finally {
-    s.dispose();
-  }
-}
+const logits = (dir: string, backend: string, setup?: (s: Session) => Promise<void>, neuronRows?: boolean) =>
+  logitsOver(dir, backend, TOKENS, {setup, open: {ffnNeuronRows: neuronRows}});
 
 function expectClose(a: Float32Array[], b: Float32Array[], rel: number): void {
   for (let p = 0; p < a.length; p++) {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
 import {Session} from '../../../src/core/decode/session.js';
+import {logitsOver} from '../../helpers/logits.js';
 import {ConfigError, TokenizerError, UnsupportedArchitectureError, UsageError, WeightError} from '../../../src/core/errors.js';
 import {SUPPORTED_CLASSES, parseModelConfig} from '../../../src/core/model/architectures/index.js';
 import {readConfigJson} from '../../../src/core/model/config.js';
@@ -45,19 +46,7 @@ function tokenIds(n: number, vocabSize: number, seed: number): number[] {
 }
 
 /** Logits at every position, decoding one token at a time with a KV cache. */
-async function sessionLogits(dir: string, tokens: readonly number[]): Promise<Float32Array[]> {
-  const session = await Session.open(dir, {backend: 'reference', tokenizer: 'none'});
-  try {
-    const cache = session.model.createCache(tokens.length);
-    const out: Float32Array[] = [];
-    for (let pos = 0; pos < tokens.length; pos++) {
-      out.push(await session.backend.read(await session.model.forward(tokens[pos]!, pos, cache)));
-    }
-    return out;
-  } finally {
-    session.dispose();
-  }
-}
+const sessionLogits = (dir: string, tokens: readonly number[]) => logitsOver(dir, 'reference', tokens);
 
 function maxAbsDiff(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
   let max = 0;
