@@ -89,7 +89,9 @@ export type OpName =
   | 'attention'
   | 'activation'
   | 'keepTopK'
-  | 'topK';
+  | 'topK'
+  /** The batched kernels read each weight row once for the whole batch (not a loop per vector). */
+  | 'sharedBatch';
 
 /** The k largest entries of a vector, best first: their indices and their values. */
 export interface TopK {

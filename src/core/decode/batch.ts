@@ -11,6 +11,7 @@
 import type {Backend, KvCache, Mat, Vec} from '../backends/backend.js';
 import {groupRows, unionGroups} from '../hire/ffn-groups.js';
 import {SparseFfnLayer} from '../hire/ffn-sparse.js';
+import {batchReadBytes} from '../hire/uploaded-predictor.js';
 import type {HireSoftmaxHead} from '../hire/softmax-head.js';
 import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
 import type {LayerWeights, Norm} from '../model/weights.js';
@@ -96,12 +97,12 @@ export class BatchDecoder {
   async hireLogits(head: HireSoftmaxHead, kPrime: number, hs: Vec[]): Promise<HeadResult[]> {
     const lm = this.model.weights.lmHead;
     const cands = (await head.approximateBatch(hs)).map((approx) => topKIndices(approx, kPrime));
-    this.bytes += head.predictorBytes; // read once for the batch
+    this.bytes += head.predictorBatchBytes(hs.length);
     const union = padGroups(unionGroups(cands, lm.rows), lm.rows, 64);
     // logits of the union's rows for every sequence: [union.length] each
     const scratch = hs.map((_, i) => this.unionScratch(union.length, i));
     this.b.matvecRowsBatch(lm, union, hs, scratch);
-    this.bytes += union.length * (lm.bytes / lm.rows);
+    this.bytes += batchReadBytes(this.b, lm, hs.length, union.length * (lm.bytes / lm.rows));
     const where = (this.where ??= new Int32Array(lm.rows)); // union slot of each vocabulary id (only union ids are read)
     union.forEach((id, j) => (where[id] = j));
     const results: HeadResult[] = [];
@@ -140,7 +141,7 @@ export class BatchDecoder {
 
   private matvec(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
     this.b.matvecBatch(w, xs, outs, bias);
-    this.bytes += w.bytes;
+    this.bytes += batchReadBytes(this.b, w, xs.length);
   }
 
   private attention(layer: LayerWeights, l: number, positions: number[], caches: KvCache[]): void {
@@ -191,7 +192,7 @@ export class BatchDecoder {
       if (m.ffnTopK !== null) for (const st of s) b.keepTopK(st.hb, m.ffnTopK, ffnTopKByMagnitude(c));
       if (layer.wDownT) {
         b.accumulateRowsBatch(layer.wDownT, null, hb, outs, layer.bDown);
-        this.bytes += layer.wDownT.bytes;
+        this.bytes += batchReadBytes(b, layer.wDownT, s.length);
       } else {
         this.matvec(layer.wDown!, hb, outs, layer.bDown);
       }
@@ -215,7 +216,7 @@ export class BatchDecoder {
       return Float32Array.from(rows, (r) => mine[Math.floor(r / g)]!);
     });
     layer.computeBatch(inputs, rows, outs, masks);
-    this.bytes += layer.predictorBytes + rows.length * layer.rowBytes; // the predictor is read once for the batch
+    this.bytes += layer.batchBytes(rows.length, inputs.length);
     this.unionSum += union.length;
     this.ownSum += own.reduce((a, o) => a + o.length, 0) / own.length;
     this.sparseLayers++;

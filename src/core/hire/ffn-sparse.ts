@@ -15,7 +15,7 @@ import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
 import {ffnBytes, type LayerWeights} from '../model/weights.js';
 import {groupRows, pickGroups, type GroupScore} from './ffn-groups.js';
 import type {SoftmaxPredictor} from './softmax-predictor.js';
-import {UploadedPredictor} from './uploaded-predictor.js';
+import {batchReadBytes, UploadedPredictor} from './uploaded-predictor.js';
 
 /** What one layer's sparse FFN needs from calibration. */
 export interface FfnLayerPlan {
@@ -114,9 +114,9 @@ export class SparseFfnLayer {
     return ffnBytes(this.layer) / this.config.hiddenDim;
   }
 
-  /** Predictor bytes alone. */
-  get predictorBytes(): number {
-    return this.predictor.bytes;
+  /** Weight bytes a batched step of n sequences reads over `rows` union rows (shared reads counted once where the backend batches). */
+  batchBytes(rows: number, n: number): number {
+    return this.predictor.batchBytes(n) + batchReadBytes(this.backend, this.layer.wUp, n, rows * this.rowBytes);
   }
 
   stats(): SparseFfnStats {

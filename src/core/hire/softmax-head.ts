@@ -47,14 +47,14 @@ export class HireSoftmaxHead implements OutputHead {
     return this.opts.kPrime;
   }
 
-  /** Bytes of the predictor alone, as the backend holds it. */
-  get predictorBytes(): number {
-    return this.uploaded.bytes;
-  }
-
   /** The predictor's approximate logits z~ [vocabSize] for h. */
   async approximate(h: Vec): Promise<Float32Array> {
     return this.uploaded.predict(h);
+  }
+
+  /** Weight bytes approximateBatch reads for n hidden states. */
+  predictorBatchBytes(n: number): number {
+    return this.uploaded.batchBytes(n);
   }
 
   /** approximate() for several hidden states, the predictor read once for all of them (batched decoding). */

@@ -6,6 +6,11 @@
 import type {Backend, Mat, Vec} from '../backends/backend.js';
 import type {SoftmaxPredictor} from './softmax-predictor.js';
 
+/** Bytes a batched kernel over all of W reads for n vectors: once when the backend shares the reads, else n times. */
+export function batchReadBytes(backend: Backend, w: Mat, n: number, bytes = w.bytes): number {
+  return backend.supports('sharedBatch', w.dtype) ? bytes : n * bytes;
+}
+
 export class UploadedPredictor {
   private readonly proj: Mat | null; // B [rank, dim]
   private readonly approx: Mat; // A or dequant(A) [rows, rank], or dequant(Wq) [rows, dim]
@@ -26,6 +31,11 @@ export class UploadedPredictor {
   /** Weight bytes one prediction reads, as the backend holds the tensors (tfjs: quantised as f32). */
   get bytes(): number {
     return (this.proj?.bytes ?? 0) + this.approx.bytes;
+  }
+
+  /** Weight bytes predictBatch reads for n inputs: each matrix once where the backend batches it, else n times. */
+  batchBytes(n: number): number {
+    return [this.proj, this.approx].reduce((a, m) => a + (m ? batchReadBytes(this.backend, m, n) : 0), 0);
   }
 
   /** Queues the prediction for x into `out`. */

@@ -71,6 +71,18 @@ describe('batched decoding', () => {
     }
   });
 
+  it('counts a backend whose batched kernels loop as reading every weight once per sequence', async () => {
+    const s = await Session.open(dir, {backend: 'reference', tokenizer: 'none'});
+    try {
+      expect(s.backend.supports('sharedBatch')).toBe(false);
+      const one = await generateBatch(s.model, [[1, 2]], {maxTokens: 4, sampling: SAMPLING, seed: 1, eosTokenIds: []});
+      const three = await generateBatch(s.model, [[1, 2], [3], [4, 5]], {maxTokens: 4, sampling: SAMPLING, seed: 1, eosTokenIds: []});
+      expect(three.bytesPerToken).toBeCloseTo(one.bytesPerToken, 6);
+    } finally {
+      s.dispose();
+    }
+  });
+
   it('pads a group list with the lowest free groups to a multiple', () => {
     expect(Array.from(padGroups(Int32Array.from([2, 5, 6]), 10, 4))).toEqual([0, 2, 5, 6]);
     expect(Array.from(padGroups(Int32Array.from([0, 1, 2, 3]), 10, 4))).toEqual([0, 1, 2, 3]);

@@ -66,7 +66,9 @@ export class CpuBackend implements Backend {
   }
 
   /** int2 matrices are held dequantised (f32): correct, but not a saving. */
-  supports(_op: OpName, dtype?: MatDtype): boolean {
+  supports(op: OpName, dtype?: MatDtype): boolean {
+    // batched kernels exist for dense weights; quantised ones loop over the vectors
+    if (op === 'sharedBatch') return dtype === undefined || dtype === 'f32' || dtype === 'bf16' || dtype === 'f16';
     return dtype !== 'q2';
   }
 

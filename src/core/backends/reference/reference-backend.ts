@@ -53,8 +53,8 @@ export class ReferenceBackend implements Backend {
     return 'reference (TypeScript, float64 accumulation)';
   }
 
-  supports(_op: OpName): boolean {
-    return true;
+  supports(op: OpName): boolean {
+    return op !== 'sharedBatch'; // batched kernels loop
   }
 
   uploadMatrix(host: HostMatrix): Mat {

@@ -119,8 +119,8 @@ export class TfjsBackend implements Backend {
     return `tfjs (${engine}; weights held as f32)`;
   }
 
-  supports(_op: OpName, _dtype?: WeightDtype): boolean {
-    return true;
+  supports(op: OpName, _dtype?: WeightDtype): boolean {
+    return op !== 'sharedBatch'; // batched kernels loop
   }
 
   // ---- memory -------------------------------------------------------------------------------

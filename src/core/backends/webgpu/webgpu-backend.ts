@@ -127,8 +127,8 @@ export class WebGpuBackend implements Backend {
     return `webgpu (${this.ctx.description}${note})`;
   }
 
-  supports(_op: OpName): boolean {
-    return true;
+  supports(op: OpName): boolean {
+    return op !== 'sharedBatch'; // batched kernels loop
   }
 
   // ---- memory -------------------------------------------------------------------------------
