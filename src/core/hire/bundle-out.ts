@@ -35,7 +35,7 @@ const PSEUDO_FS: Record<number, string> = {
 };
 
 /** Kernel and device trees refused by path, whatever statfs says (/dev is devtmpfs, which reads as tmpfs). */
-const PSEUDO_ROOTS = ['/proc', '/sys', '/dev'];
+const PSEUDO_ROOTS: Record<string, string> = {'/proc': 'proc', '/sys': 'sysfs', '/dev': 'devtmpfs'};
 /** Real memory-backed storage under a refused root. */
 const ALLOWED_UNDER_PSEUDO = ['/dev/shm'];
 
@@ -49,8 +49,8 @@ export interface OutPath {
 }
 
 /**
- * Resolves `out` and checks its parent: it exists, is a directory (not a path under a regular
- * file), and is not on a pseudo file system. Throws IoError naming `out` and the problem.
+ * Resolves `out` and checks its parent: it exists and is a directory (not a path under a regular
+ * file). Throws IoError naming `out` and the problem.
  */
 export function resolveOutPath(out: string): OutPath {
   const abs = path.resolve(out);
@@ -58,10 +58,13 @@ export function resolveOutPath(out: string): OutPath {
   if (base === '') throw new IoError(abs, 'is the root directory; choose a new directory for out');
   const parentAbs = path.dirname(abs);
   const parent = existingParent(abs, parentAbs);
-  const target = path.join(parent, base);
-  const pseudo = pseudoFileSystem(parent);
-  if (pseudo) throw new IoError(abs, `${parent} is on a pseudo file system (${pseudo}), not a disk; choose another out`);
-  return {abs, parent, target};
+  return {abs, parent, target: path.join(parent, base)};
+}
+
+/** IoError when the parent lies on a pseudo file system (/proc, /sys, /dev, cgroup, ...). */
+export function checkRealFileSystem(out: OutPath): void {
+  const pseudo = pseudoFileSystem(out.parent);
+  if (pseudo) throw new IoError(out.abs, `${out.parent} is on a pseudo file system (${pseudo}), not a disk; choose another out`);
 }
 
 /** The resolved parent directory, or IoError when it is missing or is not a directory. */
@@ -96,8 +99,8 @@ function nearestExisting(p: string): {path: string; stats: fs.Stats; isDir: bool
 export function pseudoFileSystem(dir: string): string | null {
   const under = (root: string) => dir === root || dir.startsWith(`${root}/`);
   if (!ALLOWED_UNDER_PSEUDO.some(under)) {
-    const root = PSEUDO_ROOTS.find(under);
-    if (root) return root.slice(1);
+    const root = Object.keys(PSEUDO_ROOTS).find(under);
+    if (root) return PSEUDO_ROOTS[root]!;
   }
   if (process.platform !== 'linux') return null;
   try {

@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {IoError} from '../errors.js';
 import {systemReason} from '../safetensors/file.js';
-import {checkReplaceable, resolveOutPath, type OutPath, type ReplaceRule} from './bundle-out.js';
+import {checkRealFileSystem, checkReplaceable, resolveOutPath, type OutPath, type ReplaceRule} from './bundle-out.js';
 
 export type TempKind = 'tmp' | 'old';
 /** Points of the swap, for tests that simulate a crash at each. */
@@ -70,6 +70,7 @@ export class StagedBundle {
   static open(out: string, rule: ReplaceRule): StagedBundle {
     const where = resolveOutPath(out);
     checkReplaceable(where, rule);
+    checkRealFileSystem(where);
     const dir = tempPath(where.target, 'tmp');
     try {
       fs.mkdirSync(dir);
