@@ -102,9 +102,11 @@ export interface WriteBundleInput {
   configPatch?: Record<string, unknown>;
   /** Copy the source's weight files instead of hard-linking them (default false: link when the file system allows). */
   copyWeights?: boolean;
-  /** Called at each point of the swap (tests simulate a crash there). */
-  onSwapStep?: (step: SwapStep) => void;
+  /** Called when the files are written and at each point of the swap (tests simulate a crash there). */
+  onStep?: (step: WriteStep) => void;
 }
+
+export type WriteStep = 'written' | SwapStep;
 
 /**
  * Writes the bundle's files into the staged directory, then puts it at `out`. Yields to the event
@@ -117,7 +119,8 @@ export async function writeBundle(input: WriteBundleInput): Promise<void> {
     if (error instanceof HireError || (error as NodeJS.ErrnoException)?.code === undefined) throw error;
     throw new IoError(input.staged.out.abs, `cannot write the bundle: ${systemReason(error)}`, {cause: error});
   }
-  input.staged.commit(input.onSwapStep);
+  input.onStep?.('written');
+  input.staged.commit(input.onStep);
 }
 
 async function writeFiles(input: WriteBundleInput): Promise<void> {
