@@ -39,7 +39,11 @@ const staged = new Set<string>();
 /** Removes every staged directory of this process, synchronously (exit and signal handlers). */
 export function removeStagedDirs(): void {
   for (const dir of staged) {
-    fs.rmSync(dir, {recursive: true, force: true});
+    try {
+      fs.rmSync(dir, {recursive: true, force: true});
+    } catch {
+      // exiting: a later run's sweep removes what is left
+    }
     staged.delete(dir);
   }
 }

@@ -37,7 +37,7 @@ export interface CalibrateOptions extends FitRequest {
   model: string;
   /** Calibration text files (default: the bundled corpus); their train split is used. */
   data?: string[];
-  /** Bundle directory to write (default: `<model name>.hire` in the current directory). */
+  /** Bundle directory to write (default: `<model name>.hire` in the current directory); its parent must exist. */
   out?: string;
   /**
    * Replace an existing bundle at `out` (default false: IoError). Only a directory holding a hire
