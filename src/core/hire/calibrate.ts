@@ -89,7 +89,6 @@ export interface CalibrationResult {
 }
 
 export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResult> {
-  const progress = opts.onProgress ?? (() => {});
   const recall = opts.recall ?? 0.99;
   if (!(recall > 0 && recall <= 1)) throw new UsageError(`--recall must be in (0, 1], got ${recall}`);
   const ks = [...new Set(opts.ks ?? DEFAULT_KS)].sort((a, b) => a - b);
@@ -108,6 +107,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
   }
 }
 
+/** The options calibrateInto reads with their defaults applied. */
 interface Resolved {
   recall: number;
   ks: number[];
@@ -116,6 +116,7 @@ interface Resolved {
   seed: number;
 }
 
+/** The calibration itself, writing into the staged bundle directory. */
 async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Resolved): Promise<CalibrationResult> {
   const {recall, ks, seqLen, heldOutShare, seed} = r;
   const progress = opts.onProgress ?? (() => {});
