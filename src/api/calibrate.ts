@@ -2,6 +2,7 @@
  * calibrate(): fit HiRE-Softmax predictors on calibration text, measure their recall on a
  * held-out split, and write a bundle that loadBundle() and `hire generate` read. Never prints.
  */
+import {removeStagedDirs} from '../core/hire/bundle-staging.js';
 import {calibrate as calibrateCore, type CalibrateOptions as CoreCalibrateOptions, type CalibrationResult} from '../core/hire/calibrate.js';
 import {DEMO_MODEL_DIR} from '../core/model/defaults.js';
 import {coreProgress, type TaskOptions} from './progress.js';
@@ -16,12 +17,19 @@ export type CalibrateOptions = Omit<CoreCalibrateOptions, 'model' | 'onProgress'
   Partial<Pick<CoreCalibrateOptions, 'model'>> &
   TaskOptions;
 
+/**
+ * Installs no signal handlers (yours keep working as they were): while the call runs, a
+ * process.exit() from anywhere (e.g. your SIGINT handler) removes the unfinished bundle directory
+ * first. A process killed without exiting (a signal nobody handles, SIGKILL) leaves
+ * `<out>.hire-tmp-<pid>-<hex>`; the next calibrate() for the same out removes it.
+ */
 export async function calibrate(options: CalibrateOptions = {}): Promise<CalibrationResult> {
   const {onProgress: _p, onWarning, signal: _s, model, ...rest} = options;
-  return calibrateCore({
-    ...rest,
-    model: model ?? DEMO_MODEL_DIR,
-    onProgress: coreProgress('calibration', options),
-    onWarning,
-  });
+  const onProgress = coreProgress('calibration', options);
+  process.on('exit', removeStagedDirs);
+  try {
+    return await calibrateCore({...rest, model: model ?? DEMO_MODEL_DIR, onProgress, onWarning});
+  } finally {
+    process.removeListener('exit', removeStagedDirs);
+  }
 }

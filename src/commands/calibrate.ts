@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core';
 import {BaseCommand, warn} from '../cli/base-command.js';
 import {formatBytes, makeTable} from '../cli/format.js';
 import {createProgress, progressCallback} from '../cli/progress.js';
+import {exitOnSignals} from '../cli/signals.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
 import {calibrate} from '../api/calibrate.js';
 import {DEFAULT_KS} from '../core/hire/calibrate.js';
@@ -13,7 +14,7 @@ import {DEMO_MODEL_DIR} from '../core/model/defaults.js';
 
 export default class Calibrate extends BaseCommand {
   static override summary = 'Fit HiRE predictors on calibration text, measure their recall, and write a bundle.';
-  static override description = `Runs the dense model over calibration text (default: the train split of the bundled Shakespeare corpus), collects the final hidden states, fits the softmax predictors (low-rank by plain truncated SVD and by the data-aware fit, int8/int4/int2 quantisation, and low-rank with a quantised factor), measures recall@k against k' on a held-out part of the text, and writes <out>/ with the model, hire.safetensors and hire.json (k' tables per recall target). Calibration picks the predictor that reads the fewest bytes per token at k=${32} and the --recall target. With --ffn it also calibrates HiRE-FFN: each layer's neurons are permuted so that co-active ones share a group, groups active on most tokens become the static set, a predictor of [W_gate; W_up] (W_in for non-gated FFNs) is fitted per layer, and k'_g (groups read per token) is measured per recall target; the bundle then stores the permuted weights with W_out as one row per neuron. The bundle is written to a temporary directory and renamed into place, so a failed run leaves nothing behind.`;
+  static override description = `Runs the dense model over calibration text (default: the train split of the bundled Shakespeare corpus), collects the final hidden states, fits the softmax predictors (low-rank by plain truncated SVD and by the data-aware fit, int8/int4/int2 quantisation, and low-rank with a quantised factor), measures recall@k against k' on a held-out part of the text, and writes <out>/ with the model, hire.safetensors and hire.json (k' tables per recall target). Calibration picks the predictor that reads the fewest bytes per token at k=${32} and the --recall target. With --ffn it also calibrates HiRE-FFN: each layer's neurons are permuted so that co-active ones share a group, groups active on most tokens become the static set, a predictor of [W_gate; W_up] (W_in for non-gated FFNs) is fitted per layer, and k'_g (groups read per token) is measured per recall target; the bundle then stores the permuted weights with W_out as one row per neuron. The bundle hard-links the source's weight files when the file system allows (without --ffn), so the bundle's weights and the source's are one file: editing either edits both; --copy-weights copies them instead. The bundle is written to a temporary directory (<out>.hire-tmp-<pid>-<hex>) and renamed into place, so a failed or interrupted run (Ctrl-C, SIGTERM, SIGHUP) leaves nothing behind, and a later run removes what a killed one left. --force replaces only an existing hire bundle, never the model, the current directory or a directory holding either; --out is checked before any work starts.`;
 
   static override examples = [
     '<%= config.bin %> calibrate --out demo.hire',
@@ -29,8 +30,15 @@ export default class Calibrate extends BaseCommand {
 
   static override flags = {
     data: Flags.string({description: 'Calibration text file (repeatable; default: the bundled corpus). Its train split is used.', multiple: true}),
-    out: Flags.string({char: 'o', description: 'Bundle directory to write (default: <model name>.hire in the current directory).'}),
-    force: Flags.boolean({description: 'Replace an existing bundle at --out.', default: false}),
+    out: Flags.string({char: 'o', description: 'Bundle directory to write (default: <model name>.hire in the current directory). Its parent must exist.'}),
+    force: Flags.boolean({
+      description: 'Replace an existing bundle at --out: only a directory holding a hire bundle (hire.json), never the model, the current directory or a directory holding either.',
+      default: false,
+    }),
+    'copy-weights': Flags.boolean({
+      description: "Copy the model's weight files into the bundle (default: hard-link them when the file system allows, so editing one file edits both).",
+      default: false,
+    }),
     softmax: Flags.string({description: 'Predictor kinds to fit (repeatable; default: all).', options: [...SOFTMAX_KINDS], multiple: true}),
     rank: Flags.integer({description: 'Rank of the low-rank predictors (default: width/8, 8..256).', min: 1}),
     bits: Flags.string({description: 'Bits of the quantised predictors.', options: ['8', '4', '2']}),
@@ -59,11 +67,12 @@ export default class Calibrate extends BaseCommand {
     const progress = createProgress(!flags.json);
     let result;
     try {
-      result = await calibrate({
+      result = await exitOnSignals(() => calibrate({
         model: args.model ?? path.relative(process.cwd(), DEMO_MODEL_DIR),
         data: flags.data,
         out: flags.out,
         force: flags.force,
+        copyWeights: flags['copy-weights'],
         softmax: flags.softmax as SoftmaxKind[] | undefined,
         rank: flags.rank,
         bits: flags.bits === undefined ? undefined : (Number(flags.bits) as QuantBits),
@@ -89,7 +98,7 @@ export default class Calibrate extends BaseCommand {
           : null,
         onProgress: progressCallback(progress),
         onWarning: warn,
-      });
+      }), () => progress.stop());
     } finally {
       progress.stop();
     }

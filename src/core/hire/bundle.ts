@@ -3,22 +3,23 @@
  * checkpoint. It holds the source's config.json, tokenizer files and weights (hard-linked when the
  * file system allows, else copied), `hire.safetensors` (predictor tensors) and `hire.json` (format
  * version, source and calibration hashes, predictor kinds and sizes, recall curves, k' tables).
- * Written into a temporary directory and renamed into place: a failed calibration leaves nothing.
+ * Written into a temporary directory and renamed into place (bundle-staging.ts): a failed or
+ * interrupted calibration leaves nothing, and a replaced bundle is never lost.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {BundleError, IoError} from '../errors.js';
+import {BundleError, HireError, IoError} from '../errors.js';
+import {systemReason} from '../safetensors/file.js';
+import {BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST_FILE, PREDICTORS_FILE} from './bundle-names.js';
+import type {StagedBundle, SwapStep} from './bundle-staging.js';
 import {SafetensorsFile, writeSafetensors, type TensorData} from '../safetensors/index.js';
 import type {FfnManifest} from './ffn-bundle.js';
 import type {DatCalibration} from '../dist/dat-calibrate.js';
 import {chooseKPrime, type RecallTable} from './recall.js';
 import {predictorFromTensors, predictorTensors, type PredictorMeta, type SoftmaxPredictor} from './softmax-predictor.js';
 
-export const BUNDLE_FORMAT = 'hire-bundle';
-export const BUNDLE_VERSION = 1;
-export const MANIFEST_FILE = 'hire.json';
-export const PREDICTORS_FILE = 'hire.safetensors';
+export {BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST_FILE, PREDICTORS_FILE};
 
 /** Files copied from the source checkpoint when present (weights are handled separately). */
 const SOURCE_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
@@ -89,7 +90,8 @@ export function weightFiles(dir: string): string[] {
 
 export interface WriteBundleInput {
   sourceDir: string;
-  outDir: string;
+  /** Where the files go (StagedBundle.open checked `out` and made the directory); committed at the end. */
+  staged: StagedBundle;
   manifest: HireManifest;
   predictors: SoftmaxPredictor[];
   /** More tensors for hire.safetensors (the FFN predictors). */
@@ -98,54 +100,74 @@ export interface WriteBundleInput {
   weights?: Map<string, TensorData>;
   /** Keys merged into the copied config.json (e.g. hire_ffn_layout). */
   configPatch?: Record<string, unknown>;
-  /** Replace an existing bundle at outDir. */
-  overwrite: boolean;
+  /** Copy the source's weight files instead of hard-linking them (default false: link when the file system allows). */
+  copyWeights?: boolean;
+  /** Called when the files are written and at each point of the swap (tests simulate a crash there). */
+  onStep?: (step: WriteStep) => void;
 }
 
-export function writeBundle(input: WriteBundleInput): void {
-  const {sourceDir, outDir, manifest, predictors, overwrite, weights, configPatch, extraTensors} = input;
-  if (fs.existsSync(outDir) && !overwrite) {
-    throw new IoError(outDir, 'already exists; pass --force to replace it, or choose another --out');
-  }
-  const tmp = `${outDir.replace(/\/+$/, '')}.tmp-${process.pid}-${Date.now()}`;
+export type WriteStep = 'written' | SwapStep;
+
+/**
+ * Writes the bundle's files into the staged directory, then puts it at `out`. Yields to the event
+ * loop between files, so a signal handler can stop the process (and remove the directory) midway.
+ */
+export async function writeBundle(input: WriteBundleInput): Promise<void> {
   try {
-    fs.mkdirSync(tmp, {recursive: true});
-    for (const f of SOURCE_FILES) {
-      const src = path.join(sourceDir, f);
-      if (fs.existsSync(src)) fs.copyFileSync(src, path.join(tmp, f));
-    }
-    if (configPatch) {
-      const file = path.join(tmp, 'config.json');
-      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-      fs.writeFileSync(file, `${JSON.stringify({...json, ...configPatch}, null, 2)}\n`);
-    }
-    if (weights) writeSafetensors(path.join(tmp, 'model.safetensors'), weights, {format: 'pt'});
-    else for (const f of weightFiles(sourceDir)) linkOrCopy(path.join(sourceDir, f), path.join(tmp, f));
-    const tensors = new Map<string, TensorData>();
-    for (const p of predictors) for (const [k, v] of predictorTensors(p)) tensors.set(k, v);
-    for (const [k, v] of extraTensors ?? []) tensors.set(k, v);
-    writeSafetensors(path.join(tmp, PREDICTORS_FILE), tensors, {format: BUNDLE_FORMAT, version: String(BUNDLE_VERSION)});
-    fs.writeFileSync(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    if (fs.existsSync(outDir)) {
-      const old = `${tmp}.old`;
-      fs.renameSync(outDir, old);
-      fs.renameSync(tmp, outDir);
-      fs.rmSync(old, {recursive: true, force: true});
-    } else {
-      fs.renameSync(tmp, outDir);
-    }
+    await writeFiles(input);
   } catch (error) {
-    fs.rmSync(tmp, {recursive: true, force: true});
-    throw error;
+    if (error instanceof HireError || (error as NodeJS.ErrnoException)?.code === undefined) throw error;
+    throw new IoError(input.staged.out.abs, `cannot write the bundle: ${systemReason(error)}`, {cause: error});
   }
+  input.onStep?.('written');
+  input.staged.commit(input.onStep);
 }
 
-function linkOrCopy(src: string, dst: string): void {
-  try {
-    fs.linkSync(src, dst);
-  } catch {
-    fs.copyFileSync(src, dst);
+async function writeFiles(input: WriteBundleInput): Promise<void> {
+  const {sourceDir, staged, manifest, predictors, weights, configPatch, extraTensors} = input;
+  const tmp = staged.dir;
+  for (const f of SOURCE_FILES) {
+    const src = path.join(sourceDir, f);
+    if (fs.existsSync(src)) fs.copyFileSync(src, path.join(tmp, f));
   }
+  if (configPatch) {
+    const file = path.join(tmp, 'config.json');
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(file, `${JSON.stringify({...json, ...configPatch}, null, 2)}\n`);
+  }
+  await yieldToEvents();
+  if (weights) {
+    writeSafetensors(path.join(tmp, 'model.safetensors'), weights, {format: 'pt'});
+  } else {
+    for (const f of weightFiles(sourceDir)) {
+      linkOrCopy(path.join(sourceDir, f), path.join(tmp, f), input.copyWeights ?? false);
+      await yieldToEvents();
+    }
+  }
+  await yieldToEvents();
+  const tensors = new Map<string, TensorData>();
+  for (const p of predictors) for (const [k, v] of predictorTensors(p)) tensors.set(k, v);
+  for (const [k, v] of extraTensors ?? []) tensors.set(k, v);
+  writeSafetensors(path.join(tmp, PREDICTORS_FILE), tensors, {format: BUNDLE_FORMAT, version: String(BUNDLE_VERSION)});
+  fs.writeFileSync(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  await yieldToEvents();
+}
+
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Hard-links src at dst when allowed and asked, else copies it (a copy-on-write clone where the file system has them). */
+function linkOrCopy(src: string, dst: string, copy: boolean): void {
+  if (!copy) {
+    try {
+      fs.linkSync(src, dst);
+      return;
+    } catch {
+      // another file system, or links not allowed: copy
+    }
+  }
+  fs.copyFileSync(src, dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
 }
 
 /** True when dir holds a hire.json (a bundle rather than a plain checkpoint). */

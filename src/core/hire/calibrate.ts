@@ -11,6 +11,7 @@ import {DenseHead} from '../decode/output-head.js';
 import {Session} from '../decode/session.js';
 import {DataError, UsageError} from '../errors.js';
 import type {ModelConfig} from '../model/config.js';
+import {StagedBundle} from './bundle-staging.js';
 import {sha256File, weightFiles, writeBundle, type HireManifest, type KPrimeTable, type PredictorRecord} from './bundle.js';
 import {checkFitRequest, fitPredictors, type FitRequest} from './fit.js';
 import {ffnManifest, ffnPredictorTensors, relayoutWeights} from './ffn-bundle.js';
@@ -36,10 +37,19 @@ export interface CalibrateOptions extends FitRequest {
   model: string;
   /** Calibration text files (default: the bundled corpus); their train split is used. */
   data?: string[];
-  /** Bundle directory to write (default: `<model name>.hire` in the current directory). */
+  /** Bundle directory to write (default: `<model name>.hire` in the current directory); its parent must exist. */
   out?: string;
-  /** Replace an existing bundle at `out` (default false: IoError). */
+  /**
+   * Replace an existing bundle at `out` (default false: IoError). Only a directory holding a hire
+   * bundle (hire.json of format "hire-bundle") is replaced, never the source model, the current
+   * directory or a directory holding either; anything else is an IoError before any work starts.
+   */
   force?: boolean;
+  /**
+   * Copy the source's weight files into the bundle (default false: hard-link them when the file
+   * system allows, so the bundle's weights and the source's are one file and editing one edits both).
+   */
+  copyWeights?: boolean;
   /** Top-k sizes recall is measured for (default 1, 8, 32, 64). */
   ks?: number[];
   /**
@@ -79,7 +89,6 @@ export interface CalibrationResult {
 }
 
 export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResult> {
-  const progress = opts.onProgress ?? (() => {});
   const recall = opts.recall ?? 0.99;
   if (!(recall > 0 && recall <= 1)) throw new UsageError(`--recall must be in (0, 1], got ${recall}`);
   const ks = [...new Set(opts.ks ?? DEFAULT_KS)].sort((a, b) => a - b);
@@ -88,6 +97,29 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
   const seed = opts.seed ?? 1;
   const out = path.resolve(opts.out ?? `${path.basename(path.resolve(opts.model))}.hire`);
 
+  // Before any work: `out` is checked and its temporary directory made (removed on any failure).
+  const staged = StagedBundle.open(out, {force: opts.force ?? false, sourceDir: opts.model});
+  for (const note of staged.notes) opts.onWarning?.(note);
+  try {
+    return await calibrateInto(staged, opts, {recall, ks, seqLen, heldOutShare, seed});
+  } finally {
+    staged.discard();
+  }
+}
+
+/** The options calibrateInto reads with their defaults applied. */
+interface Resolved {
+  recall: number;
+  ks: number[];
+  seqLen: number;
+  heldOutShare: number;
+  seed: number;
+}
+
+/** The calibration itself, writing into the staged bundle directory. */
+async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Resolved): Promise<CalibrationResult> {
+  const {recall, ks, seqLen, heldOutShare, seed} = r;
+  const progress = opts.onProgress ?? (() => {});
   progress('loading model');
   const session = await Session.open(opts.model, {backend: opts.backend ?? 'cpu', threads: opts.threads ?? os.availableParallelism(), onWarning: opts.onWarning});
   try {
@@ -200,12 +232,12 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
       softmax: {selected: selected.name, recallTargets: targets, predictors: records, dat: dat.result(selected.name)},
       ffn: ffn ? ffnManifest(ffn, targets, recall) : null,
     };
-    writeBundle({
+    await writeBundle({
       sourceDir: opts.model,
-      outDir: out,
+      staged,
       manifest,
       predictors,
-      overwrite: opts.force ?? false,
+      copyWeights: opts.copyWeights,
       ...(ffn
         ? {
             weights: relayoutWeights(session.source, ffn.perms.map((p) => p.perm)),
@@ -214,7 +246,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
           }
         : {}),
     });
-    return {bundle: out, manifest};
+    return {bundle: staged.out.abs, manifest};
   } finally {
     session.dispose();
   }
