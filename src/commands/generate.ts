@@ -7,8 +7,8 @@ import {generateBatch} from '../api/batch.js';
 import type {GenerateStats} from '../core/decode/generate.js';
 import {validateSamplingOptions} from '../core/decode/sampler.js';
 import {UsageError} from '../core/errors.js';
-import {parseTokenIds} from '../core/model/tokenizer.js';
-import {parseNumber} from '../cli/parse.js';
+
+import {parseNumber, parseTokenIds} from '../cli/parse.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {TextStreamer} from '../core/decode/streamer.js';
 import type {TopKMode} from '../core/dist/distributed-model.js';

@@ -92,7 +92,7 @@ export class DistributedModel {
   ) {}
 
   static async open(o: DistributedOptions): Promise<DistributedModel> {
-    if (!Number.isInteger(o.devices) || o.devices < 1 || o.devices > 64) throw new UsageError(`--devices must be an integer from 1 to 64, got ${o.devices}`);
+    if (!Number.isInteger(o.devices) || o.devices < 1 || o.devices > 64) throw new UsageError(`devices must be an integer from 1 to 64, got ${o.devices}`, {option: 'devices'});
     const source = openModel(o.modelDir);
     let embed: HostMatrix;
     let positions: HostMatrix | null = null;

@@ -42,7 +42,7 @@ export function chooseHead(
 ): HeadChoice {
   const dense = new DenseHead(model.backend, model.lmHead);
   if (opts.dense || !isBundle(modelDir)) {
-    if (opts.certify && !opts.dense) throw new UsageError('--certify needs a HiRE bundle; make one with `hire calibrate`');
+    if (opts.certify && !opts.dense) throw new UsageError('certify needs a HiRE bundle; make one with calibrate()', {option: 'certify'});
     return {head: dense, note: null};
   }
   const manifest = readManifest(modelDir, model);
@@ -52,15 +52,15 @@ export function chooseHead(
   const record = manifest.softmax.predictors.find((p) => p.name === name)!;
   const k = samplingK(sampling);
   if (opts.certify && k === null) {
-    throw new UsageError('--certify makes the top-k exact, so it needs greedy decoding (--temperature 0) or --top-k');
+    throw new UsageError('certify makes the top-k exact, so it needs greedy decoding (a temperature of 0) or a top-k', {option: 'certify'});
   }
   const recall = opts.recall ?? 0.99;
-  if (!(recall > 0 && recall <= 1)) throw new UsageError(`--recall must be in (0, 1], got ${recall}`);
+  if (!(recall > 0 && recall <= 1)) throw new UsageError(`recall must be in (0, 1], got ${recall}`, {option: 'recall'});
   let kPrime = opts.kPrime;
   let note: string | null = null;
   if (kPrime !== undefined) {
     if (!Number.isInteger(kPrime) || kPrime < 1 || kPrime > model.vocabSize) {
-      throw new UsageError(`--k-prime ${kPrime} must be an integer from 1 to the vocabulary size ${model.vocabSize}`);
+      throw new UsageError(`kPrime ${kPrime} must be an integer from 1 to the vocabulary size ${model.vocabSize}`, {option: 'kPrime'});
     }
   } else {
     const found = lookupKPrime(record, k ?? Number.MAX_SAFE_INTEGER, recall);
