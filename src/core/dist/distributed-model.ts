@@ -133,9 +133,19 @@ export class DistributedModel {
   }
 
   describe(): string {
+    return `${this.group.describe()}, top-k ${this.opts.topk}; ${this.output().describe}; ${this.ffn().describe}`;
+  }
+
+  /** The output layer: dense or HiRE, in words. */
+  output(): {kind: 'dense' | 'hire'; describe: string} {
     const h = this.opts.head;
-    const head = h.kind === 'dense' ? 'dense output layer' : `HiRE softmax (${h.name}, k'=${h.kPrime}${this.opts.topk === 'dat' ? `, DaT slack ${h.slack}` : ''})`;
-    return `${this.group.describe()}, top-k ${this.opts.topk}; ${head}; ${this.ffn().describe}`;
+    if (h.kind === 'dense') return {kind: 'dense', describe: 'dense output layer'};
+    return {kind: 'hire', describe: `HiRE softmax (${h.name}, k'=${h.kPrime}${this.opts.topk === 'dat' ? `, DaT slack ${h.slack}` : ''})`};
+  }
+
+  /** How the output layer's top-k is taken. */
+  get topk(): TopKMode {
+    return this.opts.topk;
   }
 
   /** The FFN each device runs, with its rows and weight bytes per token. */

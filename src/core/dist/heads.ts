@@ -36,7 +36,7 @@ export function chooseDistributedHead(
   const name = opts.predictor ?? manifest.softmax.selected;
   const record = manifest.softmax.predictors.find((p) => p.name === name);
   if (!record) throw new UsageError(`no softmax predictor named "${name}"; the bundle has: ${manifest.softmax.predictors.map((p) => p.name).join(', ')}`);
-  const k = samplingK(sampling);
+  const k = samplingK(sampling, model.vocabSize);
   const recall = opts.recall ?? 0.99;
   let kPrime = opts.kPrime;
   if (kPrime !== undefined) {

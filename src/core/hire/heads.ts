@@ -28,10 +28,14 @@ export interface HeadChoice {
   note: string | null;
 }
 
-/** The top-k that sampling needs exactly: 1 for greedy, top-k when set, else null (full distribution). */
-export function samplingK(s: SamplingOptions): number | null {
+/**
+ * The top-k that sampling needs exactly: 1 for greedy, top-k when set, else null (full
+ * distribution). A top-k that covers the whole vocabulary keeps every token, so it is null too:
+ * it never asks for more candidates than there are rows.
+ */
+export function samplingK(s: SamplingOptions, vocabSize: number): number | null {
   if (s.temperature === 0 || s.topK === 1) return 1;
-  return s.topK > 0 ? s.topK : null;
+  return s.topK > 0 && s.topK < vocabSize ? s.topK : null;
 }
 
 export function chooseHead(
@@ -50,7 +54,7 @@ export function chooseHead(
   const name = opts.predictor ?? manifest.softmax.selected;
   const predictor = readPredictor(modelDir, manifest, name);
   const record = manifest.softmax.predictors.find((p) => p.name === name)!;
-  const k = samplingK(sampling);
+  const k = samplingK(sampling, model.vocabSize);
   if (opts.certify && k === null) {
     throw new UsageError('certify makes the top-k exact, so it needs greedy decoding (a temperature of 0) or a top-k', {option: 'certify'});
   }

@@ -253,7 +253,7 @@ export class HireTokenizer {
     } catch (cause) {
       throw new TokenizerError(
         file,
-        `@huggingface/tokenizers cannot use it: ${(cause as Error).message}; give the prompt as token ids instead`,
+        `@huggingface/tokenizers cannot use it: ${(cause as Error).message}; give the prompt as token ids`,
         {cause},
       );
     }
