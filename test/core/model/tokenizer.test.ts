@@ -166,7 +166,7 @@ describe('HireTokenizer.load errors', () => {
     const expected = path.join(dir, 'tokenizer.json');
     expect(() => HireTokenizer.load(dir)).toThrow(TokenizerError);
     expect(() => HireTokenizer.load(dir)).toThrow(`${expected}: not found`);
-    expect(() => HireTokenizer.load(dir)).toThrow('--tokens');
+    expect(() => HireTokenizer.load(dir)).toThrow('give the prompt as token ids');
   });
 
   it('names a tokenizer.json with invalid JSON', () => {
