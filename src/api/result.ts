@@ -32,8 +32,9 @@ export interface DevicesInfo {
 
 export interface GenerationResult {
   /**
-   * The generated text, the prompt not included: what was streamed, i.e. decode(prompt + tokens)
-   * with decode(prompt) taken off the front (so it keeps the first token's leading space).
+   * The generated text, the prompt not included: decode(prompt + tokens) with decode(prompt) taken
+   * off the front, so it keeps the first token's leading space. It is what the chunks streamed,
+   * plus U+FFFD for a character the generation left incomplete at its very end.
    */
   text: string;
   promptTokenIds: number[];
