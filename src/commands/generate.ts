@@ -20,7 +20,9 @@ export default class Generate extends BaseCommand {
   static override summary = 'Generate text from a prompt, streaming tokens as they are decoded.';
   static override description = `Loads a Hugging Face checkpoint directory (config.json, model.safetensors or a sharded index, tokenizer.json) and decodes one token at a time. Text goes to stdout as it is produced; timing statistics go to stderr. Sampling is reproducible: the same --seed gives the same text. --temperature 0 is greedy decoding.
 
-When the model directory is a HiRE bundle (made by \`hire calibrate\`), the output layer is sparse: the predictor scores every vocabulary row cheaply, the k' best candidates are computed exactly, and sampling sees those candidates only (the tail outside them is dropped). k' comes from the bundle's recall table for --recall; --certify widens k' until the top-k is provably the dense top-k, so greedy output is token for token the dense output. --dense turns HiRE off.`;
+When the model directory is a HiRE bundle (made by \`hire calibrate\`), the output layer is sparse: the predictor scores every vocabulary row cheaply, the k' best candidates are computed exactly, and sampling sees those candidates only (the tail outside them is dropped). k' comes from the bundle's recall table for --recall; --certify widens k' until the top-k is provably the dense top-k, so greedy output is token for token the dense output. --dense turns HiRE off.
+
+--json prints one object of the same shape on every path: {text, promptTokenIds, tokenIds, backend, stats, output, weightBytesPerToken, devices}. text leaves the prompt out (it keeps the first token's leading space); devices is null on one device; with --devices, the byte counts not measured there (weightBytesPerToken, output.bytesPerToken) are null. Several prompts or --batch print {sequences: [one such object per prompt], tokensPerSecond, weightBytesPerToken, ffnGroups}.`;
 
   static override examples = [
     '<%= config.bin %> generate --prompt "ROMEO:"',
@@ -68,7 +70,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     topk: Flags.string({description: "With --devices: exact gathers every approximate score for a global top-k'; dat takes each device's local top-k'/N + slack.", options: ['exact', 'dat'], default: 'exact'}),
     slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack).", min: 0}),
     'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (none on one device).", default: 1, min: 0}),
-    json: Flags.boolean({description: 'Print one JSON object (text, token ids, statistics) instead of streaming.', default: false}),
+    json: Flags.boolean({description: 'Print one JSON object (text without the prompt, token ids, statistics; see the description) instead of streaming.', default: false}),
   };
 
   /** A prompt the tokenizer cannot take can be given as ids. */
