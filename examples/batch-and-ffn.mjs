@@ -11,7 +11,7 @@ try {
   const batch = await generateBatch(model, prompts, {maxTokens: 16, temperature: 0.8, seed: 5});
   // sequence b gives what generate() gives alone with seed + b
   const alone = await generate(model, prompts[1], {maxTokens: 16, temperature: 0.8, seed: 6}).complete();
-  console.log(`batch of ${prompts.length}: same as alone: ${batch.tokenIds[1].join() === alone.tokenIds.join()}`);
+  console.log(`batch of ${prompts.length}: same as alone: ${batch.sequences[1].text === alone.text}`);
   console.log(`weights per token: ${(batch.weightBytesPerToken / 1e6).toFixed(2)} MB in the batch, ${(alone.weightBytesPerToken / 1e6).toFixed(2)} MB alone`);
   const dense = await generate(denseFfn, 'ROMEO:', {maxTokens: 16, temperature: 0}).complete();
   console.log(`dense FFN reads ${(dense.weightBytesPerToken / 1e6).toFixed(2)} MB per token`);

@@ -16,6 +16,7 @@ export {generate, Generation} from './api/generate.js';
 export {generateBatch} from './api/batch.js';
 export type {BatchResult} from './api/batch.js';
 export type {TokenChunk, GenerationResult, OutputInfo, Prompt} from './api/generate.js';
+export type {DevicesInfo} from './api/result.js';
 export {calibrate} from './api/calibrate.js';
 export type {CalibrateOptions, CalibrationResult} from './api/calibrate.js';
 export {evaluate} from './api/evaluate.js';

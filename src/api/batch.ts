@@ -4,37 +4,30 @@
  * token fall with the batch size. Sequence b samples with seed + b and gives the same tokens as
  * generate() with that seed. Returns when every sequence has finished; never prints.
  */
-import {generateBatch as generateBatchCore} from '../core/decode/batch-generate.js';
+import {generateBatch as generateBatchCore, type BatchResult as CoreBatchResult} from '../core/decode/batch-generate.js';
+import {generationStats} from '../core/decode/generate.js';
+import type {OutputHead} from '../core/decode/output-head.js';
 import {validateSamplingOptions, type SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
-import type {StopReason} from '../core/decode/generate.js';
+import {streamedText} from '../core/decode/streamer.js';
 import {UsageError} from '../core/errors.js';
 import {HireSoftmaxHead} from '../core/hire/softmax-head.js';
 import {modelInternals, type HireModel} from './model.js';
 import {GENERATE_DEFAULTS, type GenerateOptions} from './options.js';
-import type {Prompt} from './generate.js';
+import {describeValue, promptTokenIds, type Prompt} from './prompt.js';
+import type {BatchResult, GenerationResult} from './result.js';
 
-export interface BatchResult {
-  /** Generated text per prompt (prompt not included). */
-  texts: string[];
-  tokenIds: number[][];
-  stopReasons: StopReason[];
-  /** Generated tokens per second, all sequences together (prefill excluded). */
-  tokensPerSecond: number;
-  /** Weight bytes read per generated token. */
-  weightBytesPerToken: number;
-  /** HiRE-FFN: mean groups read per layer for the batch, and for one sequence (null: dense FFN). */
-  ffnGroups: {batch: number; perSequence: number} | null;
-}
+export type {BatchResult} from './result.js';
 
 export async function generateBatch(model: HireModel, prompts: readonly Prompt[], options: Omit<GenerateOptions, 'certify'> = {}): Promise<BatchResult> {
-  if (prompts.length === 0) throw new UsageError('generateBatch needs at least one prompt');
-  if ((options as GenerateOptions).certify) throw new UsageError('certified mode decodes one sequence at a time; drop certify or the batch');
+  if (!Array.isArray(prompts)) throw new UsageError(`prompts must be an array of prompts, got ${describeValue(prompts)}`, {option: 'prompts'});
+  if (prompts.length === 0) throw new UsageError('generateBatch needs at least one prompt', {option: 'prompts'});
+  if ((options as GenerateOptions).certify) throw new UsageError('certify decodes one sequence at a time; drop certify or the batch', {option: 'certify'});
   const internals = modelInternals(model);
   const o = {...GENERATE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))} as typeof GENERATE_DEFAULTS & GenerateOptions;
   const sampling: CoreSampling = {temperature: o.temperature, topK: o.topK, topP: o.topP};
   validateSamplingOptions(sampling);
-  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new UsageError(`maxTokens must be an integer >= 1, got ${o.maxTokens}`);
-  const ids = prompts.map((p) => (typeof p === 'string' ? model.encode(p) : [...p]));
+  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new UsageError(`maxTokens must be an integer >= 1, got ${o.maxTokens}`, {option: 'maxTokens'});
+  const ids = prompts.map((p, b) => promptTokenIds(model, p, `prompts[${b}]`));
   const {head, note} = internals.head(sampling, {dense: o.dense, recall: o.recall, kPrime: o.kPrime, predictor: o.predictor});
   if (note) options.onWarning?.(note);
   return internals.step(async () => {
@@ -48,12 +41,28 @@ export async function generateBatch(model: HireModel, prompts: readonly Prompt[]
       signal: options.signal,
     });
     return {
-      texts: r.tokens.map((t) => model.decode(t)),
-      tokenIds: r.tokens,
-      stopReasons: r.stopReasons,
+      sequences: ids.map((p, b) => sequenceResult(model, head, p, r, b)),
       tokensPerSecond: r.tokensPerSecond,
       weightBytesPerToken: r.bytesPerToken,
       ffnGroups: r.unionGroups === null ? null : {batch: r.unionGroups, perSequence: r.groupsPerSequence!},
     };
   });
+}
+
+/** Sequence b of a batch in the shape generate() returns. */
+function sequenceResult(model: HireModel, head: OutputHead, promptIds: number[], r: CoreBatchResult, b: number): GenerationResult {
+  const tokenIds = r.tokens[b]!;
+  const steps = r.decodeSteps[b]! + 1; // the output layer ran after the prompt and after every decode step
+  const times: [number, number, number] = [0, r.prefillMs[b]!, r.prefillMs[b]! + r.decodeMs];
+  const candidates = head instanceof HireSoftmaxHead ? Math.min(head.kPrime, model.config.vocabSize) : model.config.vocabSize;
+  return {
+    text: streamedText((ids) => model.decode(ids), promptIds, tokenIds),
+    promptTokenIds: promptIds,
+    tokenIds,
+    backend: model.backend,
+    stats: generationStats(promptIds.length, tokenIds.length, r.decodeSteps[b]!, times, r.stopReasons[b]!),
+    output: {kind: head.kind, describe: head.describe(), bytesPerToken: head.bytesPerToken, steps, meanCandidates: candidates, widenedSteps: 0, widenings: 0},
+    weightBytesPerToken: r.bytesPerToken,
+    devices: null,
+  };
 }

@@ -9,13 +9,15 @@
  * this file adds text streaming, per-token numbers, the model lock, abort and dispose.
  */
 import './dispose.js';
-import {generateTokens, type GenerateStats, type TokenEvent} from '../core/decode/generate.js';
+import {checkPrompt, generateTokens, type GenerateStats, type TokenEvent} from '../core/decode/generate.js';
 import type {HeadStats, OutputHead} from '../core/decode/output-head.js';
 import {validateSamplingOptions, type SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
 import {TextStreamer} from '../core/decode/streamer.js';
 import {AbortError, DisposedError, UsageError} from '../core/errors.js';
 import {modelInternals, type HireModel} from './model.js';
 import {GENERATE_DEFAULTS, type GenerateOptions} from './options.js';
+import {promptTokenIds, type Prompt} from './prompt.js';
+import type {GenerationResult, OutputInfo} from './result.js';
 
 /** One generated token. */
 export interface TokenChunk {
@@ -38,32 +40,8 @@ export interface TokenChunk {
   widenings: number;
 }
 
-/** The output layer a generation decodes with. */
-export interface OutputInfo extends HeadStats {
-  kind: 'dense' | 'hire';
-  /** e.g. "HiRE softmax (lowrank+quant-r16-int4, k'=48)". */
-  describe: string;
-  /** Output-layer weight bytes read per token. */
-  bytesPerToken: number;
-}
-
-export interface GenerationResult {
-  /** The generated text (the prompt not included). */
-  text: string;
-  promptTokenIds: number[];
-  tokenIds: number[];
-  /** Backend name. */
-  backend: string;
-  /** Token counts, timings and why generation stopped ('eos', 'max_tokens', 'context_full'). */
-  stats: GenerateStats;
-  /** The output layer and its statistics over this generation. */
-  output: OutputInfo;
-  /** Weight bytes one decode step reads with this output layer. */
-  weightBytesPerToken: number;
-}
-
-/** The prompt: text (needs the tokenizer) or token ids. */
-export type Prompt = string | readonly number[];
+export type {GenerationResult, OutputInfo} from './result.js';
+export type {Prompt} from './prompt.js';
 
 /**
  * A running generation: iterate it for TokenChunks. Created by generate(); one pass only.
@@ -75,7 +53,7 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
   /** The prompt as token ids. */
   readonly promptTokenIds: number[];
   /** The output layer this generation decodes with (chosen when generate() was called). */
-  readonly output: Pick<OutputInfo, 'kind' | 'describe' | 'bytesPerToken'>;
+  readonly output: Pick<OutputInfo, 'kind' | 'describe'> & {bytesPerToken: number};
   #result: GenerationResult | null = null;
   #iterator: AsyncGenerator<TokenEvent, GenerateStats> | null;
   #ended: 'done' | 'closed' | 'disposed' | 'aborted' | null = null;
@@ -99,15 +77,16 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
     const o = {...GENERATE_DEFAULTS, ...withoutUndefined(options)};
     const sampling: CoreSampling = {temperature: o.temperature, topK: o.topK, topP: o.topP};
     validateSamplingOptions(sampling);
-    if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new UsageError(`maxTokens must be an integer >= 1, got ${o.maxTokens}`);
-    this.promptTokenIds = typeof prompt === 'string' ? model.encode(prompt) : [...prompt];
+    if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new UsageError(`maxTokens must be an integer >= 1, got ${o.maxTokens}`, {option: 'maxTokens'});
+    this.promptTokenIds = promptTokenIds(model, prompt);
+    checkPrompt(this.promptTokenIds, session.config); // now, so that nothing is shown before a bad prompt fails
     const {head, note} = internals.head(sampling, {dense: o.dense, recall: o.recall, kPrime: o.kPrime, certify: o.certify, predictor: o.predictor});
     if (note) options.onWarning?.(note);
     this.#model = model;
     this.#head = head;
     this.output = {kind: head.kind, describe: head.describe(), bytesPerToken: head.bytesPerToken};
     this.#decode = (ids) => model.decode(ids);
-    this.#streamer = new TextStreamer(this.#decode);
+    this.#streamer = new TextStreamer(this.#decode, this.promptTokenIds);
     this.#signal = options.signal;
     this.#iterator = generateTokens(session.model, this.promptTokenIds, {
       maxTokens: o.maxTokens,
@@ -251,13 +230,16 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
         widenings: this.#widenings,
       },
       weightBytesPerToken: s.bytesPerToken(this.#head),
+      devices: null,
     };
   }
 }
 
 /**
- * Starts a generation on a loaded model. Options are checked now (UsageError), and the output
- * layer is chosen now (`gen.output` says which); tokens are decoded as the iterator is read.
+ * Starts a generation on a loaded model. The prompt and options are checked now (UsageError), and
+ * the output layer is chosen now (`gen.output` says which); tokens are decoded as the iterator is
+ * read. The text streamed (and `result.text`) leaves the prompt out but keeps the first token's
+ * leading space: "Once upon a" gives " time, ...".
  */
 export function generate(model: HireModel, prompt: Prompt, options: GenerateOptions = {}): Generation {
   return new Generation(model, prompt, options);

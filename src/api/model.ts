@@ -10,7 +10,7 @@ import {chooseHead, samplingK, type HeadOptions} from '../core/hire/heads.js';
 import type {OutputHead} from '../core/decode/output-head.js';
 import type {SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
 import {isModelDir, Session} from '../core/decode/session.js';
-import {BundleError, DisposedError, TokenizerError} from '../core/errors.js';
+import {BundleError, DisposedError, TokenizerError, UsageError} from '../core/errors.js';
 import type {ModelConfig} from '../core/model/config.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {GENERATE_DEFAULTS, type LoadOptions} from './options.js';
@@ -151,7 +151,7 @@ export class HireModel {
    * backend, so one head per distinct choice is kept and reused by later generations.
    */
   #head(sampling: CoreSampling, opts: HeadOptions): {head: OutputHead; note: string | null} {
-    const key = JSON.stringify([opts.dense ?? false, opts.recall, opts.kPrime, opts.certify ?? false, opts.predictor, samplingK(sampling)]);
+    const key = JSON.stringify([opts.dense ?? false, opts.recall, opts.kPrime, opts.certify ?? false, opts.predictor, samplingK(sampling, this.config.vocabSize)]);
     let choice = this.#heads.get(key);
     if (!choice) {
       const s = this.#open();
@@ -190,7 +190,7 @@ const INTERNALS = new WeakMap<HireModel, ModelInternals>();
 
 export function modelInternals(model: HireModel): ModelInternals {
   const internals = INTERNALS.get(model);
-  if (!internals) throw new TypeError('expected a model from loadModel() or loadBundle()');
+  if (!internals) throw new UsageError('model must be a model from loadModel() or loadBundle()', {option: 'model'});
   return internals;
 }
 

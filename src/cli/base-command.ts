@@ -3,23 +3,35 @@
  * with exit code 1 (2 for bad usage), never a stack trace unless --debug is given.
  */
 import {Command, Errors, Flags} from '@oclif/core';
-import {HireError} from '../core/errors.js';
+import {HireError, UsageError} from '../core/errors.js';
+import {parseErrorLine, usageLine} from './errors.js';
 
 export abstract class BaseCommand extends Command {
   static override baseFlags = {
     debug: Flags.boolean({description: 'Show stack traces on errors.', default: false, helpGroup: 'GLOBAL'}),
   };
 
+  /** Library option names whose flag is not their kebab-case (e.g. {ks: 'k'}), for error messages. */
+  static optionFlags: Readonly<Record<string, string>> = {};
+
+  /** Something to add to an error's line in this command's terms (e.g. the flag that avoids it), or null. */
+  protected hint(_err: HireError): string | null {
+    return null;
+  }
+
   protected override async catch(err: Error): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err; // this.exit() and --help
     let message: string;
     let exitCode: number;
     if (err instanceof HireError) {
-      message = err.message;
+      const ctor = this.constructor as typeof BaseCommand;
+      message = err instanceof UsageError ? usageLine(err, ctor.flags ?? {}, ctor.optionFlags) : err.message;
+      const hint = this.hint(err);
+      if (hint) message += ` (${hint})`;
       exitCode = err.exitCode;
     } else if (err instanceof Errors.CLIError) {
       // oclif's own parse errors: unknown flag, missing or invalid argument.
-      message = `${err.message.split('\n')[0]} (see --help)`;
+      message = `${parseErrorLine(err)} (see --help)`;
       exitCode = 2;
     } else {
       message = `unexpected error: ${err.message}`;

@@ -36,6 +36,8 @@ Shapes: ${shapeNames().join(', ')}.`;
     model: Args.directory({description: 'Model directory or HiRE bundle (default: the bundled demo bundle, unless --shape is given).', required: false}),
   };
 
+  static override optionFlags = {'hire.kPrime': 'k-prime', 'hire.rank': 'rank', 'ffn.topK': 'ffn-topk', 'devices.counts': 'devices', 'devices.modes': 'topk'};
+
   static override flags = {
     shape: Flags.string({description: 'Named synthetic shape (instead of a model directory).', options: shapeNames()}),
     dtype: Flags.string({description: 'Weight dtype of the synthetic shape.', default: 'f32', options: ['f32', 'bf16', 'f16']}),

@@ -28,6 +28,8 @@ export default class Calibrate extends BaseCommand {
     model: Args.directory({description: 'Model directory (default: the bundled demo model, models/shakespeare-topk).', required: false}),
   };
 
+  static override optionFlags = {ks: 'k', 'ffn.kinds': 'ffn-kind', 'ffn.topK': 'ffn-topk', 'ffn.staticThreshold': 'ffn-static'};
+
   static override flags = {
     data: Flags.string({description: 'Calibration text file (repeatable; default: the bundled corpus). Its train split is used.', multiple: true}),
     out: Flags.string({char: 'o', description: 'Bundle directory to write (default: <model name>.hire in the current directory). Its parent must exist.'}),

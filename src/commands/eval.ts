@@ -24,6 +24,8 @@ export default class Eval extends BaseCommand {
     bundle: Args.directory({description: 'HiRE bundle directory made by hire calibrate (default: the bundled demo bundle).', required: false}),
   };
 
+  static override optionFlags = {ks: 'k', kPrimes: 'k-prime'};
+
   static override flags = {
     data: Flags.string({description: 'Evaluation text file (repeatable; default: the bundled corpus). Its validation split is used.', multiple: true}),
     tokens: Flags.integer({description: 'Evaluation tokens to use.', default: DEFAULT_EVAL_TOKENS, min: 2}),

@@ -4,11 +4,12 @@ import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
 import {generate} from '../api/generate.js';
 import {loadModel, type HireModel} from '../api/model.js';
 import {generateBatch} from '../api/batch.js';
-import type {GenerateStats} from '../core/decode/generate.js';
+import {checkPrompt, type GenerateStats} from '../core/decode/generate.js';
+import type {GenerationResult} from '../api/result.js';
 import {validateSamplingOptions} from '../core/decode/sampler.js';
-import {UsageError} from '../core/errors.js';
-import {parseTokenIds} from '../core/model/tokenizer.js';
-import {parseNumber} from '../cli/parse.js';
+import {TokenizerError, UsageError, type HireError} from '../core/errors.js';
+
+import {parseNumber, parseTokenIds} from '../cli/parse.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {TextStreamer} from '../core/decode/streamer.js';
 import type {TopKMode} from '../core/dist/distributed-model.js';
@@ -19,7 +20,9 @@ export default class Generate extends BaseCommand {
   static override summary = 'Generate text from a prompt, streaming tokens as they are decoded.';
   static override description = `Loads a Hugging Face checkpoint directory (config.json, model.safetensors or a sharded index, tokenizer.json) and decodes one token at a time. Text goes to stdout as it is produced; timing statistics go to stderr. Sampling is reproducible: the same --seed gives the same text. --temperature 0 is greedy decoding.
 
-When the model directory is a HiRE bundle (made by \`hire calibrate\`), the output layer is sparse: the predictor scores every vocabulary row cheaply, the k' best candidates are computed exactly, and sampling sees those candidates only (the tail outside them is dropped). k' comes from the bundle's recall table for --recall; --certify widens k' until the top-k is provably the dense top-k, so greedy output is token for token the dense output. --dense turns HiRE off.`;
+When the model directory is a HiRE bundle (made by \`hire calibrate\`), the output layer is sparse: the predictor scores every vocabulary row cheaply, the k' best candidates are computed exactly, and sampling sees those candidates only (the tail outside them is dropped). k' comes from the bundle's recall table for --recall; --certify widens k' until the top-k is provably the dense top-k, so greedy output is token for token the dense output. --dense turns HiRE off.
+
+--json prints one object of the same shape on every path: {text, promptTokenIds, tokenIds, backend, stats, output, weightBytesPerToken, devices}. text leaves the prompt out (it keeps the first token's leading space); devices is null on one device; with --devices, the byte counts not measured there (weightBytesPerToken, output.bytesPerToken) are null. Several prompts or --batch print {sequences: [one such object per prompt], tokensPerSecond, weightBytesPerToken, ffnGroups}.`;
 
   static override examples = [
     '<%= config.bin %> generate --prompt "ROMEO:"',
@@ -67,8 +70,13 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     topk: Flags.string({description: "With --devices: exact gathers every approximate score for a global top-k'; dat takes each device's local top-k'/N + slack.", options: ['exact', 'dat'], default: 'exact'}),
     slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack).", min: 0}),
     'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (none on one device).", default: 1, min: 0}),
-    json: Flags.boolean({description: 'Print one JSON object (text, token ids, statistics) instead of streaming.', default: false}),
+    json: Flags.boolean({description: 'Print one JSON object (text without the prompt, token ids, statistics; see the description) instead of streaming.', default: false}),
   };
+
+  /** A prompt the tokenizer cannot take can be given as ids. */
+  protected override hint(err: HireError): string | null {
+    return err instanceof TokenizerError && err.message.endsWith('as token ids') ? '--tokens 1,2,3' : null;
+  }
 
   private async runDevices(dir: string, flags: DeviceFlags, sampling: {temperature: number; topK: number; topP: number}): Promise<void> {
     if (flags.prompt && flags.prompt.length > 1) throw new UsageError('--devices decodes one prompt at a time');
@@ -93,9 +101,15 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     try {
       const tok = session.tokenizer;
       const promptIds = flags.tokens !== undefined ? parseTokenIds(flags.tokens) : tok!.encode(flags.prompt![0]!);
-      const streamer = new TextStreamer((ids) => (tok ? tok.decode(ids) : ids.join(' ') + ' '));
-      const write = (s: string) => !flags.json && s && process.stdout.write(s);
-      write(flags.prompt?.[0] ?? '');
+      checkPrompt(promptIds, session.model.config);
+      const decode = (ids: number[]) => (tok ? tok.decode(ids) : ids.map((id) => `${id} `).join(''));
+      const streamer = new TextStreamer(decode, promptIds);
+      let text = '';
+      const write = (s: string) => {
+        text += s;
+        if (!flags.json && s) process.stdout.write(s);
+      };
+      if (!flags.json) process.stdout.write(flags.prompt?.[0] ?? '');
       if (!flags.json) note(`hire: ${session.model.describe()}`);
       const ids: number[] = [];
       const it = generateDistributed(session.model, promptIds, {maxTokens: flags['max-tokens'], sampling, seed: flags.seed, eosTokenIds: flags['no-eos'] ? [] : session.eosTokenIds});
@@ -105,17 +119,15 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
         write(streamer.push(step.value.id));
       }
       write(streamer.flush());
-      const traffic = session.model.traffic();
-      const ffn = session.model.ffn();
+      const r = devicesResult(session, flags.backend, {text, promptTokenIds: promptIds, tokenIds: ids, stats: step.value});
       if (flags.json) {
-        const ffnJson = {sparse: ffn.sparse, bytesPerTokenPerDevice: ffn.devices.map((d) => d.bytesPerToken), denseBytesPerTokenPerDevice: ffn.devices.map((d) => d.denseBytesPerToken)};
-        this.log(JSON.stringify({tokenIds: ids, text: tok ? tok.decode(ids) : null, stats: step.value, devices: flags.devices, topk: flags.topk, traffic, output: session.model.headStats(), ffn: ffnJson}, null, 2));
+        this.log(JSON.stringify(r, null, 2));
       } else {
         process.stdout.write('\n');
-        const st = step.value;
-        note(`[${flags.devices} devices] generated ${st.generatedTokens} tok at ${st.decodeTokensPerSecond.toFixed(1)} tok/s; stop: ${st.stopReason}`);
+        const {traffic, ffn} = r.devices!;
+        note(`[${flags.devices} devices] generated ${r.stats.generatedTokens} tok at ${r.stats.decodeTokensPerSecond.toFixed(1)} tok/s; stop: ${r.stats.stopReason}`);
         note(`moved between devices per token: ${(traffic.total / 1e3).toFixed(1)} KB (all-reduce ${(traffic.allReduce / 1e3).toFixed(1)} KB, output layer ${(traffic.softmax / 1e3).toFixed(1)} KB)`);
-        note(`FFN weights read per token and device: ${ffn.devices.map((d) => `${(d.bytesPerToken / 1e3).toFixed(1)} KB`).join(' / ')} (${ffn.sparse ? 'HiRE-FFN' : 'dense'}; dense ${(ffn.devices[0]!.denseBytesPerToken / 1e3).toFixed(1)} KB)`);
+        note(`FFN weights read per token and device: ${ffn.bytesPerTokenPerDevice.map((b) => `${(b / 1e3).toFixed(1)} KB`).join(' / ')} (${ffn.sparse ? 'HiRE-FFN' : 'dense'}; dense ${(ffn.denseBytesPerTokenPerDevice[0]! / 1e3).toFixed(1)} KB)`);
       }
     } finally {
       await session.dispose();
@@ -126,14 +138,39 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     if (flags.certify) throw new UsageError('--certify decodes one sequence at a time; drop --certify or --batch');
     const prompts = batchPrompts(flags);
     const r = await generateBatch(model, prompts, {...sampling, ...decodeOptions(flags)});
-    const texts = r.texts.map((t, b) => (typeof prompts[b] === 'string' ? (prompts[b] as string) : '') + t);
     if (flags.json) {
-      this.log(JSON.stringify({texts, tokenIds: r.tokenIds, stopReasons: r.stopReasons, tokensPerSecond: r.tokensPerSecond, weightBytesPerToken: r.weightBytesPerToken, ffnGroups: r.ffnGroups}, null, 2));
+      this.log(JSON.stringify(r, null, 2));
       return;
     }
-    texts.forEach((t, b) => this.log(`[${b}] ${t}`));
+    r.sequences.forEach((seq, b) => this.log(`[${b}] ${typeof prompts[b] === 'string' ? prompts[b] : ''}${seq.text}`));
     const groups = r.ffnGroups ? `; FFN groups per layer ${r.ffnGroups.batch.toFixed(1)} for the batch vs ${r.ffnGroups.perSequence.toFixed(1)} per sequence` : '';
     note(`[${model.backendInfo}] batch of ${prompts.length}: ${r.tokensPerSecond.toFixed(1)} tok/s over all sequences; ${(r.weightBytesPerToken / 1e6).toFixed(2)} MB weights/token${groups}`);
+  }
+
+  private async runSingle(model: HireModel, flags: BatchFlags, sampling: {temperature: number; topK: number; topP: number}): Promise<void> {
+    // generate() checks the prompt and every option before anything is printed
+    const gen = generate(model, flags.tokens !== undefined ? parseTokenIds(flags.tokens) : flags.prompt![0]!, {...sampling, ...decodeOptions(flags), certify: flags.certify});
+    const write = (s: string) => {
+      if (!flags.json && s) process.stdout.write(s);
+    };
+    write(flags.prompt?.[0] ?? '');
+    if (!flags.json) note(`hire: ${gen.output.describe}`);
+    if (!flags.json && model.ffnInfo) note(`hire: ${model.ffnInfo}`);
+    let streamed = 0;
+    for await (const chunk of gen) {
+      streamed += chunk.text.length;
+      write(chunk.text);
+    }
+    const r = await gen.complete();
+    write(r.text.slice(streamed)); // an incomplete character at the very end
+    if (flags.json) {
+      this.log(JSON.stringify(r, null, 2));
+      return;
+    }
+    process.stdout.write('\n');
+    note(formatStats(r.stats, model.backendInfo, r.weightBytesPerToken!));
+    const o = r.output;
+    if (flags.certify) note(`certified: k' widened on ${o.widenedSteps} of ${o.steps} steps (${o.widenings} doublings), mean ${o.meanCandidates.toFixed(1)} candidates`);
   }
 
   async run(): Promise<void> {
@@ -148,7 +185,6 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     if (flags.prompt === undefined && flags.tokens === undefined) {
       throw new UsageError('give a prompt with --prompt "text" or token ids with --tokens 1,2,3');
     }
-    const prompts = flags.prompt ?? [];
     if (flags.devices !== undefined) {
       await this.runDevices(dir, flags, sampling);
       return;
@@ -162,37 +198,8 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       ffnKPrime: flags['ffn-k-prime'],
     });
     try {
-      if (prompts.length > 1 || (flags.batch ?? 1) > 1) {
-        await this.runBatch(model, flags, sampling);
-        return;
-      }
-      const gen = generate(model, flags.tokens !== undefined ? parseTokenIds(flags.tokens) : prompts[0]!, {
-        ...sampling,
-        ...decodeOptions(flags),
-        certify: flags.certify,
-      });
-      const write = (s: string) => {
-        if (!flags.json && s) process.stdout.write(s);
-      };
-      write(prompts[0] ?? '');
-      if (!flags.json) note(`hire: ${gen.output.describe}`);
-      if (!flags.json && model.ffnInfo) note(`hire: ${model.ffnInfo}`);
-      let streamed = 0;
-      for await (const chunk of gen) {
-        streamed += chunk.text.length;
-        write(chunk.text);
-      }
-      const r = await gen.complete();
-      write(r.text.slice(streamed)); // an incomplete character at the very end
-      if (flags.json) {
-        const text = (prompts[0] ?? '') + r.text;
-        this.log(JSON.stringify({text, promptTokenIds: r.promptTokenIds, tokenIds: r.tokenIds, backend: r.backend, stats: r.stats, output: r.output}, null, 2));
-      } else {
-        process.stdout.write('\n');
-        note(formatStats(r.stats, model.backendInfo, r.weightBytesPerToken));
-        const o = r.output;
-        if (flags.certify) note(`certified: k' widened on ${o.widenedSteps} of ${o.steps} steps (${o.widenings} doublings), mean ${o.meanCandidates.toFixed(1)} candidates`);
-      }
+      if ((flags.prompt ?? []).length > 1 || (flags.batch ?? 1) > 1) await this.runBatch(model, flags, sampling);
+      else await this.runSingle(model, flags, sampling);
     } finally {
       model.dispose();
     }
@@ -261,4 +268,23 @@ function formatStats(s: GenerateStats, backend: string, bytesPerToken: number): 
     `generated ${s.generatedTokens} tok at ${s.decodeTokensPerSecond.toFixed(1)} tok/s; ` +
     `${mb} MB weights/token; stop: ${s.stopReason}`
   );
+}
+
+/** A --devices generation in the shape every generate path prints. */
+function devicesResult(session: DistributedSession, backend: string, r: Pick<GenerationResult, 'text' | 'promptTokenIds' | 'tokenIds' | 'stats'>): GenerationResult {
+  const m = session.model;
+  const ffn = m.ffn();
+  return {
+    ...r,
+    backend,
+    output: {...m.output(), bytesPerToken: null, ...m.headStats()},
+    weightBytesPerToken: null,
+    devices: {
+      count: m.devices,
+      topk: m.topk,
+      describe: m.describe(),
+      traffic: m.traffic(),
+      ffn: {sparse: ffn.sparse, bytesPerTokenPerDevice: ffn.devices.map((d) => d.bytesPerToken), denseBytesPerTokenPerDevice: ffn.devices.map((d) => d.denseBytesPerToken)},
+    },
+  };
 }

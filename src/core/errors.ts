@@ -48,10 +48,15 @@ export class HireError extends Error {
   }
 }
 
-/** Bad flags or arguments. */
+/**
+ * Bad options or arguments. `option` is the option the message names (its library name, e.g.
+ * `maxTokens` or `ffn.groupSize`), or null; the CLI shows its flag spelling instead.
+ */
 export class UsageError extends HireError {
-  constructor(message: string) {
+  readonly option: string | null;
+  constructor(message: string, options?: {option?: string}) {
     super('E_USAGE', message, {exitCode: 2});
+    this.option = options?.option ?? null;
   }
 }
 

@@ -86,6 +86,12 @@ describe('hire inspect', () => {
     );
   });
 
+  it('names the argument it misses, in full', () => {
+    const r = runCli(['inspect']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('hire: missing argument <model>: Model directory (Hugging Face layout) (see --help)\n');
+  });
+
   it('says config.json is missing', () => {
     const dir = tinyModel();
     fs.rmSync(path.join(dir, 'config.json'));

@@ -43,8 +43,8 @@ export interface OutputLayerReport {
 }
 
 export async function benchOutputLayer(o: OutputLayerBenchOptions): Promise<OutputLayerReport> {
-  if (o.kPrime < 1 || o.kPrime > o.vocabSize) throw new UsageError(`--k-prime must be in 1..${o.vocabSize}`);
-  if (o.rank < 1 || o.rank > o.dim) throw new UsageError(`--rank must be in 1..${o.dim}`);
+  if (o.kPrime < 1 || o.kPrime > o.vocabSize) throw new UsageError(`kPrime must be in 1..${o.vocabSize}`, {option: 'kPrime'});
+  if (o.rank < 1 || o.rank > o.dim) throw new UsageError(`rank must be in 1..${o.dim}`, {option: 'rank'});
   const backend = await createBackend(o.backend, {threads: o.threads});
   try {
     o.onProgress?.(`building a random [${o.vocabSize}, ${o.dim}] output layer and a ${o.kind} predictor`);

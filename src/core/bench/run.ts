@@ -127,11 +127,11 @@ export interface BatchRow {
 }
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
-  if (opts.tokens < 1) throw new UsageError('--tokens must be at least 1');
-  if (opts.promptTokens < 1) throw new UsageError('--prompt-tokens must be at least 1');
+  if (opts.tokens < 1) throw new UsageError('tokens must be at least 1', {option: 'tokens'});
+  if (opts.promptTokens < 1) throw new UsageError('promptTokens must be at least 1', {option: 'promptTokens'});
   if (opts.devices) checkDeviceBenchOptions(opts.devices);
-  if (opts.repeat !== undefined && !(Number.isInteger(opts.repeat) && opts.repeat >= 1 && opts.repeat <= 50)) throw new UsageError('--repeat must be an integer from 1 to 50');
-  for (const b of opts.batch ?? []) if (!(Number.isInteger(b) && b >= 1 && b <= 64)) throw new UsageError(`--batch sizes must be integers from 1 to 64, got ${b}`);
+  if (opts.repeat !== undefined && !(Number.isInteger(opts.repeat) && opts.repeat >= 1 && opts.repeat <= 50)) throw new UsageError('repeat must be an integer from 1 to 50', {option: 'repeat'});
+  for (const b of opts.batch ?? []) if (!(Number.isInteger(b) && b >= 1 && b <= 64)) throw new UsageError(`batch sizes must be integers from 1 to 64, got ${b}`, {option: 'batch'});
   const threads = opts.threads ?? os.availableParallelism();
   let dir = opts.model;
   if (!dir) {
@@ -284,7 +284,7 @@ function figureNotes(backend: Backend, probe: number | null): string[] {
 
 async function syntheticFfn(session: Session, spec: SyntheticFfnSpec): Promise<SparseFfn> {
   const {config, model} = session;
-  if (config.hiddenDim % spec.groupSize !== 0) throw new UsageError(`--ffn-group-size ${spec.groupSize} must divide the FFN width ${config.hiddenDim}`);
+  if (config.hiddenDim % spec.groupSize !== 0) throw new UsageError(`ffn.groupSize ${spec.groupSize} must divide the FFN width ${config.hiddenDim}`, {option: 'ffn.groupSize'});
   const before = model.ffnTopK;
   const sparse = await installFfnPlans(model, syntheticFfnPlans(config, spec), spec.topK);
   model.ffnOverride = null;
@@ -308,8 +308,8 @@ function makeHireHead(dir: string, session: Session, opts: BenchOptions): Output
   const {kind, bits, kPrime} = opts.hire;
   const dim = config.embedDim;
   const rank = opts.hire.rank ?? defaultRank(dim);
-  if (kPrime < 1 || kPrime > config.vocabSize) throw new UsageError(`--k-prime must be in 1..${config.vocabSize}`);
-  if (rank > dim) throw new UsageError(`--rank ${rank} is larger than the model width ${dim}`);
+  if (kPrime < 1 || kPrime > config.vocabSize) throw new UsageError(`hire.kPrime must be in 1..${config.vocabSize}`, {option: 'hire.kPrime'});
+  if (rank > dim) throw new UsageError(`hire.rank ${rank} is larger than the model width ${dim}`, {option: 'hire.rank'});
   const groupSize = dim % 64 === 0 ? 64 : dim;
   const predictor = syntheticPredictor({kind, vocabSize: config.vocabSize, dim, rank, bits, groupSize, seed: 5});
   return new HireSoftmaxHead(backend, lmHead, predictor, {kPrime, certifyK: null});

@@ -26,6 +26,9 @@ export interface BatchResult {
   /** Generated ids per sequence (eos not included). */
   tokens: number[][];
   stopReasons: StopReason[];
+  /** Per sequence: its prompt's prefill time, and the decode steps it took part in. */
+  prefillMs: number[];
+  decodeSteps: number[];
   /** Decode steps run and their wall time (prefill excluded). */
   steps: number;
   decodeMs: number;
@@ -61,17 +64,21 @@ export async function generateBatch(model: Transformer, prompts: number[][], opt
   const head = opts.hire?.head ?? new DenseHead(model.backend, model.weights.lmHead);
   // prefill each prompt alone; the last prompt token's logits come from the single-sequence path
   const results: HeadResult[] = [];
+  const prefillMs: number[] = [];
   for (let b = 0; b < n; b++) {
     const p = prompts[b]!;
+    const start = performance.now();
     for (let pos = 0; pos < p.length - 1; pos++) {
       checkAbort();
       await model.hidden(p[pos]!, pos, caches[b]!);
     }
     results.push(await head.next(await model.hidden(p[p.length - 1]!, p.length - 1, caches[b]!)));
+    prefillMs.push(performance.now() - start);
   }
   const tokens: number[][] = prompts.map(() => []);
   const stop: (StopReason | null)[] = prompts.map(() => null);
   const pos = prompts.map((p) => p.length - 1);
+  const decodeSteps = prompts.map(() => 0);
   let steps = 0;
   let bytes = 0;
   let generatedInSteps = 0;
@@ -111,6 +118,7 @@ export async function generateBatch(model: Transformer, prompts: number[][], opt
     }
     const st = decoder.stats();
     steps++;
+    for (const b of still) decodeSteps[b]!++;
     bytes += st.bytes;
     generatedInSteps += still.length;
     if (st.unionGroups !== null) {
@@ -124,6 +132,8 @@ export async function generateBatch(model: Transformer, prompts: number[][], opt
   return {
     tokens,
     stopReasons: stop.map((r) => r ?? 'max_tokens'),
+    prefillMs,
+    decodeSteps,
     steps,
     decodeMs,
     tokensPerSecond: decodeMs > 0 ? generatedInSteps / (decodeMs / 1000) : 0,

@@ -66,7 +66,7 @@ export async function* generateTokens(
 
 /** Rejects an empty prompt, ids outside the vocabulary, and a prompt that fills the context. */
 export function checkPrompt(promptIds: readonly number[], c: {vocabSize: number; maxSeqLen: number}): void {
-  if (promptIds.length === 0) throw new UsageError('the prompt is empty: give --prompt text or --tokens ids');
+  if (promptIds.length === 0) throw new UsageError('the prompt is empty: give prompt text or token ids');
   for (const id of promptIds) {
     if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
       throw new UsageError(`token id ${id} is outside the vocabulary (0..${c.vocabSize - 1})`);

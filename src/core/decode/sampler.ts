@@ -27,13 +27,13 @@ export type Rng = () => number;
 export function validateSamplingOptions(opts: SamplingOptions): void {
   const {temperature, topK, topP} = opts;
   if (!Number.isFinite(temperature) || temperature < 0) {
-    throw new UsageError(`--temperature must be a number >= 0 (0 means greedy), got ${temperature}`);
+    throw new UsageError(`temperature must be a number >= 0 (0 means greedy), got ${temperature}`, {option: 'temperature'});
   }
   if (!Number.isInteger(topK) || topK < 0) {
-    throw new UsageError(`--top-k must be an integer >= 0 (0 means off), got ${topK}`);
+    throw new UsageError(`topK must be an integer >= 0 (0 means off), got ${topK}`, {option: 'topK'});
   }
   if (!(topP > 0 && topP <= 1)) {
-    throw new UsageError(`--top-p must be in (0, 1] (1 means off), got ${topP}`);
+    throw new UsageError(`topP must be in (0, 1] (1 means off), got ${topP}`, {option: 'topP'});
   }
 }
 
@@ -76,7 +76,7 @@ export function xoshiro128ss(state: Uint32Array): () => number {
 /** A seeded uniform [0, 1) generator with 53 random bits per number (two xoshiro128** outputs). */
 export function createRng(seed: number): Rng {
   if (!Number.isSafeInteger(seed)) {
-    throw new UsageError(`--seed must be an integer, got ${seed}`);
+    throw new UsageError(`seed must be an integer, got ${seed}`, {option: 'seed'});
   }
   const sm = splitmix64(BigInt(seed));
   const a = sm();

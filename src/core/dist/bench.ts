@@ -80,8 +80,8 @@ export interface DeviceBenchReport {
 
 /** Throws a UsageError for bad device counts or modes (call before any slow work). */
 export function checkDeviceBenchOptions(d: DeviceBenchOptions): void {
-  if (d.counts.length === 0 || d.counts.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) throw new UsageError('--devices counts must be integers from 1 to 64, e.g. 1,2,4');
-  if (d.modes.length === 0 || d.modes.some((m) => m !== 'exact' && m !== 'dat')) throw new UsageError('--topk must be exact, dat, or exact,dat');
+  if (d.counts.length === 0 || d.counts.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) throw new UsageError('devices.counts must be integers from 1 to 64, e.g. 1,2,4', {option: 'devices.counts'});
+  if (d.modes.length === 0 || d.modes.some((m) => m !== 'exact' && m !== 'dat')) throw new UsageError('devices.modes must be exact, dat, or both', {option: 'devices.modes'});
 }
 
 export async function benchDevices(o: DeviceBenchInput): Promise<DeviceBenchReport> {

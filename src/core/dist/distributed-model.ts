@@ -92,7 +92,7 @@ export class DistributedModel {
   ) {}
 
   static async open(o: DistributedOptions): Promise<DistributedModel> {
-    if (!Number.isInteger(o.devices) || o.devices < 1 || o.devices > 64) throw new UsageError(`--devices must be an integer from 1 to 64, got ${o.devices}`);
+    if (!Number.isInteger(o.devices) || o.devices < 1 || o.devices > 64) throw new UsageError(`devices must be an integer from 1 to 64, got ${o.devices}`, {option: 'devices'});
     const source = openModel(o.modelDir);
     let embed: HostMatrix;
     let positions: HostMatrix | null = null;
@@ -133,9 +133,19 @@ export class DistributedModel {
   }
 
   describe(): string {
+    return `${this.group.describe()}, top-k ${this.opts.topk}; ${this.output().describe}; ${this.ffn().describe}`;
+  }
+
+  /** The output layer: dense or HiRE, in words. */
+  output(): {kind: 'dense' | 'hire'; describe: string} {
     const h = this.opts.head;
-    const head = h.kind === 'dense' ? 'dense output layer' : `HiRE softmax (${h.name}, k'=${h.kPrime}${this.opts.topk === 'dat' ? `, DaT slack ${h.slack}` : ''})`;
-    return `${this.group.describe()}, top-k ${this.opts.topk}; ${head}; ${this.ffn().describe}`;
+    if (h.kind === 'dense') return {kind: 'dense', describe: 'dense output layer'};
+    return {kind: 'hire', describe: `HiRE softmax (${h.name}, k'=${h.kPrime}${this.opts.topk === 'dat' ? `, DaT slack ${h.slack}` : ''})`};
+  }
+
+  /** How the output layer's top-k is taken. */
+  get topk(): TopKMode {
+    return this.opts.topk;
   }
 
   /** The FFN each device runs, with its rows and weight bytes per token. */

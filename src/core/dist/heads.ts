@@ -29,19 +29,19 @@ export function chooseDistributedHead(
   sampling: SamplingOptions,
   opts: DistributedHeadOptions,
 ): {head: DistributedHead; note: string | null} {
-  if (opts.certify) throw new UsageError('--certify is not supported with --devices (certified widening needs every bound in one place)');
+  if (opts.certify) throw new UsageError('certify is not supported on several devices (certified widening needs every bound in one place)', {option: 'certify'});
   if (opts.dense || !isBundle(modelDir)) return {head: {kind: 'dense'}, note: null};
   const manifest = readManifest(modelDir, model);
   if (!manifest.softmax) return {head: {kind: 'dense'}, note: 'the bundle has no softmax predictor: dense output layer'};
   const name = opts.predictor ?? manifest.softmax.selected;
   const record = manifest.softmax.predictors.find((p) => p.name === name);
   if (!record) throw new UsageError(`no softmax predictor named "${name}"; the bundle has: ${manifest.softmax.predictors.map((p) => p.name).join(', ')}`);
-  const k = samplingK(sampling);
+  const k = samplingK(sampling, model.vocabSize);
   const recall = opts.recall ?? 0.99;
   let kPrime = opts.kPrime;
   if (kPrime !== undefined) {
     if (!Number.isInteger(kPrime) || kPrime < 1 || kPrime > model.vocabSize) {
-      throw new UsageError(`--k-prime ${kPrime} must be an integer from 1 to the vocabulary size ${model.vocabSize}`);
+      throw new UsageError(`kPrime ${kPrime} must be an integer from 1 to the vocabulary size ${model.vocabSize}`, {option: 'kPrime'});
     }
   } else {
     const found = lookupKPrime(record, k ?? Number.MAX_SAFE_INTEGER, recall);

@@ -58,12 +58,12 @@ export function bundleFfnSpec(dir: string, config: ModelConfig, devices: number,
   }
   if (o.ffn === 'off') return {...none, groupSize: ffn.groupSize};
   const target = o.ffnRecall ?? 0.99;
-  if (!(target > 0 && target <= 1)) throw new UsageError(`--ffn-recall must be in (0, 1], got ${target}`);
+  if (!(target > 0 && target <= 1)) throw new UsageError(`ffnRecall must be in (0, 1], got ${target}`, {option: 'ffnRecall'});
   const slack = o.ffnSlack ?? DEFAULT_FFN_SLACK;
-  if (!Number.isInteger(slack) || slack < 0) throw new UsageError(`--ffn-slack must be an integer >= 0, got ${slack}`);
+  if (!Number.isInteger(slack) || slack < 0) throw new UsageError(`ffnSlack must be an integer >= 0, got ${slack}`, {option: 'ffnSlack'});
   const nGroups = config.hiddenDim / ffn.groupSize;
   const k = o.ffnKPrime;
-  if (k !== undefined && (!Number.isInteger(k) || k < 0 || k > nGroups)) throw new UsageError(`--ffn-k-prime ${k} must be an integer from 0 to the ${nGroups} groups`);
+  if (k !== undefined && (!Number.isInteger(k) || k < 0 || k > nGroups)) throw new UsageError(`ffnKPrime ${k} must be an integer from 0 to the ${nGroups} groups`, {option: 'ffnKPrime'});
   const layers = ffn.layers.map((rec) => {
     const kPrime = k !== undefined ? k : (kPrimeAt(rec, target) ?? nGroups - rec.nStatic);
     return {nStatic: rec.nStatic, kPrime: Math.min(kPrime, nGroups - rec.nStatic)};

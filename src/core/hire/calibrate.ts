@@ -13,7 +13,7 @@ import {DataError, UsageError} from '../errors.js';
 import type {ModelConfig} from '../model/config.js';
 import {StagedBundle} from './bundle-staging.js';
 import {sha256File, weightFiles, writeBundle, type HireManifest, type KPrimeTable, type PredictorRecord} from './bundle.js';
-import {checkFitRequest, fitPredictors, type FitRequest} from './fit.js';
+import {checkFitRequest, fitPredictors, type FitOptionNames, type FitRequest} from './fit.js';
 import {ffnManifest, ffnPredictorTensors, relayoutWeights} from './ffn-bundle.js';
 import {calibrateFfn, FfnCollector, type FfnCalibration, type FfnFitRequest} from './ffn-calibrate.js';
 import {GROUP_SCORES} from './ffn-groups.js';
@@ -90,7 +90,7 @@ export interface CalibrationResult {
 
 export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResult> {
   const recall = opts.recall ?? 0.99;
-  if (!(recall > 0 && recall <= 1)) throw new UsageError(`--recall must be in (0, 1], got ${recall}`);
+  if (!(recall > 0 && recall <= 1)) throw new UsageError(`recall must be in (0, 1], got ${recall}`, {option: 'recall'});
   const ks = [...new Set(opts.ks ?? DEFAULT_KS)].sort((a, b) => a - b);
   const seqLen = opts.seqLen ?? 128;
   const heldOutShare = opts.heldOut ?? 0.2;
@@ -126,7 +126,7 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
     const {config} = session;
     const vocab = config.vocabSize;
     const dim = config.embedDim;
-    if (ks.some((k) => !Number.isInteger(k) || k < 1 || k > vocab)) throw new UsageError(`--k values must be integers in 1..${vocab}`);
+    if (ks.some((k) => !Number.isInteger(k) || k < 1 || k > vocab)) throw new UsageError(`ks must be integers in 1..${vocab}`, {option: 'ks'});
     checkFitRequest(opts, vocab, dim);
     const ffnReq = opts.ffn ? resolveFfnRequest(opts.ffn, config) : null;
 
@@ -252,24 +252,27 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
   }
 }
 
+/** The FFN request's own option names, for checkFitRequest's messages. */
+const FFN_FIT_NAMES: FitOptionNames = {softmax: 'ffn.kinds', rank: 'ffn.rank', bits: 'ffn.bits', groupSize: 'ffn.quantGroup'};
+
 /** Defaults and checks for an FFN calibration request. */
 function resolveFfnRequest(req: FfnFitRequest, config: ModelConfig): Required<FfnFitRequest> {
   const g = req.groupSize ?? 8;
   if (!Number.isInteger(g) || g < 1 || g > 32 || config.hiddenDim % g !== 0) {
-    throw new UsageError(`--ffn-group-size ${g} must be an integer from 1 to 32 that divides the FFN width ${config.hiddenDim}`);
+    throw new UsageError(`ffn.groupSize ${g} must be an integer from 1 to 32 that divides the FFN width ${config.hiddenDim}`, {option: 'ffn.groupSize'});
   }
   const topK = req.topK ?? config.ffnTopK ?? 0.1;
-  if (!(topK > 0 && topK <= 1)) throw new UsageError(`--ffn-topk must be in (0, 1], got ${topK}`);
+  if (!(topK > 0 && topK <= 1)) throw new UsageError(`ffn.topK must be in (0, 1], got ${topK}`, {option: 'ffn.topK'});
   const score = req.score ?? 'max';
-  if (!GROUP_SCORES.includes(score)) throw new UsageError(`--ffn-score must be ${GROUP_SCORES.join(' or ')}, got ${score}`);
+  if (!GROUP_SCORES.includes(score)) throw new UsageError(`ffn.score must be ${GROUP_SCORES.join(' or ')}, got ${score}`, {option: 'ffn.score'});
   const staticThreshold = req.staticThreshold ?? 0.5;
   if (req.refine !== undefined && !(Number.isInteger(req.refine) && req.refine >= 0 && req.refine <= 1000)) {
-    throw new UsageError(`--ffn-refine must be an integer from 0 to 1000 (swaps per neuron), got ${req.refine}`);
+    throw new UsageError(`ffn.refine must be an integer from 0 to 1000 (swaps per neuron), got ${req.refine}`, {option: 'ffn.refine'});
   }
-  if (!(staticThreshold > 0 && staticThreshold <= 1)) throw new UsageError(`--ffn-static must be in (0, 1], got ${staticThreshold}`);
+  if (!(staticThreshold > 0 && staticThreshold <= 1)) throw new UsageError(`ffn.staticThreshold must be in (0, 1], got ${staticThreshold}`, {option: 'ffn.staticThreshold'});
   const kinds = req.kinds && req.kinds.length > 0 ? req.kinds : ['quant' as const];
   const bits = req.bits && req.bits.length > 0 ? [...new Set(req.bits)] : ([4, 8] as (8 | 4)[]);
-  for (const b of bits) checkFitRequest({softmax: kinds, rank: req.rank, bits: b, groupSize: req.quantGroup}, config.hiddenDim, config.dim);
+  for (const b of bits) checkFitRequest({softmax: kinds, rank: req.rank, bits: b, groupSize: req.quantGroup}, config.hiddenDim, config.dim, FFN_FIT_NAMES);
   return {
     kinds,
     rank: req.rank ?? Math.min(config.dim, Math.max(8, Math.round(config.dim / 8))),

@@ -116,8 +116,8 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
   const dir = path.resolve(opts.bundle);
   const maxTokens = opts.tokens ?? DEFAULT_EVAL_TOKENS;
   const seqLen = opts.seqLen ?? DEFAULT_EVAL_SEQ_LEN;
-  if (!Number.isInteger(maxTokens) || maxTokens < 2) throw new UsageError(`--tokens must be an integer >= 2, got ${maxTokens}`);
-  if (!Number.isInteger(seqLen) || seqLen < 1) throw new UsageError(`--seq-len must be an integer >= 1, got ${seqLen}`);
+  if (!Number.isInteger(maxTokens) || maxTokens < 2) throw new UsageError(`tokens must be an integer >= 2, got ${maxTokens}`, {option: 'tokens'});
+  if (!Number.isInteger(seqLen) || seqLen < 1) throw new UsageError(`seqLen must be an integer >= 1, got ${seqLen}`, {option: 'seqLen'});
   // Cheap checks first (config, hire.json, names, k, k'), before any weight is uploaded.
   const {manifest, plans} = readPlans(dir, opts);
 
@@ -125,7 +125,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
   const session = await Session.open(dir, {backend: opts.backend ?? 'cpu', threads: opts.threads ?? os.availableParallelism(), onWarning: opts.onWarning});
   try {
     const {config, backend} = session;
-    if (seqLen > config.maxSeqLen) throw new UsageError(`--seq-len ${seqLen} exceeds the model's context of ${config.maxSeqLen} tokens`);
+    if (seqLen > config.maxSeqLen) throw new UsageError(`seqLen ${seqLen} exceeds the model's context of ${config.maxSeqLen} tokens`, {option: 'seqLen'});
     progress('reading evaluation text');
     const corpus = readCorpus(opts.data, 'validation');
     const ids = session.tokenizer!.encode(corpus.text, {addSpecialTokens: false}).slice(0, maxTokens);
@@ -230,8 +230,8 @@ export function planEvaluation(
   for (const name of names) {
     if (!known.includes(name)) throw new BundleError(file, `no softmax predictor named "${name}"; the bundle has: ${known.join(', ')}`);
   }
-  checkSizes('--k', opts.ks, vocab);
-  checkSizes('--k-prime', opts.kPrimes, vocab);
+  checkSizes('ks', opts.ks, vocab);
+  checkSizes('kPrimes', opts.kPrimes, vocab);
   return names.map((name) => {
     const record = softmax.predictors.find((p) => p.name === name)!;
     const ks = sortedUnique(opts.ks && opts.ks.length > 0 ? opts.ks : record.recall.ks);
@@ -255,10 +255,10 @@ function kPrimesFor(record: PredictorRecord, k: number, vocab: number, targets: 
   return [...chosen.entries()].sort(([a], [b]) => a - b).map(([kPrime, ts]) => ({k, kPrime, targets: ts}));
 }
 
-function checkSizes(flag: string, values: number[] | undefined, vocab: number): void {
+function checkSizes(option: string, values: number[] | undefined, vocab: number): void {
   for (const v of values ?? []) {
     if (!Number.isInteger(v) || v < 1 || v > vocab) {
-      throw new UsageError(`${flag} ${v} must be an integer from 1 to the vocabulary size ${vocab}`);
+      throw new UsageError(`${option} value ${v} must be an integer from 1 to the vocabulary size ${vocab}`, {option});
     }
   }
 }

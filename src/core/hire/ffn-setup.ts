@@ -69,12 +69,12 @@ export async function installSparseFfn(model: Transformer, dir: string, opts: Ff
     throw new BundleError(path.join(dir, 'config.json'), 'the bundle has an FFN section but its config.json lacks "hire_ffn_layout": "neuron-rows"; re-run hire calibrate');
   }
   const target = opts.ffnRecall ?? 0.99;
-  if (!(target > 0 && target <= 1)) throw new UsageError(`--ffn-recall must be in (0, 1], got ${target}`);
+  if (!(target > 0 && target <= 1)) throw new UsageError(`ffnRecall must be in (0, 1], got ${target}`, {option: 'ffnRecall'});
   const nGroups = config.hiddenDim / ffn.groupSize;
   let plans = readFfnPlans(dir, ffn, target, config);
   if (opts.ffnKPrime !== undefined) {
     const k = opts.ffnKPrime;
-    if (!Number.isInteger(k) || k < 0 || k > nGroups) throw new UsageError(`--ffn-k-prime ${k} must be an integer from 0 to the ${nGroups} groups`);
+    if (!Number.isInteger(k) || k < 0 || k > nGroups) throw new UsageError(`ffnKPrime ${k} must be an integer from 0 to the ${nGroups} groups`, {option: 'ffnKPrime'});
     plans = plans.map((p) => ({...p, kPrime: Math.min(k, nGroups - p.nStatic)}));
   }
   const sparse = await installFfnPlans(model, plans, ffn.topK);

@@ -35,23 +35,33 @@ function defaultGroup(dim: number): number {
   return dim;
 }
 
+/** The option names checkFitRequest's messages use (the FFN request names its fields differently). */
+export interface FitOptionNames {
+  softmax: string;
+  rank: string;
+  bits: string;
+  groupSize: string;
+}
+
+const FIT_OPTION_NAMES: FitOptionNames = {softmax: 'softmax', rank: 'rank', bits: 'bits', groupSize: 'groupSize'};
+
 /** Checks a request against the model before any work is done. */
-export function checkFitRequest(req: FitRequest, vocabSize: number, dim: number): void {
+export function checkFitRequest(req: FitRequest, vocabSize: number, dim: number, names: FitOptionNames = FIT_OPTION_NAMES): void {
   for (const kind of req.softmax ?? []) {
-    if (!SOFTMAX_KINDS.includes(kind)) throw new UsageError(`unknown --softmax kind "${kind}"; use ${SOFTMAX_KINDS.join(', ')}`);
+    if (!SOFTMAX_KINDS.includes(kind)) throw new UsageError(`${names.softmax} has the unknown kind "${kind}"; use ${SOFTMAX_KINDS.join(', ')}`, {option: names.softmax});
   }
   if (req.rank !== undefined && (!Number.isInteger(req.rank) || req.rank < 1 || req.rank > Math.min(dim, vocabSize))) {
-    throw new UsageError(`--rank ${req.rank} must be an integer from 1 to the model width ${Math.min(dim, vocabSize)}`);
+    throw new UsageError(`${names.rank} ${req.rank} must be an integer from 1 to the model width ${Math.min(dim, vocabSize)}`, {option: names.rank});
   }
-  if (req.bits !== undefined && ![8, 4, 2].includes(req.bits)) throw new UsageError(`--bits must be 8, 4 or 2, got ${req.bits}`);
+  if (req.bits !== undefined && ![8, 4, 2].includes(req.bits)) throw new UsageError(`${names.bits} must be 8, 4 or 2, got ${req.bits}`, {option: names.bits});
   if (req.bits === 2 && (req.softmax ?? SOFTMAX_KINDS).includes('lowrank+quant')) {
-    throw new UsageError('--bits 2 applies to --softmax quant only; lowrank+quant stores its factor in 8 or 4 bits');
+    throw new UsageError(`${names.bits} 2 applies to the quant kind only; lowrank+quant stores its factor in 8 or 4 bits`, {option: names.bits});
   }
   if (req.groupSize !== undefined) {
     const g = req.groupSize;
     const perByte = 8 / (req.bits ?? 4);
     if (!Number.isInteger(g) || g < 1 || dim % g !== 0 || (g !== dim && g % perByte !== 0)) {
-      throw new UsageError(`--group-size ${g} must divide the model width ${dim} (and be a multiple of ${perByte} at ${req.bits ?? 4} bits)`);
+      throw new UsageError(`${names.groupSize} ${g} must divide the model width ${dim} (and be a multiple of ${perByte} at ${req.bits ?? 4} bits)`, {option: names.groupSize});
     }
   }
 }

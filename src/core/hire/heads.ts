@@ -28,10 +28,14 @@ export interface HeadChoice {
   note: string | null;
 }
 
-/** The top-k that sampling needs exactly: 1 for greedy, top-k when set, else null (full distribution). */
-export function samplingK(s: SamplingOptions): number | null {
+/**
+ * The top-k that sampling needs exactly: 1 for greedy, top-k when set, else null (full
+ * distribution). A top-k that covers the whole vocabulary keeps every token, so it is null too:
+ * it never asks for more candidates than there are rows.
+ */
+export function samplingK(s: SamplingOptions, vocabSize: number): number | null {
   if (s.temperature === 0 || s.topK === 1) return 1;
-  return s.topK > 0 ? s.topK : null;
+  return s.topK > 0 && s.topK < vocabSize ? s.topK : null;
 }
 
 export function chooseHead(
@@ -42,7 +46,7 @@ export function chooseHead(
 ): HeadChoice {
   const dense = new DenseHead(model.backend, model.lmHead);
   if (opts.dense || !isBundle(modelDir)) {
-    if (opts.certify && !opts.dense) throw new UsageError('--certify needs a HiRE bundle; make one with `hire calibrate`');
+    if (opts.certify && !opts.dense) throw new UsageError('certify needs a HiRE bundle; make one with calibrate()', {option: 'certify'});
     return {head: dense, note: null};
   }
   const manifest = readManifest(modelDir, model);
@@ -50,17 +54,17 @@ export function chooseHead(
   const name = opts.predictor ?? manifest.softmax.selected;
   const predictor = readPredictor(modelDir, manifest, name);
   const record = manifest.softmax.predictors.find((p) => p.name === name)!;
-  const k = samplingK(sampling);
+  const k = samplingK(sampling, model.vocabSize);
   if (opts.certify && k === null) {
-    throw new UsageError('--certify makes the top-k exact, so it needs greedy decoding (--temperature 0) or --top-k');
+    throw new UsageError('certify makes the top-k exact, so it needs greedy decoding (a temperature of 0) or a top-k', {option: 'certify'});
   }
   const recall = opts.recall ?? 0.99;
-  if (!(recall > 0 && recall <= 1)) throw new UsageError(`--recall must be in (0, 1], got ${recall}`);
+  if (!(recall > 0 && recall <= 1)) throw new UsageError(`recall must be in (0, 1], got ${recall}`, {option: 'recall'});
   let kPrime = opts.kPrime;
   let note: string | null = null;
   if (kPrime !== undefined) {
     if (!Number.isInteger(kPrime) || kPrime < 1 || kPrime > model.vocabSize) {
-      throw new UsageError(`--k-prime ${kPrime} must be an integer from 1 to the vocabulary size ${model.vocabSize}`);
+      throw new UsageError(`kPrime ${kPrime} must be an integer from 1 to the vocabulary size ${model.vocabSize}`, {option: 'kPrime'});
     }
   } else {
     const found = lookupKPrime(record, k ?? Number.MAX_SAFE_INTEGER, recall);

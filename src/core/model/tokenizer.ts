@@ -1,7 +1,7 @@
 /**
  * Text <-> token ids, on top of @huggingface/tokenizers (a pure-JS reading of tokenizer.json, no
  * network). Also resolves the special tokens (BOS, EOS, PAD) from the three HF files that may name
- * them, and parses `--tokens 1,2,3` for runs that have no tokenizer at all.
+ * them.
  *
  * How @huggingface/tokenizers 0.2.0 behaves (read from its source, checked against llama2xs):
  * - `encode(text, {add_special_tokens})`: added tokens (e.g. a literal "<s>") are split out first,
@@ -27,7 +27,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {Tokenizer} from '@huggingface/tokenizers';
-import {ConfigError, TokenizerError, UsageError} from '../errors.js';
+import {ConfigError, TokenizerError} from '../errors.js';
 
 export interface SpecialTokens {
   /** Beginning-of-sequence id, or null when the model names none. */
@@ -120,7 +120,7 @@ function readTokenKey(
   if (token === null) {
     throw new ConfigError(configFile, `${key} must be a string or {"content": ...}, got ${JSON.stringify(v)}`);
   }
-  if (tokenizerJson === null) return undefined; // no tokenizer.json: ids come from --tokens anyway
+  if (tokenizerJson === null) return undefined; // no tokenizer.json: prompts come as token ids anyway
   const id = tokenStringToId(tokenizerJson, token);
   if (id === undefined) {
     throw new ConfigError(configFile, `${key} "${token}" is not in tokenizer.json's vocabulary`);
@@ -234,7 +234,7 @@ export class HireTokenizer {
     if (!fs.existsSync(file)) {
       throw new TokenizerError(
         file,
-        'not found; copy the checkpoint\'s tokenizer.json there, or pass token ids with --tokens',
+        'not found; copy the checkpoint\'s tokenizer.json there, or give the prompt as token ids',
       );
     }
     const tokenizerJson = readJsonObject(file, tokenizerFail) as JsonObject;
@@ -253,7 +253,7 @@ export class HireTokenizer {
     } catch (cause) {
       throw new TokenizerError(
         file,
-        `@huggingface/tokenizers cannot use it: ${(cause as Error).message}; pass token ids with --tokens instead`,
+        `@huggingface/tokenizers cannot use it: ${(cause as Error).message}; give the prompt as token ids`,
         {cause},
       );
     }
@@ -299,23 +299,4 @@ export class HireTokenizer {
   idToToken(id: number): string | undefined {
     return this.inner.id_to_token(id);
   }
-}
-
-/**
- * `--tokens 1,2,3` -> [1, 2, 3]. Whitespace around each id is fine; an empty list, an empty item
- * ("1,,2") or anything but a non-negative decimal integer is a UsageError.
- */
-export function parseTokenIds(spec: string): number[] {
-  const example = 'expected comma-separated token ids such as --tokens 1,403,407';
-  if (spec.trim() === '') throw new UsageError(`--tokens: empty list; ${example}`);
-  return spec.split(',').map((raw, i) => {
-    const item = raw.trim();
-    if (!/^\d+$/.test(item)) {
-      const what = item === '' ? 'an empty item' : `"${item}"`;
-      throw new UsageError(`--tokens: ${what} at position ${i + 1} is not a non-negative integer; ${example}`);
-    }
-    const id = Number(item);
-    if (!Number.isSafeInteger(id)) throw new UsageError(`--tokens: ${item} is too large to be a token id`);
-    return id;
-  });
 }

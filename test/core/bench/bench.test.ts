@@ -43,7 +43,7 @@ describe('runBench', () => {
     await expect(runBench({model: tinyModel(), backend: 'reference', tokens: 60, promptTokens: 10, probe: false})).rejects.toThrow(UsageError);
     await expect(
       runBench({model: tinyModel(), backend: 'reference', tokens: 2, promptTokens: 2, probe: false, hire: {kind: 'quant', bits: 4, kPrime: 1001}}),
-    ).rejects.toThrow(/--k-prime must be in 1..1000/);
+    ).rejects.toThrow(/^hire\.kPrime must be in 1\.\.1000/);
   });
 
   it('times the output layer alone, dense and HiRE, in one run', async () => {

@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, describe, expect, it} from 'vitest';
+import {writeMetaspaceTokenizer} from '../../helpers/metaspace-tokenizer.js';
 import {writeTinyTokenizer} from '../../helpers/tiny-tokenizer.js';
-import {TextStreamer} from '../../../src/core/decode/streamer.js';
+import {CONTEXT_TOKENS, streamedText, TextStreamer} from '../../../src/core/decode/streamer.js';
 import {HireTokenizer} from '../../../src/core/model/tokenizer.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -111,5 +112,63 @@ describe.skipIf(!haveLlama)('TextStreamer on llama2xs', () => {
     for (const id of ids) streamer.push(id);
     streamer.flush();
     expect(Math.max(...lengths)).toBeLessThanOrEqual(4);
+  });
+});
+
+/** Streams `generated` after `prompt` with the streamer seeded by the prompt; returns the pieces and their sum. */
+function streamAfter(tok: HireTokenizer, prompt: number[], generated: number[]): {pieces: string[]; text: string} {
+  const streamer = new TextStreamer((w) => tok.decode(w), prompt);
+  const pieces = generated.map((id) => streamer.push(id));
+  pieces.push(streamer.flush());
+  return {pieces, text: pieces.join('')};
+}
+
+describe('TextStreamer seeded with the prompt (Metaspace tokenizer)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-metaspace-'));
+  afterAll(() => fs.rmSync(dir, {recursive: true, force: true}));
+  writeMetaspaceTokenizer(dir);
+  const tok = HireTokenizer.load(dir);
+  const id = (piece: string) => tok.tokenToId(piece)!;
+
+  it('keeps the leading space of the first generated token (prompt without a trailing space)', () => {
+    const prompt = tok.encode('Once upon a');
+    const {pieces, text} = streamAfter(tok, prompt, [id('▁time'), id(','), id('▁there')]);
+    expect(pieces.slice(0, 3)).toEqual([' time', ',', ' there']);
+    expect(text).toBe(' time, there');
+    expect(tok.decode(prompt) + text).toBe(tok.decode([...prompt, id('▁time'), id(','), id('▁there')]));
+  });
+
+  it('adds nothing of its own after a prompt that ends with a space', () => {
+    const prompt = tok.encode('Once upon a ');
+    expect(tok.decode(prompt)).toBe('Once upon a ');
+    const generated = [id('t'), id('i'), id('m'), id('e'), id('▁was')];
+    const {text} = streamAfter(tok, prompt, generated);
+    expect(text).toBe('time was');
+    expect(tok.decode(prompt) + text).toBe(tok.decode([...prompt, ...generated]));
+  });
+
+  it('streamedText gives decode(prompt + generated) minus decode(prompt)', () => {
+    for (const p of ['Once upon a', 'Once upon a ', 'hi', 'hi €', 'a']) {
+      const prompt = tok.encode(p);
+      const generated = [id('▁upon'), id('ly'), id('▁a'), id('<0xE2>'), id('<0x82>'), id('<0xAC>'), id('▁hi')];
+      const whole = tok.decode([...prompt, ...generated]);
+      expect(streamedText((w) => tok.decode(w), prompt, generated)).toBe(whole.slice(tok.decode(prompt).length));
+    }
+  });
+
+  it('prints a character split between the prompt and the generation once it is complete', () => {
+    const prompt = [...tok.encode('hi'), id('<0xE2>'), id('<0x82>')]; // "hi" and two bytes of "€"
+    const {pieces, text} = streamAfter(tok, prompt, [id('<0xAC>'), id('a')]);
+    expect(pieces).toEqual(['€', 'a', '']);
+    expect(text).toBe('€a');
+    // nothing generated: the prompt's partial character is not output
+    expect(new TextStreamer((w) => tok.decode(w), prompt).flush()).toBe('');
+  });
+
+  it('is not thrown off by a context window that starts inside a multi-byte character', () => {
+    const prompt = tok.encode('hi €€€a');
+    expect(prompt.length).toBeGreaterThan(CONTEXT_TOKENS + 3);
+    const {text} = streamAfter(tok, prompt, [id('▁hi'), id('<0xE2>'), id('<0x82>'), id('<0xAC>')]);
+    expect(text).toBe(' hi€');
   });
 });

@@ -101,7 +101,7 @@ describe('planEvaluation', () => {
 
   it("rejects k' and k outside 1..V, and unknown predictors with the known names", () => {
     expect(() => planEvaluation(fakeManifest(), {kPrimes: [65]})).toThrow(UsageError);
-    expect(() => planEvaluation(fakeManifest(), {kPrimes: [0]})).toThrow(/--k-prime 0 must be an integer from 1 to the vocabulary size 64/);
+    expect(() => planEvaluation(fakeManifest(), {kPrimes: [0]})).toThrow(/kPrimes value 0 must be an integer from 1 to the vocabulary size 64/);
     expect(() => planEvaluation(fakeManifest(), {ks: [2.5]})).toThrow(UsageError);
     expect(() => planEvaluation(fakeManifest(), {predictors: ['a', 'nope']}, '/b/hire.json')).toThrow(BundleError);
     expect(() => planEvaluation(fakeManifest(), {predictors: ['nope']}, '/b/hire.json')).toThrow(

@@ -84,7 +84,7 @@ describe('calibrate --ffn on the demo model', () => {
   it('rejects a group size that does not divide the FFN width, and writes nothing', async () => {
     const bad = path.join(tmp, 'bad.hire');
     await expect(calibrate({model: DEMO_MODEL_DIR, out: bad, tokens: 256, ffn: {groupSize: 7}})).rejects.toThrow(UsageError);
-    await expect(calibrate({model: DEMO_MODEL_DIR, out: bad, tokens: 256, ffn: {groupSize: 7}})).rejects.toThrow(/--ffn-group-size 7 .* divides the FFN width 512/);
+    await expect(calibrate({model: DEMO_MODEL_DIR, out: bad, tokens: 256, ffn: {groupSize: 7}})).rejects.toThrow(/ffn\.groupSize 7 .* divides the FFN width 512/);
     expect(fs.existsSync(bad)).toBe(false);
   });
 });

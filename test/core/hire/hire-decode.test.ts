@@ -97,7 +97,7 @@ describe('HiRE-Softmax on a random checkpoint', () => {
 
   it('rejects k\' outside 1..V, unknown predictors, and --certify on a plain checkpoint', async () => {
     await expect(decode(bundle, 'reference', [1], 1, {kPrime: 301})).rejects.toThrow(UsageError);
-    await expect(decode(bundle, 'reference', [1], 1, {kPrime: 301})).rejects.toThrow(/--k-prime 301 must be an integer from 1 to the vocabulary size 300/);
+    await expect(decode(bundle, 'reference', [1], 1, {kPrime: 301})).rejects.toThrow(/kPrime 301 must be an integer from 1 to the vocabulary size 300/);
     await expect(decode(bundle, 'reference', [1], 1, {predictor: 'nope'})).rejects.toThrow(BundleError);
     await expect(decode(model.dir, 'reference', [1], 1, {certify: true})).rejects.toThrow(/needs a HiRE bundle/);
   });

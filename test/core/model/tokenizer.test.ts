@@ -4,8 +4,8 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, describe, expect, it} from 'vitest';
 import {tinyTokenizerJson} from '../../helpers/tiny-tokenizer.js';
-import {ConfigError, TokenizerError, UsageError} from '../../../src/core/errors.js';
-import {HireTokenizer, parseTokenIds, resolveSpecialTokens} from '../../../src/core/model/tokenizer.js';
+import {ConfigError, TokenizerError} from '../../../src/core/errors.js';
+import {HireTokenizer, resolveSpecialTokens} from '../../../src/core/model/tokenizer.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const llamaDir = path.resolve(projectRoot, '../shared/models/llama2xs');
@@ -166,26 +166,11 @@ describe('HireTokenizer.load errors', () => {
     const expected = path.join(dir, 'tokenizer.json');
     expect(() => HireTokenizer.load(dir)).toThrow(TokenizerError);
     expect(() => HireTokenizer.load(dir)).toThrow(`${expected}: not found`);
-    expect(() => HireTokenizer.load(dir)).toThrow('--tokens');
+    expect(() => HireTokenizer.load(dir)).toThrow('give the prompt as token ids');
   });
 
   it('names a tokenizer.json with invalid JSON', () => {
     const dir = modelDir({'tokenizer.json': '{not json'});
     expect(() => HireTokenizer.load(dir)).toThrow(`${path.join(dir, 'tokenizer.json')}: invalid JSON`);
   });
-});
-
-describe('parseTokenIds', () => {
-  it('parses comma-separated ids with whitespace around them', () => {
-    expect(parseTokenIds('1,2,3')).toEqual([1, 2, 3]);
-    expect(parseTokenIds(' 1 , 403,\t407 ')).toEqual([1, 403, 407]);
-    expect(parseTokenIds('0')).toEqual([0]);
-  });
-
-  it.each(['', '   ', '1,,2', '1,2,', ',1', '1,-2', '1.5', 'a', '1 2', '0x10', '99999999999999999999'])(
-    'rejects %j with a UsageError',
-    (spec) => {
-      expect(() => parseTokenIds(spec)).toThrow(UsageError);
-    },
-  );
 });

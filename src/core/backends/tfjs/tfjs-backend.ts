@@ -322,7 +322,7 @@ export class TfjsBackend implements Backend {
       if (need > WASM_WEIGHT_LIMIT) {
         throw new BackendError(
           `the model does not fit tfjs-wasm's 4 GiB heap, which holds each weight matrix twice (f32 and ` +
-            `XNNPACK's packed copy): ${(need / 2 ** 30).toFixed(2)} GiB so far; use --backend cpu for models this large`,
+            `XNNPACK's packed copy): ${(need / 2 ** 30).toFixed(2)} GiB so far; use the cpu backend for models this large`,
         );
       }
       this.heapWeightBytes = need;
