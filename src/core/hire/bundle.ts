@@ -8,8 +8,18 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {BundleError, IoError} from '../errors.js';
-import {SafetensorsFile, writeSafetensors, type TensorData} from '../safetensors/index.js';
+import {BundleError, ConfigError, IoError} from '../errors.js';
+import {
+  CONFIG_JSON,
+  TOKENIZER_CONFIG_JSON,
+  TOKENIZER_JSON,
+  openRegularFile,
+  readBoundedFile,
+  readJsonFile,
+  systemReason,
+  type InputKind,
+} from '../io/read-file.js';
+import {INDEX_FILE_NAME, SINGLE_FILE_NAME, SafetensorsFile, readIndex, writeSafetensors, type TensorData} from '../safetensors/index.js';
 import type {FfnManifest} from './ffn-bundle.js';
 import type {DatCalibration} from '../dist/dat-calibrate.js';
 import {chooseKPrime, type RecallTable} from './recall.js';
@@ -20,8 +30,16 @@ export const BUNDLE_VERSION = 1;
 export const MANIFEST_FILE = 'hire.json';
 export const PREDICTORS_FILE = 'hire.safetensors';
 
-/** Files copied from the source checkpoint when present (weights are handled separately). */
-const SOURCE_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+/** Files copied from the source checkpoint when present, with their size caps (weights are handled separately). */
+const SOURCE_FILES: ReadonlyArray<[string, InputKind]> = [
+  ['config.json', CONFIG_JSON],
+  ['generation_config.json', CONFIG_JSON],
+  ['tokenizer.json', TOKENIZER_JSON],
+  ['tokenizer_config.json', TOKENIZER_CONFIG_JSON],
+  ['special_tokens_map.json', TOKENIZER_CONFIG_JSON],
+];
+
+const ioError = (file: string, problem: string, options?: {cause?: unknown}) => new IoError(file, problem, options);
 
 export interface FileHash {
   file: string;
@@ -65,26 +83,41 @@ export interface HireManifest {
   ffn: FfnManifest | null;
 }
 
+/** Size and SHA-256 of a regular file (symlinks followed; FIFOs and devices refused). */
 export function sha256File(file: string): FileHash {
   const hash = crypto.createHash('sha256');
-  const fd = fs.openSync(file, 'r');
+  const {fd} = openRegularFile(file, ioError);
+  let bytes = 0;
   try {
     const buf = Buffer.allocUnsafe(1 << 22);
     let n: number;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) hash.update(buf.subarray(0, n));
+    while ((n = readChunk(file, fd, buf)) > 0) {
+      hash.update(buf.subarray(0, n));
+      bytes += n;
+    }
   } finally {
     fs.closeSync(fd);
   }
-  return {file: path.basename(file), bytes: fs.statSync(file).size, sha256: hash.digest('hex')};
+  return {file: path.basename(file), bytes, sha256: hash.digest('hex')};
 }
 
-/** Weight files of a checkpoint directory: model.safetensors, or the index and its shards. */
+function readChunk(file: string, fd: number, buf: Buffer): number {
+  try {
+    return fs.readSync(fd, buf, 0, buf.length, null);
+  } catch (err) {
+    throw new IoError(file, `read failed: ${systemReason(err)}`, {cause: err});
+  }
+}
+
+/**
+ * Weight files of a checkpoint directory: model.safetensors, or the index and its shards. Shard
+ * names come from the checked index reader, so each is a plain file name inside `dir`.
+ */
 export function weightFiles(dir: string): string[] {
-  if (fs.existsSync(path.join(dir, 'model.safetensors'))) return ['model.safetensors'];
-  const index = path.join(dir, 'model.safetensors.index.json');
-  if (!fs.existsSync(index)) throw new IoError(dir, 'no model.safetensors or model.safetensors.index.json');
-  const map = (JSON.parse(fs.readFileSync(index, 'utf8')) as {weight_map: Record<string, string>}).weight_map;
-  return ['model.safetensors.index.json', ...new Set(Object.values(map))];
+  if (fs.existsSync(path.join(dir, SINGLE_FILE_NAME))) return [SINGLE_FILE_NAME];
+  const index = path.join(dir, INDEX_FILE_NAME);
+  if (!fs.existsSync(index)) throw new IoError(dir, `no ${SINGLE_FILE_NAME} or ${INDEX_FILE_NAME}`);
+  return [INDEX_FILE_NAME, ...readIndex(index).shards];
 }
 
 export interface WriteBundleInput {
@@ -110,13 +143,13 @@ export function writeBundle(input: WriteBundleInput): void {
   const tmp = `${outDir.replace(/\/+$/, '')}.tmp-${process.pid}-${Date.now()}`;
   try {
     fs.mkdirSync(tmp, {recursive: true});
-    for (const f of SOURCE_FILES) {
+    for (const [f, kind] of SOURCE_FILES) {
       const src = path.join(sourceDir, f);
-      if (fs.existsSync(src)) fs.copyFileSync(src, path.join(tmp, f));
+      if (fs.existsSync(src)) fs.writeFileSync(path.join(tmp, f), readBoundedFile(src, kind, ioError));
     }
     if (configPatch) {
       const file = path.join(tmp, 'config.json');
-      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+      const json = readJsonFile(file, CONFIG_JSON, (f, p, o) => new ConfigError(f, p, o)) as Record<string, unknown>;
       fs.writeFileSync(file, `${JSON.stringify({...json, ...configPatch}, null, 2)}\n`);
     }
     if (weights) writeSafetensors(path.join(tmp, 'model.safetensors'), weights, {format: 'pt'});
@@ -140,11 +173,22 @@ export function writeBundle(input: WriteBundleInput): void {
   }
 }
 
+/**
+ * Hard-links (else copies) a weight file into the bundle. A symlinked source (the Hugging Face
+ * cache) is resolved first, since a hard link to a relative symlink would dangle in the bundle.
+ */
 function linkOrCopy(src: string, dst: string): void {
+  let target: string;
   try {
-    fs.linkSync(src, dst);
+    target = fs.realpathSync(src);
+  } catch (err) {
+    throw new IoError(src, `cannot open: ${systemReason(err)}`, {cause: err});
+  }
+  if (!fs.statSync(target).isFile()) throw new IoError(src, 'is not a regular file');
+  try {
+    fs.linkSync(target, dst);
   } catch {
-    fs.copyFileSync(src, dst);
+    fs.copyFileSync(target, dst);
   }
 }
 
