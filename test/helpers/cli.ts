@@ -9,12 +9,13 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], opts: {cwd?: string; env?: Record<string, string>} = {}): CliResult {
+/** `timeoutMs` (default 300 s) kills a hung command; the call then throws, failing the test. */
+export function runCli(args: string[], opts: {cwd?: string; env?: Record<string, string>; timeoutMs?: number} = {}): CliResult {
   const result = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin/run.js'), ...args], {
     cwd: opts.cwd ?? PROJECT_ROOT,
     env: {...process.env, ...opts.env, NO_COLOR: '1'},
     encoding: 'utf8',
-    timeout: 300_000,
+    timeout: opts.timeoutMs ?? 300_000,
   });
   if (result.error) throw result.error;
   return {code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr};

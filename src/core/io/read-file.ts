@@ -79,7 +79,8 @@ export function readBoundedFile(file: string, kind: InputKind, makeError: MakeEr
   const {fd, size} = openRegularFile(file, makeError);
   try {
     if (size > kind.maxBytes) {
-      throw makeError(file, `is ${formatSize(size)}, over the ${formatSize(kind.maxBytes)} limit for ${kind.label}`);
+      const shown = size < 1024 ? formatSize(size) : `${formatSize(size)} (${size} bytes)`;
+      throw makeError(file, `is ${shown}, over the ${formatSize(kind.maxBytes)} limit for ${kind.label}`);
     }
     // Do not trust the size: /proc files report 0 and a file may grow while we read.
     const limit = kind.maxBytes + 1;
