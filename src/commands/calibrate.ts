@@ -10,6 +10,7 @@ import {parseIntList, parseNumber} from '../cli/parse.js';
 import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/softmax-predictor.js';
 import type {QuantBits} from '../core/hire/quant.js';
 import {DEMO_MODEL_DIR} from '../core/model/defaults.js';
+import {TEXT_DATA, formatSize} from '../core/io/read-file.js';
 
 export default class Calibrate extends BaseCommand {
   static override summary = 'Fit HiRE predictors on calibration text, measure their recall, and write a bundle.';
@@ -28,7 +29,7 @@ export default class Calibrate extends BaseCommand {
   };
 
   static override flags = {
-    data: Flags.string({description: 'Calibration text file (repeatable; default: the bundled corpus). Its train split is used.', multiple: true}),
+    data: Flags.string({description: `Calibration text file (repeatable; default: the bundled corpus): a regular file of at most ${formatSize(TEXT_DATA.maxBytes)}. Its train split is used.`, multiple: true}),
     out: Flags.string({char: 'o', description: 'Bundle directory to write (default: <model name>.hire in the current directory).'}),
     force: Flags.boolean({description: 'Replace an existing bundle at --out.', default: false}),
     softmax: Flags.string({description: 'Predictor kinds to fit (repeatable; default: all).', options: [...SOFTMAX_KINDS], multiple: true}),

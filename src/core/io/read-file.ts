@@ -137,6 +137,12 @@ export function parseJson(text: string, fail: (problem: string) => Error): unkno
   }
 }
 
+/** A value read from an input file, as JSON cut to `max` characters, for an error message. */
+export function shortJson(value: unknown, max = 60): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}
+
 /** "no such file or directory (ENOENT)" from a Node system error, without the path it repeats. */
 export function systemReason(err: unknown): string {
   if (err instanceof Error) {

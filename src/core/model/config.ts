@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {ConfigError, IoError} from '../errors.js';
-import {CONFIG_JSON, readJsonFile} from '../io/read-file.js';
+import {CONFIG_JSON, readJsonFile, shortJson} from '../io/read-file.js';
 import {checkConfigLimits} from './config-limits.js';
 
 export type Family = 'llama' | 'gpt2' | 'opt';
@@ -95,12 +95,6 @@ export function readConfigJson(modelDir: string): RawConfig {
     throw new ConfigError(file, 'expected a JSON object');
   }
   return {file, json: json as Record<string, unknown>};
-}
-
-/** A config value for an error message, cut short: the file may hold anything. */
-function shortJson(v: unknown): string {
-  const text = JSON.stringify(v) ?? String(v);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /** Typed accessors that name the file and key on failure. */

@@ -28,7 +28,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {Tokenizer} from '@huggingface/tokenizers';
 import {ConfigError, TokenizerError, UsageError} from '../errors.js';
-import {CONFIG_JSON, TOKENIZER_CONFIG_JSON, TOKENIZER_JSON, readJsonFile, type InputKind, type MakeError} from '../io/read-file.js';
+import {CONFIG_JSON, TOKENIZER_CONFIG_JSON, TOKENIZER_JSON, readJsonFile, shortJson, type InputKind, type MakeError} from '../io/read-file.js';
 
 export interface SpecialTokens {
   /** Beginning-of-sequence id, or null when the model names none. */
@@ -70,7 +70,7 @@ function readIdKey(json: JsonObject | null, file: string, key: string, allowList
   if (isTokenId(v)) return [v];
   if (allowList && Array.isArray(v) && v.every(isTokenId)) return v as number[];
   const expected = allowList ? 'a non-negative integer or a list of them' : 'a non-negative integer';
-  throw new ConfigError(file, `${key} must be ${expected}, got ${JSON.stringify(v)}`);
+  throw new ConfigError(file, `${key} must be ${expected}, got ${shortJson(v)}`);
 }
 
 /** Token string -> id using tokenizer.json's added_tokens, then model.vocab (map or Unigram list). */
@@ -105,12 +105,12 @@ function readTokenKey(
   if (v === undefined || v === null) return undefined;
   const token = typeof v === 'string' ? v : isObject(v) && typeof v.content === 'string' ? v.content : null;
   if (token === null) {
-    throw new ConfigError(configFile, `${key} must be a string or {"content": ...}, got ${JSON.stringify(v)}`);
+    throw new ConfigError(configFile, `${key} must be a string or {"content": ...}, got ${shortJson(v)}`);
   }
   if (tokenizerJson === null) return undefined; // no tokenizer.json: ids come from --tokens anyway
   const id = tokenStringToId(tokenizerJson, token);
   if (id === undefined) {
-    throw new ConfigError(configFile, `${key} "${token}" is not in tokenizer.json's vocabulary`);
+    throw new ConfigError(configFile, `${key} ${shortJson(token)} is not in tokenizer.json's vocabulary`);
   }
   return id;
 }
@@ -170,7 +170,7 @@ function resolveWith(modelDir: string, tokenizerJson: JsonObject | null): Specia
   if (typeof explicit === 'boolean') {
     addBos = explicit;
   } else if (explicit !== undefined && explicit !== null) {
-    throw new ConfigError(tokFile, `add_bos_token must be true or false, got ${JSON.stringify(explicit)}`);
+    throw new ConfigError(tokFile, `add_bos_token must be true or false, got ${shortJson(explicit)}`);
   } else if (bosTokenId !== null && tokenizerJson !== null) {
     addBos = postProcessorAddsBos(tokenizerJson.post_processor, bosTokenId, tokenizerJson);
   }
