@@ -11,6 +11,7 @@ import {parseIntList, parseNumber} from '../cli/parse.js';
 import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/softmax-predictor.js';
 import type {QuantBits} from '../core/hire/quant.js';
 import {DEMO_MODEL_DIR} from '../core/model/defaults.js';
+import {TEXT_DATA, formatSize} from '../core/io/read-file.js';
 
 export default class Calibrate extends BaseCommand {
   static override summary = 'Fit HiRE predictors on calibration text, measure their recall, and write a bundle.';
@@ -31,7 +32,7 @@ export default class Calibrate extends BaseCommand {
   static override optionFlags = {ks: 'k', 'ffn.kinds': 'ffn-kind', 'ffn.topK': 'ffn-topk', 'ffn.staticThreshold': 'ffn-static'};
 
   static override flags = {
-    data: Flags.string({description: 'Calibration text file (repeatable; default: the bundled corpus). Its train split is used.', multiple: true}),
+    data: Flags.string({description: `Calibration text file (repeatable; default: the bundled corpus): a regular file of at most ${formatSize(TEXT_DATA.maxBytes)}. Its train split is used.`, multiple: true}),
     out: Flags.string({char: 'o', description: 'Bundle directory to write (default: <model name>.hire in the current directory). Its parent must exist.'}),
     force: Flags.boolean({
       description: 'Replace an existing bundle at --out: only a directory holding a hire bundle (hire.json), never the model, the current directory or a directory holding either.',

@@ -8,6 +8,7 @@ import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
 import {evaluate} from '../api/evaluate.js';
 import {DEFAULT_EVAL_SEQ_LEN, DEFAULT_EVAL_TOKENS, type EvalReport, type EvalRow} from '../core/hire/evaluate.js';
 import {plotK, renderRecallPlot, writeFileAtomic} from '../core/hire/plot.js';
+import {TEXT_DATA, formatSize} from '../core/io/read-file.js';
 
 export default class Eval extends BaseCommand {
   static override summary = "Measure what HiRE-Softmax costs in quality: recall, top-1 agreement, KL and perplexity against dense.";
@@ -27,7 +28,7 @@ export default class Eval extends BaseCommand {
   static override optionFlags = {ks: 'k', kPrimes: 'k-prime'};
 
   static override flags = {
-    data: Flags.string({description: 'Evaluation text file (repeatable; default: the bundled corpus). Its validation split is used.', multiple: true}),
+    data: Flags.string({description: `Evaluation text file (repeatable; default: the bundled corpus): a regular file of at most ${formatSize(TEXT_DATA.maxBytes)}. Its validation split is used.`, multiple: true}),
     tokens: Flags.integer({description: 'Evaluation tokens to use.', default: DEFAULT_EVAL_TOKENS, min: 2}),
     'seq-len': Flags.integer({description: 'Tokens per sequence (the KV cache restarts every seq-len tokens).', default: DEFAULT_EVAL_SEQ_LEN, min: 1}),
     k: Flags.string({description: "Top-k sizes, e.g. 1,8,32 (default: the ks the bundle measured)."}),

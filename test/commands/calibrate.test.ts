@@ -22,7 +22,7 @@ const work = path.join(sandbox, 'work');
 const bundle = path.join(work, 'tiny.hire');
 
 function calibrateCli(out: string[], opts: {cwd?: string; timeout?: number} = {}) {
-  return runCli(['calibrate', model, '--data', text, ...QUICK_FLAGS, ...out], {cwd: opts.cwd ?? work, timeout: opts.timeout});
+  return runCli(['calibrate', model, '--data', text, ...QUICK_FLAGS, ...out], {cwd: opts.cwd ?? work, timeoutMs: opts.timeout});
 }
 
 /** One line on stderr naming the path, exit 1, and not a file or directory changed in the sandbox. */

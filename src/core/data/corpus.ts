@@ -2,11 +2,13 @@
  * Text corpora for calibration and evaluation, with the fixed train/validation split, and the
  * bundled default corpus (data/tinyshakespeare.txt).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {DataError} from '../errors.js';
-import {sha256File, type FileHash} from '../hire/bundle.js';
+import type {FileHash} from '../hire/bundle.js';
+import {TEXT_DATA, readBoundedFile} from '../io/read-file.js';
 
 /** The project root: src/core/data and dist/core/data are both three levels down. */
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -42,13 +44,15 @@ export function readCorpus(files: string[] | undefined, split: Split): Corpus {
   const hashes: FileHash[] = [];
   for (const file of list) {
     if (!fs.existsSync(file)) throw new DataError(file, 'no such file');
-    if (!fs.statSync(file).isFile()) throw new DataError(file, 'not a file');
-    const text = fs.readFileSync(file, 'utf8');
+    // A regular file only (a FIFO or device is refused, never waited on), at most TEXT_DATA's cap.
+    const bytes = readBoundedFile(file, TEXT_DATA, (f, problem) => new DataError(f, problem));
+    const text = new TextDecoder('utf-8').decode(bytes);
     if (text.trim().length === 0) throw new DataError(file, 'empty: calibration and evaluation need text');
     const part = splitText(text, split);
     if (part.trim().length === 0) throw new DataError(file, `the ${split} split is empty (the file is too short to split)`);
     parts.push(part);
-    hashes.push({...sha256File(file), file: path.relative(process.cwd(), path.resolve(file)) || file});
+    const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
+    hashes.push({file: path.relative(process.cwd(), path.resolve(file)) || file, bytes: bytes.length, sha256});
   }
   return {text: parts.join('\n'), files: hashes};
 }

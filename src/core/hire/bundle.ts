@@ -9,11 +9,21 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {BundleError, HireError, IoError} from '../errors.js';
-import {systemReason} from '../safetensors/file.js';
+import {BundleError, ConfigError, HireError, IoError} from '../errors.js';
+import {
+  CONFIG_JSON,
+  MANIFEST_JSON,
+  TOKENIZER_CONFIG_JSON,
+  TOKENIZER_JSON,
+  openRegularFile,
+  readBoundedFile,
+  readJsonFile,
+  systemReason,
+  type InputKind,
+} from '../io/read-file.js';
 import {BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST_FILE, PREDICTORS_FILE} from './bundle-names.js';
 import type {StagedBundle, SwapStep} from './bundle-staging.js';
-import {SafetensorsFile, writeSafetensors, type TensorData} from '../safetensors/index.js';
+import {INDEX_FILE_NAME, SINGLE_FILE_NAME, SafetensorsFile, readIndex, writeSafetensors, type TensorData} from '../safetensors/index.js';
 import type {FfnManifest} from './ffn-bundle.js';
 import type {DatCalibration} from '../dist/dat-calibrate.js';
 import {chooseKPrime, type RecallTable} from './recall.js';
@@ -21,8 +31,16 @@ import {predictorFromTensors, predictorTensors, type PredictorMeta, type Softmax
 
 export {BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST_FILE, PREDICTORS_FILE};
 
-/** Files copied from the source checkpoint when present (weights are handled separately). */
-const SOURCE_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+/** Files copied from the source checkpoint when present, with their size caps (weights are handled separately). */
+const SOURCE_FILES: ReadonlyArray<[string, InputKind]> = [
+  ['config.json', CONFIG_JSON],
+  ['generation_config.json', CONFIG_JSON],
+  ['tokenizer.json', TOKENIZER_JSON],
+  ['tokenizer_config.json', TOKENIZER_CONFIG_JSON],
+  ['special_tokens_map.json', TOKENIZER_CONFIG_JSON],
+];
+
+const ioError = (file: string, problem: string, options?: {cause?: unknown}) => new IoError(file, problem, options);
 
 export interface FileHash {
   file: string;
@@ -68,24 +86,38 @@ export interface HireManifest {
 
 export function sha256File(file: string): FileHash {
   const hash = crypto.createHash('sha256');
-  const fd = fs.openSync(file, 'r');
+  const {fd} = openRegularFile(file, ioError);
+  let bytes = 0;
   try {
     const buf = Buffer.allocUnsafe(1 << 22);
     let n: number;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) hash.update(buf.subarray(0, n));
+    while ((n = readChunk(file, fd, buf)) > 0) {
+      hash.update(buf.subarray(0, n));
+      bytes += n;
+    }
   } finally {
     fs.closeSync(fd);
   }
-  return {file: path.basename(file), bytes: fs.statSync(file).size, sha256: hash.digest('hex')};
+  return {file: path.basename(file), bytes, sha256: hash.digest('hex')};
 }
 
-/** Weight files of a checkpoint directory: model.safetensors, or the index and its shards. */
+function readChunk(file: string, fd: number, buf: Buffer): number {
+  try {
+    return fs.readSync(fd, buf, 0, buf.length, null);
+  } catch (err) {
+    throw new IoError(file, `read failed: ${systemReason(err)}`, {cause: err});
+  }
+}
+
+/**
+ * Weight files of a checkpoint directory: model.safetensors, or the index and its shards. Shard
+ * names come from the checked index reader, so each is a plain file name inside `dir`.
+ */
 export function weightFiles(dir: string): string[] {
-  if (fs.existsSync(path.join(dir, 'model.safetensors'))) return ['model.safetensors'];
-  const index = path.join(dir, 'model.safetensors.index.json');
-  if (!fs.existsSync(index)) throw new IoError(dir, 'no model.safetensors or model.safetensors.index.json');
-  const map = (JSON.parse(fs.readFileSync(index, 'utf8')) as {weight_map: Record<string, string>}).weight_map;
-  return ['model.safetensors.index.json', ...new Set(Object.values(map))];
+  if (fs.existsSync(path.join(dir, SINGLE_FILE_NAME))) return [SINGLE_FILE_NAME];
+  const index = path.join(dir, INDEX_FILE_NAME);
+  if (!fs.existsSync(index)) throw new IoError(dir, `no ${SINGLE_FILE_NAME} or ${INDEX_FILE_NAME}`);
+  return [INDEX_FILE_NAME, ...readIndex(index).shards];
 }
 
 export interface WriteBundleInput {
@@ -126,13 +158,13 @@ export async function writeBundle(input: WriteBundleInput): Promise<void> {
 async function writeFiles(input: WriteBundleInput): Promise<void> {
   const {sourceDir, staged, manifest, predictors, weights, configPatch, extraTensors} = input;
   const tmp = staged.dir;
-  for (const f of SOURCE_FILES) {
+  for (const [f, kind] of SOURCE_FILES) {
     const src = path.join(sourceDir, f);
-    if (fs.existsSync(src)) fs.copyFileSync(src, path.join(tmp, f));
+    if (fs.existsSync(src)) fs.writeFileSync(path.join(tmp, f), readBoundedFile(src, kind, ioError));
   }
   if (configPatch) {
     const file = path.join(tmp, 'config.json');
-    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const json = readJsonFile(file, CONFIG_JSON, (f, p, o) => new ConfigError(f, p, o)) as Record<string, unknown>;
     fs.writeFileSync(file, `${JSON.stringify({...json, ...configPatch}, null, 2)}\n`);
   }
   await yieldToEvents();
@@ -157,17 +189,28 @@ function yieldToEvents(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Hard-links src at dst when allowed and asked, else copies it (a copy-on-write clone where the file system has them). */
+/**
+ * Hard-links src at dst when allowed and asked, else copies it (a copy-on-write clone where the
+ * file system has them). A symlinked source (the Hugging Face cache) is resolved first, since a
+ * hard link to a relative symlink would dangle in the bundle.
+ */
 function linkOrCopy(src: string, dst: string, copy: boolean): void {
+  let target: string;
+  try {
+    target = fs.realpathSync(src);
+  } catch (err) {
+    throw new IoError(src, `cannot open: ${systemReason(err)}`, {cause: err});
+  }
+  if (!fs.statSync(target).isFile()) throw new IoError(src, 'is not a regular file');
   if (!copy) {
     try {
-      fs.linkSync(src, dst);
+      fs.linkSync(target, dst);
       return;
     } catch {
       // another file system, or links not allowed: copy
     }
   }
-  fs.copyFileSync(src, dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+  fs.copyFileSync(target, dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
 }
 
 /** True when dir holds a hire.json (a bundle rather than a plain checkpoint). */
@@ -179,12 +222,7 @@ export function isBundle(dir: string): boolean {
 export function readManifest(dir: string, model: {vocabSize: number; dim: number}): HireManifest {
   const file = path.join(dir, MANIFEST_FILE);
   if (!fs.existsSync(file)) throw new BundleError(file, 'missing: this directory is not a HiRE bundle; make one with `hire calibrate`');
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new BundleError(file, `invalid JSON (${(error as Error).message})`, {cause: error});
-  }
+  const json: unknown = readJsonFile(file, MANIFEST_JSON, (f, p, o) => new BundleError(f, p, o));
   const m = json as Partial<HireManifest>;
   if (m === null || typeof m !== 'object' || m.format !== BUNDLE_FORMAT) {
     throw new BundleError(file, `not a HiRE manifest (expected "format": "${BUNDLE_FORMAT}")`);

@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {ConfigError, IoError} from '../errors.js';
+import {CONFIG_JSON, readJsonFile, shortJson} from '../io/read-file.js';
+import {checkConfigLimits} from './config-limits.js';
 
 export type Family = 'llama' | 'gpt2' | 'opt';
 export type Activation = 'silu' | 'gelu' | 'gelu_tanh' | 'relu';
@@ -88,12 +90,7 @@ export function readConfigJson(modelDir: string): RawConfig {
   if (!fs.existsSync(file)) {
     throw new ConfigError(file, 'missing: a model directory needs the config.json of a Hugging Face checkpoint');
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ConfigError(file, `invalid JSON (${(error as Error).message})`, {cause: error});
-  }
+  const json = readJsonFile(file, CONFIG_JSON, (f, problem, options) => new ConfigError(f, problem, options));
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new ConfigError(file, 'expected a JSON object');
   }
@@ -116,7 +113,7 @@ export class ConfigReader {
       throw new ConfigError(this.raw.file, `missing required key "${key}"`);
     }
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      throw new ConfigError(this.raw.file, `"${key}" must be a non-negative integer, got ${JSON.stringify(v)}`);
+      throw new ConfigError(this.raw.file, `"${key}" must be a non-negative integer, got ${shortJson(v)}`);
     }
     return v;
   }
@@ -135,7 +132,7 @@ export class ConfigReader {
       throw new ConfigError(this.raw.file, `missing required key "${key}"`);
     }
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new ConfigError(this.raw.file, `"${key}" must be a number, got ${JSON.stringify(v)}`);
+      throw new ConfigError(this.raw.file, `"${key}" must be a number, got ${shortJson(v)}`);
     }
     return v;
   }
@@ -144,7 +141,7 @@ export class ConfigReader {
     const v = this.raw.json[key];
     if (v === undefined || v === null) return fallback;
     if (typeof v !== 'boolean') {
-      throw new ConfigError(this.raw.file, `"${key}" must be true or false, got ${JSON.stringify(v)}`);
+      throw new ConfigError(this.raw.file, `"${key}" must be true or false, got ${shortJson(v)}`);
     }
     return v;
   }
@@ -156,7 +153,7 @@ export class ConfigReader {
       throw new ConfigError(this.raw.file, `missing required key "${key}"`);
     }
     if (typeof v !== 'string') {
-      throw new ConfigError(this.raw.file, `"${key}" must be a string, got ${JSON.stringify(v)}`);
+      throw new ConfigError(this.raw.file, `"${key}" must be a string, got ${shortJson(v)}`);
     }
     return v;
   }
@@ -205,6 +202,7 @@ export function validateConfig(config: ModelConfig, file: string): ModelConfig {
     const v = config[key] as number;
     if (!(v > 0)) throw new ConfigError(file, `${key} must be positive, got ${v}`);
   }
+  checkConfigLimits(config, file);
   if (config.nHeads % config.nKvHeads !== 0) {
     throw new ConfigError(file, `num_attention_heads (${config.nHeads}) must be a multiple of num_key_value_heads (${config.nKvHeads})`);
   }

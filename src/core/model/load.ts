@@ -10,6 +10,7 @@ import {Checkpoint} from '../safetensors/index.js';
 import {parseModelConfig} from './architectures/index.js';
 import type {Architecture} from './architectures/index.js';
 import {readConfigJson, type ModelConfig} from './config.js';
+import {checkLayerCount} from './config-limits.js';
 import {checkSpecs, ffnDownSpecs, loadWeights, type ModelWeights, type WeightSpec} from './weights.js';
 
 /** A checked checkpoint whose weights have not been read yet. */
@@ -38,8 +39,11 @@ export function openModel(dir: string, opts: OpenModelOptions = {}): ModelSource
   const checkpoint = Checkpoint.open(dir);
   const weightsFile = checkpoint.files.length === 1 ? checkpoint.files[0]! : path.join(dir, 'model.safetensors.index.json');
   try {
+    const names = checkpoint.names();
+    // Before the weight list is built from nLayers: a config that overstates it fails here.
+    checkLayerCount(config, names, raw.file, weightsFile);
     const neuronRows = opts.ffnNeuronRows ?? config.ffnLayout === 'neuron-rows';
-    const specs = ffnDownSpecs(arch.weightSpecs(config, new Set(checkpoint.names())), config, neuronRows);
+    const specs = ffnDownSpecs(arch.weightSpecs(config, new Set(names)), config, neuronRows);
     checkSpecs(specs, checkpoint, weightsFile);
     return {dir, config, arch, checkpoint, specs, weightsFile};
   } catch (error) {

@@ -28,6 +28,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {Tokenizer} from '@huggingface/tokenizers';
 import {ConfigError, TokenizerError} from '../errors.js';
+import {CONFIG_JSON, TOKENIZER_CONFIG_JSON, TOKENIZER_JSON, readJsonFile, shortJson, type InputKind, type MakeError} from '../io/read-file.js';
 
 export interface SpecialTokens {
   /** Beginning-of-sequence id, or null when the model names none. */
@@ -45,24 +46,10 @@ function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parses a JSON object file; null when the file does not exist. */
-function readJsonObject(
-  file: string,
-  fail: (file: string, problem: string, options?: {cause?: unknown}) => Error,
-): JsonObject | null {
+/** Parses a JSON object file (size-capped per `kind`); null when the file does not exist. */
+function readJsonObject(file: string, kind: InputKind, fail: MakeError): JsonObject | null {
   if (!fs.existsSync(file)) return null;
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw fail(file, `cannot read: ${(cause as Error).message}`, {cause});
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw fail(file, `invalid JSON (${(cause as Error).message}); fix or remove the file`, {cause});
-  }
+  const json = readJsonFile(file, kind, fail);
   if (!isObject(json)) throw fail(file, 'expected a JSON object at the top level');
   return json;
 }
@@ -83,7 +70,7 @@ function readIdKey(json: JsonObject | null, file: string, key: string, allowList
   if (isTokenId(v)) return [v];
   if (allowList && Array.isArray(v) && v.every(isTokenId)) return v as number[];
   const expected = allowList ? 'a non-negative integer or a list of them' : 'a non-negative integer';
-  throw new ConfigError(file, `${key} must be ${expected}, got ${JSON.stringify(v)}`);
+  throw new ConfigError(file, `${key} must be ${expected}, got ${shortJson(v)}`);
 }
 
 /** Token string -> id using tokenizer.json's added_tokens, then model.vocab (map or Unigram list). */
@@ -118,12 +105,12 @@ function readTokenKey(
   if (v === undefined || v === null) return undefined;
   const token = typeof v === 'string' ? v : isObject(v) && typeof v.content === 'string' ? v.content : null;
   if (token === null) {
-    throw new ConfigError(configFile, `${key} must be a string or {"content": ...}, got ${JSON.stringify(v)}`);
+    throw new ConfigError(configFile, `${key} must be a string or {"content": ...}, got ${shortJson(v)}`);
   }
   if (tokenizerJson === null) return undefined; // no tokenizer.json: prompts come as token ids anyway
   const id = tokenStringToId(tokenizerJson, token);
   if (id === undefined) {
-    throw new ConfigError(configFile, `${key} "${token}" is not in tokenizer.json's vocabulary`);
+    throw new ConfigError(configFile, `${key} ${shortJson(token)} is not in tokenizer.json's vocabulary`);
   }
   return id;
 }
@@ -157,7 +144,7 @@ function postProcessorAddsBos(pp: unknown, bosId: number, tokenizerJson: JsonObj
  * token strings. Missing files are fine; a present file with invalid JSON is a ConfigError naming it.
  */
 export function resolveSpecialTokens(modelDir: string): SpecialTokens {
-  const tokenizerJson = readJsonObject(path.join(modelDir, 'tokenizer.json'), tokenizerFail);
+  const tokenizerJson = readJsonObject(path.join(modelDir, 'tokenizer.json'), TOKENIZER_JSON, tokenizerFail);
   return resolveWith(modelDir, tokenizerJson);
 }
 
@@ -165,9 +152,9 @@ function resolveWith(modelDir: string, tokenizerJson: JsonObject | null): Specia
   const configFile = path.join(modelDir, 'config.json');
   const genFile = path.join(modelDir, 'generation_config.json');
   const tokFile = path.join(modelDir, 'tokenizer_config.json');
-  const config = readJsonObject(configFile, configFail);
-  const gen = readJsonObject(genFile, configFail);
-  const tok = readJsonObject(tokFile, configFail);
+  const config = readJsonObject(configFile, CONFIG_JSON, configFail);
+  const gen = readJsonObject(genFile, CONFIG_JSON, configFail);
+  const tok = readJsonObject(tokFile, TOKENIZER_CONFIG_JSON, configFail);
 
   const pick = (key: 'bos' | 'eos' | 'pad'): number[] | undefined =>
     readIdKey(gen, genFile, `${key}_token_id`, key === 'eos') ??
@@ -183,7 +170,7 @@ function resolveWith(modelDir: string, tokenizerJson: JsonObject | null): Specia
   if (typeof explicit === 'boolean') {
     addBos = explicit;
   } else if (explicit !== undefined && explicit !== null) {
-    throw new ConfigError(tokFile, `add_bos_token must be true or false, got ${JSON.stringify(explicit)}`);
+    throw new ConfigError(tokFile, `add_bos_token must be true or false, got ${shortJson(explicit)}`);
   } else if (bosTokenId !== null && tokenizerJson !== null) {
     addBos = postProcessorAddsBos(tokenizerJson.post_processor, bosTokenId, tokenizerJson);
   }
@@ -237,9 +224,9 @@ export class HireTokenizer {
         'not found; copy the checkpoint\'s tokenizer.json there, or give the prompt as token ids',
       );
     }
-    const tokenizerJson = readJsonObject(file, tokenizerFail) as JsonObject;
+    const tokenizerJson = readJsonObject(file, TOKENIZER_JSON, tokenizerFail) as JsonObject;
     const tokFile = path.join(modelDir, 'tokenizer_config.json');
-    const tokConfig = readJsonObject(tokFile, configFail) ?? {};
+    const tokConfig = readJsonObject(tokFile, TOKENIZER_CONFIG_JSON, configFail) ?? {};
     const special = resolveWith(modelDir, tokenizerJson);
     // transformers defaults clean_up_tokenization_spaces to false; the library to true. It rewrites
     // " ." to "." and so on, which is lossy, so we follow transformers when the file is silent.

@@ -8,16 +8,11 @@ import fs from 'node:fs';
 import nodePath from 'node:path';
 
 import {IoError, SafetensorsError} from '../errors.js';
+import {checkPlainFileName} from '../io/plain-name.js';
+import {INDEX_JSON, readJsonFile, systemReason} from '../io/read-file.js';
 import type {Dtype, TypedArrayByDtype} from './dtypes.js';
-import {describeJson, isPlainObject, oneLine, type TensorInfo} from './header.js';
-import {
-  SafetensorsFile,
-  missingTensorProblem,
-  readFloat32Via,
-  readTypedVia,
-  systemReason,
-  type TensorSource,
-} from './file.js';
+import {describeJson, isPlainObject, type TensorInfo} from './header.js';
+import {SafetensorsFile, missingTensorProblem, readFloat32Via, readTypedVia, type TensorSource} from './file.js';
 
 export const SINGLE_FILE_NAME = 'model.safetensors';
 export const INDEX_FILE_NAME = 'model.safetensors.index.json';
@@ -80,9 +75,9 @@ export class Checkpoint implements TensorSource {
   }
 
   private static openIndex(indexFile: string): Checkpoint {
-    const index = parseIndex(indexFile);
+    const index = readIndex(indexFile);
     const dir = nodePath.dirname(indexFile);
-    const shardNames = [...new Set(index.weightMap.values())];
+    const shardNames = index.shards;
     for (const shard of shardNames) {
       if (!fs.existsSync(nodePath.join(dir, shard))) {
         const users = [...index.weightMap].filter(([, s]) => s === shard).map(([t]) => t);
@@ -158,24 +153,22 @@ export class Checkpoint implements TensorSource {
   }
 }
 
-interface ParsedIndex {
+export interface ParsedIndex {
+  /** Tensor name -> shard file name (a plain name in the index's directory). */
   weightMap: Map<string, string>;
+  /** Each shard file name once, in order of first mention. */
+  shards: string[];
   metadata: Record<string, string>;
 }
 
-function parseIndex(indexFile: string): ParsedIndex {
-  let text: string;
-  try {
-    text = fs.readFileSync(indexFile, 'utf8');
-  } catch (err) {
-    throw new IoError(indexFile, `cannot read index: ${systemReason(err)}`, {cause: err});
-  }
-  let root: unknown;
-  try {
-    root = JSON.parse(text);
-  } catch (err) {
-    throw new SafetensorsError(indexFile, `index is not valid JSON (${oneLine(err instanceof Error ? err.message : String(err))})`);
-  }
+const indexError = (file: string, problem: string, options?: {cause?: unknown}) => new SafetensorsError(file, problem, options);
+
+/**
+ * Reads and checks a `model.safetensors.index.json`: size-capped, position-only JSON errors, and
+ * every shard name a plain file name beside the index (no "..", no absolute path, no separator).
+ */
+export function readIndex(indexFile: string): ParsedIndex {
+  const root = readJsonFile(indexFile, INDEX_JSON, indexError);
   if (!isPlainObject(root)) {
     throw new SafetensorsError(indexFile, `index must be a JSON object, found ${describeJson(root)}`);
   }
@@ -185,10 +178,11 @@ function parseIndex(indexFile: string): ParsedIndex {
   }
   const weightMap = new Map<string, string>();
   for (const [tensor, shard] of Object.entries(wm)) {
+    const where = `weight_map entry ${JSON.stringify(tensor)}`;
     if (typeof shard !== 'string' || shard === '') {
-      throw new SafetensorsError(indexFile, `weight_map entry ${JSON.stringify(tensor)} must name a shard file, found ${describeJson(shard)}`);
+      throw new SafetensorsError(indexFile, `${where} must name a shard file, found ${describeJson(shard)}`);
     }
-    weightMap.set(tensor, shard);
+    weightMap.set(tensor, checkPlainFileName(shard, indexFile, where, indexError));
   }
   if (weightMap.size === 0) throw new SafetensorsError(indexFile, 'weight_map is empty');
   const meta = root['metadata'];
@@ -197,7 +191,7 @@ function parseIndex(indexFile: string): ParsedIndex {
   }
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(meta ?? {})) metadata[k] = typeof v === 'string' ? v : JSON.stringify(v);
-  return {weightMap, metadata};
+  return {weightMap, shards: [...new Set(weightMap.values())], metadata};
 }
 
 function checkNoTensorInTwoShards(indexFile: string, dir: string, shards: readonly SafetensorsFile[]): void {

@@ -9,8 +9,9 @@
 import fs from 'node:fs';
 
 import {IoError, SafetensorsError} from '../errors.js';
+import {openRegularFile, systemReason} from '../io/read-file.js';
 import {HOST_IS_LITTLE_ENDIAN, halfToFloat32, toFloat32, viewAs, type TypedArrayByDtype, type Dtype} from './dtypes.js';
-import {HEADER_LENGTH_BYTES, checkHeaderLength, oneLine, parseHeader, type TensorInfo} from './header.js';
+import {HEADER_LENGTH_BYTES, checkHeaderLength, parseHeader, type TensorInfo} from './header.js';
 
 /** What both a single file and a (possibly sharded) checkpoint offer, by tensor name. */
 export interface TensorSource {
@@ -43,12 +44,14 @@ export class SafetensorsFile implements TensorSource {
     this.metadata = Object.freeze(metadata);
   }
 
-  /** Opens `path` and validates its header; throws `SafetensorsError` or `IoError`. */
+  /**
+   * Opens `path` (never blocking, following symlinks to a regular file) and validates its header;
+   * throws `SafetensorsError` or `IoError`.
+   */
   static open(path: string): SafetensorsFile {
     if (!HOST_IS_LITTLE_ENDIAN) throw new IoError(path, 'safetensors reading needs a little-endian host');
-    const fd = openForReading(path);
+    const {fd, size: fileSize} = openRegularFile(path, (file, problem, options) => new IoError(file, problem, options));
     try {
-      const fileSize = fileSizeOf(path, fd);
       const first8 = new Uint8Array(HEADER_LENGTH_BYTES);
       if (fileSize >= HEADER_LENGTH_BYTES) readFully(path, fd, first8, 0);
       const headerLength = checkHeaderLength(path, first8, fileSize);
@@ -159,22 +162,6 @@ export function missingTensorProblem(name: string, names: readonly string[]): st
   return `no tensor named ${JSON.stringify(name)} (${has})`;
 }
 
-function openForReading(path: string): number {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (err) {
-    throw new IoError(path, `cannot open: ${systemReason(err)}`, {cause: err});
-  }
-  return fd;
-}
-
-function fileSizeOf(path: string, fd: number): number {
-  const st = fs.fstatSync(fd);
-  if (!st.isFile()) throw new IoError(path, 'is not a regular file');
-  return st.size;
-}
-
 /**
  * Fills `into` from the file starting at `position`, looping because one read may return fewer
  * bytes than asked and is capped below 2 GiB. `chunk` (bytes per read) exists for tests.
@@ -205,15 +192,4 @@ export function readFully(
     }
     done += got;
   }
-}
-
-export function systemReason(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === undefined) return oneLine(err.message);
-    // "ENOENT: no such file or directory, open '/x'" -> "no such file or directory (ENOENT)"
-    const reason = err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
-    return `${oneLine(reason)} (${code})`;
-  }
-  return String(err);
 }

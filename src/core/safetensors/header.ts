@@ -11,6 +11,7 @@
  */
 
 import {SafetensorsError} from '../errors.js';
+import {parseJson} from '../io/read-file.js';
 import {DTYPE_BYTES, DTYPES, isDtype, type Dtype} from './dtypes.js';
 
 /** Largest header we parse, as in the reference implementation. */
@@ -90,13 +91,8 @@ function decodeJson(file: string, headerBytes: Uint8Array): Record<string, unkno
   } catch {
     throw new SafetensorsError(file, 'header is not valid UTF-8');
   }
-  let root: unknown;
-  try {
-    root = JSON.parse(text);
-  } catch (err) {
-    const detail = oneLine(err instanceof Error ? err.message : String(err));
-    throw new SafetensorsError(file, `header is not valid JSON (${detail})`);
-  }
+  // Errors name a position only; nesting is capped before anything walks the value.
+  const root = parseJson(text, (problem) => new SafetensorsError(file, `header: ${problem}`));
   if (!isPlainObject(root)) {
     throw new SafetensorsError(file, `header must be a JSON object, found ${describeJson(root)}`);
   }

@@ -18,5 +18,5 @@ export {
   type TypedArrayByDtype,
 } from './dtypes.js';
 export {MAX_HEADER_BYTES, type TensorInfo} from './header.js';
-export {Checkpoint, INDEX_FILE_NAME, SINGLE_FILE_NAME, SafetensorsFile, type TensorSource} from './read.js';
+export {Checkpoint, INDEX_FILE_NAME, SINGLE_FILE_NAME, SafetensorsFile, readIndex, type ParsedIndex, type TensorSource} from './read.js';
 export {float32Tensor, writeSafetensors, type TensorData} from './write.js';

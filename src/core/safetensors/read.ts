@@ -5,4 +5,4 @@
 
 export type {TensorInfo} from './header.js';
 export {SafetensorsFile, type TensorSource} from './file.js';
-export {Checkpoint, INDEX_FILE_NAME, SINGLE_FILE_NAME} from './checkpoint.js';
+export {Checkpoint, INDEX_FILE_NAME, SINGLE_FILE_NAME, readIndex, type ParsedIndex} from './checkpoint.js';

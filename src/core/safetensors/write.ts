@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import {HireError, IoError, SafetensorsError} from '../errors.js';
 import {DTYPE_BYTES, DTYPES, HOST_IS_LITTLE_ENDIAN, float32ToHalf, isDtype, type Dtype, type FloatDtype} from './dtypes.js';
 import {HEADER_LENGTH_BYTES, MAX_HEADER_BYTES, METADATA_KEY, describeJson, shapeBytes} from './header.js';
-import {systemReason} from './file.js';
+import {systemReason} from '../io/read-file.js';
 
 export interface TensorData {
   dtype: Dtype;

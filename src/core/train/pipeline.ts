@@ -10,6 +10,7 @@ import {generateTokens} from '../decode/generate.js';
 import type {SamplingOptions} from '../decode/sampler.js';
 import {Session} from '../decode/session.js';
 import {DataError, UsageError} from '../errors.js';
+import {TEXT_DATA, readTextFile} from '../io/read-file.js';
 import {HireTokenizer} from '../model/tokenizer.js';
 import {bigramBaseline, type BigramResult} from './bigram.js';
 import {trainBpe, writeTokenizerFiles} from './bpe.js';
@@ -26,7 +27,7 @@ export interface TokenizerSummary {
 
 function readCorpusText(file: string): string {
   if (!fs.existsSync(file)) throw new DataError(file, 'no such file; pass --corpus with a text file');
-  return fs.readFileSync(file, 'utf8');
+  return readTextFile(file, TEXT_DATA, (f, problem) => new DataError(f, problem));
 }
 
 /** Trains a byte-level BPE on the train split of `corpus` and writes the tokenizer files into `dir`. */

@@ -113,7 +113,7 @@ describe('Checkpoint', () => {
 
   it('rejects a malformed index', () => {
     const cases: Array<[string, RegExp]> = [
-      ['{"weight_map": ', /index is not valid JSON/],
+      ['{"weight_map": ', /: invalid JSON at line 1, column 16 \(expected a value, but the text ends\)$/],
       ['[]', /index must be a JSON object, found an array/],
       ['{"metadata": {}}', /index needs a "weight_map" object of tensor name -> shard file, found nothing/],
       ['{"weight_map": {"a": 3}}', /weight_map entry "a" must name a shard file, found number 3/],

@@ -50,7 +50,7 @@ describe('malformed files are rejected with a message naming the problem', () =>
 
   it('invalid JSON', () => {
     writeRawFile(file, '{"t": {"dtype": "F32",');
-    rejects(/header is not valid JSON \(.+\)$/);
+    rejects(/header: invalid JSON at line 1, column 23 \(expected a property name in double quotes, but the text ends\)$/);
   });
 
   it('invalid UTF-8', () => {
