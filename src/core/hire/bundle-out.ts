@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {IoError} from '../errors.js';
-import {systemReason} from '../safetensors/file.js';
+import {systemReason} from '../io/read-file.js';
 import {BUNDLE_FORMAT, MANIFEST_FILE} from './bundle-names.js';
 
 

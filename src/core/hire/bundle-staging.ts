@@ -24,7 +24,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {IoError} from '../errors.js';
-import {systemReason} from '../safetensors/file.js';
+import {systemReason} from '../io/read-file.js';
 import {checkRealFileSystem, checkReplaceable, resolveOutPath, type OutPath, type ReplaceRule} from './bundle-out.js';
 
 export type TempKind = 'tmp' | 'old';
