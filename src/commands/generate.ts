@@ -8,6 +8,7 @@ import type {GenerateStats} from '../core/decode/generate.js';
 import {validateSamplingOptions} from '../core/decode/sampler.js';
 import {UsageError} from '../core/errors.js';
 import {parseTokenIds} from '../core/model/tokenizer.js';
+import {verifyWeightsFlag} from '../cli/flags.js';
 import {parseNumber} from '../cli/parse.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {TextStreamer} from '../core/decode/streamer.js';
@@ -68,6 +69,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack).", min: 0}),
     'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (none on one device).", default: 1, min: 0}),
     json: Flags.boolean({description: 'Print one JSON object (text, token ids, statistics) instead of streaming.', default: false}),
+    'verify-weights': verifyWeightsFlag,
   };
 
   private async runDevices(dir: string, flags: DeviceFlags, sampling: {temperature: number; topK: number; topP: number}): Promise<void> {
@@ -88,6 +90,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       ffnRecall: parseNumber('--ffn-recall', flags['ffn-recall']),
       ffnKPrime: flags['ffn-k-prime'],
       ffnSlack: flags['ffn-slack'],
+      verifyWeights: flags['verify-weights'],
       onWarning: warn,
     });
     try {
@@ -160,6 +163,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       ffn: flags.ffn as 'auto' | 'off',
       ffnRecall: parseNumber('--ffn-recall', flags['ffn-recall']),
       ffnKPrime: flags['ffn-k-prime'],
+      verifyWeights: flags['verify-weights'],
     });
     try {
       if (prompts.length > 1 || (flags.batch ?? 1) > 1) {
@@ -224,6 +228,7 @@ interface DeviceFlags extends SharedFlags {
   'ffn-k-prime'?: number;
   'ffn-slack': number;
   backend: string;
+  'verify-weights': boolean;
 }
 
 /** The flags runBatch reads. */

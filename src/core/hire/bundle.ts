@@ -5,78 +5,24 @@
  * version, source and calibration hashes, predictor kinds and sizes, recall curves, k' tables).
  * Written into a temporary directory and renamed into place: a failed calibration leaves nothing.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {BundleError, IoError} from '../errors.js';
 import {SafetensorsFile, writeSafetensors, type TensorData} from '../safetensors/index.js';
-import type {FfnManifest} from './ffn-bundle.js';
-import type {DatCalibration} from '../dist/dat-calibrate.js';
-import {chooseKPrime, type RecallTable} from './recall.js';
-import {predictorFromTensors, predictorTensors, type PredictorMeta, type SoftmaxPredictor} from './softmax-predictor.js';
+import {weightFileHash} from './file-hash.js';
+import {BUNDLE_FORMAT, BUNDLE_VERSION, parseManifest, type HireManifest, type ManifestModel, type PredictorRecord} from './manifest-schema.js';
+import {chooseKPrime} from './recall.js';
+import {predictorFromTensors, predictorTensors, type SoftmaxPredictor, type TensorRule} from './softmax-predictor.js';
 
-export const BUNDLE_FORMAT = 'hire-bundle';
-export const BUNDLE_VERSION = 1;
+export {sha256File, type FileHash} from './file-hash.js';
+export {BUNDLE_FORMAT, BUNDLE_VERSION, parseManifest} from './manifest-schema.js';
+export type {HireManifest, KPrimeTable, ManifestModel, PredictorRecord} from './manifest-schema.js';
+
 export const MANIFEST_FILE = 'hire.json';
 export const PREDICTORS_FILE = 'hire.safetensors';
 
 /** Files copied from the source checkpoint when present (weights are handled separately). */
 const SOURCE_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
-
-export interface FileHash {
-  file: string;
-  bytes: number;
-  sha256: string;
-}
-
-/** recall target (as written, e.g. "0.99") -> k -> the smallest k' reaching it (null: none on the grid). */
-export type KPrimeTable = Record<string, Record<string, number | null>>;
-
-export interface PredictorRecord extends PredictorMeta {
-  recall: RecallTable;
-  kPrime: KPrimeTable;
-}
-
-export interface HireManifest {
-  format: typeof BUNDLE_FORMAT;
-  version: number;
-  createdBy: string;
-  createdAt: string;
-  source: {dir: string; config: FileHash; weights: FileHash[]};
-  model: {architecture: string; vocabSize: number; dim: number};
-  calibration: {
-    data: FileHash[];
-    tokens: number;
-    fitTokens: number;
-    heldOutTokens: number;
-    seqLen: number;
-    seed: number;
-  };
-  softmax: {
-    /** The predictor decoding uses unless told otherwise. */
-    selected: string;
-    /** Recall targets the k' tables hold. */
-    recallTargets: number[];
-    predictors: PredictorRecord[];
-    /** DaT-Top-k slack per device count for the selected predictor (optional: older bundles lack it). */
-    dat?: DatCalibration;
-  } | null;
-  /** HiRE-FFN (null: the bundle's weights are the source's, linked). */
-  ffn: FfnManifest | null;
-}
-
-export function sha256File(file: string): FileHash {
-  const hash = crypto.createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 22);
-    let n: number;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) hash.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return {file: path.basename(file), bytes: fs.statSync(file).size, sha256: hash.digest('hex')};
-}
 
 /** Weight files of a checkpoint directory: model.safetensors, or the index and its shards. */
 export function weightFiles(dir: string): string[] {
@@ -102,7 +48,11 @@ export interface WriteBundleInput {
   overwrite: boolean;
 }
 
-export function writeBundle(input: WriteBundleInput): void {
+/**
+ * Writes the bundle and returns the hire.json written: `manifest` plus `weights`, the hashes of the
+ * bundle's own weight files (the source's when they are linked, else those just written).
+ */
+export function writeBundle(input: WriteBundleInput): HireManifest {
   const {sourceDir, outDir, manifest, predictors, overwrite, weights, configPatch, extraTensors} = input;
   if (fs.existsSync(outDir) && !overwrite) {
     throw new IoError(outDir, 'already exists; pass --force to replace it, or choose another --out');
@@ -125,7 +75,8 @@ export function writeBundle(input: WriteBundleInput): void {
     for (const p of predictors) for (const [k, v] of predictorTensors(p)) tensors.set(k, v);
     for (const [k, v] of extraTensors ?? []) tensors.set(k, v);
     writeSafetensors(path.join(tmp, PREDICTORS_FILE), tensors, {format: BUNDLE_FORMAT, version: String(BUNDLE_VERSION)});
-    fs.writeFileSync(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    const written = withWeights(manifest, weights ? weightFiles(tmp).map((f) => weightFileHash(path.join(tmp, f))) : manifest.source.weights);
+    fs.writeFileSync(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(written, null, 2)}\n`);
     if (fs.existsSync(outDir)) {
       const old = `${tmp}.old`;
       fs.renameSync(outDir, old);
@@ -134,10 +85,18 @@ export function writeBundle(input: WriteBundleInput): void {
     } else {
       fs.renameSync(tmp, outDir);
     }
+    return written;
   } catch (error) {
     fs.rmSync(tmp, {recursive: true, force: true});
     throw error;
   }
+}
+
+/** The manifest with `weights` set, placed right after `source`. */
+function withWeights(manifest: HireManifest, weights: HireManifest['weights']): HireManifest {
+  const entries: Array<[string, unknown]> = Object.entries(manifest).filter(([k]) => k !== 'weights');
+  entries.splice(entries.findIndex(([k]) => k === 'source') + 1, 0, ['weights', weights]);
+  return Object.fromEntries(entries) as unknown as HireManifest;
 }
 
 function linkOrCopy(src: string, dst: string): void {
@@ -153,34 +112,21 @@ export function isBundle(dir: string): boolean {
   return fs.existsSync(path.join(dir, MANIFEST_FILE));
 }
 
-/** Reads and validates hire.json against the model it sits beside. */
-export function readManifest(dir: string, model: {vocabSize: number; dim: number}): HireManifest {
+/**
+ * Reads hire.json and checks every field against the model it sits beside (parseManifest):
+ * BundleError naming the file and the first bad field.
+ */
+export function readManifest(dir: string, model: ManifestModel): HireManifest {
   const file = path.join(dir, MANIFEST_FILE);
   if (!fs.existsSync(file)) throw new BundleError(file, 'missing: this directory is not a HiRE bundle; make one with `hire calibrate`');
   let json: unknown;
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new BundleError(file, `invalid JSON (${(error as Error).message})`, {cause: error});
+    const at = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new BundleError(file, `invalid JSON${at ? ` at position ${at}` : ''}; the bundle is damaged, re-run hire calibrate`, {cause: error});
   }
-  const m = json as Partial<HireManifest>;
-  if (m === null || typeof m !== 'object' || m.format !== BUNDLE_FORMAT) {
-    throw new BundleError(file, `not a HiRE manifest (expected "format": "${BUNDLE_FORMAT}")`);
-  }
-  if (m.version !== BUNDLE_VERSION) {
-    throw new BundleError(file, `bundle format version ${String(m.version)} is not supported (this hire reads version ${BUNDLE_VERSION}); re-run hire calibrate`);
-  }
-  if (!m.model || m.model.vocabSize !== model.vocabSize || m.model.dim !== model.dim) {
-    throw new BundleError(
-      file,
-      `made for vocabulary ${m.model?.vocabSize} and width ${m.model?.dim}, but the model has ${model.vocabSize} and ${model.dim}`,
-    );
-  }
-  const s = m.softmax;
-  if (s && (!Array.isArray(s.predictors) || !s.predictors.some((p) => p.name === s.selected))) {
-    throw new BundleError(file, `softmax.selected "${s.selected}" names no predictor in softmax.predictors`);
-  }
-  return m as HireManifest;
+  return parseManifest(file, json, model);
 }
 
 /** Loads one predictor's tensors from hire.safetensors, checking every name and shape. */
@@ -194,8 +140,8 @@ export function readPredictor(dir: string, manifest: HireManifest, name: string)
   return withPredictorTensors(dir, (read) => predictorFromTensors(record, manifest.model.vocabSize, manifest.model.dim, read(`predictor "${name}"`)));
 }
 
-/** Reads one tensor of hire.safetensors, checking its shape; `owner` names it in errors. */
-export type TensorReader = (owner: string) => (tensor: string, shape: number[]) => Uint8Array | Float32Array;
+/** Reads one tensor of hire.safetensors, checking its shape, dtype and values; `owner` names it in errors. */
+export type TensorReader = (owner: string) => (tensor: string, shape: number[], rule?: TensorRule) => Uint8Array | Float32Array;
 
 /** Opens the bundle's hire.safetensors for `use` (which reads tensors through checked readers) and closes it. */
 export function withPredictorTensors<T>(dir: string, use: (read: TensorReader) => T): T {
@@ -203,17 +149,35 @@ export function withPredictorTensors<T>(dir: string, use: (read: TensorReader) =
   if (!fs.existsSync(file)) throw new BundleError(file, 'missing: the bundle is incomplete; re-run hire calibrate');
   const st = SafetensorsFile.open(file);
   try {
-    return use((owner) => (tensor, shape) => {
+    return use((owner) => (tensor, shape, rule = {}) => {
       if (!st.has(tensor)) throw new BundleError(file, `missing tensor "${tensor}" of ${owner}`);
       const info = st.info(tensor);
       if (info.shape.length !== shape.length || info.shape.some((v, i) => v !== shape[i])) {
         throw new BundleError(file, `tensor "${tensor}" has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}]`);
       }
-      return info.dtype === 'U8' ? st.readTyped(tensor, 'U8') : st.readFloat32(tensor);
+      const bytes = rule.data === 'bytes';
+      if (bytes !== (info.dtype === 'U8')) throw new BundleError(file, `tensor "${tensor}" of ${owner} has dtype ${info.dtype}, expected ${bytes ? 'U8' : 'a float dtype'}`);
+      if (bytes) return st.readTyped(tensor, 'U8');
+      const data = st.readFloat32(tensor);
+      const problem = valueProblem(data, rule);
+      if (problem) throw new BundleError(file, `tensor "${tensor}" of ${owner} ${problem}; the bundle is damaged: re-run hire calibrate`);
+      return data;
     });
   } finally {
     st.close();
   }
+}
+
+/** What is wrong with a predictor tensor's values (null: nothing): non-finite, negative or all zero. */
+function valueProblem(data: Float32Array, rule: TensorRule): string | null {
+  let nonZero = false;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!Number.isFinite(v)) return `holds ${v} at element ${i}`;
+    if (v < 0 && rule.nonNegative) return `holds a negative value (${v}) at element ${i}, but its values are never negative`;
+    if (v !== 0) nonZero = true;
+  }
+  return rule.nonZero && !nonZero && data.length > 0 ? 'is all zeros, so the predictor ranks nothing' : null;
 }
 
 /**

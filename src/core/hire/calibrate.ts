@@ -12,6 +12,7 @@ import {Session} from '../decode/session.js';
 import {DataError, UsageError} from '../errors.js';
 import type {ModelConfig} from '../model/config.js';
 import {sha256File, weightFiles, writeBundle, type HireManifest, type KPrimeTable, type PredictorRecord} from './bundle.js';
+import {weightFileHash} from './file-hash.js';
 import {checkFitRequest, fitPredictors, type FitRequest} from './fit.js';
 import {ffnManifest, ffnPredictorTensors, relayoutWeights} from './ffn-bundle.js';
 import {calibrateFfn, FfnCollector, type FfnCalibration, type FfnFitRequest} from './ffn-calibrate.js';
@@ -193,14 +194,14 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
       source: {
         dir: opts.model,
         config: sha256File(path.join(opts.model, 'config.json')),
-        weights: weightFiles(opts.model).map((f) => sha256File(path.join(opts.model, f))),
+        weights: weightFiles(opts.model).map((f) => weightFileHash(path.join(opts.model, f))),
       },
       model: {architecture: config.architecture, vocabSize: vocab, dim},
       calibration: {data: corpus.files, tokens: ids.length, fitTokens, heldOutTokens: heldOut, seqLen, seed},
       softmax: {selected: selected.name, recallTargets: targets, predictors: records, dat: dat.result(selected.name)},
       ffn: ffn ? ffnManifest(ffn, targets, recall) : null,
     };
-    writeBundle({
+    const written = writeBundle({
       sourceDir: opts.model,
       outDir: out,
       manifest,
@@ -214,7 +215,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResu
           }
         : {}),
     });
-    return {bundle: out, manifest};
+    return {bundle: out, manifest: written};
   } finally {
     session.dispose();
   }

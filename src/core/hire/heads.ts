@@ -6,7 +6,7 @@ import type {Backend, Mat} from '../backends/backend.js';
 import {DenseHead, type OutputHead} from '../decode/output-head.js';
 import type {SamplingOptions} from '../decode/sampler.js';
 import {UsageError} from '../errors.js';
-import {isBundle, lookupKPrime, readManifest, readPredictor} from './bundle.js';
+import {isBundle, lookupKPrime, readManifest, readPredictor, type ManifestModel} from './bundle.js';
 import {HireSoftmaxHead} from './softmax-head.js';
 
 export interface HeadOptions {
@@ -36,7 +36,7 @@ export function samplingK(s: SamplingOptions): number | null {
 
 export function chooseHead(
   modelDir: string,
-  model: {backend: Backend; lmHead: Mat; vocabSize: number; dim: number},
+  model: {backend: Backend; lmHead: Mat; config: ManifestModel},
   sampling: SamplingOptions,
   opts: HeadOptions,
 ): HeadChoice {
@@ -45,7 +45,7 @@ export function chooseHead(
     if (opts.certify && !opts.dense) throw new UsageError('--certify needs a HiRE bundle; make one with `hire calibrate`');
     return {head: dense, note: null};
   }
-  const manifest = readManifest(modelDir, model);
+  const manifest = readManifest(modelDir, model.config);
   if (!manifest.softmax) return {head: dense, note: 'the bundle has no softmax predictor: dense output layer'};
   const name = opts.predictor ?? manifest.softmax.selected;
   const predictor = readPredictor(modelDir, manifest, name);
@@ -59,8 +59,8 @@ export function chooseHead(
   let kPrime = opts.kPrime;
   let note: string | null = null;
   if (kPrime !== undefined) {
-    if (!Number.isInteger(kPrime) || kPrime < 1 || kPrime > model.vocabSize) {
-      throw new UsageError(`--k-prime ${kPrime} must be an integer from 1 to the vocabulary size ${model.vocabSize}`);
+    if (!Number.isInteger(kPrime) || kPrime < 1 || kPrime > model.config.vocabSize) {
+      throw new UsageError(`--k-prime ${kPrime} must be an integer from 1 to the vocabulary size ${model.config.vocabSize}`);
     }
   } else {
     const found = lookupKPrime(record, k ?? Number.MAX_SAFE_INTEGER, recall);
