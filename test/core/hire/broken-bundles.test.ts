@@ -12,14 +12,18 @@ import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {generate} from '../../../src/api/generate.js';
 import {loadBundle} from '../../../src/api/model.js';
+import {DistributedModel} from '../../../src/core/dist/distributed-model.js';
 import {chooseDistributedHead} from '../../../src/core/dist/heads.js';
 import {DistributedSession} from '../../../src/core/dist/session.js';
 import {BundleError, HireError, UsageError, WeightError} from '../../../src/core/errors.js';
 import {parseManifest, readManifest, readPredictor, type HireManifest} from '../../../src/core/hire/bundle.js';
 import {checkBundle, checkBundleWeights} from '../../../src/core/hire/bundle-identity.js';
 import {readFfnPlans} from '../../../src/core/hire/ffn-bundle.js';
-import {fingerprintRanges} from '../../../src/core/hire/file-hash.js';
+import {calibrate} from '../../../src/core/hire/calibrate.js';
+import {fingerprintRanges, weightFileHash} from '../../../src/core/hire/file-hash.js';
+import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
 import type {ModelConfig} from '../../../src/core/model/config.js';
+import {TINY_VOCAB_SIZE, writeTinyTokenizer} from '../../helpers/tiny-tokenizer.js';
 import {configOf, copyDemoBundle, editF32Tensors, editManifest, readJson, reverseRows, rewrite} from '../../helpers/bundles.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-broken-'));
@@ -317,6 +321,37 @@ describe('weight identity', () => {
   });
 });
 
+describe('what calibrate records', () => {
+  it('the hashes and fingerprints of the bundle\'s own weights: the source\'s when linked, the re-laid-out file\'s with an FFN section', async () => {
+    const src = path.join(tmp, 'gpt2-src');
+    writeSyntheticCheckpoint(src, {family: 'gpt2', dim: 32, nLayers: 2, nHeads: 4, hiddenDim: 64, vocabSize: TINY_VOCAB_SIZE, maxSeqLen: 64, seed: 5});
+    writeTinyTokenizer(src);
+    const text = path.join(tmp, 'gpt2.txt');
+    fs.writeFileSync(text, 'the quick brown fox jumps over the lazy dog; a chat about hills and rivers. '.repeat(30));
+    const base = {model: src, data: [text], tokens: 300, softmax: ['quant' as const], bits: 8 as const, ks: [1], threads: 1};
+    const linked = (await calibrate({...base, out: path.join(tmp, 'linked.hire')})).manifest;
+    expect(linked.source.weights[0]!.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(linked.weights).toEqual(linked.source.weights);
+    const out = path.join(tmp, 'relaid.hire');
+    const relaid = (await calibrate({...base, out, ffn: {groupSize: 4, topK: 0.25}})).manifest;
+    expect(relaid.weights).toEqual([weightFileHash(path.join(out, 'model.safetensors'))]);
+    expect(relaid.weights![0]!.sha256).not.toBe(relaid.source.weights[0]!.sha256);
+    // what calibrate writes passes every check, the full sha256 included
+    expect(readJson(path.join(out, 'hire.json'))).toEqual(JSON.parse(JSON.stringify(relaid)));
+    expect(checkBundle(out, configOf(out), {verifyWeights: true}).verified).toEqual(['size', 'fingerprint', 'sha256']);
+  }, 60_000);
+
+  it('the fingerprint reads the whole of a small file, and at most 3 MiB of a large one', () => {
+    expect(fingerprintRanges(1000)).toEqual([[0, 1000]]);
+    const size = 13e9;
+    const ranges = fingerprintRanges(size);
+    expect(ranges[0]).toEqual([0, 1 << 20]);
+    expect(ranges[ranges.length - 1]).toEqual([size - (1 << 20), size]);
+    for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]).toBeGreaterThanOrEqual(ranges[i - 1]![1]);
+    expect(ranges.reduce((a, [s, e]) => a + e - s, 0)).toBe(3 << 20);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // --devices: the same checks.
 
@@ -329,6 +364,15 @@ describe('with --devices', () => {
     const e = thrown(() => chooseDistributedHead(path.join(tmp, 'valid.hire'), config, GREEDY, {...opts, slack: -7}));
     expect(e).toBeInstanceOf(UsageError);
     expect((e as Error).message).toMatch(/^slack must be an integer from 0 to the vocabulary size 4096, got -7$/);
+  });
+
+  it('a device that reads a bad predictor fails with the BundleError one device would give', async () => {
+    const dir = copyDemoBundle(path.join(tmp, 'devices-nan.hire'));
+    const file = path.join(dir, 'hire.safetensors');
+    editF32Tensors(file, ['ffn.3.quant-int4-g64.Wq.scales'], (v) => (v[9] = NaN));
+    const e = await DistributedModel.open({modelDir: dir, devices: 2, topk: 'exact', head: {kind: 'dense'}}).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(BundleError);
+    expectClear(e, 'E_BUNDLE', file, 'tensor "ffn.3.quant-int4-g64.Wq.scales" of FFN layer 3 holds NaN at element 9');
   });
 
   it('checks the weights before any device starts', async () => {
