@@ -2,8 +2,9 @@
  * The HiRE bundle (DESIGN.md section 5): a directory `<name>.hire/` that is also a plain
  * checkpoint. It holds the source's config.json, tokenizer files and weights (hard-linked when the
  * file system allows, else copied), `hire.safetensors` (predictor tensors) and `hire.json` (format
- * version, source and calibration hashes, predictor kinds and sizes, recall curves, k' tables).
- * Written into a temporary directory and renamed into place: a failed calibration leaves nothing.
+ * version, source and calibration hashes, the hashes of the bundle's own weight files, predictor
+ * kinds and sizes, recall curves, k' tables; its shape and checks: manifest-schema.ts). Written
+ * into a temporary directory and renamed into place: a failed calibration leaves nothing.
  */
 import fs from 'node:fs';
 import path from 'node:path';
