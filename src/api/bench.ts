@@ -46,6 +46,11 @@ export interface BenchOptions extends TaskOptions {
   batch?: number[];
   /** Time every row this many times, round-robin, and keep each row's median run (default 1). */
   repeat?: number;
+  /**
+   * Also compare the full sha256 of every bundle weight file with hire.json (reads every byte; the
+   * size and a sampled fingerprint are always compared). Default false.
+   */
+  verifyWeights?: boolean;
 }
 
 export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
@@ -64,6 +69,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
     ffn: options.ffn,
     batch: options.batch,
     repeat: options.repeat,
+    verifyWeights: options.verifyWeights,
     onProgress: (stage) => progress(stage),
     onWarning: options.onWarning,
   });

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import './dispose.js';
-import {isBundle, readManifest, type HireManifest} from '../core/hire/bundle.js';
+import {isBundle, type HireManifest} from '../core/hire/bundle.js';
 import {chooseHead, samplingK, type HeadOptions} from '../core/hire/heads.js';
 import type {OutputHead} from '../core/decode/output-head.js';
 import type {SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
@@ -33,7 +33,7 @@ export class HireModel {
     this.dir = dir;
     this.#session = session;
     this.config = session.config;
-    this.bundle = isBundle(dir) ? readManifest(dir, {vocabSize: session.config.vocabSize, dim: session.config.embedDim}) : null;
+    this.bundle = session.bundle;
     INTERNALS.set(this, {
       session: () => this.#open(),
       head: (sampling, opts) => this.#head(sampling, opts),
@@ -52,6 +52,7 @@ export class HireModel {
       ffn: options.ffn,
       ffnRecall: options.ffnRecall,
       ffnKPrime: options.ffnKPrime,
+      verifyWeights: options.verifyWeights,
     });
     try {
       return new HireModel(dir, session);
@@ -155,7 +156,7 @@ export class HireModel {
     let choice = this.#heads.get(key);
     if (!choice) {
       const s = this.#open();
-      const m = {backend: s.backend, lmHead: s.model.weights.lmHead, vocabSize: s.config.vocabSize, dim: s.config.embedDim};
+      const m = {backend: s.backend, lmHead: s.model.weights.lmHead, config: s.config};
       choice = chooseHead(this.dir, m, sampling, opts);
       this.#heads.set(key, choice);
     }

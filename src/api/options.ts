@@ -31,6 +31,11 @@ export interface LoadOptions {
   ffnRecall?: number;
   /** Dynamic FFN groups per layer, instead of the table's k'_g. */
   ffnKPrime?: number;
+  /**
+   * Also compare the full sha256 of every bundle weight file with hire.json (reads every byte; the
+   * size and a sampled fingerprint are always compared). Default false.
+   */
+  verifyWeights?: boolean;
   // Reserved for DaT-Top-k (multi-device decoding): `devices`.
 }
 

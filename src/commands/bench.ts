@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {BaseCommand, warn} from '../cli/base-command.js';
 import {formatBytes, makeTable} from '../cli/format.js';
+import {verifyWeightsFlag} from '../cli/flags.js';
 import {parseIntList, parseNumber} from '../cli/parse.js';
 import {createProgress} from '../cli/progress.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
@@ -69,6 +70,7 @@ Shapes: ${shapeNames().join(', ')}.`;
     'ffn-recall': Flags.string({description: "With --devices on a bundle calibrated with --ffn: HiRE-FFN recall target that picks k'_g per layer (each device reads its share).", default: '0.99'}),
     'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (none on one device).", default: 1, min: 0}),
     json: Flags.boolean({description: 'Print the report as JSON.', default: false}),
+    'verify-weights': verifyWeightsFlag,
   };
 
   async run(): Promise<void> {
@@ -125,6 +127,7 @@ Shapes: ${shapeNames().join(', ')}.`;
               ffnSlack: flags['ffn-slack'],
             }
           : null,
+        verifyWeights: flags['verify-weights'],
         onProgress,
         onWarning: warn,
       });

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {BaseCommand, note, warn} from '../cli/base-command.js';
 import {formatBytes, makeTable} from '../cli/format.js';
+import {verifyWeightsFlag} from '../cli/flags.js';
 import {parseIntList} from '../cli/parse.js';
 import {createProgress, progressCallback} from '../cli/progress.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
@@ -39,6 +40,7 @@ export default class Eval extends BaseCommand {
     'no-ffn': Flags.boolean({description: 'Skip the HiRE-FFN rows even when the bundle has an FFN section.', default: false}),
     json: Flags.boolean({description: 'Print the report as JSON.', default: false}),
     plot: Flags.string({description: 'Write the recall curves as an SVG to this file.'}),
+    'verify-weights': verifyWeightsFlag,
   };
 
   async run(): Promise<void> {
@@ -58,6 +60,7 @@ export default class Eval extends BaseCommand {
         backend: flags.backend,
         threads: flags.threads,
         ffn: !flags['no-ffn'],
+        verifyWeights: flags['verify-weights'],
         onProgress: progressCallback(progress),
         onWarning: warn,
       });

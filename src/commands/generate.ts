@@ -8,7 +8,7 @@ import {checkPrompt, type GenerateStats} from '../core/decode/generate.js';
 import type {GenerationResult} from '../api/result.js';
 import {validateSamplingOptions} from '../core/decode/sampler.js';
 import {TokenizerError, UsageError, type HireError} from '../core/errors.js';
-
+import {verifyWeightsFlag} from '../cli/flags.js';
 import {parseNumber, parseTokenIds} from '../cli/parse.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {TextStreamer} from '../core/decode/streamer.js';
@@ -71,6 +71,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack).", min: 0}),
     'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (none on one device).", default: 1, min: 0}),
     json: Flags.boolean({description: 'Print one JSON object (text without the prompt, token ids, statistics; see the description) instead of streaming.', default: false}),
+    'verify-weights': verifyWeightsFlag,
   };
 
   /** A prompt the tokenizer cannot take can be given as ids. */
@@ -96,6 +97,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       ffnRecall: parseNumber('--ffn-recall', flags['ffn-recall']),
       ffnKPrime: flags['ffn-k-prime'],
       ffnSlack: flags['ffn-slack'],
+      verifyWeights: flags['verify-weights'],
       onWarning: warn,
     });
     try {
@@ -196,6 +198,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       ffn: flags.ffn as 'auto' | 'off',
       ffnRecall: parseNumber('--ffn-recall', flags['ffn-recall']),
       ffnKPrime: flags['ffn-k-prime'],
+      verifyWeights: flags['verify-weights'],
     });
     try {
       if ((flags.prompt ?? []).length > 1 || (flags.batch ?? 1) > 1) await this.runBatch(model, flags, sampling);
@@ -231,6 +234,7 @@ interface DeviceFlags extends SharedFlags {
   'ffn-k-prime'?: number;
   'ffn-slack': number;
   backend: string;
+  'verify-weights': boolean;
 }
 
 /** The flags runBatch reads. */

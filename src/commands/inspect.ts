@@ -1,12 +1,15 @@
 import {Args, Flags} from '@oclif/core';
 import {BaseCommand} from '../cli/base-command.js';
+import {verifyWeightsFlag} from '../cli/flags.js';
 import {formatBytes, formatCount, makeTable} from '../cli/format.js';
+import {isBundle} from '../core/hire/bundle.js';
+import {checkBundle} from '../core/hire/bundle-identity.js';
 import {inspectModel} from '../core/model/inspect.js';
 import {openModel} from '../core/model/load.js';
 
 export default class Inspect extends BaseCommand {
   static override summary = 'Show what a checkpoint holds: family, parameters, dtypes, bytes read per token, tensors.';
-  static override description = `Reads config.json and the safetensors headers (no tensor data), checks every weight the architecture needs against its expected name and shape, and prints a summary and the tensor table.`;
+  static override description = `Reads config.json and the safetensors headers (no tensor data), checks every weight the architecture needs against its expected name and shape, and prints a summary and the tensor table. On a HiRE bundle it also checks every field of hire.json and that the weight files are the ones calibrated (size and a sampled fingerprint; the full sha256 with --verify-weights).`;
 
   static override examples = [
     '<%= config.bin %> inspect ../shared/models/llama2xs',
@@ -21,13 +24,15 @@ export default class Inspect extends BaseCommand {
   static override flags = {
     json: Flags.boolean({description: 'Print the report as JSON.', default: false}),
     'no-tensors': Flags.boolean({description: 'Leave out the tensor table.', default: false}),
+    'verify-weights': verifyWeightsFlag,
   };
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Inspect);
     const source = openModel(args.model);
     try {
-      const report = inspectModel(source);
+      const bundle = isBundle(args.model) ? checkBundle(args.model, source.config, {verifyWeights: flags['verify-weights']}) : null;
+      const report = {...inspectModel(source), bundle: bundle && {checked: bundle.verified}};
       if (flags.json) {
         this.log(JSON.stringify(flags['no-tensors'] ? {...report, tensors: undefined} : report, null, 2));
         return;
@@ -48,6 +53,10 @@ export default class Inspect extends BaseCommand {
       );
       if (c.ffnTopK !== null) summary.push({'ffn top-k': `${(c.ffnTopK * 100).toFixed(1)}% of ${c.hiddenDim}`});
       if (c.ffnLayout === 'neuron-rows') summary.push({'ffn layout': 'W_out stored as neuron rows [ffn, dim] (a HiRE-FFN bundle)'});
+      if (bundle) {
+        const weights = bundle.verified.length ? `weights match it (${bundle.verified.join(', ')})` : 'it records no hashes of these weights';
+        summary.push({'hire bundle': `hire.json checked; ${weights}`});
+      }
       this.log(summary.toString());
       if (flags['no-tensors']) return;
       const table = makeTable(['tensor', 'dtype', 'shape', 'bytes', 'used as']);

@@ -8,7 +8,8 @@
  *   E_SAFETENSORS  SafetensorsError               malformed safetensors file or index
  *   E_CONFIG       ConfigError                    config.json missing, unreadable or inconsistent
  *   E_ARCHITECTURE UnsupportedArchitectureError   a model family hire does not implement
- *   E_WEIGHTS      WeightError                    tensor missing, wrong shape or unusable dtype
+ *   E_WEIGHTS      WeightError                    tensor missing, wrong shape or unusable dtype; or a
+ *                                                 bundle's weight file not the one it was calibrated for
  *   E_TOKENIZER    TokenizerError                 tokenizer.json missing or unusable
  *   E_BACKEND      BackendError                   compute backend cannot start or failed
  *   E_BUNDLE       BundleError                    HiRE bundle missing, of another version, or mismatched
@@ -88,7 +89,10 @@ export class UnsupportedArchitectureError extends HireError {
   }
 }
 
-/** A tensor is missing, has the wrong shape, or has a dtype we cannot use. */
+/**
+ * A tensor is missing, has the wrong shape, or has a dtype we cannot use; or a bundle's weight file
+ * differs (size, fingerprint, sha256) from the one hire.json recorded at calibration.
+ */
 export class WeightError extends HireError {
   readonly file: string;
   constructor(file: string, problem: string) {

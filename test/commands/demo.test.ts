@@ -7,6 +7,7 @@ import {DEMO_BUNDLE_DIR} from '../../src/core/model/defaults.js';
 import {readManifest} from '../../src/core/hire/bundle.js';
 import {runCli} from '../helpers/cli.js';
 import {evaluate} from '../../src/core/hire/evaluate.js';
+import {configOf} from '../helpers/bundles.js';
 
 describe('the bundled demo model', () => {
   it('generate with no model decodes the demo bundle with HiRE and says so', () => {
@@ -39,7 +40,7 @@ describe('the bundled demo model', () => {
   });
 
   it('the committed bundle matches the committed model and holds a k\' table', () => {
-    const m = readManifest(DEMO_BUNDLE_DIR, {vocabSize: 4096, dim: 128});
+    const m = readManifest(DEMO_BUNDLE_DIR, configOf(DEMO_BUNDLE_DIR));
     const selected = m.softmax!.predictors.find((p) => p.name === m.softmax!.selected)!;
     expect(selected.kPrime['0.99']!['1']).toBeGreaterThanOrEqual(1);
     // recall@1 and recall@32 at the k' calibration chose for 0.99 reach the target on held-out text

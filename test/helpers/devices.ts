@@ -12,7 +12,7 @@ export async function singleDevice(dir: string, prompt: number[], n: number, opt
   const s = await Session.open(dir, {backend: opts.backend ?? 'cpu', threads: 1, tokenizer: 'none', ffn: 'off'});
   try {
     const head = opts.bundleHead
-      ? chooseHead(dir, {backend: s.backend, lmHead: s.model.weights.lmHead, vocabSize: s.config.vocabSize, dim: s.config.embedDim}, GREEDY, {}).head
+      ? chooseHead(dir, {backend: s.backend, lmHead: s.model.weights.lmHead, config: s.config}, GREEDY, {}).head
       : undefined;
     return await greedyIds(s.model, prompt, n, head);
   } finally {

@@ -63,6 +63,11 @@ export interface BenchOptions {
   batch?: number[];
   /** Time every row this many times, round-robin, and keep each row's median run (default 1). */
   repeat?: number;
+  /**
+   * Also compare the full sha256 of every bundle weight file with hire.json (reads every byte; the
+   * size and a sampled fingerprint are always compared). Default false.
+   */
+  verifyWeights?: boolean;
   /** Multi-device rows (DaT-Top-k): device counts and top-k modes (src/core/dist/bench.ts). */
   devices?: DeviceBenchOptions | null;
   onProgress?: (stage: string) => void;
@@ -159,6 +164,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     tokenizer: 'none',
     onWarning: opts.onWarning,
     ffnNeuronRows: bundleFfn || Boolean(opts.ffn) ? true : undefined,
+    verifyWeights: opts.verifyWeights,
   });
   try {
     const {model, backend, config} = session;
@@ -297,7 +303,7 @@ function makeHireHead(dir: string, session: Session, opts: BenchOptions): Output
   const lmHead = model.weights.lmHead;
   if (isBundle(dir)) {
     const sampling = {temperature: 0, topK: 0, topP: 1};
-    const choice = chooseHead(dir, {backend, lmHead, vocabSize: config.vocabSize, dim: config.embedDim}, sampling, {
+    const choice = chooseHead(dir, {backend, lmHead, config}, sampling, {
       recall: opts.recall,
       kPrime: opts.hire?.kPrime,
     });

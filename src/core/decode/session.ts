@@ -5,7 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {createBackend, type Backend, type BackendOptions} from '../backends/index.js';
-import type {ModelConfig} from '../model/config.js';
+import {isBundle} from '../hire/bundle.js';
+import {checkBundle} from '../hire/bundle-identity.js';
+import type {HireManifest} from '../hire/manifest-schema.js';
+import {parseModelConfig} from '../model/architectures/index.js';
+import {readConfigJson, type ModelConfig} from '../model/config.js';
 import {openModel, uploadWeights, type ModelSource} from '../model/load.js';
 import {HireTokenizer} from '../model/tokenizer.js';
 import {denseBytesPerToken, Transformer} from './forward.js';
@@ -22,6 +26,11 @@ export interface OpenOptions extends BackendOptions, FfnDecodeOptions {
   onProgress?: (stage: string, done: number, total: number) => void;
   /** Load W_out as neuron rows even without a bundle (for synthetic HiRE-FFN benchmarks). */
   ffnNeuronRows?: boolean;
+  /**
+   * HiRE bundles: also compare the full sha256 of every weight file with hire.json (size and the
+   * sampled fingerprint are always compared).
+   */
+  verifyWeights?: boolean;
 }
 
 export class Session {
@@ -32,9 +41,14 @@ export class Session {
     readonly tokenizer: HireTokenizer | null,
     /** HiRE-FFN, installed on `model` when the bundle has an FFN section (and ffn is not 'off'). */
     readonly sparseFfn: SparseFfn | null,
+    /** hire.json of a HiRE bundle, checked (with the weights' identity), or null for a plain checkpoint. */
+    readonly bundle: HireManifest | null,
   ) {}
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<Session> {
+    // a bundle's hire.json and weight identity first: wrong weights fail before any upload
+    const verify = {verifyWeights: opts.verifyWeights};
+    const bundle = isBundle(dir) ? checkBundle(dir, parseModelConfig(readConfigJson(dir)).config, verify).manifest : null;
     const source = openModel(dir, {ffnNeuronRows: opts.ffnNeuronRows});
     let backend: Backend | undefined;
     try {
@@ -46,7 +60,7 @@ export class Session {
       const model = new Transformer(source.config, weights, backend);
       const sparseFfn = await installSparseFfn(model, dir, opts);
       if (sparseFfn?.note) opts.onWarning?.(sparseFfn.note);
-      return new Session(source, backend, model, tokenizer, sparseFfn);
+      return new Session(source, backend, model, tokenizer, sparseFfn, bundle);
     } catch (error) {
       backend?.dispose();
       source.checkpoint.close();

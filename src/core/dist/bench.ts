@@ -149,7 +149,7 @@ export async function benchDevices(o: DeviceBenchInput): Promise<DeviceBenchRepo
  */
 function recallPoints(o: DeviceBenchInput, first: Extract<DistributedHead, {kind: 'hire'}>, slacks: Map<number, {slack: number}>) {
   const counts = [...slacks.keys()].filter((d) => d > 1);
-  const manifest = readManifest(o.dir, {vocabSize: o.config.vocabSize, dim: o.config.embedDim});
+  const manifest = readManifest(o.dir, o.config);
   const cal = manifest.softmax?.dat;
   const layout = o.devices.vocabLayout ?? 'strided';
   const entries = cal && cal.predictor === first.name && (cal.layout ?? 'contiguous') === layout ? cal.entries : [];
@@ -161,7 +161,7 @@ function recallPoints(o: DeviceBenchInput, first: Extract<DistributedHead, {kind
 function headFor(o: DeviceBenchInput, devices: number, topk: TopKMode): DistributedHead {
   const c = o.config;
   if (isBundle(o.dir)) {
-    const r = chooseDistributedHead(o.dir, {vocabSize: c.vocabSize, dim: c.embedDim}, {temperature: 0, topK: 0, topP: 1}, {
+    const r = chooseDistributedHead(o.dir, c, {temperature: 0, topK: 0, topP: 1}, {
       devices,
       topk,
       recall: o.recall,

@@ -42,7 +42,7 @@ export async function measureDatRecall(o: DatRecallOptions): Promise<{tokens: nu
   const session = await Session.open(o.bundle, {backend: 'cpu', threads: o.threads ?? os.availableParallelism(), ffn: 'off'});
   try {
     const {config, backend} = session;
-    const manifest = readManifest(o.bundle, {vocabSize: config.vocabSize, dim: config.embedDim});
+    const manifest = readManifest(o.bundle, config);
     const head = new HireSoftmaxHead(backend, session.model.weights.lmHead, readPredictor(o.bundle, manifest, o.predictor), {kPrime: 1, certifyK: null});
     const dense = new DenseHead(backend, session.model.weights.lmHead);
     const accs = o.points.map((p) => new DatRecallAccumulator([p.devices], [{k: p.k, kPrime: p.kPrime}], [0, p.slack], o.vocabLayout));

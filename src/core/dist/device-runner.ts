@@ -7,7 +7,7 @@
  */
 import type {Backend, Vec} from '../backends/backend.js';
 import {syntheticPredictor, type SyntheticPredictorSpec} from '../bench/synthetic-predictor.js';
-import {readManifest, readPredictor} from '../hire/bundle.js';
+import {readManifest, readPredictor, type ManifestModel} from '../hire/bundle.js';
 import type {SoftmaxPredictor} from '../hire/softmax-predictor.js';
 import {openModel} from '../model/load.js';
 import {countWord, HEAD_OP, OP, type Views} from './protocol.js';
@@ -42,12 +42,12 @@ export interface DeviceReady {
   ffn: DeviceFfnInfo;
 }
 
-async function loadPredictor(s: DeviceSetup, vocabSize: number, dim: number): Promise<SoftmaxPredictor | null> {
+async function loadPredictor(s: DeviceSetup, config: ManifestModel): Promise<SoftmaxPredictor | null> {
   const h = s.head;
   const range = s.plan.shards[s.device]!.vocab;
   if (h.kind === 'dense') return null;
   if (h.kind === 'synthetic') return slicePredictor(syntheticPredictor(h.spec), range);
-  return slicePredictor(readPredictor(h.dir, readManifest(h.dir, {vocabSize, dim}), h.predictor), range);
+  return slicePredictor(readPredictor(h.dir, readManifest(h.dir, config), h.predictor), range);
 }
 
 /** Loads device s.device's shard onto `backend`; the runner owns the backend from then on. */
@@ -56,7 +56,7 @@ export async function loadDevice(s: DeviceSetup, backend: Backend, coll: Collect
   try {
     const shard = s.plan.shards[s.device]!;
     const weights = loadShardWeights(source, shard, backend);
-    const predictor = await loadPredictor(s, source.config.vocabSize, source.config.embedDim);
+    const predictor = await loadPredictor(s, source.config);
     const selector = s.ffn ? await DeviceFfnSelector.load(backend, source.config, weights, s.ffn) : null;
     const model = new ShardModel(source.config, weights, backend, shard, coll, predictor, {ffnTopK: s.ffnTopK, ffnSelector: selector});
     const ffn = selector ? selector.info(weights) : denseFfnInfo(weights);

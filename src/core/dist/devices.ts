@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import {fileURLToPath} from 'node:url';
 import {Worker} from 'node:worker_threads';
-import {BackendError} from '../errors.js';
+import {BackendError, BundleError, WeightError, type HireError} from '../errors.js';
 import type {DeviceHeadSpec, DeviceReady} from './device-runner.js';
 import type {DeviceInit} from './device-worker.js';
 import type {DeviceFfnSpec} from './shard-ffn-select.js';
@@ -162,9 +162,23 @@ export class DeviceGroup implements DeviceDriver {
   }
 }
 
+/**
+ * A device that could not start because of a bad bundle file (a predictor tensor holding NaN, say)
+ * fails with the same error as one device would: the worker's BundleError / WeightError crosses
+ * the thread boundary as a plain Error with its code and file kept, and is rebuilt here.
+ */
+function bundleErrorOf(err: Error): HireError | null {
+  const {code, file} = err as Error & {code?: unknown; file?: unknown};
+  if (typeof file !== 'string' || !err.message.startsWith(`${file}: `)) return null;
+  const problem = err.message.slice(file.length + 2);
+  if (code === 'E_BUNDLE') return new BundleError(file, problem, {cause: err});
+  if (code === 'E_WEIGHTS') return new WeightError(file, problem);
+  return null;
+}
+
 function whenReady(w: Worker, d: number): Promise<DeviceReady> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(new BackendError(`device ${d} could not start: ${err.message}`, {cause: err}));
+    const onError = (err: Error) => reject(bundleErrorOf(err) ?? new BackendError(`device ${d} could not start: ${err.message}`, {cause: err}));
     const onExit = (code: number) => reject(new BackendError(`device ${d} exited during start (code ${code})`));
     w.once('error', onError);
     w.once('exit', onExit);

@@ -5,7 +5,7 @@
  */
 import type {SamplingOptions} from '../decode/sampler.js';
 import {UsageError} from '../errors.js';
-import {isBundle, lookupKPrime, readManifest} from '../hire/bundle.js';
+import {isBundle, lookupKPrime, readManifest, type ManifestModel} from '../hire/bundle.js';
 import {samplingK, type HeadOptions} from '../hire/heads.js';
 import {lookupSlack} from './dat-calibrate.js';
 import type {DistributedHead, TopKMode} from './distributed-model.js';
@@ -25,11 +25,14 @@ export const DEFAULT_SLACK_SHARE = 0.25;
 
 export function chooseDistributedHead(
   modelDir: string,
-  model: {vocabSize: number; dim: number},
+  model: ManifestModel,
   sampling: SamplingOptions,
   opts: DistributedHeadOptions,
 ): {head: DistributedHead; note: string | null} {
   if (opts.certify) throw new UsageError('certify is not supported on several devices (certified widening needs every bound in one place)', {option: 'certify'});
+  if (opts.slack !== undefined && !(Number.isInteger(opts.slack) && opts.slack >= 0 && opts.slack <= model.vocabSize)) {
+    throw new UsageError(`slack must be an integer from 0 to the vocabulary size ${model.vocabSize}, got ${opts.slack}`, {option: 'slack'});
+  }
   if (opts.dense || !isBundle(modelDir)) return {head: {kind: 'dense'}, note: null};
   const manifest = readManifest(modelDir, model);
   if (!manifest.softmax) return {head: {kind: 'dense'}, note: 'the bundle has no softmax predictor: dense output layer'};

@@ -8,6 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type {SamplingOptions} from '../decode/sampler.js';
+import {isBundle} from '../hire/bundle.js';
+import {checkBundle} from '../hire/bundle-identity.js';
 import {readConfigJson} from '../model/config.js';
 import {parseModelConfig} from '../model/architectures/index.js';
 import {HireTokenizer} from '../model/tokenizer.js';
@@ -22,6 +24,8 @@ export interface DistributedSessionOptions extends Omit<DistributedHeadOptions, 
   sampling: SamplingOptions;
   /** 'required' fails without tokenizer.json; 'optional' loads it when present. */
   tokenizer: 'required' | 'optional';
+  /** HiRE bundles: also compare every weight file's full sha256 with hire.json (as Session.open). */
+  verifyWeights?: boolean;
   onWarning?: (message: string) => void;
 }
 
@@ -33,9 +37,11 @@ export class DistributedSession {
 
   static async open(dir: string, o: DistributedSessionOptions): Promise<DistributedSession> {
     const {config} = parseModelConfig(readConfigJson(dir));
+    // the same checks as one device: hire.json field by field, and the weights' identity
+    if (isBundle(dir)) checkBundle(dir, config, {verifyWeights: o.verifyWeights});
     const hasTokenizer = fs.existsSync(path.join(dir, 'tokenizer.json'));
     const tokenizer = o.tokenizer === 'required' || hasTokenizer ? HireTokenizer.load(dir) : null;
-    const {head, note} = chooseDistributedHead(dir, {vocabSize: config.vocabSize, dim: config.embedDim}, o.sampling, o);
+    const {head, note} = chooseDistributedHead(dir, config, o.sampling, o);
     if (note) o.onWarning?.(note);
     const ffn = {ffn: o.ffn, ffnRecall: o.ffnRecall, ffnKPrime: o.ffnKPrime, ffnSlack: o.ffnSlack};
     const model = await DistributedModel.open({modelDir: dir, devices: o.devices, backend: o.backend, topk: o.topk, head, ffn});

@@ -51,7 +51,7 @@ export const DEFAULT_FFN_SLACK = 1;
 export function bundleFfnSpec(dir: string, config: ModelConfig, devices: number, o: DistributedFfnOptions = {}): {spec: DeviceFfnSpec | null; groupSize: number | null; note: string | null} {
   const none = {spec: null, groupSize: null, note: null};
   if (!isBundle(dir)) return none;
-  const ffn = readManifest(dir, {vocabSize: config.vocabSize, dim: config.embedDim}).ffn;
+  const ffn = readManifest(dir, config).ffn;
   if (!ffn) return none;
   if (config.ffnLayout !== 'neuron-rows') {
     throw new BundleError(path.join(dir, 'config.json'), 'the bundle has an FFN section but its config.json lacks "hire_ffn_layout": "neuron-rows"; re-run hire calibrate');
@@ -121,7 +121,7 @@ export class DeviceFfnSelector implements FfnSelector {
     const ids = weights.ffnIds;
     const local = localGroups(ids, g);
     const nGroups = hiddenDim / g;
-    const manifest = readManifest(spec.dir, {vocabSize: config.vocabSize, dim: config.embedDim});
+    const manifest = readManifest(spec.dir, config);
     const plans = readFfnPlans(spec.dir, manifest.ffn!, 1, config); // only the predictors are used: k'_g comes from spec
     const layers: (LocalLayer | null)[] = [];
     for (let l = 0; l < nLayers; l++) {

@@ -2,11 +2,11 @@
  * The HiRE bundle (DESIGN.md section 5): a directory `<name>.hire/` that is also a plain
  * checkpoint. It holds the source's config.json, tokenizer files and weights (hard-linked when the
  * file system allows, else copied), `hire.safetensors` (predictor tensors) and `hire.json` (format
- * version, source and calibration hashes, predictor kinds and sizes, recall curves, k' tables).
+ * version, source and calibration hashes, the hashes of the bundle's own weight files, predictor
+ * kinds and sizes, recall curves, k' tables; its shape and checks: manifest-schema.ts).
  * Written into a temporary directory and renamed into place (bundle-staging.ts): a failed or
  * interrupted calibration leaves nothing, and a replaced bundle is never lost.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {BundleError, ConfigError, HireError, IoError} from '../errors.js';
@@ -24,10 +24,14 @@ import {
 import {BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST_FILE, PREDICTORS_FILE} from './bundle-names.js';
 import type {StagedBundle, SwapStep} from './bundle-staging.js';
 import {INDEX_FILE_NAME, SINGLE_FILE_NAME, SafetensorsFile, readIndex, writeSafetensors, type TensorData} from '../safetensors/index.js';
-import type {FfnManifest} from './ffn-bundle.js';
-import type {DatCalibration} from '../dist/dat-calibrate.js';
-import {chooseKPrime, type RecallTable} from './recall.js';
-import {predictorFromTensors, predictorTensors, type PredictorMeta, type SoftmaxPredictor} from './softmax-predictor.js';
+import {weightFileHash} from './file-hash.js';
+import {parseManifest, type HireManifest, type ManifestModel, type PredictorRecord} from './manifest-schema.js';
+import {chooseKPrime} from './recall.js';
+import {predictorFromTensors, predictorTensors, type SoftmaxPredictor, type TensorRule} from './softmax-predictor.js';
+
+export {sha256File, type FileHash} from './file-hash.js';
+export {parseManifest} from './manifest-schema.js';
+export type {HireManifest, KPrimeTable, ManifestModel, PredictorRecord} from './manifest-schema.js';
 
 export {BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST_FILE, PREDICTORS_FILE};
 
@@ -41,73 +45,6 @@ const SOURCE_FILES: ReadonlyArray<[string, InputKind]> = [
 ];
 
 const ioError = (file: string, problem: string, options?: {cause?: unknown}) => new IoError(file, problem, options);
-
-export interface FileHash {
-  file: string;
-  bytes: number;
-  sha256: string;
-}
-
-/** recall target (as written, e.g. "0.99") -> k -> the smallest k' reaching it (null: none on the grid). */
-export type KPrimeTable = Record<string, Record<string, number | null>>;
-
-export interface PredictorRecord extends PredictorMeta {
-  recall: RecallTable;
-  kPrime: KPrimeTable;
-}
-
-export interface HireManifest {
-  format: typeof BUNDLE_FORMAT;
-  version: number;
-  createdBy: string;
-  createdAt: string;
-  source: {dir: string; config: FileHash; weights: FileHash[]};
-  model: {architecture: string; vocabSize: number; dim: number};
-  calibration: {
-    data: FileHash[];
-    tokens: number;
-    fitTokens: number;
-    heldOutTokens: number;
-    seqLen: number;
-    seed: number;
-  };
-  softmax: {
-    /** The predictor decoding uses unless told otherwise. */
-    selected: string;
-    /** Recall targets the k' tables hold. */
-    recallTargets: number[];
-    predictors: PredictorRecord[];
-    /** DaT-Top-k slack per device count for the selected predictor (optional: older bundles lack it). */
-    dat?: DatCalibration;
-  } | null;
-  /** HiRE-FFN (null: the bundle's weights are the source's, linked). */
-  ffn: FfnManifest | null;
-}
-
-export function sha256File(file: string): FileHash {
-  const hash = crypto.createHash('sha256');
-  const {fd} = openRegularFile(file, ioError);
-  let bytes = 0;
-  try {
-    const buf = Buffer.allocUnsafe(1 << 22);
-    let n: number;
-    while ((n = readChunk(file, fd, buf)) > 0) {
-      hash.update(buf.subarray(0, n));
-      bytes += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return {file: path.basename(file), bytes, sha256: hash.digest('hex')};
-}
-
-function readChunk(file: string, fd: number, buf: Buffer): number {
-  try {
-    return fs.readSync(fd, buf, 0, buf.length, null);
-  } catch (err) {
-    throw new IoError(file, `read failed: ${systemReason(err)}`, {cause: err});
-  }
-}
 
 /**
  * Weight files of a checkpoint directory: model.safetensors, or the index and its shards. Shard
@@ -143,19 +80,23 @@ export type WriteStep = 'written' | SwapStep;
 /**
  * Writes the bundle's files into the staged directory, then puts it at `out`. Yields to the event
  * loop between files, so a signal handler can stop the process (and remove the directory) midway.
+ * Returns the hire.json written: `manifest` plus `weights`, the hashes of the bundle's own weight
+ * files (the source's when they are linked, else those just written).
  */
-export async function writeBundle(input: WriteBundleInput): Promise<void> {
+export async function writeBundle(input: WriteBundleInput): Promise<HireManifest> {
+  let written: HireManifest;
   try {
-    await writeFiles(input);
+    written = await writeFiles(input);
   } catch (error) {
     if (error instanceof HireError || (error as NodeJS.ErrnoException)?.code === undefined) throw error;
     throw new IoError(input.staged.out.abs, `cannot write the bundle: ${systemReason(error)}`, {cause: error});
   }
   input.onStep?.('written');
   input.staged.commit(input.onStep);
+  return written;
 }
 
-async function writeFiles(input: WriteBundleInput): Promise<void> {
+async function writeFiles(input: WriteBundleInput): Promise<HireManifest> {
   const {sourceDir, staged, manifest, predictors, weights, configPatch, extraTensors} = input;
   const tmp = staged.dir;
   for (const [f, kind] of SOURCE_FILES) {
@@ -181,8 +122,17 @@ async function writeFiles(input: WriteBundleInput): Promise<void> {
   for (const p of predictors) for (const [k, v] of predictorTensors(p)) tensors.set(k, v);
   for (const [k, v] of extraTensors ?? []) tensors.set(k, v);
   writeSafetensors(path.join(tmp, PREDICTORS_FILE), tensors, {format: BUNDLE_FORMAT, version: String(BUNDLE_VERSION)});
-  fs.writeFileSync(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  const written = withWeights(manifest, weights ? weightFiles(tmp).map((f) => weightFileHash(path.join(tmp, f))) : manifest.source.weights);
+  fs.writeFileSync(path.join(tmp, MANIFEST_FILE), `${JSON.stringify(written, null, 2)}\n`);
   await yieldToEvents();
+  return written;
+}
+
+/** The manifest with `weights` set, placed right after `source`. */
+function withWeights(manifest: HireManifest, weights: HireManifest['weights']): HireManifest {
+  const entries: Array<[string, unknown]> = Object.entries(manifest).filter(([k]) => k !== 'weights');
+  entries.splice(entries.findIndex(([k]) => k === 'source') + 1, 0, ['weights', weights]);
+  return Object.fromEntries(entries) as unknown as HireManifest;
 }
 
 function yieldToEvents(): Promise<void> {
@@ -218,29 +168,15 @@ export function isBundle(dir: string): boolean {
   return fs.existsSync(path.join(dir, MANIFEST_FILE));
 }
 
-/** Reads and validates hire.json against the model it sits beside. */
-export function readManifest(dir: string, model: {vocabSize: number; dim: number}): HireManifest {
+/**
+ * Reads hire.json (size-capped, position-only JSON errors) and checks every field against the model
+ * it sits beside (parseManifest): BundleError naming the file and the first bad field.
+ */
+export function readManifest(dir: string, model: ManifestModel): HireManifest {
   const file = path.join(dir, MANIFEST_FILE);
   if (!fs.existsSync(file)) throw new BundleError(file, 'missing: this directory is not a HiRE bundle; make one with `hire calibrate`');
   const json: unknown = readJsonFile(file, MANIFEST_JSON, (f, p, o) => new BundleError(f, p, o));
-  const m = json as Partial<HireManifest>;
-  if (m === null || typeof m !== 'object' || m.format !== BUNDLE_FORMAT) {
-    throw new BundleError(file, `not a HiRE manifest (expected "format": "${BUNDLE_FORMAT}")`);
-  }
-  if (m.version !== BUNDLE_VERSION) {
-    throw new BundleError(file, `bundle format version ${String(m.version)} is not supported (this hire reads version ${BUNDLE_VERSION}); re-run hire calibrate`);
-  }
-  if (!m.model || m.model.vocabSize !== model.vocabSize || m.model.dim !== model.dim) {
-    throw new BundleError(
-      file,
-      `made for vocabulary ${m.model?.vocabSize} and width ${m.model?.dim}, but the model has ${model.vocabSize} and ${model.dim}`,
-    );
-  }
-  const s = m.softmax;
-  if (s && (!Array.isArray(s.predictors) || !s.predictors.some((p) => p.name === s.selected))) {
-    throw new BundleError(file, `softmax.selected "${s.selected}" names no predictor in softmax.predictors`);
-  }
-  return m as HireManifest;
+  return parseManifest(file, json, model);
 }
 
 /** Loads one predictor's tensors from hire.safetensors, checking every name and shape. */
@@ -254,8 +190,8 @@ export function readPredictor(dir: string, manifest: HireManifest, name: string)
   return withPredictorTensors(dir, (read) => predictorFromTensors(record, manifest.model.vocabSize, manifest.model.dim, read(`predictor "${name}"`)));
 }
 
-/** Reads one tensor of hire.safetensors, checking its shape; `owner` names it in errors. */
-export type TensorReader = (owner: string) => (tensor: string, shape: number[]) => Uint8Array | Float32Array;
+/** Reads one tensor of hire.safetensors, checking its shape, dtype and values; `owner` names it in errors. */
+export type TensorReader = (owner: string) => (tensor: string, shape: number[], rule?: TensorRule) => Uint8Array | Float32Array;
 
 /** Opens the bundle's hire.safetensors for `use` (which reads tensors through checked readers) and closes it. */
 export function withPredictorTensors<T>(dir: string, use: (read: TensorReader) => T): T {
@@ -263,17 +199,35 @@ export function withPredictorTensors<T>(dir: string, use: (read: TensorReader) =
   if (!fs.existsSync(file)) throw new BundleError(file, 'missing: the bundle is incomplete; re-run hire calibrate');
   const st = SafetensorsFile.open(file);
   try {
-    return use((owner) => (tensor, shape) => {
+    return use((owner) => (tensor, shape, rule = {}) => {
       if (!st.has(tensor)) throw new BundleError(file, `missing tensor "${tensor}" of ${owner}`);
       const info = st.info(tensor);
       if (info.shape.length !== shape.length || info.shape.some((v, i) => v !== shape[i])) {
         throw new BundleError(file, `tensor "${tensor}" has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}]`);
       }
-      return info.dtype === 'U8' ? st.readTyped(tensor, 'U8') : st.readFloat32(tensor);
+      const bytes = rule.data === 'bytes';
+      if (bytes !== (info.dtype === 'U8')) throw new BundleError(file, `tensor "${tensor}" of ${owner} has dtype ${info.dtype}, expected ${bytes ? 'U8' : 'a float dtype'}`);
+      if (bytes) return st.readTyped(tensor, 'U8');
+      const data = st.readFloat32(tensor);
+      const problem = valueProblem(data, rule);
+      if (problem) throw new BundleError(file, `tensor "${tensor}" of ${owner} ${problem}; the bundle is damaged: re-run hire calibrate`);
+      return data;
     });
   } finally {
     st.close();
   }
+}
+
+/** What is wrong with a predictor tensor's values (null: nothing): non-finite, negative or all zero. */
+function valueProblem(data: Float32Array, rule: TensorRule): string | null {
+  let nonZero = false;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!Number.isFinite(v)) return `holds ${v} at element ${i}`;
+    if (v < 0 && rule.nonNegative) return `holds a negative value (${v}) at element ${i}, but its values are never negative`;
+    if (v !== 0) nonZero = true;
+  }
+  return rule.nonZero && !nonZero && data.length > 0 ? 'is all zeros, so the predictor ranks nothing' : null;
 }
 
 /**

@@ -13,6 +13,7 @@ import {DataError, UsageError} from '../errors.js';
 import type {ModelConfig} from '../model/config.js';
 import {StagedBundle} from './bundle-staging.js';
 import {sha256File, weightFiles, writeBundle, type HireManifest, type KPrimeTable, type PredictorRecord} from './bundle.js';
+import {weightFileHash} from './file-hash.js';
 import {checkFitRequest, fitPredictors, type FitOptionNames, type FitRequest} from './fit.js';
 import {ffnManifest, ffnPredictorTensors, relayoutWeights} from './ffn-bundle.js';
 import {calibrateFfn, FfnCollector, type FfnCalibration, type FfnFitRequest} from './ffn-calibrate.js';
@@ -225,14 +226,14 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
       source: {
         dir: opts.model,
         config: sha256File(path.join(opts.model, 'config.json')),
-        weights: weightFiles(opts.model).map((f) => sha256File(path.join(opts.model, f))),
+        weights: weightFiles(opts.model).map((f) => weightFileHash(path.join(opts.model, f))),
       },
       model: {architecture: config.architecture, vocabSize: vocab, dim},
       calibration: {data: corpus.files, tokens: ids.length, fitTokens, heldOutTokens: heldOut, seqLen, seed},
       softmax: {selected: selected.name, recallTargets: targets, predictors: records, dat: dat.result(selected.name)},
       ffn: ffn ? ffnManifest(ffn, targets, recall) : null,
     };
-    await writeBundle({
+    const written = await writeBundle({
       sourceDir: opts.model,
       staged,
       manifest,
@@ -246,7 +247,7 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
           }
         : {}),
     });
-    return {bundle: staged.out.abs, manifest};
+    return {bundle: staged.out.abs, manifest: written};
   } finally {
     session.dispose();
   }

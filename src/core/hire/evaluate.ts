@@ -53,6 +53,11 @@ export interface EvaluateOptions {
   threads?: number;
   /** Evaluate HiRE-FFN (exact top-k against HiRE at each recall target) when the bundle has it (default true). */
   ffn?: boolean;
+  /**
+   * Also compare the full sha256 of every bundle weight file with hire.json (reads every byte; the
+   * size and a sampled fingerprint are always compared). Default false.
+   */
+  verifyWeights?: boolean;
   /** Called at each stage, with (done, total) as counted stages advance. */
   onProgress?: (stage: string, done?: number, total?: number) => void;
   /** Non-fatal problems (e.g. a backend fallback); evaluation goes on. */
@@ -122,7 +127,12 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
   const {manifest, plans} = readPlans(dir, opts);
 
   progress('loading model');
-  const session = await Session.open(dir, {backend: opts.backend ?? 'cpu', threads: opts.threads ?? os.availableParallelism(), onWarning: opts.onWarning});
+  const session = await Session.open(dir, {
+    backend: opts.backend ?? 'cpu',
+    threads: opts.threads ?? os.availableParallelism(),
+    onWarning: opts.onWarning,
+    verifyWeights: opts.verifyWeights,
+  });
   try {
     const {config, backend} = session;
     if (seqLen > config.maxSeqLen) throw new UsageError(`seqLen ${seqLen} exceeds the model's context of ${config.maxSeqLen} tokens`, {option: 'seqLen'});
@@ -208,8 +218,7 @@ export interface PredictorPlan {
 function readPlans(dir: string, opts: EvaluateOptions): {manifest: HireManifest; plans: PredictorPlan[]} {
   const source = openModel(dir);
   try {
-    const {vocabSize, embedDim} = source.config;
-    const manifest = readManifest(dir, {vocabSize, dim: embedDim});
+    const manifest = readManifest(dir, source.config);
     return {manifest, plans: planEvaluation(manifest, opts, path.join(dir, MANIFEST_FILE))};
   } finally {
     source.checkpoint.close();

@@ -62,7 +62,7 @@ export async function installFfnPlans(model: Transformer, plans: FfnLayerPlan[],
 export async function installSparseFfn(model: Transformer, dir: string, opts: FfnDecodeOptions = {}): Promise<SparseFfn | null> {
   if (opts.ffn === 'off' || !isBundle(dir)) return null;
   const {config} = model;
-  const manifest = readManifest(dir, {vocabSize: config.vocabSize, dim: config.embedDim});
+  const manifest = readManifest(dir, config);
   const ffn = manifest.ffn;
   if (!ffn) return null;
   if (config.ffnLayout !== 'neuron-rows') {

@@ -6,7 +6,7 @@ import type {Backend, Mat} from '../backends/backend.js';
 import {DenseHead, type OutputHead} from '../decode/output-head.js';
 import type {SamplingOptions} from '../decode/sampler.js';
 import {UsageError} from '../errors.js';
-import {isBundle, lookupKPrime, readManifest, readPredictor} from './bundle.js';
+import {isBundle, lookupKPrime, readManifest, readPredictor, type ManifestModel} from './bundle.js';
 import {HireSoftmaxHead} from './softmax-head.js';
 
 export interface HeadOptions {
@@ -40,7 +40,7 @@ export function samplingK(s: SamplingOptions, vocabSize: number): number | null 
 
 export function chooseHead(
   modelDir: string,
-  model: {backend: Backend; lmHead: Mat; vocabSize: number; dim: number},
+  model: {backend: Backend; lmHead: Mat; config: ManifestModel},
   sampling: SamplingOptions,
   opts: HeadOptions,
 ): HeadChoice {
@@ -49,12 +49,12 @@ export function chooseHead(
     if (opts.certify && !opts.dense) throw new UsageError('certify needs a HiRE bundle; make one with calibrate()', {option: 'certify'});
     return {head: dense, note: null};
   }
-  const manifest = readManifest(modelDir, model);
+  const manifest = readManifest(modelDir, model.config);
   if (!manifest.softmax) return {head: dense, note: 'the bundle has no softmax predictor: dense output layer'};
   const name = opts.predictor ?? manifest.softmax.selected;
   const predictor = readPredictor(modelDir, manifest, name);
   const record = manifest.softmax.predictors.find((p) => p.name === name)!;
-  const k = samplingK(sampling, model.vocabSize);
+  const k = samplingK(sampling, model.config.vocabSize);
   if (opts.certify && k === null) {
     throw new UsageError('certify makes the top-k exact, so it needs greedy decoding (a temperature of 0) or a top-k', {option: 'certify'});
   }
@@ -63,8 +63,8 @@ export function chooseHead(
   let kPrime = opts.kPrime;
   let note: string | null = null;
   if (kPrime !== undefined) {
-    if (!Number.isInteger(kPrime) || kPrime < 1 || kPrime > model.vocabSize) {
-      throw new UsageError(`kPrime ${kPrime} must be an integer from 1 to the vocabulary size ${model.vocabSize}`, {option: 'kPrime'});
+    if (!Number.isInteger(kPrime) || kPrime < 1 || kPrime > model.config.vocabSize) {
+      throw new UsageError(`kPrime ${kPrime} must be an integer from 1 to the vocabulary size ${model.config.vocabSize}`, {option: 'kPrime'});
     }
   } else {
     const found = lookupKPrime(record, k ?? Number.MAX_SAFE_INTEGER, recall);

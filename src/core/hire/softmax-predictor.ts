@@ -89,12 +89,29 @@ export function predictorMeta(p: SoftmaxPredictor): PredictorMeta {
   return {name: p.name, kind: p.kind, fit: p.fit, rank: p.rank, bits: p.bits, groupSize: p.groupSize, bytesPerToken: predictorBytes(p)};
 }
 
-/** Rebuilds a predictor from its metadata and a tensor reader; `read` throws naming what is missing. */
+/**
+ * What a predictor tensor must hold beyond its shape, checked as a bundle is read: every float
+ * value finite, and these rules.
+ */
+export interface TensorRule {
+  /** 'bytes': packed quantised values (U8); 'float' (default): a float dtype, read as f32. */
+  data?: 'bytes' | 'float';
+  /** Not every value zero: a factor or scales of zeros rank nothing. */
+  nonZero?: boolean;
+  /** No value below zero (scales, error norms). */
+  nonNegative?: boolean;
+}
+
+const FACTOR: TensorRule = {nonZero: true};
+const SCALES: TensorRule = {nonZero: true, nonNegative: true};
+const NORMS: TensorRule = {nonNegative: true};
+
+/** Rebuilds a predictor from its metadata and a tensor reader; `read` throws naming what is missing or bad. */
 export function predictorFromTensors(
   meta: PredictorMeta,
   vocabSize: number,
   dim: number,
-  read: (name: string, shape: number[]) => Uint8Array | Float32Array,
+  read: (name: string, shape: number[], rule?: TensorRule) => Uint8Array | Float32Array,
   prefix = 'softmax',
 ): SoftmaxPredictor {
   const key = `${prefix}.${meta.name}`;
@@ -103,17 +120,17 @@ export function predictorFromTensors(
   const quantOf = (name: string, rows: number, cols: number): QuantMatrix => {
     const bits = meta.bits!;
     const groupSize = meta.groupSize!;
-    const data = read(`${key}.${name}`, [rows, quantRowBytes(bits, cols)]) as Uint8Array;
-    const scales = read(`${key}.${name}.scales`, [rows * Math.ceil(cols / groupSize)]) as Float32Array;
+    const data = read(`${key}.${name}`, [rows, quantRowBytes(bits, cols)], {data: 'bytes'}) as Uint8Array;
+    const scales = read(`${key}.${name}.scales`, [rows * Math.ceil(cols / groupSize)], SCALES) as Float32Array;
     return {bits, rows, cols, groupSize, data, scales};
   };
   return {
     ...meta,
     vocabSize,
     dim,
-    B: lowRank ? (read(`${key}.B`, [r, dim]) as Float32Array) : null,
-    A: meta.kind === 'lowrank' ? (read(`${key}.A`, [vocabSize, r]) as Float32Array) : null,
+    B: lowRank ? (read(`${key}.B`, [r, dim], FACTOR) as Float32Array) : null,
+    A: meta.kind === 'lowrank' ? (read(`${key}.A`, [vocabSize, r], FACTOR) as Float32Array) : null,
     Q: meta.kind === 'quant' ? quantOf('Wq', vocabSize, dim) : meta.kind === 'lowrank+quant' ? quantOf('Aq', vocabSize, r) : null,
-    errNorms: read(`${key}.err`, [vocabSize]) as Float32Array,
+    errNorms: read(`${key}.err`, [vocabSize], NORMS) as Float32Array,
   };
 }

@@ -10,6 +10,7 @@ import {measureDatRecall} from '../../../src/core/dist/dat-recall.js';
 import {calibrate} from '../../../src/core/hire/calibrate.js';
 import {readManifest} from '../../../src/core/hire/bundle.js';
 import {HAVE_SHARED, LLAMA2XS_DIR} from '../../helpers/shared.js';
+import {configOf} from '../../helpers/bundles.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-dat-'));
 afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
@@ -18,7 +19,7 @@ describe.skipIf(!HAVE_SHARED)('DaT slack calibration on llama2xs', () => {
   it('stores a slack per device count, and DaT recall at that slack stays within 0.5 points on held-out text', async () => {
     const out = path.join(tmp, 'l2xs.hire');
     await calibrate({model: LLAMA2XS_DIR, out, tokens: 1024, threads: 1});
-    const m = readManifest(out, {vocabSize: 512, dim: 64});
+    const m = readManifest(out, configOf(out));
     const dat = m.softmax!.dat!;
     expect(dat.predictor).toBe(m.softmax!.selected);
     expect(dat.layout).toBe('strided');

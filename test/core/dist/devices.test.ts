@@ -15,6 +15,7 @@ import {BackendError} from '../../../src/core/errors.js';
 import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
 import {multiDevice as multiDeviceIds, singleDevice as singleDeviceIds} from '../../helpers/devices.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, PROJECT_ROOT} from '../../helpers/shared.js';
+import {configOf} from '../../helpers/bundles.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-dist-'));
 const LLAMA = path.join(tmp, 'llama');
@@ -71,7 +72,7 @@ describe('multi-device decoding, exact mode', () => {
 
   it('the demo bundle with HiRE-Softmax on 2 devices equals single-device HiRE; DaT moves fewer bytes', async () => {
     const want = await singleDevice(DEMO, 24, true);
-    const model = {vocabSize: 4096, dim: 128};
+    const model = configOf(DEMO);
     const exactHead = chooseDistributedHead(DEMO, model, GREEDY, {devices: 2, topk: 'exact'}).head;
     expect(exactHead.kind).toBe('hire');
     // the single-device reference runs the dense FFN (ffn 'off'); HiRE-FFN on devices is ffn-devices.test.ts

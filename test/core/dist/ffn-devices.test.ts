@@ -26,6 +26,7 @@ import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
 import {HireTokenizer} from '../../../src/core/model/tokenizer.js';
 import {PROJECT_ROOT} from '../../helpers/shared.js';
 import {TINY_VOCAB_SIZE, writeTinyTokenizer} from '../../helpers/tiny-tokenizer.js';
+import {configOf} from '../../helpers/bundles.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-dist-ffn-'));
 const SYNTH = path.join(tmp, 'gated');
@@ -76,7 +77,7 @@ describe('HiRE-FFN on devices, every group read', () => {
 
 describe('HiRE-FFN on devices at the bundle\'s k\'_g (demo bundle)', () => {
   it('spreads every layer\'s static groups over the devices', async () => {
-    const manifest = readManifest(DEMO, {vocabSize: 4096, dim: 128});
+    const manifest = readManifest(DEMO, configOf(DEMO));
     const model = await DistributedModel.open({modelDir: DEMO, devices: 3, topk: 'dat', head: {kind: 'dense'}});
     try {
       const g = manifest.ffn!.groupSize;

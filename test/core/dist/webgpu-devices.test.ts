@@ -20,6 +20,7 @@ import {BackendError} from '../../../src/core/errors.js';
 import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
 import {PROJECT_ROOT} from '../../helpers/shared.js';
 import {SKIP_WEBGPU} from '../../helpers/webgpu.js';
+import {configOf} from '../../helpers/bundles.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-dist-gpu-'));
 const GATED = path.join(tmp, 'gated');
@@ -81,7 +82,7 @@ describe.skipIf(SKIP_WEBGPU)('webgpu devices in-process', () => {
     async () => {
       const want = await singleGpu(DEMO, 16, true);
       expect(new Set(want).size).toBeGreaterThan(3);
-      const model = {vocabSize: 4096, dim: 128};
+      const model = configOf(DEMO);
       const exactHead = chooseDistributedHead(DEMO, model, GREEDY, {devices: 2, topk: 'exact'}).head;
       expect(exactHead.kind).toBe('hire');
       const exact = await multiGpu({modelDir: DEMO, devices: 2, topk: 'exact', head: exactHead, ffn: EVERY_GROUP}, 16);

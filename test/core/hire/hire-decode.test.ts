@@ -16,6 +16,7 @@ import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
 import {HAVE_SHARED, LLAMA2XS_DIR} from '../../helpers/shared.js';
 import {writeTinyTokenizer} from '../../helpers/tiny-tokenizer.js';
 import {greedyIds} from '../../helpers/greedy.js';
+import {configOf} from '../../helpers/bundles.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-decode-'));
 afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
@@ -36,7 +37,7 @@ async function decode(dir: string, backend: string, prompt: number[], n: number,
   const s = await Session.open(dir, {backend, tokenizer: 'none'});
   try {
     const c = s.config;
-    const {head: h} = chooseHead(dir, {backend: s.backend, lmHead: s.model.weights.lmHead, vocabSize: c.vocabSize, dim: c.embedDim}, GREEDY, head);
+    const {head: h} = chooseHead(dir, {backend: s.backend, lmHead: s.model.weights.lmHead, config: c}, GREEDY, head);
     const ids = await greedyIds(s.model, prompt, n, h);
     return {ids, widened: h.stats().widenings};
   } finally {
@@ -57,7 +58,7 @@ describe('HiRE-Softmax on a random checkpoint', () => {
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'hire.json', 'hire.safetensors']) {
       expect(fs.existsSync(path.join(bundle, f))).toBe(true);
     }
-    const m = readManifest(bundle, {vocabSize: 300, dim: 32});
+    const m = readManifest(bundle, configOf(bundle));
     expect(m.softmax!.predictors.map((p) => p.kind).sort()).toEqual(['lowrank', 'lowrank', 'lowrank+quant', 'quant']);
     for (const p of m.softmax!.predictors) {
       // Recall at k' = V is 1, and k' for a target is monotone in the target.
@@ -82,7 +83,7 @@ describe('HiRE-Softmax on a random checkpoint', () => {
       expect(certified.ids).toEqual(dense.ids);
       expect(certified.widened).toBeGreaterThan(0);
       // Every predictor, not just the selected one.
-      const m = readManifest(bundle, {vocabSize: 300, dim: 32});
+      const m = readManifest(bundle, configOf(bundle));
       for (const p of m.softmax!.predictors) {
         expect((await decode(bundle, backend, prompt, 20, {certify: true, predictor: p.name})).ids).toEqual(dense.ids.slice(0, 20));
       }
@@ -108,16 +109,16 @@ describe('HiRE-Softmax on a random checkpoint', () => {
     const file = path.join(copy, 'hire.json');
     const m = JSON.parse(fs.readFileSync(file, 'utf8'));
     fs.writeFileSync(file, JSON.stringify({...m, version: 99}));
-    expect(() => readManifest(copy, {vocabSize: 300, dim: 32})).toThrow(/version 99 is not supported/);
+    expect(() => readManifest(copy, configOf(copy))).toThrow(/version 99 is not supported/);
     fs.writeFileSync(file, JSON.stringify(m));
-    expect(() => readManifest(copy, {vocabSize: 301, dim: 32})).toThrow(/made for vocabulary 300 and width 32/);
+    expect(() => readManifest(copy, {...configOf(copy), vocabSize: 301})).toThrow(/made for vocabulary 300 and width 32/);
     // A predictor whose recorded rank does not match its tensors.
     const lr = m.softmax.predictors.find((p: {kind: string}) => p.kind === 'lowrank');
     lr.rank = 16;
     fs.writeFileSync(file, JSON.stringify(m));
-    expect(() => readPredictor(copy, readManifest(copy, {vocabSize: 300, dim: 32}), lr.name)).toThrow(/has shape \[8, 32\], expected \[16, 32\]/);
+    expect(() => readPredictor(copy, readManifest(copy, configOf(copy)), lr.name)).toThrow(/has shape \[8, 32\], expected \[16, 32\]/);
     fs.rmSync(file);
-    expect(() => readManifest(copy, {vocabSize: 300, dim: 32})).toThrow(/hire calibrate/);
+    expect(() => readManifest(copy, configOf(copy))).toThrow(/hire calibrate/);
   });
 
   it('rejects a rank above the width, empty text, and an existing --out; writes nothing then', async () => {
