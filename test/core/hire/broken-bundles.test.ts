@@ -211,7 +211,7 @@ describe('hire.json, field by field', () => {
     const file = path.join(dir, 'hire.json');
     rewrite(file, '{"format": "hire-bundle", "secret": "SECRET-CONTENT", oops}');
     const e = thrown(() => readManifest(dir, config));
-    expectClear(e, 'E_BUNDLE', file, 'invalid JSON at position');
+    expectClear(e, 'E_BUNDLE', file, 'invalid JSON at line 1, column');
     expect((e as Error).message).not.toContain('SECRET');
   });
 });

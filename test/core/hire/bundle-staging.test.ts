@@ -33,7 +33,7 @@ function freshDir(): string {
 async function writeMarked(out: string, marker: string, force: boolean, onStep?: (step: WriteStep) => void): Promise<void> {
   const staged = StagedBundle.open(out, {force, sourceDir: model});
   try {
-    const manifest = {format: 'hire-bundle', version: 1, createdAt: marker} as unknown as HireManifest;
+    const manifest = {format: 'hire-bundle', version: 1, createdAt: marker, source: {weights: []}} as unknown as HireManifest;
     await writeBundle({sourceDir: model, staged, manifest, predictors: [], onStep});
   } finally {
     staged.discard();
