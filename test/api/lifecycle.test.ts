@@ -123,7 +123,7 @@ describe('abort', () => {
       );
       events.push((error as {code?: string} | null)?.code ?? 'no error');
       expect(events).toEqual(['timer 500 ms', 'signal 1000 ms', 'E_ABORTED']);
-      expect(kernels.busy).toBe(true); // the step ended while its kernel call was still hung
+      expect(kernels.queue.busy).toBe(true); // the step ended while its kernel call was still hung
     } finally {
       hung.dispose();
     }

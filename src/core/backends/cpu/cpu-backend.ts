@@ -6,7 +6,7 @@
  *
  * Kernel calls are synchronous, except that one whose worker threads have not finished within
  * SYNC_WAIT_MS is left running so that the event loop is not blocked by a slow or hung worker.
- * Every operation here first asks `kernels.busy`: while a call is running, the operation is
+ * Every operation here first asks `kernels.queue.busy`: while a call is running, the operation is
  * queued behind it (with copies of the caller's arrays) and read() / topK() wait for the queue.
  */
 import type {Activation} from '../../model/config.js';
@@ -28,6 +28,7 @@ import type {
 } from '../backend.js';
 import {dequantizeHost, quantMatrixBytes, weightBytes} from '../backend.js';
 import {CpuKernels, type DenseDtype} from './kernels.js';
+import type {OpQueue} from './op-queue.js';
 import {HostKvCache} from '../host/host-kv-cache.js';
 import {BackendError} from '../../errors.js';
 
@@ -69,7 +70,12 @@ export class CpuBackend implements Backend {
   /** Scratch for row ids of matvecRows; grown on demand. */
   private ids: {ptr: number; capacity: number} = {ptr: 0, capacity: 0};
 
-  constructor(readonly kernels: CpuKernels) {}
+  /** Work queued behind a kernel call that is still running (see op-queue.ts). */
+  private readonly q: OpQueue;
+
+  constructor(readonly kernels: CpuKernels) {
+    this.q = kernels.queue;
+  }
 
   describe(): string {
     const t = this.kernels.threads;
@@ -114,29 +120,28 @@ export class CpuBackend implements Backend {
   }
 
   write(dst: Vec, src: Float32Array): void {
-    if (this.kernels.busy) {
+    if (this.q.busy) {
       const copy = src.slice();
-      return this.kernels.later(() => this.write(dst, copy));
+      return this.q.later(() => this.write(dst, copy));
     }
     this.f32(dst).set(src);
   }
 
   async read(src: Vec): Promise<Float32Array> {
-    const k = this.kernels;
-    if (!k.busy) return Float32Array.from(this.f32(src));
+    if (!this.q.busy) return Float32Array.from(this.f32(src));
     let values: Float32Array | undefined;
-    k.later(() => (values = Float32Array.from(this.f32(src))));
-    await k.settle();
+    this.q.later(() => (values = Float32Array.from(this.f32(src))));
+    await this.q.settle();
     return values!;
   }
 
   /** While set, a read() or topK() waiting for slow workers rejects with AbortError once `signal` fires. */
   abortWaits(signal: AbortSignal | undefined): void {
-    this.kernels.abortWaits(signal);
+    this.q.abortWaits(signal);
   }
 
   matvec(w: Mat, x: Vec, out: Vec, bias?: Vec): void {
-    if (this.kernels.busy) return this.kernels.later(() => this.matvec(w, x, out, bias));
+    if (this.q.busy) return this.q.later(() => this.matvec(w, x, out, bias));
     const m = w as CpuMat;
     const [xp, yp] = [(x as CpuVec).ptr, (out as CpuVec).ptr];
     if (m.dtype === 'q8') this.kernels.matvecQ8(m.ptr, m.quant!.scales, m.rows, m.cols, m.quant!.groupSize, xp, yp);
@@ -146,9 +151,9 @@ export class CpuBackend implements Backend {
   }
 
   matvecRows(w: Mat, rows: Int32Array, x: Vec, out: Vec): void {
-    if (this.kernels.busy) {
+    if (this.q.busy) {
       const copy = rows.slice();
-      return this.kernels.later(() => this.matvecRows(w, copy, x, out));
+      return this.q.later(() => this.matvecRows(w, copy, x, out));
     }
     const m = w as CpuMat;
     const ids = this.idScratch(rows.length);
@@ -157,9 +162,9 @@ export class CpuBackend implements Backend {
   }
 
   accumulateRows(w: Mat, rows: Int32Array | null, coef: Vec, out: Vec, bias?: Vec): void {
-    if (this.kernels.busy) {
+    if (this.q.busy) {
       const copy = rows && rows.slice();
-      return this.kernels.later(() => this.accumulateRows(w, copy, coef, out, bias));
+      return this.q.later(() => this.accumulateRows(w, copy, coef, out, bias));
     }
     const m = w as CpuMat;
     const n = rows ? rows.length : m.rows;
@@ -173,9 +178,9 @@ export class CpuBackend implements Backend {
   }
 
   matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
-    if (this.kernels.busy) {
+    if (this.q.busy) {
       const [xc, oc] = [[...xs], [...outs]];
-      return this.kernels.later(() => this.matvecBatch(w, xc, oc, bias));
+      return this.q.later(() => this.matvecBatch(w, xc, oc, bias));
     }
     const m = w as CpuMat;
     if (m.dtype === 'q8' || m.dtype === 'q4' || m.dtype === 'q2' || xs.length === 1) {
@@ -187,9 +192,9 @@ export class CpuBackend implements Backend {
   }
 
   matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[]): void {
-    if (this.kernels.busy) {
+    if (this.q.busy) {
       const [rc, xc, oc] = [rows.slice(), [...xs], [...outs]];
-      return this.kernels.later(() => this.matvecRowsBatch(w, rc, xc, oc));
+      return this.q.later(() => this.matvecRowsBatch(w, rc, xc, oc));
     }
     const m = w as CpuMat;
     if (xs.length === 1 || rows.length === 0) {
@@ -204,9 +209,9 @@ export class CpuBackend implements Backend {
   }
 
   accumulateRowsBatch(w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec): void {
-    if (this.kernels.busy) {
+    if (this.q.busy) {
       const [rc, cc, oc] = [rows && rows.slice(), [...coefs], [...outs]];
-      return this.kernels.later(() => this.accumulateRowsBatch(w, rc, cc, oc, bias));
+      return this.q.later(() => this.accumulateRowsBatch(w, rc, cc, oc, bias));
     }
     const m = w as CpuMat;
     const n = rows ? rows.length : m.rows;
@@ -237,7 +242,7 @@ export class CpuBackend implements Backend {
       ins.forEach((v, b) => block.set(this.f32(v), b * inLen));
       fn(inPtr, outPtr);
       // the out block is read when the call is over (reset below only moves the arena's top)
-      k.later(() => {
+      this.q.later(() => {
         const res = k.f32(outPtr, nb * outLen);
         outs.forEach((v, b) => this.f32(v).set(res.subarray(b * outLen, (b + 1) * outLen)));
       });
@@ -247,7 +252,7 @@ export class CpuBackend implements Backend {
   }
 
   embedRow(w: Mat, row: number, out: Vec): void {
-    if (this.kernels.busy) return this.kernels.later(() => this.embedRow(w, row, out));
+    if (this.q.busy) return this.q.later(() => this.embedRow(w, row, out));
     const m = w as CpuMat;
     const o = out as CpuVec;
     const dtype = denseDtype(m, 'embedRow');
@@ -259,40 +264,40 @@ export class CpuBackend implements Backend {
   }
 
   add(a: Vec, b: Vec, out: Vec): void {
-    if (this.kernels.busy) return this.kernels.later(() => this.add(a, b, out));
+    if (this.q.busy) return this.q.later(() => this.add(a, b, out));
     const [x, y, o] = [this.f32(a), this.f32(b), this.f32(out)];
     for (let i = 0; i < o.length; i++) o[i] = x[i]! + y[i]!;
   }
 
   mul(a: Vec, b: Vec, out: Vec): void {
-    if (this.kernels.busy) return this.kernels.later(() => this.mul(a, b, out));
+    if (this.q.busy) return this.q.later(() => this.mul(a, b, out));
     const [x, y, o] = [this.f32(a), this.f32(b), this.f32(out)];
     for (let i = 0; i < o.length; i++) o[i] = x[i]! * y[i]!;
   }
 
   rmsNorm(x: Vec, weight: Vec, eps: number, out: Vec): void {
-    if (this.kernels.busy) return this.kernels.later(() => this.rmsNorm(x, weight, eps, out));
+    if (this.q.busy) return this.q.later(() => this.rmsNorm(x, weight, eps, out));
     this.f32(out).set(rmsNormHost(this.f32(x), this.f32(weight), eps));
   }
 
   layerNorm(x: Vec, weight: Vec, bias: Vec, eps: number, out: Vec): void {
-    if (this.kernels.busy) return this.kernels.later(() => this.layerNorm(x, weight, bias, eps, out));
+    if (this.q.busy) return this.q.later(() => this.layerNorm(x, weight, bias, eps, out));
     this.f32(out).set(layerNormHost(this.f32(x), this.f32(weight), this.f32(bias), eps));
   }
 
   rope(x: Vec, nHeads: number, pos: number, table: RopeTable): void {
-    if (this.kernels.busy) return this.kernels.later(() => this.rope(x, nHeads, pos, table));
+    if (this.q.busy) return this.q.later(() => this.rope(x, nHeads, pos, table));
     const xs = this.f32(x);
     xs.set(ropeHost(xs, nHeads, table.headDim, ropeAngles(table.invFreq, pos)));
   }
 
   activation(kind: Activation, x: Vec, out: Vec): void {
-    if (this.kernels.busy) return this.kernels.later(() => this.activation(kind, x, out));
+    if (this.q.busy) return this.q.later(() => this.activation(kind, x, out));
     applyActivation(kind, this.f32(x), this.f32(out));
   }
 
   keepTopK(x: Vec, k: number, byMagnitude: boolean): void {
-    if (this.kernels.busy) return this.kernels.later(() => this.keepTopK(x, k, byMagnitude));
+    if (this.q.busy) return this.q.later(() => this.keepTopK(x, k, byMagnitude));
     keepTopKHost(this.f32(x), k, byMagnitude);
   }
 
@@ -301,7 +306,7 @@ export class CpuBackend implements Backend {
   }
 
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
-    if (this.kernels.busy) return this.kernels.later(() => this.attention(q, k, v, cache, layer, pos, shape, out));
+    if (this.q.busy) return this.q.later(() => this.attention(q, k, v, cache, layer, pos, shape, out));
     const c = cache as HostKvCache<Float32Array>;
     c.append(layer, pos, this.f32(k), this.f32(v));
     this.f32(out).set(attendHost(this.f32(q), c.keys[layer]!, c.values[layer]!, pos, shape));
@@ -314,9 +319,9 @@ export class CpuBackend implements Backend {
   /** Copies bytes to ptr now, or a copy of them once the work queued before is done. */
   private put(ptr: number, bytes: Uint8Array): void {
     const k = this.kernels;
-    if (!k.busy) return k.u8(ptr, bytes.byteLength).set(bytes);
+    if (!this.q.busy) return k.u8(ptr, bytes.byteLength).set(bytes);
     const copy = bytes.slice();
-    k.later(() => k.u8(ptr, copy.byteLength).set(copy));
+    this.q.later(() => k.u8(ptr, copy.byteLength).set(copy));
   }
 
   private f32(v: Vec): Float32Array {

@@ -3,7 +3,7 @@ import {BackendError} from '../../errors.js';
 import {SharedArena} from './arena.js';
 import {HEAP_BASE, SINK_OFFSET, type KernelName} from './control.js';
 import {KERNELS_WASM_BASE64} from './kernels-wasm.js';
-import {OpQueue, type Op} from './op-queue.js';
+import {OpQueue} from './op-queue.js';
 import {prepareQuantX} from './quant-x.js';
 import {WorkerPool, type WorkerFailure} from './pool.js';
 import {wasm, type WasmMemory, type WasmModule} from './wasm-api.js';
@@ -53,7 +53,8 @@ function kernelsModule(): WasmModule {
  * Layouts of every kernel's operands are described at the top of kernels.wat.
  */
 export class CpuKernels {
-  private readonly queue: OpQueue;
+  /** Orders work behind a call left running (only with syncWaitMs): busy, later(), settle(). */
+  readonly queue: OpQueue;
 
   private constructor(
     /** The shared memory every thread's instance uses. */
@@ -102,31 +103,6 @@ export class CpuKernels {
   /** Threads that run kernels, the calling one included. */
   get threads(): number {
     return this.pool.threads;
-  }
-
-  // ---- order (only with syncWaitMs) -----------------------------------------------------
-
-  /**
-   * True while a kernel call is still running after it returned, or work is queued behind it:
-   * nothing may read or write the memory then except through later().
-   */
-  get busy(): boolean {
-    return this.queue.busy;
-  }
-
-  /** Runs op now when the kernels are not busy, else after the work before it (in call order). */
-  later(op: Op): void {
-    this.queue.later(op);
-  }
-
-  /** Resolves once all queued work has run, waiting for workers without blocking the event loop. */
-  settle(): Promise<void> {
-    return this.queue.settle();
-  }
-
-  /** While set, settle() rejects with AbortError once `signal` fires (undefined clears it). */
-  abortWaits(signal: AbortSignal | undefined): void {
-    this.queue.abortWaits(signal);
   }
 
   // ---- memory --------------------------------------------------------------------------
@@ -270,7 +246,7 @@ export class CpuKernels {
         this.run(`accum_rows_part_${dtype}`, [w, coef, pp, cols, ids, chunk], n, align, work);
         // The partial sums stay unwritten until the call is over; the arena may be reset before
         // that because whatever is allocated there next is only written by later work.
-        this.later(() => {
+        this.queue.later(() => {
           const out = this.f32(y, cols);
           const ps = this.f32(pp, parts * cols);
           out.set(ps.subarray(0, cols));

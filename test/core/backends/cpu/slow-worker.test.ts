@@ -44,13 +44,13 @@ async function run(b: CpuBackend, slow: boolean): Promise<{values: Float32Array[
   const ids = Int32Array.from({length: 16}, (_, i) => (i * 5) % ROWS);
   if (slow) b.kernels.debugFailNextCall('slow');
   b.matvec(w, x, y);
-  const busy = b.kernels.busy;
+  const busy = b.kernels.queue.busy;
   const first = b.read(y);
   b.write(x, host);
   host.fill(7);
   b.matvecRows(w, ids, x, y2);
   ids.fill(0);
-  if (slow) b.kernels.later(() => b.kernels.debugFailNextCall('slow'));
+  if (slow) b.kernels.queue.later(() => b.kernels.debugFailNextCall('slow'));
   b.accumulateRows(w, null, y, z);
   b.matvecBatch(w, [x, x2], ys);
   b.add(y, y, y);
@@ -69,7 +69,7 @@ describe('cpu backend with a slow worker', () => {
     events.push('read');
     expect(busy).toBe(true); // the first call was left running
     expect(events).toEqual(['timer', 'read']);
-    expect(b.kernels.busy).toBe(false);
+    expect(b.kernels.queue.busy).toBe(false);
     expect(values.map((v) => Array.from(v))).toEqual(expected.values.map((v) => Array.from(v)));
   });
 
@@ -104,7 +104,7 @@ describe('cpu backend with a slow worker', () => {
     const aborted = await b.read(y).catch((e: unknown) => e);
     expect(aborted).toMatchObject({code: 'E_ABORTED', name: 'AbortError'});
     expect(((aborted as Error).cause as Error).message).toBe('stop');
-    expect(b.kernels.busy).toBe(true); // the hung call is still running; the queued add was dropped
+    expect(b.kernels.queue.busy).toBe(true); // the hung call is still running; the queued add was dropped
     b.abortWaits(undefined);
     const next = b.read(y);
     setTimeout(() => b.dispose(), 50);
