@@ -55,5 +55,5 @@ export async function generateBatch(model: HireModel, prompts: readonly Prompt[]
       weightBytesPerToken: r.bytesPerToken,
       ffnGroups: r.unionGroups === null ? null : {batch: r.unionGroups, perSequence: r.groupsPerSequence!},
     };
-  });
+  }, options.signal);
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {AbortError, demo, DisposedError, generate, loadModel, type HireModel, type TokenChunk} from '../../src/index.js';
+import {AbortError, demo, DisposedError, generate, generateBatch, loadModel, type HireModel, type TokenChunk} from '../../src/index.js';
 import {modelInternals} from '../../src/api/model.js';
 import type {CpuBackend} from '../../src/core/backends/cpu/cpu-backend.js';
 
@@ -124,6 +124,19 @@ describe('abort', () => {
       events.push((error as {code?: string} | null)?.code ?? 'no error');
       expect(events).toEqual(['timer 500 ms', 'signal 1000 ms', 'E_ABORTED']);
       expect(kernels.queue.busy).toBe(true); // the step ended while its kernel call was still hung
+    } finally {
+      hung.dispose();
+    }
+  });
+
+  it('generateBatch: the abort ends a batch step held by a hung cpu worker', async () => {
+    const hung = await loadModel(demo.bundle, {backend: 'cpu', threads: 2});
+    try {
+      const kernels = (modelInternals(hung).session().backend as CpuBackend).kernels;
+      kernels.debugFailNextCall('hang');
+      const error = await generateBatch(hung, ['ROMEO:', 'JULIET:'], {maxTokens: 4, signal: AbortSignal.timeout(300)}).catch((e: unknown) => e);
+      expect(error).toMatchObject({code: 'E_ABORTED'});
+      expect(kernels.queue.busy).toBe(true); // ended while its kernel call was still hung
     } finally {
       hung.dispose();
     }
