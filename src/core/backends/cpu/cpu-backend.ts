@@ -4,8 +4,9 @@
  * worker threads. The small per-token work (norms, RoPE, attention, activations) runs in JS on
  * views of the same memory: profiling shows it is a few percent of a step at these sizes.
  *
- * Kernel calls are synchronous, except that one whose worker threads have not finished within
- * SYNC_WAIT_MS is left running so that the event loop is not blocked by a slow or hung worker.
+ * Kernel calls are synchronous, except that one whose worker threads are more than SYNC_WAIT_MS
+ * behind the calling thread is left running, so that a slow or hung worker does not block the
+ * event loop.
  * Every operation here first asks `kernels.queue.busy`: while a call is running, the operation is
  * queued behind it (with copies of the caller's arrays) and read() / topK() wait for the queue.
  */
@@ -56,8 +57,9 @@ export interface CpuBackendOptions {
 }
 
 /**
- * Longest one kernel call blocks the event loop waiting for its workers: far above a call's
- * usual time (well under 1 ms at these sizes), so only a starved or hung worker goes past it.
+ * Longest one kernel call blocks the event loop waiting for its workers after the calling thread
+ * finished its own part: workers normally finish within well under 1 ms of it, so only a starved
+ * or hung worker goes past this.
  */
 export const SYNC_WAIT_MS = 10;
 

@@ -25,9 +25,10 @@ export interface CpuKernelsOptions {
   /** Longest a call waits for its workers before it gives up with a BackendError (default 60 s). */
   timeoutMs?: number;
   /**
-   * Longest a call blocks the calling thread waiting for its workers (default: timeoutMs, i.e.
-   * calls always complete before they return). Past it the call is left running: `busy` is
-   * true, further work must go through later(), and settle() waits without blocking.
+   * Longest a call blocks the calling thread waiting for its workers once its own part is done
+   * (default: timeoutMs, i.e. calls always complete before they return). Past it the call is
+   * left running: `queue.busy` is true, further work must go through queue.later(), and
+   * queue.settle() waits without blocking.
    */
   syncWaitMs?: number;
 }
@@ -49,7 +50,7 @@ function kernelsModule(): WasmModule {
  * WebAssembly SIMD kernels on a shared memory, run by the calling thread plus a pool of
  * worker threads. All pointers are byte offsets returned by alloc(). Calls are synchronous
  * unless `syncWaitMs` is set: then a call whose workers are slow may return while they still
- * run, and the caller orders its work with later() / settle() (see op-queue.ts).
+ * run, and the caller orders its work with queue.later() / queue.settle() (see op-queue.ts).
  * Layouts of every kernel's operands are described at the top of kernels.wat.
  */
 export class CpuKernels {

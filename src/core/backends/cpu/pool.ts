@@ -138,6 +138,7 @@ export class WorkerPool {
     });
     return this.finishing;
   }
+
   /** Makes worker 1 fail during the next run() (which then runs in parallel whatever its size). */
   failNextCall(mode: WorkerFailure): void {
     this.ensureUsable();
@@ -180,18 +181,23 @@ export class WorkerPool {
     Atomics.notify(ctl, CTL.GEN);
   }
 
-  /** Blocks until every worker is done (true) or `budgetMs` has passed (false); throws on a hang. */
+  /**
+   * Blocks until every worker is done (true), or for `budgetMs` after the spin (false: the
+   * calling thread's own part is not counted, so a long call is not cut short); throws on a hang.
+   */
   private waitSync(job: Job, budgetMs: number): boolean {
     const ctl = this.ctl;
     const target = this.workers.length;
     let polls = 0;
+    let until = 0;
     for (;;) {
       const done = Atomics.load(ctl, CTL.DONE);
       if (done >= target) return true;
       if (polls++ < this.opts.spin) continue;
       const now = performance.now();
       this.checkDeadline(job, now);
-      const left = job.start + budgetMs - now;
+      if (until === 0) until = now + budgetMs;
+      const left = until - now;
       if (left <= 0) return false;
       Atomics.wait(ctl, CTL.DONE, done, Math.min(WAIT_SLICE_MS, left));
     }

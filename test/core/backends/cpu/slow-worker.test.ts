@@ -61,7 +61,6 @@ async function run(b: CpuBackend, slow: boolean): Promise<{values: Float32Array[
 describe('cpu backend with a slow worker', () => {
   it('queues the work behind a late call in call order, with the arrays as they were, and lets timers run', async () => {
     const expected = await run(await backend({}), false);
-    expect(expected.busy).toBe(false);
     const b = await backend({});
     const events: string[] = [];
     setTimeout(() => events.push('timer'), 50);
