@@ -34,7 +34,8 @@ async function settledThreadCount(): Promise<number | null> {
   return last;
 }
 
-async function until(check: () => boolean, ms = 5000): Promise<boolean> {
+/** Polls check until it holds (true) or `ms` passed (false): generous, it returns as soon as check holds. */
+async function until(check: () => boolean, ms = 30_000): Promise<boolean> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) return false;
