@@ -2,11 +2,18 @@
  * A slow or hung kernel worker must not block the event loop: the cpu backend leaves a call whose
  * workers are late running, queues the work after it in call order, and read() waits for it
  * without blocking (timers and abort signals run meanwhile). A hang ends as a BackendError.
+ * The last test runs the built package (npm test builds first).
  */
+import {spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {pathToFileURL} from 'node:url';
 import {afterEach, describe, expect, it} from 'vitest';
 import {CpuBackend} from '../../../../src/core/backends/cpu/cpu-backend.js';
 import {CpuKernels, type CpuKernelsOptions} from '../../../../src/core/backends/cpu/kernels.js';
 import {randomF32, rng} from './helpers.js';
+import {SPAWN_TIMEOUT_MS, throwIfFailedToRun} from '../../../helpers/cli.js';
+import {PROJECT_ROOT} from '../../../helpers/shared.js';
 
 const created: CpuKernels[] = [];
 async function backend(opts: CpuKernelsOptions): Promise<CpuBackend> {
@@ -108,5 +115,24 @@ describe('cpu backend with a slow worker', () => {
     const next = b.read(y);
     setTimeout(() => b.dispose(), 50);
     await expect(next).rejects.toThrow(/disposed while a kernel call was running/);
+  });
+
+  it('a process whose only work is a wait for a late worker stays alive until the wait ends (built package)', () => {
+    // Node does not count a pending Atomics.waitAsync as work: without a timer of its own the
+    // process would exit (code 13, unsettled top-level await) before the call finished.
+    const kernels = path.join(PROJECT_ROOT, 'dist/core/backends/cpu/kernels.js');
+    expect(fs.existsSync(kernels), 'run `npm run build` first').toBe(true);
+    const script = `import {CpuKernels} from ${JSON.stringify(pathToFileURL(kernels).href)};
+const k = await CpuKernels.create({threads: 2, syncWaitMs: 10, minParallelBytes: 0});
+const w = k.alloc(64 * 16);
+k.debugFailNextCall('slow');
+k.matvec('f32', w, 16, 16, w, w);
+console.log('left running: ' + k.queue.busy);
+await k.queue.settle();
+console.log('settled');
+k.dispose();`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {encoding: 'utf8', timeout: SPAWN_TIMEOUT_MS});
+    throwIfFailedToRun(r, 'the wait script');
+    expect({code: r.status, stdout: r.stdout}).toEqual({code: 0, stdout: 'left running: true\nsettled\n'});
   });
 });
