@@ -9,12 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {PROJECT_ROOT} from './helpers/shared.js';
+import {SPAWN_TIMEOUT_MS, throwIfFailedToRun} from './helpers/cli.js';
 
 const EXAMPLES = path.join(PROJECT_ROOT, 'examples');
 
 function runExample(name: string): {stdout: string; stderr: string} {
-  const r = spawnSync(process.execPath, [path.join(EXAMPLES, name)], {cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 120_000});
-  if (r.error) throw r.error;
+  const r = spawnSync(process.execPath, [path.join(EXAMPLES, name)], {cwd: PROJECT_ROOT, encoding: 'utf8', timeout: SPAWN_TIMEOUT_MS});
+  throwIfFailedToRun(r, name);
   expect(r.status, `${name} failed:\n${r.stderr}`).toBe(0);
   return {stdout: r.stdout, stderr: r.stderr};
 }
@@ -88,7 +89,8 @@ describe('README "Use from code"', () => {
     it(`snippet ${i + 1} runs (${code.split('\n')[0]})`, () => {
       const file = path.join(dir, `snippet-${i + 1}.mjs`);
       fs.writeFileSync(file, code);
-      const r = spawnSync(process.execPath, [file], {cwd: dir, encoding: 'utf8', timeout: 120_000, env: {...process.env, TMPDIR: dir}});
+      const r = spawnSync(process.execPath, [file], {cwd: dir, encoding: 'utf8', timeout: SPAWN_TIMEOUT_MS, env: {...process.env, TMPDIR: dir}});
+      throwIfFailedToRun(r, `README snippet ${i + 1}`);
       expect(r.status, r.stderr).toBe(0);
     });
   });
@@ -106,9 +108,11 @@ console.log(chunks.length, again.tokenIds.length, code);
     const tsconfig = {compilerOptions: {target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'ESNext.Disposable'], strict: true, types: ['node'], typeRoots: [path.join(PROJECT_ROOT, 'node_modules/@types')], skipLibCheck: true, outDir: 'out'}, files: ['consumer.ts']};
     fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
     fs.writeFileSync(path.join(dir, 'package.json'), '{"type": "module"}');
-    const tsc = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir], {cwd: dir, encoding: 'utf8', timeout: 120_000});
+    const tsc = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir], {cwd: dir, encoding: 'utf8', timeout: SPAWN_TIMEOUT_MS});
+    throwIfFailedToRun(tsc, 'tsc');
     expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
-    const r = spawnSync(process.execPath, [path.join(dir, 'out/consumer.js')], {cwd: dir, encoding: 'utf8', timeout: 120_000});
+    const r = spawnSync(process.execPath, [path.join(dir, 'out/consumer.js')], {cwd: dir, encoding: 'utf8', timeout: SPAWN_TIMEOUT_MS});
+    throwIfFailedToRun(r, 'the compiled TypeScript consumer');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('4 2 E_USAGE');
   });

@@ -46,7 +46,7 @@ export async function generateBatch(model: HireModel, prompts: readonly Prompt[]
       weightBytesPerToken: r.bytesPerToken,
       ffnGroups: r.unionGroups === null ? null : {batch: r.unionGroups, perSequence: r.groupsPerSequence!},
     };
-  });
+  }, options.signal);
 }
 
 /** Sequence b of a batch in the shape generate() returns. */

@@ -132,7 +132,7 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
         const before = this.#head.stats();
         const step = await it.next();
         return {step, ms: performance.now() - t0, before, after: this.#head.stats()};
-      });
+      }, this.#signal);
     } catch (error) {
       const why = this.#ended; // set by an abort while the step waited or ran
       this.#end(error instanceof AbortError ? 'aborted' : error instanceof DisposedError ? 'disposed' : 'closed');

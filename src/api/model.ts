@@ -37,7 +37,7 @@ export class HireModel {
     INTERNALS.set(this, {
       session: () => this.#open(),
       head: (sampling, opts) => this.#head(sampling, opts),
-      step: (fn) => this.#step(fn),
+      step: (fn, signal) => this.#step(fn, signal),
     });
   }
 
@@ -163,14 +163,19 @@ export class HireModel {
     return choice;
   }
 
-  /** Runs fn when no other step of this model is running. */
-  #step<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs fn when no other step of this model is running. While it runs, `signal` also stops the
+   * backend's waits for slow work (a hung cpu worker then cannot hold the step past an abort).
+   */
+  #step<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const run = async () => {
-      this.#open();
+      const backend = this.#open().backend;
       this.#busy++;
+      backend.abortWaits?.(signal);
       try {
         return await fn();
       } finally {
+        backend.abortWaits?.(undefined);
         this.#busy--;
       }
     };
@@ -184,7 +189,7 @@ export class HireModel {
 export interface ModelInternals {
   session(): Session;
   head(sampling: CoreSampling, opts: HeadOptions): {head: OutputHead; note: string | null};
-  step<T>(fn: () => Promise<T>): Promise<T>;
+  step<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
 }
 
 const INTERNALS = new WeakMap<HireModel, ModelInternals>();

@@ -1,11 +1,13 @@
 /**
- * Abort and dispose: an aborted generation stops within one token and releases the model for the
- * next one; a disposed model has terminated its cpu worker threads and refuses further calls with
- * DisposedError.
+ * Abort and dispose: an aborted generation stops within one token (at once while a hung cpu
+ * worker holds its step) and releases the model for the next one; a disposed model has
+ * terminated its cpu worker threads and refuses further calls with DisposedError.
  */
 import fs from 'node:fs';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {AbortError, demo, DisposedError, generate, loadModel, type HireModel, type TokenChunk} from '../../src/index.js';
+import {AbortError, demo, DisposedError, generate, generateBatch, loadModel, type HireModel, type TokenChunk} from '../../src/index.js';
+import {modelInternals} from '../../src/api/model.js';
+import type {CpuBackend} from '../../src/core/backends/cpu/cpu-backend.js';
 
 /** Threads of this process (Linux); null elsewhere. */
 function threadCount(): number | null {
@@ -32,7 +34,8 @@ async function settledThreadCount(): Promise<number | null> {
   return last;
 }
 
-async function until(check: () => boolean, ms = 5000): Promise<boolean> {
+/** Polls check until it holds (true) or `ms` passed (false): generous, it returns as soon as check holds. */
+async function until(check: () => boolean, ms = 30_000): Promise<boolean> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) return false;
@@ -103,6 +106,41 @@ describe('abort', () => {
     controller.abort();
     await expect(pending).rejects.toBeInstanceOf(AbortError);
     await expect(gen.next()).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it('a hung cpu worker leaves timers and the abort signal running, and the abort ends the waiting step', async () => {
+    const hung = await loadModel(demo.bundle, {backend: 'cpu', threads: 2});
+    try {
+      const kernels = (modelInternals(hung).session().backend as CpuBackend).kernels;
+      const events: string[] = [];
+      const signal = AbortSignal.timeout(1000);
+      signal.addEventListener('abort', () => events.push('signal 1000 ms'));
+      setTimeout(() => events.push('timer 500 ms'), 500);
+      kernels.debugFailNextCall('hang'); // the prompt's first kernel call never finishes
+      const gen = generate(hung, 'ROMEO:', {maxTokens: 8, signal});
+      const error = await gen.next().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      events.push((error as {code?: string} | null)?.code ?? 'no error');
+      expect(events).toEqual(['timer 500 ms', 'signal 1000 ms', 'E_ABORTED']);
+      expect(kernels.queue.busy).toBe(true); // the step ended while its kernel call was still hung
+    } finally {
+      hung.dispose();
+    }
+  });
+
+  it('generateBatch: the abort ends a batch step held by a hung cpu worker', async () => {
+    const hung = await loadModel(demo.bundle, {backend: 'cpu', threads: 2});
+    try {
+      const kernels = (modelInternals(hung).session().backend as CpuBackend).kernels;
+      kernels.debugFailNextCall('hang');
+      const error = await generateBatch(hung, ['ROMEO:', 'JULIET:'], {maxTokens: 4, signal: AbortSignal.timeout(300)}).catch((e: unknown) => e);
+      expect(error).toMatchObject({code: 'E_ABORTED'});
+      expect(kernels.queue.busy).toBe(true); // ended while its kernel call was still hung
+    } finally {
+      hung.dispose();
+    }
   });
 
   it('rejects at once when the signal is already aborted', async () => {

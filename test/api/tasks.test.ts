@@ -26,7 +26,7 @@ describe('calibrate, evaluate and bench (library API)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-api-'));
     try {
       const events: ProgressEvent[] = [];
-      const r = await calibrate({model: demo.model, out: path.join(dir, 'b.hire'), softmax: ['quant'], bits: 8, tokens: 400, ks: [1], threads: 2, onProgress: (e) => events.push(e)});
+      const r = await calibrate({model: demo.model, out: path.join(dir, 'b.hire'), softmax: ['quant'], bits: 8, tokens: 400, ks: [1], threads: 1, onProgress: (e) => events.push(e)});
       expect(r.bundle).toBe(path.join(dir, 'b.hire'));
       expect(r.manifest.softmax!.predictors.map((p) => p.kind)).toEqual(['quant']);
       expect(events[0]).toEqual({stage: 'loading model'});
@@ -53,7 +53,7 @@ describe('calibrate, evaluate and bench (library API)', () => {
         out,
         tokens: 400,
         seqLen: 64,
-        threads: 2,
+        threads: 1,
         signal: controller.signal,
         onProgress: (e) => {
           if (e.done !== undefined) controller.abort();
@@ -68,7 +68,7 @@ describe('calibrate, evaluate and bench (library API)', () => {
 
   it('evaluate reports progress, returns the typed report, prints nothing', async () => {
     const events: ProgressEvent[] = [];
-    const report = await evaluate({bundle: demo.bundle, tokens: 200, ks: [1], threads: 2, onProgress: (e) => events.push(e)});
+    const report = await evaluate({bundle: demo.bundle, tokens: 200, ks: [1], threads: 1, onProgress: (e) => events.push(e)});
     expect(report.tokens).toBe(199);
     expect(report.rows.every((r) => r.k === 1)).toBe(true);
     expect(report.dense.perplexity).toBeGreaterThan(1);
@@ -81,7 +81,7 @@ describe('calibrate, evaluate and bench (library API)', () => {
   });
 
   it('bench returns dense, HiRE-Softmax, HiRE-FFN and both rows for the demo bundle', async () => {
-    const report = await bench({tokens: 4, promptTokens: 4, probe: false, threads: 2});
+    const report = await bench({tokens: 4, promptTokens: 4, probe: false, threads: 1});
     expect(report.rows.map((r) => r.mode)).toEqual(['dense', 'hire-softmax', 'hire-ffn', 'hire-both']);
     expect(report.probeBytesPerSecond).toBeNull();
     expect(writes).toEqual([]);

@@ -20,13 +20,13 @@ describe.runIf(HAVE_SHARED)('hire eval on a llama2xs bundle', () => {
   let selected: string;
 
   beforeAll(async () => {
-    const result = await calibrate({model: LLAMA2XS_DIR, out: path.join(tempDir(), 'l2.hire'), tokens: 1024, threads: 2});
+    const result = await calibrate({model: LLAMA2XS_DIR, out: path.join(tempDir(), 'l2.hire'), tokens: 1024, threads: 1});
     bundle = result.bundle;
     selected = result.manifest.softmax!.selected;
   });
 
   it('prints one table row per (predictor, k, k\'), marks the selected predictor and prints dense perplexity once', () => {
-    const r = runCli(['eval', bundle, '--tokens', '300', '--k', '8', '--k-prime', '16,512', '--threads', '2']);
+    const r = runCli(['eval', bundle, '--tokens', '300', '--k', '8', '--k-prime', '16,512', '--threads', '1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`${selected} *`);
     const rows = r.stdout.split('\n').filter((l) => /\s(16|512)\s+│/.test(l));
@@ -40,7 +40,7 @@ describe.runIf(HAVE_SHARED)('hire eval on a llama2xs bundle', () => {
   it('--json prints the report and --plot writes an SVG atomically', () => {
     const dir = tempDir();
     const svg = path.join(dir, 'recall.svg');
-    const r = runCli(['eval', bundle, '--tokens', '200', '--predictor', selected, '--json', '--plot', svg, '--threads', '2']);
+    const r = runCli(['eval', bundle, '--tokens', '200', '--predictor', selected, '--json', '--plot', svg, '--threads', '1']);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.selected).toBe(selected);

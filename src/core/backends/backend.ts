@@ -169,6 +169,13 @@ export interface Backend {
    */
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void;
 
+  /**
+   * Optional, for backends whose read() / topK() can wait long for queued work (cpu: a slow or
+   * hung worker thread): while `signal` is set, such a wait rejects with AbortError once it
+   * fires, and the work queued behind it is dropped. undefined clears it.
+   */
+  abortWaits?(signal: AbortSignal | undefined): void;
+
   /** Frees everything this backend allocated. */
   dispose(): void;
 }

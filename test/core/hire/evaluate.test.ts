@@ -187,8 +187,8 @@ describe.runIf(HAVE_SHARED)('evaluate on a llama2xs bundle', () => {
 
   beforeAll(async () => {
     const out = path.join(tempDir(), 'l2.hire');
-    bundle = (await calibrate({model: LLAMA2XS_DIR, out, tokens: 1024, threads: 2})).bundle;
-    report = await evaluate({bundle, tokens: 600, ks: [1, 8, 32], kPrimes: K_PRIMES, threads: 2});
+    bundle = (await calibrate({model: LLAMA2XS_DIR, out, tokens: 1024, threads: 1})).bundle;
+    report = await evaluate({bundle, tokens: 600, ks: [1, 8, 32], kPrimes: K_PRIMES, threads: 1});
   });
 
   it('scores every position with a next token, on the validation split, for every predictor', () => {
@@ -250,7 +250,7 @@ describe.runIf(HAVE_SHARED)('evaluate on a llama2xs bundle', () => {
   });
 
   it("defaults k' to the stored k' per recall target, plus k and V", async () => {
-    const r = await evaluate({bundle, tokens: 200, ks: [8], predictors: [report.selected], threads: 2});
+    const r = await evaluate({bundle, tokens: 200, ks: [8], predictors: [report.selected], threads: 1});
     const manifest = JSON.parse(fs.readFileSync(path.join(bundle, 'hire.json'), 'utf8')) as HireManifest;
     const stored = manifest.softmax!.predictors.find((p) => p.name === report.selected)!.kPrime['0.99']!['8'];
     const kPrimes = r.rows.map((row) => row.kPrime);

@@ -23,7 +23,7 @@ describe('calibrate --ffn on the demo model', () => {
   const out = path.join(tmp, 'demo.hire');
   let manifest: HireManifest;
   beforeAll(async () => {
-    manifest = (await calibrate({model: DEMO_MODEL_DIR, out, tokens: 1536, softmax: ['quant'], ffn: {groupSize: 8}})).manifest;
+    manifest = (await calibrate({model: DEMO_MODEL_DIR, out, tokens: 1536, softmax: ['quant'], ffn: {groupSize: 8}, threads: 1})).manifest;
   }, 120_000);
 
   it('writes an FFN section: per-layer predictors, static groups first, k\'_g per recall target', () => {

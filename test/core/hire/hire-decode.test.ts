@@ -34,7 +34,7 @@ function randomModel(): {dir: string; text: string} {
 }
 
 async function decode(dir: string, backend: string, prompt: number[], n: number, head: HeadOptions): Promise<{ids: number[]; widened: number}> {
-  const s = await Session.open(dir, {backend, tokenizer: 'none'});
+  const s = await Session.open(dir, {backend, tokenizer: 'none', threads: 1});
   try {
     const c = s.config;
     const {head: h} = chooseHead(dir, {backend: s.backend, lmHead: s.model.weights.lmHead, config: c}, GREEDY, head);
@@ -51,7 +51,7 @@ describe('HiRE-Softmax on a random checkpoint', () => {
   beforeAll(async () => {
     model = randomModel();
     bundle = path.join(tmp, 'random.hire');
-    await calibrate({model: model.dir, data: [model.text], out: bundle, tokens: 1500, rank: 8, seqLen: 64});
+    await calibrate({model: model.dir, data: [model.text], out: bundle, tokens: 1500, rank: 8, seqLen: 64, threads: 1});
   });
 
   it('writes a bundle that is also a plain checkpoint, with the k\' table', async () => {
@@ -136,7 +136,7 @@ describe('HiRE-Softmax on a random checkpoint', () => {
 describe.runIf(HAVE_SHARED)('HiRE-Softmax on llama2xs', () => {
   it('certified greedy decoding reproduces dense decoding on the real checkpoint', async () => {
     const bundle = path.join(tmp, 'llama2xs.hire');
-    await calibrate({model: LLAMA2XS_DIR, out: bundle, tokens: 1200});
+    await calibrate({model: LLAMA2XS_DIR, out: bundle, tokens: 1200, threads: 1});
     const prompt = [1, 403, 407, 261, 378];
     const dense = await decode(bundle, 'cpu', prompt, 64, {dense: true});
     expect((await decode(bundle, 'cpu', prompt, 64, {certify: true})).ids).toEqual(dense.ids);

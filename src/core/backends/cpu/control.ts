@@ -26,7 +26,7 @@ export const CTL = {
   PARTS: 8,
   /** Split granularity: every part except the last is a multiple of ALIGN long. */
   ALIGN: 9,
-  /** Debug hook: 1 throw, 2 process.exit, 3 hang, read by worker 1 at the next job. */
+  /** Debug hook: 1 throw, 2 process.exit, 3 hang, 4 slow, read by worker 1 at the next job. */
   DEBUG: 10,
   /** Byte length of the error message at MSG_OFFSET. */
   MSG_LEN: 11,

@@ -3,6 +3,12 @@
  * checkpoint stays bf16) and every weight matvec runs in the WebAssembly SIMD kernels split over
  * worker threads. The small per-token work (norms, RoPE, attention, activations) runs in JS on
  * views of the same memory: profiling shows it is a few percent of a step at these sizes.
+ *
+ * Kernel calls are synchronous, except that one whose worker threads are more than SYNC_WAIT_MS
+ * behind the calling thread is left running, so that a slow or hung worker does not block the
+ * event loop.
+ * Every operation here first asks `kernels.queue.busy`: while a call is running, the operation is
+ * queued behind it (with copies of the caller's arrays) and read() / topK() wait for the queue.
  */
 import type {Activation} from '../../model/config.js';
 import {applyActivation} from '../reference/activations.js';
@@ -23,6 +29,7 @@ import type {
 } from '../backend.js';
 import {dequantizeHost, quantMatrixBytes, weightBytes} from '../backend.js';
 import {CpuKernels, type DenseDtype} from './kernels.js';
+import type {OpQueue} from './op-queue.js';
 import {HostKvCache} from '../host/host-kv-cache.js';
 import {BackendError} from '../../errors.js';
 
@@ -49,8 +56,15 @@ export interface CpuBackendOptions {
   threads?: number;
 }
 
+/**
+ * Longest one kernel call blocks the event loop waiting for its workers after the calling thread
+ * finished its own part: workers normally finish within well under 1 ms of it, so only a starved
+ * or hung worker goes past this.
+ */
+export const SYNC_WAIT_MS = 10;
+
 export async function createCpuBackend(opts: CpuBackendOptions = {}): Promise<CpuBackend> {
-  return new CpuBackend(await CpuKernels.create({threads: opts.threads}));
+  return new CpuBackend(await CpuKernels.create({threads: opts.threads, syncWaitMs: SYNC_WAIT_MS}));
 }
 
 export class CpuBackend implements Backend {
@@ -58,7 +72,12 @@ export class CpuBackend implements Backend {
   /** Scratch for row ids of matvecRows; grown on demand. */
   private ids: {ptr: number; capacity: number} = {ptr: 0, capacity: 0};
 
-  constructor(readonly kernels: CpuKernels) {}
+  /** Work queued behind a kernel call that is still running (see op-queue.ts). */
+  private readonly q: OpQueue;
+
+  constructor(readonly kernels: CpuKernels) {
+    this.q = kernels.queue;
+  }
 
   describe(): string {
     const t = this.kernels.threads;
@@ -75,17 +94,16 @@ export class CpuBackend implements Backend {
   uploadMatrix(m: HostMatrix): Mat {
     const bytes = m.rows * m.cols * weightBytes(m.dtype);
     const ptr = this.kernels.alloc(bytes);
-    const src = new Uint8Array(m.data.buffer, m.data.byteOffset, bytes);
-    this.kernels.u8(ptr, bytes).set(src);
+    this.put(ptr, new Uint8Array(m.data.buffer, m.data.byteOffset, bytes));
     return new CpuMat(ptr, m.rows, m.cols, m.dtype, bytes);
   }
 
   uploadQuantMatrix(q: HostQuantMatrix): Mat {
     if (q.bits === 2) return this.uploadMatrix({dtype: 'f32', rows: q.rows, cols: q.cols, data: dequantizeHost(q)});
     const data = this.kernels.alloc(q.data.byteLength);
-    this.kernels.u8(data, q.data.byteLength).set(q.data);
+    this.put(data, q.data);
     const scales = this.kernels.alloc(q.scales.byteLength);
-    this.kernels.f32(scales, q.scales.length).set(q.scales);
+    this.put(scales, new Uint8Array(q.scales.buffer, q.scales.byteOffset, q.scales.byteLength));
     return new CpuMat(data, q.rows, q.cols, `q${q.bits}`, quantMatrixBytes(q), {scales, groupSize: q.groupSize});
   }
 
@@ -104,14 +122,28 @@ export class CpuBackend implements Backend {
   }
 
   write(dst: Vec, src: Float32Array): void {
+    if (this.q.busy) {
+      const copy = src.slice();
+      return this.q.later(() => this.write(dst, copy));
+    }
     this.f32(dst).set(src);
   }
 
   async read(src: Vec): Promise<Float32Array> {
-    return Float32Array.from(this.f32(src));
+    if (!this.q.busy) return Float32Array.from(this.f32(src));
+    let values: Float32Array | undefined;
+    this.q.later(() => (values = Float32Array.from(this.f32(src))));
+    await this.q.settle();
+    return values!;
+  }
+
+  /** While set, a read() or topK() waiting for slow workers rejects with AbortError once `signal` fires. */
+  abortWaits(signal: AbortSignal | undefined): void {
+    this.q.abortWaits(signal);
   }
 
   matvec(w: Mat, x: Vec, out: Vec, bias?: Vec): void {
+    if (this.q.busy) return this.q.later(() => this.matvec(w, x, out, bias));
     const m = w as CpuMat;
     const [xp, yp] = [(x as CpuVec).ptr, (out as CpuVec).ptr];
     if (m.dtype === 'q8') this.kernels.matvecQ8(m.ptr, m.quant!.scales, m.rows, m.cols, m.quant!.groupSize, xp, yp);
@@ -121,6 +153,10 @@ export class CpuBackend implements Backend {
   }
 
   matvecRows(w: Mat, rows: Int32Array, x: Vec, out: Vec): void {
+    if (this.q.busy) {
+      const copy = rows.slice();
+      return this.q.later(() => this.matvecRows(w, copy, x, out));
+    }
     const m = w as CpuMat;
     const ids = this.idScratch(rows.length);
     this.kernels.i32(ids, rows.length).set(rows);
@@ -128,6 +164,10 @@ export class CpuBackend implements Backend {
   }
 
   accumulateRows(w: Mat, rows: Int32Array | null, coef: Vec, out: Vec, bias?: Vec): void {
+    if (this.q.busy) {
+      const copy = rows && rows.slice();
+      return this.q.later(() => this.accumulateRows(w, copy, coef, out, bias));
+    }
     const m = w as CpuMat;
     const n = rows ? rows.length : m.rows;
     let ids = 0;
@@ -140,6 +180,10 @@ export class CpuBackend implements Backend {
   }
 
   matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
+    if (this.q.busy) {
+      const [xc, oc] = [[...xs], [...outs]];
+      return this.q.later(() => this.matvecBatch(w, xc, oc, bias));
+    }
     const m = w as CpuMat;
     if (m.dtype === 'q8' || m.dtype === 'q4' || m.dtype === 'q2' || xs.length === 1) {
       xs.forEach((x, b) => this.matvec(w, x, outs[b]!, bias));
@@ -150,6 +194,10 @@ export class CpuBackend implements Backend {
   }
 
   matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[]): void {
+    if (this.q.busy) {
+      const [rc, xc, oc] = [rows.slice(), [...xs], [...outs]];
+      return this.q.later(() => this.matvecRowsBatch(w, rc, xc, oc));
+    }
     const m = w as CpuMat;
     if (xs.length === 1 || rows.length === 0) {
       xs.forEach((x, b) => this.matvecRows(w, rows, x, outs[b]!));
@@ -163,6 +211,10 @@ export class CpuBackend implements Backend {
   }
 
   accumulateRowsBatch(w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec): void {
+    if (this.q.busy) {
+      const [rc, cc, oc] = [rows && rows.slice(), [...coefs], [...outs]];
+      return this.q.later(() => this.accumulateRowsBatch(w, rc, cc, oc, bias));
+    }
     const m = w as CpuMat;
     const n = rows ? rows.length : m.rows;
     if (coefs.length === 1) {
@@ -191,14 +243,18 @@ export class CpuBackend implements Backend {
       const block = k.f32(inPtr, nb * inLen);
       ins.forEach((v, b) => block.set(this.f32(v), b * inLen));
       fn(inPtr, outPtr);
-      const res = k.f32(outPtr, nb * outLen);
-      outs.forEach((v, b) => this.f32(v).set(res.subarray(b * outLen, (b + 1) * outLen)));
+      // the out block is read when the call is over (reset below only moves the arena's top)
+      this.q.later(() => {
+        const res = k.f32(outPtr, nb * outLen);
+        outs.forEach((v, b) => this.f32(v).set(res.subarray(b * outLen, (b + 1) * outLen)));
+      });
     } finally {
       k.reset(mark);
     }
   }
 
   embedRow(w: Mat, row: number, out: Vec): void {
+    if (this.q.busy) return this.q.later(() => this.embedRow(w, row, out));
     const m = w as CpuMat;
     const o = out as CpuVec;
     const dtype = denseDtype(m, 'embedRow');
@@ -210,33 +266,40 @@ export class CpuBackend implements Backend {
   }
 
   add(a: Vec, b: Vec, out: Vec): void {
+    if (this.q.busy) return this.q.later(() => this.add(a, b, out));
     const [x, y, o] = [this.f32(a), this.f32(b), this.f32(out)];
     for (let i = 0; i < o.length; i++) o[i] = x[i]! + y[i]!;
   }
 
   mul(a: Vec, b: Vec, out: Vec): void {
+    if (this.q.busy) return this.q.later(() => this.mul(a, b, out));
     const [x, y, o] = [this.f32(a), this.f32(b), this.f32(out)];
     for (let i = 0; i < o.length; i++) o[i] = x[i]! * y[i]!;
   }
 
   rmsNorm(x: Vec, weight: Vec, eps: number, out: Vec): void {
+    if (this.q.busy) return this.q.later(() => this.rmsNorm(x, weight, eps, out));
     this.f32(out).set(rmsNormHost(this.f32(x), this.f32(weight), eps));
   }
 
   layerNorm(x: Vec, weight: Vec, bias: Vec, eps: number, out: Vec): void {
+    if (this.q.busy) return this.q.later(() => this.layerNorm(x, weight, bias, eps, out));
     this.f32(out).set(layerNormHost(this.f32(x), this.f32(weight), this.f32(bias), eps));
   }
 
   rope(x: Vec, nHeads: number, pos: number, table: RopeTable): void {
+    if (this.q.busy) return this.q.later(() => this.rope(x, nHeads, pos, table));
     const xs = this.f32(x);
     xs.set(ropeHost(xs, nHeads, table.headDim, ropeAngles(table.invFreq, pos)));
   }
 
   activation(kind: Activation, x: Vec, out: Vec): void {
+    if (this.q.busy) return this.q.later(() => this.activation(kind, x, out));
     applyActivation(kind, this.f32(x), this.f32(out));
   }
 
   keepTopK(x: Vec, k: number, byMagnitude: boolean): void {
+    if (this.q.busy) return this.q.later(() => this.keepTopK(x, k, byMagnitude));
     keepTopKHost(this.f32(x), k, byMagnitude);
   }
 
@@ -245,6 +308,7 @@ export class CpuBackend implements Backend {
   }
 
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
+    if (this.q.busy) return this.q.later(() => this.attention(q, k, v, cache, layer, pos, shape, out));
     const c = cache as HostKvCache<Float32Array>;
     c.append(layer, pos, this.f32(k), this.f32(v));
     this.f32(out).set(attendHost(this.f32(q), c.keys[layer]!, c.values[layer]!, pos, shape));
@@ -252,6 +316,14 @@ export class CpuBackend implements Backend {
 
   dispose(): void {
     this.kernels.dispose();
+  }
+
+  /** Copies bytes to ptr now, or a copy of them once the work queued before is done. */
+  private put(ptr: number, bytes: Uint8Array): void {
+    const k = this.kernels;
+    if (!this.q.busy) return k.u8(ptr, bytes.byteLength).set(bytes);
+    const copy = bytes.slice();
+    this.q.later(() => k.u8(ptr, copy.byteLength).set(copy));
   }
 
   private f32(v: Vec): Float32Array {

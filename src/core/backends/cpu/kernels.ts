@@ -3,6 +3,8 @@ import {BackendError} from '../../errors.js';
 import {SharedArena} from './arena.js';
 import {HEAP_BASE, SINK_OFFSET, type KernelName} from './control.js';
 import {KERNELS_WASM_BASE64} from './kernels-wasm.js';
+import {OpQueue} from './op-queue.js';
+import {prepareQuantX} from './quant-x.js';
 import {WorkerPool, type WorkerFailure} from './pool.js';
 import {wasm, type WasmMemory, type WasmModule} from './wasm-api.js';
 
@@ -22,6 +24,13 @@ export interface CpuKernelsOptions {
   spin?: number;
   /** Longest a call waits for its workers before it gives up with a BackendError (default 60 s). */
   timeoutMs?: number;
+  /**
+   * Longest a call blocks the calling thread waiting for its workers once its own part is done
+   * (default: timeoutMs, i.e. calls always complete before they return). Past it the call is
+   * left running: `queue.busy` is true, further work must go through queue.later(), and
+   * queue.settle() waits without blocking.
+   */
+  syncWaitMs?: number;
 }
 
 const PAGE = 65536;
@@ -30,10 +39,6 @@ export const MAX_MEMORY_BYTES = 65535 * PAGE;
 const ELEM_BYTES: Record<DenseDtype, number> = {f32: 4, bf16: 2, f16: 2};
 /** Rows per thread chunk: a multiple of 16 keeps every 64-byte line of y on one thread. */
 const ROW_ALIGN = 16;
-/** Powers of two the q8 / q4 kernels leave on their integer weights, folded into the prepared x. */
-const Q8_SCALE = 2 ** -16;
-const Q4_SCALE = 2 ** -28;
-const Q4_SCALE_HI = 2 ** -20;
 
 let compiled: WasmModule | undefined;
 function kernelsModule(): WasmModule {
@@ -43,17 +48,25 @@ function kernelsModule(): WasmModule {
 
 /**
  * WebAssembly SIMD kernels on a shared memory, run by the calling thread plus a pool of
- * worker threads. All pointers are byte offsets returned by alloc(); all calls are synchronous.
+ * worker threads. All pointers are byte offsets returned by alloc(). Calls are synchronous
+ * unless `syncWaitMs` is set: then a call whose workers are slow may return while they still
+ * run, and the caller orders its work with queue.later() / queue.settle() (see op-queue.ts).
  * Layouts of every kernel's operands are described at the top of kernels.wat.
  */
 export class CpuKernels {
+  /** Orders work behind a call left running (only with syncWaitMs): busy, later(), settle(). */
+  readonly queue: OpQueue;
+
   private constructor(
     /** The shared memory every thread's instance uses. */
     private readonly memory: WasmMemory,
     private readonly arena: SharedArena,
     private readonly pool: WorkerPool,
     private readonly minParallelBytes: number,
-  ) {}
+    private readonly syncWaitMs: number,
+  ) {
+    this.queue = new OpQueue(pool);
+  }
 
   static async create(opts: CpuKernelsOptions = {}): Promise<CpuKernels> {
     const threads = opts.threads ?? os.availableParallelism();
@@ -79,12 +92,13 @@ export class CpuKernels {
         {cause},
       );
     }
-    const pool = await WorkerPool.start(kernelsModule(), memory, {
-      threads,
-      spin: opts.spin ?? 20000,
-      timeoutMs: opts.timeoutMs ?? 60_000,
-    });
-    return new CpuKernels(memory, new SharedArena(memory, maxPages * PAGE), pool, opts.minParallelBytes ?? 64 * 1024);
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const syncWaitMs = opts.syncWaitMs ?? timeoutMs;
+    if (!(timeoutMs > 0) || !(syncWaitMs >= 0)) {
+      throw new BackendError(`timeoutMs must be > 0 and syncWaitMs >= 0, got ${timeoutMs} and ${syncWaitMs}`);
+    }
+    const pool = await WorkerPool.start(kernelsModule(), memory, {threads, spin: opts.spin ?? 20000, timeoutMs});
+    return new CpuKernels(memory, new SharedArena(memory, maxPages * PAGE), pool, opts.minParallelBytes ?? 64 * 1024, syncWaitMs);
   }
 
   /** Threads that run kernels, the calling one included. */
@@ -231,10 +245,14 @@ export class CpuKernels {
       try {
         const pp = this.arena.alloc(parts * cols * 4);
         this.run(`accum_rows_part_${dtype}`, [w, coef, pp, cols, ids, chunk], n, align, work);
-        const out = this.f32(y, cols);
-        const ps = this.f32(pp, parts * cols);
-        out.set(ps.subarray(0, cols));
-        for (let p = 1; p < parts; p++) for (let c = 0, o = p * cols; c < cols; c++) out[c] = out[c]! + ps[o + c]!;
+        // The partial sums stay unwritten until the call is over; the arena may be reset before
+        // that because whatever is allocated there next is only written by later work.
+        this.queue.later(() => {
+          const out = this.f32(y, cols);
+          const ps = this.f32(pp, parts * cols);
+          out.set(ps.subarray(0, cols));
+          for (let p = 1; p < parts; p++) for (let c = 0, o = p * cols; c < cols; c++) out[c] = out[c]! + ps[o + c]!;
+        });
       } finally {
         this.arena.reset(mark);
       }
@@ -284,7 +302,8 @@ export class CpuKernels {
     if (rows === 0) return;
     const mark = this.arena.mark();
     try {
-      const xq = this.prepareQuantX(8, x, cols, groupSize);
+      const xq = this.arena.alloc(cols * 4);
+      prepareQuantX(this.memory, 8, x, xq, cols, groupSize);
       this.run('matvec_q8', [w, scales, xq, y, cols, groupSize], rows, ROW_ALIGN, rows * cols);
     } finally {
       this.arena.reset(mark);
@@ -302,7 +321,8 @@ export class CpuKernels {
     if (rows === 0) return;
     const mark = this.arena.mark();
     try {
-      const xq = this.prepareQuantX(4, x, cols, groupSize);
+      const xq = this.arena.alloc(cols * 4);
+      prepareQuantX(this.memory, 4, x, xq, cols, groupSize);
       this.run('matvec_q4', [w, scales, xq, y, cols, groupSize], rows, ROW_ALIGN, rows * rowBytes);
     } finally {
       this.arena.reset(mark);
@@ -327,7 +347,8 @@ export class CpuKernels {
   /**
    * Test hook: worker 1 fails during the next kernel call, which then throws a BackendError
    * ('throw': the worker throws and dies, 'exit': it calls process.exit, 'hang': it stops
-   * answering for 30 s, so the call times out after `timeoutMs`). The pool is unusable after.
+   * answering for 30 s, so the call times out after `timeoutMs`; the pool is unusable after),
+   * or is late ('slow': it sleeps 300 ms, then does its part).
    */
   debugFailNextCall(mode: WorkerFailure): void {
     this.pool.failNextCall(mode);
@@ -339,46 +360,7 @@ export class CpuKernels {
   }
 
   private run(name: KernelName, args: number[], count: number, align: number, workBytes: number): void {
-    this.pool.run(name, args, 0, count, align, workBytes >= this.minParallelBytes);
-  }
-
-  /**
-   * The "prepared x" that matvec_q8 / matvec_q4 read instead of x (layout in kernels.wat,
-   * "Quantized weights"): each group of groupSize columns is cut into chunks (8 columns for
-   * int8, 16 for int4) whose values are reordered to match the i32 lanes the kernel builds and
-   * scaled by the power of two that its integer trick leaves on the weights; the group's last
-   * groupSize % chunk columns are copied unchanged. Allocated here; the caller resets the arena.
-   */
-  private prepareQuantX(bits: 8 | 4, x: number, cols: number, groupSize: number): number {
-    const xq = this.arena.alloc(cols * 4);
-    // Views after alloc: the memory may have grown. (x need not be 4-byte aligned.)
-    const buf = this.memory.buffer;
-    const src = x % 4 === 0 ? new Float32Array(buf, x, cols) : new Float32Array(buf.slice(x, x + cols * 4));
-    const dst = new Float32Array(buf, xq, cols);
-    const chunkCols = bits === 4 ? 16 : 8;
-    const chunked = groupSize - (groupSize % chunkCols);
-    for (let g0 = 0; g0 < cols; g0 += groupSize) {
-      let c = g0;
-      if (bits === 4) {
-        // lane k of a chunk holds columns c+4k .. c+4k+3; vector o takes column c+4k+o
-        for (const end = g0 + chunked; c < end; c += 16) {
-          for (let o = 0; o < 4; o++) {
-            const m = o === 3 ? Q4_SCALE_HI : Q4_SCALE;
-            for (let k = 0; k < 4; k++) dst[c + 4 * o + k] = src[c + 4 * k + o]! * m;
-          }
-        }
-      } else {
-        // lane k of a chunk holds columns c+2k (first vector) and c+2k+1 (second)
-        for (const end = g0 + chunked; c < end; c += 8) {
-          for (let k = 0; k < 4; k++) {
-            dst[c + k] = src[c + 2 * k]! * Q8_SCALE;
-            dst[c + 4 + k] = src[c + 2 * k + 1]! * Q8_SCALE;
-          }
-        }
-      }
-      for (const end = g0 + groupSize; c < end; c++) dst[c] = src[c]!;
-    }
-    return xq;
+    this.pool.run(name, args, 0, count, align, workBytes >= this.minParallelBytes, this.syncWaitMs);
   }
 
   private view(ptr: number, bytes: number, align: number, what: string): void {

@@ -6,9 +6,26 @@ import {WORKER_SOURCE} from './worker-source.js';
 
 type WasmFn = (...args: number[]) => void;
 
+/** Atomics.waitAsync (in Node 20's V8; not in this project's TypeScript lib yet). */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): {async: boolean; value: Promise<string> | string};
+}).waitAsync;
+
 /** Debug hook modes (see CpuKernels.debugFailNextCall). */
-export type WorkerFailure = 'throw' | 'exit' | 'hang';
-const FAILURE_CODE: Record<WorkerFailure, number> = {throw: 1, exit: 2, hang: 3};
+export type WorkerFailure = 'throw' | 'exit' | 'hang' | 'slow';
+const FAILURE_CODE: Record<WorkerFailure, number> = {throw: 1, exit: 2, hang: 3, slow: 4};
+/** Longest slice of one Atomics.wait / waitAsync, so that deadlines and dispose are noticed. */
+const WAIT_SLICE_MS = 20;
+
+/** A parallel call whose workers have not all counted themselves done yet. */
+interface Job {
+  /** performance.now() when it was published. */
+  start: number;
+  /** What part 0 (the calling thread's share) threw, rethrown once the workers are done. */
+  mainError: unknown;
+  /** When a dead worker (CTL.FATAL) was first noticed. */
+  fatalSeen?: number;
+}
 
 export interface PoolOptions {
   threads: number;
@@ -18,8 +35,10 @@ export interface PoolOptions {
 
 /**
  * The calling thread plus `threads - 1` workers running one module on one shared memory.
- * run() is synchronous: it publishes the job in the control block, does part 0 itself, then
- * waits (spin, then Atomics.wait in slices) until every worker has counted itself done.
+ * run() publishes the job in the control block, does part 0 itself, then waits (spin, then
+ * Atomics.wait in slices) until every worker has counted itself done, or, given a `syncMs`
+ * budget, at most that long: a call whose workers are slower stays pending, and finish() waits
+ * for it with Atomics.waitAsync, so timers and abort signals keep running meanwhile.
  */
 export class WorkerPool {
   private readonly ctl: Int32Array;
@@ -27,6 +46,8 @@ export class WorkerPool {
   private broken: string | undefined;
   private disposed = false;
   private debugMode = 0;
+  private job: Job | undefined;
+  private finishing: Promise<void> | undefined;
 
   private constructor(
     private readonly memory: WasmMemory,
@@ -70,43 +91,52 @@ export class WorkerPool {
     return this.workers.length + 1;
   }
 
+  /** True while a call returned by run() as pending has workers still at it (see finish()). */
+  get pending(): boolean {
+    return this.job !== undefined;
+  }
+
   /**
    * Runs kernel `name` with `args` over [lo, hi): on the calling thread alone when `parallel`
    * is false (or there are no workers), else split in chunks that are multiples of `align`.
+   * Returns true once the call is complete. With workers still busy after `syncMs` it returns
+   * false instead: the call is pending, and nothing may touch its operands (nor run another
+   * call) until finish() has resolved.
    */
-  run(name: KernelName, args: number[], lo: number, hi: number, align: number, parallel: boolean): void {
+  run(name: KernelName, args: number[], lo: number, hi: number, align: number, parallel: boolean, syncMs = Infinity): boolean {
     this.ensureUsable();
+    if (this.job) throw new BackendError(`cpu kernel ${name} was called while another call is still running (internal error: queue it)`);
     const fn = KERNEL_NAMES.indexOf(name);
-    if (hi <= lo) return;
+    if (hi <= lo) return true;
     if (this.workers.length === 0 || (!parallel && this.debugMode === 0)) {
       this.callMain(fn, args, lo, hi);
-      return;
+      return true;
     }
-    const ctl = this.ctl;
-    ctl[CTL.FN] = fn;
-    ctl[CTL.ARGC] = args.length;
-    for (let i = 0; i < args.length; i++) ctl[CTL.ARGS + i] = args[i]!;
-    ctl[CTL.LO] = lo;
-    ctl[CTL.HI] = hi;
-    ctl[CTL.PARTS] = this.threads;
-    ctl[CTL.ALIGN] = align;
-    Atomics.store(ctl, CTL.DEBUG, this.debugMode);
-    this.debugMode = 0;
-    Atomics.store(ctl, CTL.DONE, 0);
-    Atomics.add(ctl, CTL.GEN, 1);
-    Atomics.notify(ctl, CTL.GEN);
-
-    let mainError: unknown;
+    this.publish(fn, args, lo, hi, align);
+    const job: Job = {start: performance.now(), mainError: undefined};
     const [s, e] = splitRange(lo, hi, this.threads, 0, align);
     try {
       if (s < e) this.callMain(fn, args, s, e);
     } catch (err) {
-      mainError = err;
+      job.mainError = err;
     }
-    this.waitForWorkers();
-    Atomics.store(ctl, CTL.DEBUG, 0);
-    this.throwWorkerError();
-    if (mainError !== undefined) throw mainError;
+    this.job = job;
+    if (!this.waitSync(job, syncMs)) return false;
+    this.complete(job);
+    return true;
+  }
+
+  /**
+   * Resolves once the pending call (if any) is complete, or rejects with its error; waits with
+   * Atomics.waitAsync, so the event loop keeps running. Gives up after timeoutMs like run().
+   */
+  finish(): Promise<void> {
+    const job = this.job;
+    if (!job) return Promise.resolve();
+    this.finishing ??= this.waitAsync(job).finally(() => {
+      this.finishing = undefined;
+    });
+    return this.finishing;
   }
 
   /** Makes worker 1 fail during the next run() (which then runs in parallel whatever its size). */
@@ -123,6 +153,7 @@ export class WorkerPool {
     Atomics.add(this.ctl, CTL.GEN, 1);
     Atomics.notify(this.ctl, CTL.GEN);
     Atomics.notify(this.ctl, CTL.QUIT);
+    Atomics.notify(this.ctl, CTL.DONE); // wakes finish(), which then rejects
     for (const worker of this.workers) void worker.terminate().catch(() => undefined);
   }
 
@@ -134,30 +165,88 @@ export class WorkerPool {
     }
   }
 
-  private waitForWorkers(): void {
+  private publish(fn: number, args: number[], lo: number, hi: number, align: number): void {
+    const ctl = this.ctl;
+    ctl[CTL.FN] = fn;
+    ctl[CTL.ARGC] = args.length;
+    for (let i = 0; i < args.length; i++) ctl[CTL.ARGS + i] = args[i]!;
+    ctl[CTL.LO] = lo;
+    ctl[CTL.HI] = hi;
+    ctl[CTL.PARTS] = this.threads;
+    ctl[CTL.ALIGN] = align;
+    Atomics.store(ctl, CTL.DEBUG, this.debugMode);
+    this.debugMode = 0;
+    Atomics.store(ctl, CTL.DONE, 0);
+    Atomics.add(ctl, CTL.GEN, 1);
+    Atomics.notify(ctl, CTL.GEN);
+  }
+
+  /**
+   * Blocks until every worker is done (true), or for `budgetMs` after the spin (false: the
+   * calling thread's own part is not counted, so a long call is not cut short); throws on a hang.
+   */
+  private waitSync(job: Job, budgetMs: number): boolean {
     const ctl = this.ctl;
     const target = this.workers.length;
     let polls = 0;
-    let deadline = 0;
+    let until = 0;
     for (;;) {
       const done = Atomics.load(ctl, CTL.DONE);
-      if (done >= target) return;
+      if (done >= target) return true;
       if (polls++ < this.opts.spin) continue;
       const now = performance.now();
-      if (deadline === 0) deadline = now + this.opts.timeoutMs;
-      // A worker that died without counting itself done: give the others a moment, no more.
-      if (Atomics.load(ctl, CTL.FATAL) !== 0) deadline = Math.min(deadline, now + 1000);
-      if (now > deadline) {
-        const message = this.readMessage();
-        this.markBroken(
-          `cpu kernel call did not finish within ${this.opts.timeoutMs} ms` +
-            (message ? ` (${message})` : ' (a worker hung or was killed)') +
-            '; create a new CpuKernels (the timeoutMs option raises the limit)',
-        );
-        throw new BackendError(this.broken!);
-      }
-      Atomics.wait(ctl, CTL.DONE, done, 20);
+      this.checkDeadline(job, now);
+      if (until === 0) until = now + budgetMs;
+      const left = until - now;
+      if (left <= 0) return false;
+      Atomics.wait(ctl, CTL.DONE, done, Math.min(WAIT_SLICE_MS, left));
     }
+  }
+
+  private async waitAsync(job: Job): Promise<void> {
+    const ctl = this.ctl;
+    // A pending Atomics.waitAsync does not keep Node running; this timer does until the call ends.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    try {
+      for (;;) {
+        if (this.disposed) throw new BackendError('CpuKernels was disposed while a kernel call was running');
+        const done = Atomics.load(ctl, CTL.DONE);
+        if (done >= this.workers.length) break;
+        this.checkDeadline(job, performance.now());
+        const wait = waitAsync(ctl, CTL.DONE, done, WAIT_SLICE_MS);
+        if (wait.async) await wait.value;
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+    this.complete(job);
+  }
+
+  /** The call is over: clears the job and throws what part 0 or a worker threw. */
+  private complete(job: Job): void {
+    this.job = undefined;
+    Atomics.store(this.ctl, CTL.DEBUG, 0);
+    this.throwWorkerError();
+    if (job.mainError !== undefined) throw job.mainError;
+  }
+
+  /** Throws (and breaks the pool) once the call has run past timeoutMs, or a worker died. */
+  private checkDeadline(job: Job, now: number): void {
+    let deadline = job.start + this.opts.timeoutMs;
+    // A worker that died without counting itself done: give the others a moment, no more.
+    if (Atomics.load(this.ctl, CTL.FATAL) !== 0) {
+      job.fatalSeen ??= now;
+      deadline = Math.min(deadline, job.fatalSeen + 1000);
+    }
+    if (now <= deadline) return;
+    const message = this.readMessage();
+    const text =
+      `cpu kernel call did not finish within ${this.opts.timeoutMs} ms` +
+      (message ? ` (${message})` : ' (a worker hung or was killed)') +
+      '; create a new CpuKernels (the timeoutMs option raises the limit)';
+    this.markBroken(text);
+    this.job = undefined; // the pool is unusable now; nothing waits for this call any more
+    throw new BackendError(text);
   }
 
   private throwWorkerError(): void {

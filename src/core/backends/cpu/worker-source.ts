@@ -59,6 +59,7 @@ function runJob() {
     if (debug === 1) throw new DebugCrash('debug hook: worker ' + index + ' crashed on purpose');
     if (debug === 2) process.exit(7);
     if (debug === 3) Atomics.wait(ctl, L.QUIT, 0, 30000);
+    if (debug === 4) Atomics.wait(ctl, L.QUIT, 0, 300);
   }
   const [s, e] = split(ctl[L.LO], ctl[L.HI], ctl[L.PARTS], index, ctl[L.ALIGN]);
   if (s >= e) return;
