@@ -10,21 +10,13 @@ import path from 'node:path';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 import {readCorpus} from '../../../src/core/data/corpus.js';
 import {DataError} from '../../../src/core/errors.js';
+import {caught} from '../../helpers/caught.js';
 
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-corpus-'));
 });
 afterEach(() => fs.rmSync(dir, {recursive: true, force: true}));
-
-function caught(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('readCorpus input files', () => {
   it('refuses a text file over the 256 MiB cap, naming the cap and the size', () => {

@@ -20,6 +20,7 @@ import {
   readJsonFile,
   type InputKind,
 } from '../../../src/core/io/read-file.js';
+import {caught} from '../../helpers/caught.js';
 
 const HAVE_DEV_ZERO = fs.existsSync('/dev/zero');
 const CAN_MKFIFO = process.platform !== 'win32';
@@ -31,15 +32,6 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, {recursive: true, force: true}));
 
 const configError = (file: string, problem: string, options?: {cause?: unknown}) => new ConfigError(file, problem, options);
-
-function caught(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 function write(name: string, text: string | Buffer): string {
   const file = path.join(dir, name);

@@ -22,6 +22,7 @@ import {
 } from '../../../src/core/model/synthetic.js';
 import {Checkpoint, writeSafetensors, type TensorData} from '../../../src/core/safetensors/index.js';
 import {oracleLogits} from '../../helpers/oracle.js';
+import {caught} from '../../helpers/caught.js';
 
 const tmpDirs: string[] = [];
 afterAll(() => {
@@ -169,15 +170,6 @@ function rewriteWeights(dir: string, edit: (tensors: Map<string, TensorData>) =>
   ckpt.close();
   edit(tensors);
   writeSafetensors(file, tensors);
-}
-
-function caught(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('openModel errors', () => {

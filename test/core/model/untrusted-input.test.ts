@@ -13,6 +13,7 @@ import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
 import {HireTokenizer, resolveSpecialTokens} from '../../../src/core/model/tokenizer.js';
 import {loadModel} from '../../../src/index.js';
 import {writeTinyTokenizer} from '../../helpers/tiny-tokenizer.js';
+import {caught} from '../../helpers/caught.js';
 
 const tmpDirs: string[] = [];
 afterAll(() => tmpDirs.forEach((d) => fs.rmSync(d, {recursive: true, force: true})));
@@ -27,15 +28,6 @@ function tinyModel(patch: Record<string, unknown> = {}): {dir: string; configFil
   const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
   fs.writeFileSync(configFile, JSON.stringify({...config, ...patch}));
   return {dir, configFile};
-}
-
-function caught(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a throw');
 }
 
 /** One line, starting with the file, matching `pattern`. */
