@@ -8,7 +8,6 @@ import {generateBatch as generateBatchCore} from '../core/decode/batch-generate.
 import {validateSamplingOptions, type SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
 import type {StopReason} from '../core/decode/generate.js';
 import {UsageError} from '../core/errors.js';
-import {HireSoftmaxHead} from '../core/hire/softmax-head.js';
 import {modelInternals, type HireModel} from './model.js';
 import {GENERATE_DEFAULTS, type GenerateOptions} from './options.js';
 import type {Prompt} from './generate.js';
@@ -44,7 +43,7 @@ export async function generateBatch(model: HireModel, prompts: readonly Prompt[]
       sampling,
       seed: o.seed,
       eosTokenIds: o.stopOnEos ? model.eosTokenIds : [],
-      hire: head instanceof HireSoftmaxHead ? {head, kPrime: head.kPrime} : null,
+      head,
       signal: options.signal,
     });
     return {

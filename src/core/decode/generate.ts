@@ -50,16 +50,8 @@ export async function* generateTokens(
   const cache = model.createCache(Math.min(model.config.maxSeqLen, promptIds.length + opts.maxTokens));
   const head = opts.head ?? new DenseHead(model.backend, model.weights.lmHead);
   return yield* decodeLoop(promptIds, model.config.maxSeqLen, opts, {
-    async prefill(checkAbort) {
-      // every prompt token but the last only needs its KV entries, not logits
-      for (let pos = 0; pos < promptIds.length - 1; pos++) {
-        checkAbort();
-        await model.hidden(promptIds[pos]!, pos, cache);
-      }
-      checkAbort();
-      const last = promptIds.length - 1;
-      return head.next(await model.hidden(promptIds[last]!, last, cache));
-    },
+    // the whole prompt in blocks of rows; only the last token needs logits
+    prefill: async (checkAbort) => head.next(await model.prefill(promptIds, 0, cache, checkAbort)),
     step: async (id, pos) => head.next(await model.hidden(id, pos, cache)),
   });
 }
