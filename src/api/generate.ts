@@ -109,7 +109,7 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
     this.#decode = (ids) => model.decode(ids);
     this.#streamer = new TextStreamer(this.#decode);
     this.#signal = options.signal;
-    this.#iterator = generateTokens(session.model, this.promptTokenIds, {
+    this.#iterator = generateTokens(session, this.promptTokenIds, {
       maxTokens: o.maxTokens,
       sampling,
       head,

@@ -14,7 +14,7 @@ export async function singleDevice(dir: string, prompt: number[], n: number, opt
     const head = opts.bundleHead
       ? chooseHead(dir, {backend: s.backend, lmHead: s.model.weights.lmHead, vocabSize: s.config.vocabSize, dim: s.config.embedDim}, GREEDY, {}).head
       : undefined;
-    return await greedyIds(s.model, prompt, n, head);
+    return await greedyIds(s, prompt, n, head);
   } finally {
     s.dispose();
   }

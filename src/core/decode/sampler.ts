@@ -512,3 +512,9 @@ export function sampleCandidates(
   }
   return sortedIds[samplePosition(sortedLogits, opts, rng)];
 }
+
+/** The top-k that sampling needs exactly: 1 for greedy, top-k when set, else null (full distribution). */
+export function samplingK(s: SamplingOptions): number | null {
+  if (s.temperature === 0 || s.topK === 1) return 1;
+  return s.topK > 0 ? s.topK : null;
+}

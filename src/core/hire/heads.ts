@@ -4,35 +4,15 @@
  */
 import type {Backend, Mat} from '../backends/backend.js';
 import {DenseHead, type OutputHead} from '../decode/output-head.js';
-import type {SamplingOptions} from '../decode/sampler.js';
+import {samplingK, type SamplingOptions} from '../decode/sampler.js';
+import type {HeadChoice as DecoderHeadChoice, HeadOptions} from '../decode/decoder.js';
 import {UsageError} from '../errors.js';
 import {isBundle, lookupKPrime, readManifest, readPredictor} from './bundle.js';
 import {HireSoftmaxHead} from './softmax-head.js';
 
-export interface HeadOptions {
-  /** Turn HiRE off even when the model is a bundle. */
-  dense?: boolean;
-  /** Mean recall@k target that picks k' (default 0.99). */
-  recall?: number;
-  /** Use exactly this many candidates instead of the table's k'. */
-  kPrime?: number;
-  /** Certified mode: the top-k of every step provably equals dense top-k. */
-  certify?: boolean;
-  /** Predictor name (default: the one calibration selected). */
-  predictor?: string;
-}
-
-export interface HeadChoice {
-  head: OutputHead;
-  /** Why this head, for the user (e.g. "no k' reaches recall 0.999: dense"). */
-  note: string | null;
-}
-
-/** The top-k that sampling needs exactly: 1 for greedy, top-k when set, else null (full distribution). */
-export function samplingK(s: SamplingOptions): number | null {
-  if (s.temperature === 0 || s.topK === 1) return 1;
-  return s.topK > 0 ? s.topK : null;
-}
+export type {HeadOptions} from '../decode/decoder.js';
+export {samplingK} from '../decode/sampler.js';
+type HeadChoice = DecoderHeadChoice<OutputHead>;
 
 export function chooseHead(
   modelDir: string,

@@ -40,7 +40,7 @@ describe('batched decoding', () => {
             const batch = await generateBatch(s.model, PROMPTS, {maxTokens: 12, sampling: SAMPLING, seed: 100, eosTokenIds: eos, head});
             for (let b = 0; b < PROMPTS.length; b++) {
               const alone: number[] = [];
-              for await (const t of generateTokens(s.model, PROMPTS[b]!, {maxTokens: 12, sampling: SAMPLING, seed: 100 + b, eosTokenIds: eos, head})) alone.push(t.id);
+              for await (const t of generateTokens(s, PROMPTS[b]!, {maxTokens: 12, sampling: SAMPLING, seed: 100 + b, eosTokenIds: eos, head})) alone.push(t.id);
               expect(batch.tokens[b]).toEqual(alone);
             }
             expect(batch.steps).toBeGreaterThan(0);
