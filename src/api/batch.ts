@@ -37,7 +37,7 @@ export async function generateBatch(model: HireModel, prompts: readonly Prompt[]
       sampling,
       seed: o.seed,
       eosTokenIds: o.stopOnEos ? model.eosTokenIds : [],
-      hire: head instanceof HireSoftmaxHead ? {head, kPrime: head.kPrime} : null,
+      head,
       signal: options.signal,
     });
     return {

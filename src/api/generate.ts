@@ -88,7 +88,7 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
     this.#decode = (ids) => model.decode(ids);
     this.#streamer = new TextStreamer(this.#decode, this.promptTokenIds);
     this.#signal = options.signal;
-    this.#iterator = generateTokens(session.model, this.promptTokenIds, {
+    this.#iterator = generateTokens(session, this.promptTokenIds, {
       maxTokens: o.maxTokens,
       sampling,
       head,

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import './dispose.js';
 import {isBundle, type HireManifest} from '../core/hire/bundle.js';
-import {chooseHead, samplingK, type HeadOptions} from '../core/hire/heads.js';
+import type {HeadOptions} from '../core/hire/heads.js';
 import type {OutputHead} from '../core/decode/output-head.js';
 import type {SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
 import {isModelDir, Session} from '../core/decode/session.js';
@@ -23,7 +23,6 @@ export class HireModel {
   /** hire.json of a HiRE bundle (predictors, k' tables), or null for a plain checkpoint. */
   readonly bundle: HireManifest | null;
   readonly #session: Session;
-  readonly #heads = new Map<string, {head: OutputHead; note: string | null}>();
   #tail: Promise<unknown> = Promise.resolve();
   #busy = 0;
   #disposed = false;
@@ -147,20 +146,9 @@ export class HireModel {
     return tokenizer;
   }
 
-  /**
-   * The output head for these options. Heads hold backend memory that is only freed with the
-   * backend, so one head per distinct choice is kept and reused by later generations.
-   */
+  /** The output head for these options (the session keeps one head per distinct choice). */
   #head(sampling: CoreSampling, opts: HeadOptions): {head: OutputHead; note: string | null} {
-    const key = JSON.stringify([opts.dense ?? false, opts.recall, opts.kPrime, opts.certify ?? false, opts.predictor, samplingK(sampling, this.config.vocabSize)]);
-    let choice = this.#heads.get(key);
-    if (!choice) {
-      const s = this.#open();
-      const m = {backend: s.backend, lmHead: s.model.weights.lmHead, config: s.config};
-      choice = chooseHead(this.dir, m, sampling, opts);
-      this.#heads.set(key, choice);
-    }
-    return choice;
+    return this.#open().head(sampling, opts);
   }
 
   /**

@@ -14,7 +14,7 @@ export async function singleDevice(dir: string, prompt: number[], n: number, opt
     const head = opts.bundleHead
       ? chooseHead(dir, {backend: s.backend, lmHead: s.model.weights.lmHead, config: s.config}, GREEDY, {}).head
       : undefined;
-    return await greedyIds(s.model, prompt, n, head);
+    return await greedyIds(s, prompt, n, head);
   } finally {
     s.dispose();
   }

@@ -196,6 +196,11 @@ export const LOOPED_BATCH = {
   },
 };
 
+/** Bytes a batched kernel over all of W reads for n vectors: once when the backend shares the reads, else n times. */
+export function batchReadBytes(backend: Backend, w: Mat, n: number, bytes = w.bytes): number {
+  return backend.supports('sharedBatch', w.dtype) ? bytes : n * bytes;
+}
+
 /** Bytes per element of a weight dtype. */
 export function weightBytes(dtype: WeightDtype): number {
   return dtype === 'f32' ? 4 : 2;

@@ -230,8 +230,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         const prompts = Array.from({length: batch}, (_, b) =>
           Array.from({length: opts.promptTokens}, (_, i) => (i * 7919 + 13 + b * 104729) % config.vocabSize),
         );
-        const hire = plan.head instanceof HireSoftmaxHead ? {head: plan.head, kPrime: plan.head.kPrime} : null;
-        const r = await generateBatch(model, prompts, {maxTokens: opts.tokens, sampling: {temperature: 0, topK: 0, topP: 1}, seed: 1, eosTokenIds: [], hire});
+        const r = await generateBatch(model, prompts, {maxTokens: opts.tokens, sampling: {temperature: 0, topK: 0, topP: 1}, seed: 1, eosTokenIds: [], head: plan.head});
         batchRows.push({
           mode: plan.mode,
           batch,
@@ -344,8 +343,7 @@ async function timeDecode(
   const prompt = Array.from({length: promptTokens}, (_, i) => (i * 7919 + 13) % config.vocabSize);
   const cache = model.createCache(promptTokens + tokens);
   const t0 = performance.now();
-  for (let pos = 0; pos < prompt.length - 1; pos++) await model.hidden(prompt[pos]!, pos, cache);
-  let r = await head.next(await model.hidden(prompt[prompt.length - 1]!, prompt.length - 1, cache));
+  let r = await head.next(await model.prefill(prompt, 0, cache));
   const prefillMs = performance.now() - t0;
 
   const timer = new SectionTimer();

@@ -1,14 +1,13 @@
 /**
- * Generation from several prompts at once (`--batch`): prefill each prompt alone, then advance
- * every unfinished sequence together through a BatchDecoder, so each step reads the weights once
- * for the whole batch. Sequence b samples with seed + b.
+ * Generation from several prompts at once (`--batch`): prefill each prompt, then advance every
+ * unfinished sequence together, one row per sequence through the forward pass, so each step reads
+ * the weights once for the whole batch (and, with HiRE, the union of the sequences' FFN groups and
+ * softmax candidates). Sequence b samples with seed + b.
  */
 import {AbortError, UsageError} from '../errors.js';
-import type {HireSoftmaxHead} from '../hire/softmax-head.js';
-import {BatchDecoder} from './batch.js';
 import type {Transformer} from './forward.js';
 import type {StopReason} from './generate.js';
-import {DenseHead, type HeadResult} from './output-head.js';
+import {DenseHead, type HeadResult, type OutputHead} from './output-head.js';
 import {createRng, sample, sampleCandidates, type SamplingOptions} from './sampler.js';
 
 export interface BatchGenerateOptions {
@@ -17,8 +16,8 @@ export interface BatchGenerateOptions {
   /** Sequence b samples with seed + b. */
   seed: number;
   eosTokenIds: readonly number[];
-  /** HiRE softmax head and its k' (null: dense output layer). */
-  hire?: {head: HireSoftmaxHead; kPrime: number} | null;
+  /** The output layer (default: dense). */
+  head?: OutputHead;
   signal?: AbortSignal;
 }
 
@@ -53,40 +52,27 @@ export async function generateBatch(model: Transformer, prompts: number[][], opt
     if (p.length >= maxSeqLen) throw new UsageError(`a prompt has ${p.length} tokens; this model's context is ${maxSeqLen}`);
     for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new UsageError(`token id ${id} is outside the vocabulary (0..${vocabSize - 1})`);
   }
-  const n = prompts.length;
-  const decoder = new BatchDecoder(model, n);
   const rngs = prompts.map((_, b) => createRng(opts.seed + b));
   const caches = prompts.map((p) => model.createCache(Math.min(maxSeqLen, p.length + opts.maxTokens)));
   const eos = new Set(opts.eosTokenIds);
   const checkAbort = (): void => {
     if (opts.signal?.aborted) throw new AbortError('generation', {cause: opts.signal.reason});
   };
-  const head = opts.hire?.head ?? new DenseHead(model.backend, model.weights.lmHead);
-  // prefill each prompt alone; the last prompt token's logits come from the single-sequence path
-  const results: HeadResult[] = [];
+  if (!opts.head && !model.weights.lmHead) throw new RangeError('generateBatch: give a head or a model with an output layer');
+  const head = opts.head ?? new DenseHead(model.backend, model.weights.lmHead!);
+  let logits: HeadResult[] = [];
   const prefillMs: number[] = [];
-  for (let b = 0; b < n; b++) {
-    const p = prompts[b]!;
+  for (let b = 0; b < prompts.length; b++) {
     const start = performance.now();
-    for (let pos = 0; pos < p.length - 1; pos++) {
-      checkAbort();
-      await model.hidden(p[pos]!, pos, caches[b]!);
-    }
-    results.push(await head.next(await model.hidden(p[p.length - 1]!, p.length - 1, caches[b]!)));
+    logits.push(await head.next(await model.prefill(prompts[b]!, 0, caches[b]!, checkAbort)));
     prefillMs.push(performance.now() - start);
   }
   const tokens: number[][] = prompts.map(() => []);
   const stop: (StopReason | null)[] = prompts.map(() => null);
   const pos = prompts.map((p) => p.length - 1);
   const decodeSteps = prompts.map(() => 0);
-  let steps = 0;
-  let bytes = 0;
-  let generatedInSteps = 0;
-  let unionSum = 0;
-  let ownSum = 0;
-  let sparseSteps = 0;
+  const totals = {steps: 0, bytes: 0, rows: 0, union: 0, own: 0, sparseSteps: 0};
   const t0 = performance.now();
-  let logits = results;
   let active = prompts.map((_, b) => b);
   for (;;) {
     const next: number[] = [];
@@ -109,22 +95,18 @@ export async function generateBatch(model: Transformer, prompts: number[][], opt
     });
     if (still.length === 0) break;
     checkAbort();
-    const hs = await decoder.hidden(next, still.map((b) => pos[b]!), still.map((b) => caches[b]!));
-    if (opts.hire) logits = await decoder.hireLogits(opts.hire.head, opts.hire.kPrime, hs);
-    else {
-      const outs = decoder.denseLogits(hs);
-      logits = [];
-      for (const o of outs) logits.push({ids: null, logits: await model.backend.read(o)});
-    }
-    const st = decoder.stats();
-    steps++;
+    const hs = await model.run({tokens: next, positions: still.map((b) => pos[b]!), caches: still.map((b) => caches[b]!)});
+    const st = model.stats();
+    const out = await head.nextBatch(hs);
+    logits = out.results;
+    totals.steps++;
     for (const b of still) decodeSteps[b]!++;
-    bytes += st.bytes;
-    generatedInSteps += still.length;
+    totals.bytes += st.bytes + out.bytes;
+    totals.rows += still.length;
     if (st.unionGroups !== null) {
-      unionSum += st.unionGroups;
-      ownSum += st.groupsPerSequence!;
-      sparseSteps++;
+      totals.union += st.unionGroups;
+      totals.own += st.groupsPerRow!;
+      totals.sparseSteps++;
     }
     active = still;
   }
@@ -134,11 +116,11 @@ export async function generateBatch(model: Transformer, prompts: number[][], opt
     stopReasons: stop.map((r) => r ?? 'max_tokens'),
     prefillMs,
     decodeSteps,
-    steps,
+    steps: totals.steps,
     decodeMs,
-    tokensPerSecond: decodeMs > 0 ? generatedInSteps / (decodeMs / 1000) : 0,
-    bytesPerToken: generatedInSteps ? bytes / generatedInSteps : 0,
-    unionGroups: sparseSteps ? unionSum / sparseSteps : null,
-    groupsPerSequence: sparseSteps ? ownSum / sparseSteps : null,
+    tokensPerSecond: decodeMs > 0 ? totals.rows / (decodeMs / 1000) : 0,
+    bytesPerToken: totals.rows ? totals.bytes / totals.rows : 0,
+    unionGroups: totals.sparseSteps ? totals.union / totals.sparseSteps : null,
+    groupsPerSequence: totals.sparseSteps ? totals.own / totals.sparseSteps : null,
   };
 }

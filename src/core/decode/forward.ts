@@ -1,46 +1,77 @@
 /**
- * One forward step for every supported family, read top to bottom: token in, logits out.
- * It talks only to the Backend interface. Buffers live in RunState; the KV cache is passed in so
- * that several sequences can share one set of weights.
+ * THE forward pass, for every supported family, read top to bottom: rows in, final hidden states
+ * out. A row is one token of one sequence at one position; a step runs any number of rows:
+ *
+ *   one decode step        1 row
+ *   a prompt (prefill)     T rows of one sequence, positions p .. p+T-1
+ *   batched decoding       B rows, one per sequence
+ *
+ * Rows of the same sequence must be in position order: row t stores its keys and values in the
+ * cache before it attends over positions 0..pos, so later rows of the block see earlier ones and
+ * nothing else (causal by construction).
+ *
+ * The same loop runs on one device and on each device of a group; three hooks make the difference:
+ *   ffnOverride[l]   replaces layer l's dense FFN (HiRE-FFN; a device's share of the neurons)
+ *   collectives      all-reduces the partial outputs of attention and FFN across devices
+ *                    (absent on one device: then the output biases go straight into the matvecs)
+ *   the output head  is not here: callers pass the returned hidden states to an OutputHead
+ * A device holding a shard runs this loop over a shard view of the weights (fewer heads, fewer FFN
+ * neurons, null matrices where it holds none) with `inputs` (embeddings) instead of token ids.
  */
-import type {Backend, KvCache, RopeTable, Vec} from '../backends/backend.js';
+import type {Backend, KvCache, Mat, RopeTable, Vec} from '../backends/backend.js';
+import {batchReadBytes} from '../backends/backend.js';
 import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
 import {ropeTable} from '../model/rope.js';
-import type {LayerWeights, ModelWeights, Norm} from '../model/weights.js';
+import type {ModelWeights, Norm} from '../model/weights.js';
 
-/** Scratch buffers for one step, allocated once per model (and once per sequence of a batch). */
-export interface RunState {
-  embed: Vec; // [embedDim] token embedding (OPT project_in input)
-  x: Vec; // [dim] residual stream
-  xb: Vec; // [dim] normed input of a sub-block
-  xb2: Vec; // [dim] output of a sub-block
-  pos: Vec; // [dim] position embedding row
-  q: Vec; // [nHeads * headDim]
-  k: Vec; // [nKvHeads * headDim]
-  v: Vec; // [nKvHeads * headDim]
-  att: Vec; // [nHeads * headDim] attention output before wo
-  hb: Vec; // [hiddenDim] FFN hidden (gate)
-  hb2: Vec; // [hiddenDim] FFN hidden (up)
-  out: Vec; // [embedDim] final hidden state (after norm / project_out)
-  logits: Vec; // [vocabSize]
+/**
+ * One transformer block as the forward pass reads it. Matrices are [out, in] so that y = W x. On a
+ * device of a group a matrix is null when the device holds none of its rows (no heads, no neurons).
+ */
+export interface ForwardLayer {
+  attnNorm: Norm; // [dim]
+  wq: Mat | null; // (nHeads * headDim, dim)
+  wk: Mat | null; // (nKvHeads * headDim, dim)
+  wv: Mat | null; // (nKvHeads * headDim, dim)
+  wo: Mat | null; // (dim, nHeads * headDim)
+  bq?: Vec;
+  bk?: Vec;
+  bv?: Vec;
+  bo?: Vec;
+  ffnNorm: Norm; // [dim]
+  wGate?: Mat | null; // (hiddenDim, dim), gated FFN only
+  wUp: Mat | null; // (hiddenDim, dim)
+  wDown?: Mat | null; // (dim, hiddenDim)
+  wDownT?: Mat | null; // (hiddenDim, dim): W_out as one row per neuron
+  bGate?: Vec;
+  bUp?: Vec;
+  bDown?: Vec;
 }
 
-export function createRunState(c: ModelConfig, b: Backend): RunState {
-  return {
-    embed: b.createVector(c.embedDim),
-    x: b.createVector(c.dim),
-    xb: b.createVector(c.dim),
-    xb2: b.createVector(c.dim),
-    pos: b.createVector(c.dim),
-    q: b.createVector(c.nHeads * c.headDim),
-    k: b.createVector(c.nKvHeads * c.headDim),
-    v: b.createVector(c.nKvHeads * c.headDim),
-    att: b.createVector(c.nHeads * c.headDim),
-    hb: b.createVector(c.hiddenDim),
-    hb2: b.createVector(c.hiddenDim),
-    out: b.createVector(c.embedDim),
-    logits: b.createVector(c.vocabSize),
-  };
+/** Most rows one prefill block runs (a longer prompt runs in several blocks). */
+export const PREFILL_CHUNK = 256;
+
+/** The weights the forward pass reads; ModelWeights is one, a device's shard view another. */
+export interface ForwardWeights {
+  embed?: Mat; // (vocabSize, embedDim); absent on devices (they receive embeddings)
+  positions?: Mat; // (maxPositions, dim), learned positions only
+  projectIn?: Mat; // (dim, embedDim)
+  projectOut?: Mat; // (embedDim, dim)
+  layers: ForwardLayer[];
+  finalNorm?: Norm;
+  lmHead?: Mat; // (vocabSize, embedDim): the dense output layer, for forward()
+}
+
+/** The rows of one step. */
+export interface StepRows {
+  /** Token id of each row; null when `inputs` carries the rows' input embeddings. */
+  tokens: readonly number[] | null;
+  /** [rows * dim] input embeddings (position embedding included), when tokens is null. */
+  inputs?: Float32Array;
+  /** Position of each row in its sequence. */
+  positions: readonly number[];
+  /** KV cache of each row's sequence (rows of one sequence share it). */
+  caches: readonly KvCache[];
 }
 
 /** Where a step's time goes; `hire bench` installs one to print a per-component breakdown. */
@@ -50,12 +81,20 @@ export interface StepTimer {
   mark(section: Section): void;
 }
 
+/** What a replaced FFN did in one step: weight bytes read, and for sparse FFNs the groups read. */
+export interface FfnRunInfo {
+  bytes: number;
+  /** Groups read for all rows together, and per row alone (null for a dense replacement). */
+  groups: {union: number; perRow: number} | null;
+}
+
 /**
- * A replacement for the dense FFN of some layers (HiRE-FFN, hire/ffn-sparse.ts): given the FFN
- * input x [dim] it writes the FFN output [dim] to out.
+ * A replacement for one layer's dense FFN (HiRE-FFN, a device's share of the neurons): given the
+ * FFN inputs xs [dim] of every row it writes each row's FFN output [dim] (without the output bias
+ * when the model runs on several devices: the all-reduce adds it once).
  */
 export interface FfnOverride {
-  run(x: Vec, out: Vec): Promise<void>;
+  run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo>;
 }
 
 /** Sees every dense FFN's input and hidden activations (before top-k); calibration installs one. */
@@ -63,26 +102,76 @@ export interface FfnProbe {
   ffn(layer: number, x: Vec, hidden: Vec): Promise<void>;
 }
 
-export class Transformer {
+/** The devices' side of a sharded forward pass; absent on a single device. */
+export interface Collectives {
+  /** parts[i] becomes the sum over every device of its parts[i], in device order (same bits everywhere). */
+  allReduce(parts: Vec[]): Promise<void>;
+}
+
+/** Statistics of the last step. */
+export interface StepStats {
+  rows: number;
+  /** Weight bytes the step read (shared reads counted once where the backend batches them). */
+  bytes: number;
+  /** Mean over sparse FFN layers: groups read for the step's rows together, and per row alone. */
+  unionGroups: number | null;
+  groupsPerRow: number | null;
+}
+
+export interface ForwardOptions {
+  /** Attention heads this forward computes (a device's share); default the model's. */
+  heads?: {nHeads: number; nKvHeads: number};
+  /** Present on a device of a group. */
+  collectives?: Collectives;
+}
+
+/** Scratch buffers of one row, allocated once and reused. */
+interface RowState {
+  embed: Vec; // [embedDim] token embedding (OPT project_in input)
+  x: Vec; // [dim] residual stream
+  xb: Vec; // [dim] normed input of a sub-block
+  xb2: Vec; // [dim] output of a sub-block
+  pos: Vec; // [dim] position embedding row
+  q: Vec; // [nHeads * headDim]
+  k: Vec; // [nKvHeads * headDim]
+  v: Vec; // [nKvHeads * headDim]
+  att: Vec; // [nHeads * headDim] attention output before wo
+  hb: Vec; // [ffn rows] FFN hidden (gate)
+  hb2: Vec; // [ffn rows] FFN hidden (up)
+  out: Vec; // [embedDim] final hidden state after OPT project_out
+}
+
+export class Transformer<W extends ForwardWeights = ModelWeights> {
   readonly rope: RopeTable | null;
   /** Hidden activations kept per FFN (top-k FFN models), or null for a dense FFN. */
   ffnTopK: number | null;
   /** Optional profiler: only meaningful on backends whose kernels run synchronously. */
   timer: StepTimer | null = null;
-  /** Per layer: a sparse FFN to run instead of the dense one (null entries stay dense). */
+  /** Per layer: an FFN to run instead of the dense one (null entries stay dense). */
   ffnOverride: (FfnOverride | null)[] | null = null;
   /** Calibration hook on the dense FFNs. */
   probe: FfnProbe | null = null;
-  private readonly s: RunState;
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  private readonly collectives: Collectives | null;
+  private readonly rows: RowState[] = [];
+  private readonly zeros: Float32Array;
+  private logits: Vec | null = null;
+  private last: StepStats = {rows: 0, bytes: 0, unionGroups: null, groupsPerRow: null};
+  private groupSums = {union: 0, perRow: 0, layers: 0};
 
   constructor(
     readonly config: ModelConfig,
-    readonly weights: ModelWeights,
+    readonly weights: W,
     readonly backend: Backend,
+    opts: ForwardOptions = {},
   ) {
     this.rope = ropeTable(config);
     this.ffnTopK = config.ffnTopK === null ? null : Math.max(1, Math.round(config.ffnTopK * config.hiddenDim));
-    this.s = createRunState(config, backend);
+    this.nHeads = opts.heads?.nHeads ?? config.nHeads;
+    this.nKvHeads = opts.heads?.nKvHeads ?? config.nKvHeads;
+    this.collectives = opts.collectives ?? null;
+    this.zeros = new Float32Array(config.dim);
   }
 
   /**
@@ -95,98 +184,197 @@ export class Transformer {
   }
 
   createCache(maxSeqLen = this.config.maxSeqLen): KvCache {
-    const {nLayers, nKvHeads, headDim} = this.config;
-    return this.backend.createKvCache({nLayers, nKvHeads, headDim, maxSeqLen});
+    const {nLayers, headDim} = this.config;
+    return this.backend.createKvCache({nLayers, nKvHeads: this.nKvHeads, headDim, maxSeqLen});
+  }
+
+  /** Statistics of the last step. */
+  stats(): StepStats {
+    return this.last;
   }
 
   /**
-   * Runs the layers for `token` at `pos` and returns the final hidden state [embedDim]. Async
-   * because a sparse FFN reads its predictor's output back to choose rows.
+   * Runs the layers for every row and returns each row's final hidden state [embedDim] (buffers of
+   * this Transformer, valid until the next step). Async because a sparse FFN reads its predictor's
+   * output back to choose rows, and devices wait for each other at the all-reduces.
    */
-  async hidden(token: number, pos: number, cache: KvCache): Promise<Vec> {
-    const {config: c, weights: w, backend: b, s} = this;
-    // 1. token embedding (+ OPT project_in) (+ learned position)
-    if (w.projectIn) {
-      b.embedRow(w.embed, token, s.embed);
-      b.matvec(w.projectIn, s.embed, s.x);
-    } else {
-      b.embedRow(w.embed, token, s.x);
+  async run(step: StepRows): Promise<Vec[]> {
+    const {config: c, weights: w} = this;
+    const n = step.positions.length;
+    if (n < 1 || step.caches.length !== n || (step.tokens !== null && step.tokens.length !== n)) {
+      throw new RangeError(`a step needs one position, cache${step.tokens ? ' and token' : ''} per row (${n} positions, ${step.caches.length} caches)`);
     }
-    if (w.positions && c.positions.kind === 'learned') {
-      b.embedRow(w.positions, pos + c.positions.offset, s.pos);
-      b.add(s.x, s.pos, s.x);
-    }
+    const s = this.rowStates(n);
+    this.last = {rows: n, bytes: 0, unionGroups: null, groupsPerRow: null};
+    this.groupSums = {union: 0, perRow: 0, layers: 0};
+    // 1. input embeddings: token (+ OPT project_in) (+ learned position), or given
+    this.embed(step, s);
     this.timer?.mark('embed');
     // 2. the blocks
     for (let l = 0; l < c.nLayers; l++) {
       const layer = w.layers[l]!;
-      this.attentionBlock(layer, l, pos, cache);
+      await this.attentionBlock(layer, l, step, s);
       this.timer?.mark('attention');
-      await this.ffnBlock(layer, l);
+      await this.ffnBlock(layer, l, s);
       this.timer?.mark('ffn');
     }
     // 3. final norm (+ OPT project_out)
-    if (w.finalNorm) this.norm(s.x, w.finalNorm, s.x);
+    if (w.finalNorm) for (const r of s) this.norm(r.x, w.finalNorm, r.x);
+    const g = this.groupSums;
+    if (g.layers > 0) this.last = {...this.last, unionGroups: g.union / g.layers, groupsPerRow: g.perRow / g.layers};
     if (w.projectOut) {
-      b.matvec(w.projectOut, s.x, s.out);
-      return s.out;
+      this.matvec(w.projectOut, s.map((r) => r.x), s.map((r) => r.out));
+      return s.map((r) => r.out);
     }
-    return s.x;
+    return s.map((r) => r.x);
   }
 
-  /** Full step: hidden state, then the dense output layer. Returns logits [vocabSize]. */
+  /**
+   * A prompt (or any run of tokens of one sequence) at positions pos0, pos0 + 1, ...: every token's
+   * keys and values go into the cache; returns the last token's final hidden state. Long prompts
+   * run in blocks of PREFILL_CHUNK rows so memory stays bounded.
+   */
+  async prefill(tokens: readonly number[], pos0: number, cache: KvCache, checkAbort?: () => void): Promise<Vec> {
+    if (tokens.length === 0) throw new RangeError('prefill needs at least one token');
+    let last: Vec[] = [];
+    for (let start = 0; start < tokens.length; start += PREFILL_CHUNK) {
+      checkAbort?.();
+      const block = tokens.slice(start, start + PREFILL_CHUNK);
+      const positions = block.map((_, i) => pos0 + start + i);
+      last = await this.run({tokens: block, positions, caches: block.map(() => cache)});
+    }
+    return last[last.length - 1]!;
+  }
+
+  /** One row: the final hidden state of `token` at `pos` in `cache`. */
+  async hidden(token: number, pos: number, cache: KvCache): Promise<Vec> {
+    return (await this.run({tokens: [token], positions: [pos], caches: [cache]}))[0]!;
+  }
+
+  /** One row through the dense output layer: logits [vocabSize] (tests and evaluation; decoding uses an OutputHead). */
   async forward(token: number, pos: number, cache: KvCache): Promise<Vec> {
+    const lmHead = this.weights.lmHead;
+    if (!lmHead) throw new RangeError('this forward pass holds no output layer');
     const h = await this.hidden(token, pos, cache);
-    this.backend.matvec(this.weights.lmHead, h, this.s.logits);
+    this.logits ??= this.backend.createVector(lmHead.rows);
+    this.backend.matvec(lmHead, h, this.logits);
     this.timer?.mark('output');
-    return this.s.logits;
+    return this.logits;
   }
 
-  private attentionBlock(layer: LayerWeights, l: number, pos: number, cache: KvCache): void {
-    const {config: c, backend: b, s} = this;
-    const input = c.preNorm ? this.norm(s.x, layer.attnNorm, s.xb) : s.x;
-    b.matvec(layer.wq, input, s.q, layer.bq);
-    b.matvec(layer.wk, input, s.k, layer.bk);
-    b.matvec(layer.wv, input, s.v, layer.bv);
-    if (this.rope) {
-      b.rope(s.q, c.nHeads, pos, this.rope);
-      b.rope(s.k, c.nKvHeads, pos, this.rope);
-    }
-    b.attention(s.q, s.k, s.v, cache, l, pos, c, s.att);
-    b.matvec(layer.wo, s.att, s.xb2, layer.bo);
-    b.add(s.x, s.xb2, s.x);
-    if (!c.preNorm) this.norm(s.x, layer.attnNorm, s.x);
-  }
-
-  private async ffnBlock(layer: LayerWeights, l: number): Promise<void> {
-    const {config: c, backend: b, s} = this;
-    const input = c.preNorm ? this.norm(s.x, layer.ffnNorm, s.xb) : s.x;
-    const sparse = this.ffnOverride?.[l];
-    if (sparse) {
-      await sparse.run(input, s.xb2);
-      b.add(s.x, s.xb2, s.x);
-      if (!c.preNorm) this.norm(s.x, layer.ffnNorm, s.x);
+  private embed(step: StepRows, s: RowState[]): void {
+    const {config: c, weights: w, backend: b} = this;
+    if (step.tokens === null) {
+      if (!step.inputs || step.inputs.length !== s.length * c.dim) throw new RangeError(`a step without tokens needs ${s.length} x ${c.dim} input embeddings`);
+      s.forEach((r, i) => b.write(r.x, step.inputs!.subarray(i * c.dim, (i + 1) * c.dim)));
       return;
     }
-    if (layer.wGate) {
-      // down(act(gate x) * up x)
-      b.matvec(layer.wGate, input, s.hb, layer.bGate);
-      b.matvec(layer.wUp, input, s.hb2, layer.bUp);
-      b.activation(c.activation, s.hb, s.hb);
-      b.mul(s.hb, s.hb2, s.hb);
-    } else {
-      // down(act(up x))
-      b.matvec(layer.wUp, input, s.hb, layer.bUp);
-      b.activation(c.activation, s.hb, s.hb);
+    if (!w.embed) throw new RangeError('this forward pass holds no embedding table: give input embeddings');
+    const embed = w.embed;
+    s.forEach((r, i) => b.embedRow(embed, step.tokens![i]!, w.projectIn ? r.embed : r.x));
+    this.last.bytes += s.length * (embed.bytes / embed.rows);
+    if (w.projectIn) this.matvec(w.projectIn, s.map((r) => r.embed), s.map((r) => r.x));
+    if (w.positions && c.positions.kind === 'learned') {
+      const offset = c.positions.offset;
+      s.forEach((r, i) => {
+        b.embedRow(w.positions!, step.positions[i]! + offset, r.pos);
+        b.add(r.x, r.pos, r.x);
+      });
+      this.last.bytes += s.length * (w.positions.bytes / w.positions.rows);
     }
-    if (this.probe) await this.probe.ffn(l, input, s.hb);
+  }
+
+  private async attentionBlock(layer: ForwardLayer, l: number, step: StepRows, s: RowState[]): Promise<void> {
+    const {config: c, backend: b} = this;
+    const inputs = s.map((r) => (c.preNorm ? this.norm(r.x, layer.attnNorm, r.xb) : r.x));
+    const outs = s.map((r) => r.xb2);
+    const reduce = this.collectives !== null;
+    if (layer.wq && layer.wk && layer.wv && layer.wo) {
+      this.matvec(layer.wq, inputs, s.map((r) => r.q), layer.bq);
+      this.matvec(layer.wk, inputs, s.map((r) => r.k), layer.bk);
+      this.matvec(layer.wv, inputs, s.map((r) => r.v), layer.bv);
+      const shape = {nHeads: this.nHeads, nKvHeads: this.nKvHeads, headDim: c.headDim};
+      s.forEach((r, i) => {
+        const pos = step.positions[i]!;
+        if (this.rope) {
+          b.rope(r.q, this.nHeads, pos, this.rope);
+          b.rope(r.k, this.nKvHeads, pos, this.rope);
+        }
+        b.attention(r.q, r.k, r.v, step.caches[i]!, l, pos, shape, r.att);
+      });
+      this.matvec(layer.wo, s.map((r) => r.att), outs, reduce ? undefined : layer.bo);
+    } else {
+      for (const o of outs) b.write(o, this.zeros); // a device holding no heads adds nothing
+    }
+    if (reduce) await this.reduce(outs, layer.bo);
+    for (const r of s) {
+      b.add(r.x, r.xb2, r.x);
+      if (!c.preNorm) this.norm(r.x, layer.attnNorm, r.x);
+    }
+  }
+
+  private async ffnBlock(layer: ForwardLayer, l: number, s: RowState[]): Promise<void> {
+    const {config: c, backend: b} = this;
+    const inputs = s.map((r) => (c.preNorm ? this.norm(r.x, layer.ffnNorm, r.xb) : r.x));
+    const outs = s.map((r) => r.xb2);
+    const reduce = this.collectives !== null;
+    const override = this.ffnOverride?.[l];
+    if (override) {
+      const info = await override.run(inputs, outs);
+      this.last.bytes += info.bytes;
+      if (info.groups) {
+        this.groupSums.union += info.groups.union;
+        this.groupSums.perRow += info.groups.perRow;
+        this.groupSums.layers++;
+      }
+    } else if (layer.wUp) {
+      await this.denseFfn(layer, l, inputs, s, reduce ? undefined : layer.bDown);
+    } else {
+      for (const o of outs) b.write(o, this.zeros); // a device holding no neurons adds nothing
+    }
+    if (reduce) await this.reduce(outs, layer.bDown);
+    for (const r of s) {
+      b.add(r.x, r.xb2, r.x);
+      if (!c.preNorm) this.norm(r.x, layer.ffnNorm, r.x);
+    }
+  }
+
+  /** down(act(gate x) * up x), or down(act(up x)); top-k of the hidden activations for top-k FFN models. */
+  private async denseFfn(layer: ForwardLayer, l: number, inputs: Vec[], s: RowState[], bias: Vec | undefined): Promise<void> {
+    const {config: c, backend: b} = this;
+    const hb = s.map((r) => r.hb);
+    if (layer.wGate) {
+      this.matvec(layer.wGate, inputs, hb, layer.bGate);
+      this.matvec(layer.wUp!, inputs, s.map((r) => r.hb2), layer.bUp);
+      for (const r of s) {
+        b.activation(c.activation, r.hb, r.hb);
+        b.mul(r.hb, r.hb2, r.hb);
+      }
+    } else {
+      this.matvec(layer.wUp!, inputs, hb, layer.bUp);
+      for (const r of s) b.activation(c.activation, r.hb, r.hb);
+    }
+    if (this.probe) for (let i = 0; i < s.length; i++) await this.probe.ffn(l, inputs[i]!, s[i]!.hb);
     // Models trained with a top-k FFN keep only the k largest hidden activations: by value after
     // a plain relu, by magnitude otherwise (a gated product or gelu/silu can be negative).
-    if (this.ffnTopK !== null) b.keepTopK(s.hb, this.ffnTopK, ffnTopKByMagnitude(c));
-    if (layer.wDownT) b.accumulateRows(layer.wDownT, null, s.hb, s.xb2, layer.bDown);
-    else b.matvec(layer.wDown!, s.hb, s.xb2, layer.bDown);
-    b.add(s.x, s.xb2, s.x);
-    if (!c.preNorm) this.norm(s.x, layer.ffnNorm, s.x);
+    if (this.ffnTopK !== null) for (const r of s) b.keepTopK(r.hb, this.ffnTopK, ffnTopKByMagnitude(c));
+    const outs = s.map((r) => r.xb2);
+    if (layer.wDownT) {
+      b.accumulateRowsBatch(layer.wDownT, null, hb, outs, bias);
+      this.last.bytes += batchReadBytes(b, layer.wDownT, s.length);
+    } else {
+      this.matvec(layer.wDown!, hb, outs, bias);
+    }
+  }
+
+  private async reduce(parts: Vec[], bias: Vec | undefined): Promise<void> {
+    await this.collectives!.allReduce(parts);
+    if (bias) for (const p of parts) this.backend.add(p, bias, p);
+  }
+
+  private matvec(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
+    this.backend.matvecBatch(w, xs, outs, bias);
+    this.last.bytes += batchReadBytes(this.backend, w, xs.length);
   }
 
   private norm(x: Vec, n: Norm, out: Vec): Vec {
@@ -194,6 +382,31 @@ export class Transformer {
     if (c.norm === 'rmsnorm') b.rmsNorm(x, n.weight, c.normEps, out);
     else b.layerNorm(x, n.weight, n.bias!, c.normEps, out);
     return out;
+  }
+
+  /** The first n row states, allocating more as needed (they are kept for later steps). */
+  private rowStates(n: number): RowState[] {
+    const {config: c, backend: b} = this;
+    const ffnRows = this.weights.layers.find((l) => l.wUp)?.wUp?.rows ?? c.hiddenDim;
+    while (this.rows.length < n) {
+      const q = this.nHeads * c.headDim;
+      const kv = this.nKvHeads * c.headDim;
+      this.rows.push({
+        embed: b.createVector(c.embedDim),
+        x: b.createVector(c.dim),
+        xb: b.createVector(c.dim),
+        xb2: b.createVector(c.dim),
+        pos: b.createVector(c.dim),
+        q: b.createVector(Math.max(1, q)),
+        k: b.createVector(Math.max(1, kv)),
+        v: b.createVector(Math.max(1, kv)),
+        att: b.createVector(Math.max(1, q)),
+        hb: b.createVector(ffnRows),
+        hb2: b.createVector(ffnRows),
+        out: b.createVector(c.embedDim),
+      });
+    }
+    return this.rows.slice(0, n);
   }
 }
 

@@ -3,9 +3,9 @@
  * or the context is full. Yields each token as it is chosen; returns the statistics.
  */
 import {AbortError, UsageError} from '../errors.js';
-import {DenseHead, type HeadResult, type OutputHead} from './output-head.js';
+import type {DecodeHead, DecodeSequence, Decoder} from './decoder.js';
+import type {HeadResult} from './output-head.js';
 import {createRng, sample, sampleCandidates, type Rng, type SamplingOptions} from './sampler.js';
-import type {Transformer} from './forward.js';
 
 export interface GenerateOptions {
   maxTokens: number;
@@ -14,7 +14,7 @@ export interface GenerateOptions {
   /** Token ids that end generation (not yielded). Empty: run to maxTokens. */
   eosTokenIds: readonly number[];
   /** How logits are produced from the final hidden state (default: the dense output layer). */
-  head?: OutputHead;
+  head?: DecodeHead;
   /** Called after the prompt has been processed (for progress display). */
   onPrefillDone?: () => void;
   /** Once aborted, the next forward step (prefill or decode) throws AbortError instead of running. */
@@ -42,25 +42,22 @@ export interface GenerateStats {
 }
 
 export async function* generateTokens(
-  model: Transformer,
+  decoder: Decoder,
   promptIds: readonly number[],
   opts: GenerateOptions,
 ): AsyncGenerator<TokenEvent, GenerateStats> {
-  checkPrompt(promptIds, model.config);
-  const cache = model.createCache(Math.min(model.config.maxSeqLen, promptIds.length + opts.maxTokens));
-  const head = opts.head ?? new DenseHead(model.backend, model.weights.lmHead);
-  return yield* decodeLoop(promptIds, model.config.maxSeqLen, opts, {
-    async prefill(checkAbort) {
-      // every prompt token but the last only needs its KV entries, not logits
-      for (let pos = 0; pos < promptIds.length - 1; pos++) {
-        checkAbort();
-        await model.hidden(promptIds[pos]!, pos, cache);
-      }
+  const c = decoder.config;
+  checkPrompt(promptIds, c);
+  const head = opts.head ?? decoder.head(opts.sampling, {dense: true}).head;
+  let seq: DecodeSequence | null = null;
+  return yield* decodeLoop(promptIds, c.maxSeqLen, opts, {
+    // the whole prompt in blocks of rows; only the last token needs logits
+    prefill: async (checkAbort) => {
       checkAbort();
-      const last = promptIds.length - 1;
-      return head.next(await model.hidden(promptIds[last]!, last, cache));
+      seq = await decoder.openSequence(Math.min(c.maxSeqLen, promptIds.length + opts.maxTokens));
+      return decoder.prefill(seq, promptIds, head, checkAbort);
     },
-    step: async (id, pos) => head.next(await model.hidden(id, pos, cache)),
+    step: async (id) => (await decoder.step([seq!], [id], head))[0]!,
   });
 }
 

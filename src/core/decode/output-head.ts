@@ -3,7 +3,7 @@
  * DenseHead computes z = W h over the whole vocabulary; HiRE's sparse head is in
  * hire/softmax-head.ts.
  */
-import type {Backend, Mat, Vec} from '../backends/backend.js';
+import {batchReadBytes, type Backend, type Mat, type Vec} from '../backends/backend.js';
 
 export interface HeadResult {
   /** Candidate ids, or null when `logits` covers the whole vocabulary. */
@@ -21,9 +21,17 @@ export interface HeadStats {
   widenings: number;
 }
 
+/** The results of several hidden states and the weight bytes read for all of them together. */
+export interface BatchHeadResult {
+  results: HeadResult[];
+  bytes: number;
+}
+
 export interface OutputHead {
   readonly kind: 'dense' | 'hire';
   next(h: Vec): Promise<HeadResult>;
+  /** next() for several hidden states (batched decoding), weight rows read once where the backend can. */
+  nextBatch(hs: Vec[]): Promise<BatchHeadResult>;
   /** Weight bytes a step reads (for certified mode: at the base k'). */
   readonly bytesPerToken: number;
   describe(): string;
@@ -33,6 +41,7 @@ export interface OutputHead {
 export class DenseHead implements OutputHead {
   readonly kind = 'dense' as const;
   private readonly out: Vec;
+  private readonly outs: Vec[] = [];
   private steps = 0;
 
   constructor(
@@ -50,6 +59,17 @@ export class DenseHead implements OutputHead {
     this.backend.matvec(this.lmHead, h, this.out);
     this.steps++;
     return {ids: null, logits: await this.backend.read(this.out)};
+  }
+
+  async nextBatch(hs: Vec[]): Promise<BatchHeadResult> {
+    if (hs.length === 1) return {results: [await this.next(hs[0]!)], bytes: this.lmHead.bytes};
+    while (this.outs.length < hs.length) this.outs.push(this.backend.createVector(this.lmHead.rows));
+    const outs = this.outs.slice(0, hs.length);
+    this.backend.matvecBatch(this.lmHead, hs, outs);
+    this.steps += hs.length;
+    const results: HeadResult[] = [];
+    for (const o of outs) results.push({ids: null, logits: await this.backend.read(o)});
+    return {results, bytes: batchReadBytes(this.backend, this.lmHead, hs.length)};
   }
 
   describe(): string {

@@ -512,3 +512,13 @@ export function sampleCandidates(
   }
   return sortedIds[samplePosition(sortedLogits, opts, rng)];
 }
+
+/**
+ * The top-k that sampling needs exactly: 1 for greedy, top-k when set, else null (full
+ * distribution). A top-k that covers the whole vocabulary keeps every token, so it is null too:
+ * it never asks for more candidates than there are rows.
+ */
+export function samplingK(s: SamplingOptions, vocabSize: number): number | null {
+  if (s.temperature === 0 || s.topK === 1) return 1;
+  return s.topK > 0 && s.topK < vocabSize ? s.topK : null;
+}

@@ -1,6 +1,7 @@
 /**
- * A loaded model ready to decode: config, tokenizer, backend, weights and the forward pass.
- * This is what commands (and library users) hold; it owns the backend and frees it on dispose().
+ * A model loaded on one backend, ready to decode: config, tokenizer, backend, weights, the forward
+ * pass and (on a bundle) HiRE-FFN; the single-device Decoder. It owns the backend and frees it on
+ * dispose().
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,8 +14,22 @@ import {readConfigJson, type ModelConfig} from '../model/config.js';
 import {openModel, uploadWeights, type ModelSource} from '../model/load.js';
 import {HireTokenizer} from '../model/tokenizer.js';
 import {denseBytesPerToken, Transformer} from './forward.js';
-import type {OutputHead} from './output-head.js';
+import {DenseHead, type HeadResult, type OutputHead} from './output-head.js';
 import {installSparseFfn, type FfnDecodeOptions, type SparseFfn} from '../hire/ffn-setup.js';
+import {chooseHead} from '../hire/heads.js';
+import type {DecodeHead, DecodeSequence, DecodeStepStats, Decoder, HeadChoice, HeadOptions} from './decoder.js';
+import {samplingK, type SamplingOptions} from './sampler.js';
+import type {KvCache} from '../backends/backend.js';
+
+/** A sequence of this session: its KV cache. */
+class LocalSequence implements DecodeSequence {
+  length = 0;
+  constructor(
+    readonly cache: KvCache,
+    readonly maxLen: number,
+    readonly owner: Session,
+  ) {}
+}
 
 export interface OpenOptions extends BackendOptions, FfnDecodeOptions {
   backend?: string;
@@ -33,7 +48,11 @@ export interface OpenOptions extends BackendOptions, FfnDecodeOptions {
   verifyWeights?: boolean;
 }
 
-export class Session {
+export class Session implements Decoder {
+  readonly maxSequences = 64;
+  private readonly heads = new Map<string, HeadChoice<OutputHead>>();
+  private last: DecodeStepStats = {bytes: null, unionGroups: null, groupsPerRow: null};
+
   private constructor(
     readonly source: ModelSource,
     readonly backend: Backend,
@@ -44,6 +63,14 @@ export class Session {
     /** hire.json of a HiRE bundle, checked (with the weights' identity), or null for a plain checkpoint. */
     readonly bundle: HireManifest | null,
   ) {}
+
+  /**
+   * A session over a model already on `backend` (no tokenizer, dense FFN): tests and tools that
+   * build the backend themselves. Disposing it disposes the backend.
+   */
+  static onBackend(source: ModelSource, backend: Backend, model: Transformer): Session {
+    return new Session(source, backend, model, null, null, null);
+  }
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<Session> {
     // a bundle's hire.json and weight identity first: wrong weights fail before any upload
@@ -81,7 +108,7 @@ export class Session {
    * Weight bytes one decode step reads with this output head in place of the dense one and the
    * given sparse FFN (default: the session's own, if any) in place of the dense FFNs.
    */
-  bytesPerToken(head: OutputHead, ffn: SparseFfn | null = this.sparseFfn): number {
+  bytesPerToken(head: DecodeHead, ffn: SparseFfn | null = this.sparseFfn): number {
     const ffnSaving = ffn ? ffn.denseBytesPerToken - ffn.bytesPerToken : 0;
     return this.denseBytesPerToken - this.model.weights.lmHead.bytes + head.bytesPerToken - ffnSaving;
   }
@@ -93,7 +120,83 @@ export class Session {
     return [...ids];
   }
 
-  dispose(): void {
+  describe(): string {
+    return this.backend.describe();
+  }
+
+  get backendName(): string {
+    return this.backend.name;
+  }
+
+  get ffnInfo(): string | null {
+    return this.sparseFfn?.describe ?? null;
+  }
+
+  /**
+   * The output head for these options: dense, or HiRE-Softmax from the bundle. Heads hold backend
+   * memory that is only freed with the backend, so one head per distinct choice is kept and reused.
+   */
+  head(sampling: SamplingOptions, opts: HeadOptions): HeadChoice<OutputHead> {
+    const key = JSON.stringify([opts.dense ?? false, opts.recall, opts.kPrime, opts.certify ?? false, opts.predictor, samplingK(sampling, this.config.vocabSize)]);
+    let choice = this.heads.get(key);
+    if (!choice) {
+      const m = {backend: this.backend, lmHead: this.model.weights.lmHead, config: this.config};
+      choice = chooseHead(this.source.dir, m, sampling, opts);
+      this.heads.set(key, choice);
+    }
+    return choice;
+  }
+
+  /** The dense output layer (no bundle needed). */
+  denseHead(): OutputHead {
+    return new DenseHead(this.backend, this.model.weights.lmHead);
+  }
+
+  async openSequence(maxLen: number): Promise<DecodeSequence> {
+    return new LocalSequence(this.model.createCache(maxLen), maxLen, this);
+  }
+
+  async prefill(seq: DecodeSequence, tokens: readonly number[], head: DecodeHead, checkAbort?: () => void): Promise<HeadResult> {
+    const s = this.own(seq);
+    this.room(s, tokens.length);
+    const h = await this.model.prefill(tokens, s.length, s.cache, checkAbort);
+    s.length += tokens.length;
+    const result = await (head as OutputHead).next(h);
+    this.last = {bytes: null, unionGroups: null, groupsPerRow: null};
+    return result;
+  }
+
+  async step(seqs: readonly DecodeSequence[], tokens: readonly number[], head: DecodeHead): Promise<HeadResult[]> {
+    if (seqs.length !== tokens.length || seqs.length === 0) throw new RangeError(`step: ${seqs.length} sequences but ${tokens.length} tokens`);
+    const own = seqs.map((q) => this.own(q));
+    for (const s of own) this.room(s, 1);
+    const hs = await this.model.run({tokens, positions: own.map((s) => s.length), caches: own.map((s) => s.cache)});
+    for (const s of own) s.length++;
+    const st = this.model.stats();
+    const out = await (head as OutputHead).nextBatch(hs);
+    this.last = {bytes: st.bytes + out.bytes, unionGroups: st.unionGroups, groupsPerRow: st.groupsPerRow};
+    return out.results;
+  }
+
+  stepStats(): DecodeStepStats {
+    return this.last;
+  }
+
+  private own(seq: DecodeSequence): LocalSequence {
+    if (!(seq instanceof LocalSequence) || seq.owner !== this) throw new RangeError('a sequence of another decoder');
+    return seq;
+  }
+
+  private room(s: LocalSequence, n: number): void {
+    if (s.length + n > s.maxLen) throw new RangeError(`the sequence has room for ${s.maxLen} positions; ${s.length} are used and ${n} more were given`);
+  }
+
+  async dispose(): Promise<void> {
+    this.close();
+  }
+
+  /** dispose() without waiting. */
+  close(): void {
     this.backend.dispose();
     this.source.checkpoint.close();
   }

@@ -186,23 +186,23 @@ async function timeDecode(model: DistributedModel, promptTokens: number, tokens:
   const v = model.config.vocabSize;
   const prompt = Array.from({length: promptTokens}, (_, i) => (i * 7919 + 13) % v);
   await model.reset(promptTokens + tokens + 1);
-  let r = await model.step(prompt, 0);
+  let r = await model.advance(prompt, 0);
   const warmup = Math.min(4, tokens);
-  for (let i = 0; i < warmup; i++) r = await model.step([r.ids ? r.ids[argmax(r.logits)]! : argmax(r.logits)], promptTokens + i);
+  for (let i = 0; i < warmup; i++) r = await model.advance([r.ids ? r.ids[argmax(r.logits)]! : argmax(r.logits)], promptTokens + i);
   await model.reset(promptTokens + tokens + 1);
-  r = await model.step(prompt, 0);
+  r = await model.advance(prompt, 0);
   const t0 = performance.now();
   for (let i = 0; i < tokens; i++) {
     const next = r.ids ? r.ids[argmax(r.logits)]! : argmax(r.logits);
-    r = await model.step([next], promptTokens + i);
+    r = await model.advance([next], promptTokens + i);
   }
   return (performance.now() - t0) / tokens;
 }
 
 /** Mean ms of the output layer alone (scores, top-k', exact rows, transfers and merge). */
 async function timeHead(model: DistributedModel, reps: number): Promise<number> {
-  await model.head();
+  await model.headOnly();
   const t0 = performance.now();
-  for (let i = 0; i < reps; i++) await model.head();
+  for (let i = 0; i < reps; i++) await model.headOnly();
   return (performance.now() - t0) / reps;
 }

@@ -16,8 +16,12 @@
  *
  * It also counts the bytes that cross between devices (and the coordinator) per token.
  */
+import type {DecodeHead, DecodeSequence, DecodeStepStats, Decoder, HeadChoice, HeadOptions} from '../decode/decoder.js';
 import type {HeadResult, HeadStats} from '../decode/output-head.js';
-import {topKIndices} from '../decode/sampler.js';
+import {topKIndices, type SamplingOptions} from '../decode/sampler.js';
+import {weightBytes} from '../backends/backend.js';
+import {chooseDistributedHead} from './heads.js';
+import {readManifest} from '../hire/bundle.js';
 import {UsageError} from '../errors.js';
 import type {ModelConfig} from '../model/config.js';
 import {openModel} from '../model/load.js';
@@ -42,7 +46,10 @@ export interface DistributedOptions {
   /** Backend of every device: cpu (default), tfjs or reference (one worker thread each), or webgpu (one GPUDevice each, in-process). */
   backend?: string;
   topk: TopKMode;
+  /** The output layer of advance() and head(); its predictor is what the devices load (dense: none). */
   head: DistributedHead;
+  /** DaT slack for heads chosen by head() (default: the bundle's calibrated slack). */
+  slack?: number;
   /** How the vocabulary is split over the devices (default strided). */
   vocabLayout?: VocabLayout;
   /** HiRE-FFN on the devices (default: on when the bundle has an FFN section). */
@@ -74,10 +81,46 @@ export interface DistributedFfnReport {
   devices: DeviceFfnInfo[];
 }
 
-export class DistributedModel {
+/** An output layer of a device group: dense, or HiRE with the devices' predictor shards (exact or DaT merge). */
+export class DeviceHead implements DecodeHead {
+  steps = 0;
+  candidates = 0;
+  constructor(
+    readonly spec: DistributedHead,
+    private readonly words: string,
+    readonly bytesPerToken: number,
+    private readonly vocabSize: number,
+  ) {}
+
+  get kind(): 'dense' | 'hire' {
+    return this.spec.kind;
+  }
+
+  describe(): string {
+    return this.words;
+  }
+
+  stats(): HeadStats {
+    const mean = this.spec.kind === 'dense' ? this.vocabSize : this.steps ? this.candidates / this.steps : 0;
+    return {steps: this.steps, meanCandidates: mean, widenedSteps: 0, widenings: 0};
+  }
+}
+
+/** The device group's one sequence at a time. */
+interface DeviceSequence extends DecodeSequence {
+  length: number;
+  readonly generation: number;
+}
+
+export class DistributedModel implements Decoder {
+  /** The devices hold one KV cache each: one sequence at a time. */
+  readonly maxSequences = 1;
   private steps = 0;
   private candidates = 0;
   private softmaxTotal = 0;
+  private generation = 0;
+  private readonly defaultHead: DeviceHead;
+  private readonly choices = new Map<string, HeadChoice<DeviceHead>>();
 
   private constructor(
     readonly config: ModelConfig,
@@ -89,18 +132,29 @@ export class DistributedModel {
     private readonly ffnSpec: DeviceFfnSpec | null,
     /** Caveats for the user: the shard plan's and the FFN plan's. */
     readonly notes: string[],
-  ) {}
+    /** Weight bytes of one output-layer row (lm_head). */
+    private readonly rowBytes: number,
+    readonly eosTokenIds: number[],
+    /** Bytes per token of the predictor the devices loaded (0: none, or synthetic). */
+    private readonly predictorBytes: number,
+  ) {
+    this.defaultHead = this.makeHead(opts.head);
+  }
 
   static async open(o: DistributedOptions): Promise<DistributedModel> {
     if (!Number.isInteger(o.devices) || o.devices < 1 || o.devices > 64) throw new UsageError(`devices must be an integer from 1 to 64, got ${o.devices}`, {option: 'devices'});
     const source = openModel(o.modelDir);
     let embed: HostMatrix;
     let positions: HostMatrix | null = null;
+    let rowBytes: number;
     const c = source.config;
     try {
       embed = readHostMatrix(source.checkpoint, source.specs.find((s) => s.key === 'embed')!);
       const pos = source.specs.find((s) => s.key === 'positions');
       if (pos) positions = readHostMatrix(source.checkpoint, pos);
+      const lm = source.specs.find((s) => s.key === 'lmHead') ?? source.specs.find((s) => s.key === 'embed')!;
+      const dtype = source.checkpoint.info(lm.name).dtype;
+      rowBytes = c.embedDim * (dtype === 'F32' || dtype === 'F64' ? weightBytes('f32') : weightBytes('bf16'));
     } finally {
       source.checkpoint.close();
     }
@@ -125,7 +179,12 @@ export class DistributedModel {
     // the others are worker threads. Loaded on demand: only webgpu needs the webgpu backend.
     const group: DeviceDriver =
       groupOptions.backend === 'webgpu' ? await (await import('./local-devices.js')).LocalDeviceGroup.start(groupOptions) : await DeviceGroup.start(groupOptions);
-    return new DistributedModel(c, plan, group, o, embed, positions, ffn.spec, [...plan.notes, ...(ffn.note ? [ffn.note] : [])]);
+    let predictorBytes = 0;
+    if (o.head.kind === 'hire' && o.head.source.kind === 'bundle') {
+      const name = o.head.name;
+      predictorBytes = readManifest(o.modelDir, c).softmax?.predictors.find((p) => p.name === name)?.bytesPerToken ?? 0;
+    }
+    return new DistributedModel(c, plan, group, o, embed, positions, ffn.spec, [...plan.notes, ...(ffn.note ? [ffn.note] : [])], rowBytes, c.eosTokenIds, predictorBytes);
   }
 
   get devices(): number {
@@ -133,19 +192,95 @@ export class DistributedModel {
   }
 
   describe(): string {
-    return `${this.group.describe()}, top-k ${this.opts.topk}; ${this.output().describe}; ${this.ffn().describe}`;
+    return `${this.group.describe()}, top-k ${this.opts.topk}; ${this.defaultHead.describe()}; ${this.ffn().describe}`;
   }
 
-  /** The output layer: dense or HiRE, in words. */
+  /** The output layer the group was opened with: dense or HiRE, in words. */
   output(): {kind: 'dense' | 'hire'; describe: string} {
-    const h = this.opts.head;
-    if (h.kind === 'dense') return {kind: 'dense', describe: 'dense output layer'};
-    return {kind: 'hire', describe: `HiRE softmax (${h.name}, k'=${h.kPrime}${this.opts.topk === 'dat' ? `, DaT slack ${h.slack}` : ''})`};
+    return {kind: this.defaultHead.kind, describe: this.defaultHead.describe()};
   }
 
   /** How the output layer's top-k is taken. */
   get topk(): TopKMode {
     return this.opts.topk;
+  }
+
+  get backendName(): string {
+    return this.opts.backend ?? 'cpu';
+  }
+
+  get ffnInfo(): string | null {
+    return this.ffn().describe;
+  }
+
+  /**
+   * The output layer for these options, from the predictor the devices loaded (a different
+   * predictor, or HiRE on a group loaded densely, is a UsageError: the devices load it at start).
+   */
+  head(sampling: SamplingOptions, opts: HeadOptions): HeadChoice<DeviceHead> {
+    const key = JSON.stringify([sampling.temperature === 0, sampling.topK, opts]);
+    const known = this.choices.get(key);
+    if (known) return known;
+    const loaded = this.opts.head;
+    const o = {...opts, devices: this.devices, topk: this.opts.topk, slack: this.opts.slack, vocabLayout: this.opts.vocabLayout};
+    const {head, note} = loaded.kind === 'hire' && loaded.source.kind === 'synthetic' && !opts.dense ? {head: loaded, note: null} : chooseDistributedHead(this.opts.modelDir, this.config, sampling, o);
+    if (head.kind === 'hire') {
+      if (loaded.kind === 'dense') throw new UsageError('the devices were started with a dense output layer; load the model with HiRE to decode with it');
+      if (loaded.name !== head.name) throw new UsageError(`the devices hold predictor "${loaded.name}"; load the model with predictor "${head.name}" to use it`);
+    }
+    const choice = {head: this.makeHead(head), note};
+    this.choices.set(key, choice);
+    return choice;
+  }
+
+  async openSequence(maxLen: number): Promise<DecodeSequence> {
+    await this.reset(maxLen);
+    const seq: DeviceSequence = {maxLen, length: 0, generation: ++this.generation};
+    return seq;
+  }
+
+  async prefill(seq: DecodeSequence, tokens: readonly number[], head: DecodeHead, checkAbort?: () => void): Promise<HeadResult> {
+    checkAbort?.();
+    const s = this.current(seq, tokens.length);
+    const r = await this.advance(tokens, s.length, head as DeviceHead);
+    s.length += tokens.length;
+    return r;
+  }
+
+  async step(seqs: readonly DecodeSequence[], tokens: readonly number[], head: DecodeHead): Promise<HeadResult[]> {
+    if (seqs.length !== 1 || tokens.length !== 1) throw new UsageError('a device group decodes one sequence at a time');
+    const s = this.current(seqs[0]!, 1);
+    const r = await this.advance(tokens, s.length, head as DeviceHead);
+    s.length++;
+    return [r];
+  }
+
+  stepStats(): DecodeStepStats {
+    return {bytes: null, unionGroups: null, groupsPerRow: null};
+  }
+
+  /** Weight bytes all devices read for one token with this head: their layers (FFN as they run it), the head, one embedding row. */
+  bytesPerToken(head: DecodeHead): number {
+    let bytes = this.rowBytes; // one embedding row (the coordinator's lookup)
+    this.group.ready.forEach((r, d) => {
+      const lmShard = this.plan.shards[d]!.vocab.count * this.rowBytes;
+      bytes += r.weightBytes - lmShard - r.ffn.denseBytesPerToken + r.ffn.bytesPerToken;
+    });
+    return bytes + head.bytesPerToken;
+  }
+
+  private makeHead(h: DistributedHead): DeviceHead {
+    const c = this.config;
+    if (h.kind === 'dense') return new DeviceHead(h, 'dense output layer', c.vocabSize * this.rowBytes, c.vocabSize);
+    const words = `HiRE softmax (${h.name}, k'=${h.kPrime}${this.opts.topk === 'dat' ? `, DaT slack ${h.slack}` : ''})`;
+    return new DeviceHead(h, words, this.predictorBytes + h.kPrime * this.rowBytes, c.vocabSize);
+  }
+
+  private current(seq: DecodeSequence, n: number): DeviceSequence {
+    const s = seq as DeviceSequence;
+    if (s.generation !== this.generation) throw new UsageError('a device group decodes one sequence at a time, and this sequence was replaced by a newer one');
+    if (s.length + n > s.maxLen) throw new RangeError(`the sequence has room for ${s.maxLen} positions; ${s.length} are used and ${n} more were given`);
+    return s;
   }
 
   /** The FFN each device runs, with its rows and weight bytes per token. */
@@ -170,47 +305,49 @@ export class DistributedModel {
 
   /**
    * Runs `tokens` at positions pos0, pos0 + 1, ... (prefill batches of maxBatch tokens) and
-   * returns the output layer's result for the last one.
+   * returns the output layer's result for the last one (default head: the one the group was opened with).
    */
-  async step(tokens: readonly number[], pos0: number): Promise<HeadResult> {
+  async advance(tokens: readonly number[], pos0: number, head: DeviceHead = this.defaultHead): Promise<HeadResult> {
     const group = this.group;
     const maxBatch = group.layout.maxBatch;
     for (let start = 0; start < tokens.length; start += maxBatch) {
       const batch = tokens.slice(start, start + maxBatch);
       batch.forEach((t, i) => this.embedInto(t, pos0 + start + i, i));
       const last = start + maxBatch >= tokens.length;
-      await group.run(OP.STEP, [batch.length, pos0 + start, last ? this.headOp() : HEAD_OP.NONE, this.datListSize(0)]);
+      await group.run(OP.STEP, [batch.length, pos0 + start, last ? this.headOp(head) : HEAD_OP.NONE, this.datListSize(0, head)]);
     }
-    return this.collect();
+    return this.collect(head);
   }
 
   /** Only the output layer again, on the last token's hidden state (to time it alone). */
-  async head(): Promise<HeadResult> {
-    await this.group.run(OP.HEAD, [this.headOp(), this.datListSize(0)]);
-    return this.collect();
+  async headOnly(head: DeviceHead = this.defaultHead): Promise<HeadResult> {
+    await this.group.run(OP.HEAD, [this.headOp(head), this.datListSize(0, head)]);
+    return this.collect(head);
   }
 
-  private headOp(): number {
-    return this.opts.head.kind === 'dense' ? HEAD_OP.DENSE : this.opts.topk === 'dat' ? HEAD_OP.DAT : HEAD_OP.APPROX;
+  private headOp(head: DeviceHead): number {
+    return head.spec.kind === 'dense' ? HEAD_OP.DENSE : this.opts.topk === 'dat' ? HEAD_OP.DAT : HEAD_OP.APPROX;
   }
 
   /** The output layer's result once the devices have run their head op. */
-  private async collect(): Promise<HeadResult> {
+  private async collect(head: DeviceHead): Promise<HeadResult> {
     const c = this.config;
     this.steps++;
-    const h = this.opts.head;
+    head.steps++;
+    const h = head.spec;
     if (h.kind === 'dense') {
       this.softmaxTotal += softmaxBytes('dense', {vocabSize: c.vocabSize, kPrime: 0, devices: this.devices, listSize: 0});
       return {ids: null, logits: this.group.views.logits.slice()};
     }
     const r = this.opts.topk === 'dat' ? this.datResult(h.kPrime) : await this.exactResult(h.kPrime);
     this.candidates += r.ids!.length;
+    head.candidates += r.ids!.length;
     return r;
   }
 
   /** Entries device d sends in DaT mode. */
-  datListSize(d: number): number {
-    const h = this.opts.head;
+  datListSize(d: number, head: DeviceHead = this.defaultHead): number {
+    const h = head.spec;
     return h.kind === 'dense' ? 0 : datListSize(h.kPrime, this.devices, h.slack, this.plan.shards[d]!.vocab.count);
   }
 
@@ -276,6 +413,11 @@ export class DistributedModel {
 
   async dispose(): Promise<void> {
     await this.group.dispose();
+  }
+
+  /** The devices' default output head (the one the group was opened with). */
+  get openedHead(): DeviceHead {
+    return this.defaultHead;
   }
 }
 

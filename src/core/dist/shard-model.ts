@@ -1,14 +1,14 @@
 /**
- * What one device computes (inside its worker, or in-process for WebGPU devices): the forward step of decode/forward.ts restricted to
- * the device's attention heads and FFN neurons, with the residual stream kept whole on every
- * device. After each sub-block the devices' partial outputs are all-reduced (summed in device
- * order, so every device holds the same bits), then the device's vocabulary rows of the output
- * layer (dense, or the HiRE predictor's approximate scores, or DaT's local top list).
+ * What one device computes (inside its worker, or in-process for WebGPU devices): THE forward pass
+ * (decode/forward.ts) over the device's shard view of the weights (its attention heads and FFN
+ * neurons; the residual stream whole on every device), with the devices' all-reduce as its
+ * collectives hook and the device's FFN step (shard-ffn.ts) as its FFN override; then the device's
+ * vocabulary rows of the output layer (dense, the HiRE predictor's approximate scores, or DaT's
+ * local top list).
  */
 import type {Backend, KvCache, Vec} from '../backends/backend.js';
+import {Transformer, type Collectives as ForwardCollectives, type FfnOverride} from '../decode/forward.js';
 import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
-import {ropeTable} from '../model/rope.js';
-import type {Norm} from '../model/weights.js';
 import {HireSoftmaxHead} from '../hire/softmax-head.js';
 import type {SoftmaxPredictor} from '../hire/softmax-predictor.js';
 import {localTopK, type TopList} from './dat-top-k.js';
@@ -36,11 +36,9 @@ export interface ShardModelOptions {
 }
 
 export class ShardModel {
-  private readonly rope;
-  private readonly localHeads: number;
-  private readonly localKv: number;
+  private readonly forward: Transformer<ShardWeights>;
   private readonly ffn: FfnShardContext;
-  private readonly s: {x: Vec; xb: Vec; q: Vec | null; k: Vec | null; v: Vec | null; att: Vec | null; part: Vec; red: Vec; logits: Vec};
+  private readonly logits: Vec;
   private cache: KvCache | null = null;
   private readonly hire: HireSoftmaxHead | null;
   private readonly rowsOut = new Map<number, Vec>();
@@ -56,22 +54,9 @@ export class ShardModel {
   ) {
     const c = config;
     const b = backend;
-    this.rope = ropeTable(c);
-    this.localHeads = rangeSize(shard.heads);
-    this.localKv = rangeSize(shard.kvHeads);
-    const qn = this.localHeads * c.headDim;
-    const kvn = this.localKv * c.headDim;
-    this.s = {
-      x: b.createVector(c.dim),
-      xb: b.createVector(c.dim),
-      q: qn ? b.createVector(qn) : null,
-      k: kvn ? b.createVector(kvn) : null,
-      v: kvn ? b.createVector(kvn) : null,
-      att: qn ? b.createVector(qn) : null,
-      part: b.createVector(c.dim),
-      red: b.createVector(c.dim),
-      logits: b.createVector(shard.vocab.count),
-    };
+    const heads = {nHeads: rangeSize(shard.heads), nKvHeads: rangeSize(shard.kvHeads)};
+    this.forward = new Transformer(c, weights, b, {heads, collectives: this.allReduce()});
+    this.logits = b.createVector(shard.vocab.count);
     const topK = c.ffnTopK === null ? null : Math.max(1, Math.round(c.ffnTopK * c.hiddenDim));
     this.ffn = {
       backend: b,
@@ -84,54 +69,32 @@ export class ShardModel {
           ? null
           : {k: topK, byMagnitude: ffnTopKByMagnitude(c), mode: opts.ffnTopK, exchange: (l) => collectives.allGather(l)},
     };
+    // every layer's FFN is the device's share: its neurons (or its selected groups), a partial sum out
+    this.forward.ffnOverride = weights.layers.map((layer, l): FfnOverride => ({
+      run: async (xs, outs) => {
+        for (let i = 0; i < xs.length; i++) await ffnShardStep(this.ffn, l, layer, xs[i]!, outs[i]!);
+        return {bytes: 0, groups: null};
+      },
+    }));
     this.hire = predictor ? new HireSoftmaxHead(b, weights.lmHead, predictor, {kPrime: 1, certifyK: null}) : null;
   }
 
   /** A fresh KV cache for the device's heads (one sequence at a time). */
   reset(maxSeqLen: number): void {
-    this.cache = this.backend.createKvCache({nLayers: this.config.nLayers, nKvHeads: this.localKv, headDim: this.config.headDim, maxSeqLen});
+    this.cache = this.forward.createCache(maxSeqLen);
   }
 
-  /** Runs the layers for one token whose embedding is x0 [dim]; returns the final hidden state. */
+  /** Runs the layers for one token whose input embedding is x0 [dim]; returns the final hidden state. */
   async hidden(x0: Float32Array, pos: number): Promise<Vec> {
-    const {config: c, weights: w, backend: b, s} = this;
     if (!this.cache) throw new RangeError('ShardModel.hidden before reset()');
-    b.write(s.x, x0);
-    for (let l = 0; l < c.nLayers; l++) {
-      const layer = w.layers[l]!;
-      // attention over the device's heads, then x += sum of the devices' partial outputs
-      const input = c.preNorm ? this.norm(s.x, layer.attnNorm, s.xb) : s.x;
-      if (layer.wq) {
-        b.matvec(layer.wq, input, s.q!, layer.bq);
-        b.matvec(layer.wk!, input, s.k!, layer.bk);
-        b.matvec(layer.wv!, input, s.v!, layer.bv);
-        if (this.rope) {
-          b.rope(s.q!, this.localHeads, pos, this.rope);
-          b.rope(s.k!, this.localKv, pos, this.rope);
-        }
-        b.attention(s.q!, s.k!, s.v!, this.cache, l, pos, {nHeads: this.localHeads, nKvHeads: this.localKv, headDim: c.headDim}, s.att!);
-        b.matvec(layer.wo!, s.att!, s.part);
-      } else {
-        b.write(s.part, new Float32Array(c.dim));
-      }
-      await this.reduceInto(layer.bo);
-      if (!c.preNorm) this.norm(s.x, layer.attnNorm, s.x);
-      // FFN over the device's neurons (the HiRE-FFN hook lives in ffnShardStep)
-      const ffnInput = c.preNorm ? this.norm(s.x, layer.ffnNorm, s.xb) : s.x;
-      await ffnShardStep(this.ffn, l, layer, ffnInput, s.part);
-      await this.reduceInto(layer.bDown);
-      if (!c.preNorm) this.norm(s.x, layer.ffnNorm, s.x);
-    }
-    if (w.finalNorm) this.norm(s.x, w.finalNorm, s.x);
-    return s.x;
+    return (await this.forward.run({tokens: null, inputs: x0, positions: [pos], caches: [this.cache]}))[0]!;
   }
 
   /** Exact logits of the device's vocabulary rows [localVocab]. */
   async denseLogits(h: Vec): Promise<Float32Array> {
-    this.backend.matvec(this.weights.lmHead, h, this.s.logits);
-    return this.backend.read(this.s.logits);
+    this.backend.matvec(this.weights.lmHead, h, this.logits);
+    return this.backend.read(this.logits);
   }
-
   /** The predictor's approximate scores of the device's rows [localVocab]. */
   async approxScores(h: Vec): Promise<Float32Array> {
     if (!this.hire) throw new RangeError('this device has no softmax predictor');
@@ -156,18 +119,13 @@ export class ShardModel {
     return {ids, values: await this.exactRows(ids, h)};
   }
 
-  private async reduceInto(bias: Vec | undefined): Promise<void> {
-    const {backend: b, s} = this;
-    b.write(s.red, await this.collectives.allReduce(await b.read(s.part)));
-    if (bias) b.add(s.red, bias, s.red);
-    b.add(s.x, s.red, s.x);
-  }
-
-  private norm(x: Vec, n: Norm, out: Vec): Vec {
-    const {config: c, backend: b} = this;
-    if (c.norm === 'rmsnorm') b.rmsNorm(x, n.weight, c.normEps, out);
-    else b.layerNorm(x, n.weight, n.bias!, c.normEps, out);
-    return out;
+  /** The forward pass's collectives: each partial is summed over the devices through the host exchange. */
+  private allReduce(): ForwardCollectives {
+    return {
+      allReduce: async (parts) => {
+        for (const p of parts) this.backend.write(p, await this.collectives.allReduce(await this.backend.read(p)));
+      },
+    };
   }
 
   dispose(): void {

@@ -191,3 +191,18 @@ export function kPrimeForRecall(curve: Float64Array, target: number): number | n
   for (let k = 0; k < curve.length; k++) if (curve[k]! >= target - 1e-12) return k;
   return null;
 }
+
+/**
+ * Pads an ascending group list with the lowest unlisted groups up to a multiple of `multiple`
+ * (or every group): union sizes then repeat from step to step, so scratch buffers are reused.
+ * The padded groups are read but masked out.
+ */
+export function padGroups(groups: Int32Array, nGroups: number, multiple: number): Int32Array {
+  const want = Math.min(nGroups, Math.ceil(groups.length / multiple) * multiple);
+  if (want === groups.length) return groups;
+  const taken = new Uint8Array(nGroups);
+  for (const grp of groups) taken[grp] = 1;
+  const out = Array.from(groups);
+  for (let grp = 0; grp < nGroups && out.length < want; grp++) if (!taken[grp]) out.push(grp);
+  return Int32Array.from(out).sort();
+}

@@ -10,12 +10,13 @@
  * Only |S| rows of each FFN matrix are read, plus the predictor. When S covers every group the
  * result equals the dense top-k FFN exactly (up to summation order).
  */
-import type {Backend, Vec} from '../backends/backend.js';
+import {batchReadBytes, type Backend, type Vec} from '../backends/backend.js';
+import type {FfnOverride, FfnRunInfo} from '../decode/forward.js';
 import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
 import {ffnBytes, type LayerWeights} from '../model/weights.js';
-import {groupRows, pickGroups, type GroupScore} from './ffn-groups.js';
+import {groupRows, padGroups, pickGroups, unionGroups, type GroupScore} from './ffn-groups.js';
 import type {SoftmaxPredictor} from './softmax-predictor.js';
-import {batchReadBytes, UploadedPredictor} from './uploaded-predictor.js';
+import {UploadedPredictor} from './uploaded-predictor.js';
 
 /** What one layer's sparse FFN needs from calibration. */
 export interface FfnLayerPlan {
@@ -43,7 +44,7 @@ interface Scratch {
 }
 const SCRATCH = new WeakMap<Backend, Map<string, Scratch>>();
 
-export class SparseFfnLayer {
+export class SparseFfnLayer implements FfnOverride {
   private readonly predictor: UploadedPredictor;
   private readonly nGroups: number;
   private readonly scores: Float32Array<ArrayBuffer>;
@@ -150,15 +151,30 @@ export class SparseFfnLayer {
     });
   }
 
-  /** out = the layer's FFN output for input x (x: the normed residual, [dim]; out: [dim]). */
-  async run(x: Vec, out: Vec): Promise<void> {
-    const groups = await this.selectGroups(x);
-    this.compute(x, groupRows(groups, this.plan.groupSize), out);
-  }
-
-  /** The exact FFN restricted to `rows` (whole groups, ascending), then top-k, then W_out^T. */
-  compute(x: Vec, rows: Int32Array, out: Vec): void {
-    this.computeBatch([x], rows, [out], null);
+  /**
+   * outs[i] = the layer's FFN output for input xs[i] (the normed residual, [dim]). One row: its own
+   * groups. Several rows (batched decoding, a prompt block): the union of their groups is read once
+   * and each row is masked back to its own groups, so every row gets exactly its own sparse FFN.
+   */
+  async run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo> {
+    const g = this.plan.groupSize;
+    if (xs.length === 1) {
+      const groups = await this.selectGroups(xs[0]!);
+      this.computeBatch(xs, groupRows(groups, g), outs, null);
+      return {bytes: this.bytesPerToken, groups: {union: groups.length, perRow: groups.length}};
+    }
+    const own = await this.selectGroupsBatch(xs);
+    const union = padGroups(unionGroups(own, this.nGroups), this.nGroups, 8);
+    const rows = groupRows(union, g);
+    // masks[b][j] = 1 when row j of the union belongs to one of row b's own groups
+    const masks = own.map((groups) => {
+      const mine = new Uint8Array(this.nGroups);
+      for (const grp of groups) mine[grp] = 1;
+      return Float32Array.from(rows, (r) => mine[Math.floor(r / g)]!);
+    });
+    this.computeBatch(xs, rows, outs, masks);
+    const perRow = own.reduce((a, o) => a + o.length, 0) / own.length;
+    return {bytes: this.batchBytes(rows.length, xs.length), groups: {union: union.length, perRow}};
   }
 
   /**

@@ -6,7 +6,10 @@
  *   z~ + e ||h|| and k' is doubled until the top-k is provably the dense top-k.
  */
 import type {Backend, Mat, Vec} from '../backends/backend.js';
-import type {HeadResult, HeadStats, OutputHead} from '../decode/output-head.js';
+import {batchReadBytes} from '../backends/backend.js';
+import type {BatchHeadResult, HeadResult, HeadStats, OutputHead} from '../decode/output-head.js';
+import {topKIndices} from '../decode/sampler.js';
+import {padGroups, unionGroups} from './ffn-groups.js';
 import {certifiedTopK} from './recall.js';
 import type {SoftmaxPredictor} from './softmax-predictor.js';
 import {UploadedPredictor} from './uploaded-predictor.js';
@@ -83,6 +86,45 @@ export class HireSoftmaxHead implements OutputHead {
     if (res.widened > 0) this.widenedSteps++;
     this.widenings += res.widened;
     return {ids: res.ids, logits: res.logits};
+  }
+
+  /**
+   * Batched decoding: each hidden state's own k' candidates (certified mode is not batched: each
+   * state goes through next()); the union of the candidates' rows is read once for all of them.
+   */
+  async nextBatch(hs: Vec[]): Promise<BatchHeadResult> {
+    if (hs.length === 1 || this.opts.certifyK !== null) {
+      const results: HeadResult[] = [];
+      for (const h of hs) results.push(await this.next(h));
+      return {results, bytes: hs.length * this.bytesPerToken};
+    }
+    const lm = this.lmHead;
+    const cands = (await this.approximateBatch(hs)).map((approx) => topKIndices(approx, this.opts.kPrime));
+    const union = padGroups(unionGroups(cands, lm.rows), lm.rows, 64);
+    // logits of the union's rows for every state: [union.length] each
+    const scratch = hs.map((_, i) => this.unionScratch(union.length, i));
+    this.backend.matvecRowsBatch(lm, union, hs, scratch);
+    const bytes = this.predictorBatchBytes(hs.length) + batchReadBytes(this.backend, lm, hs.length, union.length * (lm.bytes / lm.rows));
+    const where = (this.where ??= new Int32Array(lm.rows)); // union slot of each vocabulary id (only union ids are read)
+    union.forEach((id, j) => (where[id] = j));
+    const results: HeadResult[] = [];
+    for (let i = 0; i < hs.length; i++) {
+      const all = await this.backend.read(scratch[i]!);
+      const ids = cands[i]!;
+      results.push({ids, logits: Float32Array.from(ids, (id) => all[where[id]!]!)});
+    }
+    this.steps += hs.length;
+    this.candidates += cands.reduce((a, c) => a + c.length, 0);
+    return {results, bytes};
+  }
+
+  private readonly unionVecs = new Map<string, Vec>();
+  private where: Int32Array | null = null;
+  private unionScratch(n: number, seq: number): Vec {
+    const key = `${n}:${seq}`;
+    let v = this.unionVecs.get(key);
+    if (!v) this.unionVecs.set(key, (v = this.backend.createVector(n)));
+    return v;
   }
 
   describe(): string {

@@ -3,13 +3,9 @@
  * low-rank kinds, dequant(Wq) x for the quantised one. Shared by the softmax head and the
  * sparse FFN.
  */
-import type {Backend, Mat, Vec} from '../backends/backend.js';
+import {batchReadBytes, type Backend, type Mat, type Vec} from '../backends/backend.js';
 import type {SoftmaxPredictor} from './softmax-predictor.js';
 
-/** Bytes a batched kernel over all of W reads for n vectors: once when the backend shares the reads, else n times. */
-export function batchReadBytes(backend: Backend, w: Mat, n: number, bytes = w.bytes): number {
-  return backend.supports('sharedBatch', w.dtype) ? bytes : n * bytes;
-}
 
 export class UploadedPredictor {
   private readonly proj: Mat | null; // B [rank, dim]

@@ -145,7 +145,7 @@ export async function sampleText(
     const ids = tokenizer.encode(prompt);
     const out: number[] = [];
     const maxTokens = Math.min(opts.maxTokens, session.config.maxSeqLen - ids.length);
-    const events = generateTokens(session.model, ids, {...opts, maxTokens, eosTokenIds: session.eosTokenIds});
+    const events = generateTokens(session, ids, {...opts, maxTokens, eosTokenIds: session.eosTokenIds});
     for await (const e of events) out.push(e.id);
     return prompt + (out.length > 0 ? tokenizer.decode(out) : '');
   } finally {

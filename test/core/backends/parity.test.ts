@@ -47,7 +47,7 @@ for (const backend of ['cpu', 'tfjs', 'webgpu']) {
       const s = await Session.open(LLAMA2XS_DIR, {backend});
       try {
         const n = ref.prompt_token_ids.length;
-        expect(await greedyIds(s.model, ref.prompt_token_ids, 64)).toEqual(ref.greedy_token_ids.slice(n, n + 64));
+        expect(await greedyIds(s, ref.prompt_token_ids, 64)).toEqual(ref.greedy_token_ids.slice(n, n + 64));
       } finally {
         s.dispose();
       }

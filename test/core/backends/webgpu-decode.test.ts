@@ -88,7 +88,7 @@ describe.skipIf(SKIP_WEBGPU)('webgpu backend: HiRE-Softmax sparse path', () => {
       try {
         const c = s.config;
         const {head: h} = chooseHead(bundle, {backend: s.backend, lmHead: s.model.weights.lmHead, config: c}, GREEDY, head);
-        return {ids: await greedyIds(s.model, [1, 100, 120, 140], 24, h), widened: h.stats().widenings};
+        return {ids: await greedyIds(s, [1, 100, 120, 140], 24, h), widened: h.stats().widenings};
       } finally {
         s.dispose();
       }

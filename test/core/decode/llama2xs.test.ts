@@ -39,6 +39,6 @@ describe.runIf(HAVE_SHARED)('llama2xs reference (reference backend)', () => {
     const ref = readLlama2xsReference();
     const prompt = ref.prompt_token_ids;
     const expected = ref.greedy_token_ids.slice(prompt.length, prompt.length + 64);
-    expect(await greedyIds(session.model, prompt, 64)).toEqual(expected);
+    expect(await greedyIds(session, prompt, 64)).toEqual(expected);
   });
 });

@@ -93,12 +93,12 @@ describe('a failing device', () => {
         await model.reset(16);
         model.group.failNext(1, mode);
         const t0 = performance.now();
-        const err = await model.step([1, 2], 0).catch((e: unknown) => e);
+        const err = await model.advance([1, 2], 0).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(BackendError);
         expect((err as Error).message).toMatch(mode === 'THROW' ? /device 1 failed: .*on purpose/ : mode === 'EXIT' ? /device 1 exited/ : /device 1 did not answer within 1500 ms/);
         expect(performance.now() - t0).toBeLessThan(10_000);
         // the group stays failed
-        await expect(model.step([3], 2)).rejects.toThrow(/device 1/);
+        await expect(model.advance([3], 2)).rejects.toThrow(/device 1/);
       } finally {
         await model.dispose();
       }

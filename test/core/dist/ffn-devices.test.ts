@@ -116,7 +116,7 @@ describe('HiRE-FFN on devices at the bundle\'s k\'_g (demo bundle)', () => {
         await model.reset(text.length);
         let same = 0;
         for (let pos = 0; pos < text.length; pos++) {
-          const r = await model.step([text[pos]!], pos);
+          const r = await model.advance([text[pos]!], pos);
           if (argmax(r.logits) === want[pos]) same++;
         }
         agreement[topk] = same / text.length;

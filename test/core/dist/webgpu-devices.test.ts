@@ -109,7 +109,7 @@ describe.skipIf(SKIP_WEBGPU)('webgpu devices in-process', () => {
         const ids = await decode(model, 6);
         await model.dispose();
         await model.dispose();
-        await expect(model.step([1], 0)).rejects.toThrow(/after dispose/);
+        await expect(model.advance([1], 0)).rejects.toThrow(/after dispose/);
         first ??= ids;
         expect(ids).toEqual(first);
       }
@@ -131,11 +131,11 @@ describe.skipIf(SKIP_WEBGPU)('a failing webgpu device', () => {
         try {
           await model.reset(16);
           model.group.failNext(1, mode);
-          const err = await model.step([1, 2], 0).catch((e: unknown) => e);
+          const err = await model.advance([1, 2], 0).catch((e: unknown) => e);
           expect(err).toBeInstanceOf(BackendError);
           expect((err as Error).message).toMatch(message);
           // the group stays failed
-          await expect(model.step([3], 2)).rejects.toThrow(/device 1/);
+          await expect(model.advance([3], 2)).rejects.toThrow(/device 1/);
         } finally {
           await model.dispose();
         }

@@ -53,7 +53,7 @@ describe('calibrate --ffn on the demo model', () => {
     const bundle = await Session.open(out, {backend: 'cpu', tokenizer: 'none', ffn: 'off'});
     try {
       expect(bundle.sparseFfn).toBeNull();
-      expect(await greedyIds(bundle.model, prompt, 32)).toEqual(await greedyIds(src.model, prompt, 32));
+      expect(await greedyIds(bundle, prompt, 32)).toEqual(await greedyIds(src, prompt, 32));
     } finally {
       src.dispose();
       bundle.dispose();
@@ -66,7 +66,7 @@ describe('calibrate --ffn on the demo model', () => {
       const ffn = s.sparseFfn!;
       expect(ffn.layers).toHaveLength(4);
       expect(ffn.bytesPerToken).toBeLessThan(ffn.denseBytesPerToken);
-      const ids = await greedyIds(s.model, [1, 200, 31, 7], 16);
+      const ids = await greedyIds(s, [1, 200, 31, 7], 16);
       expect(ids).toHaveLength(16);
       expect(ffn.layers[0]!.stats().steps).toBeGreaterThan(16);
       // a higher recall target reads more groups
@@ -107,10 +107,10 @@ describe('calibrate --ffn on GPT-2 and OPT (non-gated FFNs with biases, Conv1D a
       try {
         src.model.setFfnTopK(0.25);
         dense.model.setFfnTopK(0.25);
-        const want = await greedyIds(src.model, prompt, 16);
-        expect(await greedyIds(dense.model, prompt, 16)).toEqual(want);
+        const want = await greedyIds(src, prompt, 16);
+        expect(await greedyIds(dense, prompt, 16)).toEqual(want);
         sparseAll.model.ffnOverride = sparseAll.sparseFfn!.layers; // every group read: force the sparse path
-        expect(await greedyIds(sparseAll.model, prompt, 16)).toEqual(want);
+        expect(await greedyIds(sparseAll, prompt, 16)).toEqual(want);
       } finally {
         src.dispose();
         dense.dispose();

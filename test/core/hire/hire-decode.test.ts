@@ -38,7 +38,7 @@ async function decode(dir: string, backend: string, prompt: number[], n: number,
   try {
     const c = s.config;
     const {head: h} = chooseHead(dir, {backend: s.backend, lmHead: s.model.weights.lmHead, config: c}, GREEDY, head);
-    const ids = await greedyIds(s.model, prompt, n, h);
+    const ids = await greedyIds(s, prompt, n, h);
     return {ids, widened: h.stats().widenings};
   } finally {
     s.dispose();

@@ -12,6 +12,7 @@ import type {Backend} from '../../../../src/core/backends/backend.js';
 import {ReferenceBackend} from '../../../../src/core/backends/reference/reference-backend.js';
 import {createTfjsBackend, type TfjsBackend} from '../../../../src/core/backends/tfjs/tfjs-backend.js';
 import {Transformer} from '../../../../src/core/decode/forward.js';
+import {Session} from '../../../../src/core/decode/session.js';
 import {openModel, uploadWeights} from '../../../../src/core/model/load.js';
 import {writeSyntheticCheckpoint, type SyntheticSpec} from '../../../../src/core/model/synthetic.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../../helpers/shared.js';
@@ -52,7 +53,7 @@ describe.runIf(HAVE_SHARED)('tfjs backend: llama2xs', () => {
     const model = load(LLAMA2XS_DIR, tfb);
     const prompt = ref.prompt_token_ids;
     const expected = ref.greedy_token_ids.slice(prompt.length, prompt.length + 64);
-    expect(await greedyIds(model, prompt, 64)).toEqual(expected);
+    expect(await greedyIds(Session.onBackend(openModel(LLAMA2XS_DIR), tfb, model), prompt, 64)).toEqual(expected);
   });
 
   it('matches the first-step top-10 reference logits within 1e-4', async () => {

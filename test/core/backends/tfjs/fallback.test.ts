@@ -8,6 +8,7 @@ import {afterAll, describe, expect, it} from 'vitest';
 import {ReferenceBackend} from '../../../../src/core/backends/reference/reference-backend.js';
 import {createTfjsBackend, type TfjsBackend} from '../../../../src/core/backends/tfjs/tfjs-backend.js';
 import {Transformer} from '../../../../src/core/decode/forward.js';
+import {Session} from '../../../../src/core/decode/session.js';
 import {openModel, uploadWeights} from '../../../../src/core/model/load.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../../helpers/shared.js';
 import {expectClose, randomArray, randomMatrix, rng} from './helpers.js';
@@ -69,7 +70,7 @@ describe('tfjs backend: cpu engine and wasm fallback', () => {
   it.runIf(HAVE_SHARED)('cpu engine reproduces the 64 llama2xs reference greedy tokens', async () => {
     const b = await create({prefer: 'cpu'});
     const source = openModel(LLAMA2XS_DIR);
-    const model = new Transformer(source.config, uploadWeights(source, b), b);
+    const model = Session.onBackend(source, b, new Transformer(source.config, uploadWeights(source, b), b));
     source.checkpoint.close();
     const ref = readLlama2xsReference();
     const prompt = ref.prompt_token_ids;

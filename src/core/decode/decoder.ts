@@ -1,0 +1,86 @@
+/**
+ * THE decoder interface: what a generation needs from a loaded model, whether the model runs on
+ * one backend here (decode/session.ts) or as a group of devices each holding a shard (the device
+ * group in dist/). A generation asks for an output head once, opens a sequence, prefills its prompt
+ * and then steps one token at a time; batched decoding steps several sequences together.
+ */
+import type {ModelConfig} from '../model/config.js';
+import type {HeadResult, HeadStats} from './output-head.js';
+import type {SamplingOptions} from './sampler.js';
+
+/** HiRE options of a generation's output layer. */
+export interface HeadOptions {
+  /** Turn HiRE off even when the model is a bundle. */
+  dense?: boolean;
+  /** Mean recall@k target that picks k' (default 0.99). */
+  recall?: number;
+  /** Use exactly this many candidates instead of the table's k'. */
+  kPrime?: number;
+  /** Certified mode: the top-k of every step provably equals dense top-k. */
+  certify?: boolean;
+  /** Predictor name (default: the one calibration selected). */
+  predictor?: string;
+}
+
+/** The output layer a generation decodes with, as chosen by Decoder.head(). */
+export interface DecodeHead {
+  readonly kind: 'dense' | 'hire';
+  /** e.g. "HiRE softmax (lowrank+quant-r16-int4, k'=48)". */
+  describe(): string;
+  /** Output-layer weight bytes read per token. */
+  readonly bytesPerToken: number;
+  stats(): HeadStats;
+}
+
+export interface HeadChoice<H extends DecodeHead = DecodeHead> {
+  head: H;
+  /** Why this head, for the user (e.g. "no k' reaches recall 0.999: dense"). */
+  note: string | null;
+}
+
+/** One sequence on a decoder: its KV cache and how many positions it holds. */
+export interface DecodeSequence {
+  /** Positions the sequence has room for. */
+  readonly maxLen: number;
+  /** Positions filled so far (the next token goes at this position). */
+  readonly length: number;
+}
+
+/** Statistics of the last prefill or step. */
+export interface DecodeStepStats {
+  /** Weight bytes read, output layer included (null where the decoder does not count them). */
+  bytes: number | null;
+  /** Mean over sparse FFN layers: groups read for the step's rows together, and per row alone. */
+  unionGroups: number | null;
+  groupsPerRow: number | null;
+}
+
+export interface Decoder {
+  readonly config: ModelConfig;
+  /** Most sequences step() advances together (a device group decodes one at a time). */
+  readonly maxSequences: number;
+  /** The backend (or the devices) in words, e.g. "cpu (wasm simd, 2 threads)". */
+  describe(): string;
+  /** The backend's name ('cpu', 'tfjs', 'webgpu', 'reference'). */
+  readonly backendName: string;
+  /** The FFN in words when it is not the dense one (HiRE-FFN, per-device shards), else null. */
+  readonly ffnInfo: string | null;
+  /** The output layer for these sampling and HiRE options; the same options give the same head. */
+  head(sampling: SamplingOptions, opts: HeadOptions): HeadChoice;
+  /** A new, empty sequence with room for maxLen positions. */
+  openSequence(maxLen: number): Promise<DecodeSequence>;
+  /**
+   * Appends tokens to the sequence (a prompt, or a part of one) and returns the head's result for
+   * the last of them. checkAbort runs between blocks of a long prompt.
+   */
+  prefill(seq: DecodeSequence, tokens: readonly number[], head: DecodeHead, checkAbort?: () => void): Promise<HeadResult>;
+  /** Appends tokens[i] to seqs[i], all sequences in one step; returns each one's head result. */
+  step(seqs: readonly DecodeSequence[], tokens: readonly number[], head: DecodeHead): Promise<HeadResult[]>;
+  /** Statistics of the last prefill or step. */
+  stepStats(): DecodeStepStats;
+  /** Weight bytes one decode step of one sequence reads with this head. */
+  bytesPerToken(head: DecodeHead): number;
+  /** Token ids that end generation, from the model directory's config files. */
+  readonly eosTokenIds: number[];
+  dispose(): Promise<void>;
+}
