@@ -8,8 +8,9 @@ import type {Backend, Mat} from '../backends/backend.js';
 import type {HeadChoice, HeadOptions} from '../decode/decoder.js';
 import {DenseHead, type OutputHead} from '../decode/output-head.js';
 import {samplingK, type SamplingOptions} from '../decode/sampler.js';
-import {UsageError} from '../errors.js';
-import {isBundle, lookupKPrime, readManifest, readPredictor, type HireManifest, type ManifestModel, type PredictorRecord} from './bundle.js';
+import path from 'node:path';
+import {BundleError, UsageError} from '../errors.js';
+import {MANIFEST_FILE, isBundle, lookupKPrime, readManifest, readPredictor, type HireManifest, type ManifestModel, type PredictorRecord} from './bundle.js';
 import {HireSoftmaxHead} from './softmax-head.js';
 
 export type {HeadOptions} from '../decode/decoder.js';
@@ -44,7 +45,7 @@ export function planHead(modelDir: string, config: ManifestModel, sampling: Samp
   const record = manifest.softmax.predictors.find((p) => p.name === name);
   if (!record) {
     const known = manifest.softmax.predictors.map((p) => p.name).join(', ');
-    throw new UsageError(`no softmax predictor named "${name}"; the bundle has: ${known}`, {option: 'predictor'});
+    throw new BundleError(path.join(modelDir, MANIFEST_FILE), `no softmax predictor named "${name}"; the bundle has: ${known}`);
   }
   const k = samplingK(sampling, vocabSize);
   if (opts.certify && k === null) {
