@@ -6,7 +6,7 @@
  */
 import {generateBatch as generateBatchCore, type BatchResult as CoreBatchResult} from '../core/decode/batch-generate.js';
 import {generationStats} from '../core/decode/generate.js';
-import type {OutputHead} from '../core/decode/output-head.js';
+import type {DecodeHead} from '../core/decode/decoder.js';
 import {validateSamplingOptions, type SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
 import {streamedText} from '../core/decode/streamer.js';
 import {UsageError} from '../core/errors.js';
@@ -31,8 +31,7 @@ export async function generateBatch(model: HireModel, prompts: readonly Prompt[]
   const {head, note} = internals.head(sampling, {dense: o.dense, recall: o.recall, kPrime: o.kPrime, predictor: o.predictor});
   if (note) options.onWarning?.(note);
   return internals.step(async () => {
-    const session = internals.session();
-    const r = await generateBatchCore(session.model, ids, {
+    const r = await generateBatchCore(internals.decoder(), ids, {
       maxTokens: o.maxTokens,
       sampling,
       seed: o.seed,
@@ -50,7 +49,7 @@ export async function generateBatch(model: HireModel, prompts: readonly Prompt[]
 }
 
 /** Sequence b of a batch in the shape generate() returns. */
-function sequenceResult(model: HireModel, head: OutputHead, promptIds: number[], r: CoreBatchResult, b: number): GenerationResult {
+function sequenceResult(model: HireModel, head: DecodeHead, promptIds: number[], r: CoreBatchResult, b: number): GenerationResult {
   const tokenIds = r.tokens[b]!;
   const steps = r.decodeSteps[b]! + 1; // the output layer ran after the prompt and after every decode step
   const times: [number, number, number] = [0, r.prefillMs[b]!, r.prefillMs[b]! + r.decodeMs];

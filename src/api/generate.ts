@@ -10,7 +10,8 @@
  */
 import './dispose.js';
 import {checkPrompt, generateTokens, type GenerateStats, type TokenEvent} from '../core/decode/generate.js';
-import type {HeadStats, OutputHead} from '../core/decode/output-head.js';
+import type {DecodeHead} from '../core/decode/decoder.js';
+import type {HeadStats} from '../core/decode/output-head.js';
 import {validateSamplingOptions, type SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
 import {TextStreamer} from '../core/decode/streamer.js';
 import {AbortError, DisposedError, UsageError} from '../core/errors.js';
@@ -58,7 +59,7 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
   #iterator: AsyncGenerator<TokenEvent, GenerateStats> | null;
   #ended: 'done' | 'closed' | 'disposed' | 'aborted' | null = null;
   readonly #model: HireModel;
-  readonly #head: OutputHead;
+  readonly #head: DecodeHead;
   readonly #signal: AbortSignal | undefined;
   readonly #streamer: TextStreamer;
   readonly #decode: (ids: number[]) => string;
@@ -73,13 +74,13 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
   /** @internal Use generate(). */
   constructor(model: HireModel, prompt: Prompt, options: GenerateOptions = {}) {
     const internals = modelInternals(model);
-    const session = internals.session();
+    const decoder = internals.decoder();
     const o = {...GENERATE_DEFAULTS, ...withoutUndefined(options)};
     const sampling: CoreSampling = {temperature: o.temperature, topK: o.topK, topP: o.topP};
     validateSamplingOptions(sampling);
     if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new UsageError(`maxTokens must be an integer >= 1, got ${o.maxTokens}`, {option: 'maxTokens'});
     this.promptTokenIds = promptTokenIds(model, prompt);
-    checkPrompt(this.promptTokenIds, session.config); // now, so that nothing is shown before a bad prompt fails
+    checkPrompt(this.promptTokenIds, decoder.config); // now, so that nothing is shown before a bad prompt fails
     const {head, note} = internals.head(sampling, {dense: o.dense, recall: o.recall, kPrime: o.kPrime, certify: o.certify, predictor: o.predictor});
     if (note) options.onWarning?.(note);
     this.#model = model;
@@ -88,7 +89,7 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
     this.#decode = (ids) => model.decode(ids);
     this.#streamer = new TextStreamer(this.#decode, this.promptTokenIds);
     this.#signal = options.signal;
-    this.#iterator = generateTokens(session, this.promptTokenIds, {
+    this.#iterator = generateTokens(decoder, this.promptTokenIds, {
       maxTokens: o.maxTokens,
       sampling,
       head,
@@ -214,13 +215,13 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
   }
 
   #makeResult(stats: GenerateStats): GenerationResult {
-    const s = modelInternals(this.#model).session();
+    const d = modelInternals(this.#model).decoder();
     const steps = this.#steps;
     return {
       text: this.#text,
       promptTokenIds: this.promptTokenIds,
       tokenIds: [...this.#ids],
-      backend: s.backend.name,
+      backend: d.backendName,
       stats,
       output: {
         ...this.output,
@@ -229,8 +230,8 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
         widenedSteps: this.#widenedSteps,
         widenings: this.#widenings,
       },
-      weightBytesPerToken: s.bytesPerToken(this.#head),
-      devices: null,
+      weightBytesPerToken: d.bytesPerToken(this.#head),
+      devices: d.groupInfo(),
     };
   }
 }

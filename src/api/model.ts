@@ -1,15 +1,17 @@
 /**
- * A loaded model for library callers: a plain checkpoint or a HiRE bundle on one backend. It owns
- * the backend (for `cpu`: its worker threads and WebAssembly memory) and frees it on dispose().
+ * A loaded model for library callers: a plain checkpoint or a HiRE bundle, on one backend or on a
+ * group of devices (`devices`), behind the one Decoder interface. It owns the backend or the
+ * devices (for `cpu`: worker threads and WebAssembly memory) and frees them on dispose().
  * Generations on one model run one step at a time (a lock), so several may be interleaved.
  */
 import path from 'node:path';
 import './dispose.js';
 import {isBundle, type HireManifest} from '../core/hire/bundle.js';
-import type {HeadOptions} from '../core/hire/heads.js';
-import type {OutputHead} from '../core/decode/output-head.js';
+import type {DecodeHead, Decoder, HeadChoice, HeadOptions} from '../core/decode/decoder.js';
 import type {SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
 import {isModelDir, Session} from '../core/decode/session.js';
+import {openDeviceGroup} from '../core/dist/session.js';
+import type {HireTokenizer} from '../core/model/tokenizer.js';
 import {BundleError, DisposedError, TokenizerError, UsageError} from '../core/errors.js';
 import type {ModelConfig} from '../core/model/config.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
@@ -22,73 +24,87 @@ export class HireModel {
   readonly config: ModelConfig;
   /** hire.json of a HiRE bundle (predictors, k' tables), or null for a plain checkpoint. */
   readonly bundle: HireManifest | null;
-  readonly #session: Session;
+  readonly #decoder: Decoder;
+  readonly #tok: HireTokenizer | null;
+  readonly #eos: number[];
   #tail: Promise<unknown> = Promise.resolve();
   #busy = 0;
   #disposed = false;
   #released: Promise<void> | null = null;
 
-  private constructor(dir: string, session: Session) {
+  private constructor(dir: string, decoder: Decoder, tokenizer: HireTokenizer | null, bundle: HireManifest | null) {
     this.dir = dir;
-    this.#session = session;
-    this.config = session.config;
-    this.bundle = session.bundle;
+    this.#decoder = decoder;
+    this.#tok = tokenizer;
+    this.config = decoder.config;
+    this.bundle = bundle;
+    this.#eos = [...new Set([...decoder.config.eosTokenIds, ...(tokenizer?.special.eosTokenIds ?? [])])];
     INTERNALS.set(this, {
-      session: () => this.#open(),
-      head: (sampling, opts) => this.#head(sampling, opts),
+      decoder: () => this.#open(),
+      head: (sampling, opts) => this.#open().head(sampling, opts),
       step: (fn, signal) => this.#step(fn, signal),
     });
   }
 
   /** Same as loadModel(dir, options). */
   static async load(dir: string = DEMO_BUNDLE_DIR, options: LoadOptions = {}): Promise<HireModel> {
-    const session = await Session.open(dir, {
+    const common = {
       backend: options.backend ?? GENERATE_DEFAULTS.backend,
-      threads: options.threads,
       tokenizer: options.tokenizer ?? 'optional',
-      onProgress: options.onProgress && ((stage, done, total) => options.onProgress!({stage, done, total})),
       onWarning: options.onWarning,
       ffn: options.ffn,
       ffnRecall: options.ffnRecall,
       ffnKPrime: options.ffnKPrime,
       verifyWeights: options.verifyWeights,
-    });
-    try {
-      return new HireModel(dir, session);
-    } catch (error) {
-      session.dispose();
-      throw error;
+    } as const;
+    if (options.devices !== undefined) {
+      if (options.threads !== undefined) throw new UsageError('threads applies to one cpu backend; each device of a group runs one thread', {option: 'threads'});
+      const {decoder, tokenizer, bundle} = await openDeviceGroup(dir, {
+        ...common,
+        devices: options.devices,
+        merge: options.merge,
+        slack: options.slack,
+        ffnSlack: options.ffnSlack,
+        predictor: options.predictor,
+      });
+      return new HireModel(dir, decoder, tokenizer, bundle);
     }
+    const session = await Session.open(dir, {
+      ...common,
+      threads: options.threads,
+      onProgress: options.onProgress && ((stage, done, total) => options.onProgress!({stage, done, total})),
+    });
+    return new HireModel(dir, session, session.tokenizer, session.bundle);
   }
 
-  /** The backend's name ('cpu', 'tfjs', 'webgpu', 'reference'). */
+  /** The backend's name ('cpu', 'tfjs', 'webgpu', 'reference'); on a device group, each device's. */
   get backend(): string {
-    return this.#session.backend.name;
+    return this.#decoder.backendName;
   }
 
-  /** One line about the backend, e.g. "cpu (wasm simd, 2 threads)". */
+  /** One line about the backend (or the devices), e.g. "cpu (wasm simd, 2 threads)". */
   get backendInfo(): string {
-    return this.#session.backend.describe();
+    return this.#decoder.describe();
   }
 
-  /** The HiRE-FFN in use, in words (null: dense FFN). */
+  /** The FFN in use, in words (null: the dense FFN on one backend). */
   get ffnInfo(): string | null {
-    return this.#session.sparseFfn?.describe ?? null;
+    return this.#decoder.ffnInfo;
   }
 
   /** Whether the model has a tokenizer (text prompts need one). */
   get hasTokenizer(): boolean {
-    return this.#session.tokenizer !== null;
+    return this.#tok !== null;
   }
 
   /** Token ids that end a generation (config, generation_config and tokenizer_config merged). */
   get eosTokenIds(): number[] {
-    return this.#session.eosTokenIds;
+    return [...this.#eos];
   }
 
   /** Weight bytes one dense decode step reads. */
   get denseBytesPerToken(): number {
-    return this.#session.denseBytesPerToken;
+    return this.#decoder.bytesPerToken(this.#decoder.head({temperature: 0, topK: 0, topP: 1}, {dense: true}).head);
   }
 
   /** True once dispose() was called; every further call throws DisposedError. */
@@ -103,8 +119,8 @@ export class HireModel {
 
   /** Token ids -> text (special tokens left out). */
   decode(ids: readonly number[]): string {
-    const tokenizer = this.#open().tokenizer;
-    return tokenizer ? tokenizer.decode([...ids]) : ids.map((id) => `${id} `).join('');
+    this.#open();
+    return this.#tok ? this.#tok.decode([...ids]) : ids.map((id) => `${id} `).join('');
   }
 
   /**
@@ -115,7 +131,7 @@ export class HireModel {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    const release = () => this.#session.dispose();
+    const release = () => void this.#decoder.dispose();
     if (this.#busy === 0) {
       release();
       this.#released = Promise.resolve();
@@ -133,22 +149,18 @@ export class HireModel {
     await this.#released;
   }
 
-  #open(): Session {
+  #open(): Decoder {
     if (this.#disposed) throw new DisposedError(`model ${this.dir}`);
-    return this.#session;
+    return this.#decoder;
   }
 
-  #tokenizer() {
-    const tokenizer = this.#open().tokenizer;
+  #tokenizer(): HireTokenizer {
+    this.#open();
+    const tokenizer = this.#tok;
     if (!tokenizer) {
       throw new TokenizerError(path.join(this.dir, 'tokenizer.json'), 'not loaded (missing, or loadModel was given tokenizer: "none"); pass the prompt as token ids');
     }
     return tokenizer;
-  }
-
-  /** The output head for these options (the session keeps one head per distinct choice). */
-  #head(sampling: CoreSampling, opts: HeadOptions): {head: OutputHead; note: string | null} {
-    return this.#open().head(sampling, opts);
   }
 
   /**
@@ -157,13 +169,13 @@ export class HireModel {
    */
   #step<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const run = async () => {
-      const backend = this.#open().backend;
+      const decoder = this.#open();
       this.#busy++;
-      backend.abortWaits?.(signal);
+      decoder.abortWaits?.(signal);
       try {
         return await fn();
       } finally {
-        backend.abortWaits?.(undefined);
+        decoder.abortWaits?.(undefined);
         this.#busy--;
       }
     };
@@ -175,8 +187,8 @@ export class HireModel {
 
 /** What a generation needs from its model (not part of the public API). */
 export interface ModelInternals {
-  session(): Session;
-  head(sampling: CoreSampling, opts: HeadOptions): {head: OutputHead; note: string | null};
+  decoder(): Decoder;
+  head(sampling: CoreSampling, opts: HeadOptions): HeadChoice<DecodeHead>;
   step<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
 }
 

@@ -2,7 +2,7 @@
  * The options of the library API, with the defaults the CLI flags use, so that the same options
  * give the same tokens from code and from `hire generate`.
  *
- * Load-time options (backend, threads; later: devices) decide where the weights live, so they are
+ * Load-time options (backend, threads, devices) decide where the weights live, so they are
  * given once to loadModel. Per-generation options (sampling, HiRE output layer, stopping) are
  * given to each generate() call.
  */
@@ -36,7 +36,20 @@ export interface LoadOptions {
    * size and a sampled fingerprint are always compared). Default false.
    */
   verifyWeights?: boolean;
-  // Reserved for DaT-Top-k (multi-device decoding): `devices`.
+  /**
+   * Decode on this many devices (DaT-Top-k), each holding a shard of the weights: worker threads
+   * with their own backend (cpu, tfjs, reference), or in-process GPUDevices with webgpu. Default:
+   * one backend in this thread.
+   */
+  devices?: number;
+  /** With devices: how the output layer's top-k is merged, 'exact' (one global top-k') or 'dat' (each device's local top list). Default 'exact'. */
+  merge?: 'exact' | 'dat';
+  /** With devices and merge 'dat': slack per device (default: the bundle's calibrated slack). */
+  slack?: number;
+  /** With devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (default 1). */
+  ffnSlack?: number;
+  /** With devices: the softmax predictor the devices load (default: the one calibration selected). */
+  predictor?: string;
 }
 
 /** How the next token is chosen. Same meaning and defaults as the CLI's sampling flags. */
@@ -66,7 +79,7 @@ export interface HireOptions {
   certify?: boolean;
   /** Softmax predictor name (default: the one calibration selected). */
   predictor?: string;
-  // Reserved: `topKMode` (exact or DaT-Top-k, issue 7). HiRE-FFN is a load option (LoadOptions.ffn).
+  // HiRE-FFN and the device group's merge mode are load options (LoadOptions).
 }
 
 export interface GenerateOptions extends SamplingOptions, HireOptions {

@@ -5,30 +5,19 @@
  */
 import type {GenerateStats} from '../core/decode/generate.js';
 import type {HeadStats} from '../core/decode/output-head.js';
-import type {TokenTraffic} from '../core/dist/distributed-model.js';
 
 /** The output layer a generation decodes with, and its statistics over that generation. */
 export interface OutputInfo extends HeadStats {
   kind: 'dense' | 'hire';
   /** e.g. "HiRE softmax (lowrank+quant-r16-int4, k'=48)". */
   describe: string;
-  /** Output-layer weight bytes read per token (null on several devices, where it is not measured). */
+  /** Output-layer weight bytes read per token (on several devices: all devices together). */
   bytesPerToken: number | null;
 }
 
-/** Decoding on several devices: how, and what moved between them. */
-export interface DevicesInfo {
-  /** Number of devices. */
-  count: number;
-  /** How the output layer's top-k was taken: one global top-k' or DaT. */
-  topk: 'exact' | 'dat';
-  /** The devices, the output layer and the FFN, in words. */
-  describe: string;
-  /** Bytes moved between the devices per decoded token. */
-  traffic: TokenTraffic;
-  /** Whether the FFN was sparse (HiRE-FFN), and each device's FFN weight bytes per token. */
-  ffn: {sparse: boolean; bytesPerTokenPerDevice: number[]; denseBytesPerTokenPerDevice: number[]};
-}
+/** Decoding on several devices: how, and what moved between them (the core type, re-exported). */
+export type {DeviceGroupInfo as DevicesInfo, TokenTraffic} from '../core/decode/decoder.js';
+import type {DeviceGroupInfo} from '../core/decode/decoder.js';
 
 export interface GenerationResult {
   /**
@@ -49,10 +38,10 @@ export interface GenerationResult {
   stats: GenerateStats;
   /** The output layer and its statistics over this generation. */
   output: OutputInfo;
-  /** Weight bytes one decode step reads per token (in a batch: the batch's; null on several devices). */
+  /** Weight bytes one decode step reads per token (in a batch: the batch's; on several devices: all devices together). */
   weightBytesPerToken: number | null;
   /** Multi-device decoding (null on one device). */
-  devices: DevicesInfo | null;
+  devices: DeviceGroupInfo | null;
 }
 
 /** Several prompts decoded together: one GenerationResult per prompt, and the batch's figures. */

@@ -4,17 +4,12 @@ import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
 import {generate} from '../api/generate.js';
 import {loadModel, type HireModel} from '../api/model.js';
 import {generateBatch} from '../api/batch.js';
-import {checkPrompt, type GenerateStats} from '../core/decode/generate.js';
-import type {GenerationResult} from '../api/result.js';
+import type {GenerateStats} from '../core/decode/generate.js';
 import {validateSamplingOptions} from '../core/decode/sampler.js';
 import {TokenizerError, UsageError, type HireError} from '../core/errors.js';
 import {verifyWeightsFlag} from '../cli/flags.js';
 import {parseNumber, parseTokenIds} from '../cli/parse.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
-import {TextStreamer} from '../core/decode/streamer.js';
-import type {TopKMode} from '../core/dist/distributed-model.js';
-import {generateDistributed} from '../core/dist/generate.js';
-import {DistributedSession} from '../core/dist/session.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate text from a prompt, streaming tokens as they are decoded.';
@@ -31,7 +26,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     '<%= config.bin %> generate ./my-model --tokens 1,403,407 --max-tokens 16 --json',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --temperature 0 --certify',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --recall 0.999',
-    '<%= config.bin %> generate --prompt "ROMEO:" --temperature 0 --devices 2 --topk dat',
+    '<%= config.bin %> generate --prompt "ROMEO:" --temperature 0 --devices 2 --merge dat',
     '<%= config.bin %> generate --prompt "ROMEO:" --prompt "JULIET:" --prompt "KING:" --max-tokens 32',
     '<%= config.bin %> generate --prompt "ROMEO:" --batch 8 --json',
   ];
@@ -66,8 +61,14 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     'ffn-k-prime': Flags.integer({description: 'HiRE-FFN: dynamic groups per layer (overrides --ffn-recall).', min: 0}),
     batch: Flags.integer({description: 'Decode this many sequences together (the prompt repeated, sequence b seeded with --seed + b); weights are read once per step for all of them.', min: 1, max: 64}),
     'no-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token.', default: false}),
-    devices: Flags.integer({description: 'Decode on N devices, each with its own backend and weight shard: worker threads (cpu, tfjs, reference), or with --backend webgpu N GPUDevices in-process (requested from the adapter Dawn picks; the output says which); see --topk.', min: 1, max: 64}),
-    topk: Flags.string({description: "With --devices: exact gathers every approximate score for a global top-k'; dat takes each device's local top-k'/N + slack.", options: ['exact', 'dat'], default: 'exact'}),
+    devices: Flags.integer({description: 'Decode on N devices, each with its own backend and weight shard: worker threads (cpu, tfjs, reference), or with --backend webgpu N GPUDevices in-process (requested from the adapter Dawn picks; the output says which); see --merge.', min: 1, max: 64}),
+    merge: Flags.string({
+      description: "With --devices, how the output layer's top-k is merged: exact gathers every approximate score for one global top-k'; dat takes each device's local top-k'/N + slack (DaT-Top-k).",
+      options: ['exact', 'dat'],
+      default: 'exact',
+      aliases: ['topk'],
+      deprecateAliases: true,
+    }),
     slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack).", min: 0}),
     'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (none on one device).", default: 1, min: 0}),
     json: Flags.boolean({description: 'Print one JSON object (text without the prompt, token ids, statistics; see the description) instead of streaming.', default: false}),
@@ -77,63 +78,6 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
   /** A prompt the tokenizer cannot take can be given as ids. */
   protected override hint(err: HireError): string | null {
     return err instanceof TokenizerError && err.message.endsWith('as token ids') ? '--tokens 1,2,3' : null;
-  }
-
-  private async runDevices(dir: string, flags: DeviceFlags, sampling: {temperature: number; topK: number; topP: number}): Promise<void> {
-    if (flags.prompt && flags.prompt.length > 1) throw new UsageError('--devices decodes one prompt at a time');
-    const session = await DistributedSession.open(dir, {
-      devices: flags.devices!,
-      topk: flags.topk as TopKMode,
-      backend: flags.backend,
-      sampling,
-      tokenizer: flags.prompt !== undefined ? 'required' : 'optional',
-      dense: flags.dense,
-      recall: parseNumber('--recall', flags.recall),
-      kPrime: flags['k-prime'],
-      certify: flags.certify,
-      predictor: flags.predictor,
-      slack: flags.slack,
-      ffn: flags.ffn as 'auto' | 'off',
-      ffnRecall: parseNumber('--ffn-recall', flags['ffn-recall']),
-      ffnKPrime: flags['ffn-k-prime'],
-      ffnSlack: flags['ffn-slack'],
-      verifyWeights: flags['verify-weights'],
-      onWarning: warn,
-    });
-    try {
-      const tok = session.tokenizer;
-      const promptIds = flags.tokens !== undefined ? parseTokenIds(flags.tokens) : tok!.encode(flags.prompt![0]!);
-      checkPrompt(promptIds, session.model.config);
-      const decode = (ids: number[]) => (tok ? tok.decode(ids) : ids.map((id) => `${id} `).join(''));
-      const streamer = new TextStreamer(decode, promptIds);
-      let text = '';
-      const write = (s: string) => {
-        text += s;
-        if (!flags.json && s) process.stdout.write(s);
-      };
-      if (!flags.json) process.stdout.write(flags.prompt?.[0] ?? '');
-      if (!flags.json) note(`hire: ${session.model.describe()}`);
-      const ids: number[] = [];
-      const it = generateDistributed(session.model, promptIds, {maxTokens: flags['max-tokens'], sampling, seed: flags.seed, eosTokenIds: flags['no-eos'] ? [] : session.eosTokenIds});
-      let step = await it.next();
-      for (; !step.done; step = await it.next()) {
-        ids.push(step.value.id);
-        write(streamer.push(step.value.id));
-      }
-      write(streamer.flush());
-      const r = devicesResult(session, flags.backend, {text, promptTokenIds: promptIds, tokenIds: ids, stats: step.value});
-      if (flags.json) {
-        this.log(JSON.stringify(r, null, 2));
-      } else {
-        process.stdout.write('\n');
-        const {traffic, ffn} = r.devices!;
-        note(`[${flags.devices} devices] generated ${r.stats.generatedTokens} tok at ${r.stats.decodeTokensPerSecond.toFixed(1)} tok/s; stop: ${r.stats.stopReason}`);
-        note(`moved between devices per token: ${(traffic.total / 1e3).toFixed(1)} KB (all-reduce ${(traffic.allReduce / 1e3).toFixed(1)} KB, output layer ${(traffic.softmax / 1e3).toFixed(1)} KB)`);
-        note(`FFN weights read per token and device: ${ffn.bytesPerTokenPerDevice.map((b) => `${(b / 1e3).toFixed(1)} KB`).join(' / ')} (${ffn.sparse ? 'HiRE-FFN' : 'dense'}; dense ${(ffn.denseBytesPerTokenPerDevice[0]! / 1e3).toFixed(1)} KB)`);
-      }
-    } finally {
-      await session.dispose();
-    }
   }
 
   private async runBatch(model: HireModel, flags: BatchFlags, sampling: {temperature: number; topK: number; topP: number}): Promise<void> {
@@ -171,6 +115,12 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     }
     process.stdout.write('\n');
     note(formatStats(r.stats, model.backendInfo, r.weightBytesPerToken!));
+    if (r.devices) {
+      const {traffic, ffn} = r.devices;
+      const kb = (b: number) => `${(b / 1e3).toFixed(1)} KB`;
+      note(`moved between devices per token: ${kb(traffic.total)} (all-reduce ${kb(traffic.allReduce)}, output layer ${kb(traffic.softmax)})`);
+      note(`FFN weights read per token and device: ${ffn.bytesPerTokenPerDevice.map(kb).join(' / ')} (${ffn.sparse ? 'HiRE-FFN' : 'dense'}; dense ${kb(ffn.denseBytesPerTokenPerDevice[0]!)})`);
+    }
     const o = r.output;
     if (flags.certify) note(`certified: k' widened on ${o.widenedSteps} of ${o.steps} steps (${o.widenings} doublings), mean ${o.meanCandidates.toFixed(1)} candidates`);
   }
@@ -187,10 +137,6 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     if (flags.prompt === undefined && flags.tokens === undefined) {
       throw new UsageError('give a prompt with --prompt "text" or token ids with --tokens 1,2,3');
     }
-    if (flags.devices !== undefined) {
-      await this.runDevices(dir, flags, sampling);
-      return;
-    }
     const model = await loadModel(dir, {
       backend: flags.backend,
       onWarning: warn,
@@ -199,6 +145,9 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
       ffnRecall: parseNumber('--ffn-recall', flags['ffn-recall']),
       ffnKPrime: flags['ffn-k-prime'],
       verifyWeights: flags['verify-weights'],
+      ...(flags.devices === undefined
+        ? {}
+        : {devices: flags.devices, merge: flags.merge as 'exact' | 'dat', slack: flags.slack, ffnSlack: flags['ffn-slack'], predictor: flags.predictor}),
     });
     try {
       if ((flags.prompt ?? []).length > 1 || (flags.batch ?? 1) > 1) await this.runBatch(model, flags, sampling);
@@ -209,7 +158,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
   }
 }
 
-/** Flags both runDevices and runBatch read. */
+/** Flags runSingle and runBatch read. */
 interface SharedFlags {
   prompt?: string[];
   tokens?: string;
@@ -222,19 +171,6 @@ interface SharedFlags {
   certify: boolean;
   predictor?: string;
   json: boolean;
-}
-
-/** The flags runDevices reads. */
-interface DeviceFlags extends SharedFlags {
-  devices?: number;
-  topk: string;
-  slack?: number;
-  ffn: string;
-  'ffn-recall': string;
-  'ffn-k-prime'?: number;
-  'ffn-slack': number;
-  backend: string;
-  'verify-weights': boolean;
 }
 
 /** The flags runBatch reads. */
@@ -272,23 +208,4 @@ function formatStats(s: GenerateStats, backend: string, bytesPerToken: number): 
     `generated ${s.generatedTokens} tok at ${s.decodeTokensPerSecond.toFixed(1)} tok/s; ` +
     `${mb} MB weights/token; stop: ${s.stopReason}`
   );
-}
-
-/** A --devices generation in the shape every generate path prints. */
-function devicesResult(session: DistributedSession, backend: string, r: Pick<GenerationResult, 'text' | 'promptTokenIds' | 'tokenIds' | 'stats'>): GenerationResult {
-  const m = session.model;
-  const ffn = m.ffn();
-  return {
-    ...r,
-    backend,
-    output: {...m.output(), bytesPerToken: null, ...m.headStats()},
-    weightBytesPerToken: null,
-    devices: {
-      count: m.devices,
-      topk: m.topk,
-      describe: m.describe(),
-      traffic: m.traffic(),
-      ffn: {sparse: ffn.sparse, bytesPerTokenPerDevice: ffn.devices.map((d) => d.bytesPerToken), denseBytesPerTokenPerDevice: ffn.devices.map((d) => d.denseBytesPerToken)},
-    },
-  };
 }

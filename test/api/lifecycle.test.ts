@@ -8,6 +8,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {AbortError, demo, DisposedError, generate, generateBatch, loadModel, type HireModel, type TokenChunk} from '../../src/index.js';
 import {modelInternals} from '../../src/api/model.js';
 import type {CpuBackend} from '../../src/core/backends/cpu/cpu-backend.js';
+import type {Session} from '../../src/core/decode/session.js';
 
 /** Threads of this process (Linux); null elsewhere. */
 function threadCount(): number | null {
@@ -111,7 +112,7 @@ describe('abort', () => {
   it('a hung cpu worker leaves timers and the abort signal running, and the abort ends the waiting step', async () => {
     const hung = await loadModel(demo.bundle, {backend: 'cpu', threads: 2});
     try {
-      const kernels = (modelInternals(hung).session().backend as CpuBackend).kernels;
+      const kernels = ((modelInternals(hung).decoder() as Session).backend as CpuBackend).kernels;
       const events: string[] = [];
       const signal = AbortSignal.timeout(1000);
       signal.addEventListener('abort', () => events.push('signal 1000 ms'));
@@ -133,7 +134,7 @@ describe('abort', () => {
   it('generateBatch: the abort ends a batch step held by a hung cpu worker', async () => {
     const hung = await loadModel(demo.bundle, {backend: 'cpu', threads: 2});
     try {
-      const kernels = (modelInternals(hung).session().backend as CpuBackend).kernels;
+      const kernels = ((modelInternals(hung).decoder() as Session).backend as CpuBackend).kernels;
       kernels.debugFailNextCall('hang');
       const error = await generateBatch(hung, ['ROMEO:', 'JULIET:'], {maxTokens: 4, signal: AbortSignal.timeout(300)}).catch((e: unknown) => e);
       expect(error).toMatchObject({code: 'E_ABORTED'});

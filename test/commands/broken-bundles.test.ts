@@ -47,7 +47,7 @@ describe('broken bundles on the command line', () => {
   it('generate --devices refuses a DaT slack of -7 in hire.json', () => {
     const dir = bundle('slack');
     editManifest(dir, (m) => (m.softmax.dat.entries[0].slack = -7));
-    expectRefused(['generate', dir, '--tokens', '1', '-n', '1', '--devices', '2', '--topk', 'dat'], path.join(dir, 'hire.json'), 'softmax.dat.entries[0].slack', 'found -7');
+    expectRefused(['generate', dir, '--tokens', '1', '-n', '1', '--devices', '2', '--merge', 'dat'], path.join(dir, 'hire.json'), 'softmax.dat.entries[0].slack', 'found -7');
   });
 
   it('generate names a predictor tensor holding NaN', () => {

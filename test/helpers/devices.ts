@@ -1,6 +1,6 @@
 /** Greedy decoding helpers shared by the multi-device tests. */
 import {DistributedModel, type DistributedOptions} from '../../src/core/dist/distributed-model.js';
-import {generateDistributed} from '../../src/core/dist/generate.js';
+import {generateTokens} from '../../src/core/decode/generate.js';
 import {Session} from '../../src/core/decode/session.js';
 import {chooseHead} from '../../src/core/hire/heads.js';
 import {greedyIds} from './greedy.js';
@@ -25,7 +25,7 @@ export async function multiDevice(o: DistributedOptions, prompt: number[], n: nu
   const model = await DistributedModel.open(o);
   const ids: number[] = [];
   try {
-    for await (const t of generateDistributed(model, prompt, {maxTokens: n, sampling: GREEDY, seed: 0, eosTokenIds: []})) ids.push(t.id);
+    for await (const t of generateTokens(model, prompt, {maxTokens: n, sampling: GREEDY, seed: 0, eosTokenIds: [], head: model.openedHead})) ids.push(t.id);
   } finally {
     await model.dispose();
   }

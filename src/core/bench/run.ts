@@ -230,7 +230,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         const prompts = Array.from({length: batch}, (_, b) =>
           Array.from({length: opts.promptTokens}, (_, i) => (i * 7919 + 13 + b * 104729) % config.vocabSize),
         );
-        const r = await generateBatch(model, prompts, {maxTokens: opts.tokens, sampling: {temperature: 0, topK: 0, topP: 1}, seed: 1, eosTokenIds: [], head: plan.head});
+        const r = await generateBatch(session, prompts, {maxTokens: opts.tokens, sampling: {temperature: 0, topK: 0, topP: 1}, seed: 1, eosTokenIds: [], head: plan.head});
         batchRows.push({
           mode: plan.mode,
           batch,

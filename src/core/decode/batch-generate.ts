@@ -5,9 +5,9 @@
  * softmax candidates). Sequence b samples with seed + b.
  */
 import {AbortError, UsageError} from '../errors.js';
-import type {Transformer} from './forward.js';
-import type {StopReason} from './generate.js';
-import {DenseHead, type HeadResult, type OutputHead} from './output-head.js';
+import type {DecodeHead, DecodeSequence, Decoder} from './decoder.js';
+import {checkPrompt, type StopReason} from './generate.js';
+import type {HeadResult} from './output-head.js';
 import {createRng, sample, sampleCandidates, type SamplingOptions} from './sampler.js';
 
 export interface BatchGenerateOptions {
@@ -17,7 +17,7 @@ export interface BatchGenerateOptions {
   seed: number;
   eosTokenIds: readonly number[];
   /** The output layer (default: dense). */
-  head?: OutputHead;
+  head?: DecodeHead;
   signal?: AbortSignal;
 }
 
@@ -45,26 +45,26 @@ export interface BatchResult {
  * advances all unfinished sequences at once. Sequence b gives the same tokens as a one-by-one
  * generation with seed + b (the batch changes which weights are read once, not the results).
  */
-export async function generateBatch(model: Transformer, prompts: number[][], opts: BatchGenerateOptions): Promise<BatchResult> {
-  const {maxSeqLen, vocabSize} = model.config;
-  for (const p of prompts) {
-    if (p.length === 0) throw new UsageError('a prompt is empty');
-    if (p.length >= maxSeqLen) throw new UsageError(`a prompt has ${p.length} tokens; this model's context is ${maxSeqLen}`);
-    for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new UsageError(`token id ${id} is outside the vocabulary (0..${vocabSize - 1})`);
-  }
+export async function generateBatch(decoder: Decoder, prompts: number[][], opts: BatchGenerateOptions): Promise<BatchResult> {
+  const c = decoder.config;
+  const {maxSeqLen} = c;
+  if (prompts.length > decoder.maxSequences) throw new UsageError(`this model decodes at most ${decoder.maxSequences} sequence${decoder.maxSequences === 1 ? '' : 's'} together; ${prompts.length} were given`);
+  for (const p of prompts) checkPrompt(p, c);
   const rngs = prompts.map((_, b) => createRng(opts.seed + b));
-  const caches = prompts.map((p) => model.createCache(Math.min(maxSeqLen, p.length + opts.maxTokens)));
   const eos = new Set(opts.eosTokenIds);
   const checkAbort = (): void => {
     if (opts.signal?.aborted) throw new AbortError('generation', {cause: opts.signal.reason});
   };
-  if (!opts.head && !model.weights.lmHead) throw new RangeError('generateBatch: give a head or a model with an output layer');
-  const head = opts.head ?? new DenseHead(model.backend, model.weights.lmHead!);
+  const head = opts.head ?? decoder.head(opts.sampling, {dense: true}).head;
+  const seqs: DecodeSequence[] = [];
   let logits: HeadResult[] = [];
   const prefillMs: number[] = [];
-  for (let b = 0; b < prompts.length; b++) {
+  for (const p of prompts) {
     const start = performance.now();
-    logits.push(await head.next(await model.prefill(prompts[b]!, 0, caches[b]!, checkAbort)));
+    checkAbort();
+    const seq = await decoder.openSequence(Math.min(maxSeqLen, p.length + opts.maxTokens));
+    seqs.push(seq);
+    logits.push(await decoder.prefill(seq, p, head, checkAbort));
     prefillMs.push(performance.now() - start);
   }
   const tokens: number[][] = prompts.map(() => []);
@@ -95,13 +95,11 @@ export async function generateBatch(model: Transformer, prompts: number[][], opt
     });
     if (still.length === 0) break;
     checkAbort();
-    const hs = await model.run({tokens: next, positions: still.map((b) => pos[b]!), caches: still.map((b) => caches[b]!)});
-    const st = model.stats();
-    const out = await head.nextBatch(hs);
-    logits = out.results;
+    logits = await decoder.step(still.map((b) => seqs[b]!), next, head);
+    const st = decoder.stepStats();
     totals.steps++;
     for (const b of still) decodeSteps[b]!++;
-    totals.bytes += st.bytes + out.bytes;
+    totals.bytes += st.bytes ?? 0;
     totals.rows += still.length;
     if (st.unionGroups !== null) {
       totals.union += st.unionGroups;

@@ -55,6 +55,33 @@ export interface DecodeStepStats {
   groupsPerRow: number | null;
 }
 
+/** Bytes moved between devices (and the coordinator) for one decoded token, by kind. */
+export interface TokenTraffic {
+  /** The token's embedding broadcast to every device. */
+  input: number;
+  /** Partial sums read from the other devices (two all-reduces per layer). */
+  allReduce: number;
+  /** Top-k FFN lists exchanged in exact mode. */
+  ffnTopK: number;
+  /** Output layer: logits, scores, candidate ids, (id, value) pairs. */
+  softmax: number;
+  total: number;
+}
+
+/** A decoder spread over several devices: how, and what moved between them. */
+export interface DeviceGroupInfo {
+  /** Number of devices. */
+  count: number;
+  /** How the output layer's top-k is merged: one global top-k' ('exact') or DaT-Top-k ('dat'). */
+  merge: 'exact' | 'dat';
+  /** The devices, the output layer and the FFN, in words. */
+  describe: string;
+  /** Bytes moved between the devices per decoded token (the output layer averaged over the steps so far). */
+  traffic: TokenTraffic;
+  /** Whether the FFN is sparse (HiRE-FFN), and each device's FFN weight bytes per token. */
+  ffn: {sparse: boolean; bytesPerTokenPerDevice: number[]; denseBytesPerTokenPerDevice: number[]};
+}
+
 export interface Decoder {
   readonly config: ModelConfig;
   /** Most sequences step() advances together (a device group decodes one at a time). */
@@ -80,7 +107,9 @@ export interface Decoder {
   stepStats(): DecodeStepStats;
   /** Weight bytes one decode step of one sequence reads with this head. */
   bytesPerToken(head: DecodeHead): number;
-  /** Token ids that end generation, from the model directory's config files. */
-  readonly eosTokenIds: number[];
+  /** The device group this decoder is (null: one backend). */
+  groupInfo(): DeviceGroupInfo | null;
+  /** While set, a wait for slow backend work ends with AbortError when the signal fires (cpu). */
+  abortWaits?(signal: AbortSignal | undefined): void;
   dispose(): Promise<void>;
 }

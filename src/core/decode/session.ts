@@ -182,6 +182,14 @@ export class Session implements Decoder {
     return this.last;
   }
 
+  groupInfo(): null {
+    return null;
+  }
+
+  abortWaits(signal: AbortSignal | undefined): void {
+    this.backend.abortWaits?.(signal);
+  }
+
   private own(seq: DecodeSequence): LocalSequence {
     if (!(seq instanceof LocalSequence) || seq.owner !== this) throw new RangeError('a sequence of another decoder');
     return seq;

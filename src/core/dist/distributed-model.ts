@@ -16,7 +16,7 @@
  *
  * It also counts the bytes that cross between devices (and the coordinator) per token.
  */
-import type {DecodeHead, DecodeSequence, DecodeStepStats, Decoder, HeadChoice, HeadOptions} from '../decode/decoder.js';
+import type {DecodeHead, DecodeSequence, DecodeStepStats, Decoder, DeviceGroupInfo, HeadChoice, HeadOptions, TokenTraffic} from '../decode/decoder.js';
 import type {HeadResult, HeadStats} from '../decode/output-head.js';
 import {topKIndices, type SamplingOptions} from '../decode/sampler.js';
 import {weightBytes} from '../backends/backend.js';
@@ -59,18 +59,7 @@ export interface DistributedOptions {
   timeoutMs?: number;
 }
 
-/** Bytes moved between devices and the coordinator for one decoded token, by kind. */
-export interface TokenTraffic {
-  /** The token's embedding broadcast to every device. */
-  input: number;
-  /** Partial sums read from the other devices (two all-reduces per layer). */
-  allReduce: number;
-  /** Top-k FFN lists exchanged in exact mode. */
-  ffnTopK: number;
-  /** Output layer: logits, scores, candidate ids, (id, value) pairs. */
-  softmax: number;
-  total: number;
-}
+export type {TokenTraffic} from '../decode/decoder.js';
 
 /** The FFN as the devices run it. */
 export interface DistributedFfnReport {
@@ -257,6 +246,17 @@ export class DistributedModel implements Decoder {
 
   stepStats(): DecodeStepStats {
     return {bytes: null, unionGroups: null, groupsPerRow: null};
+  }
+
+  groupInfo(): DeviceGroupInfo {
+    const ffn = this.ffn();
+    return {
+      count: this.devices,
+      merge: this.opts.topk,
+      describe: this.describe(),
+      traffic: this.traffic(),
+      ffn: {sparse: ffn.sparse, bytesPerTokenPerDevice: ffn.devices.map((d) => d.bytesPerToken), denseBytesPerTokenPerDevice: ffn.devices.map((d) => d.denseBytesPerToken)},
+    };
   }
 
   /** Weight bytes all devices read for one token with this head: their layers (FFN as they run it), the head, one embedding row. */

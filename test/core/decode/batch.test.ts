@@ -37,7 +37,7 @@ describe('batched decoding', () => {
               ? new HireSoftmaxHead(s.backend, s.model.weights.lmHead, syntheticPredictor({kind: 'quant', vocabSize: 120, dim: 32, rank: 8, bits: 8, groupSize: 32, seed: 3}), {kPrime: 24, certifyK: null})
               : undefined;
             const eos = [17];
-            const batch = await generateBatch(s.model, PROMPTS, {maxTokens: 12, sampling: SAMPLING, seed: 100, eosTokenIds: eos, head});
+            const batch = await generateBatch(s, PROMPTS, {maxTokens: 12, sampling: SAMPLING, seed: 100, eosTokenIds: eos, head});
             for (let b = 0; b < PROMPTS.length; b++) {
               const alone: number[] = [];
               for await (const t of generateTokens(s, PROMPTS[b]!, {maxTokens: 12, sampling: SAMPLING, seed: 100 + b, eosTokenIds: eos, head})) alone.push(t.id);
@@ -63,8 +63,8 @@ describe('batched decoding', () => {
     const s = await Session.open(dir, {backend: 'cpu', tokenizer: 'none', ffnNeuronRows: true});
     try {
       await installFfnPlans(s.model, syntheticFfnPlans(s.config, {kind: 'quant', bits: 8, groupSize: 4, topK: 0.2, read: 0.3}), 0.2);
-      const one = await generateBatch(s.model, [[1, 2]], {maxTokens: 6, sampling: SAMPLING, seed: 1, eosTokenIds: []});
-      const four = await generateBatch(s.model, [[1, 2], [3], [4, 5], [6]], {maxTokens: 6, sampling: SAMPLING, seed: 1, eosTokenIds: []});
+      const one = await generateBatch(s, [[1, 2]], {maxTokens: 6, sampling: SAMPLING, seed: 1, eosTokenIds: []});
+      const four = await generateBatch(s, [[1, 2], [3], [4, 5], [6]], {maxTokens: 6, sampling: SAMPLING, seed: 1, eosTokenIds: []});
       // four sequences read the dense matrices once and the union of their FFN groups (here most of
       // the layer): well under one sequence's bytes per token, though not a quarter
       expect(four.bytesPerToken).toBeLessThan(one.bytesPerToken * 0.7);
@@ -78,8 +78,8 @@ describe('batched decoding', () => {
     const s = await Session.open(dir, {backend: 'reference', tokenizer: 'none'});
     try {
       expect(s.backend.supports('sharedBatch')).toBe(false);
-      const one = await generateBatch(s.model, [[1, 2]], {maxTokens: 4, sampling: SAMPLING, seed: 1, eosTokenIds: []});
-      const three = await generateBatch(s.model, [[1, 2], [3], [4, 5]], {maxTokens: 4, sampling: SAMPLING, seed: 1, eosTokenIds: []});
+      const one = await generateBatch(s, [[1, 2]], {maxTokens: 4, sampling: SAMPLING, seed: 1, eosTokenIds: []});
+      const three = await generateBatch(s, [[1, 2], [3], [4, 5]], {maxTokens: 4, sampling: SAMPLING, seed: 1, eosTokenIds: []});
       expect(three.bytesPerToken).toBeCloseTo(one.bytesPerToken, 6);
     } finally {
       s.dispose();

@@ -13,7 +13,7 @@ import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {singleDevice} from '../../helpers/devices.js';
 import {DistributedModel, type DistributedOptions} from '../../../src/core/dist/distributed-model.js';
-import {generateDistributed} from '../../../src/core/dist/generate.js';
+import {generateTokens} from '../../../src/core/decode/generate.js';
 import {chooseDistributedHead} from '../../../src/core/dist/heads.js';
 import {describeGpus} from '../../../src/core/dist/local-devices.js';
 import {BackendError} from '../../../src/core/errors.js';
@@ -42,7 +42,7 @@ const singleGpu = (dir: string, n: number, bundleHead = false) => singleDevice(d
 
 async function decode(model: DistributedModel, n: number): Promise<number[]> {
   const ids: number[] = [];
-  for await (const t of generateDistributed(model, PROMPT, {maxTokens: n, sampling: GREEDY, seed: 0, eosTokenIds: []})) ids.push(t.id);
+  for await (const t of generateTokens(model, PROMPT, {maxTokens: n, sampling: GREEDY, seed: 0, eosTokenIds: [], head: model.openedHead})) ids.push(t.id);
   return ids;
 }
 

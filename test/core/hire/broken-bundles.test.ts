@@ -14,7 +14,7 @@ import {generate} from '../../../src/api/generate.js';
 import {loadBundle} from '../../../src/api/model.js';
 import {DistributedModel} from '../../../src/core/dist/distributed-model.js';
 import {chooseDistributedHead} from '../../../src/core/dist/heads.js';
-import {DistributedSession} from '../../../src/core/dist/session.js';
+import {openDeviceGroup} from '../../../src/core/dist/session.js';
 import {BundleError, HireError, UsageError, WeightError} from '../../../src/core/errors.js';
 import {parseManifest, readManifest, readPredictor, type HireManifest} from '../../../src/core/hire/bundle.js';
 import {checkBundle, checkBundleWeights} from '../../../src/core/hire/bundle-identity.js';
@@ -378,7 +378,7 @@ describe('with --devices', () => {
   it('checks the weights before any device starts', async () => {
     const dir = copyDemoBundle(path.join(tmp, 'devices-permuted.hire'));
     editF32Tensors(path.join(dir, 'model.safetensors'), FFN_MATRICES.slice(0, 3), reverseRows);
-    const e = await DistributedSession.open(dir, {devices: 2, topk: 'dat', sampling: GREEDY, tokenizer: 'optional'}).catch((x: unknown) => x);
+    const e = await openDeviceGroup(dir, {devices: 2, merge: 'dat'}).catch((x: unknown) => x);
     expectClear(e, 'E_WEIGHTS', path.join(dir, 'model.safetensors'), 'fingerprint');
   });
 });
