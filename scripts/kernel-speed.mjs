@@ -7,7 +7,7 @@ import os from 'node:os';
 
 const {CpuKernels} = await import('../dist/core/backends/cpu/kernels.js');
 const {measureBandwidth} = await import('../dist/core/backends/cpu/bandwidth.js');
-const {quantize} = await import('../dist/core/hire/quant.js');
+const {quantize} = await import('../dist/core/numeric/quant.js');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

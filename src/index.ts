@@ -27,10 +27,10 @@ export {GENERATE_DEFAULTS} from './api/options.js';
 export type {LoadOptions, GenerateOptions, SamplingOptions, HireOptions} from './api/options.js';
 export type {ProgressEvent, ProgressCallback, TaskOptions} from './api/progress.js';
 export type {GenerateStats, StopReason} from './core/decode/generate.js';
-export type {HireManifest, PredictorRecord} from './core/hire/bundle.js';
+export type {HireManifest, PredictorRecord} from './core/hire/bundle/bundle.js';
 export type {ModelConfig} from './core/model/config.js';
-export type {SoftmaxKind} from './core/hire/softmax-predictor.js';
-export type {QuantBits} from './core/hire/quant.js';
+export type {SoftmaxKind} from './core/hire/predictor/predictor.js';
+export type {QuantBits} from './core/numeric/quant.js';
 export type {BackendName} from './core/backends/backend.js';
 
 export {

@@ -10,7 +10,7 @@ import type {DecodeHead} from '../core/decode/decoder.js';
 import {validateSamplingOptions, type SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
 import {streamedText} from '../core/decode/streamer.js';
 import {UsageError} from '../core/errors.js';
-import {HireSoftmaxHead} from '../core/hire/softmax-head.js';
+import {HireSoftmaxHead} from '../core/hire/softmax/head.js';
 import {modelInternals, type HireModel} from './model.js';
 import {GENERATE_DEFAULTS, type GenerateOptions} from './options.js';
 import {describeValue, promptTokenIds, type Prompt} from './prompt.js';

@@ -2,16 +2,16 @@
  * bench(): decode speed against the memory-bandwidth limit, dense against HiRE-Softmax, in this
  * process. Never prints.
  */
-import {runBench, type BenchReport} from '../core/bench/run.js';
-import type {BenchDtype} from '../core/bench/models.js';
-import type {QuantBits} from '../core/hire/quant.js';
-import type {SoftmaxKind} from '../core/hire/softmax-predictor.js';
+import {runBench, type BenchReport} from '../core/tasks/bench/run.js';
+import type {BenchDtype} from '../core/tasks/bench/models.js';
+import type {QuantBits} from '../core/numeric/quant.js';
+import type {SoftmaxKind} from '../core/hire/predictor/predictor.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {coreProgress, type TaskOptions} from './progress.js';
-import type {SyntheticFfnSpec} from '../core/bench/synthetic-ffn.js';
+import type {SyntheticFfnSpec} from '../core/hire/ffn/synthetic-plans.js';
 
-export type {BenchReport, BenchRow, BatchRow} from '../core/bench/run.js';
-export type {SyntheticFfnSpec} from '../core/bench/synthetic-ffn.js';
+export type {BenchReport, BenchRow, BatchRow} from '../core/tasks/bench/run.js';
+export type {SyntheticFfnSpec} from '../core/hire/ffn/synthetic-plans.js';
 
 export interface BenchOptions extends TaskOptions {
   /** Model directory or bundle (default: the demo bundle, unless `shape` is given). */

@@ -2,12 +2,12 @@
  * calibrate(): fit HiRE-Softmax predictors on calibration text, measure their recall on a
  * held-out split, and write a bundle that loadBundle() and `hire generate` read. Never prints.
  */
-import {removeStagedDirs} from '../core/hire/bundle-staging.js';
-import {calibrate as calibrateCore, type CalibrateOptions as CoreCalibrateOptions, type CalibrationResult} from '../core/hire/calibrate.js';
+import {removeStagedDirs} from '../core/hire/bundle/staging.js';
+import {calibrate as calibrateCore, type CalibrateOptions as CoreCalibrateOptions, type CalibrationResult} from '../core/tasks/calibrate/calibrate.js';
 import {DEMO_MODEL_DIR} from '../core/model/defaults.js';
 import {coreProgress, type TaskOptions} from './progress.js';
 
-export type {CalibrationResult} from '../core/hire/calibrate.js';
+export type {CalibrationResult} from '../core/tasks/calibrate/calibrate.js';
 
 /**
  * The options of core calibrate() (documented there), with `model` optional and progress,

@@ -2,12 +2,12 @@
  * evaluate(): what HiRE-Softmax costs in quality on text calibration never saw: recall@k,
  * top-1 agreement, KL and perplexity, dense against each predictor. Never prints.
  */
-import {evaluate as evaluateCore, type EvalReport, type EvaluateOptions as CoreEvaluateOptions} from '../core/hire/evaluate.js';
+import {evaluate as evaluateCore, type EvalReport, type EvaluateOptions as CoreEvaluateOptions} from '../core/tasks/evaluate/evaluate.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {coreProgress, type TaskOptions} from './progress.js';
 
-export type {EvalReport, EvalRow} from '../core/hire/evaluate.js';
-export type {FfnEvalReport, FfnEvalRow} from '../core/hire/ffn-evaluate.js';
+export type {EvalReport, EvalRow} from '../core/tasks/evaluate/evaluate.js';
+export type {FfnEvalReport, FfnEvalRow} from '../core/tasks/evaluate/ffn-evaluate.js';
 
 /**
  * The options of core evaluate() (documented there), with `bundle` optional and progress,

@@ -6,11 +6,11 @@
  */
 import path from 'node:path';
 import './dispose.js';
-import {isBundle, type HireManifest} from '../core/hire/bundle.js';
+import {isBundle, type HireManifest} from '../core/hire/bundle/bundle.js';
 import type {DecodeHead, Decoder, HeadChoice, HeadOptions} from '../core/decode/decoder.js';
 import type {SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
-import {isModelDir, Session} from '../core/decode/session.js';
-import {openDeviceGroup} from '../core/dist/session.js';
+import {isModelDir, Session} from '../core/engine/session.js';
+import {openDeviceGroup} from '../core/engine/device-group.js';
 import type {HireTokenizer} from '../core/model/tokenizer.js';
 import {BundleError, DisposedError, TokenizerError, UsageError} from '../core/errors.js';
 import type {ModelConfig} from '../core/model/config.js';

@@ -6,13 +6,13 @@ import {verifyWeightsFlag} from '../cli/flags.js';
 import {parseIntList, parseNumber} from '../cli/parse.js';
 import {createProgress} from '../cli/progress.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
-import {shapeNames, type BenchDtype} from '../core/bench/models.js';
-import {benchOutputLayer, type OutputLayerReport} from '../core/bench/output-layer.js';
-import {runBench, type BenchReport} from '../core/bench/run.js';
-import type {DeviceBenchReport} from '../core/dist/bench.js';
-import type {TopKMode} from '../core/dist/distributed-model.js';
-import type {QuantBits} from '../core/hire/quant.js';
-import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/softmax-predictor.js';
+import {shapeNames, type BenchDtype} from '../core/tasks/bench/models.js';
+import {benchOutputLayer, type OutputLayerReport} from '../core/tasks/bench/output-layer.js';
+import {runBench, type BenchReport} from '../core/tasks/bench/run.js';
+import type {DeviceBenchReport} from '../core/tasks/bench/devices.js';
+import type {TopKMode} from '../core/parallel/distributed-model.js';
+import type {QuantBits} from '../core/numeric/quant.js';
+import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/predictor/predictor.js';
 
 export default class Bench extends BaseCommand {
   static override summary = 'Measure decode speed against the memory-bandwidth limit, dense against HiRE.';

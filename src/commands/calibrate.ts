@@ -6,10 +6,10 @@ import {createProgress, progressCallback} from '../cli/progress.js';
 import {exitOnSignals} from '../cli/signals.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
 import {calibrate} from '../api/calibrate.js';
-import {DEFAULT_KS} from '../core/hire/calibrate.js';
+import {DEFAULT_KS} from '../core/tasks/calibrate/calibrate.js';
 import {parseIntList, parseNumber} from '../cli/parse.js';
-import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/softmax-predictor.js';
-import type {QuantBits} from '../core/hire/quant.js';
+import {SOFTMAX_KINDS, type SoftmaxKind} from '../core/hire/predictor/predictor.js';
+import type {QuantBits} from '../core/numeric/quant.js';
 import {DEMO_MODEL_DIR} from '../core/model/defaults.js';
 import {TEXT_DATA, formatSize} from '../core/io/read-file.js';
 

@@ -7,8 +7,8 @@ import {parseIntList} from '../cli/parse.js';
 import {createProgress, progressCallback} from '../cli/progress.js';
 import {AVAILABLE_BACKENDS} from '../core/backends/index.js';
 import {evaluate} from '../api/evaluate.js';
-import {DEFAULT_EVAL_SEQ_LEN, DEFAULT_EVAL_TOKENS, type EvalReport, type EvalRow} from '../core/hire/evaluate.js';
-import {plotK, renderRecallPlot, writeFileAtomic} from '../core/hire/plot.js';
+import {DEFAULT_EVAL_SEQ_LEN, DEFAULT_EVAL_TOKENS, type EvalReport, type EvalRow} from '../core/tasks/evaluate/evaluate.js';
+import {plotK, renderRecallPlot, writeFileAtomic} from '../core/tasks/evaluate/plot.js';
 import {TEXT_DATA, formatSize} from '../core/io/read-file.js';
 
 export default class Eval extends BaseCommand {

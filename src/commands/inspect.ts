@@ -2,9 +2,9 @@ import {Args, Flags} from '@oclif/core';
 import {BaseCommand} from '../cli/base-command.js';
 import {verifyWeightsFlag} from '../cli/flags.js';
 import {formatBytes, formatCount, makeTable} from '../cli/format.js';
-import {isBundle} from '../core/hire/bundle.js';
-import {checkBundle} from '../core/hire/bundle-identity.js';
-import {inspectModel} from '../core/model/inspect.js';
+import {isBundle} from '../core/hire/bundle/bundle.js';
+import {checkBundle} from '../core/hire/bundle/identity.js';
+import {inspectModel} from '../core/tasks/inspect.js';
 import {openModel} from '../core/model/load.js';
 
 export default class Inspect extends BaseCommand {

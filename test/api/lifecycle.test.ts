@@ -8,7 +8,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {AbortError, demo, DisposedError, generate, generateBatch, loadModel, type HireModel, type TokenChunk} from '../../src/index.js';
 import {modelInternals} from '../../src/api/model.js';
 import type {CpuBackend} from '../../src/core/backends/cpu/cpu-backend.js';
-import type {Session} from '../../src/core/decode/session.js';
+import type {Session} from '../../src/core/engine/session.js';
 
 /** Threads of this process (Linux); null elsewhere. */
 function threadCount(): number | null {

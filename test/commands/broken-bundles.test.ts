@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
-import {fingerprintRanges} from '../../src/core/hire/file-hash.js';
+import {fingerprintRanges} from '../../src/core/io/file-hash.js';
 import {copyDemoBundle, editF32Tensors, editManifest, listing, reverseRows, rewrite} from '../helpers/bundles.js';
 import {runCli} from '../helpers/cli.js';
 

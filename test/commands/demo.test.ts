@@ -4,13 +4,13 @@
  */
 import {describe, expect, it} from 'vitest';
 import {DEMO_BUNDLE_DIR} from '../../src/core/model/defaults.js';
-import {readManifest} from '../../src/core/hire/bundle.js';
+import {readManifest} from '../../src/core/hire/bundle/bundle.js';
 import {runCli} from '../helpers/cli.js';
 import {configOf} from '../helpers/bundles.js';
-import {DEFAULT_EVAL_SEQ_LEN} from '../../src/core/hire/evaluate.js';
-import {evaluateFfn} from '../../src/core/hire/ffn-evaluate.js';
-import {readCorpus} from '../../src/core/data/corpus.js';
-import {Session} from '../../src/core/decode/session.js';
+import {DEFAULT_EVAL_SEQ_LEN} from '../../src/core/tasks/evaluate/evaluate.js';
+import {evaluateFfn} from '../../src/core/tasks/evaluate/ffn-evaluate.js';
+import {readCorpus} from '../../src/core/tasks/corpus.js';
+import {Session} from '../../src/core/engine/session.js';
 
 describe('the bundled demo model', () => {
   it('generate with no model decodes the demo bundle with HiRE and says so', () => {

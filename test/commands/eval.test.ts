@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {calibrate} from '../../src/core/hire/calibrate.js';
+import {calibrate} from '../../src/core/tasks/calibrate/calibrate.js';
 import {writeSyntheticCheckpoint} from '../../src/core/model/synthetic.js';
 import {runCli} from '../helpers/cli.js';
 import {HAVE_SHARED, LLAMA2XS_DIR} from '../helpers/shared.js';

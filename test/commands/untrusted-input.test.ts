@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
 import {writeSyntheticCheckpoint} from '../../src/core/model/synthetic.js';
-import {Checkpoint} from '../../src/core/safetensors/index.js';
+import {Checkpoint} from '../../src/core/model/formats/safetensors/index.js';
 import {runCli, type CliResult} from '../helpers/cli.js';
 import {TINY_VOCAB_SIZE, writeTinyTokenizer} from '../helpers/tiny-tokenizer.js';
 

@@ -1,8 +1,8 @@
 /** Greedy decoding helpers shared by the multi-device tests. */
-import {DistributedModel, type DistributedOptions} from '../../src/core/dist/distributed-model.js';
+import {DistributedModel, type DistributedOptions} from '../../src/core/parallel/distributed-model.js';
 import {generateTokens} from '../../src/core/decode/generate.js';
-import {Session} from '../../src/core/decode/session.js';
-import {chooseHead} from '../../src/core/hire/heads.js';
+import {Session} from '../../src/core/engine/session.js';
+import {chooseHead} from '../../src/core/hire/softmax/choose-head.js';
 import {greedyIds} from './greedy.js';
 
 export const GREEDY = {temperature: 0, topK: 0, topP: 1};

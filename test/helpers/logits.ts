@@ -1,5 +1,5 @@
 /** Logits at every position of a token sequence, decoded one token at a time with a KV cache. */
-import {Session, type OpenOptions} from '../../src/core/decode/session.js';
+import {Session, type OpenOptions} from '../../src/core/engine/session.js';
 
 export async function logitsOver(
   dir: string,

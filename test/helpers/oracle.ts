@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import {Checkpoint} from '../../src/core/safetensors/index.js';
+import {Checkpoint} from '../../src/core/model/formats/safetensors/index.js';
 
 type Json = Record<string, unknown>;
 /** A [rows, cols] row-major matrix. */

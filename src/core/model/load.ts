@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type {Backend} from '../backends/backend.js';
 import {WeightError} from '../errors.js';
-import {Checkpoint} from '../safetensors/index.js';
+import {Checkpoint} from './formats/safetensors/index.js';
 import {parseModelConfig} from './architectures/index.js';
 import type {Architecture} from './architectures/index.js';
 import {readConfigJson, type ModelConfig} from './config.js';

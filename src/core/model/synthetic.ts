@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {UsageError} from '../errors.js';
-import {DTYPE_BYTES, float32Tensor, writeSafetensors, type TensorData} from '../safetensors/index.js';
+import {DTYPE_BYTES, float32Tensor, writeSafetensors, type TensorData} from './formats/safetensors/index.js';
 import type {Family, RopeScaling} from './config.js';
 
 export interface SyntheticSpec {

@@ -6,8 +6,8 @@
  */
 import type {Backend, HostMatrix, Mat, Vec, WeightDtype} from '../backends/backend.js';
 import {WeightError} from '../errors.js';
-import type {Checkpoint, TensorInfo} from '../safetensors/index.js';
-import {halfToFloat32, toFloat32} from '../safetensors/index.js';
+import type {Checkpoint, TensorInfo} from './formats/safetensors/index.js';
+import {halfToFloat32, toFloat32} from './formats/safetensors/index.js';
 import type {ModelConfig} from './config.js';
 
 /** Where one canonical weight comes from. */

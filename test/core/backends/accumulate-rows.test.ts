@@ -8,7 +8,7 @@ import type {Backend, HostMatrix} from '../../../src/core/backends/backend.js';
 import {CpuBackend} from '../../../src/core/backends/cpu/cpu-backend.js';
 import {CpuKernels} from '../../../src/core/backends/cpu/kernels.js';
 import {createBackend} from '../../../src/core/backends/index.js';
-import {halfToFloat32} from '../../../src/core/safetensors/index.js';
+import {halfToFloat32} from '../../../src/core/model/formats/safetensors/index.js';
 import {randomBf16, randomF16, randomF32} from './cpu/helpers.js';
 import {rng} from '../../helpers/random.js';
 

@@ -14,7 +14,7 @@ import {afterAll, describe, expect, it} from 'vitest';
 import {createBackend} from '../../../src/core/backends/index.js';
 import {openGpu, type CreateGpu} from '../../../src/core/backends/webgpu/device.js';
 import {createWebGpuBackend} from '../../../src/core/backends/webgpu/webgpu-backend.js';
-import {runBench} from '../../../src/core/bench/run.js';
+import {runBench} from '../../../src/core/tasks/bench/run.js';
 import {BackendError} from '../../../src/core/errors.js';
 import {writeSyntheticCheckpoint} from '../../../src/core/model/synthetic.js';
 import {disposeWebGpu, openWebGpu, SKIP_WEBGPU} from '../../helpers/webgpu.js';

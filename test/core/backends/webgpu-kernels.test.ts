@@ -11,7 +11,7 @@
 import {afterAll, describe, expect, it} from 'vitest';
 import type {Backend, HostQuantMatrix, Mat} from '../../../src/core/backends/backend.js';
 import type {WebGpuBackend, WebGpuBackendOptions} from '../../../src/core/backends/webgpu/webgpu-backend.js';
-import {quantize, type QuantBits} from '../../../src/core/hire/quant.js';
+import {quantize, type QuantBits} from '../../../src/core/numeric/quant.js';
 import {againstReference, kernelParitySuite} from '../../helpers/kernel-parity.js';
 import {disposeWebGpu, openWebGpu, SKIP_WEBGPU} from '../../helpers/webgpu.js';
 import {expectClose, randomArray, randomMatrix, rng} from './tfjs/helpers.js';

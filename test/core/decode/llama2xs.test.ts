@@ -3,7 +3,7 @@
  * reference's tokens exactly, and the first step's top-10 logits agree within 1e-4.
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {Session} from '../../../src/core/decode/session.js';
+import {Session} from '../../../src/core/engine/session.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../helpers/shared.js';
 import {greedyIds} from '../../helpers/greedy.js';
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
-import {Session} from '../../../src/core/decode/session.js';
+import {Session} from '../../../src/core/engine/session.js';
 import {logitsOver} from '../../helpers/logits.js';
 import {ConfigError, TokenizerError, UnsupportedArchitectureError, UsageError, WeightError} from '../../../src/core/errors.js';
 import {SUPPORTED_CLASSES, parseModelConfig} from '../../../src/core/model/architectures/index.js';
@@ -20,7 +20,7 @@ import {
   writeSyntheticCheckpoint,
   type SyntheticSpec,
 } from '../../../src/core/model/synthetic.js';
-import {Checkpoint, writeSafetensors, type TensorData} from '../../../src/core/safetensors/index.js';
+import {Checkpoint, writeSafetensors, type TensorData} from '../../../src/core/model/formats/safetensors/index.js';
 import {oracleLogits} from '../../helpers/oracle.js';
 import {caught} from '../../helpers/caught.js';
 

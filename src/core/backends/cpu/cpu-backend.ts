@@ -11,7 +11,7 @@
  * queued behind it (with copies of the caller's arrays) and read() / topK() wait for the queue.
  */
 import type {Activation} from '../../model/config.js';
-import {applyActivation} from '../reference/activations.js';
+import {applyActivation} from '../../numeric/activations.js';
 import {attendHost, keepTopKHost, layerNormHost, rmsNormHost, ropeAngles, ropeHost, topKHost} from '../host/host-kernels.js';
 import type {
   AttentionShape,

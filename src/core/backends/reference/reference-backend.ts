@@ -3,7 +3,7 @@
  * slow on purpose and exists as the oracle the fast backends are tested against.
  */
 import type {Activation} from '../../model/config.js';
-import {halfToFloat32} from '../../safetensors/index.js';
+import {halfToFloat32} from '../../model/formats/safetensors/index.js';
 import {
   AttentionShape,
   Backend,
@@ -22,7 +22,7 @@ import {
   weightBytes,
 } from '../backend.js';
 import type {MatDtype} from '../backend.js';
-import {applyActivation} from './activations.js';
+import {applyActivation} from '../../numeric/activations.js';
 import {keepTopKHost, topKHost} from '../host/host-kernels.js';
 import {HostKvCache} from '../host/host-kv-cache.js';
 

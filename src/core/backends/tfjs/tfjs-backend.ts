@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {Activation} from '../../model/config.js';
 import {BackendError} from '../../errors.js';
-import {halfToFloat32} from '../../safetensors/index.js';
+import {halfToFloat32} from '../../model/formats/safetensors/index.js';
 import type {
   AttentionShape,
   Backend,

@@ -1,7 +1,7 @@
 import {afterEach, describe, expect, it} from 'vitest';
 import {BackendError} from '../../../../src/core/errors.js';
 import {CpuKernels} from '../../../../src/core/backends/cpu/kernels.js';
-import {quantize} from '../../../../src/core/hire/quant.js';
+import {quantize} from '../../../../src/core/numeric/quant.js';
 import {put, randomBf16, randomF16, randomF32, rng} from './helpers.js';
 
 const created: CpuKernels[] = [];

@@ -1,7 +1,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {BackendError} from '../../../../src/core/errors.js';
 import {CpuKernels} from '../../../../src/core/backends/cpu/kernels.js';
-import {dequantize, quantize, quantRowBytes} from '../../../../src/core/hire/quant.js';
+import {dequantize, quantize, quantRowBytes} from '../../../../src/core/numeric/quant.js';
 import {expectClose, put, randomF32, refRow, rng} from './helpers.js';
 
 /** [rows, cols, groupSize]: per-row groups, odd sizes, tails inside groups. */

@@ -12,7 +12,7 @@ import type {Backend} from '../../../../src/core/backends/backend.js';
 import {ReferenceBackend} from '../../../../src/core/backends/reference/reference-backend.js';
 import {createTfjsBackend, type TfjsBackend} from '../../../../src/core/backends/tfjs/tfjs-backend.js';
 import {Transformer} from '../../../../src/core/decode/forward.js';
-import {Session} from '../../../../src/core/decode/session.js';
+import {Session} from '../../../../src/core/engine/session.js';
 import {openModel, uploadWeights} from '../../../../src/core/model/load.js';
 import {writeSyntheticCheckpoint, type SyntheticSpec} from '../../../../src/core/model/synthetic.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../../helpers/shared.js';

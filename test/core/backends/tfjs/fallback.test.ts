@@ -8,7 +8,7 @@ import {afterAll, describe, expect, it} from 'vitest';
 import {ReferenceBackend} from '../../../../src/core/backends/reference/reference-backend.js';
 import {createTfjsBackend, type TfjsBackend} from '../../../../src/core/backends/tfjs/tfjs-backend.js';
 import {Transformer} from '../../../../src/core/decode/forward.js';
-import {Session} from '../../../../src/core/decode/session.js';
+import {Session} from '../../../../src/core/engine/session.js';
 import {openModel, uploadWeights} from '../../../../src/core/model/load.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../../helpers/shared.js';
 import {expectClose, randomArray, randomMatrix, rng} from './helpers.js';

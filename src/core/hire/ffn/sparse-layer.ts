@@ -1,0 +1,241 @@
+/**
+ * HiRE-FFN at decode time, one object per layer (DESIGN.md section 3):
+ *
+ *   u~ = P x                       the layer's predictor of [W_gate; W_up] x (W_in x when not gated)
+ *   groups = static + top-k'_g     by group score of |act(gate~) * up~| or |act(u~)| (ffn-groups.ts)
+ *   h_S = act(W_gate[S] x) * (W_up[S] x)    (non-gated: act(W_in[S] x + b_S)), S = their rows
+ *   h_S = top-k(h_S)               the model's top-k FFN semantics, k counted over all neurons
+ *   y = sum_{i in S} h_i W_out^T[i]  (+ b_out)   W_out held transposed: one row per neuron
+ *
+ * Only |S| rows of each FFN matrix are read, plus the predictor. When S covers every group the
+ * result equals the dense top-k FFN exactly (up to summation order).
+ */
+import {batchReadBytes, type Backend, type Vec} from '../../backends/backend.js';
+import type {FfnOverride, FfnRunInfo} from '../../decode/forward.js';
+import {ffnTopKByMagnitude, type ModelConfig} from '../../model/config.js';
+import {ffnBytes, type LayerWeights} from '../../model/weights.js';
+import {groupRows, padGroups, pickGroups, unionGroups, type GroupScore} from './groups.js';
+import type {SoftmaxPredictor} from '../predictor/predictor.js';
+import {UploadedPredictor} from '../predictor/uploaded.js';
+
+/** What one layer's sparse FFN needs from calibration. */
+export interface FfnLayerPlan {
+  /** Predictor of the layer's [W_gate; W_up] (2 * hiddenDim rows, "vocabSize" in the type) or W_in (hiddenDim rows). */
+  predictor: SoftmaxPredictor;
+  /** Neurons per group. */
+  groupSize: number;
+  score: GroupScore;
+  /** Groups [0, nStatic) are always computed. */
+  nStatic: number;
+  /** Dynamic groups taken per token (k'_g). */
+  kPrime: number;
+}
+
+export interface SparseFfnStats {
+  steps: number;
+  /** Mean neurons (rows) computed per step. */
+  meanRows: number;
+}
+
+interface Scratch {
+  gate: Vec;
+  up: Vec;
+  bias: Vec;
+}
+const SCRATCH = new WeakMap<Backend, Map<string, Scratch>>();
+
+export class SparseFfnLayer implements FfnOverride {
+  private readonly predictor: UploadedPredictor;
+  private readonly nGroups: number;
+  private readonly scores: Float32Array<ArrayBuffer>;
+  private readonly gScores: Float32Array<ArrayBuffer>;
+  private steps = 0;
+  private rowsRead = 0;
+
+  private constructor(
+    private readonly backend: Backend,
+    private readonly config: ModelConfig,
+    private readonly layer: LayerWeights,
+    readonly plan: FfnLayerPlan,
+    /** Hidden activations kept (top-k FFN), or null. */
+    private readonly topK: number | null,
+    /** Host copies of b_gate / b_in (gathered per step), or null. */
+    private readonly bGate: Float32Array | null,
+    private readonly bUp: Float32Array | null,
+  ) {
+    const {hiddenDim} = config;
+    this.predictor = new UploadedPredictor(backend, plan.predictor);
+    this.nGroups = hiddenDim / plan.groupSize;
+    this.scores = new Float32Array(hiddenDim);
+    this.gScores = new Float32Array(this.nGroups);
+  }
+
+  static async create(backend: Backend, config: ModelConfig, layer: LayerWeights, plan: FfnLayerPlan, topK: number | null): Promise<SparseFfnLayer> {
+    const {hiddenDim, dim} = config;
+    if (!layer.wDownT) throw new RangeError('sparse FFN: W_out must be loaded as neuron rows (wDownT)');
+    if (hiddenDim % plan.groupSize !== 0) throw new RangeError(`sparse FFN: group size ${plan.groupSize} does not divide hiddenDim ${hiddenDim}`);
+    const rows = layer.wGate ? 2 * hiddenDim : hiddenDim;
+    if (plan.predictor.vocabSize !== rows || plan.predictor.dim !== dim) {
+      throw new RangeError(`sparse FFN: predictor is [${plan.predictor.vocabSize}, ${plan.predictor.dim}], the layer needs [${rows}, ${dim}]`);
+    }
+    const gateBias = layer.wGate ? layer.bGate : layer.bUp;
+    const upBias = layer.wGate ? layer.bUp : undefined;
+    return new SparseFfnLayer(
+      backend,
+      config,
+      layer,
+      plan,
+      topK,
+      gateBias ? await backend.read(gateBias) : null,
+      upBias ? await backend.read(upBias) : null,
+    );
+  }
+
+  /** Groups one step computes: the static set plus k'_g (at most every group). */
+  get groupsRead(): number {
+    return this.plan.nStatic + Math.min(this.plan.kPrime, this.nGroups - this.plan.nStatic);
+  }
+
+  /**
+   * True when the plan reads every group (the static set and k'_g cover the layer): the dense FFN
+   * then does the same work without the predictor, and is used instead.
+   */
+  get readsAll(): boolean {
+    return this.groupsRead >= this.nGroups;
+  }
+
+  /** Weight bytes one step reads: the predictor plus the chosen rows of every FFN matrix (the dense FFN's when it reads all). */
+  get bytesPerToken(): number {
+    if (this.readsAll) return ffnBytes(this.layer);
+    return this.predictor.bytes + this.groupsRead * this.plan.groupSize * this.rowBytes;
+  }
+
+  /** Bytes of one neuron's row in every FFN matrix together. */
+  get rowBytes(): number {
+    return ffnBytes(this.layer) / this.config.hiddenDim;
+  }
+
+  /** Weight bytes a batched step of n sequences reads over `rows` union rows (shared reads counted once where the backend batches). */
+  batchBytes(rows: number, n: number): number {
+    return this.predictor.batchBytes(n) + batchReadBytes(this.backend, this.layer.wUp, n, rows * this.rowBytes);
+  }
+
+  stats(): SparseFfnStats {
+    return {steps: this.steps, meanRows: this.steps ? this.rowsRead / this.steps : 0};
+  }
+
+  /** The groups this layer would compute for input x (static + predicted), ascending. */
+  async selectGroups(x: Vec): Promise<Int32Array> {
+    return this.groupsFor(await this.predictor.predict(x));
+  }
+
+  /** selectGroups for several inputs, the predictor read once for all of them (batched decoding). */
+  async selectGroupsBatch(xs: Vec[]): Promise<Int32Array[]> {
+    return (await this.predictor.predictBatch(xs)).map((pred) => this.groupsFor(pred));
+  }
+
+  /** Static groups plus the best k'_g others for one prediction ([gate~; up~] or u~, biases not yet added). */
+  private groupsFor(pred: Float32Array): Int32Array {
+    const {groupSize, score, nStatic, kPrime} = this.plan;
+    return pickGroups(pred, {
+      activation: this.config.activation,
+      gated: Boolean(this.layer.wGate),
+      bGate: this.bGate,
+      bUp: this.bUp,
+      groupSize,
+      score,
+      nStatic,
+      kDyn: kPrime,
+      scores: this.scores,
+      gScores: this.gScores,
+    });
+  }
+
+  /**
+   * outs[i] = the layer's FFN output for input xs[i] (the normed residual, [dim]). One row: its own
+   * groups. Several rows (batched decoding, a prompt block): the union of their groups is read once
+   * and each row is masked back to its own groups, so every row gets exactly its own sparse FFN.
+   */
+  async run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo> {
+    const g = this.plan.groupSize;
+    if (xs.length === 1) {
+      const groups = await this.selectGroups(xs[0]!);
+      this.computeBatch(xs, groupRows(groups, g), outs, null);
+      return {bytes: this.bytesPerToken, groups: {union: groups.length, perRow: groups.length}};
+    }
+    const own = await this.selectGroupsBatch(xs);
+    const union = padGroups(unionGroups(own, this.nGroups), this.nGroups, 8);
+    const rows = groupRows(union, g);
+    // masks[b][j] = 1 when row j of the union belongs to one of row b's own groups
+    const masks = own.map((groups) => {
+      const mine = new Uint8Array(this.nGroups);
+      for (const grp of groups) mine[grp] = 1;
+      return Float32Array.from(rows, (r) => mine[Math.floor(r / g)]!);
+    });
+    this.computeBatch(xs, rows, outs, masks);
+    const perRow = own.reduce((a, o) => a + o.length, 0) / own.length;
+    return {bytes: this.batchBytes(rows.length, xs.length), groups: {union: union.length, perRow}};
+  }
+
+  /**
+   * Batched decoding: every sequence's FFN over the union `rows` of the batch's groups, each row
+   * read once for the batch. masks[b] (1 for rows in sequence b's own groups, else 0) keeps each
+   * sequence's result equal to its own sparse FFN.
+   */
+  computeBatch(xs: Vec[], rows: Int32Array, outs: Vec[], masks: Float32Array[] | null): void {
+    const {backend: b, layer: l, config: c} = this;
+    const vs = xs.map((_, i) => this.vectors(rows.length, i));
+    const gates = vs.map((v) => v.gate);
+    const ups = vs.map((v) => v.up);
+    if (l.wGate) {
+      b.matvecRowsBatch(l.wGate, rows, xs, gates);
+      if (this.bGate) vs.forEach((v) => this.addGathered(v.gate, this.bGate!, rows, v.bias));
+      b.matvecRowsBatch(l.wUp, rows, xs, ups);
+      if (this.bUp) vs.forEach((v) => this.addGathered(v.up, this.bUp!, rows, v.bias));
+      for (const v of vs) {
+        b.activation(c.activation, v.gate, v.gate);
+        b.mul(v.gate, v.up, v.gate);
+      }
+    } else {
+      b.matvecRowsBatch(l.wUp, rows, xs, gates);
+      for (const v of vs) {
+        if (this.bGate) this.addGathered(v.gate, this.bGate, rows, v.bias);
+        b.activation(c.activation, v.gate, v.gate);
+      }
+    }
+    vs.forEach((v, i) => {
+      if (masks) {
+        b.write(v.up, masks[i]!);
+        b.mul(v.gate, v.up, v.gate);
+      }
+      if (this.topK !== null) b.keepTopK(v.gate, this.topK, ffnTopKByMagnitude(c));
+    });
+    b.accumulateRowsBatch(l.wDownT!, rows, gates, outs, l.bDown);
+    this.steps += xs.length;
+    this.rowsRead += rows.length;
+  }
+
+  private addGathered(dst: Vec, bias: Float32Array, rows: Int32Array, scratch: Vec): void {
+    const g = new Float32Array(rows.length);
+    for (let i = 0; i < rows.length; i++) g[i] = bias[rows[i]!]!;
+    this.backend.write(scratch, g);
+    this.backend.add(dst, scratch, dst);
+  }
+
+  /**
+   * Scratch of n rows for sequence `seq` of a batch, shared by every layer on this backend (a
+   * backend frees memory only when disposed, so sizes are kept and reused, not re-made).
+   */
+  private vectors(n: number, seq: number): Scratch {
+    let pool = SCRATCH.get(this.backend);
+    if (!pool) SCRATCH.set(this.backend, (pool = new Map()));
+    const key = `${n}:${seq}`;
+    let v = pool.get(key);
+    if (!v) {
+      const b = this.backend;
+      v = {gate: b.createVector(n), up: b.createVector(n), bias: b.createVector(n)};
+      pool.set(key, v);
+    }
+    return v;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * A HiRE predictor (softmax or one FFN layer) uploaded to a backend: u~ = A (B x) for the
+ * low-rank kinds, dequant(Wq) x for the quantised one. Shared by the softmax head and the
+ * sparse FFN.
+ */
+import {batchReadBytes, type Backend, type Mat, type Vec} from '../../backends/backend.js';
+import type {SoftmaxPredictor} from './predictor.js';
+
+
+export class UploadedPredictor {
+  private readonly proj: Mat | null; // B [rank, dim]
+  private readonly approx: Mat; // A or dequant(A) [rows, rank], or dequant(Wq) [rows, dim]
+  private readonly projOut: Vec | null; // [rank]
+  /** The prediction of the last enqueue() [rows]. */
+  readonly out: Vec;
+
+  constructor(
+    private readonly backend: Backend,
+    p: SoftmaxPredictor,
+  ) {
+    this.proj = p.B ? backend.uploadMatrix({dtype: 'f32', rows: p.rank!, cols: p.dim, data: p.B}) : null;
+    this.projOut = p.B ? backend.createVector(p.rank!) : null;
+    this.approx = p.A ? backend.uploadMatrix({dtype: 'f32', rows: p.vocabSize, cols: p.rank!, data: p.A}) : backend.uploadQuantMatrix(p.Q!);
+    this.out = backend.createVector(p.vocabSize);
+  }
+
+  /** Weight bytes one prediction reads, as the backend holds the tensors (tfjs: quantised as f32). */
+  get bytes(): number {
+    return (this.proj?.bytes ?? 0) + this.approx.bytes;
+  }
+
+  /** Weight bytes predictBatch reads for n inputs: each matrix once where the backend batches it, else n times. */
+  batchBytes(n: number): number {
+    return [this.proj, this.approx].reduce((a, m) => a + (m ? batchReadBytes(this.backend, m, n) : 0), 0);
+  }
+
+  /** Queues the prediction for x into `out`. */
+  enqueue(x: Vec): void {
+    const b = this.backend;
+    if (this.proj) {
+      b.matvec(this.proj, x, this.projOut!);
+      b.matvec(this.approx, this.projOut!, this.out);
+    } else {
+      b.matvec(this.approx, x, this.out);
+    }
+  }
+
+  /** The prediction for x, on the host. */
+  async predict(x: Vec): Promise<Float32Array> {
+    this.enqueue(x);
+    return this.backend.read(this.out);
+  }
+
+  /** Predictions for several inputs, each predictor matrix read once for all of them (batched decoding). */
+  async predictBatch(xs: Vec[]): Promise<Float32Array[]> {
+    if (xs.length === 1) return [await this.predict(xs[0]!)];
+    const b = this.backend;
+    const outs = this.scratch(this.batchOut, xs.length, this.out.length);
+    if (this.proj) {
+      const mid = this.scratch(this.batchMid, xs.length, this.projOut!.length);
+      b.matvecBatch(this.proj, xs, mid);
+      b.matvecBatch(this.approx, mid, outs);
+    } else {
+      b.matvecBatch(this.approx, xs, outs);
+    }
+    const res: Float32Array[] = [];
+    for (const o of outs) res.push(await b.read(o));
+    return res;
+  }
+
+  private readonly batchOut: Vec[] = [];
+  private readonly batchMid: Vec[] = [];
+
+  /** The first n vectors of a pool that grows as needed. */
+  private scratch(pool: Vec[], n: number, length: number): Vec[] {
+    while (pool.length < n) pool.push(this.backend.createVector(length));
+    return pool.slice(0, n);
+  }
+}

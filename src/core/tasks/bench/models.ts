@@ -1,0 +1,44 @@
+/**
+ * Named synthetic shapes for `hire bench`: written once in Hugging Face layout with seeded random
+ * weights and cached on disk (speed does not depend on the weight values), so nothing is downloaded.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {UsageError} from '../../errors.js';
+import {SYNTHETIC_SHAPES, writeSyntheticCheckpoint} from '../../model/synthetic.js';
+
+export type BenchDtype = 'f32' | 'bf16' | 'f16';
+export const BENCH_SEED = 1234;
+
+/** Where synthetic checkpoints are cached: $HIRE_CACHE_DIR, else ~/.cache/hire. */
+export function cacheDir(): string {
+  return process.env['HIRE_CACHE_DIR'] ?? path.join(os.homedir(), '.cache', 'hire');
+}
+
+export function shapeNames(): string[] {
+  return Object.keys(SYNTHETIC_SHAPES);
+}
+
+/**
+ * Returns the directory of the named shape at this dtype, writing it first if it is not cached.
+ * The checkpoint is written into a temporary directory and renamed into place, so an interrupted
+ * write never leaves a half-written model in the cache.
+ */
+export function ensureSyntheticModel(shape: string, dtype: BenchDtype, root = cacheDir()): {dir: string; created: boolean} {
+  const spec = SYNTHETIC_SHAPES[shape];
+  if (!spec) throw new UsageError(`unknown shape "${shape}"; known shapes: ${shapeNames().join(', ')}`);
+  const dir = path.join(root, 'bench', `${shape}-${dtype}-seed${BENCH_SEED}`);
+  if (fs.existsSync(path.join(dir, 'config.json'))) return {dir, created: false};
+  fs.mkdirSync(path.dirname(dir), {recursive: true});
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    writeSyntheticCheckpoint(tmp, {...spec, seed: BENCH_SEED, dtype: dtype.toUpperCase() as 'F32' | 'BF16' | 'F16'});
+    fs.rmSync(dir, {recursive: true, force: true});
+    fs.renameSync(tmp, dir);
+  } catch (error) {
+    fs.rmSync(tmp, {recursive: true, force: true});
+    throw error;
+  }
+  return {dir, created: true};
+}

@@ -1,0 +1,366 @@
+/**
+ * `hire bench`: decode speed against the memory-bandwidth limit, dense against HiRE. Decoding one
+ * token reads every weight once, so tokens/s x weight bytes per token is the bandwidth the decoder
+ * achieves; we divide it by the machine's best streaming-read bandwidth, measured in the same
+ * process by a WebAssembly SIMD read on every thread over at least 512 MB.
+ */
+import os from 'node:os';
+import type {Backend} from '../../backends/backend.js';
+import {CpuKernels} from '../../backends/cpu/kernels.js';
+import {measureBandwidth} from '../../backends/cpu/bandwidth.js';
+import {DenseHead, type OutputHead} from '../../decode/output-head.js';
+import {argmax} from '../../decode/sampler.js';
+import type {Section} from '../../decode/forward.js';
+import {Session} from '../../engine/session.js';
+import {UsageError} from '../../errors.js';
+import {chooseHead} from '../../hire/softmax/choose-head.js';
+import {isBundle} from '../../hire/bundle/bundle.js';
+import {HireSoftmaxHead} from '../../hire/softmax/head.js';
+import type {SoftmaxKind} from '../../hire/predictor/predictor.js';
+import type {QuantBits} from '../../numeric/quant.js';
+import {ensureSyntheticModel, type BenchDtype} from './models.js';
+import {syntheticPredictor} from '../../hire/predictor/synthetic.js';
+import {defaultRank} from '../../hire/predictor/fit.js';
+import {SectionTimer} from './timer.js';
+import {benchDevices, checkDeviceBenchOptions, type DeviceBenchOptions, type DeviceBenchReport} from './devices.js';
+import {syntheticFfnPlans, type SyntheticFfnSpec} from '../../hire/ffn/synthetic-plans.js';
+import {installFfnPlans, type SparseFfn} from '../../hire/ffn/setup.js';
+import {generateBatch} from '../../decode/batch-generate.js';
+
+/** A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size. */
+export interface SyntheticHireSpec {
+  kind: SoftmaxKind;
+  /** Default: calibration's default for the model width. */
+  rank?: number;
+  bits: QuantBits;
+  kPrime: number;
+}
+
+export interface BenchOptions {
+  /** A model directory (or bundle), or undefined to use a named synthetic shape. */
+  model?: string;
+  shape?: string;
+  dtype?: BenchDtype;
+  backend: string;
+  threads?: number;
+  /** Tokens to decode (timed). */
+  tokens: number;
+  /** Prompt tokens to prefill before decoding (timed separately). */
+  promptTokens: number;
+  /** Measure the machine's bandwidth (default true). */
+  probe?: boolean;
+  /** Add a HiRE-Softmax row: from the bundle when the model is one, else a synthetic predictor. */
+  hire?: SyntheticHireSpec | null;
+  /** Recall target for the bundle's k' table. */
+  recall?: number;
+  /**
+   * Add HiRE-FFN rows (FFN only, and FFN + softmax when there is a softmax row): from the bundle
+   * when it has an FFN section, else synthetic plans of this spec; null/undefined: no FFN rows
+   * unless the bundle has them.
+   */
+  ffn?: SyntheticFfnSpec | null;
+  /** Batch sizes to also decode together (batched rows for dense and the sparsest mode; 1s are skipped). */
+  batch?: number[];
+  /** Time every row this many times, round-robin, and keep each row's median run (default 1). */
+  repeat?: number;
+  /**
+   * Also compare the full sha256 of every bundle weight file with hire.json (reads every byte; the
+   * size and a sampled fingerprint are always compared). Default false.
+   */
+  verifyWeights?: boolean;
+  /** Multi-device rows (DaT-Top-k): device counts and top-k modes (src/core/tasks/bench/devices.ts). */
+  devices?: DeviceBenchOptions | null;
+  onProgress?: (stage: string) => void;
+  onWarning?: (message: string) => void;
+}
+
+export type BenchMode = 'dense' | 'hire-softmax' | 'hire-ffn' | 'hire-both';
+
+export interface BenchRow {
+  mode: BenchMode;
+  /** The output layer and FFN used, in words. */
+  head: string;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  msPerToken: number;
+  /** Milliseconds per decoded token in each part of the forward pass (synchronous backends). */
+  breakdown: Record<Section, number> | null;
+  weightBytesPerToken: number;
+  /** Weight bytes read per second while decoding. */
+  achievedBytesPerSecond: number;
+  /** achieved / probe. */
+  bandwidthUtilisation: number | null;
+  /** decode tokens/s over the dense row's. */
+  speedup: number;
+}
+
+export interface BenchReport {
+  model: string;
+  shape: string | null;
+  backend: string;
+  backendInfo: string;
+  threads: number;
+  dtype: string;
+  parameters: {dim: number; nLayers: number; hiddenDim: number; vocabSize: number};
+  promptTokens: number;
+  decodeTokens: number;
+  /** Best streaming-read bandwidth measured in this run (null with probe off). */
+  probeBytesPerSecond: number | null;
+  rows: BenchRow[];
+  /** Caveats on the figures (e.g. webgpu on llvmpipe: not GPU figures). */
+  notes: string[];
+  /** Batched decoding rows (--batch), each against the same mode decoded one sequence at a time. */
+  batch: BatchRow[];
+  /** Multi-device rows (--devices), or null. */
+  devices: DeviceBenchReport | null;
+}
+
+export interface BatchRow {
+  mode: BenchMode;
+  batch: number;
+  /** Generated tokens per second over all sequences. */
+  tokensPerSecond: number;
+  /** Weight bytes read per generated token (a step's reads / sequences). */
+  weightBytesPerToken: number;
+  /** The same mode's single-sequence bytes per token, from the rows above. */
+  singleBytesPerToken: number;
+  /** tokensPerSecond / the single-sequence row's decode tokens/s. */
+  speedup: number;
+  /** Sparse FFN: mean groups read per layer for the batch, and for one sequence. */
+  unionGroups: number | null;
+  groupsPerSequence: number | null;
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  if (opts.tokens < 1) throw new UsageError('tokens must be at least 1', {option: 'tokens'});
+  if (opts.promptTokens < 1) throw new UsageError('promptTokens must be at least 1', {option: 'promptTokens'});
+  if (opts.devices) checkDeviceBenchOptions(opts.devices);
+  if (opts.repeat !== undefined && !(Number.isInteger(opts.repeat) && opts.repeat >= 1 && opts.repeat <= 50)) throw new UsageError('repeat must be an integer from 1 to 50', {option: 'repeat'});
+  for (const b of opts.batch ?? []) if (!(Number.isInteger(b) && b >= 1 && b <= 64)) throw new UsageError(`batch sizes must be integers from 1 to 64, got ${b}`, {option: 'batch'});
+  const threads = opts.threads ?? os.availableParallelism();
+  let dir = opts.model;
+  if (!dir) {
+    opts.onProgress?.(`preparing synthetic ${opts.shape} (${opts.dtype ?? 'f32'})`);
+    dir = ensureSyntheticModel(opts.shape ?? 'llama-110m', opts.dtype ?? 'f32').dir;
+  }
+
+  // Probe first, before the weights take memory (the probe's buffer is freed afterwards).
+  let probe: number | null = null;
+  if (opts.probe ?? true) {
+    opts.onProgress?.('measuring memory bandwidth');
+    const kernels = await CpuKernels.create({threads});
+    try {
+      probe = measureBandwidth(kernels).bytesPerSecond;
+    } finally {
+      kernels.dispose();
+    }
+  }
+
+  opts.onProgress?.(`loading ${dir}`);
+  const bundleFfn = isBundle(dir) && opts.ffn !== null;
+  const session = await Session.open(dir, {
+    backend: opts.backend,
+    threads,
+    tokenizer: 'none',
+    onWarning: opts.onWarning,
+    ffnNeuronRows: bundleFfn || Boolean(opts.ffn) ? true : undefined,
+    verifyWeights: opts.verifyWeights,
+  });
+  try {
+    const {model, backend, config} = session;
+    const total = opts.promptTokens + opts.tokens;
+    if (total > config.maxSeqLen) {
+      throw new UsageError(`prompt + decode tokens (${total}) exceed the model's context (${config.maxSeqLen})`);
+    }
+    const dense = new DenseHead(backend, model.weights.lmHead);
+    const hireHead = makeHireHead(dir, session, opts);
+    const ffn = session.sparseFfn ?? (opts.ffn ? await syntheticFfn(session, opts.ffn) : null);
+    const baseTopK = config.ffnTopK;
+    const layers = ffn ? ffn.overrides : null;
+    const labelOf = (head: OutputHead, sparse: boolean) => (sparse ? `${head.describe()} + ${ffn!.describe}` : head.describe());
+    const plans: Array<{mode: BenchMode; head: OutputHead; sparse: boolean}> = [{mode: 'dense', head: dense, sparse: false}];
+    if (hireHead) plans.push({mode: 'hire-softmax', head: hireHead, sparse: false});
+    if (ffn) plans.push({mode: 'hire-ffn', head: dense, sparse: true});
+    if (ffn && hireHead) plans.push({mode: 'hire-both', head: hireHead, sparse: true});
+
+    // An untimed warm-up decode first, so that the first timed row (dense) does not also pay for
+    // JIT compilation, worker wake-up and cold caches.
+    opts.onProgress?.('warming up');
+    await timeDecode(session, dense, opts.promptTokens, Math.min(8, opts.tokens));
+    // Rows are timed round-robin `repeat` times and each keeps its median run: on a noisy machine
+    // a slow moment then hits every row alike instead of whichever row it fell on.
+    const repeat = opts.repeat ?? 1;
+    const runs: TimedDecode[][] = plans.map(() => []);
+    for (let r = 0; r < repeat; r++) {
+      for (const [i, {head, sparse}] of plans.entries()) {
+        // the dense rows run the model as it is; the FFN rows with top-k and the sparse layers
+        model.ffnOverride = sparse ? layers : null;
+        model.setFfnTopK(sparse ? ffn!.topK : baseTopK);
+        opts.onProgress?.(`decoding ${opts.tokens} tokens with ${labelOf(head, sparse)}${repeat > 1 ? ` (run ${r + 1} of ${repeat})` : ''}`);
+        runs[i]!.push(await timeDecode(session, head, opts.promptTokens, opts.tokens));
+      }
+    }
+    const rows: BenchRow[] = [];
+    for (const [i, {mode, head, sparse}] of plans.entries()) {
+      const t = median(runs[i]!);
+      const bytes = session.bytesPerToken(head, sparse ? ffn : null);
+      const tps = opts.tokens / (t.decodeMs / 1000);
+      const achieved = bytes * tps;
+      rows.push({
+        mode,
+        head: labelOf(head, sparse),
+        prefillTokensPerSecond: opts.promptTokens / (t.prefillMs / 1000),
+        decodeTokensPerSecond: tps,
+        msPerToken: t.decodeMs / opts.tokens,
+        breakdown: t.breakdown,
+        weightBytesPerToken: bytes,
+        achievedBytesPerSecond: achieved,
+        bandwidthUtilisation: probe ? achieved / probe : null,
+        speedup: rows.length ? tps / rows[0]!.decodeTokensPerSecond : 1,
+      });
+    }
+    const batchRows: BatchRow[] = [];
+    const wanted = [plans[0]!, plans[plans.length - 1]!].filter((p, i, a) => a.indexOf(p) === i);
+    for (const batch of (opts.batch ?? []).filter((b) => b > 1)) {
+      for (const plan of wanted) {
+        const single = rows.find((r) => r.mode === plan.mode)!;
+        model.ffnOverride = plan.sparse ? layers : null;
+        model.setFfnTopK(plan.sparse ? ffn!.topK : baseTopK);
+        opts.onProgress?.(`decoding ${batch} sequences together (${plan.mode})`);
+        const prompts = Array.from({length: batch}, (_, b) =>
+          Array.from({length: opts.promptTokens}, (_, i) => (i * 7919 + 13 + b * 104729) % config.vocabSize),
+        );
+        const r = await generateBatch(session, prompts, {maxTokens: opts.tokens, sampling: {temperature: 0, topK: 0, topP: 1}, seed: 1, eosTokenIds: [], head: plan.head});
+        batchRows.push({
+          mode: plan.mode,
+          batch,
+          tokensPerSecond: r.tokensPerSecond,
+          weightBytesPerToken: r.bytesPerToken,
+          singleBytesPerToken: single.weightBytesPerToken,
+          speedup: r.tokensPerSecond / single.decodeTokensPerSecond,
+          unionGroups: r.unionGroups,
+          groupsPerSequence: r.groupsPerSequence,
+        });
+      }
+    }
+    model.ffnOverride = session.sparseFfn?.overrides ?? null;
+    model.setFfnTopK(baseTopK);
+    return {
+      model: dir,
+      shape: opts.model ? null : (opts.shape ?? 'llama-110m'),
+      backend: backend.name,
+      backendInfo: backend.describe(),
+      threads,
+      dtype: [...new Set(session.source.specs.map((s) => session.source.checkpoint.info(s.name).dtype))].join('+'),
+      parameters: {dim: config.dim, nLayers: config.nLayers, hiddenDim: config.hiddenDim, vocabSize: config.vocabSize},
+      promptTokens: opts.promptTokens,
+      decodeTokens: opts.tokens,
+      probeBytesPerSecond: probe,
+      rows,
+      notes: figureNotes(backend, probe),
+      batch: batchRows,
+      devices: opts.devices
+        ? await benchDevices({...opts, dir, config, singleHireMsPerToken: rows.find((r) => r.mode === 'hire-softmax')?.msPerToken ?? null, devices: opts.devices})
+        : null,
+    };
+  } finally {
+    session.dispose();
+  }
+}
+
+/**
+ * What a reader of a webgpu run must know: on llvmpipe (no GPU) the kernels run on the CPU, so
+ * the figures are not GPU figures; and the bandwidth probe always reads host memory on the CPU.
+ */
+function figureNotes(backend: Backend, probe: number | null): string[] {
+  if (backend.name !== 'webgpu') return [];
+  const notes: string[] = [];
+  const software = (backend as {software?: boolean}).software === true;
+  if (software) notes.push("webgpu ran on llvmpipe (Mesa's CPU rasteriser), not on a GPU: these are not GPU figures");
+  if (probe !== null) {
+    notes.push(
+      software
+        ? 'the bandwidth probe is a CPU probe of host memory, which is what llvmpipe reads'
+        : "the bandwidth probe is a CPU probe of host memory, not the GPU's memory bandwidth: 'of probe' is not a GPU utilisation",
+    );
+  }
+  return notes;
+}
+
+async function syntheticFfn(session: Session, spec: SyntheticFfnSpec): Promise<SparseFfn> {
+  const {config, model} = session;
+  if (config.hiddenDim % spec.groupSize !== 0) throw new UsageError(`ffn.groupSize ${spec.groupSize} must divide the FFN width ${config.hiddenDim}`, {option: 'ffn.groupSize'});
+  const before = model.ffnTopK;
+  const sparse = await installFfnPlans(model, syntheticFfnPlans(config, spec), spec.topK);
+  model.ffnOverride = null;
+  model.ffnTopK = before;
+  return sparse;
+}
+
+function makeHireHead(dir: string, session: Session, opts: BenchOptions): OutputHead | null {
+  const {backend, config, model} = session;
+  const lmHead = model.weights.lmHead;
+  if (isBundle(dir)) {
+    const sampling = {temperature: 0, topK: 0, topP: 1};
+    const choice = chooseHead(dir, {backend, lmHead, config}, sampling, {
+      recall: opts.recall,
+      kPrime: opts.hire?.kPrime,
+    });
+    if (choice.note) opts.onWarning?.(choice.note);
+    return choice.head.kind === 'hire' ? choice.head : null;
+  }
+  if (!opts.hire) return null;
+  const {kind, bits, kPrime} = opts.hire;
+  const dim = config.embedDim;
+  const rank = opts.hire.rank ?? defaultRank(dim);
+  if (kPrime < 1 || kPrime > config.vocabSize) throw new UsageError(`hire.kPrime must be in 1..${config.vocabSize}`, {option: 'hire.kPrime'});
+  if (rank > dim) throw new UsageError(`hire.rank ${rank} is larger than the model width ${dim}`, {option: 'hire.rank'});
+  const groupSize = dim % 64 === 0 ? 64 : dim;
+  const predictor = syntheticPredictor({kind, vocabSize: config.vocabSize, dim, rank, bits, groupSize, seed: 5});
+  return new HireSoftmaxHead(backend, lmHead, predictor, {kPrime, certifyK: null});
+}
+
+interface TimedDecode {
+  prefillMs: number;
+  decodeMs: number;
+  breakdown: Record<Section, number> | null;
+}
+
+/** The run with the median decode time (the upper median for an even count). */
+function median(runs: TimedDecode[]): TimedDecode {
+  const sorted = [...runs].sort((a, b) => a.decodeMs - b.decodeMs);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Prefill a fixed pseudo-random prompt, then decode greedily, timing each part. */
+async function timeDecode(
+  session: Session,
+  head: OutputHead,
+  promptTokens: number,
+  tokens: number,
+): Promise<{prefillMs: number; decodeMs: number; breakdown: Record<Section, number> | null}> {
+  const {model, backend, config} = session;
+  const prompt = Array.from({length: promptTokens}, (_, i) => (i * 7919 + 13) % config.vocabSize);
+  const cache = model.createCache(promptTokens + tokens);
+  const t0 = performance.now();
+  let r = await head.next(await model.prefill(prompt, 0, cache));
+  const prefillMs = performance.now() - t0;
+
+  const timer = new SectionTimer();
+  const timed = backend.name !== 'webgpu';
+  if (timed) model.timer = timer;
+  const t1 = performance.now();
+  try {
+    for (let i = 0; i < tokens; i++) {
+      const next = r.ids ? r.ids[argmax(r.logits)]! : argmax(r.logits);
+      timer.start();
+      const h = await model.hidden(next, prompt.length + i, cache);
+      r = await head.next(h);
+      timer.mark('output');
+    }
+  } finally {
+    model.timer = null;
+  }
+  const decodeMs = performance.now() - t1;
+  return {prefillMs, decodeMs, breakdown: timed ? timer.perStep(tokens) : null};
+}

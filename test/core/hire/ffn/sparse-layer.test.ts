@@ -1,0 +1,126 @@
+/**
+ * HiRE-FFN exactness: the neuron permutation (with W_out stored as neuron rows) leaves dense
+ * outputs unchanged, and the sparse FFN equals the dense top-k FFN when k'_g covers every group,
+ * for gated relu / silu Llama and GPT-2 (gelu, biases, Conv1D weights), on the reference and cpu
+ * backends.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {afterAll, describe, expect, it} from 'vitest';
+import type {Session} from '../../../../src/core/engine/session.js';
+import {logitsOver} from '../../../helpers/logits.js';
+import {openModel} from '../../../../src/core/model/load.js';
+import {writeSyntheticCheckpoint, type SyntheticSpec} from '../../../../src/core/model/synthetic.js';
+import {writeSafetensors} from '../../../../src/core/model/formats/safetensors/index.js';
+import {relayoutWeights} from '../../../../src/core/hire/bundle/ffn-section.js';
+import {installFfnPlans} from '../../../../src/core/hire/ffn/setup.js';
+import {syntheticFfnPlans} from '../../../../src/core/hire/ffn/synthetic-plans.js';
+import {rng} from '../../../helpers/random.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-ffn-'));
+afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
+
+const SPECS: Record<string, SyntheticSpec> = {
+  'llama relu (gated, trained top-k)': {family: 'llama', dim: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, hiddenDim: 64, vocabSize: 90, maxSeqLen: 32, activation: 'relu', ffnTopK: 0.25, seed: 21},
+  'llama silu with mlp bias, bf16': {family: 'llama', dim: 32, nLayers: 2, nHeads: 2, hiddenDim: 48, vocabSize: 80, maxSeqLen: 32, mlpBias: true, dtype: 'BF16', seed: 22},
+  'gpt2 gelu with biases': {family: 'gpt2', dim: 32, nLayers: 2, nHeads: 4, hiddenDim: 64, vocabSize: 70, maxSeqLen: 32, seed: 23},
+};
+
+const TOKENS = [3, 17, 5, 40, 2, 33, 8, 11];
+
+const logits = (dir: string, backend: string, setup?: (s: Session) => Promise<void>, neuronRows?: boolean) =>
+  logitsOver(dir, backend, TOKENS, {setup, open: {ffnNeuronRows: neuronRows}});
+
+function expectClose(a: Float32Array[], b: Float32Array[], rel: number): void {
+  for (let p = 0; p < a.length; p++) {
+    const scale = Math.max(...a[p]!.map(Math.abs));
+    let worst = 0;
+    for (let i = 0; i < a[p]!.length; i++) worst = Math.max(worst, Math.abs(a[p]![i]! - b[p]![i]!));
+    expect(worst / scale).toBeLessThan(rel);
+  }
+}
+
+function shuffled(n: number, rand: () => number): Int32Array {
+  const p = Int32Array.from({length: n}, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [p[i], p[j]] = [p[j]!, p[i]!];
+  }
+  return p;
+}
+
+describe('HiRE-FFN exactness', () => {
+  for (const [name, spec] of Object.entries(SPECS)) {
+    const dir = path.join(tmp, name.replace(/\W+/g, '-'));
+    writeSyntheticCheckpoint(dir, spec);
+
+    it(`${name}: permuting neurons and storing W_out as neuron rows leaves the logits unchanged`, async () => {
+      const source = openModel(dir);
+      const rand = rng(5);
+      const perms = Array.from({length: spec.nLayers}, () => shuffled(spec.hiddenDim, rand));
+      const permuted = path.join(tmp, `${path.basename(dir)}-permuted`);
+      fs.mkdirSync(permuted, {recursive: true});
+      try {
+        writeSafetensors(path.join(permuted, 'model.safetensors'), relayoutWeights(source, perms), {format: 'pt'});
+      } finally {
+        source.checkpoint.close();
+      }
+      const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+      fs.writeFileSync(path.join(permuted, 'config.json'), JSON.stringify({...config, hire_ffn_layout: 'neuron-rows'}));
+      const before = await logits(dir, 'reference');
+      const after = await logits(permuted, 'reference');
+      expectClose(before, after, 1e-6);
+      // and a wrong permutation is caught by the same comparison (the test can fail)
+      const wrong = path.join(tmp, `${path.basename(dir)}-wrong`);
+      fs.mkdirSync(wrong, {recursive: true});
+      const src2 = openModel(dir);
+      const tensors = relayoutWeights(src2, perms);
+      src2.checkpoint.close();
+      const downName = [...tensors.keys()].find((k) => /(^|\.)0\.mlp\.(down_proj|c_proj)\.weight$/.test(k))!;
+      const down = tensors.get(downName)!;
+      const src = down.data as Float32Array | Uint16Array;
+      const data = src.slice();
+      const cols = spec.dim;
+      const rows = spec.hiddenDim;
+      // W_out^T rows in reverse order: the permutation no longer matches W_in's
+      for (let r = 0; r < rows; r++) data.set(src.subarray(r * cols, (r + 1) * cols), (rows - 1 - r) * cols);
+      tensors.set(downName, {...down, data});
+      writeSafetensors(path.join(wrong, 'model.safetensors'), tensors, {format: 'pt'});
+      fs.writeFileSync(path.join(wrong, 'config.json'), JSON.stringify({...config, hire_ffn_layout: 'neuron-rows'}));
+      const bad = await logits(wrong, 'reference');
+      expect(() => expectClose(before, bad, 1e-6)).toThrow();
+    });
+
+    for (const backend of ['reference', 'cpu']) {
+      it(`${name}, ${backend}: the sparse FFN reading every group equals the dense top-k FFN`, async () => {
+        const topK = spec.ffnTopK ?? 0.25;
+        const dense = await logits(dir, backend, async (s) => s.model.setFfnTopK(topK));
+        for (const kind of ['quant', 'lowrank+quant'] as const) {
+          const sparse = await logits(
+            dir,
+            backend,
+            async (s) => {
+              const sparse = await installFfnPlans(s.model, syntheticFfnPlans(s.config, {kind, bits: 8, groupSize: 8, topK, read: 1}), topK);
+              // every group read: install falls back to the dense FFN; force the sparse path to test it
+              expect(sparse.overrides.every((o) => o === null)).toBe(true);
+              s.model.ffnOverride = sparse.layers;
+            },
+            true,
+          );
+          expectClose(dense, sparse, 1e-5);
+        }
+        // reading too few groups changes the output (so the comparison above is not vacuous)
+        const partial = await logits(
+          dir,
+          backend,
+          async (s) => {
+            await installFfnPlans(s.model, syntheticFfnPlans(s.config, {kind: 'quant', bits: 8, groupSize: 8, topK, read: 0.25}), topK);
+          },
+          true,
+        );
+        expect(() => expectClose(dense, partial, 1e-5)).toThrow();
+      });
+    }
+  }
+});

@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {afterAll, describe, expect, it} from 'vitest';
+import {ensureSyntheticModel} from '../../../../src/core/tasks/bench/models.js';
+import {benchOutputLayer} from '../../../../src/core/tasks/bench/output-layer.js';
+import {runBench} from '../../../../src/core/tasks/bench/run.js';
+import {UsageError} from '../../../../src/core/errors.js';
+import {writeSyntheticCheckpoint} from '../../../../src/core/model/synthetic.js';
+import {runCli} from '../../../helpers/cli.js';
+import {HAVE_SHARED, LLAMA2XS_DIR} from '../../../helpers/shared.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-bench-'));
+afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
+
+function tinyModel(): string {
+  const dir = path.join(tmp, 'tiny');
+  if (!fs.existsSync(dir)) {
+    writeSyntheticCheckpoint(dir, {family: 'llama', dim: 64, nLayers: 2, nHeads: 4, hiddenDim: 128, vocabSize: 1000, maxSeqLen: 64, seed: 2});
+  }
+  return dir;
+}
+
+describe('runBench', () => {
+  it('reports dense and HiRE rows with weight bytes that follow from the shapes', async () => {
+    const r = await runBench({model: tinyModel(), backend: 'cpu', threads: 2, tokens: 4, promptTokens: 3, probe: false, hire: {kind: 'lowrank+quant', rank: 16, bits: 8, kPrime: 100}});
+    expect(r.rows.map((row) => row.mode)).toEqual(['dense', 'hire-softmax']);
+    const layer = 4 * (4 * 64 * 64 + 3 * 128 * 64); // f32 q,k,v,o + gate,up,down
+    const dense = 4 * 64 + 2 * layer + 4 * 1000 * 64; // one embedding row + layers + tied output layer
+    expect(r.rows[0]!.weightBytesPerToken).toBe(dense);
+    // HiRE: B [16, 64] f32 + A [1000, 16] int8 with one f32 scale per row + 100 exact rows.
+    const hire = dense - 4 * 1000 * 64 + (16 * 64 * 4 + 1000 * 16 + 1000 * 4) + 100 * 64 * 4;
+    expect(r.rows[1]!.weightBytesPerToken).toBe(hire);
+    for (const row of r.rows) {
+      expect(row.decodeTokensPerSecond).toBeGreaterThan(0);
+      expect(row.breakdown).not.toBeNull();
+      expect(row.bandwidthUtilisation).toBeNull();
+    }
+    expect(r.rows[1]!.speedup).toBeCloseTo(r.rows[1]!.decodeTokensPerSecond / r.rows[0]!.decodeTokensPerSecond, 10);
+  });
+
+  it('rejects a context overflow and a k\' above the vocabulary', async () => {
+    await expect(runBench({model: tinyModel(), backend: 'reference', tokens: 60, promptTokens: 10, probe: false})).rejects.toThrow(UsageError);
+    await expect(
+      runBench({model: tinyModel(), backend: 'reference', tokens: 2, promptTokens: 2, probe: false, hire: {kind: 'quant', bits: 4, kPrime: 1001}}),
+    ).rejects.toThrow(/^hire\.kPrime must be in 1\.\.1000/);
+  });
+
+  it('times the output layer alone, dense and HiRE, in one run', async () => {
+    const r = await benchOutputLayer({vocabSize: 2000, dim: 128, kPrime: 64, kind: 'lowrank+quant', rank: 32, bits: 4, backend: 'cpu', threads: 1, steps: 3});
+    expect(r.rows).toHaveLength(2);
+    expect(r.rows[0]!.bytesPerStep).toBe(2000 * 128 * 4);
+    expect(r.rows[1]!.bytesPerStep).toBe(r.predictorBytes + 64 * 128 * 4);
+    expect(r.rows[0]!.speedup).toBe(1);
+  });
+});
+
+describe('synthetic shape cache', () => {
+  it('writes a named shape once and reuses it', () => {
+    const root = path.join(tmp, 'cache');
+    const a = ensureSyntheticModel('llama-15m', 'bf16', root);
+    expect(a.created).toBe(true);
+    const mtime = fs.statSync(path.join(a.dir, 'config.json')).mtimeMs;
+    const b = ensureSyntheticModel('llama-15m', 'bf16', root);
+    expect(b).toEqual({dir: a.dir, created: false});
+    expect(fs.statSync(path.join(a.dir, 'config.json')).mtimeMs).toBe(mtime);
+    expect(fs.readdirSync(path.dirname(a.dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(() => ensureSyntheticModel('llama-9z', 'f32', root)).toThrow(/unknown shape "llama-9z"; known shapes: llama-15m/);
+  });
+});
+
+describe.runIf(HAVE_SHARED)('hire bench command', () => {
+  it('prints JSON with a dense row for llama2xs', () => {
+    const r = runCli(['bench', LLAMA2XS_DIR, '--no-probe', '--tokens', '4', '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.rows[0].mode).toBe('dense');
+    expect(report.parameters).toEqual({dim: 64, nLayers: 5, hiddenDim: 192, vocabSize: 512});
+  });
+});
