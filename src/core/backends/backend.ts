@@ -7,35 +7,20 @@
  * call order; `read()` is the only way to get numbers out, and is async so that a GPU backend can
  * submit its queued work and map the result.
  */
-import type {Activation} from '../model/config.js';
+import type {Activation} from '../numeric/activations.js';
+import type {HostQuantMatrix} from '../numeric/quant.js';
+import type {RopeTable} from '../model/rope.js';
+import type {HostMatrix, WeightDtype} from '../model/weights.js';
+
+export type {HostQuantMatrix} from '../numeric/quant.js';
+export type {RopeTable} from '../model/rope.js';
+export type {HostMatrix, WeightDtype} from '../model/weights.js';
 
 export type BackendName = 'reference' | 'cpu' | 'tfjs' | 'webgpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['reference', 'cpu', 'tfjs', 'webgpu'];
 
-/** Element type of a weight matrix as held by the backend. */
-export type WeightDtype = 'f32' | 'f16' | 'bf16';
 
-/** A row-major matrix in host memory, `[rows, cols]`; f16/bf16 keep their 16-bit patterns. */
-export interface HostMatrix {
-  dtype: WeightDtype;
-  rows: number;
-  cols: number;
-  data: Float32Array | Uint16Array;
-}
 
-/**
- * A symmetric group-quantised matrix (HiRE predictors), packed as src/core/hire/quant.ts
- * describes: int8 one signed byte per value, int4 two per byte (even column in the low nibble),
- * int2 four per byte; each row starts on a byte; one f32 scale per (row, group of groupSize columns).
- */
-export interface HostQuantMatrix {
-  bits: 8 | 4 | 2;
-  rows: number;
-  cols: number;
-  groupSize: number;
-  data: Uint8Array;
-  scales: Float32Array;
-}
 
 export type QuantDtype = 'q8' | 'q4' | 'q2';
 export type MatDtype = WeightDtype | QuantDtype;
@@ -67,11 +52,6 @@ export interface KvShape {
   maxSeqLen: number;
 }
 
-/** Rotary embedding parameters for one model; `invFreq` has headDim/2 entries (rotate_half layout). */
-export interface RopeTable {
-  headDim: number;
-  invFreq: Float64Array;
-}
 
 export interface AttentionShape {
   nHeads: number;
@@ -103,6 +83,10 @@ export interface Backend {
   readonly name: BackendName;
   /** One line for logs, e.g. "cpu (wasm simd, 2 threads)". */
   describe(): string;
+  /** The hardware it runs on where that is worth naming (webgpu: the adapter), else absent. */
+  readonly hardware?: string;
+  /** Test hook: the device stops working, as a lost GPU does (webgpu only). */
+  loseDevice?(): void;
   /** Ask before assuming: whether an op is implemented (and fast) for weights of this dtype. */
   supports(op: OpName, dtype?: MatDtype): boolean;
 

@@ -1,12 +1,17 @@
 /**
- * The backend registry: the only place that knows every implementation. Backends with heavy
- * dependencies are imported lazily so that `--backend reference` never loads them.
+ * The backend registry: the only place that knows every implementation. One entry per backend
+ * says what it is and what it can do (callers ask instead of naming a backend); implementations
+ * with heavy dependencies are imported lazily, so `--backend reference` never loads them. The tools
+ * a backend brings beyond the Backend interface (the cpu backend's bandwidth probe, the tfjs
+ * engine the demo model trains on) are reached through here too.
  */
 import {UsageError} from '../errors.js';
 import type {Backend, BackendName} from './backend.js';
 import {ReferenceBackend} from './reference/reference-backend.js';
+import type {Engine, EngineOptions} from './tfjs/engine.js';
 
 export type {Backend, BackendName} from './backend.js';
+export type {Engine as TfjsEngine, EngineName as TfjsEngineName} from './tfjs/engine.js';
 
 export interface BackendOptions {
   /** Worker threads for the cpu backend (default: all cores). */
@@ -17,26 +22,76 @@ export interface BackendOptions {
   webgpuAdapter?: 'auto' | 'gpu' | 'llvmpipe';
 }
 
+/** What a backend is and can do, for callers that must choose how to run it. */
+export interface BackendInfo {
+  name: BackendName;
+  /** One line for help texts. */
+  summary: string;
+  /**
+   * Must live in the main thread: a device group runs its devices in-process instead of in worker
+   * threads (Dawn aborts the process when a worker thread holding it shuts down).
+   */
+  inProcessOnly: boolean;
+  create(opts: BackendOptions): Promise<Backend>;
+}
+
+/** The registry, in order of preference. */
+export const BACKENDS: readonly BackendInfo[] = [
+  {
+    name: 'cpu',
+    summary: 'WebAssembly SIMD kernels on worker threads (default)',
+    inProcessOnly: false,
+    create: async (o) => (await import('./cpu/cpu-backend.js')).createCpuBackend({threads: o.threads}),
+  },
+  {
+    name: 'tfjs',
+    summary: 'tfjs-core with its wasm backend (cpu fallback)',
+    inProcessOnly: false,
+    create: async (o) => (await import('./tfjs/tfjs-backend.js')).createTfjsBackend({onWarning: o.onWarning}),
+  },
+  {
+    name: 'webgpu',
+    summary: 'WGSL kernels on Dawn (llvmpipe without a GPU)',
+    inProcessOnly: true,
+    create: async (o) => (await import('./webgpu/webgpu-backend.js')).createWebGpuBackend({adapter: o.webgpuAdapter}),
+  },
+  {
+    name: 'reference',
+    summary: 'plain TypeScript, float64 accumulation (the oracle)',
+    inProcessOnly: false,
+    create: async () => new ReferenceBackend(),
+  },
+];
+
 /** Backends that are implemented in this build, in order of preference. */
-export const AVAILABLE_BACKENDS: readonly BackendName[] = ['cpu', 'tfjs', 'webgpu', 'reference'];
+export const AVAILABLE_BACKENDS: readonly BackendName[] = BACKENDS.map((b) => b.name);
+
+/** The registry entry of a backend; UsageError naming the known ones otherwise. */
+export function backendInfo(name: string): BackendInfo {
+  const info = BACKENDS.find((b) => b.name === name);
+  if (!info) throw new UsageError(`unknown backend "${name}"; available: ${AVAILABLE_BACKENDS.join(', ')}`, {option: 'backend'});
+  return info;
+}
 
 export async function createBackend(name: string, opts: BackendOptions = {}): Promise<Backend> {
-  switch (name) {
-    case 'reference':
-      return new ReferenceBackend();
-    case 'cpu': {
-      const {createCpuBackend} = await import('./cpu/cpu-backend.js');
-      return createCpuBackend({threads: opts.threads});
-    }
-    case 'tfjs': {
-      const {createTfjsBackend} = await import('./tfjs/tfjs-backend.js');
-      return createTfjsBackend({onWarning: opts.onWarning});
-    }
-    case 'webgpu': {
-      const {createWebGpuBackend} = await import('./webgpu/webgpu-backend.js');
-      return createWebGpuBackend({adapter: opts.webgpuAdapter});
-    }
-    default:
-      throw new UsageError(`unknown backend "${name}"; available: ${AVAILABLE_BACKENDS.join(', ')}`);
+  return backendInfo(name).create(opts);
+}
+
+/**
+ * The machine's best streaming-read bandwidth in bytes/s: a WebAssembly SIMD read on every thread
+ * over a large buffer (the cpu backend's kernels; the buffer is freed afterwards).
+ */
+export async function measureMemoryBandwidth(threads: number): Promise<number> {
+  const [{CpuKernels}, {measureBandwidth}] = await Promise.all([import('./cpu/kernels.js'), import('./cpu/bandwidth.js')]);
+  const kernels = await CpuKernels.create({threads});
+  try {
+    return measureBandwidth(kernels).bytesPerSecond;
+  } finally {
+    kernels.dispose();
   }
+}
+
+/** The tfjs engine (wasm, else cpu) that training runs on. */
+export async function acquireTfjsEngine(opts: EngineOptions = {}): Promise<Engine> {
+  return (await import('./tfjs/engine.js')).acquireEngine(opts);
 }

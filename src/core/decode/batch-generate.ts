@@ -8,7 +8,8 @@ import {AbortError, UsageError} from '../errors.js';
 import type {DecodeHead, DecodeSequence, Decoder} from './decoder.js';
 import {checkPrompt, type StopReason} from './generate.js';
 import type {HeadResult} from './output-head.js';
-import {createRng, sample, sampleCandidates, type SamplingOptions} from './sampler.js';
+import {sample, sampleCandidates, type SamplingOptions} from './sampler.js';
+import {createRng} from '../numeric/rng.js';
 
 export interface BatchGenerateOptions {
   maxTokens: number;

@@ -22,7 +22,7 @@ import type {Backend, KvCache, Mat, RopeTable, Vec} from '../backends/backend.js
 import {batchReadBytes} from '../backends/backend.js';
 import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
 import {ropeTable} from '../model/rope.js';
-import type {ModelWeights, Norm} from '../model/weights.js';
+import type {ModelWeights, Norm} from './weights.js';
 
 /**
  * One transformer block as the forward pass reads it. Matrices are [out, in] so that y = W x. On a

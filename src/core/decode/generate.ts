@@ -5,7 +5,8 @@
 import {AbortError, UsageError} from '../errors.js';
 import type {DecodeHead, DecodeSequence, Decoder} from './decoder.js';
 import type {HeadResult} from './output-head.js';
-import {createRng, sample, sampleCandidates, type Rng, type SamplingOptions} from './sampler.js';
+import {sample, sampleCandidates, type Rng, type SamplingOptions} from './sampler.js';
+import {createRng} from '../numeric/rng.js';
 
 export interface GenerateOptions {
   maxTokens: number;

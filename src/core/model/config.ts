@@ -9,7 +9,9 @@ import {CONFIG_JSON, readJsonFile, shortJson} from '../io/read-file.js';
 import {checkConfigLimits} from './config-limits.js';
 
 export type Family = 'llama' | 'gpt2' | 'opt';
-export type Activation = 'silu' | 'gelu' | 'gelu_tanh' | 'relu';
+import type {Activation} from '../numeric/activations.js';
+
+export type {Activation} from '../numeric/activations.js';
 export type NormKind = 'rmsnorm' | 'layernorm';
 
 /** How RoPE frequencies are stretched for long contexts (HF `rope_scaling`). */

@@ -1,17 +1,15 @@
 /**
  * Opening a Hugging Face checkpoint directory: config.json -> typed config and architecture,
- * the safetensors checkpoint with every weight name and shape checked, weights uploaded to a
- * backend on request.
+ * the safetensors checkpoint with every weight name and shape checked (decode/weights.ts uploads
+ * the weights to a backend).
  */
 import path from 'node:path';
-import type {Backend} from '../backends/backend.js';
-import {WeightError} from '../errors.js';
 import {Checkpoint} from './formats/safetensors/index.js';
 import {parseModelConfig} from './architectures/index.js';
 import type {Architecture} from './architectures/index.js';
 import {readConfigJson, type ModelConfig} from './config.js';
 import {checkLayerCount} from './config-limits.js';
-import {checkSpecs, ffnDownSpecs, loadWeights, type ModelWeights, type WeightSpec} from './weights.js';
+import {checkSpecs, ffnDownSpecs, type WeightSpec} from './weights.js';
 
 /** A checked checkpoint whose weights have not been read yet. */
 export interface ModelSource {
@@ -48,22 +46,6 @@ export function openModel(dir: string, opts: OpenModelOptions = {}): ModelSource
     return {dir, config, arch, checkpoint, specs, weightsFile};
   } catch (error) {
     checkpoint.close();
-    throw error;
-  }
-}
-
-/** Uploads the weights of an opened checkpoint to a backend. */
-export function uploadWeights(
-  source: ModelSource,
-  backend: Backend,
-  onProgress?: (done: number, total: number) => void,
-): ModelWeights {
-  try {
-    return loadWeights(source.config, source.specs, source.checkpoint, backend, onProgress);
-  } catch (error) {
-    if (error instanceof RangeError) {
-      throw new WeightError(source.weightsFile, `out of memory while loading weights (${error.message})`);
-    }
     throw error;
   }
 }

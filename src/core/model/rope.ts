@@ -2,8 +2,13 @@
  * Rotary embedding frequencies, with the HF `rope_scaling` variants. The result feeds
  * Backend.rope(), which rotates pairs (i, i + headDim/2) (the HF rotate_half layout).
  */
-import type {RopeTable} from '../backends/backend.js';
 import type {ModelConfig} from './config.js';
+
+/** Rotary embedding parameters for one model; `invFreq` has headDim/2 entries (rotate_half layout). */
+export interface RopeTable {
+  headDim: number;
+  invFreq: Float64Array;
+}
 
 export function ropeTable(config: ModelConfig): RopeTable | null {
   const {positions, headDim} = config;

@@ -1,14 +1,25 @@
 /**
  * Weight import: every architecture describes where each of our canonical weights lives in its
  * Hugging Face checkpoint (name, stored shape, whether it is stored transposed, which rows of a
- * fused tensor it is). The loader checks every name and shape before reading a byte, then reads
- * tensors one at a time straight into the backend, so a checkpoint is never held twice in memory.
+ * fused tensor it is). The loader checks every name and shape before reading a byte; tensors are
+ * then read one at a time (decode/weights.ts uploads each to the backend as it is read, so a
+ * checkpoint is never held twice in memory).
  */
-import type {Backend, HostMatrix, Mat, Vec, WeightDtype} from '../backends/backend.js';
 import {WeightError} from '../errors.js';
 import type {Checkpoint, TensorInfo} from './formats/safetensors/index.js';
 import {halfToFloat32, toFloat32} from './formats/safetensors/index.js';
 import type {ModelConfig} from './config.js';
+
+/** Element type of a weight matrix at its stored width. */
+export type WeightDtype = 'f32' | 'f16' | 'bf16';
+
+/** A row-major matrix in host memory, `[rows, cols]`; f16/bf16 keep their 16-bit patterns. */
+export interface HostMatrix {
+  dtype: WeightDtype;
+  rows: number;
+  cols: number;
+  data: Float32Array | Uint16Array;
+}
 
 /** Where one canonical weight comes from. */
 export interface WeightSpec {
@@ -23,44 +34,6 @@ export interface WeightSpec {
   transpose?: boolean;
   /** Take rows [start, end) after any transpose (fused q/k/v), or elements for a vector. */
   slice?: [number, number];
-}
-
-export interface Norm {
-  weight: Vec;
-  bias?: Vec;
-}
-
-/** One transformer block. Matrices are [out, in] so that y = W x. */
-export interface LayerWeights {
-  attnNorm: Norm; // [dim]
-  wq: Mat; // (nHeads * headDim, dim)
-  wk: Mat; // (nKvHeads * headDim, dim)
-  wv: Mat; // (nKvHeads * headDim, dim)
-  wo: Mat; // (dim, nHeads * headDim)
-  bq?: Vec;
-  bk?: Vec;
-  bv?: Vec;
-  bo?: Vec;
-  ffnNorm: Norm; // [dim]
-  wGate?: Mat; // (hiddenDim, dim), gated FFN only
-  wUp: Mat; // (hiddenDim, dim): W_in (up_proj, c_fc, fc1)
-  /** W_out (down_proj, c_proj, fc2): exactly one of wDown (dim, hiddenDim) and wDownT (hiddenDim, dim). */
-  wDown?: Mat; // (dim, hiddenDim)
-  /** W_out transposed, one row per FFN neuron: what the sparse FFN reads (see ffnDownSpecs). */
-  wDownT?: Mat; // (hiddenDim, dim)
-  bGate?: Vec;
-  bUp?: Vec;
-  bDown?: Vec;
-}
-
-export interface ModelWeights {
-  embed: Mat; // (vocabSize, embedDim)
-  positions?: Mat; // (maxPositions, dim), learned positions only
-  projectIn?: Mat; // (dim, embedDim), OPT word_embed_proj_dim only
-  projectOut?: Mat; // (embedDim, dim), OPT word_embed_proj_dim only
-  layers: LayerWeights[];
-  finalNorm?: Norm; // [dim]
-  lmHead: Mat; // (vocabSize, embedDim); the same handle as embed when tied
 }
 
 /**
@@ -80,11 +53,6 @@ export function ffnDownSpecs(specs: WeightSpec[], config: ModelConfig, neuronRow
     }
     return neuronRows ? {...s, key: `${s.key}T`, storedShape, transpose: !transpose} : {...s, storedShape, transpose};
   });
-}
-
-/** Weight bytes of a layer's FFN matrices (W_gate, W_up, and W_out in either layout); null/undefined count 0. */
-export function ffnBytes(l: {wGate?: Mat | null; wUp?: Mat | null; wDown?: Mat | null; wDownT?: Mat | null}): number {
-  return [l.wGate, l.wUp, l.wDown, l.wDownT].reduce((a, m) => a + (m ? m.bytes : 0), 0);
 }
 
 /** Checks every spec against the checkpoint; throws naming the first problem. */
@@ -131,64 +99,6 @@ export function readHostVector(ckpt: Checkpoint, spec: WeightSpec): Float32Array
   let values = dtype === 'f32' ? (data as Float32Array) : halfToFloat32(dtype === 'f16' ? 'F16' : 'BF16', data as Uint16Array);
   if (spec.slice) values = values.slice(spec.slice[0], spec.slice[1]);
   return values;
-}
-
-/** Loads every spec into the backend and assembles the typed weight tree. */
-export function loadWeights(
-  config: ModelConfig,
-  specs: WeightSpec[],
-  ckpt: Checkpoint,
-  backend: Backend,
-  onTensor?: (done: number, total: number) => void,
-): ModelWeights {
-  const loaded = new Map<string, Mat | Vec>();
-  specs.forEach((spec, i) => {
-    loaded.set(
-      spec.key,
-      spec.kind === 'matrix' ? backend.uploadMatrix(readHostMatrix(ckpt, spec)) : backend.uploadVector(readHostVector(ckpt, spec)),
-    );
-    onTensor?.(i + 1, specs.length);
-  });
-  return assembleWeights(config, loaded);
-}
-
-function assembleWeights(config: ModelConfig, loaded: Map<string, Mat | Vec>): ModelWeights {
-  const mat = (key: string) => loaded.get(key) as Mat;
-  const vec = (key: string) => loaded.get(key) as Vec | undefined;
-  const norm = (key: string): Norm => ({weight: vec(`${key}.weight`)!, bias: vec(`${key}.bias`)});
-  const layers: LayerWeights[] = [];
-  for (let i = 0; i < config.nLayers; i++) {
-    const p = `layers.${i}.`;
-    layers.push({
-      attnNorm: norm(`${p}attnNorm`),
-      wq: mat(`${p}wq`),
-      wk: mat(`${p}wk`),
-      wv: mat(`${p}wv`),
-      wo: mat(`${p}wo`),
-      bq: vec(`${p}bq`),
-      bk: vec(`${p}bk`),
-      bv: vec(`${p}bv`),
-      bo: vec(`${p}bo`),
-      ffnNorm: norm(`${p}ffnNorm`),
-      wGate: loaded.has(`${p}wGate`) ? mat(`${p}wGate`) : undefined,
-      wUp: mat(`${p}wUp`),
-      wDown: loaded.has(`${p}wDown`) ? mat(`${p}wDown`) : undefined,
-      wDownT: loaded.has(`${p}wDownT`) ? mat(`${p}wDownT`) : undefined,
-      bGate: vec(`${p}bGate`),
-      bUp: vec(`${p}bUp`),
-      bDown: vec(`${p}bDown`),
-    });
-  }
-  const embed = mat('embed');
-  return {
-    embed,
-    positions: loaded.has('positions') ? mat('positions') : undefined,
-    projectIn: loaded.has('projectIn') ? mat('projectIn') : undefined,
-    projectOut: loaded.has('projectOut') ? mat('projectOut') : undefined,
-    layers,
-    finalNorm: loaded.has('finalNorm.weight') ? norm('finalNorm') : undefined,
-    lmHead: loaded.has('lmHead') ? mat('lmHead') : embed,
-  };
 }
 
 function readTensor(ckpt: Checkpoint, info: TensorInfo): {dtype: WeightDtype; data: Float32Array | Uint16Array} {

@@ -1,4 +1,5 @@
-import type {Activation} from '../model/config.js';
+/** The FFN activations hire implements (HF names). */
+export type Activation = 'silu' | 'gelu' | 'gelu_tanh' | 'relu';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 

@@ -8,7 +8,8 @@
  *
  * Conventions: a matrix `[m, n]` is row-major, element (i, j) at i*n + j. Accumulation is float64.
  */
-import {createRng, type Rng} from '../decode/sampler.js';
+import type {Rng} from './rng.js';
+import {createRng} from './rng.js';
 
 /** A factorisation or solve that cannot proceed on the given numbers; the message says why. */
 export class NumericalError extends Error {

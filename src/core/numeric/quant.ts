@@ -37,6 +37,9 @@ export interface QuantMatrix {
   scales: Float32Array;
 }
 
+/** A packed quantised matrix as hosts and backends exchange it (the same layout). */
+export type HostQuantMatrix = QuantMatrix;
+
 /** Bytes per packed row. */
 export function quantRowBytes(bits: QuantBits, cols: number): number {
   return Math.ceil((cols * bits) / 8);

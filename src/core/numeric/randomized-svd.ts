@@ -12,7 +12,7 @@
  * is the plain-TypeScript one over a float32 [rows, cols] matrix. Cost: (2 powerIters + 2)
  * operator products of rows*cols*l multiply-adds each, plus O(rows l^2) for the orthonormalisations.
  */
-import {createRng} from '../decode/sampler.js';
+import {createRng} from './rng.js';
 import {gaussianMatrix, jacobiSvd, lowerTimes, lowerTransposeTimes, orthonormalizeColumns} from './linalg.js';
 
 /** A [rows, cols] matrix known through its products with thin row-major blocks. */

@@ -14,7 +14,7 @@
  * (global) id, NaN last, so merging local top lists gives exactly the global top list whenever
  * each local list is long enough.
  */
-import {topKIndices} from '../decode/sampler.js';
+import {topKIndices} from '../numeric/select.js';
 import {sliceIds, type VocabSlice} from './shard-plan.js';
 
 /** (id, value) pairs, ids global. */

@@ -18,8 +18,10 @@
  */
 import type {DecodeHead, DecodeSequence, DecodeStepStats, Decoder, DeviceGroupInfo, HeadChoice, HeadOptions, TokenTraffic} from '../decode/decoder.js';
 import type {HeadResult, HeadStats} from '../decode/output-head.js';
-import {topKIndices, type SamplingOptions} from '../decode/sampler.js';
+import {type SamplingOptions} from '../decode/sampler.js';
+import {topKIndices} from '../numeric/select.js';
 import {weightBytes} from '../backends/backend.js';
+import {backendInfo} from '../backends/index.js';
 import {chooseDistributedHead} from './heads.js';
 import {readManifest} from '../hire/bundle/bundle.js';
 import {UsageError} from '../errors.js';
@@ -167,7 +169,7 @@ export class DistributedModel implements Decoder {
     // WebGPU devices live in this thread (Dawn cannot be shut down safely from worker threads);
     // the others are worker threads. Loaded on demand: only webgpu needs the webgpu backend.
     const group: DeviceDriver =
-      groupOptions.backend === 'webgpu' ? await (await import('./local-devices.js')).LocalDeviceGroup.start(groupOptions) : await DeviceGroup.start(groupOptions);
+      backendInfo(groupOptions.backend).inProcessOnly ? await (await import('./local-devices.js')).LocalDeviceGroup.start(groupOptions) : await DeviceGroup.start(groupOptions);
     let predictorBytes = 0;
     if (o.head.kind === 'hire' && o.head.source.kind === 'bundle') {
       const name = o.head.name;

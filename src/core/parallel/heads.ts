@@ -8,7 +8,7 @@ import type {SamplingOptions} from '../decode/sampler.js';
 import {UsageError} from '../errors.js';
 import type {ManifestModel} from '../hire/bundle/bundle.js';
 import {planHead} from '../hire/softmax/choose-head.js';
-import {lookupSlack} from '../tasks/calibrate/dat-slack.js';
+import type {DatCalibration} from '../hire/bundle/dat-section.js';
 import type {DistributedHead, TopKMode} from './distributed-model.js';
 import type {VocabLayout} from './shard-plan.js';
 
@@ -48,4 +48,29 @@ export function chooseDistributedHead(
     if (!found.calibrated) note = `the bundle has no DaT slack calibration for ${opts.devices} devices: slack ${slack} (re-run hire calibrate to store one)`;
   }
   return {head: {kind: 'hire', source: {kind: 'bundle', dir: modelDir, predictor: record.name}, name: record.name, kPrime, slack}, note};
+}
+
+/**
+ * The slack for D devices at (k, k'): the calibrated entry with that D and k' (and the nearest k
+ * at or above), else the largest calibrated slack for D scaled by k' / its k', else `fallback`.
+ */
+export function lookupSlack(
+  cal: DatCalibration | undefined,
+  devices: number,
+  k: number,
+  kPrime: number,
+  fallback: number,
+  layout: VocabLayout = 'strided',
+): {slack: number; calibrated: boolean} {
+  if (devices <= 1) return {slack: 0, calibrated: true};
+  const usable = cal && (cal.layout ?? 'contiguous') === layout ? cal.entries : [];
+  const forD = usable.filter((e) => e.devices === devices && e.slack !== null);
+  const exact = forD.filter((e) => e.kPrime === kPrime).sort((a, b) => a.k - b.k);
+  const hit = exact.find((e) => e.k >= k) ?? exact[exact.length - 1];
+  if (hit) return {slack: hit.slack!, calibrated: true};
+  if (forD.length) {
+    const ratio = Math.max(...forD.map((e) => e.slack! / e.kPrime));
+    return {slack: Math.ceil(ratio * kPrime), calibrated: true};
+  }
+  return {slack: fallback, calibrated: false};
 }

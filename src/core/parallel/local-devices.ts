@@ -15,8 +15,8 @@
  * Adapters: device.ts opens the one adapter it picks (a GPU where there is one, else llvmpipe);
  * each device requests its own GPUDevice from it, and describe() says how many adapters that was.
  */
-import {adapterChoice, openGpu, type GpuContext} from '../backends/webgpu/device.js';
-import {WebGpuBackend} from '../backends/webgpu/webgpu-backend.js';
+import type {Backend} from '../backends/backend.js';
+import {createBackend} from '../backends/index.js';
 import {BackendError} from '../errors.js';
 import type {TopList} from './dat-top-k.js';
 import {DeviceRunner, loadDevice, type DeviceReady} from './device-runner.js';
@@ -124,7 +124,7 @@ export class LocalDeviceGroup implements DeviceDriver {
     readonly views: Views,
     private readonly rendezvous: Rendezvous,
     private readonly runners: DeviceRunner[],
-    private readonly gpus: GpuContext[],
+    private readonly backends: Backend[],
     readonly ready: DeviceReady[],
     private readonly timeoutMs: number,
   ) {}
@@ -136,15 +136,12 @@ export class LocalDeviceGroup implements DeviceDriver {
     const views = makeViews(new SharedArrayBuffer(layout.bytes), layout);
     const rendezvous = new Rendezvous(devices);
     const runners: DeviceRunner[] = [];
-    const gpus: GpuContext[] = [];
     const ready: DeviceReady[] = [];
-    const backends: WebGpuBackend[] = [];
+    const backends: Backend[] = [];
     try {
       for (let d = 0; d < devices; d++) {
         try {
-          const gpu = await openGpu(adapterChoice(undefined));
-          gpus.push(gpu);
-          const backend = new WebGpuBackend(gpu);
+          const backend = await createBackend(o.backend);
           backends.push(backend);
           const setup = {device: d, modelDir: o.modelDir, plan: o.plan, ffnTopK: o.ffnTopK, head: o.head, ffn: o.ffn ?? null};
           const loaded = await loadDevice(setup, backend, new LocalCollectives(rendezvous, d));
@@ -154,7 +151,7 @@ export class LocalDeviceGroup implements DeviceDriver {
           throw new BackendError(`device ${d} could not start: ${(error as Error).message}`, {cause: error});
         }
       }
-      return new LocalDeviceGroup(layout, views, rendezvous, runners, gpus, ready, o.timeoutMs ?? 120_000);
+      return new LocalDeviceGroup(layout, views, rendezvous, runners, backends, ready, o.timeoutMs ?? 120_000);
     } catch (error) {
       for (const b of backends) b.dispose();
       throw error;
@@ -167,7 +164,7 @@ export class LocalDeviceGroup implements DeviceDriver {
 
   describe(): string {
     const n = this.devices;
-    return `${n} device${n > 1 ? 's' : ''} in-process: ${describeGpus(this.gpus.map((g) => g.description))}, ${this.ready[0]!.describe} each`;
+    return `${n} device${n > 1 ? 's' : ''} in-process: ${describeGpus(this.backends.map((b) => b.hardware ?? b.describe()))}, ${this.ready[0]!.describe} each`;
   }
 
   /** Runs command `op` on every device at once; resolves when all are done. */
@@ -233,7 +230,7 @@ export class LocalDeviceGroup implements DeviceDriver {
     if (!h || h.device !== d) return;
     this.failHook = null;
     if (h.mode === 'THROW') throw new Error(`device ${d}: test hook threw on purpose`);
-    if (h.mode === 'EXIT') this.gpus[d]!.device.destroy();
+    if (h.mode === 'EXIT') this.backends[d]!.loseDevice?.();
     if (h.mode === 'HANG') await new Promise<never>(() => undefined);
   }
 

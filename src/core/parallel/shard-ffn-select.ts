@@ -23,7 +23,7 @@ import {kPrimeAt, readFfnPlans} from '../hire/bundle/ffn-section.js';
 import {groupRows, pickGroups, type GroupPick, type GroupScore} from '../hire/ffn/groups.js';
 import {UploadedPredictor} from '../hire/predictor/uploaded.js';
 import type {ModelConfig} from '../model/config.js';
-import {ffnBytes} from '../model/weights.js';
+import {ffnBytes} from '../decode/weights.js';
 import type {FfnSelector} from './shard-ffn.js';
 import {sliceFfnPredictor} from './shard-predictor.js';
 import type {ShardLayer, ShardWeights} from './shard-weights.js';

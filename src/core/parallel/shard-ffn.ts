@@ -15,7 +15,7 @@
  * (shard-ffn-select.ts). Null means "all rows" (dense shard).
  */
 import type {Backend, Mat, Vec} from '../backends/backend.js';
-import {topKIndices} from '../decode/sampler.js';
+import {topKIndices} from '../numeric/select.js';
 import type {Activation} from '../model/config.js';
 import {mergeTopK, type TopList} from './dat-top-k.js';
 import type {ShardLayer} from './shard-weights.js';

@@ -14,7 +14,8 @@ import type {Backend, HostMatrix, Mat, Vec} from '../backends/backend.js';
 import {weightBytes} from '../backends/backend.js';
 import {UsageError} from '../errors.js';
 import type {ModelSource} from '../model/load.js';
-import {readHostMatrix, readHostVector, type Norm, type WeightSpec} from '../model/weights.js';
+import {readHostMatrix, readHostVector, type WeightSpec} from '../model/weights.js';
+import {type Norm} from '../decode/weights.js';
 import {rangeIds, rangeSize, sliceIds, type DeviceShard, type Range} from './shard-plan.js';
 
 export interface ShardLayer {

@@ -11,7 +11,7 @@ import {afterAll, describe, expect, it} from 'vitest';
 import type {Backend} from '../../../src/core/backends/backend.js';
 import {createBackend} from '../../../src/core/backends/index.js';
 import {ReferenceBackend} from '../../../src/core/backends/reference/reference-backend.js';
-import {topKIndices} from '../../../src/core/decode/sampler.js';
+import {topKIndices} from '../../../src/core/numeric/select.js';
 import {disposeWebGpu, openWebGpu, SKIP_WEBGPU} from '../../helpers/webgpu.js';
 import {randomArray, rng} from './tfjs/helpers.js';
 

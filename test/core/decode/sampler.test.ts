@@ -1,21 +1,9 @@
 import {describe, expect, it} from 'vitest';
 import {UsageError} from '../../../src/core/errors.js';
-import {
-  argmax,
-  argsortDescending,
-  createRng,
-  kthLargest,
-  logSoftmax,
-  sample,
-  sampleCandidates,
-  softmax,
-  splitmix64,
-  topKIndices,
-  validateSamplingOptions,
-  xoshiro128ss,
-  type Rng,
-  type SamplingOptions,
-} from '../../../src/core/decode/sampler.js';
+import {sample, sampleCandidates, validateSamplingOptions, type Rng, type SamplingOptions} from '../../../src/core/decode/sampler.js';
+import {argmax, argsortDescending, kthLargest, topKIndices} from '../../../src/core/numeric/select.js';
+import {createRng, splitmix64, xoshiro128ss} from '../../../src/core/numeric/rng.js';
+import {logSoftmax, softmax} from '../../../src/core/numeric/softmax.js';
 
 const noDraw: Rng = () => {
   throw new Error('the rng must not be drawn');

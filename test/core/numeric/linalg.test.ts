@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {createRng} from '../../../src/core/decode/sampler.js';
+import {createRng} from '../../../src/core/numeric/rng.js';
 import {
   cholesky,
   gaussianMatrix,

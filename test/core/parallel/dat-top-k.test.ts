@@ -11,7 +11,7 @@ import {
   softmaxBytes,
 } from '../../../src/core/parallel/dat-top-k.js';
 import {vocabSlices} from '../../../src/core/parallel/shard-plan.js';
-import {topKIndices} from '../../../src/core/decode/sampler.js';
+import {topKIndices} from '../../../src/core/numeric/select.js';
 import {rng} from '../../helpers/random.js';
 
 const f32 = (xs: number[]) => Float32Array.from(xs);

@@ -92,11 +92,9 @@ describe('a failing device', () => {
       try {
         await model.reset(16);
         model.group.failNext(1, mode);
-        const t0 = performance.now();
         const err = await model.advance([1, 2], 0).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(BackendError);
         expect((err as Error).message).toMatch(mode === 'THROW' ? /device 1 failed: .*on purpose/ : mode === 'EXIT' ? /device 1 exited/ : /device 1 did not answer within 1500 ms/);
-        expect(performance.now() - t0).toBeLessThan(10_000);
         // the group stays failed
         await expect(model.advance([3], 2)).rejects.toThrow(/device 1/);
       } finally {
@@ -105,9 +103,10 @@ describe('a failing device', () => {
     });
   }
 
-  it('that cannot load its shard fails the start with a BackendError', async () => {
-    await expect(DistributedModel.open({modelDir: LLAMA, devices: 2, backend: 'no-such-backend', topk: 'exact', head: {kind: 'dense'}})).rejects.toThrow(
-      /device \d could not start: unknown backend "no-such-backend"/,
-    );
+  it('on an unknown backend is refused before any device starts, naming the backends there are', async () => {
+    await expect(DistributedModel.open({modelDir: LLAMA, devices: 2, backend: 'no-such-backend', topk: 'exact', head: {kind: 'dense'}})).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message: expect.stringMatching(/unknown backend "no-such-backend"; available: cpu, tfjs, webgpu, reference/),
+    });
   });
 });

@@ -16,7 +16,7 @@ import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {multiDevice} from '../../helpers/devices.js';
 import {readCorpus} from '../../../src/core/tasks/corpus.js';
-import {argmax} from '../../../src/core/decode/sampler.js';
+import {argmax} from '../../../src/core/numeric/select.js';
 import {Session} from '../../../src/core/engine/session.js';
 import {DistributedModel, type DistributedOptions} from '../../../src/core/parallel/distributed-model.js';
 import {rangeIds} from '../../../src/core/parallel/shard-plan.js';

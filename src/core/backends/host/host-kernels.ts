@@ -7,7 +7,7 @@
  * on the tfjs cpu engine they are the engine's own storage.
  */
 import type {AttentionShape, Backend, TopK, Vec} from '../backend.js';
-import {kthLargest, topKIndices} from '../../decode/sampler.js';
+import {kthLargest, topKIndices} from '../../numeric/select.js';
 
 /**
  * Causal attention of one query over positions 0..pos of one layer's cache.

@@ -122,6 +122,14 @@ export class WebGpuBackend implements Backend {
     return this.ctx.software;
   }
 
+  get hardware(): string {
+    return this.ctx.description;
+  }
+
+  loseDevice(): void {
+    this.ctx.device.destroy();
+  }
+
   describe(): string {
     const note = this.ctx.software ? '; software rasteriser, not a GPU' : '';
     return `webgpu (${this.ctx.description}${note})`;

@@ -1,21 +1,28 @@
 /**
- * The FFN part of a HiRE bundle (DESIGN.md section 5):
- * - model.safetensors re-laid-out: each layer's neurons permuted (rows of W_gate / W_up and their
- *   biases, rows of W_out^T), W_out stored as neuron rows [hiddenDim, dim]; config.json gains
- *   `"hire_ffn_layout": "neuron-rows"` so the ordinary loader reads it. Every other tensor is
- *   copied byte for byte. The permutation is exact: dense outputs do not change.
- * - hire.safetensors: one predictor per layer under `ffn.<layer>.<name>`.
- * - hire.json `ffn`: group size, score, top-k, static sets, k'_g per recall target, recall curves.
+ * The FFN part of a HiRE bundle as decoding reads it: hire.json's `ffn` section (group size, score,
+ * top-k, static sets, k'_g per recall target, recall curves) and each layer's predictor from
+ * hire.safetensors (`ffn.<layer>.<name>`). Calibration writes it (tasks/calibrate/ffn-bundle.ts);
+ * the bundle's model.safetensors then holds the permuted weights with W_out as neuron rows.
  */
-import type {HostMatrix} from '../../backends/backend.js';
-import type {ModelSource} from '../../model/load.js';
-import {readHostMatrix, readHostVector, transpose, type WeightSpec} from '../../model/weights.js';
-import type {TensorData} from '../../model/formats/safetensors/index.js';
-import type {FfnCalibration, FfnLayerRecord} from '../../tasks/calibrate/ffn-calibrate.js';
+import type {PredictorMeta} from '../predictor/predictor.js';
 import type {GroupScore} from '../ffn/groups.js';
 import type {FfnLayerPlan} from '../ffn/sparse-layer.js';
 import {withPredictorTensors} from './bundle.js';
-import {predictorFromTensors, predictorTensors} from '../predictor/predictor.js';
+import {predictorFromTensors} from '../predictor/predictor.js';
+
+/** One layer's FFN record in hire.json. */
+export interface FfnLayerRecord {
+  predictor: PredictorMeta;
+  /** Predictors tried and their k'_g at the selection target (null: not reached). */
+  tried: {name: string; bytesPerToken: number; kPrime: number | null}[];
+  nStatic: number;
+  /** Mean held-out recall at k'_g = 0..nGroups - nStatic (selected predictor). */
+  recall: number[];
+  /** recall target -> k'_g (null: not reachable; the layer then reads every group). */
+  kPrime: Record<string, number | null>;
+  /** Share of calibration tokens each (permuted) group is active on. */
+  groupActivity: number[];
+}
 
 export interface FfnManifest {
   layout: 'neuron-rows';
@@ -29,68 +36,6 @@ export interface FfnManifest {
   /** The target per-layer predictor selection used. */
   selectTarget: number;
   layers: FfnLayerRecord[];
-}
-
-export function ffnManifest(cal: FfnCalibration, recallTargets: number[], selectTarget: number): FfnManifest {
-  const {groupSize, score, topK, staticThreshold, permuted, records} = cal;
-  return {layout: 'neuron-rows', groupSize, score, topK, staticThreshold, permuted, recallTargets, selectTarget, layers: records};
-}
-
-export function ffnPredictorTensors(cal: FfnCalibration): Map<string, TensorData> {
-  const out = new Map<string, TensorData>();
-  cal.predictors.forEach((p, l) => {
-    for (const [k, v] of predictorTensors(p, `ffn.${l}`)) out.set(k, v);
-  });
-  return out;
-}
-
-const DTYPE = {f32: 'F32', f16: 'F16', bf16: 'BF16'} as const;
-
-function permuteRows<T extends Float32Array | Uint16Array>(data: T, cols: number, perm: Int32Array): T {
-  const out = new (data.constructor as new (n: number) => T)(data.length);
-  for (let i = 0; i < perm.length; i++) out.set(data.subarray(perm[i]! * cols, (perm[i]! + 1) * cols), i * cols);
-  return out;
-}
-
-/** Every tensor of the source checkpoint, FFN tensors permuted and W_out as neuron rows. */
-export function relayoutWeights(source: ModelSource, perms: Int32Array[]): Map<string, TensorData> {
-  const {checkpoint: ckpt, config} = source;
-  const replaced = new Map<string, TensorData>();
-  const bySpec = (key: string): WeightSpec | undefined => source.specs.find((s) => s.key === key);
-  for (let l = 0; l < config.nLayers; l++) {
-    const perm = perms[l]!;
-    for (const key of ['wGate', 'wUp']) {
-      const spec = bySpec(`layers.${l}.${key}`);
-      if (!spec) continue;
-      const m = readHostMatrix(ckpt, spec); // [hiddenDim, dim]
-      let data = permuteRows(m.data, m.cols, perm);
-      if (spec.transpose) data = transpose(data, m.rows, m.cols); // back to the stored [dim, hiddenDim]
-      replaced.set(spec.name, {dtype: DTYPE[m.dtype], shape: spec.storedShape, data});
-    }
-    for (const key of ['bGate', 'bUp']) {
-      const spec = bySpec(`layers.${l}.${key}`);
-      if (!spec) continue;
-      const v = readHostVector(ckpt, spec);
-      const out = new Float32Array(v.length);
-      for (let i = 0; i < perm.length; i++) out[i] = v[perm[i]!]!;
-      replaced.set(spec.name, {dtype: 'F32', shape: [v.length], data: out});
-    }
-    const down = bySpec(`layers.${l}.wDownT`) ?? bySpec(`layers.${l}.wDown`)!;
-    let m: HostMatrix = readHostMatrix(ckpt, down);
-    if (down.key.endsWith('.wDown')) m = {...m, rows: m.cols, cols: m.rows, data: transpose(m.data, m.rows, m.cols)};
-    replaced.set(down.name, {dtype: DTYPE[m.dtype], shape: [config.hiddenDim, config.dim], data: permuteRows(m.data, m.cols, perm)});
-  }
-  const out = new Map<string, TensorData>();
-  for (const name of ckpt.names()) {
-    const r = replaced.get(name);
-    if (r) {
-      out.set(name, r);
-      continue;
-    }
-    const info = ckpt.info(name);
-    out.set(name, {dtype: info.dtype, shape: info.shape, data: ckpt.readBytes(name)});
-  }
-  return out;
 }
 
 /**

@@ -5,11 +5,11 @@
  * later as a JavaScript TypeError or as silently wrong decoding. parseManifest reports the first
  * problem it meets (fields are checked in the order below).
  */
-import type {DatCalibration} from '../../tasks/calibrate/dat-slack.js';
+import type {DatCalibration} from './dat-section.js';
 import {BundleError} from '../../errors.js';
 import type {ModelConfig} from '../../model/config.js';
 import type {FfnManifest} from './ffn-section.js';
-import type {FfnLayerRecord} from '../../tasks/calibrate/ffn-calibrate.js';
+import type {FfnLayerRecord} from './ffn-section.js';
 import {GROUP_SCORES} from '../ffn/groups.js';
 import type {FileHash} from '../../io/file-hash.js';
 import type {RecallTable} from '../predictor/recall.js';

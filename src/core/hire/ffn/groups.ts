@@ -11,7 +11,7 @@
  *   group score   max or sum of s_i over the group
  */
 import {applyActivation} from '../../numeric/activations.js';
-import {topKIndices} from '../../decode/sampler.js';
+import {topKIndices} from '../../numeric/select.js';
 import type {Activation} from '../../model/config.js';
 
 export type GroupScore = 'max' | 'sum';

@@ -13,7 +13,7 @@
 import {batchReadBytes, type Backend, type Vec} from '../../backends/backend.js';
 import type {FfnOverride, FfnRunInfo} from '../../decode/forward.js';
 import {ffnTopKByMagnitude, type ModelConfig} from '../../model/config.js';
-import {ffnBytes, type LayerWeights} from '../../model/weights.js';
+import {ffnBytes, type LayerWeights} from '../../decode/weights.js';
 import {groupRows, padGroups, pickGroups, unionGroups, type GroupScore} from './groups.js';
 import type {SoftmaxPredictor} from '../predictor/predictor.js';
 import {UploadedPredictor} from '../predictor/uploaded.js';

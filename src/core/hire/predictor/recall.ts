@@ -5,7 +5,7 @@
  * that survives into the candidates. Ordering everywhere is topKIndices's: value descending, ties
  * by lower index, NaN last.
  */
-import {kthLargest, topKIndices} from '../../decode/sampler.js';
+import {kthLargest, topKIndices} from '../../numeric/select.js';
 import {roundUpF32} from '../../numeric/linalg.js';
 
 /** |top-k(exact) ∩ top-k'(approx)| / k. */

@@ -2,7 +2,7 @@
  * Predictors with random tensors of a chosen kind and size, for speed measurements on synthetic
  * shapes: a step's cost does not depend on the values, only on the shapes and k'.
  */
-import {createRng} from '../../decode/sampler.js';
+import {createRng} from '../../numeric/rng.js';
 import {quantize, type QuantBits} from '../../numeric/quant.js';
 import {predictorName, type SoftmaxKind, type SoftmaxPredictor} from './predictor.js';
 

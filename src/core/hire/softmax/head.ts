@@ -8,7 +8,7 @@
 import type {Backend, Mat, Vec} from '../../backends/backend.js';
 import {batchReadBytes} from '../../backends/backend.js';
 import type {BatchHeadResult, HeadResult, HeadStats, OutputHead} from '../../decode/output-head.js';
-import {topKIndices} from '../../decode/sampler.js';
+import {topKIndices} from '../../numeric/select.js';
 import {padGroups, unionGroups} from '../ffn/groups.js';
 import {certifiedTopK} from '../predictor/recall.js';
 import type {SoftmaxPredictor} from '../predictor/predictor.js';

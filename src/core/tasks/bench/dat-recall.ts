@@ -8,7 +8,7 @@
 import os from 'node:os';
 import {readCorpus} from '../corpus.js';
 import {DenseHead} from '../../decode/output-head.js';
-import {topKIndices} from '../../decode/sampler.js';
+import {topKIndices} from '../../numeric/select.js';
 import {Session} from '../../engine/session.js';
 import {readManifest, readPredictor} from '../../hire/bundle/bundle.js';
 import {HireSoftmaxHead} from '../../hire/softmax/head.js';

@@ -8,7 +8,7 @@
  * is one thread); larger counts are for the bytes and recall figures.
  */
 import os from 'node:os';
-import {argmax} from '../../decode/sampler.js';
+import {argmax} from '../../numeric/select.js';
 import {UsageError} from '../../errors.js';
 import {isBundle, readManifest} from '../../hire/bundle/bundle.js';
 import {defaultRank} from '../../hire/predictor/fit.js';

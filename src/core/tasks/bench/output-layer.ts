@@ -4,7 +4,7 @@
  */
 import {createBackend} from '../../backends/index.js';
 import {DenseHead, type OutputHead} from '../../decode/output-head.js';
-import {createRng} from '../../decode/sampler.js';
+import {createRng} from '../../numeric/rng.js';
 import {UsageError} from '../../errors.js';
 import {HireSoftmaxHead} from '../../hire/softmax/head.js';
 import {predictorBytes, type SoftmaxKind} from '../../hire/predictor/predictor.js';

@@ -6,10 +6,9 @@
  */
 import os from 'node:os';
 import type {Backend} from '../../backends/backend.js';
-import {CpuKernels} from '../../backends/cpu/kernels.js';
-import {measureBandwidth} from '../../backends/cpu/bandwidth.js';
+import {measureMemoryBandwidth} from '../../backends/index.js';
 import {DenseHead, type OutputHead} from '../../decode/output-head.js';
-import {argmax} from '../../decode/sampler.js';
+import {argmax} from '../../numeric/select.js';
 import type {Section} from '../../decode/forward.js';
 import {Session} from '../../engine/session.js';
 import {UsageError} from '../../errors.js';
@@ -148,12 +147,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   let probe: number | null = null;
   if (opts.probe ?? true) {
     opts.onProgress?.('measuring memory bandwidth');
-    const kernels = await CpuKernels.create({threads});
-    try {
-      probe = measureBandwidth(kernels).bytesPerSecond;
-    } finally {
-      kernels.dispose();
-    }
+    probe = await measureMemoryBandwidth(threads);
   }
 
   opts.onProgress?.(`loading ${dir}`);

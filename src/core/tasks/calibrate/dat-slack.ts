@@ -5,8 +5,11 @@
  * slacks; the chosen slack per (D, k) is the smallest whose recall is within `maxLoss` of
  * single-device HiRE. Pure and streaming: add one token at a time.
  */
-import {topKIndices} from '../../decode/sampler.js';
+import {topKIndices} from '../../numeric/select.js';
 import type {PredictorRecord} from '../../hire/bundle/bundle.js';
+import type {DatCalibration, DatSlackEntry} from '../../hire/bundle/dat-section.js';
+
+export type {DatCalibration, DatSlackEntry} from '../../hire/bundle/dat-section.js';
 import {sliceValues} from '../../parallel/dat-top-k.js';
 import {vocabSlices, type VocabLayout} from '../../parallel/shard-plan.js';
 
@@ -14,30 +17,6 @@ export const DEFAULT_DAT_DEVICES = [2, 4, 8];
 export const DEFAULT_DAT_SLACKS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256];
 /** Recall loss (absolute, 0.005 = half a point) DaT may have against single-device HiRE. */
 export const DEFAULT_DAT_MAX_LOSS = 0.005;
-
-/** One (D, k, k') calibration: recall of single-device HiRE and of DaT at each slack. */
-export interface DatSlackEntry {
-  devices: number;
-  k: number;
-  kPrime: number;
-  /** Mean recall@k of single-device HiRE at k'. */
-  single: number;
-  /** Mean recall@k of DaT at slacks[i]. */
-  dat: number[];
-  /** The smallest slack within maxLoss of single (null: none on the grid). */
-  slack: number | null;
-}
-
-/** What hire.json stores under softmax.dat. */
-export interface DatCalibration {
-  predictor: string;
-  /** How the vocabulary was split (absent: contiguous, as the first calibrations did). */
-  layout?: VocabLayout;
-  maxLoss: number;
-  slacks: number[];
-  tokens: number;
-  entries: DatSlackEntry[];
-}
 
 export class DatRecallAccumulator {
   private readonly single: number[];
@@ -100,31 +79,6 @@ function hits(exactTop: Int32Array, k: number, inCandidates: (id: number) => boo
   let h = 0;
   for (let j = 0; j < kk; j++) if (inCandidates(exactTop[j]!)) h++;
   return kk ? h / kk : 1;
-}
-
-/**
- * The slack for D devices at (k, k'): the calibrated entry with that D and k' (and the nearest k
- * at or above), else the largest calibrated slack for D scaled by k' / its k', else `fallback`.
- */
-export function lookupSlack(
-  cal: DatCalibration | undefined,
-  devices: number,
-  k: number,
-  kPrime: number,
-  fallback: number,
-  layout: VocabLayout = 'strided',
-): {slack: number; calibrated: boolean} {
-  if (devices <= 1) return {slack: 0, calibrated: true};
-  const usable = cal && (cal.layout ?? 'contiguous') === layout ? cal.entries : [];
-  const forD = usable.filter((e) => e.devices === devices && e.slack !== null);
-  const exact = forD.filter((e) => e.kPrime === kPrime).sort((a, b) => a.k - b.k);
-  const hit = exact.find((e) => e.k >= k) ?? exact[exact.length - 1];
-  if (hit) return {slack: hit.slack!, calibrated: true};
-  if (forD.length) {
-    const ratio = Math.max(...forD.map((e) => e.slack! / e.kPrime));
-    return {slack: Math.ceil(ratio * kPrime), calibrated: true};
-  }
-  return {slack: fallback, calibrated: false};
 }
 
 /** The (k, k') pairs to calibrate: every k with a k' for the recall target in the predictor's table. */

@@ -25,6 +25,9 @@ import {fitPredictors} from '../../hire/predictor/fit.js';
 import {lowRankLogits, lowRankQuantLogits} from '../../hire/predictor/fit-lowrank.js';
 import {quantMatvec} from '../../numeric/quant.js';
 import {predictorBytes, predictorMeta, type PredictorMeta, type SoftmaxKind, type SoftmaxPredictor} from '../../hire/predictor/predictor.js';
+import type {FfnLayerRecord} from '../../hire/bundle/ffn-section.js';
+
+export type {FfnLayerRecord} from '../../hire/bundle/ffn-section.js';
 
 export interface FfnFitRequest {
   /** Predictor kinds to try per layer (default: quant). */
@@ -48,19 +51,6 @@ export interface FfnFitRequest {
 }
 
 /** One layer's calibration outcome, as hire.json records it. */
-export interface FfnLayerRecord {
-  predictor: PredictorMeta;
-  /** Predictors tried and their k'_g at the selection target (null: not reached). */
-  tried: {name: string; bytesPerToken: number; kPrime: number | null}[];
-  nStatic: number;
-  /** Mean held-out recall at k'_g = 0..nGroups - nStatic (selected predictor). */
-  recall: number[];
-  /** recall target -> k'_g (null: not reachable; the layer then reads every group). */
-  kPrime: Record<string, number | null>;
-  /** Share of calibration tokens each (permuted) group is active on. */
-  groupActivity: number[];
-}
-
 export interface FfnCalibration {
   records: FfnLayerRecord[];
   predictors: SoftmaxPredictor[];

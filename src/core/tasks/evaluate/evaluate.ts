@@ -10,7 +10,7 @@ import path from 'node:path';
 import type {Vec} from '../../backends/backend.js';
 import {readCorpus} from '../corpus.js';
 import {DenseHead} from '../../decode/output-head.js';
-import {topKIndices} from '../../decode/sampler.js';
+import {topKIndices} from '../../numeric/select.js';
 import {Session} from '../../engine/session.js';
 import {BundleError, DataError, UsageError} from '../../errors.js';
 import {openModel} from '../../model/load.js';

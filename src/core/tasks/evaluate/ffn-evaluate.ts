@@ -15,9 +15,9 @@
 import type {Vec} from '../../backends/backend.js';
 import {Transformer, type FfnProbe} from '../../decode/forward.js';
 import {DenseHead} from '../../decode/output-head.js';
-import {argmax} from '../../decode/sampler.js';
+import {argmax} from '../../numeric/select.js';
 import {ffnTopKByMagnitude} from '../../model/config.js';
-import {ffnBytes} from '../../model/weights.js';
+import {ffnBytes} from '../../decode/weights.js';
 import type {Session} from '../../engine/session.js';
 import {readFfnPlans, type FfnManifest} from '../../hire/bundle/ffn-section.js';
 import {ffnRecall, topNeurons} from '../../hire/ffn/groups.js';

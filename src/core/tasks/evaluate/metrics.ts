@@ -15,7 +15,7 @@
  * q = p_S, so kl = 0 and reverseKl = -log(1 - tailMass): the only loss is the dropped tail. kl
  * becomes informative when the hidden state itself differs (HiRE-FFN, a quantised exact stage).
  */
-import {logSoftmax} from '../../decode/sampler.js';
+import {logSoftmax} from '../../numeric/softmax.js';
 
 export interface KlResult {
   /** KL(p_S || q) in nats, p_S = dense restricted to the candidates and renormalised. */

@@ -8,7 +8,7 @@
  * plus RMSNorm and the RoPE rotation, written the way Hugging Face Llama computes them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {kthLargest} from '../../decode/sampler.js';
+import {kthLargest} from '../../numeric/select.js';
 
 type Forward = (x: tf.Tensor, save: tf.GradSaveFunc) => {
   value: tf.Tensor;

@@ -4,7 +4,7 @@
  * directory, score the bigram baseline, and sample text from a written model with our decoder.
  */
 import fs from 'node:fs';
-import {acquireEngine, type Engine} from '../../backends/tfjs/engine.js';
+import {acquireTfjsEngine as acquireEngine, type TfjsEngine as Engine} from '../../backends/index.js';
 import {DEFAULT_CORPUS, splitText} from '../corpus.js';
 import {generateTokens} from '../../decode/generate.js';
 import type {SamplingOptions} from '../../decode/sampler.js';

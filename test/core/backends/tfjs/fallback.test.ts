@@ -9,7 +9,8 @@ import {ReferenceBackend} from '../../../../src/core/backends/reference/referenc
 import {createTfjsBackend, type TfjsBackend} from '../../../../src/core/backends/tfjs/tfjs-backend.js';
 import {Transformer} from '../../../../src/core/decode/forward.js';
 import {Session} from '../../../../src/core/engine/session.js';
-import {openModel, uploadWeights} from '../../../../src/core/model/load.js';
+import {openModel} from '../../../../src/core/model/load.js';
+import {uploadWeights} from '../../../../src/core/decode/weights.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../../../helpers/shared.js';
 import {expectClose, randomArray, randomMatrix, rng} from './helpers.js';
 import {greedyIds} from '../../../helpers/greedy.js';

@@ -13,7 +13,7 @@ import {logitsOver} from '../../../helpers/logits.js';
 import {openModel} from '../../../../src/core/model/load.js';
 import {writeSyntheticCheckpoint, type SyntheticSpec} from '../../../../src/core/model/synthetic.js';
 import {writeSafetensors} from '../../../../src/core/model/formats/safetensors/index.js';
-import {relayoutWeights} from '../../../../src/core/hire/bundle/ffn-section.js';
+import {relayoutWeights} from '../../../../src/core/tasks/calibrate/ffn-bundle.js';
 import {installFfnPlans} from '../../../../src/core/hire/ffn/setup.js';
 import {syntheticFfnPlans} from '../../../../src/core/hire/ffn/synthetic-plans.js';
 import {rng} from '../../../helpers/random.js';

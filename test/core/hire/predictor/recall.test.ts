@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest';
-import {createRng, topKIndices} from '../../../../src/core/decode/sampler.js';
+import {createRng} from '../../../../src/core/numeric/rng.js';
+import {topKIndices} from '../../../../src/core/numeric/select.js';
 import {gaussianMatrix} from '../../../../src/core/numeric/linalg.js';
 import {fitLowRankSvd, lowRankLogits, lowRankRowErrors} from '../../../../src/core/hire/predictor/fit-lowrank.js';
 import {certifiedTopK, chooseKPrime, defaultKPrimeGrid, recallAtK, recallCurve} from '../../../../src/core/hire/predictor/recall.js';

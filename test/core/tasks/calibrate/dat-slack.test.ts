@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest';
-import {DatRecallAccumulator, lookupSlack, type DatCalibration} from '../../../../src/core/tasks/calibrate/dat-slack.js';
-import {topKIndices} from '../../../../src/core/decode/sampler.js';
+import {DatRecallAccumulator, type DatCalibration} from '../../../../src/core/tasks/calibrate/dat-slack.js';
+import {lookupSlack} from '../../../../src/core/parallel/heads.js';
+import {topKIndices} from '../../../../src/core/numeric/select.js';
 import {rng} from '../../../helpers/random.js';
 
 describe('DaT slack calibration', () => {

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {softmax} from '../../../../src/core/decode/sampler.js';
+import {softmax} from '../../../../src/core/numeric/softmax.js';
 import {
   candidateKl,
   candidateLogProb,

@@ -1,0 +1,293 @@
+/**
+ * Selection over typed arrays: argmax, the indices of the k largest values, the k-th largest value,
+ * a full descending order. NaN ranks as -Infinity everywhere; ties go to the lower index. Used by
+ * sampling, HiRE's candidate stages, backends' top-k and calibration.
+ */
+
+
+/** NaN sorts below everything (it is never chosen while a number is available). */
+function key(v: number): number {
+  return v === v ? v : -Infinity;
+}
+
+/** Index of the largest value, ties -> lowest index; NaN is ignored. -1 when empty or all NaN. */
+export function argmax(x: Float32Array): number {
+  let best = -1;
+  let bestVal = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v > bestVal || (best < 0 && v === -Infinity)) {
+      best = i;
+      bestVal = v;
+    }
+  }
+  return best;
+}
+
+/**
+ * Indices of the k largest values, sorted by value descending, ties by lower index (NaN counts as
+ * -Infinity, so it ranks with -Infinity, by index, below every number).
+ *
+ * Large inputs with k a small fraction of n (the decoding case: tens of thousands of logits, k in
+ * the hundreds) take one cheap pass: a threshold t from a strided sample, every index with
+ * x[i] >= t collected, and only those sorted. Whenever at least k values are >= t, the k-th largest
+ * value is >= t, so the collected indices hold the whole top k, ties at the k-th value included,
+ * and the result is exact. A sample that guesses badly (too few or far too many values above t, or
+ * t at -Infinity, where NaN would be missed) falls back to a size-k heap, O(n log k).
+ */
+export function topKIndices(x: Float32Array, k: number): Int32Array {
+  const n = x.length;
+  const kk = Math.max(0, Math.min(Math.floor(k), n));
+  if (!(kk > 0)) return new Int32Array(0);
+  if (n >= SELECT_MIN_N && kk * 8 <= n) {
+    const fast = topKByThreshold(x, kk);
+    if (fast !== null) return fast;
+  }
+  return topKByHeap(x, kk);
+}
+
+/** Below this many values the heap is as fast as sampling. */
+const SELECT_MIN_N = 2048;
+/** Most values sampled for the threshold (a quarter of n below 8192). */
+const SAMPLE = 2048;
+
+/**
+ * The top kk of x via a sampled threshold (see topKIndices), or null when the sample missed:
+ * fewer than kk values >= t, more than the candidate budget, or t not above -Infinity.
+ */
+function topKByThreshold(x: Float32Array, kk: number): Int32Array | null {
+  const n = x.length;
+  const size = Math.min(SAMPLE, n >> 2);
+  // Expected sample values above the k-th largest, plus a margin so that t usually lies below it.
+  const expected = (kk * size) / n;
+  const ids = scratchInt32(0, Math.max(8 * kk, 4096));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const margin = attempt === 0 ? 2.5 * Math.sqrt(expected) + 4 : 12 * Math.sqrt(expected) + 32;
+    const t = sampledRank(x, size, Math.min(size - 1, Math.ceil(expected + margin)));
+    if (!(t > -Infinity)) return null;
+    const m = collectAtLeast(x, t, ids);
+    if (m < 0) return null; // over budget
+    if (m >= kk) return sortCandidates(x, ids, m).slice(0, kk);
+  }
+  return null;
+}
+
+/**
+ * Indices i (ascending) with x[i] >= t into ids; their count, or -1 past ids.length. NaN >= t is
+ * false, and NaN ranks below any t > -Infinity, so leaving NaN out is right. Eight comparisons
+ * are OR-ed before one branch: candidates are rare, and this mispredicts far less than one
+ * branch per value.
+ */
+function collectAtLeast(x: Float32Array, t: number, ids: Int32Array): number {
+  const n = x.length;
+  const cap = ids.length;
+  let m = 0;
+  let i = 0;
+  for (const n8 = n - (n % 8); i < n8; i += 8) {
+    if (
+      ((x[i]! >= t) as unknown as number) |
+      ((x[i + 1]! >= t) as unknown as number) |
+      ((x[i + 2]! >= t) as unknown as number) |
+      ((x[i + 3]! >= t) as unknown as number) |
+      ((x[i + 4]! >= t) as unknown as number) |
+      ((x[i + 5]! >= t) as unknown as number) |
+      ((x[i + 6]! >= t) as unknown as number) |
+      ((x[i + 7]! >= t) as unknown as number)
+    ) {
+      for (let j = i; j < i + 8; j++) {
+        if (x[j]! >= t) {
+          if (m === cap) return -1;
+          ids[m++] = j;
+        }
+      }
+    }
+  }
+  for (; i < n; i++) {
+    if (x[i]! >= t) {
+      if (m === cap) return -1;
+      ids[m++] = i;
+    }
+  }
+  return m;
+}
+
+/**
+ * ids[0, m) (ascending, non-NaN values) reordered by value descending, ties by lower index: a
+ * stable least-significant-digit radix sort, one byte per pass, on a key that orders the
+ * float32 values descending (-0 as +0). Stability keeps equal values in index order. Bytes that
+ * are the same for every key (usually the top one: candidates share sign and exponent) are
+ * skipped.
+ */
+function sortCandidates(x: Float32Array, ids: Int32Array, m: number): Int32Array {
+  const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
+  let keyA = scratchUint32(0, m);
+  let keyB = scratchUint32(1, m);
+  let idA = ids.subarray(0, m);
+  let idB = scratchInt32(1, m);
+  const counts = scratchInt32(2, 1024).fill(0); // 4 byte positions x 256
+  for (let j = 0; j < m; j++) {
+    const b = bits[idA[j]!]!;
+    // Non-negative floats order like their bits, above every negative one; negative floats
+    // order like the complement of theirs. Descending: the complement of that order.
+    const k = b >= 0 ? 0x7fffffff - b : b === -0x80000000 ? 0x7fffffff : b >>> 0;
+    keyA[j] = k;
+    counts[k & 255]!++;
+    counts[256 + ((k >>> 8) & 255)]!++;
+    counts[512 + ((k >>> 16) & 255)]!++;
+    counts[768 + (k >>> 24)]!++;
+  }
+  for (let pass = 0; pass < 4; pass++) {
+    const base = pass * 256;
+    const shift = pass * 8;
+    if (counts[base + ((keyA[0]! >>> shift) & 255)] === m) continue; // one value for every key
+    let sum = 0;
+    for (let d = base; d < base + 256; d++) {
+      const c = counts[d]!;
+      counts[d] = sum;
+      sum += c;
+    }
+    for (let j = 0; j < m; j++) {
+      const k = keyA[j]!;
+      const at = counts[base + ((k >>> shift) & 255)]!++;
+      keyB[at] = k;
+      idB[at] = idA[j]!;
+    }
+    const keys = keyA;
+    keyA = keyB;
+    keyB = keys;
+    const order = idA;
+    idA = idB;
+    idB = order;
+  }
+  return idA;
+}
+
+// Reused work buffers of topKByThreshold (it runs once per decoded token; fresh arrays each
+// time only feed the garbage collector). Contents are garbage between calls.
+const int32Scratch: Int32Array[] = [];
+const uint32Scratch: Uint32Array[] = [];
+
+/** Work buffer `slot` with at least `n` elements (a view of exactly n). */
+function scratchInt32(slot: number, n: number): Int32Array {
+  let a = int32Scratch[slot];
+  if (!a || a.length < n) int32Scratch[slot] = a = new Int32Array(Math.max(n, 2 * (a?.length ?? 0)));
+  return a.subarray(0, n);
+}
+
+function scratchUint32(slot: number, n: number): Uint32Array {
+  let a = uint32Scratch[slot];
+  if (!a || a.length < n) uint32Scratch[slot] = a = new Uint32Array(Math.max(n, 2 * (a?.length ?? 0)));
+  return a.subarray(0, n);
+}
+
+/**
+ * The rank-th largest (0 = largest) of `count` values of x taken at a fixed stride, NaN read as
+ * -Infinity: the largest rank + 1 kept in a small ascending array, so most samples cost one
+ * comparison.
+ */
+function sampledRank(x: Float32Array, count: number, rank: number): number {
+  const keep = rank + 1;
+  const top = new Float64Array(keep).fill(-Infinity); // top[0] is the smallest kept
+  const step = Math.floor(x.length / count);
+  for (let j = 0, i = 0; j < count; j++, i += step) {
+    const v = key(x[i]!);
+    if (v <= top[0]!) continue;
+    let p = 1;
+    while (p < keep && top[p]! < v) {
+      top[p - 1] = top[p]!;
+      p++;
+    }
+    top[p - 1] = v;
+  }
+  return top[0]!;
+}
+
+/** topKIndices by a size-kk min-heap whose root is the worst kept entry; O(n log kk). */
+function topKByHeap(x: Float32Array, kk: number): Int32Array {
+  const n = x.length;
+  const heapIdx = new Int32Array(kk);
+  const heapVal = new Float64Array(kk);
+  // a is worse than b: lower value, or equal value and higher index.
+  const worse = (va: number, ia: number, vb: number, ib: number) => va < vb || (va === vb && ia > ib);
+  const siftDown = (pos: number, size: number) => {
+    for (;;) {
+      const l = 2 * pos + 1;
+      if (l >= size) return;
+      const r = l + 1;
+      let w = l;
+      if (r < size && worse(heapVal[r], heapIdx[r], heapVal[l], heapIdx[l])) w = r;
+      if (!worse(heapVal[w], heapIdx[w], heapVal[pos], heapIdx[pos])) return;
+      swap(pos, w);
+      pos = w;
+    }
+  };
+  const swap = (a: number, b: number) => {
+    const ti = heapIdx[a];
+    heapIdx[a] = heapIdx[b];
+    heapIdx[b] = ti;
+    const tv = heapVal[a];
+    heapVal[a] = heapVal[b];
+    heapVal[b] = tv;
+  };
+  for (let i = 0; i < kk; i++) {
+    heapIdx[i] = i;
+    heapVal[i] = key(x[i]);
+  }
+  for (let i = (kk >> 1) - 1; i >= 0; i--) siftDown(i, kk);
+  for (let i = kk; i < n; i++) {
+    const v = key(x[i]);
+    // Later indices lose ties, so only a strictly larger value enters.
+    if (v > heapVal[0]) {
+      heapVal[0] = v;
+      heapIdx[0] = i;
+      siftDown(0, kk);
+    }
+  }
+  // Heap sort in place: repeatedly move the worst to the end -> best first.
+  for (let size = kk - 1; size > 0; size--) {
+    swap(0, size);
+    siftDown(0, size);
+  }
+  return heapIdx;
+}
+
+/**
+ * The k-th largest value of x (1 <= k <= x.length; k is clamped), NaN counting as -Infinity.
+ * Quickselect (Hoare partition, median-of-three pivot) on a copy: x is not modified.
+ */
+export function kthLargest(x: Float32Array, k: number): number {
+  const a = Float32Array.from(x, (v) => (v === v ? v : -Infinity));
+  const target = a.length - Math.max(1, Math.min(Math.floor(k), a.length)); // its index in ascending order
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const [p, q, r] = [a[lo]!, a[mid]!, a[hi]!];
+    const pivot = p < q ? (q < r ? q : p < r ? r : p) : p < r ? p : q < r ? r : q;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
+  }
+  return a[target]!;
+}
+
+/** All indices sorted by value descending, ties by lower index (NaN last). O(n log n). */
+export function argsortDescending(x: Float32Array): Int32Array {
+  const order = new Int32Array(x.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  order.sort((a, b) => key(x[b]) - key(x[a]) || a - b);
+  return order;
+}
