@@ -187,7 +187,7 @@ export const evalFlags = {
   }),
   predictor: Flags.string({description: 'Predictor to evaluate (repeatable; default: every predictor in the bundle).', multiple: true}),
   ffn: ffnFlags.ffn,
-  'no-ffn': Flags.boolean({description: 'Deprecated: --ffn off.', hidden: true, deprecated: {to: '--ffn off'}}),
+  'no-ffn': Flags.boolean({description: 'Deprecated: --ffn off.', hidden: true, deprecated: {message: 'The "--no-ffn" flag has been deprecated. Use "--ffn off" instead.'}}),
 };
 
 /** `hire bench`: the model, the decode timed, and the rows beside dense. */
