@@ -10,7 +10,7 @@ import type {SoftmaxKind} from '../core/hire/predictor/predictor.js';
 import type {QuantBits} from '../core/numeric/quant.js';
 import {DEMO_BUNDLE_DIR, DEMO_MODEL_DIR} from '../core/model/defaults.js';
 import {DEFAULT_FFN_SLACK} from '../core/parallel/shard-ffn-select.js';
-import {DEFAULT_KS} from '../core/tasks/calibrate/calibrate.js';
+import {DEFAULT_KS, DEFAULT_RECALL_TARGETS} from '../core/tasks/calibrate/calibrate.js';
 import {DEFAULT_EVAL_SEQ_LEN, DEFAULT_EVAL_TOKENS} from '../core/tasks/evaluate/evaluate.js';
 
 import type {BenchDtype} from '../core/tasks/bench/models.js';
@@ -45,6 +45,8 @@ export const DEFAULTS = deepFreeze({
     seqLen: 128,
     seed: 1,
     ks: [...DEFAULT_KS],
+    /** Recall targets every bundle's k' tables hold (besides `recall`). */
+    recallTargets: [...DEFAULT_RECALL_TARGETS],
     /** HiRE-FFN calibration: neurons per group, group score, static threshold, random swaps per neuron. */
     ffn: {groupSize: 8, score: 'max' as 'max' | 'sum', staticThreshold: 0.5, refine: 0, permute: true},
   },

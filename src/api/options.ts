@@ -11,8 +11,6 @@ import {validateSamplingOptions, type SamplingOptions as CoreSampling} from '../
 import {UsageError} from '../core/errors.js';
 import {GENERATE_DEFAULTS, type FfnMode, type MergeMode} from './defaults.js';
 
-export {GENERATE_DEFAULTS} from './defaults.js';
-
 export interface LoadOptions {
   /** Compute backend: 'cpu' (WebAssembly SIMD + worker threads), 'tfjs', 'webgpu' or 'reference' (default DEFAULTS.backend). */
   backend?: BackendName | (string & {});

@@ -135,7 +135,7 @@ export const calibrateFlags = {
   bits: Flags.string({description: 'Bits of the quantised predictors.', options: ['8', '4', '2']}),
   'group-size': Flags.integer({description: 'Columns per scale for --softmax quant (default 64).', min: 1}),
   k: intListFlag({description: 'Top-k sizes to measure recall for, e.g. 1,8,40.', default: [...DEFAULTS.calibrate.ks]}),
-  recall: numberFlag({description: 'Recall target used to choose the predictor (also stored with 0.9, 0.95, 0.99, 0.999).', default: DEFAULTS.recall}),
+  recall: numberFlag({description: `Recall target used to choose the predictor (also stored with ${DEFAULTS.calibrate.recallTargets.join(', ')}).`, default: DEFAULTS.recall}),
   tokens: Flags.integer({description: 'Calibration tokens to use (fit + held out).', default: DEFAULTS.calibrate.tokens, min: 80}),
   'seq-len': Flags.integer({description: 'Tokens per sequence while collecting hidden states.', default: DEFAULTS.calibrate.seqLen, min: 1}),
   seed: Flags.integer({description: 'Seed of the randomized SVD.', default: DEFAULTS.calibrate.seed}),
