@@ -2,10 +2,11 @@
  * Every flag of the commands, in groups that commands spread into their `flags`, declared once so
  * that a flag's name, meaning, help text and default cannot drift apart between commands. Each
  * default is read from DEFAULTS (src/api/defaults.ts), the object the library API fills its
- * options from. A spelling means one thing in every command; commands that measure several
- * settings in one run (eval, bench) take comma-separated lists where generate takes one value.
- * Renamed flags keep their old spelling as a deprecated alias. Parsed values of a group have the
- * type FlagValues<typeof group>.
+ * options from. A spelling means one thing in every command; bench, which times several settings
+ * in one run, takes comma-separated lists where generate takes one value (--devices, --batch,
+ * --merge), and a list gets a plural name where the single value is a different flag (eval's
+ * --k-primes, --k-prime elsewhere). Renamed flags keep their old spelling as a deprecated alias.
+ * Parsed values of a group have the type FlagValues<typeof group>.
  */
 import {Errors, Flags, type Interfaces} from '@oclif/core';
 import {AVAILABLE_BACKENDS, SOFTMAX_KINDS, TEXT_DATA_MAX_BYTES, formatSize} from '../api/catalog.js';
