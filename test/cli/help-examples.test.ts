@@ -23,7 +23,7 @@ describe('--help examples', () => {
       const aliases = Object.values(command.flags).flatMap((f) => ((f as {aliases?: string[]}).aliases ?? []).map((a) => `--${a}`));
       for (const example of command.examples as string[]) {
         const argv = words(example.replace(`<%= config.bin %> ${name}`, '')).filter((w) => w !== '>' && !w.endsWith('.json'));
-        await expect(Parser.parse(argv, {flags: {...command.baseFlags, ...command.flags} as never, args: command.args, strict: true}), example).resolves.toBeDefined();
+        await expect(Parser.parse(argv, {flags: {...command.baseFlags, ...command.flags} as never, args: command.args as never, strict: true}), example).resolves.toBeDefined();
         expect(argv.filter((w) => aliases.includes(w)), example).toEqual([]);
       }
     });
