@@ -7,6 +7,8 @@
  *   calibrate                fit predictors, measure recall, write a bundle
  *   evaluate                 recall, top-1, KL, perplexity: dense against HiRE
  *   bench                    tokens/s and bandwidth utilisation, dense against HiRE
+ *   resolveModel / pullModel a model reference as a directory; Hugging Face downloads into its cache
+ *   listCache / clearCache   what hire and the Hugging Face cache hold, and removing it
  *   errors                   one class per failure kind, each with a stable `code`
  */
 import {DEMO_BUNDLE_DIR, DEMO_MODEL_DIR} from './core/model/defaults.js';
@@ -23,6 +25,10 @@ export {evaluate} from './api/evaluate.js';
 export type {EvaluateOptions, EvalReport, EvalRow} from './api/evaluate.js';
 export {bench} from './api/bench.js';
 export type {BenchOptions, BenchReport, BenchRow} from './api/bench.js';
+export {resolveModel, pullModel} from './api/hub.js';
+export type {HubOptions, ResolveOptions, ResolvedModel, PullResult, PulledFile} from './api/hub.js';
+export {listCache, clearCache} from './api/cache.js';
+export type {CacheEntry, CacheListing, CacheClearResult, CacheOptions} from './api/cache.js';
 export {GENERATE_DEFAULTS} from './api/options.js';
 export type {LoadOptions, GenerateOptions, SamplingOptions, HireOptions} from './api/options.js';
 export type {ProgressEvent, ProgressCallback, TaskOptions} from './api/progress.js';
@@ -47,6 +53,7 @@ export {
   IoError,
   AbortError,
   DisposedError,
+  HubError,
 } from './core/errors.js';
 export type {ErrorCode} from './core/errors.js';
 

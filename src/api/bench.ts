@@ -8,14 +8,17 @@ import type {QuantBits} from '../core/numeric/quant.js';
 import type {SoftmaxKind} from '../core/hire/predictor/predictor.js';
 import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
 import {coreProgress, type TaskOptions} from './progress.js';
+import {resolveModel} from './hub.js';
 import type {SyntheticFfnSpec} from '../core/hire/ffn/synthetic-plans.js';
 
 export type {BenchReport, BenchRow, BatchRow} from '../core/tasks/bench/run.js';
 export type {SyntheticFfnSpec} from '../core/hire/ffn/synthetic-plans.js';
 
 export interface BenchOptions extends TaskOptions {
-  /** Model directory or bundle (default: the demo bundle, unless `shape` is given). */
+  /** Model directory, bundle or Hugging Face id (default: the demo bundle, unless `shape` is given). */
   model?: string;
+  /** `model` may be a Hugging Face id; download it when the cache lacks it (default false). */
+  download?: boolean;
   /** A named synthetic shape (seeded random weights, cached), e.g. 'llama-110m', instead of `model`. */
   shape?: string;
   /** Weight dtype of the synthetic shape (default 'f32'). */
@@ -55,8 +58,10 @@ export interface BenchOptions extends TaskOptions {
 
 export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
   const progress = coreProgress('bench', options);
+  const ref = options.model ?? (options.shape ? undefined : DEMO_BUNDLE_DIR);
+  const model = ref === undefined ? undefined : (await resolveModel(ref, {download: options.download, onProgress: options.onProgress, signal: options.signal})).dir;
   return runBench({
-    model: options.model ?? (options.shape ? undefined : DEMO_BUNDLE_DIR),
+    model,
     shape: options.shape,
     dtype: options.dtype,
     backend: options.backend ?? 'cpu',

@@ -6,6 +6,7 @@ import {removeStagedDirs} from '../core/hire/bundle/staging.js';
 import {calibrate as calibrateCore, type CalibrateOptions as CoreCalibrateOptions, type CalibrationResult} from '../core/tasks/calibrate/calibrate.js';
 import {DEMO_MODEL_DIR} from '../core/model/defaults.js';
 import {coreProgress, type TaskOptions} from './progress.js';
+import {resolveModel} from './hub.js';
 
 export type {CalibrationResult} from '../core/tasks/calibrate/calibrate.js';
 
@@ -15,7 +16,10 @@ export type {CalibrationResult} from '../core/tasks/calibrate/calibrate.js';
  */
 export type CalibrateOptions = Omit<CoreCalibrateOptions, 'model' | 'onProgress' | 'onWarning'> &
   Partial<Pick<CoreCalibrateOptions, 'model'>> &
-  TaskOptions;
+  TaskOptions & {
+    /** `model` may be a Hugging Face id; download it when the cache lacks it (default false). */
+    download?: boolean;
+  };
 
 /**
  * Installs no signal handlers (yours keep working as they were): while the call runs, a
@@ -24,11 +28,14 @@ export type CalibrateOptions = Omit<CoreCalibrateOptions, 'model' | 'onProgress'
  * `<out>.hire-tmp-<pid>-<hex>`; the next calibrate() for the same out removes it.
  */
 export async function calibrate(options: CalibrateOptions = {}): Promise<CalibrationResult> {
-  const {onProgress: _p, onWarning, signal: _s, model, ...rest} = options;
+  const {onProgress: _p, onWarning, signal: _s, model, download, ...rest} = options;
   const onProgress = coreProgress('calibration', options);
+  const resolved = await resolveModel(model ?? DEMO_MODEL_DIR, {download, onProgress: options.onProgress, signal: options.signal});
+  // a Hub model's bundle is named after the model, not after its snapshot's commit hash
+  const out = rest.out ?? (resolved.repo ? `${resolved.repo.id.split('/')[1]}.hire` : undefined);
   process.on('exit', removeStagedDirs);
   try {
-    return await calibrateCore({...rest, model: model ?? DEMO_MODEL_DIR, onProgress, onWarning});
+    return await calibrateCore({...rest, out, model: resolved.dir, onProgress, onWarning});
   } finally {
     process.removeListener('exit', removeStagedDirs);
   }

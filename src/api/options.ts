@@ -9,6 +9,12 @@
 import type {BackendName} from '../core/backends/backend.js';
 
 export interface LoadOptions {
+  /**
+   * When the model is a Hugging Face id (`org/name[@revision]`) that the Hugging Face cache does
+   * not hold: download it into the cache (default false: a HubError says how to get it). A cached
+   * model is loaded without any request either way.
+   */
+  download?: boolean;
   /** Compute backend: 'cpu' (default, WebAssembly SIMD + worker threads), 'tfjs', 'webgpu' or 'reference'. */
   backend?: BackendName | (string & {});
   /** Worker threads of the cpu backend (default: every core). */
@@ -18,7 +24,7 @@ export interface LoadOptions {
    * is missing, 'none' skips it (prompts must then be token ids; text is the ids joined by spaces).
    */
   tokenizer?: 'required' | 'optional' | 'none';
-  /** Weight upload progress. */
+  /** Weight upload progress (and download progress, per file in bytes, with `download`). */
   onProgress?: (event: {stage: string; done: number; total: number}) => void;
   /** Non-fatal problems (e.g. the tfjs wasm -> cpu fallback). Default: ignored. */
   onWarning?: (message: string) => void;
