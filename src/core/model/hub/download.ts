@@ -54,7 +54,7 @@ export interface PullResult {
 /** Downloads what the cache lacks of `repo` at its revision; always asks the Hub which commit that is. */
 export async function pullRepo(repo: RepoRef, o: PullOptions): Promise<PullResult> {
   const ref = formatRepoRef(repo);
-  const ctx: FailureContext = {ref, endpoint: o.endpoint, cacheDir: o.cacheDir, token: o.token !== undefined, signal: o.signal};
+  const ctx: FailureContext = {ref, endpoint: o.endpoint, cacheDir: o.cacheDir, folder: repoFolderName(repo.id), token: o.token !== undefined, signal: o.signal};
   if (o.token !== undefined && !o.token.startsWith('hf_')) {
     throw new HubError(ref, 'the token in HF_TOKEN (or the saved login) is not a Hugging Face access token (those start with hf_)');
   }

@@ -11,7 +11,8 @@ export function failureReason(err: unknown): string {
   if (typeof err === 'string') return err;
   if (!(err instanceof Error)) return String(err);
   const cause = err.cause as {code?: string; message?: string} | undefined;
-  const detail = cause?.code ?? cause?.message;
+  // undici's codes (UND_ERR_SOCKET) say less than its messages ("other side closed")
+  const detail = cause?.code && !cause.code.startsWith('UND_ERR') ? cause.code : cause?.message;
   const text = err.message.split('\n')[0]!.replace(/\. URL: .*$/, '');
   return detail && !text.includes(detail) ? `${text}: ${detail}` : text;
 }
@@ -31,6 +32,8 @@ export interface FailureContext {
   ref: string;
   endpoint: string;
   cacheDir: string;
+  /** The repo's cache folder name, models--org--name. */
+  folder: string;
   /** Whether a token was sent. */
   token: boolean;
   signal?: AbortSignal;
@@ -52,7 +55,7 @@ export function hubFailure(err: unknown, c: FailureContext): Error {
   if (isConnectFailure(err)) {
     return new HubError(
       c.ref,
-      `cannot reach ${c.endpoint} (${failureReason(err)}); check the network connection (HF_ENDPOINT sets another hub), or copy the model's models--org--name folder into ${c.cacheDir} and load it without downloading`,
+      `cannot reach ${c.endpoint} (${failureReason(err)}); check the network connection (HF_ENDPOINT sets another hub), or copy the model's ${c.folder} folder into ${c.cacheDir} and load it without downloading`,
       {cause: err},
     );
   }
