@@ -207,7 +207,7 @@ async function resolveDir(model: string, options: LoadOptions): Promise<string> 
   const onProgress = options.onProgress;
   const resolved = await resolveModel(model, {
     download: options.download,
-    onProgress: onProgress && ((e) => onProgress({stage: e.stage, done: e.done ?? 0, total: e.total ?? 0})),
+    onProgress: onProgress && ((e) => onProgress({stage: e.stage, done: e.done ?? 0, total: e.total ?? 0, ...(e.file === undefined ? {} : {file: e.file})})),
   });
   return resolved.dir;
 }

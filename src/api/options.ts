@@ -25,7 +25,7 @@ export interface LoadOptions {
    */
   tokenizer?: 'required' | 'optional' | 'none';
   /** Weight upload progress (and download progress, per file in bytes, with `download`). */
-  onProgress?: (event: {stage: string; done: number; total: number}) => void;
+  onProgress?: (event: {stage: string; done: number; total: number; file?: string}) => void;
   /** Non-fatal problems (e.g. the tfjs wasm -> cpu fallback). Default: ignored. */
   onWarning?: (message: string) => void;
   /**

@@ -15,13 +15,13 @@ export interface DownloadBars {
 
 const REDRAW_MS = 100;
 
-/** One bar: "name  [#####-----]  45%  1.20 MB / 2.50 MB", fitted to `columns`. */
+/** One bar: "name  [#####-----]  45%   1.20 MB /   2.50 MB", fitted to `columns`; the bar keeps its width. */
 export function formatBar(file: string, done: number, total: number, columns: number): string {
   const share = total > 0 ? Math.min(1, done / total) : 1;
-  const tail = ` ${String(Math.floor(share * 100)).padStart(3)}%  ${formatBytes(done)} / ${formatBytes(total)}`;
+  const tail = ` ${String(Math.floor(share * 100)).padStart(3)}%  ${formatBytes(done).padStart(9)} / ${formatBytes(total).padStart(9)}`;
   const nameWidth = Math.max(8, Math.min(32, columns - tail.length - 14));
   const name = file.length > nameWidth ? `${file.slice(0, nameWidth - 1)}~` : file.padEnd(nameWidth);
-  const barWidth = Math.max(0, Math.min(30, columns - nameWidth - tail.length - 5));
+  const barWidth = Math.max(0, Math.min(30, columns - nameWidth - tail.length - 4));
   const filled = Math.round(share * barWidth);
   const bar = barWidth > 0 ? ` [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]` : '';
   return `${name}${bar}${tail}`.slice(0, Math.max(0, columns - 1));
@@ -30,26 +30,29 @@ export function formatBar(file: string, done: number, total: number, columns: nu
 export function createDownloadBars(enabled = true, stream: NodeJS.WriteStream = process.stderr): DownloadBars {
   const columns = stream.columns ?? 0;
   if (!enabled || stream.isTTY !== true || columns <= 0) return {onProgress: () => {}, stop: () => {}};
-  let open: string | null = null;
+  let open: ProgressEvent | null = null; // the unfinished file's latest event
+  let drawn = true;
   let last = 0;
-  const draw = (e: ProgressEvent & {file: string}) => stream.write(`\r${formatBar(e.file, e.done ?? 0, e.total ?? 0, stream.columns || columns)}\u001b[K`);
+  const draw = (e: ProgressEvent) => {
+    stream.write(`\r${formatBar(e.file!, e.done ?? 0, e.total ?? 0, stream.columns || columns)}\u001b[K`);
+    drawn = true;
+    last = Date.now();
+  };
+  const close = () => {
+    if (open !== null && !drawn) draw(open);
+    if (open !== null) stream.write('\n');
+    open = null;
+  };
   return {
     onProgress(e) {
       if (e.file === undefined) return;
-      const event = {...e, file: e.file};
-      if (open !== null && open !== e.file) stream.write('\n');
-      const finished = e.total !== undefined && e.done === e.total;
-      const now = Date.now();
-      if (open !== e.file || finished || now - last >= REDRAW_MS) {
-        draw(event);
-        last = now;
-      }
-      open = finished ? null : e.file;
-      if (finished) stream.write('\n');
+      if (open !== null && open.file !== e.file) close();
+      const fresh = open === null;
+      open = e;
+      drawn = false;
+      if (fresh || e.done === e.total || Date.now() - last >= REDRAW_MS) draw(e);
+      if (e.total !== undefined && e.done === e.total) close();
     },
-    stop() {
-      if (open !== null) stream.write('\n');
-      open = null;
-    },
+    stop: close,
   };
 }

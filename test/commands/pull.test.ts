@@ -1,0 +1,104 @@
+/**
+ * `hire pull` against a loopback fake Hub serving llama2xs (HF_ENDPOINT), into a temporary
+ * Hugging Face home (HF_HOME): the summary, nothing on stderr off a terminal and a bar per file on
+ * one, resuming after a dropped connection, one line for each failure; and every command taking
+ * the id afterwards with the Hub unreachable.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
+import {FakeHub, runAsync, runCliAsync} from '../helpers/fake-hub.js';
+import {HAVE_SHARED, LLAMA2XS_DIR, PROJECT_ROOT} from '../helpers/shared.js';
+
+const ID = 'shared/llama2xs';
+let hub: FakeHub;
+let closedUrl: string;
+let home: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  hub = await FakeHub.start(HAVE_SHARED ? [{id: ID, dir: LLAMA2XS_DIR}] : []);
+  const closed = await FakeHub.start([]);
+  closedUrl = closed.url;
+  await closed.close();
+});
+afterAll(() => hub.close());
+
+beforeEach(() => {
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-pull-'));
+  env = {HF_HOME: home, HF_ENDPOINT: hub.url, HF_HUB_CACHE: '', HUGGINGFACE_HUB_CACHE: '', HF_HUB_OFFLINE: '', HF_TOKEN: '', HIRE_CACHE_DIR: path.join(home, 'hire')};
+  hub.requests.length = 0;
+});
+
+describe.runIf(HAVE_SHARED)('hire pull', () => {
+  it('downloads into the Hugging Face cache and says what it did; then generate takes the id with the Hub unreachable', async () => {
+    const r = await runCliAsync(['pull', ID], {env});
+    expect(r.stderr).toBe(''); // no bars off a terminal
+    expect(r.code).toBe(0);
+    const commit = hub.commitOf(ID);
+    const dir = path.join(home, 'hub', 'models--shared--llama2xs', 'snapshots', commit);
+    expect(r.stdout).toBe(`${ID} at commit ${commit}: 6 files downloaded (1.14 MB), 0 already cached\n${dir}\n`);
+
+    const again = await runCliAsync(['pull', ID, '--json'], {env});
+    expect(JSON.parse(again.stdout)).toMatchObject({repo: ID, revision: 'main', commit, dir});
+    expect(JSON.parse(again.stdout).files.every((f: {downloaded: boolean}) => !f.downloaded)).toBe(true);
+
+    const offline = {...env, HF_ENDPOINT: closedUrl};
+    const args = ['--tokens', '1,403,407', '-n', '6', '--temperature', '0', '--json'];
+    const byId = await runCliAsync(['generate', ID, ...args], {env: offline});
+    const byDir = await runCliAsync(['generate', LLAMA2XS_DIR, ...args], {env: offline});
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(JSON.parse(byId.stdout).tokenIds).toEqual(JSON.parse(byDir.stdout).tokenIds);
+    const folder = await runCliAsync(['generate', path.join(home, 'hub', 'models--shared--llama2xs'), ...args], {env: offline});
+    expect(JSON.parse(folder.stdout).tokenIds).toEqual(JSON.parse(byDir.stdout).tokenIds);
+  });
+
+  it('an id not in the cache: one line naming `hire pull`, and no request', async () => {
+    const r = await runCliAsync(['generate', ID, '-p', 'Once'], {env});
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`hire: ${ID}: not in the Hugging Face cache ${path.join(home, 'hub')} (and no directory of that name here); download it first with \`hire pull ${ID}\`, or load it with \`download: true\`\n`);
+    expect(hub.requests).toEqual([]);
+  });
+
+  it('a dropped connection: one line saying to run it again, which resumes with a range request', async () => {
+    hub.fault(ID, 'model.safetensors', {kind: 'cut', bytes: 300_000});
+    const cut = await runCliAsync(['pull', ID], {env});
+    expect(cut.code).toBe(1);
+    expect(cut.stderr).toMatch(/^hire: shared\/llama2xs: download of model\.safetensors stopped after 300000 of 1121800 bytes \(.+\); run it again to resume\n$/);
+    hub.requests.length = 0;
+    const resumed = await runCliAsync(['pull', ID], {env});
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/: 1 files downloaded \(1\.12 MB\), 5 already cached\n/);
+    expect(hub.transfers('model.safetensors').map((t) => t.range)).toEqual(['bytes=300000-1121799']);
+  });
+
+  it('a corrupt file, an unreachable hub, HF_HUB_OFFLINE and a bad id: one line each', async () => {
+    hub.fault(ID, 'tokenizer.json', {kind: 'corrupt'});
+    const corrupt = await runCliAsync(['pull', ID], {env});
+    expect(corrupt.code).toBe(1);
+    expect(corrupt.stderr).toMatch(/^hire: shared\/llama2xs: tokenizer\.json arrived corrupt \(git sha1 [0-9a-f]{40}, expected [0-9a-f]{40}\); the partial file was removed: download it again\n$/);
+    const unreachable = await runCliAsync(['pull', ID], {env: {...env, HF_ENDPOINT: closedUrl}});
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(new RegExp(`^hire: shared/llama2xs: cannot reach ${closedUrl} \\(fetch failed: ECONNREFUSED\\); check the network connection.*\\n$`));
+    const offline = await runCliAsync(['pull', ID], {env: {...env, HF_HUB_OFFLINE: '1'}});
+    expect(offline.stderr).toMatch(/^hire: shared\/llama2xs: HF_HUB_OFFLINE is set, so nothing is downloaded;.*\n$/);
+    const bad = await runCliAsync(['pull', './models/x'], {env});
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('hire: model "./models/x" is not a Hugging Face id; give it as org/name or org/name@revision\n');
+  });
+
+  it('draws a bar per file on a terminal that has a width, and none on one of width 0', async () => {
+    const inTerminal = (cols: number) =>
+      runAsync('script', ['-qec', `stty cols ${cols} rows 24; exec "${process.execPath}" bin/run.js pull ${ID}`, '/dev/null'], {env, cwd: PROJECT_ROOT});
+    const shown = await inTerminal(100);
+    expect(shown.code, shown.stdout).toBe(0);
+    for (const file of ['config.json', 'model.safetensors', 'tokenizer.json']) {
+      expect(shown.stdout).toMatch(new RegExp(`${file.replace('.', '\\.')} +\\[#{30}\\] 100% +[\\d.]+ [KM]?B +/ +[\\d.]+ [KM]?B`));
+    }
+    fs.rmSync(path.join(home, 'hub'), {recursive: true});
+    const hidden = await inTerminal(0);
+    expect(hidden.code, hidden.stdout).toBe(0);
+    expect(hidden.stdout).not.toMatch(/%/);
+  });
+});
