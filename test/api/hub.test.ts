@@ -10,6 +10,7 @@ import path from 'node:path';
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
 import {bench, calibrate, demo, generate, loadBundle, loadModel, pullModel, resolveModel, type ProgressEvent} from '../../src/index.js';
 import {FakeHub} from '../helpers/fake-hub.js';
+import {rejection} from '../helpers/caught.js';
 import {QUICK_OPTIONS} from '../helpers/bundle-fixtures.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, readLlama2xsReference} from '../helpers/shared.js';
 
@@ -49,7 +50,7 @@ describe.runIf(HAVE_SHARED)('a Hub id from code (llama2xs)', () => {
   const greedy = {maxTokens: continuation.length, temperature: 0, stopOnEos: false};
 
   it('without download: one HubError that says how to get it, and no request', async () => {
-    const err = await loadModel('shared/llama2xs').catch((e: unknown) => e as Error & {code: string});
+    const err = await rejection(loadModel('shared/llama2xs'));
     expect(err.code).toBe('E_HUB');
     expect(err.message).toBe(`shared/llama2xs: not in the Hugging Face cache ${path.join(home, 'hub')} (and no directory of that name here); download it first with \`hire pull shared/llama2xs\`, or load it with \`download: true\``);
     expect(hub.requests).toEqual([]);

@@ -59,7 +59,8 @@ describe('optional backend packages', () => {
   });
 
   it('missingPackage finds Node\'s not-found error for one of the packages, also as a cause', async () => {
-    const error = await import('hire-test-no-such-package').catch((e: unknown) => e as Error);
+    const name = 'hire-test-no-such-package';
+    const error = await import(name).catch((e: unknown) => e as Error);
     expect(missingPackage(error, {'hire-test-no-such-package': '1.0.0'})).toBe('hire-test-no-such-package');
     expect(missingPackage(new Error('wrapped', {cause: error}), {'hire-test-no-such-package': '1.0.0'})).toBe('hire-test-no-such-package');
     expect(missingPackage(error, {webgpu: '0.6.2'})).toBeNull();

@@ -13,6 +13,7 @@ import {openModel} from '../../../../src/core/model/load.js';
 import {writeSyntheticCheckpoint} from '../../../../src/core/model/synthetic.js';
 import {HubError} from '../../../../src/core/errors.js';
 import {FakeHub} from '../../../helpers/fake-hub.js';
+import {rejection} from '../../../helpers/caught.js';
 
 const TINY = {family: 'llama' as const, dim: 16, nLayers: 2, nHeads: 2, hiddenDim: 32, vocabSize: 40, maxSeqLen: 16, seed: 3};
 
@@ -120,7 +121,7 @@ describe('pullRepo', () => {
 
   it('refuses a corrupt file: no blob, no link, no partial file, one line saying to download again', async () => {
     hub.fault('test-org/tiny', 'model.safetensors', {kind: 'corrupt'});
-    const err = await pullRepo({id: 'test-org/tiny', revision: 'main'}, opts()).catch((e: unknown) => e as HubError);
+    const err = await rejection(pullRepo({id: 'test-org/tiny', revision: 'main'}, opts()));
     expect(err).toBeInstanceOf(HubError);
     expect(err.message).toMatch(/^test-org\/tiny: model\.safetensors arrived corrupt \(sha256 [0-9a-f]{64}, expected [0-9a-f]{64}\); the partial file was removed: download it again$/);
     const repoDir = path.join(cacheDir, 'models--test-org--tiny');
@@ -131,7 +132,7 @@ describe('pullRepo', () => {
   });
 
   it('sends the token for a gated model, and says what to do without one', async () => {
-    const refused = await pullRepo({id: 'test-org/gated', revision: 'main'}, opts()).catch((e: unknown) => e as Error);
+    const refused = await rejection(pullRepo({id: 'test-org/gated', revision: 'main'}, opts()));
     expect(refused.message).toMatch(/^test-org\/gated: http:\/\/127\.0\.0\.1:\d+ refused it \(HTTP 401\).*set HF_TOKEN$/);
     const r = await pullRepo({id: 'test-org/gated', revision: 'main'}, opts({token: 'hf_secret'}));
     expect(fs.existsSync(path.join(r.dir, 'model.safetensors'))).toBe(true);
@@ -145,7 +146,7 @@ describe('pullRepo', () => {
     const closed = await FakeHub.start([]);
     const endpoint = closed.url;
     await closed.close();
-    const err = await pullRepo({id: 'test-org/tiny', revision: 'main'}, opts({endpoint})).catch((e: unknown) => e as Error);
+    const err = await rejection(pullRepo({id: 'test-org/tiny', revision: 'main'}, opts({endpoint})));
     expect(err.message).toBe(
       `test-org/tiny: cannot reach ${endpoint} (fetch failed: ECONNREFUSED); check the network connection (HF_ENDPOINT sets another hub), or copy the model's models--test-org--tiny folder into ${cacheDir} and load it without downloading`,
     );
