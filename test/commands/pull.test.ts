@@ -4,9 +4,11 @@
  * one, resuming after a dropped connection, one line for each failure; and every command taking
  * the id afterwards with the Hub unreachable.
  */
+import {spawn} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {setTimeout as sleep} from 'node:timers/promises';
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
 import {FakeHub, runAsync, runCliAsync} from '../helpers/fake-hub.js';
 import {HAVE_SHARED, LLAMA2XS_DIR, PROJECT_ROOT} from '../helpers/shared.js';
@@ -65,12 +67,38 @@ describe.runIf(HAVE_SHARED)('hire pull', () => {
     hub.fault(ID, 'model.safetensors', {kind: 'cut', bytes: 300_000});
     const cut = await runCliAsync(['pull', ID], {env});
     expect(cut.code).toBe(1);
-    expect(cut.stderr).toMatch(/^hire: shared\/llama2xs: download of model\.safetensors stopped after 300000 of 1121800 bytes \(.+\); run it again to resume\n$/);
+    // the bytes that reached the file: those the server sent, less any still in flight when it closed
+    const kept = /^hire: shared\/llama2xs: download of model\.safetensors stopped after (\d+) of 1121800 bytes \(.+\); run it again to resume\n$/.exec(cut.stderr);
+    expect(kept, cut.stderr).not.toBeNull();
+    const have = Number(kept![1]);
+    expect(have).toBeGreaterThan(0);
+    expect(have).toBeLessThanOrEqual(300_000);
+    const partial = path.join(home, 'hub', 'models--shared--llama2xs', 'blobs', `${hub.etagOf(ID, 'model.safetensors')}.incomplete`);
+    expect(fs.statSync(partial).size).toBe(have);
     hub.requests.length = 0;
     const resumed = await runCliAsync(['pull', ID], {env});
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(/: 1 files downloaded \(1\.12 MB\), 5 already cached\n/);
-    expect(hub.transfers('model.safetensors').map((t) => t.range)).toEqual(['bytes=300000-1121799']);
+    expect(hub.transfers('model.safetensors').map((t) => t.range)).toEqual([`bytes=${have}-1121799`]);
+    expect(fs.existsSync(partial)).toBe(false);
+  });
+
+  it('Ctrl-C during a download: exit 130, the bytes so far kept, and the next pull asks for the rest only', async () => {
+    hub.fault(ID, 'model.safetensors', {kind: 'stall', bytes: 200_000});
+    const partial = path.join(home, 'hub', 'models--shared--llama2xs', 'blobs', `${hub.etagOf(ID, 'model.safetensors')}.incomplete`);
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin/run.js'), 'pull', ID], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    for (let i = 0; i < 1200 && (fs.statSync(partial, {throwIfNoEntry: false})?.size ?? 0) < 200_000; i++) await sleep(50);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toBe('hire: stopped by SIGINT\n');
+    expect(fs.statSync(partial).size).toBe(200_000);
+    hub.requests.length = 0;
+    const resumed = await runCliAsync(['pull', ID], {env});
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(hub.transfers('model.safetensors').map((t) => t.range)).toEqual(['bytes=200000-1121799']);
   });
 
   it('a corrupt file, an unreachable hub, HF_HUB_OFFLINE and a bad id: one line each', async () => {

@@ -7,7 +7,7 @@
  *   GET /<org>/<name>/resolve/<rev>/<file>          the bytes, with Range support (206)
  *
  * Repos are folders on disk served as one commit. Faults make a file's next transfers stop after
- * some bytes (the connection is destroyed) or arrive with a flipped byte. Every request is
+ * some bytes (the connection is closed before the body is complete) or arrive with a flipped byte. Every request is
  * recorded. Also here: an async CLI runner (spawnSync would block this server's event loop).
  */
 import {spawn} from 'node:child_process';
@@ -31,8 +31,8 @@ export interface FakeRepo {
 }
 
 export interface Fault {
-  /** 'cut': the connection drops after `bytes` bytes; 'corrupt': one byte flipped. */
-  kind: 'cut' | 'corrupt';
+  /** 'cut': the connection drops after `bytes` bytes; 'stall': it sends `bytes` and then nothing; 'corrupt': one byte flipped. */
+  kind: 'cut' | 'stall' | 'corrupt';
   bytes?: number;
   /** How many transfers of the file it hits (default 1). */
   times?: number;
@@ -168,12 +168,19 @@ export class FakeHub {
     const probe = req.headers.range === 'bytes=0-0';
     if (fault && !probe && (fault.times ?? 1) > 0) {
       fault.times = (fault.times ?? 1) - 1;
+      if (fault.kind === 'stall') {
+        res.writeHead(status, {...headers, 'Content-Length': String(body.length)});
+        res.write(body.subarray(0, fault.bytes ?? Math.floor(body.length / 2)));
+        return; // the rest never comes (close() ends the connection)
+      }
       if (fault.kind === 'corrupt') {
         body = Buffer.from(body);
         body[Math.floor(body.length / 2)]! ^= 0xff;
       } else {
         res.writeHead(status, {...headers, 'Content-Length': String(body.length)});
-        res.write(body.subarray(0, fault.bytes ?? Math.floor(body.length / 2)), () => res.destroy());
+        // the body stops short: the connection closes a moment after the bytes were sent, so the
+        // client has usually taken them in (a client drops what it had not read when a body fails)
+        res.write(body.subarray(0, fault.bytes ?? Math.floor(body.length / 2)), () => setTimeout(() => res.socket?.end(), 100));
         return;
       }
     }

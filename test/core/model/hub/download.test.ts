@@ -103,17 +103,23 @@ describe('pullRepo', () => {
     hub.fault('test-org/tiny', 'model.safetensors', {kind: 'cut', bytes: 5000});
     const first = pullRepo({id: 'test-org/tiny', revision: 'main'}, opts());
     await expect(first).rejects.toThrow(HubError);
-    await expect(first).rejects.toThrow(new RegExp(`^test-org/tiny: download of model.safetensors stopped after 5000 of ${size} bytes \\(.+\\); run it again to resume$`));
+    const message = (await rejection(first)).message;
+    // the bytes that reached the file: those sent, less any still in flight when the server closed
+    const kept = new RegExp(`^test-org/tiny: download of model.safetensors stopped after (\\d+) of ${size} bytes \\(.+\\); run it again to resume$`).exec(message);
+    expect(kept, message).not.toBeNull();
+    const have = Number(kept![1]);
+    expect(have).toBeGreaterThan(0);
+    expect(have).toBeLessThanOrEqual(5000);
     const repoDir = path.join(cacheDir, 'models--test-org--tiny');
     const etag = hub.etagOf('test-org/tiny', 'model.safetensors');
-    expect(fs.statSync(path.join(repoDir, 'blobs', `${etag}.incomplete`)).size).toBe(5000);
+    expect(fs.statSync(path.join(repoDir, 'blobs', `${etag}.incomplete`)).size).toBe(have);
     expect(fs.existsSync(path.join(repoDir, 'refs', 'main'))).toBe(false); // the ref is written last
 
     hub.requests.length = 0;
     const progress: number[] = [];
     const r = await pullRepo({id: 'test-org/tiny', revision: 'main'}, opts({onFile: (f, done) => f === 'model.safetensors' && progress.push(done)}));
-    expect(hub.transfers('model.safetensors').map((t) => t.range)).toEqual([`bytes=5000-${size - 1}`]);
-    expect(progress[0]).toBe(5000);
+    expect(hub.transfers('model.safetensors').map((t) => t.range)).toEqual([`bytes=${have}-${size - 1}`]);
+    expect(progress[0]).toBe(have);
     expect(progress.at(-1)).toBe(size);
     expect(sha256(path.join(r.dir, 'model.safetensors'))).toBe(etag);
     expect(fs.existsSync(path.join(repoDir, 'blobs', `${etag}.incomplete`))).toBe(false);
