@@ -102,6 +102,9 @@ export async function pullRepo(repo: RepoRef, o: PullOptions): Promise<PullResul
   };
 
   if (!listing.has('config.json')) throw new HubError(ref, `holds no config.json at ${commit}: not a model checkpoint hire can load`);
+  if (!listing.has(SINGLE_FILE_NAME) && !listing.has(INDEX_FILE_NAME)) {
+    throw new HubError(ref, `holds neither ${SINGLE_FILE_NAME} nor ${INDEX_FILE_NAME}: hire loads safetensors weights only`);
+  }
   for (const name of MODEL_FILES) if (listing.has(name)) await fetchOne(name);
   for (const name of await weightFiles(ref, listing, dir, fetchOne)) await fetchOne(name);
   if (!COMMIT_HASH.test(repo.revision)) writeAtomic(path.join(repoDir, 'refs', ...repo.revision.split('/')), commit);
@@ -111,9 +114,6 @@ export async function pullRepo(repo: RepoRef, o: PullOptions): Promise<PullResul
 /** The weight files to fetch: model.safetensors, else the index (fetched here) and its shards. */
 async function weightFiles(ref: string, listing: Map<string, ListFileEntry>, dir: string, fetchOne: (name: string) => Promise<void>): Promise<string[]> {
   if (listing.has(SINGLE_FILE_NAME)) return [SINGLE_FILE_NAME];
-  if (!listing.has(INDEX_FILE_NAME)) {
-    throw new HubError(ref, `holds neither ${SINGLE_FILE_NAME} nor ${INDEX_FILE_NAME}: hire loads safetensors weights only`);
-  }
   await fetchOne(INDEX_FILE_NAME);
   const shards = readIndex(path.join(dir, INDEX_FILE_NAME)).shards;
   const absent = shards.filter((s) => !listing.has(s));

@@ -38,10 +38,15 @@ beforeAll(async () => {
   sharded = path.join(root, 'sharded');
   writeSyntheticCheckpoint(sharded, TINY, {maxShardBytes: 4096});
   fs.writeFileSync(path.join(sharded, 'model-00099-of-00099.safetensors'), 'a shard the index does not list');
+  const pytorchOnly = path.join(root, 'pytorch-only');
+  fs.mkdirSync(pytorchOnly);
+  fs.copyFileSync(path.join(tiny, 'config.json'), path.join(pytorchOnly, 'config.json'));
+  fs.writeFileSync(path.join(pytorchOnly, 'pytorch_model.bin'), 'pickled weights');
   hub = await FakeHub.start([
     {id: 'test-org/tiny', dir: tiny},
     {id: 'test-org/sharded', dir: sharded},
     {id: 'test-org/gated', dir: tiny, token: 'hf_secret'},
+    {id: 'test-org/pytorch-only', dir: pytorchOnly},
   ]);
 });
 
@@ -157,6 +162,13 @@ describe('pullRepo', () => {
       `test-org/tiny: cannot reach ${endpoint} (fetch failed: ECONNREFUSED); check the network connection (HF_ENDPOINT sets another hub), or copy the model's models--test-org--tiny folder into ${cacheDir} and load it without downloading`,
     );
     expect(err.message.split('\n')).toHaveLength(1);
+  });
+
+  it('refuses a repo without safetensors weights before fetching anything', async () => {
+    await expect(pullRepo({id: 'test-org/pytorch-only', revision: 'main'}, opts())).rejects.toThrow(
+      'test-org/pytorch-only: holds neither model.safetensors nor model.safetensors.index.json: hire loads safetensors weights only',
+    );
+    expect(hub.transfers()).toEqual([]);
   });
 
   it('stops with AbortError when the signal fires', async () => {
