@@ -8,6 +8,8 @@
  *   evaluate                 recall, top-1, KL, perplexity: dense against HiRE
  *   bench                    tokens/s and bandwidth utilisation, dense against HiRE
  *   DEFAULTS                 every option's default (the CLI flags show the same)
+ *   resolveModel / pullModel a model reference as a directory; Hugging Face downloads into its cache
+ *   listCache / clearCache   what hire and the Hugging Face cache hold, and removing it
  *   errors                   one class per failure kind, each with a stable `code`
  */
 import {DEFAULTS} from './api/defaults.js';
@@ -26,6 +28,10 @@ export {bench} from './api/bench.js';
 export type {BenchOptions, BenchReport, BenchRow} from './api/bench.js';
 export {DEFAULTS, GENERATE_DEFAULTS} from './api/defaults.js';
 export type {FfnMode, MergeMode} from './api/defaults.js';
+export {resolveModel, pullModel} from './api/hub.js';
+export type {HubOptions, ResolveOptions, ResolvedModel, PullResult, PulledFile} from './api/hub.js';
+export {listCache, clearCache} from './api/cache.js';
+export type {CacheEntry, CacheListing, CacheClearResult, CacheOptions} from './api/cache.js';
 export type {LoadOptions, GenerateOptions, SamplingOptions, HireOptions} from './api/options.js';
 export type {ProgressEvent, ProgressCallback, TaskOptions} from './api/progress.js';
 export type {GenerateStats, StopReason} from './core/decode/generate.js';
@@ -49,6 +55,7 @@ export {
   IoError,
   AbortError,
   DisposedError,
+  HubError,
 } from './core/errors.js';
 export type {ErrorCode} from './core/errors.js';
 

@@ -8,6 +8,7 @@ import type {SoftmaxKind} from '../core/hire/predictor/predictor.js';
 import type {QuantBits} from '../core/numeric/quant.js';
 import {runBench, type BenchReport} from '../core/tasks/bench/run.js';
 import {benchOutputLayer as benchOutputLayerCore, type OutputLayerReport} from '../core/tasks/bench/output-layer.js';
+import {resolveModel} from './hub.js';
 import type {SyntheticFfnSpec} from '../core/hire/ffn/synthetic-plans.js';
 import {DEFAULTS, type BenchDtype, type MergeMode} from './defaults.js';
 import {withoutUndefined} from './options.js';
@@ -44,8 +45,10 @@ export interface BenchDevicesOptions {
 }
 
 export interface BenchOptions extends TaskOptions {
-  /** Model directory or bundle (default: the demo bundle, unless `shape` is given). */
+  /** Model directory, bundle or Hugging Face id (default: the demo bundle, unless `shape` is given). */
   model?: string;
+  /** `model` may be a Hugging Face id; download it when the cache lacks it (default false). */
+  download?: boolean;
   /** A named synthetic shape (seeded random weights, cached), e.g. 'llama-110m', instead of `model`. */
   shape?: string;
   /** Weight dtype of the synthetic shape. */
@@ -89,8 +92,10 @@ export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
   const b = DEFAULTS.bench;
   const progress = coreProgress('bench', options);
   const {devices, hire, ffn} = options;
+  const ref = options.model ?? (options.shape ? undefined : DEFAULTS.demo.bundle);
+  const model = ref === undefined ? undefined : (await resolveModel(ref, {download: options.download, onProgress: options.onProgress, signal: options.signal})).dir;
   return runBench({
-    model: options.model ?? (options.shape ? undefined : DEFAULTS.demo.bundle),
+    model,
     shape: options.shape,
     dtype: options.dtype ?? b.dtype,
     backend: options.backend ?? DEFAULTS.backend,

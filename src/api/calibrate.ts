@@ -7,6 +7,7 @@ import {calibrate as calibrateCore, type CalibrateOptions as CoreCalibrateOption
 import {DEFAULTS} from './defaults.js';
 import {withoutUndefined} from './options.js';
 import {coreProgress, type TaskOptions} from './progress.js';
+import {resolveModel} from './hub.js';
 
 export type {CalibrationResult} from '../core/tasks/calibrate/calibrate.js';
 export type {HireManifest} from '../core/hire/bundle/bundle.js';
@@ -18,7 +19,10 @@ export type {HireManifest} from '../core/hire/bundle/bundle.js';
  */
 export type CalibrateOptions = Omit<CoreCalibrateOptions, 'model' | 'onProgress' | 'onWarning'> &
   Partial<Pick<CoreCalibrateOptions, 'model'>> &
-  TaskOptions;
+  TaskOptions & {
+    /** `model` may be a Hugging Face id; download it when the cache lacks it (default false). */
+    download?: boolean;
+  };
 
 /**
  * Installs no signal handlers (yours keep working as they were): while the call runs, a
@@ -27,9 +31,12 @@ export type CalibrateOptions = Omit<CoreCalibrateOptions, 'model' | 'onProgress'
  * `<out>.hire-tmp-<pid>-<hex>`; the next calibrate() for the same out removes it.
  */
 export async function calibrate(options: CalibrateOptions = {}): Promise<CalibrationResult> {
-  const {onProgress: _p, onWarning, signal: _s, model, ffn, ...rest} = options;
+  const {onProgress: _p, onWarning, signal: _s, model, ffn, download, ...rest} = options;
   const onProgress = coreProgress('calibration', options);
   const c = DEFAULTS.calibrate;
+  const resolved = await resolveModel(model ?? DEFAULTS.demo.model, {download, onProgress: options.onProgress, signal: options.signal});
+  // a Hub model's bundle is named after the model, not after its snapshot's commit hash
+  const out = rest.out ?? (resolved.repo ? `${resolved.repo.id.split('/')[1]}.hire` : undefined);
   process.on('exit', removeStagedDirs);
   try {
     return await calibrateCore({
@@ -40,8 +47,9 @@ export async function calibrate(options: CalibrateOptions = {}): Promise<Calibra
       seed: c.seed,
       backend: DEFAULTS.backend,
       ...withoutUndefined(rest),
+      out,
       ffn: ffn ? {...c.ffn, ...withoutUndefined(ffn)} : ffn,
-      model: model ?? DEFAULTS.demo.model,
+      model: resolved.dir,
       onProgress,
       onWarning,
     });

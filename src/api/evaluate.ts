@@ -8,6 +8,7 @@ import {plotK, renderRecallPlot, writeFileAtomic} from '../core/tasks/evaluate/p
 import {DEFAULTS} from './defaults.js';
 import {withoutUndefined} from './options.js';
 import {coreProgress, type TaskOptions} from './progress.js';
+import {resolveModel} from './hub.js';
 
 export type {EvalReport, EvalRow} from '../core/tasks/evaluate/evaluate.js';
 export type {FfnEvalReport, FfnEvalRow} from '../core/tasks/evaluate/ffn-evaluate.js';
@@ -18,16 +19,20 @@ export type {FfnEvalReport, FfnEvalRow} from '../core/tasks/evaluate/ffn-evaluat
  */
 export type EvaluateOptions = Omit<CoreEvaluateOptions, 'bundle' | 'onProgress' | 'onWarning'> &
   Partial<Pick<CoreEvaluateOptions, 'bundle'>> &
-  TaskOptions;
+  TaskOptions & {
+    /** `bundle` may be a Hugging Face id; download it when the cache lacks it (default false). */
+    download?: boolean;
+  };
 
 export async function evaluate(options: EvaluateOptions = {}): Promise<EvalReport> {
-  const {onProgress: _p, onWarning, signal: _s, bundle, ...rest} = options;
+  const {onProgress: _p, onWarning, signal: _s, bundle, download, ...rest} = options;
+  const resolved = await resolveModel(bundle ?? DEFAULTS.demo.bundle, {download, onProgress: options.onProgress, signal: options.signal});
   return evaluateCore({
     tokens: DEFAULTS.evaluate.tokens,
     seqLen: DEFAULTS.evaluate.seqLen,
     backend: DEFAULTS.backend,
     ...withoutUndefined(rest),
-    bundle: bundle ?? DEFAULTS.demo.bundle,
+    bundle: resolved.dir,
     onProgress: coreProgress('evaluation', options),
     onWarning,
   });

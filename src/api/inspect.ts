@@ -7,6 +7,7 @@ import {isBundle} from '../core/hire/bundle/bundle.js';
 import {checkBundle} from '../core/hire/bundle/identity.js';
 import {openModel} from '../core/model/load.js';
 import {inspectModel, type ModelReport} from '../core/tasks/inspect.js';
+import {resolveModel} from './hub.js';
 
 export type {ModelReport, TensorRow} from '../core/tasks/inspect.js';
 
@@ -27,7 +28,9 @@ export interface InspectReport extends Omit<ModelReport, 'tensors'> {
   bundle: {checked: string[]} | null;
 }
 
-export function inspect(dir: string, options: InspectOptions = {}): InspectReport {
+/** Reads `model`: a directory, or a Hugging Face id from the Hugging Face cache (never downloaded here). */
+export async function inspect(model: string, options: InspectOptions = {}): Promise<InspectReport> {
+  const dir = (await resolveModel(model)).dir;
   const source = openModel(dir);
   try {
     const bundle = isBundle(dir) ? checkBundle(dir, source.config, {verifyWeights: options.verifyWeights}) : null;

@@ -16,9 +16,10 @@ import {BundleError, DisposedError, TokenizerError, UsageError} from '../core/er
 import type {ModelConfig} from '../core/model/config.js';
 import {DEFAULTS} from './defaults.js';
 import type {LoadOptions} from './options.js';
+import {resolveModel} from './hub.js';
 
 export class HireModel {
-  /** The model directory as given. */
+  /** The model directory: as given, or the snapshot folder in the Hugging Face cache for a Hub id. */
   readonly dir: string;
   /** The parsed config.json. */
   readonly config: ModelConfig;
@@ -46,8 +47,9 @@ export class HireModel {
     });
   }
 
-  /** Same as loadModel(dir, options). */
-  static async load(dir: string = DEFAULTS.demo.bundle, options: LoadOptions = {}): Promise<HireModel> {
+  /** Same as loadModel(model, options). */
+  static async load(model: string = DEFAULTS.demo.bundle, options: LoadOptions = {}): Promise<HireModel> {
+    const dir = await resolveDir(model, options);
     const common = {
       backend: options.backend ?? DEFAULTS.backend,
       tokenizer: options.tokenizer ?? 'optional',
@@ -200,19 +202,32 @@ export function modelInternals(model: HireModel): ModelInternals {
   return internals;
 }
 
+/** The directory of a model reference (path, cache folder or Hub id), downloading only with `download`. */
+async function resolveDir(model: string, options: LoadOptions): Promise<string> {
+  const onProgress = options.onProgress;
+  const resolved = await resolveModel(model, {
+    download: options.download,
+    onProgress: onProgress && ((e) => onProgress({stage: e.stage, done: e.done ?? 0, total: e.total ?? 0, ...(e.file === undefined ? {} : {file: e.file})})),
+  });
+  return resolved.dir;
+}
+
 /**
- * Loads a checkpoint directory (config.json, safetensors, tokenizer.json) or a HiRE bundle onto a
- * backend. Default: the bundled demo bundle (models/shakespeare-topk.hire).
+ * Loads a model onto a backend: a checkpoint directory (config.json, safetensors, tokenizer.json),
+ * a HiRE bundle, a Hugging Face cache folder (models--org--name), or a Hub id `org/name[@revision]`
+ * from the Hugging Face cache (with `download: true`, fetched when missing). Default: the bundled
+ * demo bundle (models/shakespeare-topk.hire).
  */
-export function loadModel(dir: string = DEFAULTS.demo.bundle, options: LoadOptions = {}): Promise<HireModel> {
-  return HireModel.load(dir, options);
+export function loadModel(model: string = DEFAULTS.demo.bundle, options: LoadOptions = {}): Promise<HireModel> {
+  return HireModel.load(model, options);
 }
 
 /**
  * Loads a HiRE bundle (made by calibrate()); like loadModel, but fails with BundleError when the
  * directory is a plain checkpoint, so decoding is never silently dense.
  */
-export async function loadBundle(dir: string = DEFAULTS.demo.bundle, options: LoadOptions = {}): Promise<HireModel> {
+export async function loadBundle(model: string = DEFAULTS.demo.bundle, options: LoadOptions = {}): Promise<HireModel> {
+  const dir = await resolveDir(model, options);
   if (!isBundle(dir) && isModelDir(dir)) {
     throw new BundleError(path.join(dir, 'hire.json'), 'missing: this directory is a plain checkpoint, not a HiRE bundle; make one with calibrate() or `hire calibrate`');
   }

@@ -12,6 +12,12 @@ import {UsageError} from '../core/errors.js';
 import {GENERATE_DEFAULTS, type FfnMode, type MergeMode} from './defaults.js';
 
 export interface LoadOptions {
+  /**
+   * When the model is a Hugging Face id (`org/name[@revision]`) that the Hugging Face cache does
+   * not hold: download it into the cache (default false: a HubError says how to get it). A cached
+   * model is loaded without any request either way.
+   */
+  download?: boolean;
   /** Compute backend: 'cpu' (WebAssembly SIMD + worker threads), 'tfjs', 'webgpu' or 'reference' (default DEFAULTS.backend). */
   backend?: BackendName | (string & {});
   /** Worker threads of the cpu backend (default: every core). */
@@ -21,8 +27,8 @@ export interface LoadOptions {
    * is missing, 'none' skips it (prompts must then be token ids; text is the ids joined by spaces).
    */
   tokenizer?: 'required' | 'optional' | 'none';
-  /** Weight upload progress. */
-  onProgress?: (event: {stage: string; done: number; total: number}) => void;
+  /** Weight upload progress (and download progress, per file in bytes, with `download`). */
+  onProgress?: (event: {stage: string; done: number; total: number; file?: string}) => void;
   /** Non-fatal problems (e.g. the tfjs wasm -> cpu fallback). Default: ignored. */
   onWarning?: (message: string) => void;
   /**

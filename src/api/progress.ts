@@ -12,6 +12,8 @@ export interface ProgressEvent {
   done?: number;
   /** Units in this stage, when known. */
   total?: number;
+  /** Downloads: the file this event is about (done and total are then its bytes). */
+  file?: string;
 }
 
 export type ProgressCallback = (event: ProgressEvent) => void;

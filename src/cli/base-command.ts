@@ -6,8 +6,8 @@
  * stderr, with --json too.
  */
 import {Command, Errors, Flags} from '@oclif/core';
-import {HireError, UsageError} from '../core/errors.js';
-import {parseErrorLine, usageLine} from './errors.js';
+import {HireError, HubError, UsageError} from '../core/errors.js';
+import {hubLine, parseErrorLine, usageLine} from './errors.js';
 
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true;
@@ -36,7 +36,8 @@ export abstract class BaseCommand extends Command {
     let exitCode: number;
     if (err instanceof HireError) {
       const ctor = this.constructor as typeof BaseCommand;
-      message = err instanceof UsageError ? usageLine(err, ctor.flags ?? {}, ctor.optionFlags) : err.message;
+      message =
+        err instanceof UsageError ? usageLine(err, ctor.flags ?? {}, ctor.optionFlags) : err instanceof HubError ? hubLine(err, ctor.flags ?? {}) : err.message;
       const hint = this.hint(err);
       if (hint) message += ` (${hint})`;
       exitCode = err.exitCode;

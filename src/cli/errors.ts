@@ -4,7 +4,7 @@
  * carries (`--max-tokens`, `--ffn-group-size`). oclif's parse errors span several lines (the
  * reason on the second); they are joined into one that keeps the reason.
  */
-import {UsageError} from '../core/errors.js';
+import {HubError, UsageError} from '../core/errors.js';
 
 /** maxTokens -> max-tokens, ffn.groupSize -> ffn-group-size, kPrime -> k-prime. */
 export function kebabCase(option: string): string {
@@ -30,6 +30,16 @@ export function withFlag(message: string, option: string, flag: string): string 
 export function usageLine(err: UsageError, flags: object, aliases?: Readonly<Record<string, string>>): string {
   const flag = err.option === null ? null : flagFor(err.option, flags, aliases);
   return flag === null ? err.message : withFlag(err.message, err.option!, flag);
+}
+
+/**
+ * A HubError's message in a command's terms: the library tells code to pass `download: true`; a
+ * command with --download says to add the flag instead.
+ */
+export function hubLine(err: HubError, flags: object): string {
+  if (err.option !== 'download') return err.message;
+  const fix = Object.hasOwn(flags, 'download') ? 'or add --download' : 'then run this again';
+  return err.message.replace('or load it with `download: true`', fix);
 }
 
 // eslint-disable-next-line no-control-regex

@@ -8,7 +8,7 @@
  * --k-primes, --k-prime elsewhere). Renamed flags keep their old spelling as a deprecated alias.
  * Parsed values of a group have the type FlagValues<typeof group>.
  */
-import {Errors, Flags, type Interfaces} from '@oclif/core';
+import {Args, Errors, Flags, type Interfaces} from '@oclif/core';
 import {AVAILABLE_BACKENDS, SOFTMAX_KINDS, TEXT_DATA_MAX_BYTES, formatSize} from '../api/catalog.js';
 import {DEFAULTS} from '../api/defaults.js';
 import {shapeNames} from '../api/bench.js';
@@ -56,6 +56,30 @@ export function dataFlag(split: 'train' | 'validation', what: string) {
 export const backendFlags = {
   backend: Flags.string({char: 'b', description: `Compute backend: ${AVAILABLE_BACKENDS.join(', ')}.`, default: DEFAULTS.backend}),
   threads: Flags.integer({description: 'Worker threads of the cpu backend (default: every core).', min: 1}),
+};
+
+/**
+ * The MODEL argument: a directory (checkpoint or HiRE bundle), a Hugging Face cache folder
+ * (models--org--name) or a Hub id org/name[@revision] found in the Hugging Face cache.
+ */
+function modelArgDescription(what: string): string {
+  return `${what}: a directory, or a Hugging Face id org/name[@revision] from the Hugging Face cache (hire pull fetches one).`;
+}
+
+export function modelArg(what: string) {
+  return Args.string({description: modelArgDescription(what), required: false});
+}
+
+export function requiredModelArg(what: string) {
+  return Args.string({description: modelArgDescription(what), required: true});
+}
+
+/** Whether a Hub id missing from the cache may be downloaded (generate, eval, bench, calibrate). */
+export const downloadFlags = {
+  download: Flags.boolean({
+    description: 'When MODEL is a Hugging Face id the Hugging Face cache lacks, download it there first (a bar per file); without it such a model is an error that says how to get it.',
+    default: false,
+  }),
 };
 
 /** Full sha256 of a bundle's weight files against hire.json (generate, eval, bench, inspect). */

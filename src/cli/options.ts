@@ -21,6 +21,7 @@ import type {
   calibrateFfnFlags,
   calibrateFlags,
   deviceFlags,
+  downloadFlags,
   evalFlags,
   ffnFlags,
   generateFlags,
@@ -32,10 +33,11 @@ import {parseTokenIds} from './parse.js';
 
 type Backend = FlagValues<typeof backendFlags>;
 type VerifyWeights = FlagValues<typeof verifyWeightsFlags>;
-export type GenerateFlags = FlagValues<typeof generateFlags & typeof samplingFlags & typeof softmaxFlags & typeof ffnFlags & typeof deviceFlags> & Backend & VerifyWeights;
-export type CalibrateFlags = FlagValues<typeof calibrateFlags & typeof calibrateFfnFlags> & Backend;
-export type EvalFlags = FlagValues<typeof evalFlags> & Backend & VerifyWeights;
-export type BenchFlags = FlagValues<typeof benchFlags> & Backend & VerifyWeights;
+type Download = FlagValues<typeof downloadFlags>;
+export type GenerateFlags = FlagValues<typeof generateFlags & typeof samplingFlags & typeof softmaxFlags & typeof ffnFlags & typeof deviceFlags> & Backend & VerifyWeights & Download;
+export type CalibrateFlags = FlagValues<typeof calibrateFlags & typeof calibrateFfnFlags> & Backend & Download;
+export type EvalFlags = FlagValues<typeof evalFlags> & Backend & VerifyWeights & Download;
+export type BenchFlags = FlagValues<typeof benchFlags> & Backend & VerifyWeights & Download;
 
 /** Where `hire generate` loads the model: backend, tokenizer, HiRE-FFN and devices. */
 export function loadOptions(f: GenerateFlags): LoadOptions {
@@ -48,6 +50,7 @@ export function loadOptions(f: GenerateFlags): LoadOptions {
     ffnRecall: f['ffn-recall'],
     ffnKPrime: f['ffn-k-prime'],
     verifyWeights: f['verify-weights'],
+    download: f.download,
     ...(f.devices === undefined ? {} : {devices: f.devices, merge: f.merge as MergeMode, slack: f.slack, ffnSlack: f['ffn-slack'], predictor: f.predictor}),
   };
 }
@@ -91,6 +94,7 @@ export function generatePrompts(f: GenerateFlags): {prompts: Prompt[]; batch: bo
 export function calibrateOptions(model: string | undefined, f: CalibrateFlags): CalibrateOptions {
   return {
     model: model ?? path.relative(process.cwd(), DEFAULTS.demo.model),
+    download: f.download,
     data: f.data,
     out: f.out,
     force: f.force,
@@ -126,6 +130,7 @@ export function calibrateOptions(model: string | undefined, f: CalibrateFlags): 
 export function evaluateOptions(bundle: string | undefined, f: EvalFlags): EvaluateOptions {
   return {
     bundle,
+    download: f.download,
     data: f.data,
     tokens: f.tokens,
     seqLen: f['seq-len'],
@@ -144,6 +149,7 @@ export function evaluateOptions(bundle: string | undefined, f: EvalFlags): Evalu
 export function benchOptions(model: string | undefined, f: BenchFlags): BenchOptions {
   return {
     model,
+    download: f.download,
     shape: f.shape,
     dtype: f.dtype as BenchDtype,
     backend: f.backend,

@@ -1,7 +1,6 @@
-import {Args} from '@oclif/core';
 import {bench, benchOutputLayer, shapeNames} from '../api/bench.js';
 import {BaseCommand} from '../cli/base-command.js';
-import {backendFlags, benchFlags, jsonFlag, verifyWeightsFlags} from '../cli/flags.js';
+import {backendFlags, benchFlags, downloadFlags, jsonFlag, modelArg, verifyWeightsFlags} from '../cli/flags.js';
 import {benchOptions, outputLayerOptions} from '../cli/options.js';
 import {createProgress, progressCallback} from '../cli/progress.js';
 import {renderBenchReport, renderOutputLayer} from '../cli/render-bench.js';
@@ -26,13 +25,14 @@ Shapes: ${shapeNames().join(', ')}.`;
   ];
 
   static override args = {
-    model: Args.directory({description: 'Model directory or HiRE bundle (default: the bundled demo bundle, unless --shape is given).', required: false}),
+    model: modelArg('Model or HiRE bundle (default: the bundled demo bundle, unless --shape is given)'),
   };
 
   static override optionFlags = {'hire.kPrime': 'k-prime', 'hire.rank': 'rank', 'ffn.topK': 'ffn-topk', 'devices.counts': 'devices', 'devices.merge': 'merge'};
 
   static override flags = {
     ...backendFlags,
+    ...downloadFlags,
     ...benchFlags,
     json: jsonFlag('Print the report as JSON.'),
     ...verifyWeightsFlags,

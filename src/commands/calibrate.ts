@@ -1,8 +1,7 @@
-import {Args} from '@oclif/core';
 import {calibrate} from '../api/calibrate.js';
 import {SELECTION_K} from '../api/catalog.js';
 import {BaseCommand} from '../cli/base-command.js';
-import {backendFlags, calibrateFfnFlags, calibrateFlags, jsonFlag} from '../cli/flags.js';
+import {backendFlags, calibrateFfnFlags, calibrateFlags, downloadFlags, jsonFlag, modelArg} from '../cli/flags.js';
 import {calibrateOptions} from '../cli/options.js';
 import {createProgress, progressCallback} from '../cli/progress.js';
 import {renderCalibration} from '../cli/render-model.js';
@@ -14,14 +13,14 @@ export default class Calibrate extends BaseCommand {
 
   static override examples = [
     '<%= config.bin %> calibrate --out demo.hire',
-    '<%= config.bin %> calibrate ../shared/models/llama2xs --out llama2xs.hire',
+    '<%= config.bin %> calibrate TinyLlama/TinyLlama-1.1B-Chat-v1.0 --out tinyllama.hire',
     '<%= config.bin %> calibrate ./my-model --data notes.txt --softmax lowrank+quant --rank 128 --bits 4 --recall 0.99',
     '<%= config.bin %> calibrate ./my-model --k 1,8,40 --tokens 16384 --json',
     '<%= config.bin %> calibrate --calibrate-ffn --ffn-group-size 8 --out demo-ffn.hire',
   ];
 
   static override args = {
-    model: Args.directory({description: 'Model directory (default: the bundled demo model, models/shakespeare-topk).', required: false}),
+    model: modelArg('Model to calibrate (default: the bundled demo model, models/shakespeare-topk)'),
   };
 
   static override optionFlags = {ks: 'k', 'ffn.kinds': 'ffn-kind', 'ffn.topK': 'ffn-topk', 'ffn.staticThreshold': 'ffn-static'};
@@ -29,6 +28,7 @@ export default class Calibrate extends BaseCommand {
   static override flags = {
     ...calibrateFlags,
     ...backendFlags,
+    ...downloadFlags,
     ...calibrateFfnFlags,
     json: jsonFlag('Print the manifest (hire.json) as JSON.'),
   };

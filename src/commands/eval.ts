@@ -1,7 +1,7 @@
-import {Args, Flags} from '@oclif/core';
+import {Flags} from '@oclif/core';
 import {evaluate, writeRecallPlot} from '../api/evaluate.js';
 import {BaseCommand, note} from '../cli/base-command.js';
-import {backendFlags, evalFlags, jsonFlag, verifyWeightsFlags} from '../cli/flags.js';
+import {backendFlags, downloadFlags, evalFlags, jsonFlag, modelArg, verifyWeightsFlags} from '../cli/flags.js';
 import {evaluateOptions} from '../cli/options.js';
 import {createProgress, progressCallback} from '../cli/progress.js';
 import {renderEvalReport} from '../cli/render-eval.js';
@@ -18,7 +18,7 @@ export default class Eval extends BaseCommand {
   ];
 
   static override args = {
-    bundle: Args.directory({description: 'HiRE bundle directory made by hire calibrate (default: the bundled demo bundle).', required: false}),
+    bundle: modelArg('HiRE bundle made by hire calibrate (default: the bundled demo bundle)'),
   };
 
   static override optionFlags = {ks: 'k'};
@@ -26,6 +26,7 @@ export default class Eval extends BaseCommand {
   static override flags = {
     ...evalFlags,
     ...backendFlags,
+    ...downloadFlags,
     json: jsonFlag('Print the report as JSON.'),
     plot: Flags.string({description: 'Write the recall curves as an SVG to this file.'}),
     ...verifyWeightsFlags,

@@ -1,9 +1,8 @@
-import {Args} from '@oclif/core';
 import {generateBatch} from '../api/batch.js';
 import {DEFAULTS} from '../api/defaults.js';
-import {loadModel} from '../api/model.js';
 import {BaseCommand} from '../cli/base-command.js';
-import {backendFlags, deviceFlags, ffnFlags, generateFlags, jsonFlag, samplingFlags, softmaxFlags, verifyWeightsFlags} from '../cli/flags.js';
+import {backendFlags, deviceFlags, downloadFlags, ffnFlags, generateFlags, jsonFlag, modelArg, samplingFlags, softmaxFlags, verifyWeightsFlags} from '../cli/flags.js';
+import {loadWithBars} from '../cli/download-progress.js';
 import {printBatch, streamGeneration} from '../cli/generate-output.js';
 import {generateOptions, generatePrompts, loadOptions} from '../cli/options.js';
 import {TokenizerError, type HireError} from '../index.js';
@@ -18,7 +17,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
 
   static override examples = [
     '<%= config.bin %> generate --prompt "ROMEO:"',
-    '<%= config.bin %> generate ../shared/models/llama2xs --prompt "Once upon a time" --max-tokens 64 --temperature 0',
+    '<%= config.bin %> generate TinyLlama/TinyLlama-1.1B-Chat-v1.0 --download --prompt "Once upon a time" --max-tokens 64 --temperature 0',
     '<%= config.bin %> generate ./my-model --prompt "Hello" --temperature 0.7 --top-p 0.9 --seed 7',
     '<%= config.bin %> generate ./my-model --tokens 1,403,407 --max-tokens 16 --json',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --temperature 0 --certify',
@@ -29,13 +28,14 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
   ];
 
   static override args = {
-    model: Args.directory({description: 'Model directory or HiRE bundle (default: the bundled demo model, models/shakespeare-topk.hire).', required: false}),
+    model: modelArg('Model to decode with (default: the bundled demo bundle, models/shakespeare-topk.hire)'),
   };
 
   static override flags = {
     ...generateFlags,
     ...samplingFlags,
     ...backendFlags,
+    ...downloadFlags,
     ...softmaxFlags,
     ...ffnFlags,
     ...deviceFlags,
@@ -52,7 +52,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     const {args, flags} = await this.parse(Generate);
     const options = generateOptions(flags); // checked before the model is loaded
     const {prompts, batch} = generatePrompts(flags);
-    const model = await loadModel(args.model ?? DEFAULTS.demo.bundle, loadOptions(flags));
+    const model = await loadWithBars(args.model ?? DEFAULTS.demo.bundle, loadOptions(flags), !this.jsonEnabled());
     try {
       if (!batch) return await streamGeneration(model, prompts[0]!, options, this.jsonEnabled());
       const r = await generateBatch(model, prompts, options);

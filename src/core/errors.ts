@@ -17,6 +17,7 @@
  *   E_IO           IoError                        a file or directory cannot be read or written
  *   E_ABORTED      AbortError                     the caller's AbortSignal fired (library API)
  *   E_DISPOSED     DisposedError                  a model or generation used after dispose() (library API)
+ *   E_HUB          HubError                       a Hugging Face model id not in the cache, or its download failed
  *
  * Codes are never renamed or reused; new failure kinds get new codes.
  */
@@ -33,7 +34,8 @@ export type ErrorCode =
   | 'E_DATA'
   | 'E_IO'
   | 'E_ABORTED'
-  | 'E_DISPOSED';
+  | 'E_DISPOSED'
+  | 'E_HUB';
 
 export class HireError extends Error {
   /** Stable identifier of the failure kind. */
@@ -156,5 +158,20 @@ export class AbortError extends HireError {
 export class DisposedError extends HireError {
   constructor(what: string) {
     super('E_DISPOSED', `${what} was used after dispose(); load the model again with loadModel()`);
+  }
+}
+
+/**
+ * A Hugging Face model reference (`org/name[@revision]`) that is not in the local cache, or whose
+ * download failed (no network, refused, not found, interrupted, corrupt). `repo` is the reference
+ * as given; `option` is the library option that would fix it (`download`), or null.
+ */
+export class HubError extends HireError {
+  readonly repo: string;
+  readonly option: string | null;
+  constructor(repo: string, problem: string, options?: {cause?: unknown; option?: string}) {
+    super('E_HUB', `${repo}: ${problem}`, options);
+    this.repo = repo;
+    this.option = options?.option ?? null;
   }
 }

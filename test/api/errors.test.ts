@@ -21,6 +21,7 @@ const instances: Array<[string, api.HireError]> = [
   ['E_IO', new api.IoError('p', 'm')],
   ['E_ABORTED', new api.AbortError('generation')],
   ['E_DISPOSED', new api.DisposedError('model')],
+  ['E_HUB', new api.HubError('org/name', 'm')],
 ];
 
 describe('error classes', () => {

@@ -79,7 +79,8 @@ describe('defaults', () => {
   }
 
   it('are not written in the flag definitions or the commands (only DEFAULTS, or false for a switch)', () => {
-    const files = [path.join(PROJECT_ROOT, 'src/cli/flags.ts'), ...fs.readdirSync(path.join(PROJECT_ROOT, 'src/commands')).map((f) => path.join(PROJECT_ROOT, 'src/commands', f))];
+    const commands = path.join(PROJECT_ROOT, 'src/commands');
+    const files = [path.join(PROJECT_ROOT, 'src/cli/flags.ts'), ...fs.readdirSync(commands, {recursive: true, encoding: 'utf8'}).filter((f) => f.endsWith('.ts')).map((f) => path.join(commands, f))];
     const literal: string[] = [];
     for (const file of files) {
       for (const m of fs.readFileSync(file, 'utf8').matchAll(/[{,]\s*default:\s*([^,}\n]+)/g)) {

@@ -38,11 +38,11 @@ function stable(v: unknown): unknown {
 }
 
 describe('--json', () => {
-  it('inspect prints what inspect() returns, also through HIRE_CONTENT_TYPE=json', () => {
-    const expected = JSON.parse(JSON.stringify(inspect(bundle, {tensors: false})));
+  it('inspect prints what inspect() returns, also through HIRE_CONTENT_TYPE=json', async () => {
+    const expected = JSON.parse(JSON.stringify(await inspect(bundle, {tensors: false})));
     expect(json(['inspect', bundle, '--json', '--no-tensors'])).toEqual(expected);
     expect(json(['inspect', bundle, '--no-tensors'], {HIRE_CONTENT_TYPE: 'json'})).toEqual(expected);
-    expect(json(['inspect', bundle, '--json'])).toEqual(JSON.parse(JSON.stringify(inspect(bundle))));
+    expect(json(['inspect', bundle, '--json'])).toEqual(JSON.parse(JSON.stringify(await inspect(bundle))));
   });
 
   it('calibrate prints the manifest it wrote (hire.json)', () => {

@@ -5,7 +5,7 @@
  * a backend brings beyond the Backend interface (the cpu backend's bandwidth probe, the tfjs
  * engine the demo model trains on) are reached through here too.
  */
-import {UsageError} from '../errors.js';
+import {BackendError, UsageError} from '../errors.js';
 import type {Backend, BackendName} from './backend.js';
 import {ReferenceBackend} from './reference/reference-backend.js';
 import type {Engine, EngineOptions} from './tfjs/engine.js';
@@ -32,8 +32,15 @@ export interface BackendInfo {
    * threads (Dawn aborts the process when a worker thread holding it shuts down).
    */
   inProcessOnly: boolean;
+  /**
+   * npm packages it loads on demand, at the versions package.json's optionalDependencies pin: an
+   * install with --omit=optional lacks them, and asking for the backend then says which to install.
+   */
+  packages: Readonly<Record<string, string>>;
   create(opts: BackendOptions): Promise<Backend>;
 }
+
+const TFJS_PACKAGES = {'@tensorflow/tfjs-core': '4.22.0', '@tensorflow/tfjs-backend-cpu': '4.22.0', '@tensorflow/tfjs-backend-wasm': '4.22.0'};
 
 /** The registry, in order of preference. */
 export const BACKENDS: readonly BackendInfo[] = [
@@ -41,24 +48,28 @@ export const BACKENDS: readonly BackendInfo[] = [
     name: 'cpu',
     summary: 'WebAssembly SIMD kernels on worker threads (default)',
     inProcessOnly: false,
+    packages: {},
     create: async (o) => (await import('./cpu/cpu-backend.js')).createCpuBackend({threads: o.threads}),
   },
   {
     name: 'tfjs',
     summary: 'tfjs-core with its wasm backend (cpu fallback)',
     inProcessOnly: false,
+    packages: TFJS_PACKAGES,
     create: async (o) => (await import('./tfjs/tfjs-backend.js')).createTfjsBackend({onWarning: o.onWarning}),
   },
   {
     name: 'webgpu',
     summary: 'WGSL kernels on Dawn (llvmpipe without a GPU)',
     inProcessOnly: true,
+    packages: {webgpu: '0.6.2'},
     create: async (o) => (await import('./webgpu/webgpu-backend.js')).createWebGpuBackend({adapter: o.webgpuAdapter}),
   },
   {
     name: 'reference',
     summary: 'plain TypeScript, float64 accumulation (the oracle)',
     inProcessOnly: false,
+    packages: {},
     create: async () => new ReferenceBackend(),
   },
 ];
@@ -74,7 +85,36 @@ export function backendInfo(name: string): BackendInfo {
 }
 
 export async function createBackend(name: string, opts: BackendOptions = {}): Promise<Backend> {
-  return backendInfo(name).create(opts);
+  const info = backendInfo(name);
+  try {
+    return await info.create(opts);
+  } catch (error) {
+    throw missingPackageError(`the ${name} backend`, info.packages, error) ?? error;
+  }
+}
+
+/**
+ * The npm package an import failed to find, when it is one of `packages`: Node's
+ * ERR_MODULE_NOT_FOUND ("Cannot find package 'x' imported from ...") here or in a cause.
+ */
+export function missingPackage(error: unknown, packages: Readonly<Record<string, string>>): string | null {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const m = /Cannot find (?:package|module) '([^']+)'/.exec(e.message);
+    const name = m && Object.keys(packages).find((p) => m[1] === p || m[1]!.startsWith(`${p}/`));
+    if (name) return name;
+  }
+  return null;
+}
+
+/** One line naming the missing optional package(s) and the command that installs them, or null. */
+function missingPackageError(what: string, packages: Readonly<Record<string, string>>, error: unknown): BackendError | null {
+  const missing = missingPackage(error, packages);
+  if (missing === null) return null;
+  const install = Object.entries(packages).map(([p, v]) => `${p}@${v}`).join(' ');
+  return new BackendError(
+    `${what} needs the npm package ${missing}, which is not installed (it is optional, and an install with --omit=optional leaves it out); install it with: npm install ${install}`,
+    {cause: error},
+  );
 }
 
 /**
@@ -93,5 +133,9 @@ export async function measureMemoryBandwidth(threads: number): Promise<number> {
 
 /** The tfjs engine (wasm, else cpu) that training runs on. */
 export async function acquireTfjsEngine(opts: EngineOptions = {}): Promise<Engine> {
-  return (await import('./tfjs/engine.js')).acquireEngine(opts);
+  try {
+    return await (await import('./tfjs/engine.js')).acquireEngine(opts);
+  } catch (error) {
+    throw missingPackageError('the tfjs engine', TFJS_PACKAGES, error) ?? error;
+  }
 }

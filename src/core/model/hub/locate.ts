@@ -1,0 +1,53 @@
+/**
+ * The one place a model reference becomes a directory, offline: a path (a checkpoint or bundle
+ * directory, or a models--org--name cache folder, which stands for its main snapshot), or a
+ * Hugging Face id `org/name[@revision]` looked up in the cache. Nothing here touches the network;
+ * a reference the cache cannot serve comes back as 'absent' for the caller to download or report.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {HubError} from '../../errors.js';
+import {formatRepoRef, parseRepoRef, repoFolderName, repoIdOfFolder, type RepoRef} from './repo.js';
+import {findSnapshot, folderSnapshot, isRepoFolder, missingModelFiles} from './snapshot.js';
+
+export type ModelLocation =
+  /** A directory on disk, used as it is. */
+  | {kind: 'path'; dir: string}
+  /** A complete snapshot in the cache. */
+  | {kind: 'cached'; dir: string; repo: RepoRef; commit: string}
+  /** A Hugging Face id the cache does not hold, or holds without `missing` files. */
+  | {kind: 'absent'; repo: RepoRef; cacheDir: string; snapshot: string | null; missing: string[]};
+
+export function locateModel(ref: string, cacheDir: string): ModelLocation {
+  if (fs.existsSync(ref)) return isRepoFolder(ref) ? locateFolder(ref) : {kind: 'path', dir: ref};
+  const repo = parseRepoRef(ref);
+  if (!repo) return {kind: 'path', dir: ref}; // not an id: the loaders say what is wrong with the path
+  const snap = findSnapshot(path.join(cacheDir, repoFolderName(repo.id)), repo.revision);
+  if (!snap) return {kind: 'absent', repo, cacheDir, snapshot: null, missing: []};
+  const missing = missingModelFiles(snap.dir);
+  if (missing.length > 0) return {kind: 'absent', repo, cacheDir, snapshot: snap.dir, missing};
+  return {kind: 'cached', dir: snap.dir, repo, commit: snap.commit};
+}
+
+/** A models--org--name folder given as a path: its main snapshot (or its only one). */
+function locateFolder(folder: string): ModelLocation {
+  const snap = folderSnapshot(folder);
+  const id = repoIdOfFolder(path.basename(path.resolve(folder)));
+  if (!snap) {
+    const how = id ? `; download it with \`hire pull ${id}\`` : '';
+    throw new HubError(folder, `is a Hugging Face cache folder with no snapshot for main (refs/main names none in snapshots/)${how}`);
+  }
+  return {kind: 'cached', dir: snap.dir, repo: {id: id ?? folder, revision: 'main'}, commit: snap.commit};
+}
+
+/** The error for a reference the cache cannot serve when downloads are off. */
+export function notCachedError(loc: Extract<ModelLocation, {kind: 'absent'}>, offline: boolean): HubError {
+  const ref = formatRepoRef(loc.repo);
+  const where = loc.snapshot
+    ? `the cached snapshot ${loc.snapshot} lacks ${loc.missing.join(', ')}`
+    : `not in the Hugging Face cache ${loc.cacheDir} (and no directory of that name here)`;
+  if (offline) {
+    return new HubError(ref, `${where}, and HF_HUB_OFFLINE is set, so it cannot be downloaded; unset HF_HUB_OFFLINE to download it, or copy its ${repoFolderName(loc.repo.id)} folder into the cache`);
+  }
+  return new HubError(ref, `${where}; download it first with \`hire pull ${ref}\`, or load it with \`download: true\``, {option: 'download'});
+}
