@@ -4,6 +4,8 @@
  *
  *   loadModel / loadBundle   a checkpoint or HiRE bundle on a backend (HireModel; dispose() it)
  *   generate                 an async iterator of text chunks with per-token statistics
+ *   chat / ChatSession       a conversation through the model's chat template, its KV cache kept between turns
+ *   score                    log-probability of every token of a text, and the top alternatives
  *   calibrate                fit predictors, measure recall, write a bundle
  *   evaluate                 recall, top-1, KL, perplexity: dense against HiRE
  *   bench                    tokens/s and bandwidth utilisation, dense against HiRE
@@ -14,8 +16,12 @@ import {DEMO_BUNDLE_DIR, DEMO_MODEL_DIR} from './core/model/defaults.js';
 export {loadModel, loadBundle, HireModel} from './api/model.js';
 export {generate, Generation} from './api/generate.js';
 export {generateBatch} from './api/batch.js';
+export {chat, ChatSession} from './api/chat.js';
+export type {ChatOptions, TurnOptions} from './api/chat.js';
+export {score} from './api/score.js';
+export type {ScoreOptions, ScoreResult, ScoredToken} from './api/score.js';
 export type {BatchResult} from './api/batch.js';
-export type {TokenChunk, GenerationResult, OutputInfo, Prompt} from './api/generate.js';
+export type {TokenChunk, GenerationResult, OutputInfo, Prompt, ChatMessage, TokenLogprobs} from './api/generate.js';
 export type {DevicesInfo} from './api/result.js';
 export {calibrate} from './api/calibrate.js';
 export type {CalibrateOptions, CalibrationResult} from './api/calibrate.js';

@@ -60,8 +60,19 @@ export interface SamplingOptions {
   topK?: number;
   /** Nucleus: smallest set with this much probability; 1 = off (default 0.95). */
   topP?: number;
+  /** Min-p: drop tokens less likely than minP times the most likely one (default 0: off). */
+  minP?: number;
   /** Random seed (default 42): the same seed and options give the same tokens. */
   seed?: number;
+  /**
+   * Repetition penalty (transformers' CTRL rule): logits of tokens already in the sequence, prompt
+   * included, are divided by it when positive and multiplied when negative (default 1: off).
+   */
+  repetitionPenalty?: number;
+  /** Subtracted from the logit of every token already in the sequence (default 0: off). */
+  presencePenalty?: number;
+  /** Subtracted from a token's logit once per occurrence in the sequence (default 0: off). */
+  frequencyPenalty?: number;
 }
 
 /**
@@ -85,6 +96,24 @@ export interface HireOptions {
 export interface GenerateOptions extends SamplingOptions, HireOptions {
   /** Most tokens to generate (default 128). */
   maxTokens?: number;
+  /**
+   * A system message: the prompt (text) becomes the conversation [system, user] rendered through
+   * the model's chat template; with messages, it goes first. Needs a chat template.
+   */
+  system?: string;
+  /** Render a text prompt as one user message through the chat template (implied by `system`). */
+  chat?: boolean;
+  /**
+   * Stop strings: generation ends where its text first contains one; the text returned stops just
+   * before it (stop reason 'stop'). The tokens that made it are in tokenIds.
+   */
+  stop?: string | string[];
+  /**
+   * Log-probabilities: each chunk (and result.logprobs) gets the token's log-probability and the
+   * `logprobs` most likely alternatives (0: the token's own only). Off by default. Under HiRE they
+   * are normalised over the k' candidates (see README, "Log-probabilities").
+   */
+  logprobs?: number;
   /** Stop at an end-of-sequence token (default true); false runs to maxTokens or a full context. */
   stopOnEos?: boolean;
   /** Stops the generation within one token: the iterator throws AbortError (code E_ABORTED). */
@@ -98,7 +127,11 @@ export const GENERATE_DEFAULTS = Object.freeze({
   temperature: 0.8,
   topK: 40,
   topP: 0.95,
+  minP: 0,
   seed: 42,
+  repetitionPenalty: 1,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
   maxTokens: 128,
   recall: 0.99,
   stopOnEos: true,

@@ -58,12 +58,15 @@ export interface GenerateStats {
 }
 
 /**
- * A sequence a generation continues instead of opening its own (a chat): it already holds
- * `history` (seq.length ids), the prompt is appended to it, and it stays open afterwards.
+ * A sequence kept open across generations (a chat). `seq` is opened with room for the whole
+ * context on first use; `ids` are the ids given to or generated on it so far, of which the first
+ * seq.length are in its KV cache (a last generated token is never fed back). A generation on it
+ * keeps the longest common prefix of those and its prompt, rewinds the rest, and prefills only
+ * the prompt's remaining tokens.
  */
 export interface Continuation {
-  seq: DecodeSequence;
-  history: readonly number[];
+  seq: DecodeSequence | null;
+  ids: readonly number[];
 }
 
 export async function* generateTokens(
@@ -73,40 +76,46 @@ export async function* generateTokens(
   continuation?: Continuation,
 ): AsyncGenerator<TokenEvent, GenerateStats> {
   const c = decoder.config;
-  const history = continuation?.history ?? [];
-  checkPrompt(promptIds, c, history.length);
-  if (continuation && continuation.seq.length !== history.length) {
-    throw new RangeError(`the sequence holds ${continuation.seq.length} positions but the history has ${history.length} ids`);
-  }
+  checkPrompt(promptIds, c);
   const head = opts.head ?? decoder.head(opts.sampling, {dense: true}).head;
-  const total = history.length + promptIds.length;
-  let seq: DecodeSequence | null = continuation?.seq ?? null;
-  const limit = Math.min(c.maxSeqLen, seq?.maxLen ?? Infinity, total + opts.maxTokens);
-  return yield* decodeLoop({ids: [...history, ...promptIds], prefilled: promptIds.length, limit}, c.maxSeqLen, opts, {
-    // the whole prompt in blocks of rows; only the last token needs logits
+  let seq: DecodeSequence | null = null;
+  if (continuation) continuation.seq ??= await decoder.openSequence(c.maxSeqLen);
+  const keep = continuation ? reusablePrefix(continuation, promptIds) : 0;
+  const limit = Math.min(c.maxSeqLen, continuation?.seq?.maxLen ?? Infinity, promptIds.length + opts.maxTokens);
+  return yield* decodeLoop({ids: promptIds, prefilled: promptIds.length - keep, limit}, c.maxSeqLen, opts, {
+    // the prompt (what the cache lacks of it) in blocks of rows; only the last token needs logits
     prefill: async (checkAbort) => {
       checkAbort();
-      seq ??= await decoder.openSequence(Math.min(c.maxSeqLen, total + opts.maxTokens));
-      return decoder.prefill(seq, promptIds, head, checkAbort);
+      if (continuation) {
+        seq = continuation.seq!;
+        decoder.rewind(seq, keep);
+      } else {
+        seq = await decoder.openSequence(Math.min(c.maxSeqLen, promptIds.length + opts.maxTokens));
+      }
+      return decoder.prefill(seq, promptIds.slice(keep), head, checkAbort);
     },
     step: async (id) => (await decoder.step([seq!], [id], head))[0]!,
   });
 }
 
-/**
- * Rejects an empty prompt, ids outside the vocabulary, and a prompt that fills the context
- * (`before`: positions the sequence already holds, as in a chat).
- */
-export function checkPrompt(promptIds: readonly number[], c: {vocabSize: number; maxSeqLen: number}, before = 0): void {
+/** Positions of the continued sequence that the prompt can keep (at least one prompt token is always run, for its logits). */
+function reusablePrefix(k: Continuation, promptIds: readonly number[]): number {
+  const held = Math.min(k.seq?.length ?? 0, k.ids.length, promptIds.length - 1);
+  let n = 0;
+  while (n < held && k.ids[n] === promptIds[n]) n++;
+  return n;
+}
+
+/** Rejects an empty prompt, ids outside the vocabulary, and a prompt that fills the context. */
+export function checkPrompt(promptIds: readonly number[], c: {vocabSize: number; maxSeqLen: number}): void {
   if (promptIds.length === 0) throw new UsageError('the prompt is empty: give prompt text or token ids');
   for (const id of promptIds) {
     if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
       throw new UsageError(`token id ${id} is outside the vocabulary (0..${c.vocabSize - 1})`);
     }
   }
-  if (before + promptIds.length >= c.maxSeqLen) {
-    const what = before > 0 ? `the conversation has ${before + promptIds.length} tokens` : `the prompt has ${promptIds.length} tokens`;
-    throw new UsageError(`${what}; this model's context is ${c.maxSeqLen}`);
+  if (promptIds.length >= c.maxSeqLen) {
+    throw new UsageError(`the prompt has ${promptIds.length} tokens; this model's context is ${c.maxSeqLen}`);
   }
 }
 
