@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import {Template} from '@huggingface/jinja';
+import {Environment, Interpreter, Template} from '@huggingface/jinja';
 import {TokenizerError, UsageError} from '../errors.js';
 import {readTextFile, TOKENIZER_CONFIG_JSON, shortJson} from '../io/read-file.js';
 
@@ -53,14 +53,11 @@ export class ChatTemplate {
   /** The conversation as the text the model was trained on; with addGenerationPrompt, the opening of the assistant's reply too. */
   render(messages: readonly ChatMessage[], opts: {addGenerationPrompt: boolean}): string {
     try {
-      return this.template.render({
-        ...this.tokens,
-        messages: messages.map((m) => ({role: m.role, content: m.content})),
-        add_generation_prompt: opts.addGenerationPrompt,
-        raise_exception: (message: unknown) => {
-          throw new TemplateRejected(String(message));
-        },
-      });
+      const env = templateGlobals();
+      for (const [key, value] of Object.entries(this.tokens)) env.set(key, value);
+      env.set('messages', messages.map((m) => ({role: m.role, content: m.content})));
+      env.set('add_generation_prompt', opts.addGenerationPrompt);
+      return String(new Interpreter(env).run(this.template.parsed).value);
     } catch (cause) {
       if (cause instanceof TemplateRejected) {
         throw new UsageError(`the chat template of ${this.file} rejects these messages: ${cause.message}`, {option: 'messages'});
@@ -68,6 +65,50 @@ export class ChatTemplate {
       throw new TokenizerError(this.file, `the chat template failed: ${(cause as Error).message}`, {cause});
     }
   }
+}
+
+/**
+ * The globals transformers gives a chat template. (Template.render sets the library's own, whose
+ * raise_exception throws a plain Error we could not tell from a broken template, and they cannot
+ * be replaced once set; so the environment is built here.)
+ */
+function templateGlobals(): Environment {
+  const env = new Environment();
+  for (const [name, value] of [['true', true], ['false', false], ['none', null], ['True', true], ['False', false], ['None', null]] as const) env.set(name, value);
+  env.set('raise_exception', (message: unknown) => {
+    throw new TemplateRejected(String(message));
+  });
+  env.set('range', (start: number, stop?: number, step = 1) => {
+    const [from, to] = stop === undefined ? [0, start] : [start, stop];
+    const out: number[] = [];
+    if (step === 0) throw new Error('range() step must not be zero');
+    for (let i = from; step > 0 ? i < to : i > to; i += step) out.push(i);
+    return out;
+  });
+  env.set('strftime_now', (format: string) => strftime(new Date(), String(format)));
+  return env;
+}
+
+/** The strftime codes chat templates use for today's date (Llama 3.1: "%d %b %Y"). */
+function strftime(d: Date, format: string): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const month = (style: 'long' | 'short') => new Intl.DateTimeFormat('en-US', {month: style}).format(d);
+  const day = (style: 'long' | 'short') => new Intl.DateTimeFormat('en-US', {weekday: style}).format(d);
+  const codes: Record<string, () => string> = {
+    Y: () => String(d.getFullYear()),
+    y: () => pad(d.getFullYear() % 100),
+    m: () => pad(d.getMonth() + 1),
+    d: () => pad(d.getDate()),
+    H: () => pad(d.getHours()),
+    M: () => pad(d.getMinutes()),
+    S: () => pad(d.getSeconds()),
+    b: () => month('short'),
+    B: () => month('long'),
+    a: () => day('short'),
+    A: () => day('long'),
+    '%': () => '%',
+  };
+  return format.replace(/%(.)/g, (all, c: string) => codes[c]?.() ?? all);
 }
 
 /**
