@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {writeSyntheticCheckpoint} from '../../src/core/model/synthetic.js';
 import {LLAMA2XS_DIR} from './shared.js';
-import {writeTinyTokenizer} from './tiny-tokenizer.js';
+import {TINY_VOCAB_SIZE, writeTinyTokenizer} from './tiny-tokenizer.js';
 
 /**
  * BOS once, an optional system block inside the first user turn, "[INST] ... [/INST]" around user
@@ -40,7 +40,7 @@ export function llama2xsChat(dir: string): string {
  * byte-level tokenizer and a plain template in chat_template.jinja; its context holds long replies.
  */
 export function slowChatModel(dir: string): string {
-  writeSyntheticCheckpoint(dir, {family: 'llama', dim: 256, nLayers: 4, nHeads: 4, nKvHeads: 4, hiddenDim: 768, vocabSize: 300, maxSeqLen: 4096, seed: 3});
+  writeSyntheticCheckpoint(dir, {family: 'llama', dim: 256, nLayers: 4, nHeads: 4, nKvHeads: 4, hiddenDim: 768, vocabSize: TINY_VOCAB_SIZE, maxSeqLen: 8192, seed: 3});
   writeTinyTokenizer(dir);
   fs.writeFileSync(path.join(dir, 'chat_template.jinja'), "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}");
   return dir;
