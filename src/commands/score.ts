@@ -8,7 +8,7 @@ import {parseNumber, parseTokenIds} from '../cli/parse.js';
 import {loadModel} from '../api/model.js';
 import {readPromptFile, readPromptStream} from '../api/prompt-file.js';
 import {score} from '../api/score.js';
-import {UsageError} from '../core/errors.js';
+import {UsageError} from '../index.js';
 
 export default class Score extends BaseCommand {
   static override summary = 'Log-probability of every token of a text after its prefix, and the top alternatives (no generation).';
