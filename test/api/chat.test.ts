@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {ChatSession, demo, generate, loadModel, type HireModel} from '../../src/index.js';
+import {ChatSession, demo, generate, loadModel, score, type HireModel} from '../../src/index.js';
 import {llama2xsChat} from '../helpers/chat-model.js';
 import {HAVE_SHARED} from '../helpers/shared.js';
 
@@ -106,6 +106,37 @@ describe.runIf(HAVE_SHARED)('chat on llama2xs with a chat template', () => {
     expect(() => chat.send('Again')).toThrow(expect.objectContaining({code: 'E_USAGE', message: expect.stringContaining('still being generated')}));
     gen.dispose();
     expect(() => chat.send('word '.repeat(300))).toThrow(expect.objectContaining({code: 'E_USAGE', message: expect.stringMatching(/^the conversation has \d+ tokens with this message; this model's context is 256: start over with reset\(\)$/)}));
+  });
+});
+
+describe.runIf(HAVE_SHARED)('chat and score on a device group (the sequence rewound on the devices)', () => {
+  it('gives what a fresh generation and single-device scoring give', async () => {
+    const dir = llama2xsChat(path.join(tmp, 'llama2xs-chat-devices'));
+    const opts = {temperature: 0.9, maxTokens: 12, repetitionPenalty: 1.3, seed: 7};
+    const group = await loadModel(dir, {devices: 2, backend: 'reference'});
+    let turns: string[];
+    let scored: (number | null)[];
+    try {
+      const chat = new ChatSession(group, opts);
+      const a = await chat.send('Tell me about a dog').complete();
+      const b = await chat.send('And a cat?').complete();
+      turns = [a.text, b.text];
+      const ids = group.applyChatTemplate([{role: 'user', content: 'Tell me about a dog'}, {role: 'assistant', content: a.text}, {role: 'user', content: 'And a cat?'}]);
+      expect(b.stats.promptTokens).toBeLessThan(ids.length);
+      expect((await generate(group, ids, {...opts, seed: 8}).complete()).tokenIds).toEqual(b.tokenIds);
+      scored = (await score(group, 'Once upon a time there was a dog')).tokens.map((t) => t.logprob);
+    } finally {
+      group.dispose();
+    }
+    const one = await loadModel(dir, {backend: 'reference'});
+    try {
+      const chat = new ChatSession(one, opts);
+      expect([(await chat.send('Tell me about a dog').complete()).text, (await chat.send('And a cat?').complete()).text]).toEqual(turns);
+      const single = (await score(one, 'Once upon a time there was a dog')).tokens.map((t) => t.logprob);
+      single.forEach((v, i) => (v === null ? expect(scored[i]).toBeNull() : expect(scored[i]).toBeCloseTo(v, 4)));
+    } finally {
+      one.dispose();
+    }
   });
 });
 
