@@ -22,6 +22,13 @@ export interface ResolvedOptions {
   logprobs: number | undefined;
 }
 
+/** The HiRE head options of a generation (the predictor's tail only when log-probs estimate it). */
+export function headOptions(r: ResolvedOptions) {
+  const o = r.o;
+  const approxTail = r.logprobs !== undefined && o.logprobsTail === 'estimate';
+  return {dense: o.dense, recall: o.recall, kPrime: o.kPrime, certify: o.certify, predictor: o.predictor, approxTail};
+}
+
 export function resolveOptions(options: GenerateOptions): ResolvedOptions {
   const o = {...GENERATE_DEFAULTS, ...withoutUndefined(options)} as Resolved;
   const sampling: CoreSampling = {temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP};
@@ -33,6 +40,9 @@ export function resolveOptions(options: GenerateOptions): ResolvedOptions {
   const logprobs = o.logprobs;
   if (logprobs !== undefined && !(Number.isInteger(logprobs) && logprobs >= 0 && logprobs <= 100)) {
     throw new UsageError(`logprobs must be an integer from 0 to 100 (alternatives per token), got ${logprobs}`, {option: 'logprobs'});
+  }
+  if (o.logprobsTail !== undefined && o.logprobsTail !== 'drop' && o.logprobsTail !== 'estimate') {
+    throw new UsageError(`logprobsTail must be 'drop' or 'estimate', got ${String(o.logprobsTail)}`, {option: 'logprobsTail'});
   }
   return {o, sampling, penalties, stop, logprobs};
 }

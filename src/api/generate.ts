@@ -16,7 +16,7 @@ import type {HeadStats} from '../core/decode/output-head.js';
 import {StopMatcher} from '../core/decode/stop.js';
 import {TextStreamer} from '../core/decode/streamer.js';
 import {AbortError, DisposedError, UsageError} from '../core/errors.js';
-import {coreOptions, resolveOptions} from './decode-options.js';
+import {coreOptions, headOptions, resolveOptions} from './decode-options.js';
 import {modelInternals, type HireModel} from './model.js';
 import type {GenerateOptions} from './options.js';
 import {promptTokenIds, type Prompt} from './prompt.js';
@@ -94,7 +94,7 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
     const o = r.o;
     this.promptTokenIds = hooks ? [...hooks.promptIds] : promptTokenIds(model, prompt, 'prompt', {system: o.system, chat: o.chat});
     checkPrompt(this.promptTokenIds, decoder.config); // now, so that nothing is shown before a bad prompt fails
-    const {head, note} = internals.head(r.sampling, {dense: o.dense, recall: o.recall, kPrime: o.kPrime, certify: o.certify, predictor: o.predictor});
+    const {head, note} = internals.head(r.sampling, headOptions(r));
     if (note) options.onWarning?.(note);
     this.#model = model;
     this.#head = head;

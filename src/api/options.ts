@@ -114,6 +114,12 @@ export interface GenerateOptions extends SamplingOptions, HireOptions {
    * are normalised over the k' candidates (see README, "Log-probabilities").
    */
   logprobs?: number;
+  /**
+   * Under HiRE: 'drop' (default) normalises log-probabilities over the k' candidates; 'estimate'
+   * adds the predictor's approximate logits of the other rows to the normalisation (an estimate of
+   * the dense value; reads vocabSize values back per token).
+   */
+  logprobsTail?: 'drop' | 'estimate';
   /** Stop at an end-of-sequence token (default true); false runs to maxTokens or a full context. */
   stopOnEos?: boolean;
   /** Stops the generation within one token: the iterator throws AbortError (code E_ABORTED). */

@@ -34,6 +34,11 @@ export interface TokenLogprobs {
   normalisedOver: number;
   /** True when normalised over the whole vocabulary (dense). */
   exact: boolean;
+  /**
+   * The rows outside the candidates: 'none' (dense), 'dropped' (HiRE: normalised over the
+   * candidates), 'estimated' (HiRE with the predictor's approximate logits for the rest).
+   */
+  tail: 'none' | 'dropped' | 'estimated';
 }
 
 export interface GenerationResult {

@@ -24,6 +24,12 @@ export interface ScoreOptions {
   recall?: number;
   kPrime?: number;
   predictor?: string;
+  /**
+   * HiRE (dense: false): 'drop' (default) normalises over the k' candidates and gives a token
+   * outside them null; 'estimate' adds the predictor's approximate logits of the other rows (every
+   * token then gets an estimate).
+   */
+  tail?: 'drop' | 'estimate';
   signal?: AbortSignal;
 }
 
@@ -54,7 +60,9 @@ export async function score(model: HireModel, textOrIds: string | readonly numbe
   if (!(Number.isInteger(top) && top >= 0 && top <= 100)) throw new UsageError(`top must be an integer from 0 to 100, got ${top}`, {option: 'top'});
   const ids = promptTokenIds(model, textOrIds, 'text');
   // (a bundle whose table reaches no recall target for the full distribution scores densely: `output` says so)
-  const {head} = internals.head(FULL_DISTRIBUTION, {dense: options.dense ?? true, recall: options.recall, kPrime: options.kPrime, predictor: options.predictor});
+  if (options.tail !== undefined && options.tail !== 'drop' && options.tail !== 'estimate') throw new UsageError(`tail must be 'drop' or 'estimate', got ${String(options.tail)}`, {option: 'tail'});
+  const approxTail = options.tail === 'estimate';
+  const {head} = internals.head(FULL_DISTRIBUTION, {dense: options.dense ?? true, recall: options.recall, kPrime: options.kPrime, predictor: options.predictor, approxTail});
   const r = await internals.step(() => scoreTokens(internals.decoder(), ids, head, {top, signal: options.signal}), options.signal);
   const tokens = r.positions.map((p, i) => ({
     id: ids[i]!,

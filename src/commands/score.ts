@@ -14,9 +14,9 @@ export default class Score extends BaseCommand {
   static override summary = 'Log-probability of every token of a text after its prefix, and the top alternatives (no generation).';
   static override description = `Runs the text through the model in one batched pass and prints, for each token, its log-probability given the tokens before it and the --top most likely alternatives at that position: what evaluation harnesses ask for as log-likelihood requests. The text is encoded as generate encodes prompts (BOS per the model's tokenizer); the first token has no prefix and no log-probability.
 
-The dense output layer is used by default: exact log-probabilities. --hire on a bundle scores through HiRE-Softmax instead: the values are normalised over the k' candidates (each is the dense value plus the same -log P(candidates) >= 0), and a token outside the candidates has none (null).
+The dense output layer is used by default: exact log-probabilities. --hire on a bundle scores through HiRE-Softmax instead: the values are normalised over the k' candidates (each is the dense value plus the same -log P(candidates) >= 0), and a token outside the candidates has none (null); --tail estimate adds the predictor's approximate logits of the other rows to the normalisation, which estimates the dense values and gives every token one.
 
-The text comes from --text, --file, --tokens, or stdin (--text - or nothing given while stdin is a pipe). --json prints {tokenIds, tokens: [{id, token, logprob, top, normalisedOver, exact}], totalLogprob, output, ms}.`;
+The text comes from --text, --file, --tokens, or stdin (--text - or nothing given while stdin is a pipe). --json prints {tokenIds, tokens: [{id, token, logprob, top, normalisedOver, exact, tail}], totalLogprob, output, ms}.`;
 
   static override examples = [
     '<%= config.bin %> score ../shared/models/llama2xs --text "Once upon a time" --top 3',
@@ -36,6 +36,7 @@ The text comes from --text, --file, --tokens, or stdin (--text - or nothing give
     hire: Flags.boolean({description: "Score through the bundle's HiRE-Softmax instead of the dense output layer.", default: false}),
     recall: Flags.string({description: "With --hire: mean recall target that picks k'.", default: '0.99'}),
     'k-prime': Flags.integer({description: "With --hire: exactly this many candidates.", min: 1}),
+    tail: Flags.string({description: "With --hire: drop = normalise over the k' candidates (a token outside them has no value); estimate = add the predictor's approximate logits of the other rows.", options: ['drop', 'estimate'], default: 'drop'}),
     backend: Flags.string({char: 'b', description: 'Compute backend (cpu, tfjs, webgpu, reference).', default: 'cpu'}),
     threads: Flags.integer({description: 'Worker threads of the cpu backend (default: every core).', min: 1}),
     json: Flags.boolean({description: 'Print one JSON object.', default: false}),
@@ -46,7 +47,7 @@ The text comes from --text, --file, --tokens, or stdin (--text - or nothing give
     const input = await scoreInput(flags);
     const model = await loadModel(args.model, {backend: flags.backend, threads: flags.threads, tokenizer: typeof input === 'string' ? 'required' : 'optional'});
     try {
-      const r = await score(model, input, {top: flags.top, dense: !flags.hire, recall: parseNumber('--recall', flags.recall), kPrime: flags['k-prime']});
+      const r = await score(model, input, {top: flags.top, dense: !flags.hire, recall: parseNumber('--recall', flags.recall), kPrime: flags['k-prime'], tail: flags.tail as 'drop' | 'estimate'});
       if (flags.json) {
         this.log(JSON.stringify(r, null, 2));
         return;

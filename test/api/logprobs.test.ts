@@ -34,6 +34,7 @@ describe('log-probabilities against dense decoding (reference backend, demo bund
       const l = r.logprobs![i]!;
       const d = dense[r.promptTokenIds.length - 1 + i]!;
       expect(l.exact).toBe(true);
+      expect(l.tail).toBe('none');
       expect(l.normalisedOver).toBe(model.config.vocabSize);
       expect(l.logprob).toBeCloseTo(d[id]!, 5);
       const best = Array.from(d.keys()).sort((a, b) => d[b]! - d[a]! || a - b).slice(0, 5);
@@ -53,6 +54,7 @@ describe('log-probabilities against dense decoding (reference backend, demo bund
       const l = c.logprobs!;
       const d = dense[r.promptTokenIds.length - 1 + i]!;
       expect(l.exact).toBe(false);
+      expect(l.tail).toBe('dropped');
       expect(l.normalisedOver).toBe(32);
       const s = shifts(l, d);
       for (const x of s) expect(x).toBeCloseTo(s[0]!, 4);
@@ -108,9 +110,42 @@ describe('log-probabilities against dense decoding (reference backend, demo bund
     expect(r.totalLogprob).toBeNull();
   });
 
+  it("the predictor's tail estimate: every token gets a value, candidates closer to dense than with the tail dropped", async () => {
+    const ids = model.encode('ROMEO:\nWhat light through yonder window breaks? zzq');
+    const drop = await score(model, ids, {dense: false, kPrime: 8});
+    const est = await score(model, ids, {dense: false, kPrime: 8, tail: 'estimate'});
+    const dense = await denseLogprobs(ids);
+    let errDrop = 0;
+    let errEst = 0;
+    let outside = 0;
+    for (let i = 1; i < ids.length; i++) {
+      const [d, e, want] = [drop.tokens[i]!, est.tokens[i]!, dense[i - 1]![ids[i]!]!];
+      expect([d.tail, e.tail]).toEqual(['dropped', 'estimated']);
+      expect(e.logprob).not.toBeNull();
+      expect(Number.isFinite(e.logprob)).toBe(true);
+      if (d.logprob === null) {
+        outside++;
+        continue;
+      }
+      // a candidate: the same exact logit, normalised by a larger sum (the tail's estimated mass added)
+      expect(e.logprob!).toBeLessThanOrEqual(d.logprob + 1e-6);
+      const s = shifts(e, dense[i - 1]!);
+      for (const x of s) expect(x).toBeCloseTo(s[0]!, 4);
+      errDrop += Math.abs(d.logprob - want);
+      errEst += Math.abs(e.logprob! - want);
+    }
+    expect(outside).toBeGreaterThan(0);
+    expect(errEst).toBeLessThan(errDrop);
+    expect(est.totalLogprob).not.toBeNull();
+    const gen = await generate(model, 'ROMEO:', {kPrime: 8, temperature: 0, maxTokens: 3, logprobs: 1, logprobsTail: 'estimate'}).complete();
+    expect(gen.logprobs!.map((l) => l.tail)).toEqual(['estimated', 'estimated', 'estimated']);
+  });
+
   it('checks its options', async () => {
     expect(() => generate(model, 'x', {logprobs: -1})).toThrow(expect.objectContaining({option: 'logprobs'}));
     await expect(score(model, 'x', {top: 1.5})).rejects.toMatchObject({option: 'top'});
     await expect(score(model, [])).rejects.toMatchObject({code: 'E_USAGE'});
+    await expect(score(model, 'x', {tail: 'guess' as never})).rejects.toMatchObject({option: 'tail'});
+    expect(() => generate(model, 'x', {logprobs: 1, logprobsTail: 'guess' as never})).toThrow(expect.objectContaining({option: 'logprobsTail'}));
   });
 });

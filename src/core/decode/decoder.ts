@@ -20,6 +20,12 @@ export interface HeadOptions {
   certify?: boolean;
   /** Predictor name (default: the one calibration selected). */
   predictor?: string;
+  /**
+   * HiRE heads also return the predictor's approximate logits of the whole vocabulary (HeadResult
+   * `approx`), for log-probability estimates of the tail: one read-back of vocabSize values per
+   * step. Heads that cannot (a device group's) return none.
+   */
+  approxTail?: boolean;
 }
 
 /** The output layer a generation decodes with, as chosen by Decoder.head(). */

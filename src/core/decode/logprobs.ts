@@ -5,15 +5,21 @@
  *
  * What the numbers are depends on the head:
  *   dense head   logits of every vocabulary row: log p(i) = z_i - logsumexp_V(z), the exact dense
- *                log-probability (`exact: true`, `normalisedOver` = vocabSize).
- *   HiRE head    exact logits of the k' candidates C only: log q(i) = z_i - logsumexp_C(z). This is
- *                exactly the distribution HiRE samples from (before temperature and the rest),
- *                and for the dense distribution it is an upper bound:
+ *                log-probability (`exact: true`, `tail: 'none'`, `normalisedOver` = vocabSize).
+ *   HiRE head    exact logits of the k' candidates C only (`tail: 'dropped'`):
+ *                  log q(i) = z_i - logsumexp_C(z).
+ *                This is exactly the distribution HiRE samples from (before temperature and the
+ *                rest), and for the dense distribution it is an upper bound:
  *                  log q(i) = log p(i) - log P(C),   P(C) = dense mass of the candidates <= 1,
  *                so every candidate is shifted by the same -log P(C) >= 0 (differences between
  *                two candidates are exact; the shift is the log of the dropped tail's share). A
- *                token outside C has no HiRE probability (`logprob` null). The predictor's own
- *                scores of the tail are not used (they are not read back while decoding).
+ *                token outside C has no HiRE probability (`logprob` null).
+ *   HiRE head with the predictor's tail (HeadResult.approx; `tail: 'estimated'`): the tail's
+ *                mass is estimated from the predictor's approximate logits z~ of the rows outside C:
+ *                  log p~(i) = z_i - logsumexp(z over C, z~ over the rest)
+ *                for a candidate (the same shift for every candidate, now an estimate of the dense
+ *                value rather than a bound), and z~_i minus the same for a token outside C (its
+ *                logit itself approximate).
  */
 import {topKIndices} from '../numeric/select.js';
 import type {HeadResult} from './output-head.js';
@@ -28,10 +34,12 @@ export interface LogprobInfo {
   logprob: number | null;
   /** The most likely tokens, most likely first (ties: lower id first); the token itself may be among them. */
   top: TokenLogprob[];
-  /** Rows the probabilities are normalised over: the vocabulary (dense) or the k' candidates (HiRE). */
+  /** Rows whose exact logits the probabilities use: the vocabulary (dense) or the k' candidates (HiRE). */
   normalisedOver: number;
-  /** True when normalised over the whole vocabulary (the dense log-probability). */
+  /** True when normalised over the whole vocabulary with exact logits (the dense log-probability). */
   exact: boolean;
+  /** The rows outside the candidates: none (dense), left out of the normalisation, or estimated by the predictor. */
+  tail: 'none' | 'dropped' | 'estimated';
 }
 
 /** NaN counts as -Infinity. */
@@ -51,7 +59,8 @@ export function logSumExp(values: ArrayLike<number>): number {
 
 /** Log-probability of `id` and the top `topN` alternatives from one head result. */
 export function tokenLogprobs(r: HeadResult, id: number, topN: number): LogprobInfo {
-  const lse = logSumExp(r.logits);
+  const estimated = r.ids !== null && r.approx !== undefined;
+  const lse = estimated ? logSumExpWithTail(r.ids!, r.logits, r.approx!) : logSumExp(r.logits);
   const at = r.ids === null ? (id >= 0 && id < r.logits.length ? id : -1) : indexOf(r.ids, id);
   const top: TokenLogprob[] = [];
   if (topN > 0) {
@@ -61,12 +70,23 @@ export function tokenLogprobs(r: HeadResult, id: number, topN: number): LogprobI
     top.sort((a, b) => b.logprob - a.logprob || a.id - b.id);
     top.length = Math.min(top.length, topN);
   }
-  return {
-    logprob: at < 0 ? null : key(r.logits[at]!) - lse,
-    top,
-    normalisedOver: r.logits.length,
-    exact: r.ids === null,
-  };
+  let logprob = at < 0 ? null : key(r.logits[at]!) - lse;
+  if (logprob === null && estimated && id >= 0 && id < r.approx!.length) logprob = key(r.approx![id]!) - lse;
+  return {logprob, top, normalisedOver: r.logits.length, exact: r.ids === null, tail: r.ids === null ? 'none' : estimated ? 'estimated' : 'dropped'};
+}
+
+/** log of (sum of exp of the candidates' exact logits + sum of exp of every other row's approximate logit). */
+function logSumExpWithTail(ids: Int32Array, logits: Float32Array, approx: Float32Array): number {
+  const inC = new Uint8Array(approx.length);
+  for (const id of ids) inC[id] = 1;
+  let max = -Infinity;
+  for (let j = 0; j < logits.length; j++) max = Math.max(max, key(logits[j]!));
+  for (let i = 0; i < approx.length; i++) if (!inC[i]) max = Math.max(max, key(approx[i]!));
+  if (max === -Infinity || max === Infinity) return max;
+  let sum = 0;
+  for (let j = 0; j < logits.length; j++) sum += Math.exp(key(logits[j]!) - max);
+  for (let i = 0; i < approx.length; i++) if (!inC[i]) sum += Math.exp(key(approx[i]!) - max);
+  return max + Math.log(sum);
 }
 
 function indexOf(ids: Int32Array, id: number): number {

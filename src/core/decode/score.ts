@@ -37,7 +37,7 @@ export async function scoreTokens(decoder: Decoder, ids: readonly number[], head
     if (opts.signal?.aborted) throw new AbortError('scoring', {cause: opts.signal.reason});
   };
   const t0 = performance.now();
-  const positions: LogprobInfo[] = [{logprob: null, top: [], normalisedOver: 0, exact: true}];
+  const positions: LogprobInfo[] = [{logprob: null, top: [], normalisedOver: 0, exact: true, tail: 'none'}];
   // the result after token i scores token i + 1; the last row has nothing left to score
   const onRow = (i: number, r: HeadResult): void => {
     if (i + 1 < ids.length) positions.push(tokenLogprobs(r, ids[i + 1]!, top));

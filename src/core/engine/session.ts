@@ -139,7 +139,7 @@ export class Session implements Decoder {
    * memory that is only freed with the backend, so one head per distinct choice is kept and reused.
    */
   head(sampling: SamplingOptions, opts: HeadOptions): HeadChoice<OutputHead> {
-    const key = JSON.stringify([opts.dense ?? false, opts.recall, opts.kPrime, opts.certify ?? false, opts.predictor, samplingK(sampling, this.config.vocabSize)]);
+    const key = JSON.stringify([opts.dense ?? false, opts.recall, opts.kPrime, opts.certify ?? false, opts.predictor, opts.approxTail ?? false, samplingK(sampling, this.config.vocabSize)]);
     let choice = this.heads.get(key);
     if (!choice) {
       const m = {backend: this.backend, lmHead: this.model.weights.lmHead, config: this.config};

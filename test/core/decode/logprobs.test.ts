@@ -32,6 +32,23 @@ describe('tokenLogprobs', () => {
     expect(tokenLogprobs({ids, logits: sub}, 5, 0).logprob).toBeNull();
   });
 
+  it("with the predictor's tail: a perfect predictor gives the dense values, in and outside the candidates", () => {
+    const ids = Int32Array.from([40, 3, 17, 8]);
+    const sub = Float32Array.from(ids, (id) => logits[id]!);
+    const exactTail = tokenLogprobs({ids, logits: sub, approx: logits}, 17, 2);
+    expect(exactTail.tail).toBe('estimated');
+    expect(exactTail.logprob).toBeCloseTo(ls[17]!, 10);
+    expect(tokenLogprobs({ids, logits: sub, approx: logits}, 5, 0).logprob).toBeCloseTo(ls[5]!, 10);
+    // a predictor that underestimates the tail by 1 everywhere: candidates come out above dense, by less than without a tail
+    const low = Float32Array.from(logits, (v) => v - 1);
+    const under = tokenLogprobs({ids, logits: sub, approx: low}, 17, 0).logprob!;
+    const dropped = tokenLogprobs({ids, logits: sub}, 17, 0).logprob!;
+    expect(under).toBeGreaterThan(ls[17]!);
+    expect(under).toBeLessThan(dropped);
+    expect(tokenLogprobs({ids: null, logits}, 17, 0).tail).toBe('none');
+    expect(tokenLogprobs({ids, logits: sub}, 17, 0).tail).toBe('dropped');
+  });
+
   it('breaks ties by the lower id', () => {
     const info = tokenLogprobs({ids: Int32Array.from([9, 4, 6]), logits: Float32Array.from([1, 1, 0])}, 9, 2);
     expect(info.top.map((t) => t.id)).toEqual([4, 9]);
