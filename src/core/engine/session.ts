@@ -176,9 +176,11 @@ export class Session implements Decoder {
       const block = tokens.slice(start, start + PREFILL_CHUNK);
       const hs = await this.model.run({tokens: block, positions: block.map((_, i) => s.length + i), caches: block.map(() => s.cache)});
       s.length += block.length;
-      // every row's hidden state through the head together: dense rows read once for the block
-      const {results} = await (head as OutputHead).nextBatch(hs);
-      results.forEach((r, i) => onRow(start + i, r));
+      // the dense head takes the block's rows together (each weight row read once); a HiRE head
+      // takes them one by one (its batched path keeps scratch per union size, which varies here)
+      const h = head as OutputHead;
+      if (h.kind === 'dense') (await h.nextBatch(hs)).results.forEach((r, i) => onRow(start + i, r));
+      else for (let i = 0; i < hs.length; i++) onRow(start + i, await h.next(hs[i]!));
     }
     this.last = {bytes: null, unionGroups: null, groupsPerRow: null};
   }
