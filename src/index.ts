@@ -31,7 +31,7 @@ export type {EvaluateOptions, EvalReport, EvalRow} from './api/evaluate.js';
 export {bench} from './api/bench.js';
 export type {BenchOptions, BenchReport, BenchRow} from './api/bench.js';
 export {DEFAULTS, GENERATE_DEFAULTS} from './api/defaults.js';
-export type {FfnMode, MergeMode} from './api/defaults.js';
+export type {FfnMode, LogprobsTail, MergeMode} from './api/defaults.js';
 export type {LoadOptions, GenerateOptions, SamplingOptions, HireOptions} from './api/options.js';
 export type {ProgressEvent, ProgressCallback, TaskOptions} from './api/progress.js';
 export type {GenerateStats, StopReason} from './core/decode/generate.js';
