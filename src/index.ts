@@ -4,6 +4,8 @@
  *
  *   loadModel / loadBundle   a checkpoint or HiRE bundle on a backend (HireModel; dispose() it)
  *   generate                 an async iterator of text chunks with per-token statistics
+ *   chat / ChatSession       a conversation through the model's chat template, its KV cache kept between turns
+ *   score                    log-probability of every token of a text, and the top alternatives
  *   calibrate                fit predictors, measure recall, write a bundle
  *   evaluate                 recall, top-1, KL, perplexity: dense against HiRE
  *   bench                    tokens/s and bandwidth utilisation, dense against HiRE
@@ -17,8 +19,12 @@ import {DEFAULTS} from './api/defaults.js';
 export {loadModel, loadBundle, HireModel} from './api/model.js';
 export {generate, Generation} from './api/generate.js';
 export {generateBatch} from './api/batch.js';
+export {chat, ChatSession} from './api/chat.js';
+export type {ChatOptions, TurnOptions} from './api/chat.js';
+export {score} from './api/score.js';
+export type {ScoreOptions, ScoreResult, ScoredToken} from './api/score.js';
 export type {BatchResult} from './api/batch.js';
-export type {TokenChunk, GenerationResult, OutputInfo, Prompt} from './api/generate.js';
+export type {TokenChunk, GenerationResult, OutputInfo, Prompt, ChatMessage, TokenLogprobs} from './api/generate.js';
 export type {DevicesInfo} from './api/result.js';
 export {calibrate} from './api/calibrate.js';
 export type {CalibrateOptions, CalibrationResult} from './api/calibrate.js';
@@ -27,7 +33,7 @@ export type {EvaluateOptions, EvalReport, EvalRow} from './api/evaluate.js';
 export {bench} from './api/bench.js';
 export type {BenchOptions, BenchReport, BenchRow} from './api/bench.js';
 export {DEFAULTS, GENERATE_DEFAULTS} from './api/defaults.js';
-export type {FfnMode, MergeMode} from './api/defaults.js';
+export type {FfnMode, LogprobsTail, MergeMode} from './api/defaults.js';
 export {resolveModel, pullModel} from './api/hub.js';
 export type {HubOptions, ResolveOptions, ResolvedModel, PullResult, PulledFile} from './api/hub.js';
 export {listCache, clearCache} from './api/cache.js';

@@ -32,6 +32,12 @@ const EXPECTED: Record<string, RegExp[]> = {
     /^weights per token: [\d.]+ MB in the batch, [\d.]+ MB alone$/m,
     /^dense FFN reads [\d.]+ MB per token$/m,
   ],
+  'chat.mjs': [
+    /^JULIET: \S.*\n\[turn 1: (\d+) of \1 prompt tokens computed, 0 from the KV cache\]$/m,
+    /^\[turn 2: \d+ of \d+ prompt tokens computed, [1-9]\d* from the KV cache\]$/m,
+    /^first token: ".+" logprob -?[\d.]+ over \d+ rows \(HiRE: normalised over the k' candidates\)$/m,
+    /^score: -[\d.]+ over \d+ tokens$/m,
+  ],
   'errors.mjs': [
     /^missing model: E_\w+ /m,
     /^plain checkpoint as a bundle: E_BUNDLE /m,

@@ -7,10 +7,12 @@
 import {generateBatch as generateBatchCore, type BatchResult as CoreBatchResult} from '../core/decode/batch-generate.js';
 import {generationStats} from '../core/decode/generate.js';
 import type {DecodeHead} from '../core/decode/decoder.js';
+import {hasPenalties, type PenaltyOptions} from '../core/decode/penalties.js';
 import {streamedText} from '../core/decode/streamer.js';
 import {UsageError} from '../core/errors.js';
 import {HireSoftmaxHead} from '../core/hire/softmax/head.js';
 import {modelInternals, type HireModel} from './model.js';
+import {GENERATE_DEFAULTS} from './defaults.js';
 import {resolveGenerateOptions, type GenerateOptions} from './options.js';
 import {describeValue, promptTokenIds, type Prompt} from './prompt.js';
 import type {BatchResult, GenerationResult} from './result.js';
@@ -24,7 +26,9 @@ export async function generateBatch(model: HireModel, prompts: readonly Prompt[]
   const internals = modelInternals(model);
   const o = resolveGenerateOptions(options);
   const sampling = o.sampling;
-  const ids = prompts.map((p, b) => promptTokenIds(model, p, `prompts[${b}]`));
+  const unsupported = o.stopStrings.length > 0 ? 'stop' : o.logprobs !== undefined ? 'logprobs' : hasPenalties(o.penalties) ? Object.entries(o.penalties).find(([k, v]) => v !== GENERATE_DEFAULTS[k as keyof PenaltyOptions])![0] : null;
+  if (unsupported) throw new UsageError(`${unsupported} is not supported by batched generation yet; decode the prompts one at a time with generate()`, {option: unsupported});
+  const ids = prompts.map((p, b) => promptTokenIds(model, p, `prompts[${b}]`, {system: o.system, chat: o.chat}));
   const {head, note} = internals.head(sampling, {dense: o.dense, recall: o.recall, kPrime: o.kPrime, predictor: o.predictor});
   if (note) options.onWarning?.(note);
   return internals.step(async () => {
@@ -60,5 +64,6 @@ function sequenceResult(model: HireModel, head: DecodeHead, promptIds: number[],
     output: {kind: head.kind, describe: head.describe(), bytesPerToken: head.bytesPerToken, steps, meanCandidates: candidates, widenedSteps: 0, widenings: 0},
     weightBytesPerToken: r.bytesPerToken,
     devices: null,
+    logprobs: null,
   };
 }

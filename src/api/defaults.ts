@@ -19,6 +19,8 @@ import type {TopKMode as MergeMode} from '../core/parallel/distributed-model.js'
 export type {BenchDtype, MergeMode};
 /** HiRE-FFN while decoding: the bundle's sparse FFN when it has one ('auto'), or the dense FFN ('off'). */
 export type FfnMode = 'auto' | 'off';
+/** How HiRE's log-probabilities treat the rows outside the k' candidates. */
+export type LogprobsTail = 'drop' | 'estimate';
 
 const RECALL = 0.99;
 
@@ -27,11 +29,15 @@ export const DEFAULTS = deepFreeze({
   backend: 'cpu' as BackendName,
   /** Where commands and API calls look when no model is given. */
   demo: {model: DEMO_MODEL_DIR, bundle: DEMO_BUNDLE_DIR},
-  /** How the next token is chosen (generate, generateBatch). */
-  sampling: {temperature: 0.8, topK: 40, topP: 0.95, seed: 42},
+  /** How the next token is chosen (generate, generateBatch, chat): penalties 1 / 0 and minP 0 are off. */
+  sampling: {temperature: 0.8, topK: 40, topP: 0.95, minP: 0, seed: 42, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0},
   /** Most tokens one generation decodes, and whether an end-of-sequence id stops it. */
   maxTokens: 128,
   stopOnEos: true,
+  /** Under HiRE, log-probabilities are normalised over the k' candidates ('drop') or with the predictor's estimate of the rest ('estimate'). */
+  logprobsTail: 'drop' as LogprobsTail,
+  /** score(): alternatives per position, and the dense output layer (exact log-probabilities). */
+  score: {top: 0, dense: true},
   /** Mean recall@k target that picks k' from a bundle's table (generate, bench) or chooses the predictor (calibrate). */
   recall: RECALL,
   /** HiRE-FFN while decoding (generate, eval, bench) and the recall target that picks k'_g. */
@@ -74,6 +80,7 @@ export const GENERATE_DEFAULTS = Object.freeze({
   maxTokens: DEFAULTS.maxTokens,
   recall: DEFAULTS.recall,
   stopOnEos: DEFAULTS.stopOnEos,
+  logprobsTail: DEFAULTS.logprobsTail,
   backend: DEFAULTS.backend,
 });
 

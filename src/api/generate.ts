@@ -9,15 +9,18 @@
  * this file adds text streaming, per-token numbers, the model lock, abort and dispose.
  */
 import './dispose.js';
-import {checkPrompt, generateTokens, type GenerateStats, type TokenEvent} from '../core/decode/generate.js';
+import {checkPrompt, generateTokens, type Continuation, type GenerateStats, type TokenEvent} from '../core/decode/generate.js';
 import type {DecodeHead} from '../core/decode/decoder.js';
+import type {LogprobInfo} from '../core/decode/logprobs.js';
 import type {HeadStats} from '../core/decode/output-head.js';
+import {StopMatcher} from '../core/decode/stop.js';
 import {TextStreamer} from '../core/decode/streamer.js';
 import {AbortError, DisposedError, UsageError} from '../core/errors.js';
+import {coreOptions, headOptions} from './decode-options.js';
 import {modelInternals, type HireModel} from './model.js';
 import {resolveGenerateOptions, type GenerateOptions} from './options.js';
 import {promptTokenIds, type Prompt} from './prompt.js';
-import type {GenerationResult, OutputInfo} from './result.js';
+import type {GenerationResult, OutputInfo, TokenLogprobs} from './result.js';
 
 /** One generated token. */
 export interface TokenChunk {
@@ -38,10 +41,20 @@ export interface TokenChunk {
   candidates: number;
   /** Certified mode: how many times k' doubled for this token (0 otherwise). */
   widenings: number;
+  /** With the logprobs option: the token's log-probability and the top alternatives. */
+  logprobs?: TokenLogprobs;
 }
 
-export type {GenerationResult, OutputInfo} from './result.js';
-export type {Prompt} from './prompt.js';
+export type {GenerationResult, OutputInfo, TokenLogprobs} from './result.js';
+export type {Prompt, ChatMessage} from './prompt.js';
+
+/** @internal How a chat runs a turn as a Generation: the conversation's ids, its open sequence, and a hook at the end. */
+export interface GenerationHooks {
+  promptIds: number[];
+  continuation: Continuation;
+  /** Called once when the generation ends, however it ends. */
+  onEnd(g: Generation): void;
+}
 
 /**
  * A running generation: iterate it for TokenChunks. Created by generate(); one pass only.
@@ -62,6 +75,9 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
   readonly #signal: AbortSignal | undefined;
   readonly #streamer: TextStreamer;
   readonly #decode: (ids: number[]) => string;
+  readonly #stop: StopMatcher;
+  readonly #logprobs: TokenLogprobs[] | null;
+  readonly #hooks: GenerationHooks | null;
   readonly #onAbort = () => this.#end('aborted');
   readonly #ids: number[] = [];
   #text = '';
@@ -70,30 +86,26 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
   #widenedSteps = 0;
   #steps = 0;
 
-  /** @internal Use generate(). */
-  constructor(model: HireModel, prompt: Prompt, options: GenerateOptions = {}) {
+  /** @internal Use generate() (or a ChatSession). */
+  constructor(model: HireModel, prompt: Prompt, options: GenerateOptions = {}, hooks?: GenerationHooks) {
     const internals = modelInternals(model);
     const decoder = internals.decoder();
     const o = resolveGenerateOptions(options);
-    const sampling = o.sampling;
-    this.promptTokenIds = promptTokenIds(model, prompt);
+    this.promptTokenIds = hooks ? [...hooks.promptIds] : promptTokenIds(model, prompt, 'prompt', {system: o.system, chat: o.chat});
     checkPrompt(this.promptTokenIds, decoder.config); // now, so that nothing is shown before a bad prompt fails
-    const {head, note} = internals.head(sampling, {dense: o.dense, recall: o.recall, kPrime: o.kPrime, certify: o.certify, predictor: o.predictor});
+    const {head, note} = internals.head(o.sampling, headOptions(o));
     if (note) options.onWarning?.(note);
     this.#model = model;
     this.#head = head;
+    this.#hooks = hooks ?? null;
     this.output = {kind: head.kind, describe: head.describe(), bytesPerToken: head.bytesPerToken};
     this.#decode = (ids) => model.decode(ids);
     this.#streamer = new TextStreamer(this.#decode, this.promptTokenIds);
+    this.#stop = new StopMatcher(o.stopStrings);
+    this.#logprobs = o.logprobs === undefined ? null : [];
     this.#signal = options.signal;
-    this.#iterator = generateTokens(decoder, this.promptTokenIds, {
-      maxTokens: o.maxTokens,
-      sampling,
-      head,
-      seed: o.seed,
-      eosTokenIds: o.stopOnEos ? model.eosTokenIds : [],
-      signal: options.signal,
-    });
+    const core = {...coreOptions(model, o, head, options.signal), shouldStop: () => this.#stop.stopped};
+    this.#iterator = generateTokens(decoder, this.promptTokenIds, core, hooks?.continuation);
     this.#signal?.addEventListener('abort', this.#onAbort, {once: true});
   }
 
@@ -105,6 +117,11 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
   /** The text generated so far. */
   get text(): string {
     return this.#text;
+  }
+
+  /** The ids generated so far. */
+  get tokenIds(): number[] {
+    return [...this.#ids];
   }
 
   [Symbol.asyncIterator](): this {
@@ -148,16 +165,20 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
     this.#throwIfStopped(); // aborted while the step ran: the token is dropped
     if (this.#ended !== null) return {done: true, value: undefined}; // disposed while it ran
     if (step.done) {
-      this.#text += this.#streamer.flush();
+      this.#text += this.#stop.push(this.#streamer.flush()) + this.#stop.flush();
       this.#result = this.#makeResult(step.value);
       this.#end('done');
       return {done: true, value: undefined};
     }
     const {id, pos} = step.value;
     this.#ids.push(id);
-    const text = this.#streamer.push(id);
+    const text = this.#stop.push(this.#streamer.push(id)); // text that may be part of a stop string waits
     this.#text += text;
-    const chunk = {id, text, index: this.#ids.length - 1, pos, ms, candidates, widenings: after.widenings - before.widenings};
+    const chunk: TokenChunk = {id, text, index: this.#ids.length - 1, pos, ms, candidates, widenings: after.widenings - before.widenings};
+    if (step.value.logprobs) {
+      chunk.logprobs = this.#apiLogprobs(step.value.logprobs);
+      this.#logprobs?.push(chunk.logprobs);
+    }
     return {done: false, value: chunk};
   }
 
@@ -200,9 +221,15 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
     return new AbortError('generation', {cause: this.#signal?.reason});
   }
 
+  #apiLogprobs(l: LogprobInfo): TokenLogprobs {
+    const m = this.#model;
+    return {...l, top: l.top.map((t) => ({id: t.id, token: m.tokenString(t.id), logprob: t.logprob}))};
+  }
+
   #end(how: 'done' | 'closed' | 'disposed' | 'aborted'): void {
     if (this.#ended !== null) return;
     this.#ended = how;
+    this.#hooks?.onEnd(this);
     this.#signal?.removeEventListener('abort', this.#onAbort);
     // Release the core generator (and with it the KV cache). A generator that is running cannot
     // be returned: its step holds the model lock, so return it once that step is over.
@@ -229,6 +256,7 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
       },
       weightBytesPerToken: d.bytesPerToken(this.#head),
       devices: d.groupInfo(),
+      logprobs: this.#logprobs ? [...this.#logprobs] : null,
     };
   }
 }

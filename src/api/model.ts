@@ -12,6 +12,7 @@ import type {SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
 import {isModelDir, Session} from '../core/engine/session.js';
 import {openDeviceGroup} from '../core/engine/device-group.js';
 import type {HireTokenizer} from '../core/model/tokenizer.js';
+import {checkMessages, type ChatMessage} from '../core/model/chat-template.js';
 import {BundleError, DisposedError, TokenizerError, UsageError} from '../core/errors.js';
 import type {ModelConfig} from '../core/model/config.js';
 import {DEFAULTS} from './defaults.js';
@@ -117,6 +118,26 @@ export class HireModel {
   /** Text -> token ids (special tokens such as BOS added per the model's policy). */
   encode(text: string): number[] {
     return this.#tokenizer().encode(text);
+  }
+
+  /** Whether the model has a chat template (tokenizer_config.json's chat_template or chat_template.jinja). */
+  get hasChatTemplate(): boolean {
+    return this.#tok?.chatTemplate != null;
+  }
+
+  /**
+   * A conversation -> token ids through the model's chat template, as transformers'
+   * apply_chat_template (tokenize=True) gives them; with addGenerationPrompt (default true) they
+   * end where the assistant's reply begins. No template: TokenizerError.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options: {addGenerationPrompt?: boolean} = {}): number[] {
+    return this.#tokenizer().applyChatTemplate(checkMessages(messages), options);
+  }
+
+  /** The vocabulary's string of a token id (e.g. "▁time", "<0x0A>"), or null (no tokenizer, or outside the vocabulary). */
+  tokenString(id: number): string | null {
+    this.#open();
+    return this.#tok?.idToToken(id) ?? null;
   }
 
   /** Token ids -> text (special tokens left out). */

@@ -7,7 +7,9 @@
  * given to each generate() call.
  */
 import type {BackendName} from '../core/backends/backend.js';
+import {validatePenalties, type PenaltyOptions} from '../core/decode/penalties.js';
 import {validateSamplingOptions, type SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
+import {validateStopStrings} from '../core/decode/stop.js';
 import {UsageError} from '../core/errors.js';
 import {GENERATE_DEFAULTS, type FfnMode, type MergeMode} from './defaults.js';
 
@@ -69,8 +71,19 @@ export interface SamplingOptions {
   topK?: number;
   /** Nucleus: smallest set with this much probability; 1 = off. */
   topP?: number;
+  /** Min-p: drop tokens less likely than minP times the most likely one; 0 = off. */
+  minP?: number;
   /** Random seed: the same seed and options give the same tokens. */
   seed?: number;
+  /**
+   * Repetition penalty (transformers' CTRL rule): logits of tokens already in the sequence, prompt
+   * included, are divided by it when positive and multiplied when negative; 1 = off.
+   */
+  repetitionPenalty?: number;
+  /** Subtracted from the logit of every token already in the sequence; 0 = off. */
+  presencePenalty?: number;
+  /** Subtracted from a token's logit once per occurrence in the sequence; 0 = off. */
+  frequencyPenalty?: number;
 }
 
 /**
@@ -94,6 +107,30 @@ export interface HireOptions {
 export interface GenerateOptions extends SamplingOptions, HireOptions {
   /** Most tokens to generate (default DEFAULTS.maxTokens). */
   maxTokens?: number;
+  /**
+   * A system message: the prompt (text) becomes the conversation [system, user] rendered through
+   * the model's chat template; with messages, it goes first. Needs a chat template.
+   */
+  system?: string;
+  /** Render a text prompt as one user message through the chat template (implied by `system`). */
+  chat?: boolean;
+  /**
+   * Stop strings: generation ends where its text first contains one; the text returned stops just
+   * before it (stop reason 'stop'). The tokens that made it are in tokenIds.
+   */
+  stop?: string | string[];
+  /**
+   * Log-probabilities: each chunk (and result.logprobs) gets the token's log-probability and the
+   * `logprobs` most likely alternatives (0: the token's own only). Off by default. Under HiRE they
+   * are normalised over the k' candidates (see README, "Log-probabilities").
+   */
+  logprobs?: number;
+  /**
+   * Under HiRE: 'drop' (DEFAULTS.logprobsTail) normalises log-probabilities over the k' candidates; 'estimate'
+   * adds the predictor's approximate logits of the other rows to the normalisation (an estimate of
+   * the dense value; reads vocabSize values back per token).
+   */
+  logprobsTail?: 'drop' | 'estimate';
   /** Stop at an end-of-sequence token (default DEFAULTS.stopOnEos); false runs to maxTokens or a full context. */
   stopOnEos?: boolean;
   /** Stops the generation within one token: the iterator throws AbortError (code E_ABORTED). */
@@ -102,20 +139,35 @@ export interface GenerateOptions extends SamplingOptions, HireOptions {
   onWarning?: (message: string) => void;
 }
 
-/** A generation's options with DEFAULTS filled in and the sampling options as the core takes them. */
-export type ResolvedGenerateOptions = typeof GENERATE_DEFAULTS & GenerateOptions & {sampling: CoreSampling};
+/**
+ * A generation's options with DEFAULTS filled in, and what the core takes: the sampling options,
+ * the penalties, and the stop strings as a list.
+ */
+export type ResolvedGenerateOptions = typeof GENERATE_DEFAULTS &
+  GenerateOptions & {sampling: CoreSampling; penalties: PenaltyOptions; stopStrings: string[]};
 
 /**
  * Fills a generation's missing options from DEFAULTS and checks them (UsageError naming the
- * option), before anything is decoded: generate(), generateBatch() and `hire generate` (which
- * calls it before loading the model, so a bad option fails fast).
+ * option), before anything is decoded: generate(), generateBatch(), a ChatSession's turns and
+ * `hire generate` / `hire chat` (which call it before loading the model, so a bad option fails fast).
  */
 export function resolveGenerateOptions(options: GenerateOptions = {}): ResolvedGenerateOptions {
   const o = {...GENERATE_DEFAULTS, ...withoutUndefined(options)};
-  const sampling: CoreSampling = {temperature: o.temperature, topK: o.topK, topP: o.topP};
+  const sampling: CoreSampling = {temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP};
   validateSamplingOptions(sampling);
   if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new UsageError(`maxTokens must be an integer >= 1, got ${o.maxTokens}`, {option: 'maxTokens'});
-  return {...o, sampling};
+  const penalties = {repetitionPenalty: o.repetitionPenalty, presencePenalty: o.presencePenalty, frequencyPenalty: o.frequencyPenalty};
+  validatePenalties(penalties);
+  const stopStrings = validateStopStrings(o.stop);
+  const logprobs = o.logprobs;
+  if (logprobs !== undefined && !(Number.isInteger(logprobs) && logprobs >= 0 && logprobs <= 100)) {
+    throw new UsageError(`logprobs must be an integer from 0 to 100 (alternatives per token), got ${logprobs}`, {option: 'logprobs'});
+  }
+  if (o.logprobsTail !== 'drop' && o.logprobsTail !== 'estimate') {
+    throw new UsageError(`logprobsTail must be 'drop' or 'estimate', got ${String(o.logprobsTail)}`, {option: 'logprobsTail'});
+  }
+  if (o.system !== undefined && typeof o.system !== 'string') throw new UsageError('system must be a string', {option: 'system'});
+  return {...o, sampling, penalties, stopStrings};
 }
 
 /** `o` without its undefined fields, so that they do not hide a default when spread over it. */

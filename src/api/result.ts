@@ -19,6 +19,28 @@ export interface OutputInfo extends HeadStats {
 export type {DeviceGroupInfo as DevicesInfo, TokenTraffic} from '../core/decode/decoder.js';
 import type {DeviceGroupInfo} from '../core/decode/decoder.js';
 
+/**
+ * A token's log-probability and the most likely alternatives at its position, in the model's own
+ * distribution (temperature 1, before penalties and top-k/top-p/min-p). Dense: exact, normalised
+ * over the vocabulary. HiRE: normalised over the k' candidates the output layer computed, so each
+ * value is the dense one plus the same -log P(candidates) >= 0 (README, "Log-probabilities").
+ */
+export interface TokenLogprobs {
+  /** Null only when scoring under HiRE a token that was not among the candidates. */
+  logprob: number | null;
+  /** Most likely first; `token` is the vocabulary's string (null without a tokenizer). */
+  top: Array<{id: number; token: string | null; logprob: number}>;
+  /** Rows the probabilities are normalised over: the vocabulary size, or k'. */
+  normalisedOver: number;
+  /** True when normalised over the whole vocabulary (dense). */
+  exact: boolean;
+  /**
+   * The rows outside the candidates: 'none' (dense), 'dropped' (HiRE: normalised over the
+   * candidates), 'estimated' (HiRE with the predictor's approximate logits for the rest).
+   */
+  tail: 'none' | 'dropped' | 'estimated';
+}
+
 export interface GenerationResult {
   /**
    * The generated text, the prompt not included: decode(prompt + tokens) with decode(prompt) taken
@@ -32,7 +54,7 @@ export interface GenerationResult {
   /** Backend name. */
   backend: string;
   /**
-   * Token counts, timings and why generation stopped ('eos', 'max_tokens', 'context_full'). In a
+   * Token counts, timings and why generation stopped ('eos', 'max_tokens', 'context_full', 'stop'). In a
    * batch, decodeMs is the whole batch's decode time.
    */
   stats: GenerateStats;
@@ -42,6 +64,8 @@ export interface GenerationResult {
   weightBytesPerToken: number | null;
   /** Multi-device decoding (null on one device). */
   devices: DeviceGroupInfo | null;
+  /** With the logprobs option: one entry per generated token (else null). */
+  logprobs: TokenLogprobs[] | null;
 }
 
 /** Several prompts decoded together: one GenerationResult per prompt, and the batch's figures. */

@@ -91,21 +91,57 @@ export const verifyWeightsFlags = {
   }),
 };
 
-/** `hire generate`: the prompt, how long to decode, and how many sequences. */
+/** `hire generate`: the prompt, what is printed, and how many sequences. */
 export const generateFlags = {
-  prompt: Flags.string({char: 'p', description: 'Prompt text (repeat it to decode several prompts together as one batch).', exclusive: ['tokens'], multiple: true}),
+  prompt: Flags.string({
+    char: 'p',
+    description: 'Prompt text; "-" reads it from stdin, as does giving no prompt while stdin is a pipe (repeat --prompt to decode several prompts together as one batch).',
+    exclusive: ['tokens', 'prompt-file'],
+    multiple: true,
+  }),
+  'prompt-file': Flags.string({description: 'Read the prompt text from this file (UTF-8; one trailing newline dropped).', exclusive: ['tokens']}),
   tokens: Flags.string({description: 'Prompt as comma-separated token ids (no tokenizer needed).'}),
-  'max-tokens': Flags.integer({char: 'n', description: 'Most tokens to generate.', default: DEFAULTS.maxTokens, min: 1}),
+  chat: Flags.boolean({description: "Send the prompt through the model's chat template as one user message (implied by --system).", default: false}),
   'no-eos': Flags.boolean({description: 'Keep generating past the end-of-sequence token.', default: false}),
   batch: Flags.integer({description: 'Decode this many sequences together (the prompt repeated, sequence b seeded with --seed + b); weights are read once per step for all of them.', min: 1, max: 64}),
+  logprobs: Flags.integer({
+    description: "Give each generated token its log-probability and the N most likely alternatives (0: its own only); under HiRE see --logprobs-tail. Printed on stderr after the text, or in --json / --jsonl.",
+    min: 0,
+    max: 100,
+  }),
+  jsonl: Flags.boolean({
+    description: 'Stream one JSON object per line on stdout: {"type":"token", id, text, index, pos, ms, candidates, widenings, logprobs?} per generated token, then {"type":"result", ...the --json object}.',
+    default: false,
+    exclusive: ['json'],
+  }),
 };
 
-/** How the next token is chosen (generate). */
+/** A reply's length, its system message and its stop strings (generate, chat). */
+export const replyFlags = {
+  'max-tokens': Flags.integer({char: 'n', description: 'Most tokens to generate (per reply in chat).', default: DEFAULTS.maxTokens, min: 1}),
+  system: Flags.string({char: 's', description: "System message, rendered first through the model's chat template (which the model must have)."}),
+  stop: Flags.string({description: 'End the generation where its text first contains this string; the text stops just before it (repeatable).', multiple: true}),
+};
+
+/** Log-probabilities of the generated tokens (generate) or of a given text (score). */
+export const logprobFlags = {
+  'logprobs-tail': Flags.string({
+    description: "HiRE: drop normalises log-probabilities over the k' candidates (exact for the distribution HiRE samples from; a token outside them has none); estimate adds the predictor's approximate logits of the other rows (an estimate of the dense values).",
+    options: ['drop', 'estimate'],
+    default: DEFAULTS.logprobsTail,
+  }),
+};
+
+/** How the next token is chosen (generate, chat). */
 export const samplingFlags = {
   temperature: numberFlag({char: 't', description: 'Sampling temperature; 0 is greedy.', default: DEFAULTS.sampling.temperature}),
   'top-k': Flags.integer({description: 'Sample from the k most likely tokens only (0 = off).', default: DEFAULTS.sampling.topK, min: 0}),
   'top-p': numberFlag({description: 'Nucleus sampling: smallest set with this total probability (1 = off).', default: DEFAULTS.sampling.topP}),
-  seed: Flags.integer({description: 'Random seed for sampling.', default: DEFAULTS.sampling.seed}),
+  'min-p': numberFlag({description: 'Drop tokens less likely than this times the most likely one (0 = off).', default: DEFAULTS.sampling.minP}),
+  seed: Flags.integer({description: 'Random seed for sampling (chat: turn n uses seed + n).', default: DEFAULTS.sampling.seed}),
+  'repetition-penalty': numberFlag({description: 'Divide positive (multiply negative) logits of tokens already in the sequence, prompt included, by this (1 = off).', default: DEFAULTS.sampling.repetitionPenalty}),
+  'presence-penalty': numberFlag({description: 'Subtract this from the logit of every token already in the sequence (0 = off).', default: DEFAULTS.sampling.presencePenalty}),
+  'frequency-penalty': numberFlag({description: "Subtract this from a token's logit once per occurrence in the sequence (0 = off).", default: DEFAULTS.sampling.frequencyPenalty}),
 };
 
 /** The HiRE-Softmax output layer of a bundle while decoding (generate). */
@@ -141,6 +177,15 @@ export const deviceFlags = {
   merge: Flags.string({description: mergeDescription(false), options: ['exact', 'dat'], default: DEFAULTS.merge, aliases: ['topk'], deprecateAliases: true}),
   slack: Flags.integer({description: "DaT slack per device (default: the bundle's calibrated slack; without one, a quarter of k'/devices).", min: 0}),
   'ffn-slack': Flags.integer({description: "With --devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (none on one device).", default: DEFAULTS.ffnSlack, min: 0}),
+};
+
+/** `hire score`: the text scored, alternatives per position, and the output layer used. */
+export const scoreFlags = {
+  text: Flags.string({description: 'Text to score ("-" reads stdin, as does giving no text while stdin is a pipe).', exclusive: ['file', 'tokens']}),
+  file: Flags.string({description: 'Read the text to score from this file (UTF-8; one trailing newline dropped).', exclusive: ['tokens']}),
+  tokens: generateFlags.tokens,
+  top: Flags.integer({description: 'Alternatives per position.', default: DEFAULTS.score.top, min: 0, max: 100}),
+  hire: Flags.boolean({description: "Score through the bundle's HiRE-Softmax instead of the dense output layer (see --logprobs-tail).", default: false}),
 };
 
 /** `hire calibrate`: its input and output, the softmax predictors fitted and how they are chosen. */

@@ -8,27 +8,39 @@ import {generate, type GenerationResult, type Prompt} from '../api/generate.js';
 import type {HireModel} from '../api/model.js';
 import type {GenerateOptions} from '../api/options.js';
 import {note} from './base-command.js';
+import {logprobLine} from './render-logprobs.js';
 
-/** Decodes one prompt, streaming its text unless `json`; returns the generation's result. */
-export async function streamGeneration(model: HireModel, prompt: Prompt, options: GenerateOptions, json: boolean): Promise<GenerationResult> {
+/**
+ * How `hire generate` prints one generation: 'text' streams the text to stdout (statistics and
+ * log-probabilities to stderr), 'json' nothing (oclif prints the returned result), 'jsonl' one
+ * JSON line per token and a last line with the result.
+ */
+export type GenerateOutput = 'text' | 'json' | 'jsonl';
+
+/** Decodes one prompt, printing it as `mode` says; returns the generation's result. */
+export async function streamGeneration(model: HireModel, prompt: Prompt, options: GenerateOptions, mode: GenerateOutput): Promise<GenerationResult> {
   // generate() checks the prompt and every option before anything is printed
   const gen = generate(model, prompt, options);
+  const text = mode === 'text';
   const write = (s: string) => {
-    if (!json && s) process.stdout.write(s);
+    if (text && s) process.stdout.write(s);
   };
-  write(typeof prompt === 'string' ? prompt : '');
-  if (!json) note(`hire: ${gen.output.describe}`);
-  if (!json && model.ffnInfo) note(`hire: ${model.ffnInfo}`);
+  write(typeof prompt === 'string' && options.system === undefined && !options.chat ? prompt : '');
+  if (text) note(`hire: ${gen.output.describe}`);
+  if (text && model.ffnInfo) note(`hire: ${model.ffnInfo}`);
   let streamed = 0;
   for await (const chunk of gen) {
     streamed += chunk.text.length;
     write(chunk.text);
+    if (mode === 'jsonl') process.stdout.write(`${JSON.stringify({type: 'token', ...chunk})}\n`);
   }
   const r = await gen.complete();
   write(r.text.slice(streamed)); // an incomplete character at the very end
-  if (json) return r;
+  if (mode === 'jsonl') process.stdout.write(`${JSON.stringify({type: 'result', ...r})}\n`);
+  if (!text) return r;
   process.stdout.write('\n');
   for (const line of generationStats(r, model.backendInfo, options.certify === true)) note(line);
+  if (r.logprobs) r.logprobs.forEach((l, i) => note(logprobLine(model.tokenString(r.tokenIds[i]!), r.tokenIds[i]!, l)));
   return r;
 }
 

@@ -9,9 +9,12 @@ import type {BenchOptions, OutputLayerOptions} from '../api/bench.js';
 import type {CalibrateOptions} from '../api/calibrate.js';
 import type {QuantBits, SoftmaxKind} from '../api/catalog.js';
 import {DEFAULTS, type BenchDtype, type FfnMode, type MergeMode} from '../api/defaults.js';
+import type {ChatOptions} from '../api/chat.js';
 import type {EvaluateOptions} from '../api/evaluate.js';
 import {resolveGenerateOptions, type GenerateOptions, type LoadOptions} from '../api/options.js';
+import {readPromptFile, readPromptStream} from '../api/prompt-file.js';
 import type {Prompt} from '../api/prompt.js';
+import type {ScoreOptions} from '../api/score.js';
 import {UsageError} from '../core/errors.js';
 import {warn} from './base-command.js';
 import type {
@@ -25,7 +28,10 @@ import type {
   evalFlags,
   ffnFlags,
   generateFlags,
+  logprobFlags,
+  replyFlags,
   samplingFlags,
+  scoreFlags,
   softmaxFlags,
   verifyWeightsFlags,
 } from './flags.js';
@@ -34,18 +40,22 @@ import {parseTokenIds} from './parse.js';
 type Backend = FlagValues<typeof backendFlags>;
 type VerifyWeights = FlagValues<typeof verifyWeightsFlags>;
 type Download = FlagValues<typeof downloadFlags>;
-export type GenerateFlags = FlagValues<typeof generateFlags & typeof samplingFlags & typeof softmaxFlags & typeof ffnFlags & typeof deviceFlags> & Backend & VerifyWeights & Download;
+type LoadFlags = FlagValues<typeof ffnFlags & typeof deviceFlags> & Backend & VerifyWeights & Download & {predictor?: string};
+type DecodeFlags = FlagValues<typeof replyFlags & typeof samplingFlags & typeof softmaxFlags> & LoadFlags;
+export type GenerateFlags = FlagValues<typeof generateFlags & typeof logprobFlags> & DecodeFlags;
+export type ChatFlags = DecodeFlags;
+export type ScoreFlags = FlagValues<typeof scoreFlags & typeof logprobFlags & Pick<typeof softmaxFlags, 'recall' | 'k-prime' | 'predictor'>> & LoadFlags;
 export type CalibrateFlags = FlagValues<typeof calibrateFlags & typeof calibrateFfnFlags> & Backend & Download;
 export type EvalFlags = FlagValues<typeof evalFlags> & Backend & VerifyWeights & Download;
 export type BenchFlags = FlagValues<typeof benchFlags> & Backend & VerifyWeights & Download;
 
-/** Where `hire generate` loads the model: backend, tokenizer, HiRE-FFN and devices. */
-export function loadOptions(f: GenerateFlags): LoadOptions {
+/** Where `hire generate`, `hire chat` and `hire score` load the model: backend, tokenizer, HiRE-FFN and devices. */
+export function loadOptions(f: LoadFlags, tokenizer: LoadOptions['tokenizer'] = 'optional'): LoadOptions {
   return {
     backend: f.backend,
     threads: f.threads,
     onWarning: warn,
-    tokenizer: f.prompt !== undefined ? 'required' : 'optional',
+    tokenizer,
     ffn: f.ffn as FfnMode,
     ffnRecall: f['ffn-recall'],
     ffnKPrime: f['ffn-k-prime'],
@@ -55,15 +65,20 @@ export function loadOptions(f: GenerateFlags): LoadOptions {
   };
 }
 
-/** The options of every generation `hire generate` starts, checked before the model is loaded. */
-export function generateOptions(f: GenerateFlags): GenerateOptions {
-  const options: GenerateOptions = {
+/** A reply's options (generate, each turn of chat), checked before the model is loaded. */
+export function chatOptions(f: ChatFlags): ChatOptions {
+  const options: ChatOptions = {
     temperature: f.temperature,
     topK: f['top-k'],
     topP: f['top-p'],
+    minP: f['min-p'],
     seed: f.seed,
+    repetitionPenalty: f['repetition-penalty'],
+    presencePenalty: f['presence-penalty'],
+    frequencyPenalty: f['frequency-penalty'],
     maxTokens: f['max-tokens'],
-    stopOnEos: !f['no-eos'],
+    system: f.system,
+    stop: f.stop,
     dense: f.dense,
     recall: f.recall,
     kPrime: f['k-prime'],
@@ -75,19 +90,71 @@ export function generateOptions(f: GenerateFlags): GenerateOptions {
   return options;
 }
 
+/** The options of every generation `hire generate` starts, checked before the model is loaded. */
+export function generateOptions(f: GenerateFlags): GenerateOptions {
+  const options: GenerateOptions = {
+    ...chatOptions(f),
+    chat: f.chat,
+    stopOnEos: !f['no-eos'],
+    logprobs: f.logprobs,
+    logprobsTail: f['logprobs-tail'] as GenerateOptions['logprobsTail'],
+  };
+  resolveGenerateOptions(options);
+  return options;
+}
+
+/** The tokenizer `hire generate` needs: a text prompt (or a chat template) cannot do without one. */
+export function generateTokenizer(f: GenerateFlags): LoadOptions['tokenizer'] {
+  return f.tokens === undefined || f.system !== undefined || f.chat ? 'required' : 'optional';
+}
+
+/**
+ * The prompt text stdin holds when the prompt comes from there: `--prompt -`, or no prompt at all
+ * while stdin is not a terminal (`echo hi | hire generate M`). undefined otherwise.
+ */
+export async function stdinPrompt(f: GenerateFlags, stdin: NodeJS.ReadStream = process.stdin): Promise<string | undefined> {
+  const dash = f.prompt?.includes('-') ?? false;
+  const none = f.prompt === undefined && f.tokens === undefined && f['prompt-file'] === undefined;
+  if (!dash && !(none && stdin.isTTY !== true)) return undefined;
+  const text = await readPromptStream(stdin, 'prompt', {allowEmpty: !dash});
+  if (text === '') throw new UsageError(`${NO_PROMPT} (standard input was empty)`);
+  return text;
+}
+
+const NO_PROMPT = 'give a prompt with --prompt "text", --prompt-file PATH or token ids with --tokens 1,2,3, or pipe it to stdin';
+
 /**
  * The prompts to decode: one (a single generation) or several (a batch: --prompt repeated, or
- * --batch B copies of the prompt).
+ * --batch B copies of the prompt). `stdin` is stdinPrompt()'s text, which `--prompt -` stands for.
  */
-export function generatePrompts(f: GenerateFlags): {prompts: Prompt[]; batch: boolean} {
-  if (f.prompt === undefined && f.tokens === undefined) throw new UsageError('give a prompt with --prompt "text" or token ids with --tokens 1,2,3');
-  const base: Prompt[] = f.tokens !== undefined ? [parseTokenIds(f.tokens)] : f.prompt!;
+export function generatePrompts(f: GenerateFlags, stdin?: string): {prompts: Prompt[]; batch: boolean} {
+  let base: Prompt[];
+  if (f.tokens !== undefined) base = [parseTokenIds(f.tokens)];
+  else if (f['prompt-file'] !== undefined) base = [readPromptFile(f['prompt-file'], 'prompt-file')];
+  else if (f.prompt !== undefined) base = f.prompt.map((p) => (p === '-' && stdin !== undefined ? stdin : p));
+  else if (stdin !== undefined) base = [stdin];
+  else throw new UsageError(NO_PROMPT);
   const batch = base.length > 1 || (f.batch ?? 1) > 1;
   if (!batch) return {prompts: base, batch};
   if (f.certify) throw new UsageError('--certify decodes one sequence at a time; drop --certify or --batch');
+  if (f.jsonl) throw new UsageError('--jsonl streams one sequence; drop --jsonl or --batch (or the extra --prompt)');
   if (base.length > 1 && f.batch !== undefined && f.batch !== base.length) throw new UsageError(`--batch ${f.batch} does not match the ${base.length} prompts given`);
   const n = f.batch ?? base.length;
   return {prompts: Array.from({length: n}, (_, b) => base[b % base.length]!), batch};
+}
+
+/** `hire score`'s options. */
+export function scoreOptions(f: ScoreFlags): ScoreOptions {
+  return {top: f.top, dense: !f.hire, recall: f.recall, kPrime: f['k-prime'], predictor: f.predictor, tail: f['logprobs-tail'] as ScoreOptions['tail']};
+}
+
+/** What `hire score` scores: --tokens, --file, --text, or stdin (--text -, or nothing given while stdin is a pipe). */
+export async function scoreInput(f: ScoreFlags, stdin: NodeJS.ReadStream = process.stdin): Promise<string | number[]> {
+  if (f.tokens !== undefined) return parseTokenIds(f.tokens);
+  if (f.file !== undefined) return readPromptFile(f.file, 'file');
+  if (f.text !== undefined && f.text !== '-') return f.text;
+  if (f.text === '-' || stdin.isTTY !== true) return readPromptStream(stdin, 'text');
+  throw new UsageError('give the text with --text "...", --file PATH or --tokens 1,2,3, or pipe it to stdin');
 }
 
 /** `hire calibrate`'s options. The default model is named relative to the working directory. */

@@ -1,10 +1,10 @@
 import {generateBatch} from '../api/batch.js';
 import {DEFAULTS} from '../api/defaults.js';
 import {BaseCommand} from '../cli/base-command.js';
-import {backendFlags, deviceFlags, downloadFlags, ffnFlags, generateFlags, jsonFlag, modelArg, samplingFlags, softmaxFlags, verifyWeightsFlags} from '../cli/flags.js';
+import {backendFlags, deviceFlags, downloadFlags, ffnFlags, generateFlags, jsonFlag, logprobFlags, modelArg, replyFlags, samplingFlags, softmaxFlags, verifyWeightsFlags} from '../cli/flags.js';
 import {loadWithBars} from '../cli/download-progress.js';
 import {printBatch, streamGeneration} from '../cli/generate-output.js';
-import {generateOptions, generatePrompts, loadOptions} from '../cli/options.js';
+import {generateOptions, generatePrompts, generateTokenizer, loadOptions, stdinPrompt} from '../cli/options.js';
 import {TokenizerError, type HireError} from '../index.js';
 
 export default class Generate extends BaseCommand {
@@ -13,11 +13,18 @@ export default class Generate extends BaseCommand {
 
 When the model directory is a HiRE bundle (made by \`hire calibrate\`), the output layer is sparse: the predictor scores every vocabulary row cheaply, the k' best candidates are computed exactly, and sampling sees those candidates only (the tail outside them is dropped). k' comes from the bundle's recall table for --recall; --certify widens k' until the top-k is provably the dense top-k, so greedy output is token for token the dense output. --dense turns HiRE off.
 
+The prompt is --prompt, --prompt-file, --tokens, or stdin (--prompt -, or no prompt while stdin is a pipe). --system (or --chat) renders a text prompt as a conversation through the model's chat template (chat_template in tokenizer_config.json, or chat_template.jinja), as transformers' apply_chat_template does; a model without one is an error. --stop ends the text before the first stop string; --min-p and the --repetition-, --presence- and --frequency-penalty act before sampling, the penalties on every token already in the sequence, prompt included.
+
+--logprobs N gives each generated token its log-probability and the N most likely alternatives, in the model's own distribution (temperature 1, before penalties and truncation): dense values are exact; under HiRE they are normalised over the k' candidates (--logprobs-tail drop: exact for what HiRE samples from, each the dense value plus the same -log P(candidates) >= 0) or with the predictor's estimate of the other rows (--logprobs-tail estimate). Printed on stderr after the text; in the result with --json; per token with --jsonl, which streams one JSON object per line ({"type":"token", ...} per token, then {"type":"result", ...}).
+
 --json prints one object of the same shape on every path: {text, promptTokenIds, tokenIds, backend, stats, output, weightBytesPerToken, devices}. text leaves the prompt out (it keeps the first token's leading space); devices is null on one device; with --devices, the byte counts not measured there (weightBytesPerToken, output.bytesPerToken) are null. Several prompts or --batch print {sequences: [one such object per prompt], tokensPerSecond, weightBytesPerToken, ffnGroups}.`;
 
   static override examples = [
     '<%= config.bin %> generate --prompt "ROMEO:"',
     '<%= config.bin %> generate TinyLlama/TinyLlama-1.1B-Chat-v1.0 --download --prompt "Once upon a time" --max-tokens 64 --temperature 0',
+    'echo "Once upon a time" | <%= config.bin %> generate ./my-model --stop "." --stop "!" --jsonl',
+    '<%= config.bin %> generate ./my-chat-model --system "Answer in one sentence." --prompt "Why is the sky blue?" --min-p 0.05',
+    '<%= config.bin %> generate ./my-model --prompt-file prompt.txt --repetition-penalty 1.1 --logprobs 3 --json',
     '<%= config.bin %> generate ./my-model --prompt "Hello" --temperature 0.7 --top-p 0.9 --seed 7',
     '<%= config.bin %> generate ./my-model --tokens 1,403,407 --max-tokens 16 --json',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --temperature 0 --certify',
@@ -33,7 +40,9 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
 
   static override flags = {
     ...generateFlags,
+    ...replyFlags,
     ...samplingFlags,
+    ...logprobFlags,
     ...backendFlags,
     ...downloadFlags,
     ...softmaxFlags,
@@ -51,10 +60,10 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
   async run() {
     const {args, flags} = await this.parse(Generate);
     const options = generateOptions(flags); // checked before the model is loaded
-    const {prompts, batch} = generatePrompts(flags);
-    const model = await loadWithBars(args.model ?? DEFAULTS.demo.bundle, loadOptions(flags), !this.jsonEnabled());
+    const {prompts, batch} = generatePrompts(flags, await stdinPrompt(flags));
+    const model = await loadWithBars(args.model ?? DEFAULTS.demo.bundle, loadOptions(flags, generateTokenizer(flags)), !this.jsonEnabled());
     try {
-      if (!batch) return await streamGeneration(model, prompts[0]!, options, this.jsonEnabled());
+      if (!batch) return await streamGeneration(model, prompts[0]!, options, this.jsonEnabled() ? 'json' : flags.jsonl ? 'jsonl' : 'text');
       const r = await generateBatch(model, prompts, options);
       if (!this.jsonEnabled()) printBatch(r, prompts, model.backendInfo);
       return r;

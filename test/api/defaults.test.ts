@@ -31,7 +31,7 @@ describe('DEFAULTS', () => {
   });
 
   it('GENERATE_DEFAULTS is the flat view of DEFAULTS for generate()', () => {
-    expect(GENERATE_DEFAULTS).toEqual({...DEFAULTS.sampling, maxTokens: DEFAULTS.maxTokens, recall: DEFAULTS.recall, stopOnEos: DEFAULTS.stopOnEos, backend: DEFAULTS.backend});
+    expect(GENERATE_DEFAULTS).toEqual({...DEFAULTS.sampling, maxTokens: DEFAULTS.maxTokens, recall: DEFAULTS.recall, stopOnEos: DEFAULTS.stopOnEos, logprobsTail: DEFAULTS.logprobsTail, backend: DEFAULTS.backend});
     expect(Object.isFrozen(DEFAULTS.sampling)).toBe(true);
   });
 });

@@ -99,10 +99,10 @@ describe('generated text with a Metaspace (SentencePiece) tokenizer', () => {
         error = e;
       }
       expect(error).toBeInstanceOf(UsageError);
-      expect((error as UsageError).message).toMatch(/^prompt must be a string or an array of token ids, /);
+      expect((error as UsageError).message).toMatch(/^prompt must be a string, an array of token ids or an array of {role, content} messages, /);
       expect((error as UsageError).message).toMatch(got);
     }
-    expect(generateBatch(model, ['hi', null as unknown as string])).rejects.toThrow(/^prompts\[1\] must be a string or an array of token ids, got null$/);
+    expect(generateBatch(model, ['hi', null as unknown as string])).rejects.toThrow(/^prompts\[1\] must be a string, an array of token ids or an array of {role, content} messages, got null$/);
     expect(generateBatch(model, 'hi' as unknown as string[])).rejects.toThrow(/^prompts must be an array of prompts, got the string "hi"$/);
   });
 

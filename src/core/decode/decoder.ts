@@ -20,6 +20,12 @@ export interface HeadOptions {
   certify?: boolean;
   /** Predictor name (default: the one calibration selected). */
   predictor?: string;
+  /**
+   * HiRE heads also return the predictor's approximate logits of the whole vocabulary (HeadResult
+   * `approx`), for log-probability estimates of the tail: one read-back of vocabSize values per
+   * step. Heads that cannot (a device group's) return none.
+   */
+  approxTail?: boolean;
 }
 
 /** The output layer a generation decodes with, as chosen by Decoder.head(). */
@@ -101,6 +107,17 @@ export interface Decoder {
    * the last of them. checkAbort runs between blocks of a long prompt.
    */
   prefill(seq: DecodeSequence, tokens: readonly number[], head: DecodeHead, checkAbort?: () => void): Promise<HeadResult>;
+  /**
+   * prefill() that hands the head's result after every token to onRow (row i: the result after
+   * tokens[i], i.e. the distribution of the token at the next position), in order, block by block
+   * (scoring). Optional: where absent, scoring steps one token at a time.
+   */
+  prefillRows?(seq: DecodeSequence, tokens: readonly number[], head: DecodeHead, onRow: (row: number, r: HeadResult) => void, checkAbort?: () => void): Promise<void>;
+  /**
+   * Drops the positions from `length` on (0 <= length <= seq.length): the next prefill or step
+   * writes there. A chat rewinds to where its history and the newly rendered conversation part.
+   */
+  rewind(seq: DecodeSequence, length: number): void;
   /** Appends tokens[i] to seqs[i], all sequences in one step; returns each one's head result. */
   step(seqs: readonly DecodeSequence[], tokens: readonly number[], head: DecodeHead): Promise<HeadResult[]>;
   /** Statistics of the last prefill or step. */
@@ -112,4 +129,11 @@ export interface Decoder {
   /** While set, a wait for slow backend work ends with AbortError when the signal fires (cpu). */
   abortWaits?(signal: AbortSignal | undefined): void;
   dispose(): Promise<void>;
+}
+
+/** Rejects a rewind outside 0..seq.length. */
+export function checkRewind(seq: DecodeSequence, length: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > seq.length) {
+    throw new RangeError(`rewind to ${length}: the sequence holds ${seq.length} positions`);
+  }
 }

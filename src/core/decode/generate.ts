@@ -4,7 +4,9 @@
  */
 import {AbortError, UsageError} from '../errors.js';
 import type {DecodeHead, DecodeSequence, Decoder} from './decoder.js';
+import {tokenLogprobs, type LogprobInfo} from './logprobs.js';
 import type {HeadResult} from './output-head.js';
+import {applyPenalties, hasPenalties, TokenCounts, type PenaltyOptions} from './penalties.js';
 import {sample, sampleCandidates, type Rng, type SamplingOptions} from './sampler.js';
 import {createRng} from '../numeric/rng.js';
 
@@ -20,17 +22,30 @@ export interface GenerateOptions {
   onPrefillDone?: () => void;
   /** Once aborted, the next forward step (prefill or decode) throws AbortError instead of running. */
   signal?: AbortSignal;
+  /** Penalties on tokens already in the sequence (prompt included), applied before sampling. */
+  penalties?: PenaltyOptions;
+  /** Report each token's log-probability and this many alternatives (0: the token's own only); off when absent. */
+  logprobs?: number;
+  /**
+   * Asked after each yielded token, once the caller has taken it (stop strings): true ends the
+   * generation there (stop reason 'stop') without feeding that token back.
+   */
+  shouldStop?: () => boolean;
 }
 
 export interface TokenEvent {
   id: number;
   /** Position of this token in the sequence (prompt included). */
   pos: number;
+  /** With the logprobs option: the token's log-probability and the top alternatives. */
+  logprobs?: LogprobInfo;
 }
 
-export type StopReason = 'eos' | 'max_tokens' | 'context_full';
+/** eos, the token budget, a full context, or a stop string (shouldStop). */
+export type StopReason = 'eos' | 'max_tokens' | 'context_full' | 'stop';
 
 export interface GenerateStats {
+  /** Tokens the prefill ran (in a chat turn: the new ones only, the history comes from the KV cache). */
   promptTokens: number;
   generatedTokens: number;
   prefillMs: number;
@@ -42,24 +57,53 @@ export interface GenerateStats {
   stopReason: StopReason;
 }
 
+/**
+ * A sequence kept open across generations (a chat). `seq` is opened with room for the whole
+ * context on first use; `ids` are the ids given to or generated on it so far, of which the first
+ * seq.length are in its KV cache (a last generated token is never fed back). A generation on it
+ * keeps the longest common prefix of those and its prompt, rewinds the rest, and prefills only
+ * the prompt's remaining tokens.
+ */
+export interface Continuation {
+  seq: DecodeSequence | null;
+  ids: readonly number[];
+}
+
 export async function* generateTokens(
   decoder: Decoder,
   promptIds: readonly number[],
   opts: GenerateOptions,
+  continuation?: Continuation,
 ): AsyncGenerator<TokenEvent, GenerateStats> {
   const c = decoder.config;
   checkPrompt(promptIds, c);
   const head = opts.head ?? decoder.head(opts.sampling, {dense: true}).head;
   let seq: DecodeSequence | null = null;
-  return yield* decodeLoop(promptIds, c.maxSeqLen, opts, {
-    // the whole prompt in blocks of rows; only the last token needs logits
+  if (continuation) continuation.seq ??= await decoder.openSequence(c.maxSeqLen);
+  const keep = continuation ? reusablePrefix(continuation, promptIds) : 0;
+  const limit = Math.min(c.maxSeqLen, continuation?.seq?.maxLen ?? Infinity, promptIds.length + opts.maxTokens);
+  return yield* decodeLoop({ids: promptIds, prefilled: promptIds.length - keep, limit}, c.maxSeqLen, opts, {
+    // the prompt (what the cache lacks of it) in blocks of rows; only the last token needs logits
     prefill: async (checkAbort) => {
       checkAbort();
-      seq = await decoder.openSequence(Math.min(c.maxSeqLen, promptIds.length + opts.maxTokens));
-      return decoder.prefill(seq, promptIds, head, checkAbort);
+      if (continuation) {
+        seq = continuation.seq!;
+        decoder.rewind(seq, keep);
+      } else {
+        seq = await decoder.openSequence(Math.min(c.maxSeqLen, promptIds.length + opts.maxTokens));
+      }
+      return decoder.prefill(seq, promptIds.slice(keep), head, checkAbort);
     },
     step: async (id) => (await decoder.step([seq!], [id], head))[0]!,
   });
+}
+
+/** Positions of the continued sequence that the prompt can keep (at least one prompt token is always run, for its logits). */
+function reusablePrefix(k: Continuation, promptIds: readonly number[]): number {
+  const held = Math.min(k.seq?.length ?? 0, k.ids.length, promptIds.length - 1);
+  let n = 0;
+  while (n < held && k.ids[n] === promptIds[n]) n++;
+  return n;
 }
 
 /** Rejects an empty prompt, ids outside the vocabulary, and a prompt that fills the context. */
@@ -83,19 +127,28 @@ export interface DecodeSteps {
   step(id: number, pos: number): Promise<HeadResult>;
 }
 
+/** The sequence a loop starts from: every id in it after the prefill, how many of them the prefill ran, the room. */
+export interface LoopStart {
+  ids: readonly number[];
+  prefilled: number;
+  /** The sequence ends at this many positions (the token budget or the context). */
+  limit: number;
+}
+
 /**
- * The loop every generation shares: sample, stop on eos / token budget / full context, yield,
- * step. Abort is checked before every forward pass.
+ * The loop every generation shares: penalise, sample, stop on eos / token budget / full context /
+ * a stop string, yield, step. Abort is checked before every forward pass.
  */
 export async function* decodeLoop(
-  promptIds: readonly number[],
+  start: LoopStart,
   maxSeqLen: number,
   opts: Omit<GenerateOptions, 'head'>,
   steps: DecodeSteps,
 ): AsyncGenerator<TokenEvent, GenerateStats> {
   const rng = createRng(opts.seed);
   const eos = new Set(opts.eosTokenIds);
-  const limit = Math.min(maxSeqLen, promptIds.length + opts.maxTokens);
+  const penalties = opts.penalties && hasPenalties(opts.penalties) ? opts.penalties : null;
+  const counts = penalties ? new TokenCounts(start.ids) : null;
   const checkAbort = (): void => {
     if (opts.signal?.aborted) throw new AbortError('generation', {cause: opts.signal.reason});
   };
@@ -104,21 +157,26 @@ export async function* decodeLoop(
   const t1 = performance.now();
   opts.onPrefillDone?.();
 
-  let pos = promptIds.length - 1;
+  let pos = start.ids.length - 1;
   let generated = 0;
   let decodeSteps = 0;
   let stopReason: StopReason = 'max_tokens';
   while (generated < opts.maxTokens) {
-    const id = pick(logits, opts.sampling, rng);
+    const id = pick(penalties ? applyPenalties(logits, counts!, penalties) : logits, opts.sampling, rng);
     if (eos.has(id)) {
       stopReason = 'eos';
       break;
     }
     pos++;
     generated++;
-    yield {id, pos};
+    counts?.add(id);
+    yield opts.logprobs === undefined ? {id, pos} : {id, pos, logprobs: tokenLogprobs(logits, id, opts.logprobs)};
+    if (opts.shouldStop?.()) {
+      stopReason = 'stop';
+      break;
+    }
     if (generated >= opts.maxTokens) break;
-    if (pos + 1 >= limit) {
+    if (pos + 1 >= start.limit) {
       stopReason = pos + 1 >= maxSeqLen ? 'context_full' : 'max_tokens';
       break;
     }
@@ -126,7 +184,7 @@ export async function* decodeLoop(
     logits = await steps.step(id, pos);
     decodeSteps++;
   }
-  return generationStats(promptIds.length, generated, decodeSteps, [t0, t1, performance.now()], stopReason);
+  return generationStats(start.prefilled, generated, decodeSteps, [t0, t1, performance.now()], stopReason);
 }
 
 /** The statistics of a generation from its counts and times [start, prefill done, end] (ms). */

@@ -9,6 +9,8 @@ export interface HeadResult {
   /** Candidate ids, or null when `logits` covers the whole vocabulary. */
   ids: Int32Array | null;
   logits: Float32Array;
+  /** A sparse head asked for it (HeadOptions.approxTail): the predictor's approximate logits [vocabSize]. */
+  approx?: Float32Array;
 }
 
 export interface HeadStats {

@@ -5,7 +5,10 @@
  *   greedy when temperature is 0 or topK is 1 (argmax, ties -> lowest id, no draw);
  *   otherwise divide by temperature -> keep the top-k -> softmax (max-subtracted, float64) ->
  *   keep the nucleus (smallest prefix of the descending order whose mass is >= topP) ->
+ *   min-p (drop tokens whose probability is below minP times the most likely one's) ->
  *   renormalise -> one uniform draw.
+ * (transformers applies its warpers in this order: temperature, top-k, top-p, min-p.) Penalties
+ * on repeated tokens are not here: they change the logits before sampling (decode/penalties.ts).
  * The candidate order used for the draw is canonical (value descending, id ascending, or id
  * ascending when nothing needs sorting), so sampleCandidates over every id, in any order, picks
  * the same token as sample() for the same draw.
@@ -23,6 +26,8 @@ export interface SamplingOptions {
   topK: number;
   /** Keep the smallest set with this much probability mass; 1 = off. */
   topP: number;
+  /** Drop tokens less likely than minP times the most likely token; 0 (default) = off. */
+  minP?: number;
 }
 
 
@@ -36,6 +41,10 @@ export function validateSamplingOptions(opts: SamplingOptions): void {
   }
   if (!(topP > 0 && topP <= 1)) {
     throw new UsageError(`topP must be in (0, 1] (1 means off), got ${topP}`, {option: 'topP'});
+  }
+  const minP = opts.minP ?? 0;
+  if (!(minP >= 0 && minP <= 1)) {
+    throw new UsageError(`minP must be in [0, 1] (0 means off), got ${minP}`, {option: 'minP'});
   }
 }
 
@@ -94,6 +103,17 @@ function samplePosition(values: Float32Array, opts: SamplingOptions, rng: Rng): 
         kept = j + 1;
         total = cum;
         break;
+      }
+    }
+  }
+
+  // Min-p: the most likely candidate has weight exp(0) = 1, so the threshold is minP itself.
+  const minP = opts.minP ?? 0;
+  if (minP > 0) {
+    for (let j = 0; j < kept; j++) {
+      if (weights[j]! < minP) {
+        total -= weights[j]!;
+        weights[j] = 0;
       }
     }
   }

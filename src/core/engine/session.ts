@@ -14,12 +14,12 @@ import {readConfigJson, type ModelConfig} from '../model/config.js';
 import {openModel, type ModelSource} from '../model/load.js';
 import {uploadWeights} from '../decode/weights.js';
 import {HireTokenizer} from '../model/tokenizer.js';
-import {denseBytesPerToken, Transformer} from '../decode/forward.js';
+import {denseBytesPerToken, PREFILL_CHUNK, Transformer} from '../decode/forward.js';
 import {DenseHead, type HeadResult, type OutputHead} from '../decode/output-head.js';
 import {type SparseFfn} from '../hire/ffn/setup.js';
 import {installSparseFfn, type FfnDecodeOptions} from './sparse-ffn.js';
 import {chooseHead} from '../hire/softmax/choose-head.js';
-import type {DecodeHead, DecodeSequence, DecodeStepStats, Decoder, HeadChoice, HeadOptions} from '../decode/decoder.js';
+import {checkRewind, type DecodeHead, type DecodeSequence, type DecodeStepStats, type Decoder, type HeadChoice, type HeadOptions} from '../decode/decoder.js';
 import {samplingK, type SamplingOptions} from '../decode/sampler.js';
 import type {KvCache} from '../backends/backend.js';
 
@@ -139,7 +139,7 @@ export class Session implements Decoder {
    * memory that is only freed with the backend, so one head per distinct choice is kept and reused.
    */
   head(sampling: SamplingOptions, opts: HeadOptions): HeadChoice<OutputHead> {
-    const key = JSON.stringify([opts.dense ?? false, opts.recall, opts.kPrime, opts.certify ?? false, opts.predictor, samplingK(sampling, this.config.vocabSize)]);
+    const key = JSON.stringify([opts.dense ?? false, opts.recall, opts.kPrime, opts.certify ?? false, opts.predictor, opts.approxTail ?? false, samplingK(sampling, this.config.vocabSize)]);
     let choice = this.heads.get(key);
     if (!choice) {
       const m = {backend: this.backend, lmHead: this.model.weights.lmHead, config: this.config};
@@ -166,6 +166,29 @@ export class Session implements Decoder {
     const result = await (head as OutputHead).next(h);
     this.last = {bytes: null, unionGroups: null, groupsPerRow: null};
     return result;
+  }
+
+  async prefillRows(seq: DecodeSequence, tokens: readonly number[], head: DecodeHead, onRow: (row: number, r: HeadResult) => void, checkAbort?: () => void): Promise<void> {
+    const s = this.own(seq);
+    this.room(s, tokens.length);
+    for (let start = 0; start < tokens.length; start += PREFILL_CHUNK) {
+      checkAbort?.();
+      const block = tokens.slice(start, start + PREFILL_CHUNK);
+      const hs = await this.model.run({tokens: block, positions: block.map((_, i) => s.length + i), caches: block.map(() => s.cache)});
+      s.length += block.length;
+      // the dense head takes the block's rows together (each weight row read once); a HiRE head
+      // takes them one by one (its batched path keeps scratch per union size, which varies here)
+      const h = head as OutputHead;
+      if (h.kind === 'dense') (await h.nextBatch(hs)).results.forEach((r, i) => onRow(start + i, r));
+      else for (let i = 0; i < hs.length; i++) onRow(start + i, await h.next(hs[i]!));
+    }
+    this.last = {bytes: null, unionGroups: null, groupsPerRow: null};
+  }
+
+  rewind(seq: DecodeSequence, length: number): void {
+    const s = this.own(seq);
+    checkRewind(s, length);
+    s.length = length;
   }
 
   async step(seqs: readonly DecodeSequence[], tokens: readonly number[], head: DecodeHead): Promise<HeadResult[]> {

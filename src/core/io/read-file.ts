@@ -32,6 +32,8 @@ export const TOKENIZER_JSON: InputKind = {label: 'tokenizer.json', maxBytes: 64 
 export const INDEX_JSON: InputKind = {label: 'safetensors index files', maxBytes: 16 * MiB};
 /** hire.json: recall curves and k' tables; the demo bundle's is 42 kB. */
 export const MANIFEST_JSON: InputKind = {label: 'hire.json', maxBytes: 32 * MiB};
+/** Prompt and scoring text read from a file or stdin. */
+export const PROMPT_TEXT: InputKind = {label: 'prompt files', maxBytes: 64 * MiB};
 /**
  * Calibration and evaluation text (--data). Below 512 MiB because the text becomes one JS string
  * (V8 caps strings at about 512M characters) and the corpus loader holds a split copy beside it.

@@ -28,6 +28,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {Tokenizer} from '@huggingface/tokenizers';
 import {ConfigError, TokenizerError} from '../errors.js';
+import {CHAT_TEMPLATE_FILE, loadChatTemplate, type ChatMessage, type ChatTemplate, type TemplateTokens} from './chat-template.js';
 import {CONFIG_JSON, TOKENIZER_CONFIG_JSON, TOKENIZER_JSON, readJsonFile, shortJson, type InputKind, type MakeError} from '../io/read-file.js';
 
 export interface SpecialTokens {
@@ -201,7 +202,10 @@ export class HireTokenizer {
   /** Whether the library's post-processor itself emits BOS first (probed once at load). */
   private readonly libraryAddsBos: boolean;
 
-  private constructor(file: string, inner: Tokenizer, special: SpecialTokens) {
+  /** The model's chat template (tokenizer_config.json or chat_template.jinja), or null when it has none. */
+  readonly chatTemplate: ChatTemplate | null;
+
+  private constructor(file: string, inner: Tokenizer, special: SpecialTokens, chat: (t: HireTokenizer) => ChatTemplate | null) {
     this.file = file;
     this.inner = inner;
     this.special = special;
@@ -213,6 +217,7 @@ export class HireTokenizer {
       bos !== null &&
       inner.encode('a', {add_special_tokens: true}).ids[0] === bos &&
       inner.encode('a', {add_special_tokens: false}).ids[0] !== bos;
+    this.chatTemplate = chat(this);
   }
 
   /** Loads `<modelDir>/tokenizer.json` (plus tokenizer_config.json and the configs for special ids). */
@@ -244,7 +249,20 @@ export class HireTokenizer {
         {cause},
       );
     }
-    return new HireTokenizer(file, inner, special);
+    return new HireTokenizer(file, inner, special, (t) => loadChatTemplate(modelDir, tokConfig, templateTokens(tokConfig, t)));
+  }
+
+  /**
+   * A conversation as token ids, through the model's chat template (see model/chat-template.ts):
+   * rendered, then encoded without adding special tokens. With addGenerationPrompt (default true)
+   * the ids end where the assistant's reply begins. A model without a template: TokenizerError.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], opts: {addGenerationPrompt?: boolean} = {}): number[] {
+    if (!this.chatTemplate) {
+      const file = path.join(path.dirname(this.file), 'tokenizer_config.json');
+      throw new TokenizerError(file, `has no chat_template and there is no ${CHAT_TEMPLATE_FILE} beside it, so this model has no chat format; give a plain text prompt, or add the template of the model's chat variant`);
+    }
+    return this.encode(this.chatTemplate.render(messages, {addGenerationPrompt: opts.addGenerationPrompt ?? true}), {addSpecialTokens: false});
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -286,4 +304,26 @@ export class HireTokenizer {
   idToToken(id: number): string | undefined {
     return this.inner.id_to_token(id);
   }
+}
+
+/** The special token strings a chat template sees: tokenizer_config.json's, else the vocabulary's strings of the resolved ids. */
+function templateTokens(config: JsonObject, t: HireTokenizer): TemplateTokens {
+  const str = (key: string, id: number | null | undefined): string | undefined => {
+    const v = config[key];
+    if (typeof v === 'string') return v;
+    if (isObject(v) && typeof v.content === 'string') return v.content;
+    return id === null || id === undefined ? undefined : t.idToToken(id);
+  };
+  const out: TemplateTokens = {};
+  const entries: Array<[keyof TemplateTokens, number | null | undefined]> = [
+    ['bos_token', t.special.bosTokenId],
+    ['eos_token', t.special.eosTokenIds[0]],
+    ['unk_token', undefined],
+    ['pad_token', t.special.padTokenId],
+  ];
+  for (const [key, id] of entries) {
+    const v = str(key, id);
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
 }

@@ -16,7 +16,7 @@
  *
  * It also counts the bytes that cross between devices (and the coordinator) per token.
  */
-import type {DecodeHead, DecodeSequence, DecodeStepStats, Decoder, DeviceGroupInfo, HeadChoice, HeadOptions, TokenTraffic} from '../decode/decoder.js';
+import {checkRewind, type DecodeHead, type DecodeSequence, type DecodeStepStats, type Decoder, type DeviceGroupInfo, type HeadChoice, type HeadOptions, type TokenTraffic} from '../decode/decoder.js';
 import type {HeadResult, HeadStats} from '../decode/output-head.js';
 import {type SamplingOptions} from '../decode/sampler.js';
 import {topKIndices} from '../numeric/select.js';
@@ -236,6 +236,12 @@ export class DistributedModel implements Decoder {
     const r = await this.advance(tokens, s.length, head as DeviceHead);
     s.length += tokens.length;
     return r;
+  }
+
+  rewind(seq: DecodeSequence, length: number): void {
+    const s = this.current(seq, 0);
+    checkRewind(s, length);
+    s.length = length; // the devices' caches are written by position: the next step overwrites from here
   }
 
   async step(seqs: readonly DecodeSequence[], tokens: readonly number[], head: DecodeHead): Promise<HeadResult[]> {

@@ -83,5 +83,6 @@ export function chooseHead(
   const plan = planHead(modelDir, model.config, sampling, opts);
   if (plan.kind === 'dense') return {head: new DenseHead(model.backend, model.lmHead), note: plan.note};
   const predictor = readPredictor(modelDir, plan.manifest, plan.record.name);
-  return {head: new HireSoftmaxHead(model.backend, model.lmHead, predictor, {kPrime: plan.kPrime, certifyK: plan.certifyK}), note: plan.note};
+  const options = {kPrime: plan.kPrime, certifyK: plan.certifyK, approxTail: opts.approxTail ?? false};
+  return {head: new HireSoftmaxHead(model.backend, model.lmHead, predictor, options), note: plan.note};
 }

@@ -19,6 +19,8 @@ export interface HireHeadOptions {
   kPrime: number;
   /** Certified mode: the top-k that must be exact (1 for greedy). Null: plain HiRE. */
   certifyK: number | null;
+  /** Also return the approximate logits of the whole vocabulary (HeadResult.approx). */
+  approxTail?: boolean;
 }
 
 export class HireSoftmaxHead implements OutputHead {
@@ -73,7 +75,8 @@ export class HireSoftmaxHead implements OutputHead {
       this.uploaded.enqueue(h);
       const {ids} = await b.topK(this.uploaded.out, this.opts.kPrime);
       this.candidates += ids.length;
-      return {ids, logits: await this.exactRows(ids, h)};
+      const approx = this.opts.approxTail ? await b.read(this.uploaded.out) : undefined;
+      return {ids, logits: await this.exactRows(ids, h), ...(approx ? {approx} : {})};
     }
     const approx = await this.approximate(h);
     const hv = await b.read(h);
@@ -85,7 +88,7 @@ export class HireSoftmaxHead implements OutputHead {
     this.candidates += res.ids.length;
     if (res.widened > 0) this.widenedSteps++;
     this.widenings += res.widened;
-    return {ids: res.ids, logits: res.logits};
+    return {ids: res.ids, logits: res.logits, ...(this.opts.approxTail ? {approx} : {})};
   }
 
   /**
@@ -99,7 +102,8 @@ export class HireSoftmaxHead implements OutputHead {
       return {results, bytes: hs.length * this.bytesPerToken};
     }
     const lm = this.lmHead;
-    const cands = (await this.approximateBatch(hs)).map((approx) => topKIndices(approx, this.opts.kPrime));
+    const approxes = await this.approximateBatch(hs);
+    const cands = approxes.map((approx) => topKIndices(approx, this.opts.kPrime));
     const union = padGroups(unionGroups(cands, lm.rows), lm.rows, 64);
     // logits of the union's rows for every state: [union.length] each
     const scratch = hs.map((_, i) => this.unionScratch(union.length, i));
@@ -111,7 +115,8 @@ export class HireSoftmaxHead implements OutputHead {
     for (let i = 0; i < hs.length; i++) {
       const all = await this.backend.read(scratch[i]!);
       const ids = cands[i]!;
-      results.push({ids, logits: Float32Array.from(ids, (id) => all[where[id]!]!)});
+      const logits = Float32Array.from(ids, (id) => all[where[id]!]!);
+      results.push(this.opts.approxTail ? {ids, logits, approx: approxes[i]!} : {ids, logits});
     }
     this.steps += hs.length;
     this.candidates += cands.reduce((a, c) => a + c.length, 0);
