@@ -9,7 +9,7 @@ import type {BenchOptions, OutputLayerOptions} from '../api/bench.js';
 import type {CalibrateOptions} from '../api/calibrate.js';
 import type {QuantBits, SoftmaxKind} from '../api/catalog.js';
 import {DEFAULTS, type BenchDtype, type FfnMode, type MergeMode} from '../api/defaults.js';
-import type {EvaluateOptions} from '../api/evaluate.js';
+import type {EvaluateOptions, Split} from '../api/evaluate.js';
 import {resolveGenerateOptions, type GenerateOptions, type LoadOptions} from '../api/options.js';
 import type {Prompt} from '../api/prompt.js';
 import {UsageError} from '../core/errors.js';
@@ -92,6 +92,7 @@ export function calibrateOptions(model: string | undefined, f: CalibrateFlags): 
   return {
     model: model ?? path.relative(process.cwd(), DEFAULTS.demo.model),
     data: f.data,
+    split: f.split as Split,
     out: f.out,
     force: f.force,
     copyWeights: f['copy-weights'],
@@ -123,12 +124,14 @@ export function calibrateOptions(model: string | undefined, f: CalibrateFlags): 
 }
 
 /** `hire eval`'s options. */
-export function evaluateOptions(bundle: string | undefined, f: EvalFlags): EvaluateOptions {
+export function evaluateOptions(model: string | undefined, f: EvalFlags): EvaluateOptions {
   return {
-    bundle,
+    model,
     data: f.data,
+    split: f.split as Split | undefined,
     tokens: f.tokens,
-    seqLen: f['seq-len'],
+    window: f.window,
+    stride: f.stride,
     ks: f.k,
     kPrimes: f['k-primes'],
     predictors: f.predictor,
