@@ -100,7 +100,7 @@ describe('hire eval', () => {
     const r = runCli(['eval', path.join(dir, 'm'), '--data', path.join(dir, 't.txt'), '--window', '16', '--stride', '16']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/--stride/);
+    expect(r.stderr).toMatch(/^hire: --stride must be an integer from 1 to window - 1 \(15\), got 16$/m);
   });
 
   it('--help shows examples', () => {
