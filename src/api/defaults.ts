@@ -11,7 +11,8 @@ import type {QuantBits} from '../core/numeric/quant.js';
 import {DEMO_BUNDLE_DIR, DEMO_MODEL_DIR} from '../core/model/defaults.js';
 import {DEFAULT_FFN_SLACK} from '../core/parallel/shard-ffn-select.js';
 import {DEFAULT_KS, DEFAULT_RECALL_TARGETS} from '../core/tasks/calibrate/calibrate.js';
-import {DEFAULT_EVAL_SEQ_LEN, DEFAULT_EVAL_TOKENS} from '../core/tasks/evaluate/evaluate.js';
+import {DEFAULT_EVAL_WINDOW_CAP} from '../core/tasks/evaluate/evaluate.js';
+import type {Split} from '../core/tasks/corpus.js';
 
 import type {BenchDtype} from '../core/tasks/bench/models.js';
 import type {TopKMode as MergeMode} from '../core/parallel/distributed-model.js';
@@ -47,6 +48,8 @@ export const DEFAULTS = deepFreeze({
   merge: 'exact' as MergeMode,
   ffnSlack: DEFAULT_FFN_SLACK,
   calibrate: {
+    /** The part of each calibration text read (and of the bundled corpus): its first 90%. */
+    split: 'train' as Split,
     tokens: 4096,
     seqLen: 128,
     seed: 1,
@@ -56,7 +59,17 @@ export const DEFAULTS = deepFreeze({
     /** HiRE-FFN calibration: neurons per group, group score, static threshold, random swaps per neuron. */
     ffn: {groupSize: 8, score: 'max' as 'max' | 'sum', staticThreshold: 0.5, refine: 0, permute: true},
   },
-  evaluate: {tokens: DEFAULT_EVAL_TOKENS, seqLen: DEFAULT_EVAL_SEQ_LEN},
+  /**
+   * Evaluation reads the whole text (no token cap), in windows of the model's context (at most
+   * maxWindow tokens) with a stride of half a window; the part of each file read is the whole
+   * of --data files and the validation split (last 10%) of the bundled corpus.
+   */
+  evaluate: {
+    maxWindow: DEFAULT_EVAL_WINDOW_CAP,
+    split: {data: 'all' as Split, bundled: 'validation' as Split},
+    /** Without data files: the first this many tokens of the bundled corpus's split (a --data file is read whole). */
+    bundledTokens: 4096,
+  },
   bench: {
     tokens: 32,
     promptTokens: 16,

@@ -4,6 +4,7 @@
  * spinner consumes the same events (src/cli/progress.ts).
  */
 import {AbortError} from '../core/errors.js';
+import type {CoreProgress} from '../core/tasks/progress.js';
 
 export interface ProgressEvent {
   /** What is running, e.g. "running the dense model over the calibration text". */
@@ -14,6 +15,11 @@ export interface ProgressEvent {
   total?: number;
   /** Downloads: the file this event is about (done and total are then its bytes). */
   file?: string;
+  /** What done/total count, e.g. "tokens". */
+  unit?: string;
+  /** This stage's number (1-based) among `steps`, when the call numbers its stages. */
+  step?: number;
+  steps?: number;
 }
 
 export type ProgressCallback = (event: ProgressEvent) => void;
@@ -28,20 +34,26 @@ export interface TaskOptions {
   signal?: AbortSignal;
 }
 
-/** One line for a progress event: "stage" or "stage (done/total)". */
+/**
+ * One line for a progress event: "stage 3/4: scoring 1200/4096 tokens" (numbered and counted),
+ * "stage 1/4: loading model", "scoring (1200/4096)" or "scoring".
+ */
 export function formatProgress(e: ProgressEvent): string {
-  return e.done === undefined ? e.stage : `${e.stage} (${e.done}/${e.total})`;
+  const head = e.step !== undefined && e.steps !== undefined ? `stage ${e.step}/${e.steps}: ` : '';
+  if (e.done === undefined) return `${head}${e.stage}`;
+  const count = `${e.done}/${e.total ?? '?'}`;
+  return e.unit !== undefined ? `${head}${e.stage} ${count} ${e.unit}` : `${head}${e.stage} (${count})`;
 }
 
 /**
  * The core-style callback for a task: forwards events to the caller and throws AbortError at the
  * first progress point after the signal fires (core code's `finally` blocks then free resources).
  */
-export function coreProgress(what: string, opts: TaskOptions): (stage: string, done?: number, total?: number) => void {
+export function coreProgress(what: string, opts: TaskOptions): CoreProgress {
   throwIfAborted(what, opts.signal);
-  return (stage, done, total) => {
+  return (stage, done, total, info) => {
     throwIfAborted(what, opts.signal);
-    opts.onProgress?.(done === undefined ? {stage} : {stage, done, total});
+    opts.onProgress?.({stage, ...(done === undefined ? {} : {done, total}), ...info});
   };
 }
 

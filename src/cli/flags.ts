@@ -44,11 +44,22 @@ export function jsonFlag(description: string) {
   });
 }
 
-/** --data: text files calibrate and eval read (`split`: which part of each they use). */
-export function dataFlag(split: 'train' | 'validation', what: string) {
+/** --data: text files calibrate and eval read (--split says which part of each). */
+export function dataFlag(what: string) {
   return Flags.string({
-    description: `${what} text file (repeatable; default: the bundled corpus): a regular file of at most ${formatSize(TEXT_DATA_MAX_BYTES)}. Its ${split} split is used.`,
+    description: `${what} text file (repeatable; default: the bundled corpus, data/tinyshakespeare.txt, named on stderr when used): a regular file of at most ${formatSize(TEXT_DATA_MAX_BYTES)}. --split says which part of it is read.`,
     multiple: true,
+  });
+}
+
+const SPLIT_WORDS = 'all: the whole file; train: its first 90% (cut after a line break); validation: the rest';
+
+/** --split: the part of each --data file (or of the bundled corpus) calibrate and eval read. */
+export function splitFlag(defaultWords: string | null) {
+  return Flags.string({
+    description: `Part of each text file read (${SPLIT_WORDS})${defaultWords ? `; default: ${defaultWords}` : ''}.`,
+    options: ['all', 'train', 'validation'],
+    ...(defaultWords ? {} : {default: DEFAULTS.calibrate.split}),
   });
 }
 
@@ -190,7 +201,8 @@ export const scoreFlags = {
 
 /** `hire calibrate`: its input and output, the softmax predictors fitted and how they are chosen. */
 export const calibrateFlags = {
-  data: dataFlag('train', 'Calibration'),
+  data: dataFlag('Calibration'),
+  split: splitFlag(null),
   out: Flags.string({char: 'o', description: 'Bundle directory to write (default: <model name>.hire in the current directory). Its parent must exist.'}),
   force: Flags.boolean({
     description: 'Replace an existing bundle at --out: only a directory holding a hire bundle (hire.json), never the model, the current directory or a directory holding either.',
@@ -242,9 +254,19 @@ export const calibrateFfnFlags = {
 
 /** `hire eval`: what is measured. */
 export const evalFlags = {
-  data: dataFlag('validation', 'Evaluation'),
-  tokens: Flags.integer({description: 'Evaluation tokens to use.', default: DEFAULTS.evaluate.tokens, min: 2}),
-  'seq-len': Flags.integer({description: 'Tokens per sequence (the KV cache restarts every seq-len tokens).', default: DEFAULTS.evaluate.seqLen, min: 1}),
+  data: dataFlag('Evaluation'),
+  split: splitFlag(`${DEFAULTS.evaluate.split.data} for --data files, ${DEFAULTS.evaluate.split.bundled} for the bundled corpus (the demo model was trained on its train split); use validation for text a bundle was calibrated on with the default --split train`),
+  tokens: Flags.integer({description: `Most tokens of the text to evaluate (default: all of a --data file; the first ${DEFAULTS.evaluate.bundledTokens} of the bundled corpus's validation split without --data).`, min: 2}),
+  window: Flags.integer({
+    description: `Tokens per window W: the model runs over windows of W tokens, each from an empty context (default: the model's context, at most ${DEFAULTS.evaluate.maxWindow}).`,
+    min: 2,
+    aliases: ['seq-len'],
+    deprecateAliases: true,
+  }),
+  stride: Flags.integer({
+    description: 'Tokens between window starts S, below W (default: W/2). Each window scores only the next tokens the previous one did not, so every token is scored once, with at least W - S tokens of context after the first window.',
+    min: 1,
+  }),
   k: intListFlag({description: 'Top-k sizes, e.g. 1,8,32 (default: the ks the bundle measured).'}),
   'k-primes': Flags.integer({
     description: "Candidate counts k' to measure, e.g. 64,128 (default: the bundle's k' per recall target, plus k and the vocabulary size).",

@@ -10,7 +10,7 @@ import type {CalibrateOptions} from '../api/calibrate.js';
 import type {QuantBits, SoftmaxKind} from '../api/catalog.js';
 import {DEFAULTS, type BenchDtype, type FfnMode, type MergeMode} from '../api/defaults.js';
 import type {ChatOptions} from '../api/chat.js';
-import type {EvaluateOptions} from '../api/evaluate.js';
+import type {EvaluateOptions, Split} from '../api/evaluate.js';
 import {resolveGenerateOptions, type GenerateOptions, type LoadOptions} from '../api/options.js';
 import {readPromptFile, readPromptStream} from '../api/prompt-file.js';
 import type {Prompt} from '../api/prompt.js';
@@ -163,6 +163,7 @@ export function calibrateOptions(model: string | undefined, f: CalibrateFlags): 
     model: model ?? path.relative(process.cwd(), DEFAULTS.demo.model),
     download: f.download,
     data: f.data,
+    split: f.split as Split,
     out: f.out,
     force: f.force,
     copyWeights: f['copy-weights'],
@@ -194,13 +195,15 @@ export function calibrateOptions(model: string | undefined, f: CalibrateFlags): 
 }
 
 /** `hire eval`'s options. */
-export function evaluateOptions(bundle: string | undefined, f: EvalFlags): EvaluateOptions {
+export function evaluateOptions(model: string | undefined, f: EvalFlags): EvaluateOptions {
   return {
-    bundle,
+    model,
     download: f.download,
     data: f.data,
+    split: f.split as Split | undefined,
     tokens: f.tokens,
-    seqLen: f['seq-len'],
+    window: f.window,
+    stride: f.stride,
     ks: f.k,
     kPrimes: f['k-primes'],
     predictors: f.predictor,

@@ -1,21 +1,34 @@
 /** What `hire eval` prints: its report as tables with a legend (the numbers --json prints). */
-import type {EvalReport, EvalRow, FfnEvalReport} from '../api/evaluate.js';
+import {describeSplit, type EvalReport, type EvalRow, type FfnEvalReport} from '../api/evaluate.js';
 import {formatBytes, makeTable} from './format.js';
 
 export function renderEvalReport(r: EvalReport): string {
+  const lines = [
+    `perplexity ${fixed(r.dense.perplexity, 3)} ± ${fixed(r.dense.stderr, 3)} over ${r.tokens} next tokens of ${textOf(r)}`,
+    `windows of ${r.window} tokens, stride ${r.stride} (${r.windows} windows): each next token scored once, with at least ${r.window - r.stride} tokens of context after the first window`,
+    '±: standard error, ppl * sd(-log p) / sqrt(tokens) (tokens taken as independent)',
+  ];
+  if (r.bundle === null) {
+    lines.push(`${r.model} is a plain checkpoint: dense perplexity only, no HiRE rows (hire calibrate makes a bundle that has them)`);
+    return lines.join('\n');
+  }
   const table = makeTable(['predictor', 'k', "k'", 'bytes/token', 'recall', 'top-1', 'KL', 'tail mass', 'ppl kept: dense -> hire', 'dropped', 'ppl approx tail']);
   for (const row of r.rows) table.push(cells(row, row.predictor === r.selected));
-  const files = r.data.map((f) => f.file).join(', ');
-  const lines = [
-    table.toString(),
-    `${r.tokens} next tokens of the validation split of ${files}, sequences of ${r.seqLen}`,
-    `dense perplexity ${fixed(r.dense.perplexity, 3)}; bytes/token: output-layer weights read per token (dense: ${formatBytes(r.dense.bytesPerToken)})`,
+  lines.unshift(table.toString());
+  lines.push(
+    `bytes/token: output-layer weights read per token (dense: ${formatBytes(r.dense.bytesPerToken)})`,
     `* the predictor calibration selected (${r.selected}); k' (0.99): the k' the bundle stores for that recall target`,
     'KL = KL(hire || dense) = -log(1 - tail mass); ppl kept: both over the next tokens inside the candidates; dropped: next tokens outside them',
     "ppl approx tail: every next token, with exact logits on the candidates and the predictor's logits elsewhere (compare with the dense perplexity)",
-  ];
+  );
   if (r.ffn) lines.push(renderFfn(r.ffn));
   return lines.join('\n');
+}
+
+/** "the validation split (last 10%) of data/x.txt (the bundled corpus Tiny Shakespeare)" and the like. */
+function textOf(r: EvalReport): string {
+  const files = r.data.map((f) => f.file).join(', ');
+  return `${describeSplit(r.split)} of ${files}${r.corpus ? ` (the bundled corpus ${r.corpus})` : ''}`;
 }
 
 function renderFfn(f: FfnEvalReport): string {

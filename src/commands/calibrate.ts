@@ -1,6 +1,7 @@
 import {calibrate} from '../api/calibrate.js';
 import {SELECTION_K} from '../api/catalog.js';
-import {BaseCommand} from '../cli/base-command.js';
+import {BaseCommand, note} from '../cli/base-command.js';
+import {calibrationTextNote} from '../cli/corpus-note.js';
 import {backendFlags, calibrateFfnFlags, calibrateFlags, downloadFlags, jsonFlag, modelArg} from '../cli/flags.js';
 import {calibrateOptions} from '../cli/options.js';
 import {createProgress, progressCallback} from '../cli/progress.js';
@@ -9,7 +10,7 @@ import {exitOnSignals} from '../cli/signals.js';
 
 export default class Calibrate extends BaseCommand {
   static override summary = 'Fit HiRE predictors on calibration text, measure their recall, and write a bundle.';
-  static override description = `Runs the dense model over calibration text (default: the train split of the bundled Shakespeare corpus), collects the final hidden states, fits the softmax predictors (low-rank by plain truncated SVD and by the data-aware fit, int8/int4/int2 quantisation, and low-rank with a quantised factor), measures recall@k against k' on a held-out part of the text, and writes <out>/ with the model, hire.safetensors and hire.json (k' tables per recall target). Calibration picks the predictor that reads the fewest bytes per token at k=${SELECTION_K} and the --recall target. With --calibrate-ffn it also calibrates HiRE-FFN: each layer's neurons are permuted so that co-active ones share a group, groups active on most tokens become the static set, a predictor of [W_gate; W_up] (W_in for non-gated FFNs) is fitted per layer, and k'_g (groups read per token) is measured per recall target; the bundle then stores the permuted weights with W_out as one row per neuron (generate, eval and bench use it unless given --ffn off). The bundle hard-links the source's weight files when the file system allows (without --calibrate-ffn), so the bundle's weights and the source's are one file: editing either edits both; --copy-weights copies them instead. The bundle is written to a temporary directory (<out>.hire-tmp-<pid>-<hex>) and renamed into place, so a failed or interrupted run (Ctrl-C, SIGTERM, SIGHUP) leaves nothing behind, and a later run removes what a killed one left. --force replaces only an existing hire bundle, never the model, the current directory or a directory holding either; --out is checked before any work starts. --ffn is the old, deprecated spelling of --calibrate-ffn.`;
+  static override description = `Runs the dense model over calibration text (--data files, or without them the bundled Tiny Shakespeare corpus; --split: the part of each read, the train split (first 90%) unless told otherwise, so that eval --split validation scores held-out text; stderr names the corpus and the part read), collects the final hidden states, fits the softmax predictors (low-rank by plain truncated SVD and by the data-aware fit, int8/int4/int2 quantisation, and low-rank with a quantised factor), measures recall@k against k' on a held-out part of the text, and writes <out>/ with the model, hire.safetensors and hire.json (k' tables per recall target). Calibration picks the predictor that reads the fewest bytes per token at k=${SELECTION_K} and the --recall target. With --calibrate-ffn it also calibrates HiRE-FFN: each layer's neurons are permuted so that co-active ones share a group, groups active on most tokens become the static set, a predictor of [W_gate; W_up] (W_in for non-gated FFNs) is fitted per layer, and k'_g (groups read per token) is measured per recall target; the bundle then stores the permuted weights with W_out as one row per neuron (generate, eval and bench use it unless given --ffn off). The bundle hard-links the source's weight files when the file system allows (without --calibrate-ffn), so the bundle's weights and the source's are one file: editing either edits both; --copy-weights copies them instead. The bundle is written to a temporary directory (<out>.hire-tmp-<pid>-<hex>) and renamed into place, so a failed or interrupted run (Ctrl-C, SIGTERM, SIGHUP) leaves nothing behind, and a later run removes what a killed one left. --force replaces only an existing hire bundle, never the model, the current directory or a directory holding either; --out is checked before any work starts. --ffn is the old, deprecated spelling of --calibrate-ffn.`;
 
   static override examples = [
     '<%= config.bin %> calibrate --out demo.hire',
@@ -40,6 +41,7 @@ export default class Calibrate extends BaseCommand {
     try {
       const result = await exitOnSignals(() => calibrate(options), () => progress.stop());
       progress.stop();
+      note(calibrationTextNote({...result.corpus, tokens: result.corpus.textTokens}, result.manifest.calibration.tokens));
       this.log(renderCalibration(result, flags.recall));
       return result.manifest;
     } finally {

@@ -29,11 +29,11 @@ describe('calibrate, evaluate and bench (library API)', () => {
       const r = await calibrate({model: demo.model, out: path.join(dir, 'b.hire'), softmax: ['quant'], bits: 8, tokens: 400, ks: [1], threads: 1, onProgress: (e) => events.push(e)});
       expect(r.bundle).toBe(path.join(dir, 'b.hire'));
       expect(r.manifest.softmax!.predictors.map((p) => p.kind)).toEqual(['quant']);
-      expect(events[0]).toEqual({stage: 'loading model'});
-      const counted = events.filter((e) => e.done !== undefined);
+      expect(events[0]).toEqual({stage: 'loading model', step: 1, steps: 7});
+      const counted = events.filter((e) => e.done !== undefined && e.stage === 'running the dense model over the calibration text');
       expect(counted.length).toBeGreaterThan(0);
-      expect(counted.at(-1)).toMatchObject({done: 400, total: 400});
-      expect(events.at(-1)!.stage).toBe('writing the bundle');
+      expect(counted.at(-1)).toMatchObject({done: 400, total: 400, unit: 'tokens', step: 3, steps: 7});
+      expect(events.at(-1)).toEqual({stage: 'writing the bundle', step: 7, steps: 7});
       const model = await loadBundle(r.bundle, {threads: 1});
       expect(model.bundle!.softmax!.selected).toBe(r.manifest.softmax!.selected);
       model.dispose();

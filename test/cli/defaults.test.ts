@@ -47,6 +47,7 @@ const SHOWN: Record<string, Array<[string, unknown]>> = {
     ['recall', d.recall],
     ['tokens', d.calibrate.tokens],
     ['seq-len', d.calibrate.seqLen],
+    ['split', d.calibrate.split],
     ['seed', d.calibrate.seed],
     ['k', d.calibrate.ks.join(',')],
     ['backend', d.backend],
@@ -55,8 +56,6 @@ const SHOWN: Record<string, Array<[string, unknown]>> = {
     ['ffn-static', d.calibrate.ffn.staticThreshold],
   ],
   eval: [
-    ['tokens', d.evaluate.tokens],
-    ['seq-len', d.evaluate.seqLen],
     ['backend', d.backend],
     ['ffn', d.ffn],
   ],

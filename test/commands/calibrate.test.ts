@@ -47,9 +47,12 @@ beforeAll(() => {
   fs.mkdirSync(path.join(work, 'deep'), {recursive: true});
   fs.symlinkSync(model, path.join(sandbox, 'link'));
   const r = calibrateCli(['--out', 'tiny.hire']);
-  expect(r.stderr).toBe('');
+  expect(r.stderr).toMatch(TEXT_LINE);
   expect(r.code).toBe(0);
 });
+
+/** The one line calibrate prints on stderr: which part of which file it read. */
+const TEXT_LINE = /^calibrate: read the first 90% \(train split\) of \S*calib\.txt: \d+ tokens; calibrated on the first 100\n$/;
 
 describe('hire calibrate --force refuses everything but a bundle', () => {
   it('the current directory (--out .) and its parent (--out ..)', () => {
@@ -112,12 +115,22 @@ describe('hire calibrate writes', () => {
     expect(inode(weights(bundle))).toBe(inode(weights(model)));
     const before = fs.readFileSync(path.join(bundle, 'hire.json'), 'utf8');
     const r = calibrateCli(['--out', 'tiny.hire', '--force', '--copy-weights']);
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toMatch(TEXT_LINE);
     expect(r.code).toBe(0);
     expect(fs.readFileSync(path.join(bundle, 'hire.json'), 'utf8')).not.toBe(before);
     expect(inode(weights(bundle))).not.toBe(inode(weights(model)));
     expect(fs.readFileSync(weights(bundle)).equals(fs.readFileSync(weights(model)))).toBe(true);
     expect(fs.readdirSync(work).sort()).toEqual(['deep', 'tiny.hire']);
+  });
+
+  it('--split all reads the whole file, says so on stderr and records it in hire.json', () => {
+    const r = calibrateCli(['--out', 'split.hire', '--split', 'all', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^calibrate: read the whole file of \S*calib\.txt: \d+ tokens; calibrated on the first 100\n$/);
+    const manifest = JSON.parse(r.stdout);
+    expect(manifest.calibration.split).toBe('all');
+    expect(manifest.calibration.corpus).toBeUndefined();
+    fs.rmSync(path.join(work, 'split.hire'), {recursive: true});
   });
 
   it('--help says the weights are hard-linked and offers --copy-weights', () => {

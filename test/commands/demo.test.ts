@@ -7,7 +7,8 @@ import {DEMO_BUNDLE_DIR} from '../../src/core/model/defaults.js';
 import {readManifest} from '../../src/core/hire/bundle/bundle.js';
 import {runCli} from '../helpers/cli.js';
 import {configOf} from '../helpers/bundles.js';
-import {DEFAULT_EVAL_SEQ_LEN} from '../../src/core/tasks/evaluate/evaluate.js';
+import {slidingWindows} from '../../src/core/tasks/evaluate/windows.js';
+import {StageProgress} from '../../src/core/tasks/progress.js';
 import {evaluateFfn} from '../../src/core/tasks/evaluate/ffn-evaluate.js';
 import {readCorpus} from '../../src/core/tasks/corpus.js';
 import {Session} from '../../src/core/engine/session.js';
@@ -30,7 +31,7 @@ describe('the bundled demo model', () => {
       const ffn = readManifest(DEMO_BUNDLE_DIR, configOf(DEMO_BUNDLE_DIR)).ffn!;
       const text = readCorpus(undefined, 'validation').text;
       const ids = session.tokenizer!.encode(text, {addSpecialTokens: false}).slice(0, 1024);
-      const report = await evaluateFfn(session, DEMO_BUNDLE_DIR, {...ffn, recallTargets: [0.99]}, ids, DEFAULT_EVAL_SEQ_LEN, () => {});
+      const report = await evaluateFfn(session, DEMO_BUNDLE_DIR, {...ffn, recallTargets: [0.99]}, ids, slidingWindows(ids.length, 128, 64), new StageProgress(() => {}, 1));
       const rows = report.rows;
       expect(rows[0]!.label).toMatch(/exact top-k/);
       const at99 = rows.find((r) => r.target === 0.99)!;

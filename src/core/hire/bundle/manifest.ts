@@ -44,6 +44,10 @@ export interface HireManifest {
   model: {architecture: string; vocabSize: number; dim: number};
   calibration: {
     data: FileHash[];
+    /** The part of each file read (absent in bundles made before it was recorded: the train split). */
+    split?: 'all' | 'train' | 'validation';
+    /** The bundled corpus's name when no files were given (absent otherwise). */
+    corpus?: string;
     tokens: number;
     fitTokens: number;
     heldOutTokens: number;
@@ -250,6 +254,8 @@ function checkManifest(json: unknown, model: ManifestModel): HireManifest {
     model: object({architecture: str(), vocabSize: int(1), dim: int(1)}),
     calibration: object({
       data: arrayOf(dataHash),
+      split: optional(oneOf(['all', 'train', 'validation'] as const)),
+      corpus: optional(str()),
       tokens: int(0),
       fitTokens: int(0),
       heldOutTokens: int(0),

@@ -6,13 +6,14 @@
 import os from 'node:os';
 import path from 'node:path';
 import type {Vec} from '../../backends/backend.js';
-import {readCorpus} from '../corpus.js';
+import {readCorpus, type Split} from '../corpus.js';
+import {StageProgress, type CoreProgress} from '../progress.js';
 import {DenseHead} from '../../decode/output-head.js';
 import {Session} from '../../engine/session.js';
 import {DataError, UsageError} from '../../errors.js';
 import type {ModelConfig} from '../../model/config.js';
 import {StagedBundle} from '../../hire/bundle/staging.js';
-import {sha256File, weightFiles, writeBundle, type HireManifest, type KPrimeTable, type PredictorRecord} from '../../hire/bundle/bundle.js';
+import {sha256File, weightFiles, writeBundle, type FileHash, type HireManifest, type KPrimeTable, type PredictorRecord} from '../../hire/bundle/bundle.js';
 import {weightFileHash} from '../../io/file-hash.js';
 import {checkFitRequest, fitPredictors, type FitOptionNames, type FitRequest} from '../../hire/predictor/fit.js';
 import {ffnManifest, ffnPredictorTensors, relayoutWeights} from './ffn-bundle.js';
@@ -36,8 +37,10 @@ export const SELECTION_K = 32;
 export interface CalibrateOptions extends FitRequest {
   /** Checkpoint directory (the API and CLI default: the bundled demo model, models/shakespeare-topk). */
   model: string;
-  /** Calibration text files (default: the bundled corpus); their train split is used. */
+  /** Calibration text files (default: the bundled corpus). */
   data?: string[];
+  /** The part of each file read: 'train' (default: the first 90%, cut after a line break), 'validation' (the rest) or 'all'. */
+  split?: Split;
   /** Bundle directory to write (default: `<model name>.hire` in the current directory); its parent must exist. */
   out?: string;
   /**
@@ -77,7 +80,7 @@ export interface CalibrateOptions extends FitRequest {
    */
   ffn?: FfnFitRequest | null;
   /** Called at each stage, with (done, total) as counted stages advance. */
-  onProgress?: (stage: string, done?: number, total?: number) => void;
+  onProgress?: CoreProgress;
   /** Non-fatal problems (e.g. a backend fallback); calibration goes on. */
   onWarning?: (message: string) => void;
 }
@@ -87,6 +90,8 @@ export interface CalibrationResult {
   bundle: string;
   /** Its hire.json: predictors, recall curves, k' tables, the selected predictor. */
   manifest: HireManifest;
+  /** The text read: the part of each file, the bundled corpus's name when no files were given, and its tokens (calibration used the first manifest.calibration.tokens). */
+  corpus: {split: Split; bundled: string | null; files: FileHash[]; textTokens: number};
 }
 
 export async function calibrate(opts: CalibrateOptions): Promise<CalibrationResult> {
@@ -121,7 +126,8 @@ interface Resolved {
 async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Resolved): Promise<CalibrationResult> {
   const {recall, ks, seqLen, heldOutShare, seed} = r;
   const progress = opts.onProgress ?? (() => {});
-  progress('loading model');
+  const stages = new StageProgress(progress, opts.ffn ? 8 : 7);
+  await stages.start('loading model');
   const session = await Session.open(opts.model, {backend: opts.backend ?? 'cpu', threads: opts.threads ?? os.availableParallelism(), onWarning: opts.onWarning});
   try {
     const {config} = session;
@@ -131,8 +137,8 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
     checkFitRequest(opts, vocab, dim);
     const ffnReq = opts.ffn ? resolveFfnRequest(opts.ffn, config) : null;
 
-    progress('reading calibration text');
-    const corpus = readCorpus(opts.data, 'train');
+    const corpus = readCorpus(opts.data, opts.split ?? 'train');
+    await stages.start(`tokenizing ${corpus.files.map((f) => f.file).join(', ')}`);
     const allIds = session.tokenizer!.encode(corpus.text, {addSpecialTokens: false});
     const ids = allIds.slice(0, opts.tokens ?? 8192);
     const heldOut = Math.floor(ids.length * heldOutShare);
@@ -152,6 +158,7 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
       session.model.setFfnTopK(ffnReq.topK);
       session.model.probe = collector;
     }
+    await stages.start('running the dense model over the calibration text', ids.length, 'tokens');
     const chunkStarts: number[] = [];
     for (let s = 0; s < ids.length; s += seqLen) chunkStarts.push(s);
     for (const start of chunkStarts) {
@@ -162,27 +169,30 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
         const h = await session.model.hidden(ids[t]!, pos, cache);
         hs.set(await session.backend.read(h), t * dim);
         if (t >= fitTokens) exactTop.push(topKIndices((await dense.next(h)).logits, maxK));
+        await stages.advance(t + 1);
       }
-      progress('running the dense model over the calibration text', Math.min(start + seqLen, ids.length), ids.length);
     }
 
     // 2. Fit the predictors on the fit split.
     const lmHead = session.source.specs.find((s) => s.key === 'lmHead') ?? session.source.specs.find((s) => s.key === 'embed')!;
+    await stages.start('fitting the softmax predictors');
     const w = session.source.checkpoint.readFloat32(lmHead.name);
-    const predictors = fitPredictors(w, vocab, dim, hs.subarray(0, fitTokens * dim), fitTokens, opts, seed, (stage) => progress(stage));
+    const predictors = fitPredictors(w, vocab, dim, hs.subarray(0, fitTokens * dim), fitTokens, opts, seed, (stage) => stages.relabel(stage));
 
     // 3. Recall of each predictor on the held-out split, measured with the same head that decodes.
     const grid = defaultKPrimeGrid(vocab, Math.min(8, vocab));
     const targets = [...new Set([...DEFAULT_RECALL_TARGETS, recall])].sort((a, b) => a - b);
     const hVec: Vec = session.backend.createVector(dim);
     const records: PredictorRecord[] = [];
-    for (const p of predictors) {
-      progress(`measuring recall of ${p.name}`);
+    await stages.start('measuring recall on the held-out tokens', predictors.length * heldOut, 'tokens');
+    for (const [j, p] of predictors.entries()) {
+      stages.relabel(`measuring recall of ${p.name}`);
       const head = new HireSoftmaxHead(session.backend, session.model.weights.lmHead, p, {kPrime: 1, certifyK: null});
       const acc = new RecallAccumulator(ks, grid);
       for (let i = 0; i < heldOut; i++) {
         session.backend.write(hVec, hs.subarray((fitTokens + i) * dim, (fitTokens + i + 1) * dim));
         acc.add(exactTop[i]!, await head.approximate(hVec));
+        await stages.advance(j * heldOut + i + 1);
       }
       const table = acc.table();
       const kPrime: KPrimeTable = {};
@@ -198,26 +208,28 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
     }
 
     // 3b. DaT-Top-k: recall of DaT against single-device HiRE per device count and slack.
-    progress('calibrating the DaT-Top-k slack');
+    await stages.start('calibrating the DaT-Top-k slack', heldOut, 'tokens');
     const chosen = predictors[records.findIndex((r) => r.name === selected.name)]!;
     const datHead = new HireSoftmaxHead(session.backend, session.model.weights.lmHead, chosen, {kPrime: 1, certifyK: null});
     const dat = new DatRecallAccumulator(DEFAULT_DAT_DEVICES, datPairs(records.find((r) => r.name === selected.name)!, recall));
     for (let i = 0; i < heldOut; i++) {
       session.backend.write(hVec, hs.subarray((fitTokens + i) * dim, (fitTokens + i + 1) * dim));
       dat.add(exactTop[i]!, await datHead.approximate(hVec));
+      await stages.advance(i + 1);
     }
 
     // 4. HiRE-FFN: permutation, static set, predictors and k'_g per layer.
     let ffn: FfnCalibration | null = null;
     if (ffnReq && collector) {
       session.model.probe = null;
-      ffn = calibrateFfn(session.source, collector, fitTokens, {...ffnReq, seed, targets, selectTarget: recall}, progress);
+      await stages.start('calibrating HiRE-FFN');
+      ffn = calibrateFfn(session.source, collector, fitTokens, {...ffnReq, seed, targets, selectTarget: recall}, (stage, done, total) => stages.relabel(stage, done, total));
       const unreached = ffn.records.filter((r) => r.kPrime[String(recall)] === null).length;
       if (unreached > 0) opts.onWarning?.(`FFN: ${unreached} of ${config.nLayers} layers reach recall ${recall} only by reading every group`);
     }
 
     // 5. The bundle.
-    progress('writing the bundle');
+    await stages.start('writing the bundle');
     const manifest: HireManifest = {
       format: 'hire-bundle',
       version: 1,
@@ -229,7 +241,7 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
         weights: weightFiles(opts.model).map((f) => weightFileHash(path.join(opts.model, f))),
       },
       model: {architecture: config.architecture, vocabSize: vocab, dim},
-      calibration: {data: corpus.files, tokens: ids.length, fitTokens, heldOutTokens: heldOut, seqLen, seed},
+      calibration: {data: corpus.files, split: corpus.split, ...(corpus.bundled ? {corpus: corpus.bundled} : {}), tokens: ids.length, fitTokens, heldOutTokens: heldOut, seqLen, seed},
       softmax: {selected: selected.name, recallTargets: targets, predictors: records, dat: dat.result(selected.name)},
       ffn: ffn ? ffnManifest(ffn, targets, recall) : null,
     };
@@ -247,7 +259,7 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
           }
         : {}),
     });
-    return {bundle: staged.out.abs, manifest: written};
+    return {bundle: staged.out.abs, manifest: written, corpus: {split: corpus.split, bundled: corpus.bundled, files: corpus.files, textTokens: allIds.length}};
   } finally {
     session.dispose();
   }

@@ -1,6 +1,7 @@
 /**
- * `hire eval` for HiRE-FFN: what the sparse FFN costs on text calibration never saw. Several
- * copies of the model share one set of weights and run side by side over the text:
+ * `hire eval` for HiRE-FFN: what the sparse FFN costs on the evaluation text. Several
+ * copies of the model share one set of weights and run side by side over the text, in the same
+ * sliding windows as the dense rows (each next token scored once):
  *
  *   exact    the model with exact top-k FFN (the model itself when it was trained with top-k)
  *   dense    the model with its dense FFN (only for models NOT trained with top-k: then the
@@ -23,6 +24,8 @@ import {readFfnPlans, type FfnManifest} from '../../hire/bundle/ffn-section.js';
 import {ffnRecall, topNeurons} from '../../hire/ffn/groups.js';
 import {installFfnPlans, type SparseFfn} from '../../hire/ffn/setup.js';
 import {klDivergence, perplexity, tokenLogProb} from './metrics.js';
+import type {StageProgress} from '../progress.js';
+import type {EvalWindow} from './windows.js';
 
 export interface FfnEvalRow {
   label: string;
@@ -69,6 +72,9 @@ interface Runner {
 }
 
 class RecallProbe implements FfnProbe {
+  /** Whether the current row is scored (only scored rows count towards recall). */
+  active = true;
+
   constructor(
     private readonly session: Session,
     private readonly runners: Runner[],
@@ -78,6 +84,7 @@ class RecallProbe implements FfnProbe {
   ) {}
 
   async ffn(layer: number, x: Vec, hidden: Vec): Promise<void> {
+    if (!this.active) return;
     const top = topNeurons(await this.session.backend.read(hidden), this.k, ffnTopKByMagnitude(this.session.config));
     for (const r of this.runners) {
       if (!r.sparse) continue;
@@ -92,8 +99,8 @@ export async function evaluateFfn(
   dir: string,
   ffn: FfnManifest,
   ids: number[],
-  seqLen: number,
-  progress: (stage: string, done?: number, total?: number) => void,
+  windows: readonly EvalWindow[],
+  stages: StageProgress,
 ): Promise<FfnEvalReport> {
   const {config, backend} = session;
   const weights = session.model.weights;
@@ -110,29 +117,36 @@ export async function evaluateFfn(
     const m = new Transformer(config, weights, backend);
     runners.push(make(`HiRE FFN @ recall ${target}`, target, await installFfnPlans(m, readFfnPlans(dir, ffn, target, config), ffn.topK), m));
   }
-  exact.probe = new RecallProbe(session, runners, k, ffn.groupSize, nGroups);
+  const probe = new RecallProbe(session, runners, k, ffn.groupSize, nGroups);
+  exact.probe = probe;
   const exactHead = new DenseHead(backend, weights.lmHead);
   const exactLogProbs: number[] = [];
   const positions = ids.length - 1;
-  const maxLen = Math.min(seqLen, positions);
-  const caches = [exact, ...runners.map((r) => r.model)].map((m) => m.createCache(maxLen));
-  for (let start = 0; start < positions; start += seqLen) {
-    const end = Math.min(start + seqLen, positions);
-    for (let t = start; t < end; t++) {
-      const pos = t - start;
-      const next = ids[t + 1]!;
-      const p = (await exactHead.next(await exact.hidden(ids[t]!, pos, caches[0]!))).logits;
-      exactLogProbs.push(tokenLogProb(p, next));
-      const best = argmax(p);
+  const caches = [exact, ...runners.map((r) => r.model)].map((m) => m.createCache(Math.max(...windows.map((w) => w.end - w.start))));
+  await stages.start('scoring HiRE-FFN', positions, 'tokens');
+  for (const w of windows) {
+    // Token by token: each copy's FFN differs, so each runs its own rows (see runWindows for the windows).
+    for (let t = w.start; t < w.end - 1; t++) {
+      const pos = t - w.start;
+      const scored = t + 1 >= w.firstTarget;
+      probe.active = scored;
+      const hExact = await exact.hidden(ids[t]!, pos, caches[0]!);
+      const p = scored ? (await exactHead.next(hExact)).logits : null;
+      const best = p ? argmax(p) : -1;
       for (let i = 0; i < runners.length; i++) {
         const r = runners[i]!;
-        const q = (await r.head.next(await r.model.hidden(ids[t]!, pos, caches[i + 1]!))).logits;
-        r.logProbs.push(tokenLogProb(q, next));
+        const h = await r.model.hidden(ids[t]!, pos, caches[i + 1]!);
+        if (!p) continue;
+        const q = (await r.head.next(h)).logits;
+        r.logProbs.push(tokenLogProb(q, ids[t + 1]!));
         r.kl += klDivergence(p, q).kl;
         if (argmax(q) === best) r.top1++;
       }
+      if (p) {
+        exactLogProbs.push(tokenLogProb(p, ids[t + 1]!));
+        await stages.advance(exactLogProbs.length);
+      }
     }
-    progress('scoring the FFN on the validation text', end, positions);
   }
   const exactPpl = perplexity(exactLogProbs);
   const denseFfnBytes = weights.layers.reduce((a, l) => a + ffnBytes(l), 0);

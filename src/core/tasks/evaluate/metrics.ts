@@ -100,3 +100,34 @@ export function perplexityWithDrops(logProbs: ArrayLike<number>): {perplexity: n
     dropped: logProbs.length - kept.length,
   };
 }
+
+/** A perplexity with its standard error over n scored tokens. */
+export interface PerplexityEstimate {
+  perplexity: number;
+  /** Standard error of the perplexity (delta method, see perplexityWithError). */
+  stderr: number;
+  tokens: number;
+}
+
+/**
+ * Perplexity exp(m) of n per-token log-probabilities with its standard error. With x_i = -log p_i
+ * (the negative log-likelihoods), m their mean and s their sample standard deviation (divisor
+ * n - 1), the mean's standard error is s / sqrt(n), and by the delta method (d exp(m)/dm = exp(m))
+ *
+ *   stderr(ppl) = ppl * s / sqrt(n).
+ *
+ * It treats the tokens as independent draws, so it understates the error of a text whose tokens
+ * are correlated; it is 0 for a single token (no spread to measure).
+ */
+export function perplexityWithError(logProbs: ArrayLike<number>): PerplexityEstimate {
+  const n = logProbs.length;
+  if (n === 0) throw new RangeError('perplexity: no tokens');
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += -logProbs[i];
+  const mean = sum / n;
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq += (-logProbs[i] - mean) ** 2;
+  const ppl = Math.exp(mean);
+  const sd = n > 1 ? Math.sqrt(sq / (n - 1)) : 0;
+  return {perplexity: ppl, stderr: Number.isFinite(ppl) ? (ppl * sd) / Math.sqrt(n) : Infinity, tokens: n};
+}

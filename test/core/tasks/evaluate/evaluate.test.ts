@@ -185,22 +185,26 @@ describe.runIf(HAVE_SHARED)('evaluate on a llama2xs bundle', () => {
   const K_PRIMES = [8, 16, 32, 64, 128, 256, V];
   let bundle: string;
   let report: EvalReport;
+  let selected: string;
 
   beforeAll(async () => {
     const out = path.join(tempDir(), 'l2.hire');
     bundle = (await calibrate({model: LLAMA2XS_DIR, out, tokens: 1024, threads: 1})).bundle;
-    report = await evaluate({bundle, tokens: 600, ks: [1, 8, 32], kPrimes: K_PRIMES, threads: 1});
+    report = await evaluate({model: bundle, tokens: 600, ks: [1, 8, 32], kPrimes: K_PRIMES, threads: 1});
+    selected = report.selected!;
   });
 
-  it('scores every position with a next token, on the validation split, for every predictor', () => {
+  it('scores every position with a next token, on the validation split of the bundled corpus, for every predictor', () => {
     expect(report.tokens).toBe(599);
     expect(report.split).toBe('validation');
+    expect(report.corpus).toBe('Tiny Shakespeare');
+    expect(report.bundle).toBe(bundle);
     expect(report.data[0]!.file).toMatch(/tinyshakespeare\.txt$/);
     expect(report.dense.perplexity).toBeGreaterThan(1);
     expect(report.dense.perplexity).toBeLessThan(V);
     const names = new Set(report.rows.map((r) => r.predictor));
     expect(names.size).toBe(4);
-    expect(names.has(report.selected)).toBe(true);
+    expect(names.has(selected)).toBe(true);
     expect(report.rows).toHaveLength(4 * 3 * K_PRIMES.length);
     expect(report.curves.length).toBe(4 * 4); // stored ks 1, 8, 32, 64
   });
@@ -251,9 +255,9 @@ describe.runIf(HAVE_SHARED)('evaluate on a llama2xs bundle', () => {
   });
 
   it("defaults k' to the stored k' per recall target, plus k and V", async () => {
-    const r = await evaluate({bundle, tokens: 200, ks: [8], predictors: [report.selected], threads: 1});
+    const r = await evaluate({model: bundle, tokens: 200, ks: [8], predictors: [selected], threads: 1});
     const manifest = JSON.parse(fs.readFileSync(path.join(bundle, 'hire.json'), 'utf8')) as HireManifest;
-    const stored = manifest.softmax!.predictors.find((p) => p.name === report.selected)!.kPrime['0.99']!['8'];
+    const stored = manifest.softmax!.predictors.find((p) => p.name === selected)!.kPrime['0.99']!['8'];
     const kPrimes = r.rows.map((row) => row.kPrime);
     expect(kPrimes[0]).toBe(8);
     expect(kPrimes[kPrimes.length - 1]).toBe(V);
@@ -263,20 +267,20 @@ describe.runIf(HAVE_SHARED)('evaluate on a llama2xs bundle', () => {
   });
 
   it("rejects an unknown predictor (BundleError naming the known ones) and k' > V (UsageError)", async () => {
-    await expect(evaluate({bundle, predictors: ['no-such']})).rejects.toThrow(BundleError);
-    await expect(evaluate({bundle, predictors: ['no-such']})).rejects.toThrow(new RegExp(`the bundle has: .*${report.selected.replace(/[+]/g, '\\+')}`));
-    await expect(evaluate({bundle, kPrimes: [V + 1]})).rejects.toThrow(UsageError);
-    await expect(evaluate({bundle, kPrimes: [0]})).rejects.toThrow(UsageError);
+    await expect(evaluate({model: bundle, predictors: ['no-such']})).rejects.toThrow(BundleError);
+    await expect(evaluate({model: bundle, predictors: ['no-such']})).rejects.toThrow(new RegExp(`the bundle has: .*${selected.replace(/[+]/g, '\\+')}`));
+    await expect(evaluate({model: bundle, kPrimes: [V + 1]})).rejects.toThrow(UsageError);
+    await expect(evaluate({model: bundle, kPrimes: [0]})).rejects.toThrow(UsageError);
   });
 });
 
-describe('evaluate on a plain checkpoint', () => {
-  it('throws the BundleError of a missing hire.json', async () => {
+describe('evaluate on a broken bundle', () => {
+  it('throws the BundleError of an unreadable hire.json', async () => {
     const dir = tempDir();
     writeSyntheticCheckpoint(dir, {family: 'llama', dim: 32, nLayers: 2, nHeads: 2, hiddenDim: 64, vocabSize: 300, maxSeqLen: 64, seed: 1});
-    const err = await evaluate({bundle: dir}).catch((e: unknown) => e);
+    fs.writeFileSync(path.join(dir, 'hire.json'), '{"format": "hire-bundle"');
+    const err = await evaluate({model: dir}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BundleError);
     expect((err as Error).message).toContain(path.join(dir, 'hire.json'));
-    expect((err as Error).message).toMatch(/hire calibrate/);
   });
 });
