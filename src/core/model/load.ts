@@ -9,14 +9,14 @@ import {parseModelConfig} from './architectures/index.js';
 import type {Architecture} from './architectures/index.js';
 import {readConfigJson, type ModelConfig} from './config.js';
 import {checkLayerCount} from './config-limits.js';
-import {checkSpecs, ffnDownSpecs, type WeightSpec} from './weights.js';
+import {checkSpecs, ffnDownSpecs, type WeightFile, type WeightSpec} from './weights.js';
 
 /** A checked checkpoint whose weights have not been read yet. */
 export interface ModelSource {
   dir: string;
   config: ModelConfig;
   arch: Architecture;
-  checkpoint: Checkpoint;
+  checkpoint: WeightFile;
   specs: WeightSpec[];
   /** Path shown in weight errors (the safetensors file or its index). */
   weightsFile: string;

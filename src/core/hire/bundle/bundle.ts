@@ -67,6 +67,8 @@ export interface WriteBundleInput {
   extraTensors?: Map<string, TensorData>;
   /** Re-laid-out weights written as model.safetensors instead of linking the source's. */
   weights?: Map<string, TensorData>;
+  /** Metadata of that model.safetensors beyond {format: "pt"} (hire_blocks: which tensors are ggml blocks). */
+  weightsMetadata?: Record<string, string>;
   /** Keys merged into the copied config.json (e.g. hire_ffn_layout). */
   configPatch?: Record<string, unknown>;
   /** Copy the source's weight files instead of hard-linking them (default false: link when the file system allows). */
@@ -110,7 +112,7 @@ async function writeFiles(input: WriteBundleInput): Promise<HireManifest> {
   }
   await yieldToEvents();
   if (weights) {
-    writeSafetensors(path.join(tmp, 'model.safetensors'), weights, {format: 'pt'});
+    writeSafetensors(path.join(tmp, 'model.safetensors'), weights, {format: 'pt', ...input.weightsMetadata});
   } else {
     for (const f of weightFiles(sourceDir)) {
       linkOrCopy(path.join(sourceDir, f), path.join(tmp, f), input.copyWeights ?? false);

@@ -15,7 +15,7 @@ import {StagedBundle} from '../../hire/bundle/staging.js';
 import {sha256File, weightFiles, writeBundle, type HireManifest, type KPrimeTable, type PredictorRecord} from '../../hire/bundle/bundle.js';
 import {weightFileHash} from '../../io/file-hash.js';
 import {checkFitRequest, fitPredictors, type FitOptionNames, type FitRequest} from '../../hire/predictor/fit.js';
-import {ffnManifest, ffnPredictorTensors, relayoutWeights} from './ffn-bundle.js';
+import {ffnManifest, ffnPredictorTensors, relaidFiles, relayoutWeights} from './ffn-bundle.js';
 import {calibrateFfn, FfnCollector, type FfnCalibration, type FfnFitRequest} from './ffn-calibrate.js';
 import {GROUP_SCORES} from '../../hire/ffn/groups.js';
 import {topKIndices} from '../../numeric/select.js';
@@ -241,7 +241,7 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
       copyWeights: opts.copyWeights,
       ...(ffn
         ? {
-            weights: relayoutWeights(session.source, ffn.perms.map((p) => p.perm)),
+            ...relaidFiles(relayoutWeights(session.source, ffn.perms.map((p) => p.perm))),
             configPatch: {hire_ffn_layout: 'neuron-rows'},
             extraTensors: ffnPredictorTensors(ffn),
           }
