@@ -143,8 +143,9 @@ export class WebGpuBackend implements Backend {
 
   uploadMatrix(host: HostMatrix): Mat {
     this.check();
-    if (host.data.length !== host.rows * host.cols) {
-      throw new BackendError(`uploadMatrix: ${host.data.length} values for a [${host.rows}, ${host.cols}] matrix`);
+    const expected = isBlockMatrix(host) ? hostMatrixBytes(host) : host.rows * host.cols;
+    if (host.data.length !== expected) {
+      throw new BackendError(`uploadMatrix: ${host.data.length} values for a [${host.rows}, ${host.cols}] ${host.dtype} matrix`);
     }
     const packed = isBlockMatrix(host) ? packBlockMatrix(host) : packMatrix(host);
     return this.track(uploadPacked(this.device, packed, host.dtype, hostMatrixBytes(host), this.maxChunk));
