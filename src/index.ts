@@ -7,6 +7,7 @@
  *   calibrate                fit predictors, measure recall, write a bundle
  *   evaluate                 recall, top-1, KL, perplexity: dense against HiRE
  *   bench                    tokens/s and bandwidth utilisation, dense against HiRE
+ *   quantize                 a checkpoint or GGUF file with its matrices in ggml Q8_0 / Q4_0 blocks
  *   errors                   one class per failure kind, each with a stable `code`
  */
 import {DEMO_BUNDLE_DIR, DEMO_MODEL_DIR} from './core/model/defaults.js';
@@ -23,6 +24,8 @@ export {evaluate} from './api/evaluate.js';
 export type {EvaluateOptions, EvalReport, EvalRow} from './api/evaluate.js';
 export {bench} from './api/bench.js';
 export type {BenchOptions, BenchReport, BenchRow} from './api/bench.js';
+export {quantize} from './api/quantize.js';
+export type {QuantizeOptions, QuantizeReport, QuantizedTensor} from './api/quantize.js';
 export {GENERATE_DEFAULTS} from './api/options.js';
 export type {LoadOptions, GenerateOptions, SamplingOptions, HireOptions} from './api/options.js';
 export type {ProgressEvent, ProgressCallback, TaskOptions} from './api/progress.js';

@@ -20,6 +20,11 @@ export interface ModelSource {
   specs: WeightSpec[];
   /** Path shown in weight errors (the safetensors file or its index). */
   weightsFile: string;
+  /**
+   * A source that is not a checkpoint directory (a GGUF file): the Hugging Face files it stands
+   * for, by file name (config.json, tokenizer.json, tokenizer_config.json; null when it has none).
+   */
+  hfFiles?: Readonly<Record<string, Record<string, unknown> | null>>;
 }
 
 export interface OpenModelOptions {

@@ -1,98 +1,69 @@
 /**
  * The cpu kernels on ggml block weights (Q8_0, Q4_0; layouts in numeric/ggml-quant.ts, kernels in
  * kernels.wat, "ggml block weights"): their own file so the dense kernels' file stays as it is.
- * Every x is first turned into the "prepared x" (80 bytes per 32 columns: int16 values and a
- * scale) that the dot products read; weighted row sums and embedding rows widen the weights.
- * All pointers are byte offsets from CpuKernels.alloc().
+ * Dot products take x as f32 (exact; the default) or, in 'int16' mode, first turn it into the
+ * "prepared x" (80 bytes per 32 columns: int16 values and a scale) and multiply in integers (about
+ * twice as fast, and up to ~1e-3 off on the logits where activations have outliers). Weighted row
+ * sums and embedding rows widen the weights. All pointers are byte offsets from CpuKernels.alloc().
  */
 import {BackendError} from '../../errors.js';
 import {BLOCK_BYTES, BLOCK_SIZE, type BlockFormat} from '../../numeric/ggml-quant.js';
 import type {CpuKernels} from './kernels.js';
+
+/** How the dot products take the activations (see kernels.wat, "ggml block weights"). */
+export type BlockActivations = 'f32' | 'int16';
 
 /** Bytes of the prepared x per 32-column block. */
 export const PREPARED_BLOCK_BYTES = 80;
 /** Rows per thread chunk, as for the dense kernels (whole 64-byte lines of y per thread). */
 const ROW_ALIGN = 16;
 
+/** The kernels' `kind` argument: bit 0 q4_0, bit 1 int16 activations. */
+function kindOf(format: BlockFormat, activations: BlockActivations = 'f32'): number {
+  return (format === 'q4_0' ? 1 : 0) | (activations === 'int16' ? 2 : 0);
+}
+
 export class BlockKernels {
-  constructor(private readonly k: CpuKernels) {}
+  constructor(
+    private readonly k: CpuKernels,
+    readonly activations: BlockActivations = 'f32',
+  ) {}
 
   /**
-   * y = W x (ids null: every row; else y[i] = W[ids[i]] . x for the n listed rows) for an f32 x of
-   * cols = nb * 32 values: prepares x in scratch memory, then runs the dot kernel.
+   * ys = W xs for nv f32 vectors of cols = nb * 32 values back to back (ys [nv, rows]); with ids,
+   * ys[v*n + i] = W[ids[i]] . xs[v] for the n listed rows (checked against rows). Each weight row
+   * is read once for all the vectors.
    */
-  dot(format: BlockFormat, w: number, rows: number, cols: number, x: number, y: number, ids: {ptr: number; n: number} | null): void {
-    this.dotBatch(format, w, rows, cols, x, y, 1, ids);
-  }
-
-  /** The batched dot: xs [nv, cols] f32 back to back, ys [nv, rows or n]. */
-  dotBatch(format: BlockFormat, w: number, rows: number, cols: number, xs: number, ys: number, nv: number, ids: {ptr: number; n: number} | null): void {
+  dot(format: BlockFormat, w: number, rows: number, cols: number, xs: number, ys: number, nv: number, ids: {ptr: number; n: number} | null): void {
     const nb = blocksOf(cols);
     const k = this.k;
+    const n = ids ? ids.n : rows;
+    if (ids) this.checkIds('matvecRows', ids.ptr, ids.n, rows);
+    const int16 = this.activations === 'int16';
+    const xBytes = nv * nb * (int16 ? PREPARED_BLOCK_BYTES : BLOCK_SIZE * 4);
+    const weightBytes = rows * nb * BLOCK_BYTES[format];
     const mark = k.mark();
     try {
-      const xq = k.alloc(nv * nb * PREPARED_BLOCK_BYTES);
-      this.prepare(xs, xq, nv * nb);
-      // the scratch may be reset while the call runs on: later work is queued behind it (kernels.ts)
-      if (nv === 1) {
-        if (ids) this.matvecRows(format, w, rows, nb, ids.ptr, ids.n, xq, ys);
-        else this.matvec(format, w, rows, nb, xq, ys);
-      } else if (ids) {
-        this.matvecRowsBatch(format, w, rows, nb, ids.ptr, ids.n, xq, ys, nv);
-      } else {
-        this.matvecBatch(format, w, rows, nb, xq, ys, nv);
+      let x = xs;
+      if (int16) {
+        x = k.alloc(xBytes);
+        k.runChecked('prep_x_blocks', [xs, x], nv * nb, 1, 0, [[xs, nv * cols * 4, 'x']]);
       }
+      // the scratch may be reset while the call runs on: later work is queued behind it (kernels.ts)
+      const kind = kindOf(format, this.activations);
+      const operands: Array<[number, number, string]> = [
+        [w, weightBytes, 'w'],
+        [x, xBytes, 'x'],
+        [ys, nv * n * 4, 'y'],
+      ];
+      const work = n * nb * BLOCK_BYTES[format];
+      if (nv === 1 && !ids) k.runChecked('matvec_blocks', [w, x, ys, nb, kind], rows, ROW_ALIGN, work, operands);
+      else if (nv === 1) k.runChecked('matvec_rows_blocks', [w, x, ys, nb, ids!.ptr, kind], n, ROW_ALIGN, work, operands);
+      else if (!ids) k.runChecked('matvec_batch_blocks', [w, x, ys, nb, rows, nv, kind], rows, ROW_ALIGN, work, operands);
+      else k.runChecked('matvec_rows_batch_blocks', [w, x, ys, nb, n, nv, ids.ptr, kind], n, ROW_ALIGN, work, operands);
     } finally {
       k.reset(mark);
     }
-  }
-
-  /** Prepared x of `blocks` 32-column blocks of x (f32) into xq (blocks * 80 bytes), on the calling thread. */
-  prepare(x: number, xq: number, blocks: number): void {
-    this.k.runChecked('prep_x_blocks', [x, xq], blocks, 1, 0, [
-      [x, blocks * BLOCK_SIZE * 4, 'prepare x'],
-      [xq, blocks * PREPARED_BLOCK_BYTES, 'prepare xq'],
-    ]);
-  }
-
-  /** y[rows] = W . x for W [rows, nb blocks], x prepared. */
-  matvec(format: BlockFormat, w: number, rows: number, nb: number, xq: number, y: number): void {
-    const bytes = rows * nb * BLOCK_BYTES[format];
-    this.k.runChecked(`matvec_${format}`, [w, xq, y, nb], rows, ROW_ALIGN, bytes, [
-      [w, bytes, 'matvec w'],
-      [xq, nb * PREPARED_BLOCK_BYTES, 'matvec xq'],
-      [y, rows * 4, 'matvec y'],
-    ]);
-  }
-
-  /** y[i] = W[ids[i]] . x for i < n (ids checked against rows). */
-  matvecRows(format: BlockFormat, w: number, rows: number, nb: number, ids: number, n: number, xq: number, y: number): void {
-    this.checkIds('matvecRows', ids, n, rows);
-    this.k.runChecked(`matvec_rows_${format}`, [w, xq, y, nb, ids], n, ROW_ALIGN, n * nb * BLOCK_BYTES[format], [
-      [w, rows * nb * BLOCK_BYTES[format], 'matvecRows w'],
-      [xq, nb * PREPARED_BLOCK_BYTES, 'matvecRows xq'],
-      [y, n * 4, 'matvecRows y'],
-    ]);
-  }
-
-  /** ys[v*rows + r] = W[r] . xs[v] for v < nv (xs: nv prepared vectors back to back). */
-  matvecBatch(format: BlockFormat, w: number, rows: number, nb: number, xqs: number, ys: number, nv: number): void {
-    const bytes = rows * nb * BLOCK_BYTES[format];
-    this.k.runChecked(`matvec_batch_${format}`, [w, xqs, ys, nb, rows, nv], rows, ROW_ALIGN, bytes, [
-      [w, bytes, 'matvecBatch w'],
-      [xqs, nv * nb * PREPARED_BLOCK_BYTES, 'matvecBatch xqs'],
-      [ys, nv * rows * 4, 'matvecBatch ys'],
-    ]);
-  }
-
-  /** ys[v*n + i] = W[ids[i]] . xs[v]: gathered rows, each read once for all nv vectors. */
-  matvecRowsBatch(format: BlockFormat, w: number, rows: number, nb: number, ids: number, n: number, xqs: number, ys: number, nv: number): void {
-    this.checkIds('matvecRowsBatch', ids, n, rows);
-    this.k.runChecked(`matvec_rows_batch_${format}`, [w, xqs, ys, nb, n, nv, ids], n, ROW_ALIGN, n * nb * BLOCK_BYTES[format], [
-      [w, rows * nb * BLOCK_BYTES[format], 'matvecRowsBatch w'],
-      [xqs, nv * nb * PREPARED_BLOCK_BYTES, 'matvecRowsBatch xqs'],
-      [ys, nv * n * 4, 'matvecRowsBatch ys'],
-    ]);
   }
 
   /**
@@ -106,6 +77,7 @@ export class BlockKernels {
     else if (n > rows) throw new BackendError(`accumulateRows: ${n} rows requested from a matrix of ${rows}`);
     const cols = nb * BLOCK_SIZE;
     const work = n * nb * BLOCK_BYTES[format];
+    const kind = kindOf(format);
     const operands: Array<[number, number, string]> = [
       [w, rows * nb * BLOCK_BYTES[format], 'accumulateRows w'],
       [coef, n * 4, 'accumulateRows coef'],
@@ -119,7 +91,7 @@ export class BlockKernels {
       const mark = k.mark();
       try {
         const pp = k.alloc(parts * cols * 4);
-        k.runChecked(`accum_rows_part_${format}`, [w, coef, pp, nb, ids, chunk], n, align, work, operands);
+        k.runChecked('accum_rows_part_blocks', [w, coef, pp, nb, ids, chunk, kind], n, align, work, operands);
         // partial sums are complete once the call is; later work is queued behind it (see kernels.ts)
         k.queue.later(() => {
           const out = k.f32(y, cols);
@@ -132,14 +104,14 @@ export class BlockKernels {
       }
       return;
     }
-    k.runChecked(`accum_rows_${format}`, [w, coef, y, nb, ids, n], nb, 1, work, operands);
+    k.runChecked('accum_rows_blocks', [w, coef, y, nb, ids, n, kind], nb, 1, work, operands);
   }
 
   /** ys[v*cols + c] = sum_i coefs[v*n + i] * W[row(i), c] for v < nv; threads split the column blocks. */
   accumulateRowsBatch(format: BlockFormat, w: number, rows: number, nb: number, ids: number, n: number, coefs: number, ys: number, nv: number): void {
     if (ids !== 0) this.checkIds('accumulateRowsBatch', ids, n, rows);
     else if (n > rows) throw new BackendError(`accumulateRowsBatch: ${n} rows requested from a matrix of ${rows}`);
-    this.k.runChecked(`accum_rows_batch_${format}`, [w, coefs, ys, nb, ids, n, nv], nb, 1, n * nb * BLOCK_BYTES[format], [
+    this.k.runChecked('accum_rows_batch_blocks', [w, coefs, ys, nb, ids, n, nv, kindOf(format)], nb, 1, n * nb * BLOCK_BYTES[format], [
       [w, rows * nb * BLOCK_BYTES[format], 'accumulateRowsBatch w'],
       [coefs, nv * n * 4, 'accumulateRowsBatch coefs'],
       [ys, nv * nb * BLOCK_SIZE * 4, 'accumulateRowsBatch ys'],
@@ -148,7 +120,7 @@ export class BlockKernels {
 
   /** dst[nb * 32] f32 = the nb blocks at src, exactly (embedding rows). */
   widen(format: BlockFormat, src: number, dst: number, nb: number): void {
-    this.k.runChecked(`widen_${format}`, [src, dst], nb, 1, 0, [
+    this.k.runChecked('widen_blocks', [src, dst, kindOf(format)], nb, 1, 0, [
       [src, nb * BLOCK_BYTES[format], 'widen src'],
       [dst, nb * BLOCK_SIZE * 4, 'widen dst'],
     ]);

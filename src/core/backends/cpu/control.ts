@@ -73,24 +73,16 @@ export const KERNEL_NAMES = [
   'accum_rows_part_f32',
   'accum_rows_part_bf16',
   'accum_rows_part_f16',
-  // ggml blocks (Q8_0, Q4_0): see block-kernels.ts
+  // ggml blocks (Q8_0, Q4_0; `kind` argument: bit 0 q4_0, bit 1 int16 activations): see block-kernels.ts
   'prep_x_blocks',
-  'matvec_q8_0',
-  'matvec_q4_0',
-  'matvec_rows_q8_0',
-  'matvec_rows_q4_0',
-  'matvec_batch_q8_0',
-  'matvec_batch_q4_0',
-  'matvec_rows_batch_q8_0',
-  'matvec_rows_batch_q4_0',
-  'accum_rows_q8_0',
-  'accum_rows_q4_0',
-  'accum_rows_part_q8_0',
-  'accum_rows_part_q4_0',
-  'accum_rows_batch_q8_0',
-  'accum_rows_batch_q4_0',
-  'widen_q8_0',
-  'widen_q4_0',
+  'matvec_blocks',
+  'matvec_rows_blocks',
+  'matvec_batch_blocks',
+  'matvec_rows_batch_blocks',
+  'accum_rows_blocks',
+  'accum_rows_part_blocks',
+  'accum_rows_batch_blocks',
+  'widen_blocks',
 ] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

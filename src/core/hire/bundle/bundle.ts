@@ -36,7 +36,8 @@ export type {HireManifest, KPrimeTable, ManifestModel, PredictorRecord} from './
 export {BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST_FILE, PREDICTORS_FILE};
 
 /** Files copied from the source checkpoint when present, with their size caps (weights are handled separately). */
-const SOURCE_FILES: ReadonlyArray<[string, InputKind]> = [
+/** The small files of a checkpoint directory copied beside its weights (config and tokenizer). */
+export const SOURCE_FILES: ReadonlyArray<[string, InputKind]> = [
   ['config.json', CONFIG_JSON],
   ['generation_config.json', CONFIG_JSON],
   ['tokenizer.json', TOKENIZER_JSON],
