@@ -40,6 +40,7 @@ export {
   HireError,
   UsageError,
   SafetensorsError,
+  GgufError,
   ConfigError,
   UnsupportedArchitectureError,
   WeightError,

@@ -18,11 +18,13 @@ export interface BenchOptions extends TaskOptions {
   model?: string;
   /** A named synthetic shape (seeded random weights, cached), e.g. 'llama-110m', instead of `model`. */
   shape?: string;
-  /** Weight dtype of the synthetic shape (default 'f32'). */
+  /** Weight dtype of the synthetic shape (default 'f32'): f32, bf16, f16, or ggml blocks q8_0, q4_0 (quantised from the f32 shape). */
   dtype?: BenchDtype;
   /** Backend (default 'cpu') and its threads (default: every core). */
   backend?: string;
   threads?: number;
+  /** cpu: activations of the dot products on q8_0 / q4_0 weights: 'f32' (default, exact) or 'int16' (faster, rounded). */
+  blockActivations?: 'f32' | 'int16';
   /** Tokens decoded, timed (default 32). */
   tokens?: number;
   /** Prompt tokens prefilled first (default 16). */
@@ -61,6 +63,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
     dtype: options.dtype,
     backend: options.backend ?? 'cpu',
     threads: options.threads,
+    blockActivations: options.blockActivations,
     tokens: options.tokens ?? 32,
     promptTokens: options.promptTokens ?? 16,
     probe: options.probe,

@@ -152,9 +152,21 @@ function resolveWith(modelDir: string, tokenizerJson: JsonObject | null): Specia
   const configFile = path.join(modelDir, 'config.json');
   const genFile = path.join(modelDir, 'generation_config.json');
   const tokFile = path.join(modelDir, 'tokenizer_config.json');
+  const files = {configFile, genFile, tokFile};
   const config = readJsonObject(configFile, CONFIG_JSON, configFail);
   const gen = readJsonObject(genFile, CONFIG_JSON, configFail);
   const tok = readJsonObject(tokFile, TOKENIZER_CONFIG_JSON, configFail);
+  return resolveFrom(files, {config, gen, tok}, tokenizerJson);
+}
+
+/** resolveWith on objects already in memory; `files` name them in errors. */
+function resolveFrom(
+  files: {configFile: string; genFile: string; tokFile: string},
+  objects: {config: JsonObject | null; gen: JsonObject | null; tok: JsonObject | null},
+  tokenizerJson: JsonObject | null,
+): SpecialTokens {
+  const {configFile, genFile, tokFile} = files;
+  const {config, gen, tok} = objects;
 
   const pick = (key: 'bos' | 'eos' | 'pad'): number[] | undefined =>
     readIdKey(gen, genFile, `${key}_token_id`, key === 'eos') ??
@@ -195,14 +207,17 @@ export class HireTokenizer {
   readonly special: SpecialTokens;
   /** 1 + the largest id the tokenizer knows (model vocabulary plus added tokens). */
   readonly vocabSize: number;
+  /** The chat template (tokenizer_config.json's chat_template, a GGUF file's tokenizer.chat_template), or null. */
+  readonly chatTemplate: string | null;
   /** The tokenizer.json this was loaded from, for error messages. */
   readonly file: string;
   private readonly inner: Tokenizer;
   /** Whether the library's post-processor itself emits BOS first (probed once at load). */
   private readonly libraryAddsBos: boolean;
 
-  private constructor(file: string, inner: Tokenizer, special: SpecialTokens) {
+  private constructor(file: string, inner: Tokenizer, special: SpecialTokens, chatTemplate: string | null) {
     this.file = file;
+    this.chatTemplate = chatTemplate;
     this.inner = inner;
     this.special = special;
     let maxId = -1;
@@ -227,7 +242,20 @@ export class HireTokenizer {
     const tokenizerJson = readJsonObject(file, TOKENIZER_JSON, tokenizerFail) as JsonObject;
     const tokFile = path.join(modelDir, 'tokenizer_config.json');
     const tokConfig = readJsonObject(tokFile, TOKENIZER_CONFIG_JSON, configFail) ?? {};
-    const special = resolveWith(modelDir, tokenizerJson);
+    return HireTokenizer.make(file, tokenizerJson, tokConfig, resolveWith(modelDir, tokenizerJson));
+  }
+
+  /**
+   * A tokenizer from Hugging Face files held in memory (those a GGUF file's metadata stands for):
+   * `file` names their source in errors; config and tokConfig play config.json and
+   * tokenizer_config.json.
+   */
+  static fromObjects(file: string, tokenizerJson: JsonObject, tokConfig: JsonObject, config: JsonObject | null): HireTokenizer {
+    const files = {configFile: file, genFile: file, tokFile: file};
+    return HireTokenizer.make(file, tokenizerJson, tokConfig, resolveFrom(files, {config, gen: null, tok: tokConfig}, tokenizerJson));
+  }
+
+  private static make(file: string, tokenizerJson: JsonObject, tokConfig: JsonObject, special: SpecialTokens): HireTokenizer {
     // transformers defaults clean_up_tokenization_spaces to false; the library to true. It rewrites
     // " ." to "." and so on, which is lossy, so we follow transformers when the file is silent.
     const libConfig = {
@@ -244,7 +272,7 @@ export class HireTokenizer {
         {cause},
       );
     }
-    return new HireTokenizer(file, inner, special);
+    return new HireTokenizer(file, inner, special, typeof tokConfig.chat_template === 'string' ? tokConfig.chat_template : null);
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {

@@ -17,7 +17,7 @@ import {isBundle} from '../../hire/bundle/bundle.js';
 import {HireSoftmaxHead} from '../../hire/softmax/head.js';
 import type {SoftmaxKind} from '../../hire/predictor/predictor.js';
 import type {QuantBits} from '../../numeric/quant.js';
-import {ensureSyntheticModel, type BenchDtype} from './models.js';
+import {BENCH_DTYPES, ensureSyntheticBlockModel, ensureSyntheticModel, type BenchDtype} from './models.js';
 import {syntheticPredictor} from '../../hire/predictor/synthetic.js';
 import {defaultRank} from '../../hire/predictor/fit.js';
 import {SectionTimer} from './timer.js';
@@ -25,6 +25,7 @@ import {benchDevices, checkDeviceBenchOptions, type DeviceBenchOptions, type Dev
 import {syntheticFfnPlans, type SyntheticFfnSpec} from '../../hire/ffn/synthetic-plans.js';
 import {installFfnPlans, type SparseFfn} from '../../hire/ffn/setup.js';
 import {generateBatch} from '../../decode/batch-generate.js';
+import {blockFormatOf} from '../../model/weights.js';
 
 /** A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size. */
 export interface SyntheticHireSpec {
@@ -42,6 +43,8 @@ export interface BenchOptions {
   dtype?: BenchDtype;
   backend: string;
   threads?: number;
+  /** cpu: activations of the ggml block dot products, 'f32' (default) or 'int16' (BackendOptions). */
+  blockActivations?: 'f32' | 'int16';
   /** Tokens to decode (timed). */
   tokens: number;
   /** Prompt tokens to prefill before decoding (timed separately). */
@@ -140,7 +143,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   let dir = opts.model;
   if (!dir) {
     opts.onProgress?.(`preparing synthetic ${opts.shape} (${opts.dtype ?? 'f32'})`);
-    dir = ensureSyntheticModel(opts.shape ?? 'llama-110m', opts.dtype ?? 'f32').dir;
+    const shape = opts.shape ?? 'llama-110m';
+    const dtype = opts.dtype ?? 'f32';
+    if (!BENCH_DTYPES.includes(dtype)) throw new UsageError(`dtype must be one of ${BENCH_DTYPES.join(', ')}, got ${String(dtype)}`, {option: 'dtype'});
+    dir = dtype === 'q8_0' || dtype === 'q4_0' ? (await ensureSyntheticBlockModel(shape, dtype)).dir : ensureSyntheticModel(shape, dtype).dir;
   }
 
   // Probe first, before the weights take memory (the probe's buffer is freed afterwards).
@@ -155,6 +161,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const session = await Session.open(dir, {
     backend: opts.backend,
     threads,
+    blockActivations: opts.blockActivations,
     tokenizer: 'none',
     onWarning: opts.onWarning,
     ffnNeuronRows: bundleFfn || Boolean(opts.ffn) ? true : undefined,
@@ -245,7 +252,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       backend: backend.name,
       backendInfo: backend.describe(),
       threads,
-      dtype: [...new Set(session.source.specs.map((s) => session.source.checkpoint.info(s.name).dtype))].join('+'),
+      dtype: [...new Set(session.source.specs.map((s) => blockFormatOf(session.source.checkpoint, s.name) ?? session.source.checkpoint.info(s.name).dtype))].join('+'),
       parameters: {dim: config.dim, nLayers: config.nLayers, hiddenDim: config.hiddenDim, vocabSize: config.vocabSize},
       promptTokens: opts.promptTokens,
       decodeTokens: opts.tokens,
