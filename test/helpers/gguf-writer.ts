@@ -241,7 +241,7 @@ export function ggufFromCheckpoint(dir: string, file: string, opts: FromCheckpoi
   for (const [hf, gg] of names) {
     if (!ckpt.has(hf)) continue;
     const shape = ckpt.info(hf).shape;
-    let w = ckpt.readFloat32(hf);
+    let w: Float32Array = ckpt.readFloat32(hf);
     const cols = shape.length > 1 ? shape[1]! : 1;
     const qk = /q_proj/.test(hf) ? heads : /k_proj/.test(hf) ? kvHeads : 0;
     if (arch === 'llama' && qk && !opts.noPermute) w = permute(w, qk, cols);

@@ -72,6 +72,11 @@ export interface WriteBundleInput {
   weightsMetadata?: Record<string, string>;
   /** Keys merged into the copied config.json (e.g. hire_ffn_layout). */
   configPatch?: Record<string, unknown>;
+  /**
+   * The config and tokenizer files as JSON objects by file name, written instead of copying them
+   * from sourceDir (a GGUF source: the files its metadata stands for). Requires `weights`.
+   */
+  sourceFiles?: Readonly<Record<string, Record<string, unknown> | null>>;
   /** Copy the source's weight files instead of hard-linking them (default false: link when the file system allows). */
   copyWeights?: boolean;
   /** Called when the files are written and at each point of the swap (tests simulate a crash there). */
@@ -102,9 +107,13 @@ export async function writeBundle(input: WriteBundleInput): Promise<HireManifest
 async function writeFiles(input: WriteBundleInput): Promise<HireManifest> {
   const {sourceDir, staged, manifest, predictors, weights, configPatch, extraTensors} = input;
   const tmp = staged.dir;
-  for (const [f, kind] of SOURCE_FILES) {
-    const src = path.join(sourceDir, f);
-    if (fs.existsSync(src)) fs.writeFileSync(path.join(tmp, f), readBoundedFile(src, kind, ioError));
+  if (input.sourceFiles) {
+    for (const [f, json] of Object.entries(input.sourceFiles)) if (json) fs.writeFileSync(path.join(tmp, f), `${JSON.stringify(json, null, 2)}\n`);
+  } else {
+    for (const [f, kind] of SOURCE_FILES) {
+      const src = path.join(sourceDir, f);
+      if (fs.existsSync(src)) fs.writeFileSync(path.join(tmp, f), readBoundedFile(src, kind, ioError));
+    }
   }
   if (configPatch) {
     const file = path.join(tmp, 'config.json');

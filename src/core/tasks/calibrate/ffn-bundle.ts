@@ -89,6 +89,12 @@ export function relayoutWeights(source: ModelSource, perms: Int32Array[]): Relai
     }
     replaced.set(down.name, permuted(m, {...down, transpose: false}, perm, [config.hiddenDim, config.dim]));
   }
+  return copyWeights(source, replaced, blocks);
+}
+
+/** Every tensor of the source (those in `replaced` replaced), and which are block tensors. */
+export function copyWeights(source: ModelSource, replaced = new Map<string, TensorData>(), blocks: Record<string, BlockFormat> = {}): RelaidWeights {
+  const ckpt = source.checkpoint;
   const tensors = new Map<string, TensorData>();
   for (const name of ckpt.names()) {
     const r = replaced.get(name);
