@@ -109,7 +109,7 @@ function quantizeTensors(source: ModelSource, opts: QuantizeOptions) {
     const spec = matrices.get(name);
     const info = ckpt.info(name);
     const m = spec ? readHostMatrix(ckpt, spec) : null;
-    const from = m ? m.dtype : info.dtype;
+    const from = m && isBlockMatrix(m) ? m.dtype : info.dtype;
     const target = m === null || m.cols % BLOCK_SIZE !== 0 ? null : opts.to === 'keep' ? (isBlockMatrix(m) ? m.dtype : null) : opts.to;
     if (m === null || target === null) {
       if (m && isBlockMatrix(m)) blocks[name] = m.dtype; // a block matrix kept as it is
