@@ -23,11 +23,15 @@ import {blockRowBytes, isBlockFormat, quantizeBlocks, BLOCK_SIZE, type BlockForm
 /** The config.json key naming the block format(s) of a quantised directory. */
 export const WEIGHT_FORMAT_KEY = 'hire_weight_format';
 
+/** What quantizeModel() writes: every matrix in one ggml block format, or the source's own formats ('keep'). */
+export const QUANTIZE_TARGETS = ['q8_0', 'q4_0', 'keep'] as const;
+export type QuantizeTarget = (typeof QUANTIZE_TARGETS)[number];
+
 export interface QuantizeOptions {
   /** A checkpoint directory or a .gguf file. */
   model: string;
   /** Block format of every matrix; 'keep' keeps the source's own formats (to import a GGUF file as it is). */
-  to: BlockFormat | 'keep';
+  to: QuantizeTarget;
   /** The directory to write (must not exist, unless force and it is a directory hire quantize wrote). */
   out: string;
   force?: boolean;
