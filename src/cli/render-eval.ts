@@ -3,6 +3,7 @@ import type {EvalReport, EvalRow, FfnEvalReport} from '../api/evaluate.js';
 import {formatBytes, makeTable} from './format.js';
 
 export function renderEvalReport(r: EvalReport): string {
+  if (r.selected === null) return renderDense(r);
   const table = makeTable(['predictor', 'k', "k'", 'bytes/token', 'recall', 'top-1', 'KL', 'tail mass', 'ppl kept: dense -> hire', 'dropped', 'ppl approx tail']);
   for (const row of r.rows) table.push(cells(row, row.predictor === r.selected));
   const files = r.data.map((f) => f.file).join(', ');
@@ -16,6 +17,15 @@ export function renderEvalReport(r: EvalReport): string {
   ];
   if (r.ffn) lines.push(renderFfn(r.ffn));
   return lines.join('\n');
+}
+
+/** A plain model: its dense perplexity alone. */
+function renderDense(r: EvalReport): string {
+  const files = r.data.map((f) => f.file).join(', ');
+  return [
+    `dense perplexity ${fixed(r.dense.perplexity, 3)} (${r.bundle} is a plain model: no HiRE predictors to score)`,
+    `${r.tokens} next tokens of the validation split of ${files}, sequences of ${r.seqLen}`,
+  ].join('\n');
 }
 
 function renderFfn(f: FfnEvalReport): string {

@@ -19,6 +19,7 @@ Shapes: ${shapeNames().join(', ')}.`;
     '<%= config.bin %> bench --shape llama-110m --backend cpu',
     '<%= config.bin %> bench --shape llama-470m --dtype bf16 --threads 2 --hire --k-prime 512',
     '<%= config.bin %> bench llama2xs.hire --json',
+    '<%= config.bin %> bench --shape llama-110m --dtype q4_0 --hire --synthetic-ffn --repeat 3',
     '<%= config.bin %> bench --shape llama-110m --hire --synthetic-ffn --ffn-group-size 8 --ffn-read 0.2',
     '<%= config.bin %> bench --shape llama-110m --hire --synthetic-ffn --batch 2,4,8',
     '<%= config.bin %> bench --shape llama-110m --hire --k-prime 512 --devices 1,2,4 --merge exact,dat --no-probe',
@@ -26,7 +27,7 @@ Shapes: ${shapeNames().join(', ')}.`;
   ];
 
   static override args = {
-    model: Args.directory({description: 'Model directory or HiRE bundle (default: the bundled demo bundle, unless --shape is given).', required: false}),
+    model: Args.string({description: 'Model directory, HiRE bundle or GGUF file (default: the bundled demo bundle, unless --shape is given).', required: false}),
   };
 
   static override optionFlags = {'hire.kPrime': 'k-prime', 'hire.rank': 'rank', 'ffn.topK': 'ffn-topk', 'devices.counts': 'devices', 'devices.merge': 'merge'};

@@ -15,13 +15,14 @@ export default class Calibrate extends BaseCommand {
   static override examples = [
     '<%= config.bin %> calibrate --out demo.hire',
     '<%= config.bin %> calibrate ../shared/models/llama2xs --out llama2xs.hire',
+    '<%= config.bin %> calibrate llama2xs-q4_0 --out llama2xs-q4_0.hire',
     '<%= config.bin %> calibrate ./my-model --data notes.txt --softmax lowrank+quant --rank 128 --bits 4 --recall 0.99',
     '<%= config.bin %> calibrate ./my-model --k 1,8,40 --tokens 16384 --json',
     '<%= config.bin %> calibrate --calibrate-ffn --ffn-group-size 8 --out demo-ffn.hire',
   ];
 
   static override args = {
-    model: Args.directory({description: 'Model directory (default: the bundled demo model, models/shakespeare-topk).', required: false}),
+    model: Args.string({description: 'Model directory (safetensors, or quantised by hire quantize) or GGUF file (default: the bundled demo model, models/shakespeare-topk).', required: false}),
   };
 
   static override optionFlags = {ks: 'k', 'ffn.kinds': 'ffn-kind', 'ffn.topK': 'ffn-topk', 'ffn.staticThreshold': 'ffn-static'};

@@ -10,7 +10,7 @@ import {TokenizerError, type HireError} from '../index.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate text from a prompt, streaming tokens as they are decoded.';
-  static override description = `Loads a Hugging Face checkpoint directory (config.json, model.safetensors or a sharded index, tokenizer.json) and decodes one token at a time. Text goes to stdout as it is produced; timing statistics go to stderr. Sampling is reproducible: the same --seed gives the same text. --temperature 0 is greedy decoding.
+  static override description = `Loads a Hugging Face checkpoint directory (config.json, model.safetensors or a sharded index, tokenizer.json), a directory written by hire quantize, or a GGUF file (llama, mistral, qwen2; its tokenizer from the metadata) and decodes one token at a time. Text goes to stdout as it is produced; timing statistics go to stderr. Sampling is reproducible: the same --seed gives the same text. --temperature 0 is greedy decoding.
 
 When the model directory is a HiRE bundle (made by \`hire calibrate\`), the output layer is sparse: the predictor scores every vocabulary row cheaply, the k' best candidates are computed exactly, and sampling sees those candidates only (the tail outside them is dropped). k' comes from the bundle's recall table for --recall; --certify widens k' until the top-k is provably the dense top-k, so greedy output is token for token the dense output. --dense turns HiRE off.
 
@@ -21,6 +21,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
     '<%= config.bin %> generate ../shared/models/llama2xs --prompt "Once upon a time" --max-tokens 64 --temperature 0',
     '<%= config.bin %> generate ./my-model --prompt "Hello" --temperature 0.7 --top-p 0.9 --seed 7',
     '<%= config.bin %> generate ./my-model --tokens 1,403,407 --max-tokens 16 --json',
+    '<%= config.bin %> generate ./model.Q4_0.gguf --prompt "Once upon a time" --max-tokens 64',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --temperature 0 --certify',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --recall 0.999',
     '<%= config.bin %> generate --prompt "ROMEO:" --temperature 0 --devices 2 --merge dat',
@@ -29,7 +30,7 @@ When the model directory is a HiRE bundle (made by \`hire calibrate\`), the outp
   ];
 
   static override args = {
-    model: Args.directory({description: 'Model directory or HiRE bundle (default: the bundled demo model, models/shakespeare-topk.hire).', required: false}),
+    model: Args.string({description: 'Model directory, HiRE bundle or GGUF file (default: the bundled demo model, models/shakespeare-topk.hire).', required: false}),
   };
 
   static override flags = {

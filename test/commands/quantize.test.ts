@@ -30,6 +30,16 @@ describe('hire quantize', () => {
     expect(report.tensors.find((t: {name: string}) => t.name.endsWith('q_proj.weight')).dtype).toBe('q4_0');
   });
 
+  it('--json prints what quantize() returns', () => {
+    const out = path.join(tmp, 'q8-json');
+    const r = runCli(['quantize', src, '--to', 'q8_0', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.out).toBe(out);
+    expect(report.formats).toEqual(['q8_0']);
+    expect(report.bytes).toBeLessThan(report.sourceBytes);
+  });
+
   it('refuses an unknown format and a missing --out with one line', () => {
     const r = runCli(['quantize', src, '--to', 'q5_0', '--out', path.join(tmp, 'x')]);
     expect(r.code).toBe(2);
@@ -59,6 +69,25 @@ describe('GGUF files on the command line', () => {
     const out = JSON.parse(r.stdout);
     expect(out.tokenIds.length).toBe(4);
     expect(out.promptTokenIds[0]).toBe(1); // BOS, as tokenizer.ggml.add_bos_token says
+  });
+
+  it('eval reports its dense perplexity, bench times it, calibrate makes a bundle of it', () => {
+    const text = path.join(tmp, 'text.txt');
+    fs.writeFileSync(text, 'ab ba aab bba '.repeat(200));
+    const e = runCli(['eval', file, '--data', text, '--tokens', '40', '--seq-len', '32', '--threads', '1', '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    const report = JSON.parse(e.stdout);
+    expect(report.selected).toBeNull();
+    expect(report.dense.perplexity).toBeGreaterThan(1);
+    const b = runCli(['bench', file, '--no-probe', '-n', '2', '--prompt-tokens', '2', '--threads', '1', '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    expect(JSON.parse(b.stdout).dtype).toContain('q8_0');
+    const out = path.join(tmp, 'gguf.hire');
+    const c = runCli(['calibrate', file, '--data', text, '--tokens', '100', '--k', '1', '--softmax', 'quant', '--bits', '8', '--seq-len', '32', '--threads', '1', '--out', out]);
+    expect(c.code, c.stderr).toBe(0);
+    const be = runCli(['eval', out, '--data', text, '--tokens', '40', '--seq-len', '32', '--threads', '1', '--json']);
+    expect(be.code, be.stderr).toBe(0);
+    expect(JSON.parse(be.stdout).dense.perplexity).toBeCloseTo(report.dense.perplexity, 6);
   });
 
   it('a truncated file is one line naming it', () => {

@@ -3,7 +3,9 @@
  * validation split of the bundled corpus). The dense model runs over the text once; at every
  * position with a next token each predictor's approximate logits z~ are scored against the dense
  * logits z for every (k, k') asked for, giving the numbers of docs/ARCHITECTURE.md (Numbers every report carries): recall@k, top-1
- * agreement, KL / tail mass, and perplexity dense vs HiRE. Core code: never prints.
+ * agreement, KL / tail mass, and perplexity dense vs HiRE. A plain model (a directory without
+ * hire.json, or a GGUF file) gets the dense perplexity alone, e.g. to compare a quantised model
+ * with its source. Core code: never prints.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +16,7 @@ import {topKIndices} from '../../numeric/select.js';
 import {Session} from '../../engine/session.js';
 import {BundleError, DataError, UsageError} from '../../errors.js';
 import {openModel} from '../../model/load.js';
-import {lookupKPrime, MANIFEST_FILE, readManifest, readPredictor, type FileHash, type HireManifest, type PredictorRecord} from '../../hire/bundle/bundle.js';
+import {isBundle, lookupKPrime, MANIFEST_FILE, readManifest, readPredictor, type FileHash, type HireManifest, type PredictorRecord} from '../../hire/bundle/bundle.js';
 import {candidateKl, candidateLogProb, perplexity, perplexityWithDrops, tokenLogProb} from './metrics.js';
 import type {RecallCurvePoints} from './plot.js';
 import {RecallAccumulator} from '../../hire/predictor/recall.js';
@@ -30,7 +32,10 @@ export const DEFAULT_EVAL_SEQ_LEN = 128;
  * optional and progress as events.
  */
 export interface EvaluateOptions {
-  /** Bundle directory made by `hire calibrate` (the API and CLI default: the bundled demo bundle, models/shakespeare-topk.hire). */
+  /**
+   * Bundle directory made by `hire calibrate` (the API and CLI default: the bundled demo bundle,
+   * models/shakespeare-topk.hire), or a plain model (directory or GGUF file): dense perplexity only.
+   */
   bundle: string;
   /** Text files (default: the bundled corpus); their validation split is used. */
   data?: string[];
@@ -106,8 +111,8 @@ export interface EvalReport {
   tokens: number;
   seqLen: number;
   vocabSize: number;
-  /** The predictor calibration selected (the one decoding uses by default). */
-  selected: string;
+  /** The predictor calibration selected (the one decoding uses by default); null for a plain model. */
+  selected: string | null;
   dense: {perplexity: number; bytesPerToken: number};
   rows: EvalRow[];
   /** The held-out recall curves stored in hire.json, for the evaluated predictors. */
@@ -145,10 +150,10 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
 
     const lmHead = session.model.weights.lmHead;
     const heads = plans.map(
-      (p) => new HireSoftmaxHead(backend, lmHead, readPredictor(dir, manifest, p.record.name), {kPrime: 1, certifyK: null}),
+      (p) => new HireSoftmaxHead(backend, lmHead, readPredictor(dir, manifest!, p.record.name), {kPrime: 1, certifyK: null}),
     );
     const tallies = plans.map((p) => new PredictorTally(p));
-    const maxK = Math.max(...plans.flatMap((p) => p.ks));
+    const maxK = Math.max(1, ...plans.flatMap((p) => p.ks));
     const dense = new DenseHead(backend, lmHead);
     const denseLogProbs: number[] = [];
     await forEachPosition(session, ids, seqLen, progress, async (h, next) => {
@@ -159,7 +164,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     });
 
     const rowBytes = lmHead.bytes / lmHead.rows;
-    const ffn = manifest.ffn && opts.ffn !== false ? await evaluateFfn(session, dir, manifest.ffn, ids, seqLen, progress) : null;
+    const ffn = manifest?.ffn && opts.ffn !== false ? await evaluateFfn(session, dir, manifest.ffn, ids, seqLen, progress) : null;
     return {
       bundle: dir,
       split: 'validation',
@@ -167,7 +172,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
       tokens: denseLogProbs.length,
       seqLen,
       vocabSize: config.vocabSize,
-      selected: manifest.softmax!.selected,
+      selected: manifest ? manifest.softmax!.selected : null,
       dense: {perplexity: perplexity(denseLogProbs), bytesPerToken: lmHead.bytes},
       rows: tallies.flatMap((t) => t.rows(rowBytes)),
       curves: storedCurves(plans.map((p) => p.record)),
@@ -214,10 +219,15 @@ export interface PredictorPlan {
   pairs: Array<{k: number; kPrime: number; targets: number[]}>;
 }
 
-/** Reads hire.json beside the model's config (no weights) and plans the measurements. */
-function readPlans(dir: string, opts: EvaluateOptions): {manifest: HireManifest; plans: PredictorPlan[]} {
+/** Reads hire.json beside the model's config (no weights) and plans the measurements; a plain model has none. */
+function readPlans(dir: string, opts: EvaluateOptions): {manifest: HireManifest | null; plans: PredictorPlan[]} {
   const source = openModel(dir);
   try {
+    if (!isBundle(dir)) {
+      const asked = (['predictors', 'ks', 'kPrimes'] as const).find((o) => opts[o] !== undefined);
+      if (asked) throw new UsageError(`${asked} needs a HiRE bundle; ${dir} is a plain model (dense perplexity only)`, {option: asked});
+      return {manifest: null, plans: []};
+    }
     const manifest = readManifest(dir, source.config);
     return {manifest, plans: planEvaluation(manifest, opts, path.join(dir, MANIFEST_FILE))};
   } finally {

@@ -17,6 +17,7 @@ import {tokenLogProb} from '../../../../src/core/tasks/evaluate/metrics.js';
 import {recallAtK} from '../../../../src/core/hire/predictor/recall.js';
 import {writeSyntheticCheckpoint} from '../../../../src/core/model/synthetic.js';
 import {HAVE_SHARED, LLAMA2XS_DIR} from '../../../helpers/shared.js';
+import {QUICK_OPTIONS, writeTinyModel} from '../../../helpers/bundle-fixtures.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, {recursive: true, force: true})));
@@ -200,7 +201,7 @@ describe.runIf(HAVE_SHARED)('evaluate on a llama2xs bundle', () => {
     expect(report.dense.perplexity).toBeLessThan(V);
     const names = new Set(report.rows.map((r) => r.predictor));
     expect(names.size).toBe(4);
-    expect(names.has(report.selected)).toBe(true);
+    expect(names.has(report.selected!)).toBe(true);
     expect(report.rows).toHaveLength(4 * 3 * K_PRIMES.length);
     expect(report.curves.length).toBe(4 * 4); // stored ks 1, 8, 32, 64
   });
@@ -251,7 +252,7 @@ describe.runIf(HAVE_SHARED)('evaluate on a llama2xs bundle', () => {
   });
 
   it("defaults k' to the stored k' per recall target, plus k and V", async () => {
-    const r = await evaluate({bundle, tokens: 200, ks: [8], predictors: [report.selected], threads: 1});
+    const r = await evaluate({bundle, tokens: 200, ks: [8], predictors: [report.selected!], threads: 1});
     const manifest = JSON.parse(fs.readFileSync(path.join(bundle, 'hire.json'), 'utf8')) as HireManifest;
     const stored = manifest.softmax!.predictors.find((p) => p.name === report.selected)!.kPrime['0.99']!['8'];
     const kPrimes = r.rows.map((row) => row.kPrime);
@@ -264,19 +265,35 @@ describe.runIf(HAVE_SHARED)('evaluate on a llama2xs bundle', () => {
 
   it("rejects an unknown predictor (BundleError naming the known ones) and k' > V (UsageError)", async () => {
     await expect(evaluate({bundle, predictors: ['no-such']})).rejects.toThrow(BundleError);
-    await expect(evaluate({bundle, predictors: ['no-such']})).rejects.toThrow(new RegExp(`the bundle has: .*${report.selected.replace(/[+]/g, '\\+')}`));
+    await expect(evaluate({bundle, predictors: ['no-such']})).rejects.toThrow(new RegExp(`the bundle has: .*${report.selected!.replace(/[+]/g, '\\+')}`));
     await expect(evaluate({bundle, kPrimes: [V + 1]})).rejects.toThrow(UsageError);
     await expect(evaluate({bundle, kPrimes: [0]})).rejects.toThrow(UsageError);
   });
 });
 
 describe('evaluate on a plain checkpoint', () => {
-  it('throws the BundleError of a missing hire.json', async () => {
+  it('gives the dense perplexity alone, the one its bundle reports', async () => {
+    const dir = tempDir();
+    const model = path.join(dir, 'tiny');
+    const text = path.join(dir, 'calib.txt');
+    writeTinyModel(model, text);
+    const plain = await evaluate({bundle: model, data: [text], tokens: 60, threads: 1});
+    expect(plain.selected).toBeNull();
+    expect(plain.rows).toEqual([]);
+    expect(plain.ffn).toBeNull();
+    const bundle = path.join(dir, 'tiny.hire');
+    await calibrate({model, data: [text], out: bundle, ...QUICK_OPTIONS});
+    const hire = await evaluate({bundle, data: [text], tokens: 60, threads: 1});
+    expect(plain.dense.perplexity).toBeGreaterThan(1);
+    expect(plain.dense.perplexity).toBeCloseTo(hire.dense.perplexity, 10);
+  });
+
+  it('refuses predictors, ks and kPrimes on a plain checkpoint (UsageError naming the option)', async () => {
     const dir = tempDir();
     writeSyntheticCheckpoint(dir, {family: 'llama', dim: 32, nLayers: 2, nHeads: 2, hiddenDim: 64, vocabSize: 300, maxSeqLen: 64, seed: 1});
-    const err = await evaluate({bundle: dir}).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(BundleError);
-    expect((err as Error).message).toContain(path.join(dir, 'hire.json'));
-    expect((err as Error).message).toMatch(/hire calibrate/);
+    const err = await evaluate({bundle: dir, predictors: ['quant']}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toMatch(/^predictors needs a HiRE bundle/);
+    await expect(evaluate({bundle: dir, kPrimes: [8]})).rejects.toThrow(/kPrimes needs a HiRE bundle/);
   });
 });
