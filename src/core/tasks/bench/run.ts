@@ -26,6 +26,7 @@ import {syntheticFfnPlans, type SyntheticFfnSpec} from '../../hire/ffn/synthetic
 import {installFfnPlans, type SparseFfn} from '../../hire/ffn/setup.js';
 import {generateBatch} from '../../decode/batch-generate.js';
 import {blockFormatOf} from '../../model/weights.js';
+import {denseWeightOps, mainWeightDtype, measureComputeOps, type ComputeProbe} from './compute-probe.js';
 
 /** A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size. */
 export interface SyntheticHireSpec {
@@ -92,6 +93,11 @@ export interface BenchRow {
   achievedBytesPerSecond: number;
   /** achieved / probe. */
   bandwidthUtilisation: number | null;
+  /**
+   * Weight operations per second (2 per weight multiplied: compute-probe.ts): exact for the dense
+   * row; for sparse rows the dense row's operations scaled by their share of its bytes.
+   */
+  weightOpsPerSecond: number;
   /** decode tokens/s over the dense row's. */
   speedup: number;
 }
@@ -108,6 +114,8 @@ export interface BenchReport {
   decodeTokens: number;
   /** Best streaming-read bandwidth measured in this run (null with probe off). */
   probeBytesPerSecond: number | null;
+  /** The backend's matvec on an in-cache matrix of the model's main format (null with probe off). */
+  computeProbe: ComputeProbe | null;
   rows: BenchRow[];
   /** Caveats on the figures (e.g. webgpu on llvmpipe: not GPU figures). */
   notes: string[];
@@ -173,6 +181,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     if (total > config.maxSeqLen) {
       throw new UsageError(`prompt + decode tokens (${total}) exceed the model's context (${config.maxSeqLen})`);
     }
+    const compute = probe === null ? null : await measureComputeOps(backend, mainWeightDtype(model.weights));
+    const denseOps = denseWeightOps(model.weights);
     const dense = new DenseHead(backend, model.weights.lmHead);
     const hireHead = makeHireHead(dir, session, opts);
     const ffn = session.sparseFfn ?? (opts.ffn ? await syntheticFfn(session, opts.ffn) : null);
@@ -217,6 +227,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         weightBytesPerToken: bytes,
         achievedBytesPerSecond: achieved,
         bandwidthUtilisation: probe ? achieved / probe : null,
+        weightOpsPerSecond: (denseOps * tps * bytes) / session.denseBytesPerToken,
         speedup: rows.length ? tps / rows[0]!.decodeTokensPerSecond : 1,
       });
     }
@@ -257,6 +268,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       promptTokens: opts.promptTokens,
       decodeTokens: opts.tokens,
       probeBytesPerSecond: probe,
+      computeProbe: compute,
       rows,
       notes: figureNotes(backend, probe),
       batch: batchRows,
