@@ -104,7 +104,8 @@ async function compare(shape, type) {
   const cpp = median(cppRuns.map((c) => c.decodeTokensPerSecond));
   const rows = first.rows.map((row, i) => {
     const tps = median(hireRuns.map((rs) => rs[i].decodeTokensPerSecond));
-    return {mode: row.mode, head: row.head, decodeTokensPerSecond: tps, weightBytesPerToken: row.weightBytesPerToken, bytesPerSecond: row.weightBytesPerToken * tps, vsLlamaCpp: tps / cpp};
+    const ops = median(hireRuns.map((rs) => rs[i].weightOpsPerSecond));
+    return {mode: row.mode, head: row.head, decodeTokensPerSecond: tps, weightBytesPerToken: row.weightBytesPerToken, bytesPerSecond: row.weightBytesPerToken * tps, weightOpsPerSecond: ops, breakdown: row.breakdown, vsLlamaCpp: tps / cpp};
   });
   return {shape, type, file, threads, tokens, promptTokens, repeat, probeBytesPerSecond: first.probeBytesPerSecond, computeProbe: first.computeProbe, llamaCpp: {decodeTokensPerSecond: cpp, runs: cppRuns}, hire: rows};
 }
@@ -122,7 +123,7 @@ if (o.json) {
     console.log(`\n${r.shape} ${r.type}, ${r.threads} threads, ${r.promptTokens} prompt + ${r.tokens} decoded tokens, median of ${r.repeat}; bandwidth probe ${probe}, compute probe ${compute}`);
     console.log(`  llama.cpp (node-llama-cpp)  ${r.llamaCpp.decodeTokensPerSecond.toFixed(1)} tok/s`);
     for (const row of r.hire) {
-      console.log(`  hire ${row.mode.padEnd(22)} ${row.decodeTokensPerSecond.toFixed(1)} tok/s  ${(row.vsLlamaCpp).toFixed(2)}x llama.cpp  ${(row.weightBytesPerToken / 1e6).toFixed(1)} MB/token  ${(row.bytesPerSecond / 1e9).toFixed(2)} GB/s`);
+      console.log(`  hire ${row.mode.padEnd(22)} ${row.decodeTokensPerSecond.toFixed(1)} tok/s  ${(row.vsLlamaCpp).toFixed(2)}x llama.cpp  ${(row.weightBytesPerToken / 1e6).toFixed(1)} MB/token  ${(row.bytesPerSecond / 1e9).toFixed(2)} GB/s  ${(row.weightOpsPerSecond / 1e9).toFixed(1)} GOP/s`);
     }
   }
 }
