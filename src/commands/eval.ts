@@ -22,7 +22,7 @@ export default class Eval extends BaseCommand {
     bundle: Args.string({description: 'HiRE bundle directory made by hire calibrate (default: the bundled demo bundle), or a plain model directory or GGUF file (dense perplexity only).', required: false}),
   };
 
-  static override optionFlags = {ks: 'k'};
+  static override optionFlags = {ks: 'k', predictors: 'predictor'};
 
   static override flags = {
     ...evalFlags,

@@ -72,16 +72,15 @@ describe.runIf(HAVE_SHARED)('hire eval on a llama2xs bundle', () => {
 });
 
 describe('hire eval', () => {
-  it('on a plain model directory exits 1 with one line naming hire.json and suggesting hire calibrate', () => {
+  it('on a plain model directory, --predictor exits 2 with one line saying it needs a HiRE bundle', () => {
     const dir = tempDir();
     writeSyntheticCheckpoint(dir, {family: 'llama', dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 32, vocabSize: 40, maxSeqLen: 16, seed: 1});
-    const r = runCli(['eval', dir]);
-    expect(r.code).toBe(1);
+    const r = runCli(['eval', dir, '--predictor', 'quant']);
+    expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(path.join(dir, 'hire.json'));
-    expect(lines[0]).toMatch(/hire calibrate/);
+    expect(lines[0]).toMatch(/^hire: --predictor needs a HiRE bundle; .* is a plain model \(dense perplexity only\)/);
   });
 
   it('--help shows examples', () => {
