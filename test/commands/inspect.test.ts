@@ -89,7 +89,7 @@ describe('hire inspect', () => {
   it('names the argument it misses, in full', () => {
     const r = runCli(['inspect']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('hire: missing argument <model>: Model directory (Hugging Face layout) (see --help)\n');
+    expect(r.stderr).toBe('hire: missing argument <model>: Model directory (Hugging Face layout) or GGUF file (see --help)\n');
   });
 
   it('says config.json is missing', () => {
