@@ -9,6 +9,7 @@
  *   calibrate                fit predictors, measure recall, write a bundle
  *   evaluate                 recall, top-1, KL, perplexity: dense against HiRE
  *   bench                    tokens/s and bandwidth utilisation, dense against HiRE
+ *   quantize                 a checkpoint or GGUF file with its matrices in ggml Q8_0 / Q4_0 blocks
  *   DEFAULTS                 every option's default (the CLI flags show the same)
  *   resolveModel / pullModel a model reference as a directory; Hugging Face downloads into its cache
  *   listCache / clearCache   what hire and the Hugging Face cache hold, and removing it
@@ -32,6 +33,8 @@ export {evaluate} from './api/evaluate.js';
 export type {EvaluateOptions, EvalReport, EvalRow} from './api/evaluate.js';
 export {bench} from './api/bench.js';
 export type {BenchOptions, BenchReport, BenchRow} from './api/bench.js';
+export {quantize} from './api/quantize.js';
+export type {QuantizeOptions, QuantizeReport, QuantizedTensor} from './api/quantize.js';
 export {DEFAULTS, GENERATE_DEFAULTS} from './api/defaults.js';
 export type {FfnMode, LogprobsTail, MergeMode} from './api/defaults.js';
 export {resolveModel, pullModel} from './api/hub.js';
@@ -51,6 +54,7 @@ export {
   HireError,
   UsageError,
   SafetensorsError,
+  GgufError,
   ConfigError,
   UnsupportedArchitectureError,
   WeightError,

@@ -18,7 +18,7 @@ export type {BenchReport, BenchRow, BatchRow} from '../core/tasks/bench/run.js';
 export type {DeviceBenchReport, DeviceBenchRow} from '../core/tasks/bench/devices.js';
 export type {OutputLayerReport, OutputLayerRow} from '../core/tasks/bench/output-layer.js';
 export type {SyntheticFfnSpec} from '../core/hire/ffn/synthetic-plans.js';
-export {shapeNames} from '../core/tasks/bench/models.js';
+export {shapeNames, BENCH_DTYPES} from '../core/tasks/bench/models.js';
 
 /** A synthetic HiRE-Softmax predictor (random values: speed does not depend on them). */
 export interface SyntheticHireOptions {
@@ -51,11 +51,13 @@ export interface BenchOptions extends TaskOptions {
   download?: boolean;
   /** A named synthetic shape (seeded random weights, cached), e.g. 'llama-110m', instead of `model`. */
   shape?: string;
-  /** Weight dtype of the synthetic shape. */
+  /** Weight dtype of the synthetic shape: f32, bf16, f16, or ggml blocks q8_0, q4_0 (quantised from the f32 shape). */
   dtype?: BenchDtype;
   /** Backend and its threads (default: every core). */
   backend?: string;
   threads?: number;
+  /** cpu: activations of the dot products on q8_0 / q4_0 weights: 'f32' (exact) or 'int16' (faster, rounded). */
+  blockActivations?: 'f32' | 'int16';
   /** Tokens decoded, timed. */
   tokens?: number;
   /** Prompt tokens prefilled first. */
@@ -100,6 +102,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
     dtype: options.dtype ?? b.dtype,
     backend: options.backend ?? DEFAULTS.backend,
     threads: options.threads,
+    blockActivations: options.blockActivations ?? DEFAULTS.blockActivations,
     tokens: options.tokens ?? b.tokens,
     promptTokens: options.promptTokens ?? b.promptTokens,
     probe: options.probe ?? b.probe,

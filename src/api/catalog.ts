@@ -15,3 +15,6 @@ export const TEXT_DATA_MAX_BYTES = TEXT_DATA.maxBytes;
 
 /** The k at which calibration chooses the predictor (the one reading the fewest bytes per token). */
 export {SELECTION_K} from '../core/tasks/calibrate/calibrate.js';
+
+/** The targets of quantize(): ggml block formats, or a GGUF file's own formats ('keep'). */
+export {QUANTIZE_TARGETS, type QuantizeTarget} from '../core/tasks/quantize.js';

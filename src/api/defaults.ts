@@ -18,6 +18,8 @@ import type {BenchDtype} from '../core/tasks/bench/models.js';
 import type {TopKMode as MergeMode} from '../core/parallel/distributed-model.js';
 
 export type {BenchDtype, MergeMode};
+/** cpu: how the activations meet ggml block weights in the dot products. */
+export type BlockActivations = 'f32' | 'int16';
 /** HiRE-FFN while decoding: the bundle's sparse FFN when it has one ('auto'), or the dense FFN ('off'). */
 export type FfnMode = 'auto' | 'off';
 /** How HiRE's log-probabilities treat the rows outside the k' candidates. */
@@ -28,6 +30,8 @@ const RECALL = 0.99;
 export const DEFAULTS = deepFreeze({
   /** Compute backend of every command and API call. */
   backend: 'cpu' as BackendName,
+  /** cpu: activations of the dot products on ggml block weights (q8_0, q4_0): f32 (exact) or int16 (rounded per block). */
+  blockActivations: 'f32' as BlockActivations,
   /** Where commands and API calls look when no model is given. */
   demo: {model: DEMO_MODEL_DIR, bundle: DEMO_BUNDLE_DIR},
   /** How the next token is chosen (generate, generateBatch, chat): penalties 1 / 0 and minP 0 are off. */

@@ -9,9 +9,9 @@
  * Parsed values of a group have the type FlagValues<typeof group>.
  */
 import {Args, Errors, Flags, type Interfaces} from '@oclif/core';
-import {AVAILABLE_BACKENDS, SOFTMAX_KINDS, TEXT_DATA_MAX_BYTES, formatSize} from '../api/catalog.js';
+import {AVAILABLE_BACKENDS, QUANTIZE_TARGETS, SOFTMAX_KINDS, TEXT_DATA_MAX_BYTES, formatSize} from '../api/catalog.js';
 import {DEFAULTS} from '../api/defaults.js';
-import {shapeNames} from '../api/bench.js';
+import {BENCH_DTYPES, shapeNames} from '../api/bench.js';
 
 /** The parsed values of a group of flags. */
 export type FlagValues<T extends Interfaces.FlagInput> = Interfaces.InferredFlags<T>;
@@ -74,7 +74,7 @@ export const backendFlags = {
  * (models--org--name) or a Hub id org/name[@revision] found in the Hugging Face cache.
  */
 function modelArgDescription(what: string): string {
-  return `${what}: a directory, or a Hugging Face id org/name[@revision] from the Hugging Face cache (hire pull fetches one).`;
+  return `${what}: a directory, a GGUF file, or a Hugging Face id org/name[@revision] from the Hugging Face cache (hire pull fetches one).`;
 }
 
 export function modelArg(what: string) {
@@ -285,7 +285,16 @@ export const evalFlags = {
 /** `hire bench`: the model, the decode timed, and the rows beside dense. */
 export const benchFlags = {
   shape: Flags.string({description: 'Named synthetic shape (instead of a model directory).', options: shapeNames()}),
-  dtype: Flags.string({description: 'Weight dtype of the synthetic shape.', default: DEFAULTS.bench.dtype, options: ['f32', 'bf16', 'f16']}),
+  dtype: Flags.string({
+    description: 'Weight dtype of the synthetic shape: floats, or ggml blocks q8_0 / q4_0 (the f32 shape quantised as hire quantize does; bytes per token count the real block bytes).',
+    default: DEFAULTS.bench.dtype,
+    options: [...BENCH_DTYPES],
+  }),
+  'block-activations': Flags.string({
+    description: 'cpu, q8_0 / q4_0 weights: activations of the block dot products, f32 (exact) or int16 (rounded to 16 bits per block; fewer instructions per weight).',
+    options: ['f32', 'int16'],
+    default: DEFAULTS.blockActivations,
+  }),
   threads: Flags.integer({description: 'Worker threads (cpu backend and the bandwidth probe); default: all cores.', min: 1}),
   tokens: Flags.integer({char: 'n', description: 'Tokens to decode (timed).', default: DEFAULTS.bench.tokens, min: 1}),
   'prompt-tokens': Flags.integer({description: 'Prompt tokens to prefill first.', default: DEFAULTS.bench.promptTokens, min: 1}),
@@ -326,4 +335,15 @@ export const benchFlags = {
   slack: deviceFlags.slack,
   'ffn-recall': numberFlag({description: "With --devices on a bundle calibrated with --calibrate-ffn: HiRE-FFN recall target that picks k'_g per layer (each device reads its share).", default: DEFAULTS.ffnRecall}),
   'ffn-slack': deviceFlags['ffn-slack'],
+};
+
+/** `hire quantize`: the block format and where the directory goes. */
+export const quantizeFlags = {
+  to: Flags.string({
+    description: "Block format of the weight matrices: q8_0 (34 bytes per 32 weights), q4_0 (18 bytes per 32 weights), or keep (a GGUF file's own formats, nothing re-quantised).",
+    options: [...QUANTIZE_TARGETS],
+    required: true,
+  }),
+  out: Flags.string({char: 'o', description: 'Directory to write. Its parent must exist.', required: true}),
+  force: Flags.boolean({description: 'Replace an existing directory at --out that hire quantize wrote (never the model or the current directory).', default: false}),
 };

@@ -7,14 +7,15 @@
 import path from 'node:path';
 import type {BenchOptions, OutputLayerOptions} from '../api/bench.js';
 import type {CalibrateOptions} from '../api/calibrate.js';
-import type {QuantBits, SoftmaxKind} from '../api/catalog.js';
-import {DEFAULTS, type BenchDtype, type FfnMode, type MergeMode} from '../api/defaults.js';
+import type {QuantBits, QuantizeTarget, SoftmaxKind} from '../api/catalog.js';
+import {DEFAULTS, type BenchDtype, type BlockActivations, type FfnMode, type MergeMode} from '../api/defaults.js';
 import type {ChatOptions} from '../api/chat.js';
 import type {EvaluateOptions, Split} from '../api/evaluate.js';
 import {resolveGenerateOptions, type GenerateOptions, type LoadOptions} from '../api/options.js';
 import {readPromptFile, readPromptStream} from '../api/prompt-file.js';
 import type {Prompt} from '../api/prompt.js';
 import type {ScoreOptions} from '../api/score.js';
+import type {QuantizeOptions} from '../api/quantize.js';
 import {UsageError} from '../core/errors.js';
 import {warn} from './base-command.js';
 import type {
@@ -29,6 +30,7 @@ import type {
   ffnFlags,
   generateFlags,
   logprobFlags,
+  quantizeFlags,
   replyFlags,
   samplingFlags,
   scoreFlags,
@@ -48,6 +50,7 @@ export type ScoreFlags = FlagValues<typeof scoreFlags & typeof logprobFlags & Pi
 export type CalibrateFlags = FlagValues<typeof calibrateFlags & typeof calibrateFfnFlags> & Backend & Download;
 export type EvalFlags = FlagValues<typeof evalFlags> & Backend & VerifyWeights & Download;
 export type BenchFlags = FlagValues<typeof benchFlags> & Backend & VerifyWeights & Download;
+export type QuantizeFlags = FlagValues<typeof quantizeFlags>;
 
 /** Where `hire generate`, `hire chat` and `hire score` load the model: backend, tokenizer, HiRE-FFN and devices. */
 export function loadOptions(f: LoadFlags, tokenizer: LoadOptions['tokenizer'] = 'optional'): LoadOptions {
@@ -224,6 +227,7 @@ export function benchOptions(model: string | undefined, f: BenchFlags): BenchOpt
     dtype: f.dtype as BenchDtype,
     backend: f.backend,
     threads: f.threads,
+    blockActivations: f['block-activations'] as BlockActivations,
     tokens: f.tokens,
     promptTokens: f['prompt-tokens'],
     probe: !f['no-probe'],
@@ -252,4 +256,9 @@ export function outputLayerOptions(f: BenchFlags): OutputLayerOptions {
     backend: f.backend,
     threads: f.threads,
   };
+}
+
+/** `hire quantize`'s options. */
+export function quantizeOptions(model: string, f: QuantizeFlags): QuantizeOptions {
+  return {model, to: f.to as QuantizeTarget, out: f.out, force: f.force, onWarning: warn};
 }

@@ -10,9 +10,10 @@ export function renderBenchReport(r: BenchReport): string {
     {shape: `dim ${p.dim}, ${p.nLayers} layers, ffn ${p.hiddenDim}, vocab ${p.vocabSize}`},
     {backend: r.backendInfo},
     {'memory bandwidth (probe)': r.probeBytesPerSecond ? `${formatBytes(r.probeBytesPerSecond)}/s` : 'not measured'},
+    {'compute (probe)': r.computeProbe ? `${gops(r.computeProbe.opsPerSecond)} GOP/s (${r.computeProbe.dtype} matvec, [${r.computeProbe.rows}, ${r.computeProbe.cols}] in cache)` : 'not measured'},
     {tokens: `${r.promptTokens} prefilled, ${r.decodeTokens} decoded`},
   );
-  const speed = makeTable(['', 'prefill tok/s', 'decode tok/s', 'ms/token', 'weights/token', 'read', 'of probe', 'speedup']);
+  const speed = makeTable(['', 'prefill tok/s', 'decode tok/s', 'ms/token', 'weights/token', 'read', 'of probe', 'GOP/s', 'of compute', 'speedup']);
   for (const row of r.rows) {
     speed.push([
       row.head,
@@ -22,10 +23,13 @@ export function renderBenchReport(r: BenchReport): string {
       formatBytes(row.weightBytesPerToken),
       `${formatBytes(row.achievedBytesPerSecond)}/s`,
       row.bandwidthUtilisation === null ? '-' : `${(row.bandwidthUtilisation * 100).toFixed(0)}%`,
+      gops(row.weightOpsPerSecond),
+      r.computeProbe ? `${((row.weightOpsPerSecond / r.computeProbe.opsPerSecond) * 100).toFixed(0)}%` : '-',
       `${row.speedup.toFixed(2)}x`,
     ]);
   }
   let out = `${head.toString()}\n${speed.toString()}`;
+  out += '\nGOP/s: weight operations per second (2 per weight multiplied; HiRE rows: the dense figure scaled by their bytes); near 100% of compute means compute-bound, near 100% of probe memory-bound';
   for (const n of r.notes) out += `\nnote: ${n}`;
   const timed = r.rows.filter((row) => row.breakdown);
   if (timed.length) {
@@ -87,4 +91,8 @@ export function renderOutputLayer(r: OutputLayerReport): string {
   const t = makeTable(['output layer', 'ms/step', 'bytes/step', 'speedup']);
   for (const row of r.rows) t.push([row.head, row.msPerStep.toFixed(3), formatBytes(row.bytesPerStep), `${row.speedup.toFixed(2)}x`]);
   return `output layer [${r.vocabSize}, ${r.dim}] f32 on ${r.backend}; predictor ${r.predictor} (${formatBytes(r.predictorBytes)})\n${t.toString()}`;
+}
+
+function gops(opsPerSecond: number): string {
+  return (opsPerSecond / 1e9).toFixed(1);
 }

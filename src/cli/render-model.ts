@@ -1,6 +1,7 @@
-/** What `hire calibrate` and `hire inspect` print: a bundle's manifest and a checkpoint's report as tables. */
+/** What `hire calibrate`, `hire inspect` and `hire quantize` print: a bundle's manifest, a checkpoint's report and a quantisation as tables. */
 import type {CalibrationResult} from '../api/calibrate.js';
 import type {InspectReport} from '../api/inspect.js';
+import type {QuantizeReport} from '../api/quantize.js';
 import {formatBytes, formatCount, makeTable} from './format.js';
 
 /** The predictors calibration fitted (k' at `recall` for each k), its FFN layers, and where it wrote the bundle. */
@@ -55,4 +56,16 @@ export function renderInspect(report: InspectReport): string {
   const table = makeTable(['tensor', 'dtype', 'shape', 'bytes', 'used as']);
   for (const t of report.tensors) table.push([t.name, t.dtype, `[${t.shape.join(', ')}]`, formatBytes(t.bytes), t.usedAs.join(', ') || '(unused)']);
   return `${summary.toString()}\n${table.toString()}`;
+}
+
+/** Tensors counted by what happened to them (e.g. "F32 -> q4_0 (quantised)"), the bytes before and after, and where the directory went. */
+export function renderQuantize(report: QuantizeReport): string {
+  const counts = new Map<string, number>();
+  for (const t of report.tensors) {
+    const key = `${t.from} -> ${t.to} (${t.how})`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const table = makeTable(['tensors', 'count']);
+  for (const [k, n] of counts) table.push([k, String(n)]);
+  return [table.toString(), `${formatBytes(report.sourceBytes)} -> ${formatBytes(report.bytes)} of weights (${report.formats.join(', ')})`, `wrote ${report.out}`].join('\n');
 }

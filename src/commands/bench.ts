@@ -7,7 +7,7 @@ import {renderBenchReport, renderOutputLayer} from '../cli/render-bench.js';
 
 export default class Bench extends BaseCommand {
   static override summary = 'Measure decode speed against the memory-bandwidth limit, dense against HiRE.';
-  static override description = `Decodes a model (a directory or HiRE bundle, by default the bundled demo bundle, or a named synthetic shape with seeded random weights written once to the cache, $HIRE_CACHE_DIR or ~/.cache/hire) and reports prefill and decode tokens/s, ms per token by component, weight bytes per token, and bandwidth utilisation: weight bytes read per second divided by the best streaming-read bandwidth measured in the same run (a WebAssembly SIMD read on every thread over 512 MB).
+  static override description = `Decodes a model (a directory or HiRE bundle, by default the bundled demo bundle, or a named synthetic shape with seeded random weights written once to the cache, $HIRE_CACHE_DIR or ~/.cache/hire) and reports prefill and decode tokens/s, ms per token by component, weight bytes per token, and bandwidth utilisation: weight bytes read per second divided by the best streaming-read bandwidth measured in the same run (a WebAssembly SIMD read on every thread over 512 MB). Beside it, a compute probe times the backend's matvec on an in-cache [1024, 512] matrix of the model's main weight format (GOP/s), and each row shows its weight GOP/s (2 per weight multiplied; HiRE rows scaled from dense by their bytes): a row near 100% of the compute probe is compute-bound, one near 100% of the bandwidth probe memory-bound. --dtype q8_0 / q4_0 quantises the synthetic shape to ggml blocks (bytes per token count the real block bytes); --block-activations picks how the cpu block kernels take the activations.
 
 With a bundle, or with --hire on any model, a HiRE-Softmax row is timed in the same run; with a bundle calibrated with --calibrate-ffn, or with --synthetic-ffn on any model, HiRE-FFN rows (FFN only, and FFN + softmax) too (on a model without a bundle the predictor has random values of the chosen kind and size: speed does not depend on them). --output-layer times the output layer alone on a random [--vocab, --dim] matrix. --topk and --ffn are the old, deprecated spellings of --merge and --synthetic-ffn.
 
@@ -18,6 +18,7 @@ Shapes: ${shapeNames().join(', ')}.`;
     '<%= config.bin %> bench --shape llama-110m --backend cpu',
     '<%= config.bin %> bench --shape llama-470m --dtype bf16 --threads 2 --hire --k-prime 512',
     '<%= config.bin %> bench llama2xs.hire --json',
+    '<%= config.bin %> bench --shape llama-110m --dtype q4_0 --hire --synthetic-ffn --repeat 3',
     '<%= config.bin %> bench --shape llama-110m --hire --synthetic-ffn --ffn-group-size 8 --ffn-read 0.2',
     '<%= config.bin %> bench --shape llama-110m --hire --synthetic-ffn --batch 2,4,8',
     '<%= config.bin %> bench --shape llama-110m --hire --k-prime 512 --devices 1,2,4 --merge exact,dat --no-probe',

@@ -15,6 +15,7 @@ export default class Calibrate extends BaseCommand {
   static override examples = [
     '<%= config.bin %> calibrate --out demo.hire',
     '<%= config.bin %> calibrate TinyLlama/TinyLlama-1.1B-Chat-v1.0 --out tinyllama.hire',
+    '<%= config.bin %> calibrate llama2xs-q4_0 --out llama2xs-q4_0.hire',
     '<%= config.bin %> calibrate ./my-model --data notes.txt --softmax lowrank+quant --rank 128 --bits 4 --recall 0.99',
     '<%= config.bin %> calibrate ./my-model --k 1,8,40 --tokens 16384 --json',
     '<%= config.bin %> calibrate --calibrate-ffn --ffn-group-size 8 --out demo-ffn.hire',

@@ -17,13 +17,14 @@ export default class Eval extends BaseCommand {
     '<%= config.bin %> eval llama2xs.hire --k 1,32 --k-primes 64,128,256 --predictor quant-int4-g32',
     '<%= config.bin %> eval llama2xs.hire --data notes.txt --split validation --tokens 8192 --plot recall.svg',
     '<%= config.bin %> eval llama2xs.hire --json > eval.json',
+    '<%= config.bin %> eval llama2xs-q8_0 --tokens 4096',
   ];
 
   static override args = {
     model: modelArg('HiRE bundle made by hire calibrate, or a plain model (dense perplexity only); default: the bundled demo bundle'),
   };
 
-  static override optionFlags = {ks: 'k'};
+  static override optionFlags = {ks: 'k', predictors: 'predictor'};
 
   static override flags = {
     ...evalFlags,

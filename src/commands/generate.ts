@@ -9,7 +9,7 @@ import {TokenizerError, type HireError} from '../index.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Generate text from a prompt, streaming tokens as they are decoded.';
-  static override description = `Loads a Hugging Face checkpoint directory (config.json, model.safetensors or a sharded index, tokenizer.json) and decodes one token at a time. Text goes to stdout as it is produced; timing statistics go to stderr. Sampling is reproducible: the same --seed gives the same text. --temperature 0 is greedy decoding.
+  static override description = `Loads a Hugging Face checkpoint directory (config.json, model.safetensors or a sharded index, tokenizer.json), a directory written by hire quantize, or a GGUF file (llama, mistral, qwen2; its tokenizer from the metadata) and decodes one token at a time. Text goes to stdout as it is produced; timing statistics go to stderr. Sampling is reproducible: the same --seed gives the same text. --temperature 0 is greedy decoding.
 
 When the model directory is a HiRE bundle (made by \`hire calibrate\`), the output layer is sparse: the predictor scores every vocabulary row cheaply, the k' best candidates are computed exactly, and sampling sees those candidates only (the tail outside them is dropped). k' comes from the bundle's recall table for --recall; --certify widens k' until the top-k is provably the dense top-k, so greedy output is token for token the dense output. --dense turns HiRE off.
 
@@ -27,6 +27,7 @@ The prompt is --prompt, --prompt-file, --tokens, or stdin (--prompt -, or no pro
     '<%= config.bin %> generate ./my-model --prompt-file prompt.txt --repetition-penalty 1.1 --logprobs 3 --json',
     '<%= config.bin %> generate ./my-model --prompt "Hello" --temperature 0.7 --top-p 0.9 --seed 7',
     '<%= config.bin %> generate ./my-model --tokens 1,403,407 --max-tokens 16 --json',
+    '<%= config.bin %> generate ./model.Q4_0.gguf --prompt "Once upon a time" --max-tokens 64',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --temperature 0 --certify',
     '<%= config.bin %> generate llama2xs.hire --prompt "Once upon a time" --recall 0.999',
     '<%= config.bin %> generate --prompt "ROMEO:" --temperature 0 --devices 2 --merge dat',

@@ -6,6 +6,7 @@
  *   code           class                          failure
  *   E_USAGE        UsageError                     bad option, flag or argument (CLI exit 2)
  *   E_SAFETENSORS  SafetensorsError               malformed safetensors file or index
+ *   E_GGUF         GgufError                      malformed or unsupported GGUF file
  *   E_CONFIG       ConfigError                    config.json missing, unreadable or inconsistent
  *   E_ARCHITECTURE UnsupportedArchitectureError   a model family hire does not implement
  *   E_WEIGHTS      WeightError                    tensor missing, wrong shape or unusable dtype; or a
@@ -25,6 +26,7 @@
 export type ErrorCode =
   | 'E_USAGE'
   | 'E_SAFETENSORS'
+  | 'E_GGUF'
   | 'E_CONFIG'
   | 'E_ARCHITECTURE'
   | 'E_WEIGHTS'
@@ -68,6 +70,15 @@ export class SafetensorsError extends HireError {
   readonly file: string;
   constructor(file: string, problem: string, options?: {cause?: unknown}) {
     super('E_SAFETENSORS', `${file}: ${problem}`, options);
+    this.file = file;
+  }
+}
+
+/** A GGUF file that is malformed or holds what hire cannot use: the message names the file. */
+export class GgufError extends HireError {
+  readonly file: string;
+  constructor(file: string, problem: string, options?: {cause?: unknown}) {
+    super('E_GGUF', `${file}: ${problem}`, options);
     this.file = file;
   }
 }

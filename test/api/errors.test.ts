@@ -11,6 +11,7 @@ import {PROJECT_ROOT} from '../helpers/shared.js';
 const instances: Array<[string, api.HireError]> = [
   ['E_USAGE', new api.UsageError('m')],
   ['E_SAFETENSORS', new api.SafetensorsError('f', 'm')],
+  ['E_GGUF', new api.GgufError('f', 'm')],
   ['E_CONFIG', new api.ConfigError('f', 'm')],
   ['E_ARCHITECTURE', new api.UnsupportedArchitectureError('f', 'X', ['Y'])],
   ['E_WEIGHTS', new api.WeightError('f', 'm')],

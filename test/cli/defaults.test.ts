@@ -63,6 +63,7 @@ const SHOWN: Record<string, Array<[string, unknown]>> = {
     ['tokens', d.bench.tokens],
     ['prompt-tokens', d.bench.promptTokens],
     ['dtype', d.bench.dtype],
+    ['block-activations', d.blockActivations],
     ['softmax', d.bench.hire.kind],
     ['bits', d.bench.hire.bits],
     ['recall', d.recall],

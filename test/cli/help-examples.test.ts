@@ -12,10 +12,11 @@ import Eval from '../../src/commands/eval.js';
 import Generate from '../../src/commands/generate.js';
 import Inspect from '../../src/commands/inspect.js';
 import Score from '../../src/commands/score.js';
+import Quantize from '../../src/commands/quantize.js';
 
-const COMMANDS = {bench: Bench, calibrate: Calibrate, chat: Chat, eval: Eval, generate: Generate, inspect: Inspect, score: Score};
+const COMMANDS = {bench: Bench, calibrate: Calibrate, chat: Chat, eval: Eval, generate: Generate, inspect: Inspect, quantize: Quantize, score: Score};
 
-/** Commands whose examples name a generic model directory (the others still point at ../shared). */
+/** Commands whose examples name a generic model directory (test/commands/oclif-conventions.test.ts checks every command). */
 const GENERIC = ['generate', 'chat', 'score'];
 
 /** A shell-like split: whitespace separates, double quotes group. */

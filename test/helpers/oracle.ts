@@ -54,8 +54,17 @@ class Tensors {
   vector(name: string, length: number): Float64Array {
     return this.read(name, [length]).data;
   }
-  matrix(name: string, rows: number, cols: number): Matrix {
+  /** conv1d: stored [in, out] by transformers' Conv1D (a block tensor is [out, in] all the same). */
+  matrix(name: string, rows: number, cols: number, conv1d = false): Matrix {
+    const blocks = this.blockFormat(name);
+    if (blocks) return readBlocks(this.ckpt, name, blocks, rows, cols, conv1d);
     return this.read(name, [rows, cols]);
+  }
+  /** The ggml block format of a U8 tensor listed in its file's hire_blocks metadata. */
+  private blockFormat(name: string): 'q8_0' | 'q4_0' | null {
+    const raw = this.ckpt.fileMetadata(name)['hire_blocks'];
+    const map = raw ? (JSON.parse(raw) as Record<string, 'q8_0' | 'q4_0'>) : {};
+    return map[name] ?? null;
   }
   /** The first of `prefixes` under which `probe` exists. */
   prefix(prefixes: string[], probe: string): string {
@@ -70,6 +79,37 @@ class Tensors {
     }
     return {rows: shape[0]!, cols: shape[1] ?? 1, data: Float64Array.from(this.ckpt.readFloat32(name))};
   }
+}
+
+/**
+ * A block tensor dequantised by the ggml definition, written here from the format (not shared with
+ * src): Q8_0 = half d + 32 int8, w = q d; Q4_0 = half d + 16 bytes, w[j] = (lo nibble - 8) d,
+ * w[j + 16] = (hi nibble - 8) d. Stored [out, in]; `conv1d` wants [in, out].
+ */
+function readBlocks(ckpt: Checkpoint, name: string, format: 'q8_0' | 'q4_0', rows: number, cols: number, conv1d: boolean): Matrix {
+  const [r, c] = conv1d ? [cols, rows] : [rows, cols];
+  const bb = format === 'q8_0' ? 34 : 18;
+  const bytes = ckpt.readBytes(name);
+  if (bytes.length !== (r * c * bb) / 32) throw new Error(`oracle: ${name} holds ${bytes.length} bytes, not ${format} [${r}, ${c}]`);
+  const half = (h: number) => {
+    const e = (h >> 10) & 31;
+    const m = h & 1023;
+    const v = e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15);
+    return h & 0x8000 ? -v : v;
+  };
+  const w = new Float64Array(r * c);
+  for (let b = 0; b < (r * c) / 32; b++) {
+    const o = b * bb;
+    const d = half(bytes[o]! | (bytes[o + 1]! << 8));
+    for (let j = 0; j < 32; j++) {
+      const q = format === 'q8_0' ? (bytes[o + 2 + j]! << 24) >> 24 : j < 16 ? (bytes[o + 2 + j]! & 15) - 8 : (bytes[o + 2 + j - 16]! >> 4) - 8;
+      w[b * 32 + j] = q * d;
+    }
+  }
+  if (!conv1d) return {rows, cols, data: w};
+  const t = new Float64Array(r * c);
+  for (let i = 0; i < r; i++) for (let k = 0; k < c; k++) t[k * r + i] = w[i * c + k]!;
+  return {rows, cols, data: t};
 }
 
 // ---- building blocks ----------------------------------------------------------------------------
@@ -280,7 +320,7 @@ function gpt2Forward(c: Json, w: Tensors, tokens: readonly number[]): Seq {
   const wpe = w.matrix(`${root}wpe.weight`, nPos, d);
   const ln = (name: string, x: Seq) => layerNorm(x, w.vector(`${name}.weight`, d), w.vector(`${name}.bias`, d), eps);
   const conv = (name: string, inp: number, out: number, x: Seq) =>
-    conv1d(x, w.matrix(`${name}.weight`, inp, out), w.vector(`${name}.bias`, out));
+    conv1d(x, w.matrix(`${name}.weight`, inp, out, true), w.vector(`${name}.bias`, out));
 
   let h: Seq = tokens.map((t, pos) => wte.data.slice(t * d, (t + 1) * d).map((v, i) => v + wpe.data[pos * d + i]!));
   for (let l = 0; l < (c['n_layer'] as number); l++) {

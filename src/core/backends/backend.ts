@@ -10,20 +10,21 @@
 import type {Activation} from '../numeric/activations.js';
 import type {HostQuantMatrix} from '../numeric/quant.js';
 import type {RopeTable} from '../model/rope.js';
-import type {HostMatrix, WeightDtype} from '../model/weights.js';
+import type {BlockFormat, HostMatrix, WeightDtype} from '../model/weights.js';
 
 export type {HostQuantMatrix} from '../numeric/quant.js';
 export type {RopeTable} from '../model/rope.js';
-export type {HostMatrix, WeightDtype} from '../model/weights.js';
+export type {BlockFormat, BlockHostMatrix, DenseHostMatrix, HostMatrix, WeightDtype} from '../model/weights.js';
+export {hostMatrixBytes, hostMatrixF32, isBlockMatrix} from '../model/weights.js';
 
 export type BackendName = 'reference' | 'cpu' | 'tfjs' | 'webgpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['reference', 'cpu', 'tfjs', 'webgpu'];
 
 
-
-
+/** The predictors' own packed formats (numeric/quant.ts), not ggml's. */
 export type QuantDtype = 'q8' | 'q4' | 'q2';
-export type MatDtype = WeightDtype | QuantDtype;
+/** Main weights: dense (f32, f16, bf16) or ggml blocks (q8_0, q4_0); predictors: q8, q4, q2. */
+export type MatDtype = WeightDtype | BlockFormat | QuantDtype;
 
 /** Opaque device vector of f32 values. */
 export interface Vec {
@@ -91,6 +92,7 @@ export interface Backend {
   supports(op: OpName, dtype?: MatDtype): boolean;
 
   // ---- memory -------------------------------------------------------------------------------
+  /** A main-weight matrix, dense or in ggml blocks; every kernel below takes both. */
   uploadMatrix(m: HostMatrix): Mat;
   /** A quantised matrix; matvec on it computes dequant(W) x. */
   uploadQuantMatrix(q: HostQuantMatrix): Mat;

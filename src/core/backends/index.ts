@@ -20,6 +20,11 @@ export interface BackendOptions {
   onWarning?: (msg: string) => void;
   /** webgpu: 'auto' (default; also HIRE_WEBGPU_ADAPTER) picks a GPU when there is one, else llvmpipe. */
   webgpuAdapter?: 'auto' | 'gpu' | 'llvmpipe';
+  /**
+   * cpu: how dot products on ggml block weights (q8_0, q4_0) take the activations: 'f32'
+   * (default, exact to f32 rounding) or 'int16' (about twice the compute rate; rounds them).
+   */
+  blockActivations?: 'f32' | 'int16';
 }
 
 /** What a backend is and can do, for callers that must choose how to run it. */
@@ -49,7 +54,7 @@ export const BACKENDS: readonly BackendInfo[] = [
     summary: 'WebAssembly SIMD kernels on worker threads (default)',
     inProcessOnly: false,
     packages: {},
-    create: async (o) => (await import('./cpu/cpu-backend.js')).createCpuBackend({threads: o.threads}),
+    create: async (o) => (await import('./cpu/cpu-backend.js')).createCpuBackend({threads: o.threads, blockActivations: o.blockActivations}),
   },
   {
     name: 'tfjs',

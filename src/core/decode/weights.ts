@@ -6,8 +6,7 @@ import type {Backend, Mat, Vec} from '../backends/backend.js';
 import {WeightError} from '../errors.js';
 import type {ModelConfig} from '../model/config.js';
 import type {ModelSource} from '../model/load.js';
-import {readHostMatrix, readHostVector, type WeightSpec} from '../model/weights.js';
-import type {Checkpoint} from '../model/formats/safetensors/index.js';
+import {readHostMatrix, readHostVector, type WeightFile, type WeightSpec} from '../model/weights.js';
 
 export interface Norm {
   weight: Vec;
@@ -56,7 +55,7 @@ export function ffnBytes(l: {wGate?: Mat | null; wUp?: Mat | null; wDown?: Mat |
 export function loadWeights(
   config: ModelConfig,
   specs: WeightSpec[],
-  ckpt: Checkpoint,
+  ckpt: WeightFile,
   backend: Backend,
   onTensor?: (done: number, total: number) => void,
 ): ModelWeights {

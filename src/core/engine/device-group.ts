@@ -5,13 +5,10 @@
  * the FFN (HiRE-FFN per device on bundles with an FFN section), then the DistributedModel whose
  * devices hold the weight shards. The coordinator never loads the weights beyond the embedding table.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import {isBundle, type HireManifest} from '../hire/bundle/bundle.js';
 import {checkBundle} from '../hire/bundle/identity.js';
-import {readConfigJson} from '../model/config.js';
-import {parseModelConfig} from '../model/architectures/index.js';
-import {HireTokenizer} from '../model/tokenizer.js';
+import {openModel, openTokenizer} from '../model/load.js';
+import type {HireTokenizer} from '../model/tokenizer.js';
 import {DistributedModel, type TopKMode} from '../parallel/distributed-model.js';
 import {chooseDistributedHead} from '../parallel/heads.js';
 import type {DistributedFfnOptions} from '../parallel/shard-ffn-select.js';
@@ -42,12 +39,17 @@ export interface OpenedGroup {
 }
 
 export async function openDeviceGroup(dir: string, o: DeviceGroupOptions): Promise<OpenedGroup> {
-  const {config} = parseModelConfig(readConfigJson(dir));
+  // the config (a directory's config.json, or a GGUF file's metadata) and the tokenizer
+  const source = openModel(dir);
+  let tokenizer: HireTokenizer | null;
+  try {
+    tokenizer = openTokenizer(source, o.tokenizer ?? 'optional');
+  } finally {
+    source.checkpoint.close();
+  }
+  const {config} = source;
   // the same checks as one device: hire.json field by field, and the weights' identity
   const bundle = isBundle(dir) ? checkBundle(dir, config, {verifyWeights: o.verifyWeights}).manifest : null;
-  const mode = o.tokenizer ?? 'optional';
-  const hasTokenizer = fs.existsSync(path.join(dir, 'tokenizer.json'));
-  const tokenizer = mode === 'required' || (mode === 'optional' && hasTokenizer) ? HireTokenizer.load(dir) : null;
   const merge = o.merge ?? 'exact';
   // the devices' default head: greedy at the bundle's 0.99 table (each generation picks its own k')
   const greedy = {temperature: 0, topK: 0, topP: 1};

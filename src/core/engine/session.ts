@@ -11,7 +11,7 @@ import {checkBundle} from '../hire/bundle/identity.js';
 import type {HireManifest} from '../hire/bundle/manifest.js';
 import {parseModelConfig} from '../model/architectures/index.js';
 import {readConfigJson, type ModelConfig} from '../model/config.js';
-import {openModel, type ModelSource} from '../model/load.js';
+import {openModel, openTokenizer, type ModelSource} from '../model/load.js';
 import {uploadWeights} from '../decode/weights.js';
 import {HireTokenizer} from '../model/tokenizer.js';
 import {denseBytesPerToken, PREFILL_CHUNK, Transformer} from '../decode/forward.js';
@@ -81,9 +81,7 @@ export class Session implements Decoder {
     const source = openModel(dir, {ffnNeuronRows: opts.ffnNeuronRows});
     let backend: Backend | undefined;
     try {
-      const mode = opts.tokenizer ?? 'required';
-      const hasTokenizer = fs.existsSync(path.join(dir, 'tokenizer.json'));
-      const tokenizer = mode === 'required' || (mode === 'optional' && hasTokenizer) ? HireTokenizer.load(dir) : null;
+      const tokenizer = openTokenizer(source, opts.tokenizer ?? 'required');
       backend = await createBackend(opts.backend ?? 'reference', opts);
       const weights = uploadWeights(source, backend, (done, total) => opts.onProgress?.('weights', done, total));
       const model = new Transformer(source.config, weights, backend);

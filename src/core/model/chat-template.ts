@@ -114,14 +114,16 @@ function strftime(d: Date, format: string): string {
 /**
  * The model directory's chat template, or null when it has none. `config` is tokenizer_config.json
  * as parsed (null when absent); a list of named templates ([{name, template}]) uses "default".
+ * `inMemory`: config stands for a file that is not on disk (a GGUF file's metadata, whose path
+ * `modelDir` then is): no chat_template.jinja is looked for.
  */
-export function loadChatTemplate(modelDir: string, config: Record<string, unknown> | null, tokens: TemplateTokens): ChatTemplate | null {
+export function loadChatTemplate(modelDir: string, config: Record<string, unknown> | null, tokens: TemplateTokens, inMemory = false): ChatTemplate | null {
   const jinja = path.join(modelDir, CHAT_TEMPLATE_FILE);
-  if (fs.existsSync(jinja)) {
+  if (!inMemory && fs.existsSync(jinja)) {
     const fail = (file: string, problem: string, options?: {cause?: unknown}) => new TokenizerError(file, problem, options);
     return new ChatTemplate(jinja, readTextFile(jinja, TOKENIZER_CONFIG_JSON, fail), tokens);
   }
-  const file = path.join(modelDir, 'tokenizer_config.json');
+  const file = inMemory ? modelDir : path.join(modelDir, 'tokenizer_config.json');
   const v = config?.chat_template;
   if (v === undefined || v === null) return null;
   if (typeof v === 'string') return new ChatTemplate(file, v, tokens);

@@ -153,9 +153,21 @@ function resolveWith(modelDir: string, tokenizerJson: JsonObject | null): Specia
   const configFile = path.join(modelDir, 'config.json');
   const genFile = path.join(modelDir, 'generation_config.json');
   const tokFile = path.join(modelDir, 'tokenizer_config.json');
+  const files = {configFile, genFile, tokFile};
   const config = readJsonObject(configFile, CONFIG_JSON, configFail);
   const gen = readJsonObject(genFile, CONFIG_JSON, configFail);
   const tok = readJsonObject(tokFile, TOKENIZER_CONFIG_JSON, configFail);
+  return resolveFrom(files, {config, gen, tok}, tokenizerJson);
+}
+
+/** resolveWith on objects already in memory; `files` name them in errors. */
+function resolveFrom(
+  files: {configFile: string; genFile: string; tokFile: string},
+  objects: {config: JsonObject | null; gen: JsonObject | null; tok: JsonObject | null},
+  tokenizerJson: JsonObject | null,
+): SpecialTokens {
+  const {configFile, genFile, tokFile} = files;
+  const {config, gen, tok} = objects;
 
   const pick = (key: 'bos' | 'eos' | 'pad'): number[] | undefined =>
     readIdKey(gen, genFile, `${key}_token_id`, key === 'eos') ??
@@ -202,7 +214,7 @@ export class HireTokenizer {
   /** Whether the library's post-processor itself emits BOS first (probed once at load). */
   private readonly libraryAddsBos: boolean;
 
-  /** The model's chat template (tokenizer_config.json or chat_template.jinja), or null when it has none. */
+  /** The model's chat template (tokenizer_config.json, chat_template.jinja, or a GGUF file's tokenizer.chat_template), or null when it has none. */
   readonly chatTemplate: ChatTemplate | null;
 
   private constructor(file: string, inner: Tokenizer, special: SpecialTokens, chat: (t: HireTokenizer) => ChatTemplate | null) {
@@ -232,7 +244,20 @@ export class HireTokenizer {
     const tokenizerJson = readJsonObject(file, TOKENIZER_JSON, tokenizerFail) as JsonObject;
     const tokFile = path.join(modelDir, 'tokenizer_config.json');
     const tokConfig = readJsonObject(tokFile, TOKENIZER_CONFIG_JSON, configFail) ?? {};
-    const special = resolveWith(modelDir, tokenizerJson);
+    return HireTokenizer.make(file, tokenizerJson, tokConfig, resolveWith(modelDir, tokenizerJson), modelDir);
+  }
+
+  /**
+   * A tokenizer from Hugging Face files held in memory (those a GGUF file's metadata stands for):
+   * `file` names their source in errors; config and tokConfig play config.json and
+   * tokenizer_config.json.
+   */
+  static fromObjects(file: string, tokenizerJson: JsonObject, tokConfig: JsonObject, config: JsonObject | null): HireTokenizer {
+    const files = {configFile: file, genFile: file, tokFile: file};
+    return HireTokenizer.make(file, tokenizerJson, tokConfig, resolveFrom(files, {config, gen: null, tok: tokConfig}, tokenizerJson), null);
+  }
+
+  private static make(file: string, tokenizerJson: JsonObject, tokConfig: JsonObject, special: SpecialTokens, modelDir: string | null): HireTokenizer {
     // transformers defaults clean_up_tokenization_spaces to false; the library to true. It rewrites
     // " ." to "." and so on, which is lossy, so we follow transformers when the file is silent.
     const libConfig = {
@@ -249,7 +274,7 @@ export class HireTokenizer {
         {cause},
       );
     }
-    return new HireTokenizer(file, inner, special, (t) => loadChatTemplate(modelDir, tokConfig, templateTokens(tokConfig, t)));
+    return new HireTokenizer(file, inner, special, (t) => loadChatTemplate(modelDir ?? file, tokConfig, templateTokens(tokConfig, t), modelDir === null));
   }
 
   /**

@@ -20,14 +20,15 @@ import {checkRewind, type DecodeHead, type DecodeSequence, type DecodeStepStats,
 import type {HeadResult, HeadStats} from '../decode/output-head.js';
 import {type SamplingOptions} from '../decode/sampler.js';
 import {topKIndices} from '../numeric/select.js';
-import {weightBytes} from '../backends/backend.js';
+import {isBlockMatrix, weightBytes} from '../backends/backend.js';
+import {blockRowBytes, dequantizeBlockRow} from '../numeric/ggml-quant.js';
 import {backendInfo} from '../backends/index.js';
 import {chooseDistributedHead} from './heads.js';
 import {readManifest} from '../hire/bundle/bundle.js';
 import {UsageError} from '../errors.js';
 import type {ModelConfig} from '../model/config.js';
 import {openModel} from '../model/load.js';
-import {readHostMatrix} from '../model/weights.js';
+import {blockFormatOf, readHostMatrix} from '../model/weights.js';
 import type {HostMatrix} from '../backends/backend.js';
 import {halfToFloat32} from '../model/formats/safetensors/index.js';
 import {datListSize, mergeTopK, softmaxBytes, type TopList} from './dat-top-k.js';
@@ -145,7 +146,8 @@ export class DistributedModel implements Decoder {
       if (pos) positions = readHostMatrix(source.checkpoint, pos);
       const lm = source.specs.find((s) => s.key === 'lmHead') ?? source.specs.find((s) => s.key === 'embed')!;
       const dtype = source.checkpoint.info(lm.name).dtype;
-      rowBytes = c.embedDim * (dtype === 'F32' || dtype === 'F64' ? weightBytes('f32') : weightBytes('bf16'));
+      const blocks = blockFormatOf(source.checkpoint, lm.name);
+      rowBytes = blocks ? blockRowBytes(blocks, c.embedDim) : c.embedDim * (dtype === 'F32' || dtype === 'F64' ? weightBytes('f32') : weightBytes('bf16'));
     } finally {
       source.checkpoint.close();
     }
@@ -430,6 +432,11 @@ export class DistributedModel implements Decoder {
 }
 
 function hostRow(m: HostMatrix, row: number): Float32Array {
+  if (isBlockMatrix(m)) {
+    const out = new Float32Array(m.cols);
+    dequantizeBlockRow(m.dtype, m.data, row, m.cols, out);
+    return out;
+  }
   const data = m.data.subarray(row * m.cols, (row + 1) * m.cols);
   return m.dtype === 'f32' ? (data as Float32Array) : halfToFloat32(m.dtype === 'f16' ? 'F16' : 'BF16', data as Uint16Array);
 }

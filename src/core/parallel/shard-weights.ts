@@ -11,7 +11,8 @@
  * Norms and the biases added after a reduce (bo, bDown) are replicated.
  */
 import type {Backend, HostMatrix, Mat, Vec} from '../backends/backend.js';
-import {weightBytes} from '../backends/backend.js';
+import {hostMatrixBytes, hostMatrixF32, isBlockMatrix} from '../backends/backend.js';
+import {BLOCK_BYTES, BLOCK_SIZE, blockRowBytes} from '../numeric/ggml-quant.js';
 import {UsageError} from '../errors.js';
 import type {ModelSource} from '../model/load.js';
 import {readHostMatrix, readHostVector, type WeightSpec} from '../model/weights.js';
@@ -61,7 +62,7 @@ export function loadShardWeights(source: ModelSource, shard: DeviceShard, backen
   let bytes = 0;
   const spec = (key: string): WeightSpec => byKey.get(key)!;
   const upload = (m: HostMatrix): Mat => {
-    bytes += m.rows * m.cols * weightBytes(m.dtype);
+    bytes += hostMatrixBytes(m);
     return backend.uploadMatrix(m);
   };
   const vector = (key: string, range?: Range): Vec | undefined => {
@@ -113,28 +114,52 @@ export function loadShardWeights(source: ModelSource, shard: DeviceShard, backen
   return {layers, finalNorm: byKey.has('finalNorm.weight') ? norm('finalNorm') : undefined, lmHead, ffnIds: neurons, bytes};
 }
 
+/** A host matrix's data and the number of its array elements per row (blocks: bytes per row). */
+function rowsOf(m: HostMatrix): {data: Float32Array | Uint16Array | Uint8Array; width: number} {
+  return {data: m.data, width: isBlockMatrix(m) ? blockRowBytes(m.dtype, m.cols) : m.cols};
+}
+
+function withRows(m: HostMatrix, rows: number, data: Float32Array | Uint16Array | Uint8Array): HostMatrix {
+  return {dtype: m.dtype, rows, cols: m.cols, data} as HostMatrix;
+}
+
 /** Rows of the listed ranges, concatenated. */
 export function sliceRows(m: HostMatrix, ranges: readonly Range[]): HostMatrix {
+  const {data: src, width} = rowsOf(m);
   const n = ranges.reduce((s, r) => s + rangeSize(r), 0);
-  const data = new (m.data.constructor as new (n: number) => Float32Array | Uint16Array)(n * m.cols);
+  const data = new (src.constructor as new (n: number) => typeof src)(n * width);
   let at = 0;
   for (const r of ranges) {
-    data.set(m.data.subarray(r.start * m.cols, r.end * m.cols), at);
-    at += rangeSize(r) * m.cols;
+    data.set(src.subarray(r.start * width, r.end * width), at);
+    at += rangeSize(r) * width;
   }
-  return {dtype: m.dtype, rows: n, cols: m.cols, data};
+  return withRows(m, n, data);
 }
 
 /** The listed rows, in order. */
 export function gatherRows(m: HostMatrix, ids: Int32Array): HostMatrix {
-  const data = new (m.data.constructor as new (n: number) => Float32Array | Uint16Array)(ids.length * m.cols);
-  ids.forEach((r, i) => data.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols));
-  return {dtype: m.dtype, rows: ids.length, cols: m.cols, data};
+  const {data: src, width} = rowsOf(m);
+  const data = new (src.constructor as new (n: number) => typeof src)(ids.length * width);
+  ids.forEach((r, i) => data.set(src.subarray(r * width, (r + 1) * width), i * width));
+  return withRows(m, ids.length, data);
 }
 
-/** Columns [start, end) of every row: [rows, end - start]. */
+/**
+ * Columns [start, end) of every row: [rows, end - start]. A block matrix keeps its blocks when the
+ * range starts and ends on a block boundary; otherwise that slice is held as f32 (exactly).
+ */
 export function sliceCols(m: HostMatrix, r: Range): HostMatrix {
   const w = rangeSize(r);
+  if (isBlockMatrix(m)) {
+    if (r.start % BLOCK_SIZE !== 0 || r.end % BLOCK_SIZE !== 0) {
+      return sliceCols({dtype: 'f32', rows: m.rows, cols: m.cols, data: hostMatrixF32(m)}, r);
+    }
+    const bb = BLOCK_BYTES[m.dtype];
+    const [from, to, width] = [(r.start / BLOCK_SIZE) * bb, (r.end / BLOCK_SIZE) * bb, blockRowBytes(m.dtype, m.cols)];
+    const data = new Uint8Array(m.rows * (to - from));
+    for (let i = 0; i < m.rows; i++) data.set(m.data.subarray(i * width + from, i * width + to), i * (to - from));
+    return {dtype: m.dtype, rows: m.rows, cols: w, data};
+  }
   const data = new (m.data.constructor as new (n: number) => Float32Array | Uint16Array)(m.rows * w);
   for (let i = 0; i < m.rows; i++) data.set(m.data.subarray(i * m.cols + r.start, i * m.cols + r.end), i * w);
   return {dtype: m.dtype, rows: m.rows, cols: w, data};

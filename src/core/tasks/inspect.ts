@@ -5,10 +5,13 @@
 import {DTYPE_BYTES, type Dtype} from '../model/formats/safetensors/index.js';
 import type {ModelConfig} from '../model/config.js';
 import {parameterCount, type ModelSource} from '../model/load.js';
+import {blockFormatOf, canonicalShape, type BlockFormat} from '../model/weights.js';
+import {blockRowBytes} from '../numeric/ggml-quant.js';
 
 export interface TensorRow {
   name: string;
-  dtype: Dtype;
+  /** The safetensors dtype, or the ggml block format of a block tensor (q8_0, q4_0). */
+  dtype: Dtype | BlockFormat;
   shape: number[];
   bytes: number;
   /** Canonical weights this tensor feeds, e.g. ["layers.0.wq"]; empty when the model ignores it. */
@@ -21,8 +24,8 @@ export interface ModelReport {
   architecture: string;
   config: ModelConfig;
   parameters: number;
-  /** Bytes of tensor data in the checkpoint files, by dtype. */
-  bytesByDtype: Partial<Record<Dtype, number>>;
+  /** Bytes of tensor data in the checkpoint files, by dtype (block tensors by their format). */
+  bytesByDtype: Partial<Record<Dtype | BlockFormat, number>>;
   /** Weight bytes one dense decode step reads (each matrix once, one row of each embedding). */
   weightBytesPerToken: number;
   files: string[];
@@ -33,11 +36,12 @@ export function inspectModel(source: ModelSource): ModelReport {
   const ckpt = source.checkpoint;
   const usedAs = new Map<string, string[]>();
   for (const s of source.specs) usedAs.set(s.name, [...(usedAs.get(s.name) ?? []), s.key]);
-  const bytesByDtype: Partial<Record<Dtype, number>> = {};
+  const bytesByDtype: Partial<Record<Dtype | BlockFormat, number>> = {};
   const tensors: TensorRow[] = ckpt.names().map((name) => {
     const info = ckpt.info(name);
-    bytesByDtype[info.dtype] = (bytesByDtype[info.dtype] ?? 0) + info.byteLength;
-    return {name, dtype: info.dtype, shape: info.shape, bytes: info.byteLength, usedAs: usedAs.get(name) ?? []};
+    const dtype = blockFormatOf(ckpt, name) ?? info.dtype;
+    bytesByDtype[dtype] = (bytesByDtype[dtype] ?? 0) + info.byteLength;
+    return {name, dtype, shape: info.shape, bytes: info.byteLength, usedAs: usedAs.get(name) ?? []};
   });
   return {
     dir: source.dir,
@@ -59,11 +63,14 @@ export function weightBytesPerToken(source: ModelSource): number {
   for (const s of source.specs) {
     if (s.kind !== 'matrix') continue;
     const dtype = checkpoint.info(s.name).dtype;
+    const blocks = blockFormatOf(checkpoint, s.name);
     const width = dtype === 'F64' ? 4 : DTYPE_BYTES[dtype];
     // Rows of the matrix as we hold it ([out, in]); a slice keeps part of a fused tensor.
-    const rows = s.transpose ? s.storedShape[1]! : s.storedShape[0]!;
+    const [rows, cols] = canonicalShape(s);
     const keptRows = s.slice ? s.slice[1] - s.slice[0] : rows;
-    const matrixBytes = (elements(s.storedShape) / rows) * keptRows * width;
+    // a block matrix: its real block bytes (W_out read transposed is Q8_0, see weights.ts)
+    const rowBytes = blocks ? blockRowBytes(s.blockTranspose ? 'q8_0' : blocks, cols) : (elements(s.storedShape) / rows) * width;
+    const matrixBytes = rowBytes * keptRows;
     if (s.key === 'embed') {
       bytes += matrixBytes / rows; // one row looked up
       if (c.tiedEmbeddings) bytes += matrixBytes; // and the whole table as the output layer

@@ -4,7 +4,7 @@
  * column counts that exercise the 4-wide SIMD body and its tail, and a column split over threads.
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import type {Backend, HostMatrix} from '../../../src/core/backends/backend.js';
+import type {Backend, HostMatrix, WeightDtype} from '../../../src/core/backends/backend.js';
 import {CpuBackend} from '../../../src/core/backends/cpu/cpu-backend.js';
 import {CpuKernels} from '../../../src/core/backends/cpu/kernels.js';
 import {createBackend} from '../../../src/core/backends/index.js';
@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => Object.values(backends).forEach((b) => b.dispose()));
 
-function hostMatrix(dtype: HostMatrix['dtype'], rows: number, cols: number, rand: () => number): {m: HostMatrix; f: Float32Array} {
+function hostMatrix(dtype: WeightDtype, rows: number, cols: number, rand: () => number): {m: HostMatrix; f: Float32Array} {
   if (dtype === 'f32') {
     const data = randomF32(rows * cols, rand);
     return {m: {dtype, rows, cols, data}, f: data};

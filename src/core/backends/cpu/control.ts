@@ -73,6 +73,16 @@ export const KERNEL_NAMES = [
   'accum_rows_part_f32',
   'accum_rows_part_bf16',
   'accum_rows_part_f16',
+  // ggml blocks (Q8_0, Q4_0; `kind` argument: bit 0 q4_0, bit 1 int16 activations): see block-kernels.ts
+  'prep_x_blocks',
+  'matvec_blocks',
+  'matvec_rows_blocks',
+  'matvec_batch_blocks',
+  'matvec_rows_batch_blocks',
+  'accum_rows_blocks',
+  'accum_rows_part_blocks',
+  'accum_rows_batch_blocks',
+  'widen_blocks',
 ] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

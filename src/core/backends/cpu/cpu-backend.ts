@@ -27,7 +27,9 @@ import type {
   TopK,
   Vec,
 } from '../backend.js';
-import {dequantizeHost, quantMatrixBytes, weightBytes} from '../backend.js';
+import {dequantizeHost, hostMatrixBytes, quantMatrixBytes} from '../backend.js';
+import {BLOCK_BYTES, isBlockFormat} from '../../numeric/ggml-quant.js';
+import {BlockKernels, blocksOf, type BlockActivations} from './block-kernels.js';
 import {CpuKernels, type DenseDtype} from './kernels.js';
 import type {OpQueue} from './op-queue.js';
 import {HostKvCache} from '../host/host-kv-cache.js';
@@ -54,6 +56,12 @@ class CpuMat implements Mat {
 
 export interface CpuBackendOptions {
   threads?: number;
+  /**
+   * How the ggml block (q8_0, q4_0) dot products take the activations: 'f32' (default: agrees
+   * with the reference to f32 rounding) or 'int16' (rounded to 16 bits per 32 columns first:
+   * about twice the compute rate, up to ~1e-3 relative off on the logits; block-kernels.ts).
+   */
+  blockActivations?: BlockActivations;
 }
 
 /**
@@ -64,7 +72,7 @@ export interface CpuBackendOptions {
 export const SYNC_WAIT_MS = 10;
 
 export async function createCpuBackend(opts: CpuBackendOptions = {}): Promise<CpuBackend> {
-  return new CpuBackend(await CpuKernels.create({threads: opts.threads, syncWaitMs: SYNC_WAIT_MS}));
+  return new CpuBackend(await CpuKernels.create({threads: opts.threads, syncWaitMs: SYNC_WAIT_MS}), opts.blockActivations);
 }
 
 export class CpuBackend implements Backend {
@@ -74,25 +82,33 @@ export class CpuBackend implements Backend {
 
   /** Work queued behind a kernel call that is still running (see op-queue.ts). */
   private readonly q: OpQueue;
+  /** Kernels on ggml block matrices (q8_0, q4_0). */
+  private readonly blocks: BlockKernels;
 
-  constructor(readonly kernels: CpuKernels) {
+  constructor(
+    readonly kernels: CpuKernels,
+    blockActivations: BlockActivations = 'f32',
+  ) {
     this.q = kernels.queue;
+    this.blocks = new BlockKernels(kernels, blockActivations);
   }
 
   describe(): string {
     const t = this.kernels.threads;
-    return `cpu (wasm simd, ${t} thread${t === 1 ? '' : 's'})`;
+    const int16 = this.blocks.activations === 'int16' ? '; int16 activations on block weights' : '';
+    return `cpu (wasm simd, ${t} thread${t === 1 ? '' : 's'}${int16})`;
   }
 
   /** int2 matrices are held dequantised (f32): correct, but not a saving. */
   supports(op: OpName, dtype?: MatDtype): boolean {
-    // batched kernels exist for dense weights; quantised ones loop over the vectors
-    if (op === 'sharedBatch') return dtype === undefined || dtype === 'f32' || dtype === 'bf16' || dtype === 'f16';
+    // batched kernels exist for dense and ggml block weights; the predictors' q8 / q4 loop over the vectors
+    if (op === 'sharedBatch') return dtype === undefined || dtype === 'f32' || dtype === 'bf16' || dtype === 'f16' || isBlockFormat(dtype);
     return dtype !== 'q2';
   }
 
   uploadMatrix(m: HostMatrix): Mat {
-    const bytes = m.rows * m.cols * weightBytes(m.dtype);
+    if (isBlockFormat(m.dtype)) blocksOf(m.cols);
+    const bytes = hostMatrixBytes(m);
     const ptr = this.kernels.alloc(bytes);
     this.put(ptr, new Uint8Array(m.data.buffer, m.data.byteOffset, bytes));
     return new CpuMat(ptr, m.rows, m.cols, m.dtype, bytes);
@@ -146,7 +162,8 @@ export class CpuBackend implements Backend {
     if (this.q.busy) return this.q.later(() => this.matvec(w, x, out, bias));
     const m = w as CpuMat;
     const [xp, yp] = [(x as CpuVec).ptr, (out as CpuVec).ptr];
-    if (m.dtype === 'q8') this.kernels.matvecQ8(m.ptr, m.quant!.scales, m.rows, m.cols, m.quant!.groupSize, xp, yp);
+    if (isBlockFormat(m.dtype)) this.blocks.dot(m.dtype, m.ptr, m.rows, m.cols, xp, yp, 1, null);
+    else if (m.dtype === 'q8') this.kernels.matvecQ8(m.ptr, m.quant!.scales, m.rows, m.cols, m.quant!.groupSize, xp, yp);
     else if (m.dtype === 'q4') this.kernels.matvecQ4(m.ptr, m.quant!.scales, m.rows, m.cols, m.quant!.groupSize, xp, yp);
     else this.kernels.matvec(m.dtype as DenseDtype, m.ptr, m.rows, m.cols, xp, yp);
     if (bias) this.add(out, bias, out);
@@ -160,6 +177,7 @@ export class CpuBackend implements Backend {
     const m = w as CpuMat;
     const ids = this.idScratch(rows.length);
     this.kernels.i32(ids, rows.length).set(rows);
+    if (isBlockFormat(m.dtype)) return this.blocks.dot(m.dtype, m.ptr, m.rows, m.cols, (x as CpuVec).ptr, (out as CpuVec).ptr, 1, {ptr: ids, n: rows.length});
     this.kernels.matvecRows(denseDtype(m, 'matvecRows'), m.ptr, m.cols, ids, rows.length, (x as CpuVec).ptr, (out as CpuVec).ptr, m.rows);
   }
 
@@ -175,7 +193,9 @@ export class CpuBackend implements Backend {
       ids = this.idScratch(rows.length);
       this.kernels.i32(ids, rows.length).set(rows);
     }
-    this.kernels.accumulateRows(denseDtype(m, 'accumulateRows'), m.ptr, m.rows, m.cols, ids, n, (coef as CpuVec).ptr, (out as CpuVec).ptr);
+    const [cp, yp] = [(coef as CpuVec).ptr, (out as CpuVec).ptr];
+    if (isBlockFormat(m.dtype)) this.blocks.accumulateRows(m.dtype, m.ptr, m.rows, blocksOf(m.cols), ids, n, cp, yp);
+    else this.kernels.accumulateRows(denseDtype(m, 'accumulateRows'), m.ptr, m.rows, m.cols, ids, n, cp, yp);
     if (bias) this.add(out, bias, out);
   }
 
@@ -189,7 +209,11 @@ export class CpuBackend implements Backend {
       xs.forEach((x, b) => this.matvec(w, x, outs[b]!, bias));
       return;
     }
-    this.batched(xs, m.cols, outs, m.rows, (xp, yp) => this.kernels.matvecBatch(denseDtype(m, 'matvecBatch'), m.ptr, m.rows, m.cols, xp, yp, xs.length));
+    this.batched(xs, m.cols, outs, m.rows, (xp, yp) =>
+      isBlockFormat(m.dtype)
+        ? this.blocks.dot(m.dtype, m.ptr, m.rows, m.cols, xp, yp, xs.length, null)
+        : this.kernels.matvecBatch(denseDtype(m, 'matvecBatch'), m.ptr, m.rows, m.cols, xp, yp, xs.length),
+    );
     if (bias) for (const o of outs) this.add(o, bias, o);
   }
 
@@ -206,7 +230,9 @@ export class CpuBackend implements Backend {
     const ids = this.idScratch(rows.length);
     this.kernels.i32(ids, rows.length).set(rows);
     this.batched(xs, m.cols, outs, rows.length, (xp, yp) =>
-      this.kernels.matvecRowsBatch(denseDtype(m, 'matvecRowsBatch'), m.ptr, m.rows, m.cols, ids, rows.length, xp, yp, xs.length),
+      isBlockFormat(m.dtype)
+        ? this.blocks.dot(m.dtype, m.ptr, m.rows, m.cols, xp, yp, xs.length, {ptr: ids, n: rows.length})
+        : this.kernels.matvecRowsBatch(denseDtype(m, 'matvecRowsBatch'), m.ptr, m.rows, m.cols, ids, rows.length, xp, yp, xs.length),
     );
   }
 
@@ -227,7 +253,9 @@ export class CpuBackend implements Backend {
       this.kernels.i32(ids, rows.length).set(rows);
     }
     this.batched(coefs, n, outs, m.cols, (cp, yp) =>
-      this.kernels.accumulateRowsBatch(denseDtype(m, 'accumulateRowsBatch'), m.ptr, m.rows, m.cols, ids, n, cp, yp, coefs.length),
+      isBlockFormat(m.dtype)
+        ? this.blocks.accumulateRowsBatch(m.dtype, m.ptr, m.rows, blocksOf(m.cols), ids, n, cp, yp, coefs.length)
+        : this.kernels.accumulateRowsBatch(denseDtype(m, 'accumulateRowsBatch'), m.ptr, m.rows, m.cols, ids, n, cp, yp, coefs.length),
     );
     if (bias) for (const o of outs) this.add(o, bias, o);
   }
@@ -257,6 +285,10 @@ export class CpuBackend implements Backend {
     if (this.q.busy) return this.q.later(() => this.embedRow(w, row, out));
     const m = w as CpuMat;
     const o = out as CpuVec;
+    if (isBlockFormat(m.dtype)) {
+      const nb = blocksOf(m.cols);
+      return this.blocks.widen(m.dtype, m.ptr + row * nb * BLOCK_BYTES[m.dtype], o.ptr, nb);
+    }
     const dtype = denseDtype(m, 'embedRow');
     if (dtype === 'f32') {
       this.f32(o).set(this.kernels.f32(m.ptr + row * m.cols * 4, m.cols));
@@ -341,7 +373,7 @@ export class CpuBackend implements Backend {
 }
 
 function denseDtype(m: CpuMat, op: string): DenseDtype {
-  if (m.dtype === 'q8' || m.dtype === 'q4' || m.dtype === 'q2') {
+  if (m.dtype === 'q8' || m.dtype === 'q4' || m.dtype === 'q2' || isBlockFormat(m.dtype)) {
     throw new BackendError(`${op} is not implemented for quantised (${m.dtype}) matrices on the cpu backend`);
   }
   return m.dtype;

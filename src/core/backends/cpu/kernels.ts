@@ -363,6 +363,21 @@ export class CpuKernels {
     this.pool.run(name, args, 0, count, align, workBytes >= this.minParallelBytes, this.syncWaitMs);
   }
 
+  /**
+   * For the kernel families kept in their own files (block-kernels.ts): run `name` over [0, count)
+   * split in multiples of `align` (in parallel when workBytes reaches minParallelBytes), after
+   * checking that every [ptr, ptr + bytes) operand lies in allocated memory.
+   */
+  runChecked(name: KernelName, args: number[], count: number, align: number, workBytes: number, operands: Array<[number, number, string]>): void {
+    for (const [ptr, bytes, what] of operands) this.arena.check(ptr, bytes, what);
+    this.run(name, args, count, align, workBytes);
+  }
+
+  /** Threads that may take part in a call of this many weight bytes (1 below minParallelBytes). */
+  threadsFor(workBytes: number): number {
+    return workBytes >= this.minParallelBytes ? this.pool.threads : 1;
+  }
+
   private view(ptr: number, bytes: number, align: number, what: string): void {
     if (!Number.isSafeInteger(ptr) || ptr % align !== 0 || ptr < 0 || !(bytes >= 0) || ptr + bytes > this.capacity) {
       throw new BackendError(`${what} view: [${ptr}, ${ptr + bytes}) is not an aligned range of the memory (${this.capacity} bytes)`);

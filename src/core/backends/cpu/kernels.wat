@@ -1373,4 +1373,520 @@
     (v128.store (local.get $sink) (i32x4.add
       (i32x4.add (i32x4.add (local.get $a0) (local.get $a1)) (i32x4.add (local.get $a2) (local.get $a3)))
       (i32x4.add (i32x4.add (local.get $a4) (local.get $a5)) (i32x4.add (local.get $a6) (local.get $a7))))))
+
+  ;; =======================================================================================
+  ;; ggml block weights, Q8_0 and Q4_0 (layouts in src/core/numeric/ggml-quant.ts): a row of
+  ;; nb blocks, 34 (q8_0) or 18 (q4_0) bytes each, the IEEE half scale d first. Kept apart from
+  ;; the dense kernels above (their own functions, no table entries). Every export takes `kind`:
+  ;; bit 0 set for q4_0 (else q8_0), bit 1 set for int16 activations (else f32).
+  ;;
+  ;; Activations, two modes (measured on one thread, Zen 5, rows of 768 weights):
+  ;; * f32 (the default): each weight widened to f32 and multiplied by x as it is, ~7 G weights/s
+  ;;   (compute-bound; 7-8 GB/s of q8_0). Agrees with the float64 reference to f32 rounding.
+  ;; * int16: x first rounded to 16 bits per 32-column block (the "prepared x", prep_x_blocks),
+  ;;   then a block's 32 products are four i32x4.dot_i16x8_s: 14-15 G weights/s (q8_0), 13 (q4_0).
+  ;;   The rounding is up to 2^-16 of its block's largest |x| (llama.cpp rounds activations to 8
+  ;;   bits): with outliers in x that costs up to ~1e-3 relative on the logits (llama2xs q8_0).
+  ;;
+  ;; Prepared x (int16 mode), 80 bytes per 32-column block: q[32] i16 (x / dx rounded to nearest
+  ;; even, dx = max|x| / 32767), then dx (f32) at +64 and corr = 8 * sum(q) (i32) at +68 (Q4_0 dots
+  ;; take the unsigned nibbles n and subtract 8 * sum(q) once), 8 bytes unused.
+  ;;
+  ;; The half d widens by t = (h << 16 >>s 3) & 0x8fffffff, f = bits(t) * 2^112 (exact for
+  ;; finite halves; an inf/NaN scale comes out finite, as no valid file holds one).
+  ;; Per row: acc (f32x4) += d' * s per block, s the block's 32 products (f32: summed as
+  ;; ((p0+p1)+(p2+p3))+((p4+p5)+(p6+p7)) over its eight f32x4; int16: the exact integer dot as f32,
+  ;; d' = d * dx); y = (l0 + l2) + (l1 + l3). The order is the same for any row range, thread count
+  ;; and batch size, so batched and unbatched results are bit-identical.
+  ;; =======================================================================================
+
+  ;; Prepared x for the 32-column blocks [b0, b1) of x (f32) into xq (80 bytes per block).
+  (func (export "prep_x_blocks") (param $x i32) (param $xq i32) (param $b0 i32) (param $b1 i32)
+    (local $b i32) (local $s i32) (local $d i32) (local $m v128) (local $amax f32) (local $inv v128)
+    (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128) (local $q4 v128) (local $q5 v128)
+    (local $q6 v128) (local $q7 v128) (local $sum v128)
+    (local.set $b (local.get $b0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $b) (local.get $b1)))
+      (local.set $s (i32.add (local.get $x) (i32.shl (local.get $b) (i32.const 7))))
+      (local.set $d (i32.add (local.get $xq) (i32.mul (local.get $b) (i32.const 80))))
+      (local.set $m (f32x4.max
+        (f32x4.max (f32x4.max (f32x4.abs (v128.load offset=0 (local.get $s))) (f32x4.abs (v128.load offset=16 (local.get $s))))
+                   (f32x4.max (f32x4.abs (v128.load offset=32 (local.get $s))) (f32x4.abs (v128.load offset=48 (local.get $s)))))
+        (f32x4.max (f32x4.max (f32x4.abs (v128.load offset=64 (local.get $s))) (f32x4.abs (v128.load offset=80 (local.get $s))))
+                   (f32x4.max (f32x4.abs (v128.load offset=96 (local.get $s))) (f32x4.abs (v128.load offset=112 (local.get $s)))))))
+      (local.set $amax (f32.max
+        (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+        (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+      (local.set $inv (f32x4.splat (select (f32.div (f32.const 32767) (local.get $amax)) (f32.const 0)
+        (f32.gt (local.get $amax) (f32.const 0)))))
+      (local.set $q0 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=0 (local.get $s)) (local.get $inv)))))
+      (local.set $q1 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=16 (local.get $s)) (local.get $inv)))))
+      (local.set $q2 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=32 (local.get $s)) (local.get $inv)))))
+      (local.set $q3 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=48 (local.get $s)) (local.get $inv)))))
+      (local.set $q4 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=64 (local.get $s)) (local.get $inv)))))
+      (local.set $q5 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=80 (local.get $s)) (local.get $inv)))))
+      (local.set $q6 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=96 (local.get $s)) (local.get $inv)))))
+      (local.set $q7 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=112 (local.get $s)) (local.get $inv)))))
+      (v128.store offset=0 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1)))
+      (v128.store offset=16 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3)))
+      (v128.store offset=32 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5)))
+      (v128.store offset=48 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7)))
+      (local.set $sum (i32x4.add
+        (i32x4.add (i32x4.add (local.get $q0) (local.get $q1)) (i32x4.add (local.get $q2) (local.get $q3)))
+        (i32x4.add (i32x4.add (local.get $q4) (local.get $q5)) (i32x4.add (local.get $q6) (local.get $q7)))))
+      (f32.store offset=64 (local.get $d) (f32.div (local.get $amax) (f32.const 32767)))
+      (i32.store offset=68 (local.get $d) (i32.shl (i32.add
+        (i32.add (i32x4.extract_lane 0 (local.get $sum)) (i32x4.extract_lane 1 (local.get $sum)))
+        (i32.add (i32x4.extract_lane 2 (local.get $sum)) (i32x4.extract_lane 3 (local.get $sum)))) (i32.const 3)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $next))))
+
+  ;; The scale of the block at p (IEEE half) as f32, see the section header.
+  (func $bscale (param $p i32) (result f32)
+    (f32.mul (f32.reinterpret_i32 (i32.and (i32.shr_s (i32.shl (i32.load16_u (local.get $p)) (i32.const 16)) (i32.const 3))
+      (i32.const 0x8fffffff))) (f32.const 0x1p112)))
+
+  ;; i32x4 partial sums of block p (q8_0) . prepared block x (lanes add up to the block's dot).
+  (func $bdoti_q8 (param $p i32) (param $x i32) (result v128)
+    (i32x4.add
+      (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $x)))
+                 (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $x))))
+      (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $x)))
+                 (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $x))))))
+
+  ;; int16 mode: dot of one row of nb blocks at p with the prepared x: q8_0 (q4 = 0) or q4_0 (q4 = 1).
+  ;; The two loops are written out: a per-block call made the inner loop slower.
+  (func $idot (param $q4 i32) (param $p i32) (param $x i32) (param $nb i32) (result f32)
+    (local $b i32) (local $acc v128) (local $v0 v128) (local $v1 v128) (local $m v128)
+    (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
+    (if (local.get $q4)
+      (then
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
+          (local.set $v0 (v128.load8x8_u offset=2 (local.get $p)))
+          (local.set $v1 (v128.load8x8_u offset=10 (local.get $p)))
+          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+            (f32x4.splat (f32.mul
+              (f32.mul (f32.reinterpret_i32 (i32.and (i32.shr_s (i32.shl (i32.load16_u (local.get $p)) (i32.const 16)) (i32.const 3))
+                (i32.const 0x8fffffff))) (f32.const 0x1p112))
+              (f32.load offset=64 (local.get $x))))
+            (f32x4.convert_i32x4_s (i32x4.sub
+              (i32x4.add
+                (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $x)))
+                           (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $x))))
+                (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $x)))
+                           (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $x)))))
+              (v128.load32_zero offset=68 (local.get $x)))))))
+          (local.set $p (i32.add (local.get $p) (i32.const 18)))
+          (local.set $x (i32.add (local.get $x) (i32.const 80)))
+          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+          (br $next))))
+      (else
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
+          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+            (f32x4.splat (f32.mul
+              (f32.mul (f32.reinterpret_i32 (i32.and (i32.shr_s (i32.shl (i32.load16_u (local.get $p)) (i32.const 16)) (i32.const 3))
+                (i32.const 0x8fffffff))) (f32.const 0x1p112))
+              (f32.load offset=64 (local.get $x))))
+            (f32x4.convert_i32x4_s (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $x)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $x))))
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $x)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $x)))))))))
+          (local.set $p (i32.add (local.get $p) (i32.const 34)))
+          (local.set $x (i32.add (local.get $x) (i32.const 80)))
+          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+          (br $next)))))
+    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 2 (local.get $acc)))
+             (f32.add (f32x4.extract_lane 1 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+
+  ;; int16 mode: one row against 4 prepared vectors (x0..x3): [row . x0, ..., row . x3], each lane summed in
+  ;; $idot's order (so a batched result equals the unbatched one bit for bit). The row's block is
+  ;; decoded once for the 4 vectors.
+  (func $idot4 (param $q4 i32) (param $p i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32) (param $nb i32)
+    (result v128)
+    (local $b i32) (local $d f32) (local $m v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $bb i32)
+    (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
+    (local.set $bb (select (i32.const 18) (i32.const 34) (local.get $q4)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
+      (local.set $d (call $bscale (local.get $p)))
+      (if (local.get $q4)
+        (then
+          (local.set $w2 (v128.load8x8_u offset=2 (local.get $p)))
+          (local.set $w3 (v128.load8x8_u offset=10 (local.get $p)))
+          (local.set $w0 (v128.and (local.get $w2) (local.get $m)))
+          (local.set $w1 (v128.and (local.get $w3) (local.get $m)))
+          (local.set $w2 (i16x8.shr_u (local.get $w2) (i32.const 4)))
+          (local.set $w3 (i16x8.shr_u (local.get $w3) (i32.const 4))))
+        (else
+          (local.set $w0 (v128.load8x8_s offset=2 (local.get $p)))
+          (local.set $w1 (v128.load8x8_s offset=10 (local.get $p)))
+          (local.set $w2 (v128.load8x8_s offset=18 (local.get $p)))
+          (local.set $w3 (v128.load8x8_s offset=26 (local.get $p)))))
+      (local.set $a0 (f32x4.add (local.get $a0) (call $iterm (local.get $q4) (local.get $d) (local.get $x0)
+        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
+      (local.set $a1 (f32x4.add (local.get $a1) (call $iterm (local.get $q4) (local.get $d) (local.get $x1)
+        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
+      (local.set $a2 (f32x4.add (local.get $a2) (call $iterm (local.get $q4) (local.get $d) (local.get $x2)
+        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
+      (local.set $a3 (f32x4.add (local.get $a3) (call $iterm (local.get $q4) (local.get $d) (local.get $x3)
+        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
+      (local.set $p (i32.add (local.get $p) (local.get $bb)))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 80)))
+      (local.set $x1 (i32.add (local.get $x1) (i32.const 80)))
+      (local.set $x2 (i32.add (local.get $x2) (i32.const 80)))
+      (local.set $x3 (i32.add (local.get $x3) (i32.const 80)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $next)))
+    (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+
+  ;; (d * dx) * f32(w . x) for one block given as four i16x8 (q4_0: unsigned nibbles, corrected).
+  (func $iterm (param $q4 i32) (param $d f32) (param $x i32) (param $w0 v128) (param $w1 v128) (param $w2 v128) (param $w3 v128)
+    (result v128)
+    (local $i v128)
+    (local.set $i (i32x4.add
+      (i32x4.add (i32x4.dot_i16x8_s (local.get $w0) (v128.load offset=0 (local.get $x)))
+                 (i32x4.dot_i16x8_s (local.get $w1) (v128.load offset=16 (local.get $x))))
+      (i32x4.add (i32x4.dot_i16x8_s (local.get $w2) (v128.load offset=32 (local.get $x)))
+                 (i32x4.dot_i16x8_s (local.get $w3) (v128.load offset=48 (local.get $x))))))
+    (if (local.get $q4) (then (local.set $i (i32x4.sub (local.get $i) (v128.load32_zero offset=68 (local.get $x))))))
+    (f32x4.mul (f32x4.splat (f32.mul (local.get $d) (f32.load offset=64 (local.get $x)))) (f32x4.convert_i32x4_s (local.get $i))))
+
+
+  ;; f32 mode: the block's eight f32x4 of weights w0..w7 times x[0, 32) (f32 at x), summed in the
+  ;; section's order and scaled by d.
+  (func $fterm (param $d f32) (param $x i32) (param $w0 v128) (param $w1 v128) (param $w2 v128) (param $w3 v128)
+    (param $w4 v128) (param $w5 v128) (param $w6 v128) (param $w7 v128) (result v128)
+    (f32x4.mul (f32x4.splat (local.get $d)) (f32x4.add
+      (f32x4.add (f32x4.add (f32x4.mul (local.get $w0) (v128.load offset=0 (local.get $x))) (f32x4.mul (local.get $w1) (v128.load offset=16 (local.get $x))))
+                 (f32x4.add (f32x4.mul (local.get $w2) (v128.load offset=32 (local.get $x))) (f32x4.mul (local.get $w3) (v128.load offset=48 (local.get $x)))))
+      (f32x4.add (f32x4.add (f32x4.mul (local.get $w4) (v128.load offset=64 (local.get $x))) (f32x4.mul (local.get $w5) (v128.load offset=80 (local.get $x))))
+                 (f32x4.add (f32x4.mul (local.get $w6) (v128.load offset=96 (local.get $x))) (f32x4.mul (local.get $w7) (v128.load offset=112 (local.get $x))))))))
+
+  ;; f32 mode: dot of one row of nb blocks at p with x (f32). Loops written out per format (a call
+  ;; per block slowed the loop).
+  (func $fdot (param $q4 i32) (param $p i32) (param $x i32) (param $nb i32) (result f32)
+    (local $b i32) (local $acc v128) (local $v v128) (local $g v128) (local $lo v128) (local $hi v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (if (local.get $q4)
+      (then
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
+          (local.set $v (v128.load offset=2 (local.get $p)))
+          (local.set $lo (i8x16.sub (v128.and (local.get $v) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+            (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
+          (local.set $hi (i8x16.sub (i8x16.shr_u (local.get $v) (i32.const 4)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
+          (local.set $g (i16x8.extend_low_i8x16_s (local.get $lo)))
+          (local.set $t0 (f32x4.add
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $g))) (v128.load offset=0 (local.get $x)))
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $g))) (v128.load offset=16 (local.get $x)))))
+          (local.set $g (i16x8.extend_high_i8x16_s (local.get $lo)))
+          (local.set $t1 (f32x4.add
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $g))) (v128.load offset=32 (local.get $x)))
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $g))) (v128.load offset=48 (local.get $x)))))
+          (local.set $g (i16x8.extend_low_i8x16_s (local.get $hi)))
+          (local.set $t2 (f32x4.add
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $g))) (v128.load offset=64 (local.get $x)))
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $g))) (v128.load offset=80 (local.get $x)))))
+          (local.set $g (i16x8.extend_high_i8x16_s (local.get $hi)))
+          (local.set $t3 (f32x4.add
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $g))) (v128.load offset=96 (local.get $x)))
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $g))) (v128.load offset=112 (local.get $x)))))
+          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.splat (call $bscale (local.get $p)))
+            (f32x4.add (f32x4.add (local.get $t0) (local.get $t1)) (f32x4.add (local.get $t2) (local.get $t3))))))
+          (local.set $p (i32.add (local.get $p) (i32.const 18)))
+          (local.set $x (i32.add (local.get $x) (i32.const 128)))
+          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+          (br $next))))
+      (else
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
+          (local.set $g (v128.load8x8_s offset=2 (local.get $p)))
+          (local.set $t0 (f32x4.add
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $g))) (v128.load offset=0 (local.get $x)))
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $g))) (v128.load offset=16 (local.get $x)))))
+          (local.set $g (v128.load8x8_s offset=10 (local.get $p)))
+          (local.set $t1 (f32x4.add
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $g))) (v128.load offset=32 (local.get $x)))
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $g))) (v128.load offset=48 (local.get $x)))))
+          (local.set $g (v128.load8x8_s offset=18 (local.get $p)))
+          (local.set $t2 (f32x4.add
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $g))) (v128.load offset=64 (local.get $x)))
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $g))) (v128.load offset=80 (local.get $x)))))
+          (local.set $g (v128.load8x8_s offset=26 (local.get $p)))
+          (local.set $t3 (f32x4.add
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $g))) (v128.load offset=96 (local.get $x)))
+            (f32x4.mul (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $g))) (v128.load offset=112 (local.get $x)))))
+          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (f32x4.splat (call $bscale (local.get $p)))
+            (f32x4.add (f32x4.add (local.get $t0) (local.get $t1)) (f32x4.add (local.get $t2) (local.get $t3))))))
+          (local.set $p (i32.add (local.get $p) (i32.const 34)))
+          (local.set $x (i32.add (local.get $x) (i32.const 128)))
+          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+          (br $next)))))
+    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 2 (local.get $acc)))
+             (f32.add (f32x4.extract_lane 1 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+
+  ;; The 32 weights of the block at p as eight f32x4 (unscaled integers), for the 4-vector dot.
+  (func $fwiden (param $q4 i32) (param $p i32) (result v128 v128 v128 v128 v128 v128 v128 v128)
+    (local $a v128) (local $b v128) (local $c v128) (local $e v128) (local $v v128)
+    (if (local.get $q4)
+      (then
+        (local.set $v (v128.load offset=2 (local.get $p)))
+        (local.set $a (i8x16.sub (v128.and (local.get $v) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+          (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
+        (local.set $c (i8x16.sub (i8x16.shr_u (local.get $v) (i32.const 4)) (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8)))
+        (local.set $b (i16x8.extend_high_i8x16_s (local.get $a)))
+        (local.set $a (i16x8.extend_low_i8x16_s (local.get $a)))
+        (local.set $e (i16x8.extend_high_i8x16_s (local.get $c)))
+        (local.set $c (i16x8.extend_low_i8x16_s (local.get $c))))
+      (else
+        (local.set $a (v128.load8x8_s offset=2 (local.get $p)))
+        (local.set $b (v128.load8x8_s offset=10 (local.get $p)))
+        (local.set $c (v128.load8x8_s offset=18 (local.get $p)))
+        (local.set $e (v128.load8x8_s offset=26 (local.get $p)))))
+    (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $a)))
+    (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $a)))
+    (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $b)))
+    (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $b)))
+    (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $c)))
+    (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $c)))
+    (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $e)))
+    (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $e))))
+
+  ;; f32 mode: one row against 4 vectors x0..x3 (f32), each lane in $fdot's order.
+  (func $fdot4 (param $q4 i32) (param $p i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32) (param $nb i32)
+    (result v128)
+    (local $b i32) (local $d f32) (local $bb i32)
+    (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $w4 v128) (local $w5 v128) (local $w6 v128) (local $w7 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $bb (select (i32.const 18) (i32.const 34) (local.get $q4)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
+      (local.set $d (call $bscale (local.get $p)))
+      (call $fwiden (local.get $q4) (local.get $p))
+      (local.set $w7) (local.set $w6) (local.set $w5) (local.set $w4)
+      (local.set $w3) (local.set $w2) (local.set $w1) (local.set $w0)
+      (local.set $a0 (f32x4.add (local.get $a0) (call $fterm (local.get $d) (local.get $x0) (local.get $w0) (local.get $w1)
+        (local.get $w2) (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7))))
+      (local.set $a1 (f32x4.add (local.get $a1) (call $fterm (local.get $d) (local.get $x1) (local.get $w0) (local.get $w1)
+        (local.get $w2) (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7))))
+      (local.set $a2 (f32x4.add (local.get $a2) (call $fterm (local.get $d) (local.get $x2) (local.get $w0) (local.get $w1)
+        (local.get $w2) (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7))))
+      (local.set $a3 (f32x4.add (local.get $a3) (call $fterm (local.get $d) (local.get $x3) (local.get $w0) (local.get $w1)
+        (local.get $w2) (local.get $w3) (local.get $w4) (local.get $w5) (local.get $w6) (local.get $w7))))
+      (local.set $p (i32.add (local.get $p) (local.get $bb)))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 128)))
+      (local.set $x1 (i32.add (local.get $x1) (i32.const 128)))
+      (local.set $x2 (i32.add (local.get $x2) (i32.const 128)))
+      (local.set $x3 (i32.add (local.get $x3) (i32.const 128)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $next)))
+    (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+
+  ;; One row dot in either mode (kind bit 1: int16).
+  (func $bdot (param $kind i32) (param $p i32) (param $x i32) (param $nb i32) (result f32)
+    (if (result f32) (i32.and (local.get $kind) (i32.const 2))
+      (then (call $idot (i32.and (local.get $kind) (i32.const 1)) (local.get $p) (local.get $x) (local.get $nb)))
+      (else (call $fdot (i32.and (local.get $kind) (i32.const 1)) (local.get $p) (local.get $x) (local.get $nb)))))
+
+  ;; y[i] = W[row(i)] . x for i in [i0, i1); row(i) = ids[i] when ids != 0, else i.
+  (func $brows (param $kind i32) (param $w i32) (param $x i32) (param $y i32) (param $nb i32) (param $ids i32)
+    (param $i0 i32) (param $i1 i32)
+    (local $stride i32) (local $i i32) (local $r i32)
+    (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (i32.and (local.get $kind) (i32.const 1)))))
+    (local.set $i (local.get $i0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+      (local.set $r (local.get $i))
+      (if (local.get $ids) (then (local.set $r (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
+      (f32.store (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2)))
+        (call $bdot (local.get $kind) (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))) (local.get $x) (local.get $nb)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  (func (export "matvec_blocks") (param $w i32) (param $x i32) (param $y i32) (param $nb i32) (param $kind i32) (param $r0 i32) (param $r1 i32)
+    (call $brows (local.get $kind) (local.get $w) (local.get $x) (local.get $y) (local.get $nb) (i32.const 0) (local.get $r0) (local.get $r1)))
+  (func (export "matvec_rows_blocks") (param $w i32) (param $x i32) (param $y i32) (param $nb i32) (param $ids i32) (param $kind i32) (param $i0 i32) (param $i1 i32)
+    (call $brows (local.get $kind) (local.get $w) (local.get $x) (local.get $y) (local.get $nb) (local.get $ids) (local.get $i0) (local.get $i1)))
+
+  ;; ys[v*rows + i] = W[row(i)] . xs[v] for i in [i0, i1), v < nv (xs: nv vectors back to back,
+  ;; f32 or prepared; ys: nv rows of `rows` f32): each row read once for 4 vectors at a time, then singly.
+  (func $bbatch (param $kind i32) (param $w i32) (param $xs i32) (param $ys i32) (param $nb i32) (param $rows i32)
+    (param $nv i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
+    (local $q4 i32) (local $stride i32) (local $xstride i32) (local $ystride i32) (local $i i32) (local $r i32) (local $v i32)
+    (local $p i32) (local $x i32) (local $out i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
+    (local.set $q4 (i32.and (local.get $kind) (i32.const 1)))
+    (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (local.get $q4))))
+    (local.set $xstride (i32.mul (local.get $nb) (select (i32.const 80) (i32.const 128) (i32.and (local.get $kind) (i32.const 2)))))
+    (local.set $ystride (i32.shl (local.get $rows) (i32.const 2)))
+    (local.set $i (local.get $i0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+      (local.set $r (local.get $i))
+      (if (local.get $ids) (then (local.set $r (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $p (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))))
+      (local.set $v (i32.const 0))
+      (block $vdone (loop $vnext
+        (br_if $vdone (i32.ge_u (local.get $v) (local.get $nv)))
+        (local.set $x (i32.add (local.get $xs) (i32.mul (local.get $v) (local.get $xstride))))
+        (local.set $out (i32.add (i32.add (local.get $ys) (i32.mul (local.get $v) (local.get $ystride)))
+          (i32.shl (local.get $i) (i32.const 2))))
+        (if (i32.le_u (i32.add (local.get $v) (i32.const 4)) (local.get $nv))
+          (then
+            (local.set $x1 (i32.add (local.get $x) (local.get $xstride)))
+            (local.set $x2 (i32.add (local.get $x1) (local.get $xstride)))
+            (local.set $x3 (i32.add (local.get $x2) (local.get $xstride)))
+            (call $store4
+              (if (result v128) (i32.and (local.get $kind) (i32.const 2))
+                (then (call $idot4 (local.get $q4) (local.get $p) (local.get $x) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))
+                (else (call $fdot4 (local.get $q4) (local.get $p) (local.get $x) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb))))
+              (local.get $out) (local.get $ystride))
+            (local.set $v (i32.add (local.get $v) (i32.const 4)))
+            (br $vnext)))
+        (f32.store (local.get $out) (call $bdot (local.get $kind) (local.get $p) (local.get $x) (local.get $nb)))
+        (local.set $v (i32.add (local.get $v) (i32.const 1)))
+        (br $vnext)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  (func (export "matvec_batch_blocks") (param $w i32) (param $xs i32) (param $ys i32) (param $nb i32) (param $rows i32) (param $nv i32) (param $kind i32) (param $r0 i32) (param $r1 i32)
+    (call $bbatch (local.get $kind) (local.get $w) (local.get $xs) (local.get $ys) (local.get $nb) (local.get $rows) (local.get $nv) (i32.const 0) (local.get $r0) (local.get $r1)))
+  (func (export "matvec_rows_batch_blocks") (param $w i32) (param $xs i32) (param $ys i32) (param $nb i32) (param $n i32) (param $nv i32) (param $ids i32) (param $kind i32) (param $i0 i32) (param $i1 i32)
+    (call $bbatch (local.get $kind) (local.get $w) (local.get $xs) (local.get $ys) (local.get $nb) (local.get $n) (local.get $nv) (local.get $ids) (local.get $i0) (local.get $i1)))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Weighted sums of block rows (W_out as neuron rows): the weights are widened to f32 here (the
+  ;; coefficients are the activations, one per row, so there is no dot product to do in integers).
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; The 32 weights of the block at p, times s, added into y[0, 32) (f32).
+  (func $bacc (param $q4 i32) (param $p i32) (param $s f32) (param $y i32)
+    (local $sv v128) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local.set $sv (f32x4.splat (f32.mul (local.get $s) (call $bscale (local.get $p)))))
+    (if (local.get $q4)
+      (then
+        (local.set $v2 (v128.load8x8_u offset=2 (local.get $p)))
+        (local.set $v3 (v128.load8x8_u offset=10 (local.get $p)))
+        (local.set $v0 (i16x8.sub (v128.and (local.get $v2) (v128.const i16x8 15 15 15 15 15 15 15 15)) (v128.const i16x8 8 8 8 8 8 8 8 8)))
+        (local.set $v1 (i16x8.sub (v128.and (local.get $v3) (v128.const i16x8 15 15 15 15 15 15 15 15)) (v128.const i16x8 8 8 8 8 8 8 8 8)))
+        (local.set $v2 (i16x8.sub (i16x8.shr_u (local.get $v2) (i32.const 4)) (v128.const i16x8 8 8 8 8 8 8 8 8)))
+        (local.set $v3 (i16x8.sub (i16x8.shr_u (local.get $v3) (i32.const 4)) (v128.const i16x8 8 8 8 8 8 8 8 8))))
+      (else
+        (local.set $v0 (v128.load8x8_s offset=2 (local.get $p)))
+        (local.set $v1 (v128.load8x8_s offset=10 (local.get $p)))
+        (local.set $v2 (v128.load8x8_s offset=18 (local.get $p)))
+        (local.set $v3 (v128.load8x8_s offset=26 (local.get $p)))))
+    (v128.store offset=0 (local.get $y) (f32x4.add (v128.load offset=0 (local.get $y))
+      (f32x4.mul (local.get $sv) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $v0))))))
+    (v128.store offset=16 (local.get $y) (f32x4.add (v128.load offset=16 (local.get $y))
+      (f32x4.mul (local.get $sv) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $v0))))))
+    (v128.store offset=32 (local.get $y) (f32x4.add (v128.load offset=32 (local.get $y))
+      (f32x4.mul (local.get $sv) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $v1))))))
+    (v128.store offset=48 (local.get $y) (f32x4.add (v128.load offset=48 (local.get $y))
+      (f32x4.mul (local.get $sv) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $v1))))))
+    (v128.store offset=64 (local.get $y) (f32x4.add (v128.load offset=64 (local.get $y))
+      (f32x4.mul (local.get $sv) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $v2))))))
+    (v128.store offset=80 (local.get $y) (f32x4.add (v128.load offset=80 (local.get $y))
+      (f32x4.mul (local.get $sv) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $v2))))))
+    (v128.store offset=96 (local.get $y) (f32x4.add (v128.load offset=96 (local.get $y))
+      (f32x4.mul (local.get $sv) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_s (local.get $v3))))))
+    (v128.store offset=112 (local.get $y) (f32x4.add (v128.load offset=112 (local.get $y))
+      (f32x4.mul (local.get $sv) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_s (local.get $v3)))))))
+
+  ;; y[32 k0, 32 k1) = sum_i coef[i] * W[row(i)] over those column blocks, rows i in [i0, n)
+  ;; (row(i) = ids[i] when ids != 0, else i), y zeroed first. Rows in order; within a block the
+  ;; products of one row are added at once, so the order is the same for any split of the blocks.
+  (func $baccum (param $q4 i32) (param $w i32) (param $coef i32) (param $y i32) (param $nb i32) (param $ids i32)
+    (param $n i32) (param $k0 i32) (param $k1 i32) (param $i0 i32)
+    (local $stride i32) (local $bb i32) (local $i i32) (local $r i32) (local $k i32) (local $p i32) (local $yp i32) (local $s f32)
+    (local.set $bb (select (i32.const 18) (i32.const 34) (local.get $q4)))
+    (local.set $stride (i32.mul (local.get $nb) (local.get $bb)))
+    (memory.fill (i32.add (local.get $y) (i32.shl (local.get $k0) (i32.const 7))) (i32.const 0)
+      (i32.shl (i32.sub (local.get $k1) (local.get $k0)) (i32.const 7)))
+    (local.set $i (local.get $i0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $r (local.get $i))
+      (if (local.get $ids) (then (local.set $r (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $s (f32.load (i32.add (local.get $coef) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $p (i32.add (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))) (i32.mul (local.get $k0) (local.get $bb))))
+      (local.set $yp (i32.add (local.get $y) (i32.shl (local.get $k0) (i32.const 7))))
+      (local.set $k (local.get $k0))
+      (block $kdone (loop $knext
+        (br_if $kdone (i32.ge_u (local.get $k) (local.get $k1)))
+        (call $bacc (local.get $q4) (local.get $p) (local.get $s) (local.get $yp))
+        (local.set $p (i32.add (local.get $p) (local.get $bb)))
+        (local.set $yp (i32.add (local.get $yp) (i32.const 128)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $knext)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  ;; Column split: blocks [k0, k1) of y for every listed row (kind bit 0: q4_0).
+  (func (export "accum_rows_blocks") (param $w i32) (param $coef i32) (param $y i32) (param $nb i32) (param $ids i32) (param $n i32) (param $kind i32) (param $k0 i32) (param $k1 i32)
+    (call $baccum (i32.and (local.get $kind) (i32.const 1)) (local.get $w) (local.get $coef) (local.get $y) (local.get $nb) (local.get $ids) (local.get $n) (local.get $k0) (local.get $k1) (i32.const 0)))
+  ;; Row split: rows [i0, i1) into partial sum number i0 / chunk at parts + that * nb * 128 (all
+  ;; columns); the host adds the partial sums.
+  (func (export "accum_rows_part_blocks") (param $w i32) (param $coef i32) (param $parts i32) (param $nb i32) (param $ids i32) (param $chunk i32) (param $kind i32) (param $i0 i32) (param $i1 i32)
+    (call $baccum (i32.and (local.get $kind) (i32.const 1)) (local.get $w) (local.get $coef)
+      (i32.add (local.get $parts) (i32.shl (i32.mul (i32.div_u (local.get $i0) (local.get $chunk)) (local.get $nb)) (i32.const 7)))
+      (local.get $nb) (local.get $ids) (local.get $i1) (i32.const 0) (local.get $nb) (local.get $i0)))
+
+  ;; ys[v*cols + c] = sum_i coefs[v*n + i] * W[row(i), c] for v < nv, c in blocks [k0, k1): each
+  ;; listed block read once for all nv outputs (per output the same order as $baccum).
+  (func $baccum_batch (param $q4 i32) (param $w i32) (param $coefs i32) (param $ys i32) (param $nb i32) (param $ids i32)
+    (param $n i32) (param $nv i32) (param $k0 i32) (param $k1 i32)
+    (local $stride i32) (local $bb i32) (local $ystride i32) (local $i i32) (local $r i32) (local $k i32) (local $v i32) (local $p i32)
+    (local.set $bb (select (i32.const 18) (i32.const 34) (local.get $q4)))
+    (local.set $stride (i32.mul (local.get $nb) (local.get $bb)))
+    (local.set $ystride (i32.shl (local.get $nb) (i32.const 7)))
+    (local.set $v (i32.const 0))
+    (block $vdone (loop $vnext
+      (br_if $vdone (i32.ge_u (local.get $v) (local.get $nv)))
+      (memory.fill (i32.add (i32.add (local.get $ys) (i32.mul (local.get $v) (local.get $ystride))) (i32.shl (local.get $k0) (i32.const 7)))
+        (i32.const 0) (i32.shl (i32.sub (local.get $k1) (local.get $k0)) (i32.const 7)))
+      (local.set $v (i32.add (local.get $v) (i32.const 1)))
+      (br $vnext)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $r (local.get $i))
+      (if (local.get $ids) (then (local.set $r (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $k (local.get $k0))
+      (block $kdone (loop $knext
+        (br_if $kdone (i32.ge_u (local.get $k) (local.get $k1)))
+        (local.set $p (i32.add (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))) (i32.mul (local.get $k) (local.get $bb))))
+        (local.set $v (i32.const 0))
+        (block $vdone (loop $vnext
+          (br_if $vdone (i32.ge_u (local.get $v) (local.get $nv)))
+          (call $bacc (local.get $q4) (local.get $p)
+            (f32.load (i32.add (local.get $coefs) (i32.shl (i32.add (i32.mul (local.get $v) (local.get $n)) (local.get $i)) (i32.const 2))))
+            (i32.add (i32.add (local.get $ys) (i32.mul (local.get $v) (local.get $ystride))) (i32.shl (local.get $k) (i32.const 7))))
+          (local.set $v (i32.add (local.get $v) (i32.const 1)))
+          (br $vnext)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $knext)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  (func (export "accum_rows_batch_blocks") (param $w i32) (param $coefs i32) (param $ys i32) (param $nb i32) (param $ids i32) (param $n i32) (param $nv i32) (param $kind i32) (param $k0 i32) (param $k1 i32)
+    (call $baccum_batch (i32.and (local.get $kind) (i32.const 1)) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $nb) (local.get $ids) (local.get $n) (local.get $nv) (local.get $k0) (local.get $k1)))
+
+  ;; dst[32 k, 32 k + 32) = block k of src as f32, k in [k0, k1) (embedding rows).
+  (func $bwiden (param $q4 i32) (param $src i32) (param $dst i32) (param $k0 i32) (param $k1 i32)
+    (local $bb i32) (local $k i32) (local $y i32)
+    (local.set $bb (select (i32.const 18) (i32.const 34) (local.get $q4)))
+    (local.set $k (local.get $k0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $k) (local.get $k1)))
+      (local.set $y (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 7))))
+      (memory.fill (local.get $y) (i32.const 0) (i32.const 128))
+      (call $bacc (local.get $q4) (i32.add (local.get $src) (i32.mul (local.get $k) (local.get $bb))) (f32.const 1) (local.get $y))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $next))))
+  (func (export "widen_blocks") (param $src i32) (param $dst i32) (param $kind i32) (param $k0 i32) (param $k1 i32)
+    (call $bwiden (i32.and (local.get $kind) (i32.const 1)) (local.get $src) (local.get $dst) (local.get $k0) (local.get $k1)))
 )

@@ -67,10 +67,12 @@ function runJob() {
   const a = L.ARGS;
   switch (ctl[L.ARGC]) {
     case 2: f(ctl[a], ctl[a + 1], s, e); break;
+    case 3: f(ctl[a], ctl[a + 1], ctl[a + 2], s, e); break;
     case 4: f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], s, e); break;
     case 5: f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], s, e); break;
     case 6: f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], s, e); break;
     case 7: f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], s, e); break;
+    case 8: f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], s, e); break;
     default: throw new Error('bad argument count ' + ctl[L.ARGC]);
   }
 }

@@ -3,7 +3,6 @@
  * slow on purpose and exists as the oracle the fast backends are tested against.
  */
 import type {Activation} from '../../model/config.js';
-import {halfToFloat32} from '../../model/formats/safetensors/index.js';
 import {
   AttentionShape,
   Backend,
@@ -17,9 +16,10 @@ import {
   TopK,
   Vec,
   dequantizeHost,
+  hostMatrixBytes,
+  hostMatrixF32,
   LOOPED_BATCH,
   quantMatrixBytes,
-  weightBytes,
 } from '../backend.js';
 import type {MatDtype} from '../backend.js';
 import {applyActivation} from '../../numeric/activations.js';
@@ -57,12 +57,10 @@ export class ReferenceBackend implements Backend {
     return op !== 'sharedBatch'; // batched kernels loop
   }
 
+  /** ggml blocks are dequantised exactly (every block value is a float32): the oracle for the block kernels. */
   uploadMatrix(host: HostMatrix): Mat {
-    const data =
-      host.dtype === 'f32'
-        ? Float32Array.from(host.data as Float32Array)
-        : halfToFloat32(host.dtype === 'f16' ? 'F16' : 'BF16', host.data as Uint16Array);
-    return new RefMat(host.rows, host.cols, host.dtype, data, host.rows * host.cols * weightBytes(host.dtype));
+    const data = host.dtype === 'f32' ? Float32Array.from(host.data as Float32Array) : hostMatrixF32(host);
+    return new RefMat(host.rows, host.cols, host.dtype, data, hostMatrixBytes(host));
   }
 
   uploadQuantMatrix(q: HostQuantMatrix): Mat {

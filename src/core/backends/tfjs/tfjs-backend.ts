@@ -23,22 +23,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {Activation} from '../../model/config.js';
 import {BackendError} from '../../errors.js';
-import {halfToFloat32} from '../../model/formats/safetensors/index.js';
 import type {
   AttentionShape,
   Backend,
+  BlockFormat,
   HostMatrix,
   HostQuantMatrix,
   KvCache,
   KvShape,
   Mat,
+  MatDtype,
   OpName,
   RopeTable,
   TopK,
   Vec,
   WeightDtype,
 } from '../backend.js';
-import {dequantizeHost, LOOPED_BATCH} from '../backend.js';
+import {dequantizeHost, hostMatrixF32, LOOPED_BATCH} from '../backend.js';
 import {HostKvCache} from '../host/host-kv-cache.js';
 import {acquireEngine, type Engine, type EngineOptions} from './engine.js';
 import {
@@ -84,7 +85,7 @@ class TfMat implements Mat {
     readonly rows: number,
     readonly cols: number,
     /** dtype in the checkpoint, before the f32 upload. */
-    readonly sourceDtype: WeightDtype,
+    readonly sourceDtype: WeightDtype | BlockFormat,
   ) {
     this.bytes = rows * cols * 4;
   }
@@ -119,7 +120,7 @@ export class TfjsBackend implements Backend {
     return `tfjs (${engine}; weights held as f32)`;
   }
 
-  supports(op: OpName, _dtype?: WeightDtype): boolean {
+  supports(op: OpName, _dtype?: MatDtype): boolean {
     return op !== 'sharedBatch'; // batched kernels loop
   }
 
@@ -127,10 +128,9 @@ export class TfjsBackend implements Backend {
 
   uploadMatrix(host: HostMatrix): Mat {
     const {rows, cols} = host;
-    const data =
-      host.dtype === 'f32'
-        ? (host.data as Float32Array)
-        : halfToFloat32(host.dtype === 'f16' ? 'F16' : 'BF16', host.data as Uint16Array);
+    // ggml blocks are dequantised here (exactly): tfjs has no block kernels, so a q8_0 / q4_0
+    // model reads f32 weights on this backend (correct, but none of the bandwidth saving)
+    const data = hostMatrixF32(host);
     if (data.length !== rows * cols) {
       throw new BackendError(`uploadMatrix: ${data.length} values for a [${rows}, ${cols}] matrix`);
     }

@@ -5,7 +5,8 @@
  * Then the row chunks: a matrix whose padded size exceeds the largest storage binding is split by
  * rows, one GPU buffer per chunk.
  */
-import type {HostMatrix, HostQuantMatrix} from '../backend.js';
+import type {BlockHostMatrix, DenseHostMatrix, HostQuantMatrix} from '../backend.js';
+import {BLOCK_BYTES, BLOCK_SIZE, halfValue} from '../../numeric/ggml-quant.js';
 import type {GpuWeightKind} from './wgsl/weights.js';
 
 /** A matrix laid out for the GPU, before upload. */
@@ -39,12 +40,39 @@ function padRows(src: Uint8Array, rows: number, rowBytes: number, rowWords: numb
 
 const bytesOf = (a: Float32Array | Uint16Array | Uint8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-export function packMatrix(m: HostMatrix): PackedMatrix {
+export function packMatrix(m: DenseHostMatrix): PackedMatrix {
   const elemBytes = m.dtype === 'f32' ? 4 : 2;
   const rowBytes = m.cols * elemBytes;
   const rowWords = roundUp(rowBytes, 16) / 4;
   const words = padRows(bytesOf(m.data), m.rows, rowBytes, rowWords);
   return {kind: m.dtype, rows: m.rows, cols: m.cols, rowWords, words, scales: null, groups: 0, groupSize: 0};
+}
+
+/**
+ * ggml blocks as the shaders' q8 / q4 kinds with one f32 scale per 32 columns, losslessly: a Q8_0
+ * block's bytes are already signed bytes in column order; a Q4_0 nibble n stands for n - 8, whose
+ * two's-complement nibble is n ^ 8, and moves from (j, j + 16 in byte j) to (2j, 2j + 1 in byte j).
+ * The half scale widens exactly. (The GPU so reads 36 / 20 bytes per block where the file has 34 / 18.)
+ */
+export function packBlockMatrix(m: BlockHostMatrix): PackedMatrix {
+  const q8 = m.dtype === 'q8_0';
+  const nBlocks = (m.rows * m.cols) / BLOCK_SIZE;
+  const bb = BLOCK_BYTES[m.dtype];
+  const scales = new Float32Array(nBlocks);
+  const data = new Uint8Array(q8 ? m.rows * m.cols : (m.rows * m.cols) / 2);
+  for (let b = 0; b < nBlocks; b++) {
+    const o = b * bb;
+    scales[b] = halfValue(m.data[o]! | (m.data[o + 1]! << 8));
+    if (q8) {
+      data.set(m.data.subarray(o + 2, o + 34), b * 32);
+    } else {
+      for (let c = 0; c < 32; c++) {
+        const n = c < 16 ? m.data[o + 2 + c]! & 15 : m.data[o + 2 + c - 16]! >> 4;
+        data[b * 16 + (c >> 1)] |= (n ^ 8) << ((c & 1) * 4);
+      }
+    }
+  }
+  return packQuantMatrix({bits: q8 ? 8 : 4, rows: m.rows, cols: m.cols, groupSize: BLOCK_SIZE, data, scales});
 }
 
 /**

@@ -19,10 +19,10 @@
 import type {Activation} from '../../model/config.js';
 import {BackendError} from '../../errors.js';
 import type {AttentionShape, Backend, HostMatrix, HostQuantMatrix, KvCache, KvShape, Mat, OpName, RopeTable, TopK, Vec} from '../backend.js';
-import {dequantizeHost, LOOPED_BATCH, quantMatrixBytes, weightBytes} from '../backend.js';
+import {dequantizeHost, hostMatrixBytes, isBlockMatrix, LOOPED_BATCH, quantMatrixBytes} from '../backend.js';
 import {ropeAngles, topKHost} from '../host/host-kernels.js';
 import {adapterChoice, openGpu, type AdapterChoice, type GpuContext} from './device.js';
-import {packMatrix, packQuantMatrix, quantFitsWords} from './layout.js';
+import {packBlockMatrix, packMatrix, packQuantMatrix, quantFitsWords} from './layout.js';
 import {aliasPattern, Pipelines, type FixedKernel} from './pipelines.js';
 import {MAP_READ, Recorder, Staged, USAGE, type Binding} from './recorder.js';
 import {createVecBuffer, GpuKvCache, GpuMat, GpuVec, uploadPacked} from './resources.js';
@@ -143,11 +143,12 @@ export class WebGpuBackend implements Backend {
 
   uploadMatrix(host: HostMatrix): Mat {
     this.check();
-    if (host.data.length !== host.rows * host.cols) {
-      throw new BackendError(`uploadMatrix: ${host.data.length} values for a [${host.rows}, ${host.cols}] matrix`);
+    const expected = isBlockMatrix(host) ? hostMatrixBytes(host) : host.rows * host.cols;
+    if (host.data.length !== expected) {
+      throw new BackendError(`uploadMatrix: ${host.data.length} values for a [${host.rows}, ${host.cols}] ${host.dtype} matrix`);
     }
-    const bytes = host.rows * host.cols * weightBytes(host.dtype);
-    return this.track(uploadPacked(this.device, packMatrix(host), host.dtype, bytes, this.maxChunk));
+    const packed = isBlockMatrix(host) ? packBlockMatrix(host) : packMatrix(host);
+    return this.track(uploadPacked(this.device, packed, host.dtype, hostMatrixBytes(host), this.maxChunk));
   }
 
   uploadQuantMatrix(q: HostQuantMatrix): Mat {

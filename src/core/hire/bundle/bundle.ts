@@ -36,7 +36,8 @@ export type {HireManifest, KPrimeTable, ManifestModel, PredictorRecord} from './
 export {BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST_FILE, PREDICTORS_FILE};
 
 /** Files copied from the source checkpoint when present, with their size caps (weights are handled separately). */
-const SOURCE_FILES: ReadonlyArray<[string, InputKind]> = [
+/** The small files of a checkpoint directory copied beside its weights (config and tokenizer). */
+export const SOURCE_FILES: ReadonlyArray<[string, InputKind]> = [
   ['config.json', CONFIG_JSON],
   ['generation_config.json', CONFIG_JSON],
   ['tokenizer.json', TOKENIZER_JSON],
@@ -67,8 +68,15 @@ export interface WriteBundleInput {
   extraTensors?: Map<string, TensorData>;
   /** Re-laid-out weights written as model.safetensors instead of linking the source's. */
   weights?: Map<string, TensorData>;
+  /** Metadata of that model.safetensors beyond {format: "pt"} (hire_blocks: which tensors are ggml blocks). */
+  weightsMetadata?: Record<string, string>;
   /** Keys merged into the copied config.json (e.g. hire_ffn_layout). */
   configPatch?: Record<string, unknown>;
+  /**
+   * The config and tokenizer files as JSON objects by file name, written instead of copying them
+   * from sourceDir (a GGUF source: the files its metadata stands for). Requires `weights`.
+   */
+  sourceFiles?: Readonly<Record<string, Record<string, unknown> | null>>;
   /** Copy the source's weight files instead of hard-linking them (default false: link when the file system allows). */
   copyWeights?: boolean;
   /** Called when the files are written and at each point of the swap (tests simulate a crash there). */
@@ -99,9 +107,13 @@ export async function writeBundle(input: WriteBundleInput): Promise<HireManifest
 async function writeFiles(input: WriteBundleInput): Promise<HireManifest> {
   const {sourceDir, staged, manifest, predictors, weights, configPatch, extraTensors} = input;
   const tmp = staged.dir;
-  for (const [f, kind] of SOURCE_FILES) {
-    const src = path.join(sourceDir, f);
-    if (fs.existsSync(src)) fs.writeFileSync(path.join(tmp, f), readBoundedFile(src, kind, ioError));
+  if (input.sourceFiles) {
+    for (const [f, json] of Object.entries(input.sourceFiles)) if (json) fs.writeFileSync(path.join(tmp, f), `${JSON.stringify(json, null, 2)}\n`);
+  } else {
+    for (const [f, kind] of SOURCE_FILES) {
+      const src = path.join(sourceDir, f);
+      if (fs.existsSync(src)) fs.writeFileSync(path.join(tmp, f), readBoundedFile(src, kind, ioError));
+    }
   }
   if (configPatch) {
     const file = path.join(tmp, 'config.json');
@@ -110,7 +122,7 @@ async function writeFiles(input: WriteBundleInput): Promise<HireManifest> {
   }
   await yieldToEvents();
   if (weights) {
-    writeSafetensors(path.join(tmp, 'model.safetensors'), weights, {format: 'pt'});
+    writeSafetensors(path.join(tmp, 'model.safetensors'), weights, {format: 'pt', ...input.weightsMetadata});
   } else {
     for (const f of weightFiles(sourceDir)) {
       linkOrCopy(path.join(sourceDir, f), path.join(tmp, f), input.copyWeights ?? false);

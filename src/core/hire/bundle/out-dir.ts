@@ -117,6 +117,11 @@ export interface ReplaceRule {
   sourceDir: string;
   /** The current directory: never replaced, nor any directory holding it (default process.cwd()). */
   cwd?: string;
+  /**
+   * What `force` may replace (default: a hire bundle, hasBundleManifest): `test` says whether a
+   * directory is one, `what` names it in the refusal, e.g. "model directories written by hire quantize".
+   */
+  replaceable?: {test: (dir: string) => boolean; what: string};
 }
 
 /**
@@ -140,6 +145,10 @@ export function checkReplaceable(out: OutPath, rule: ReplaceRule): boolean {
   const cwd = realOrResolved(rule.cwd ?? process.cwd());
   if (target === cwd) throw new IoError(abs, 'is the current directory; force never replaces it, choose another out');
   if (isAncestor(target, cwd)) throw new IoError(abs, `holds the current directory ${cwd}; force never replaces it, choose another out`);
+  if (rule.replaceable) {
+    if (!rule.replaceable.test(target)) throw new IoError(abs, `is not one of the ${rule.replaceable.what}; force replaces only those`);
+    return true;
+  }
   if (!hasBundleManifest(target)) {
     throw new IoError(abs, `is not a hire bundle (no ${MANIFEST_FILE} with "format": "${BUNDLE_FORMAT}"); force replaces only bundles written by hire calibrate`);
   }

@@ -7,8 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import {UsageError} from '../../errors.js';
 import {SYNTHETIC_SHAPES, writeSyntheticCheckpoint} from '../../model/synthetic.js';
+import {isBlockFormat} from '../../numeric/ggml-quant.js';
+import {quantizeModel} from '../quantize.js';
 
-export type BenchDtype = 'f32' | 'bf16' | 'f16';
+export type BenchDtype = 'f32' | 'bf16' | 'f16' | 'q8_0' | 'q4_0';
+export const BENCH_DTYPES: readonly BenchDtype[] = ['f32', 'bf16', 'f16', 'q8_0', 'q4_0'];
 export const BENCH_SEED = 1234;
 
 /** Where synthetic checkpoints are cached: $HIRE_CACHE_DIR, else ~/.cache/hire. */
@@ -21,6 +24,18 @@ export function shapeNames(): string[] {
 }
 
 /**
+ * The directory of the named shape in a ggml block format: the f32 shape (cached) quantised by
+ * hire quantize, which writes beside the target and renames into place.
+ */
+export async function ensureSyntheticBlockModel(shape: string, dtype: 'q8_0' | 'q4_0', root = cacheDir()): Promise<{dir: string; created: boolean}> {
+  const dir = path.join(root, 'bench', `${shape}-${dtype}-seed${BENCH_SEED}`);
+  if (fs.existsSync(path.join(dir, 'config.json'))) return {dir, created: false};
+  const f32 = ensureSyntheticModel(shape, 'f32', root).dir;
+  await quantizeModel({model: f32, to: dtype, out: dir});
+  return {dir, created: true};
+}
+
+/**
  * Returns the directory of the named shape at this dtype, writing it first if it is not cached.
  * The checkpoint is written into a temporary directory and renamed into place, so an interrupted
  * write never leaves a half-written model in the cache.
@@ -28,6 +43,7 @@ export function shapeNames(): string[] {
 export function ensureSyntheticModel(shape: string, dtype: BenchDtype, root = cacheDir()): {dir: string; created: boolean} {
   const spec = SYNTHETIC_SHAPES[shape];
   if (!spec) throw new UsageError(`unknown shape "${shape}"; known shapes: ${shapeNames().join(', ')}`);
+  if (isBlockFormat(dtype)) throw new UsageError(`dtype ${dtype}: use ensureSyntheticBlockModel`, {option: 'dtype'});
   const dir = path.join(root, 'bench', `${shape}-${dtype}-seed${BENCH_SEED}`);
   if (fs.existsSync(path.join(dir, 'config.json'))) return {dir, created: false};
   fs.mkdirSync(path.dirname(dir), {recursive: true});

@@ -17,7 +17,7 @@ import {isBundle} from '../../hire/bundle/bundle.js';
 import {HireSoftmaxHead} from '../../hire/softmax/head.js';
 import type {SoftmaxKind} from '../../hire/predictor/predictor.js';
 import type {QuantBits} from '../../numeric/quant.js';
-import {ensureSyntheticModel, type BenchDtype} from './models.js';
+import {BENCH_DTYPES, ensureSyntheticBlockModel, ensureSyntheticModel, type BenchDtype} from './models.js';
 import {syntheticPredictor} from '../../hire/predictor/synthetic.js';
 import {defaultRank} from '../../hire/predictor/fit.js';
 import {SectionTimer} from './timer.js';
@@ -25,6 +25,8 @@ import {benchDevices, checkDeviceBenchOptions, type DeviceBenchOptions, type Dev
 import {syntheticFfnPlans, type SyntheticFfnSpec} from '../../hire/ffn/synthetic-plans.js';
 import {installFfnPlans, type SparseFfn} from '../../hire/ffn/setup.js';
 import {generateBatch} from '../../decode/batch-generate.js';
+import {blockFormatOf} from '../../model/weights.js';
+import {denseWeightOps, mainWeightDtype, measureComputeOps, type ComputeProbe} from './compute-probe.js';
 
 /** A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size. */
 export interface SyntheticHireSpec {
@@ -42,6 +44,8 @@ export interface BenchOptions {
   dtype?: BenchDtype;
   backend: string;
   threads?: number;
+  /** cpu: activations of the ggml block dot products, 'f32' (default) or 'int16' (BackendOptions). */
+  blockActivations?: 'f32' | 'int16';
   /** Tokens to decode (timed). */
   tokens: number;
   /** Prompt tokens to prefill before decoding (timed separately). */
@@ -89,6 +93,11 @@ export interface BenchRow {
   achievedBytesPerSecond: number;
   /** achieved / probe. */
   bandwidthUtilisation: number | null;
+  /**
+   * Weight operations per second (2 per weight multiplied: compute-probe.ts): exact for the dense
+   * row; for sparse rows the dense row's operations scaled by their share of its bytes.
+   */
+  weightOpsPerSecond: number;
   /** decode tokens/s over the dense row's. */
   speedup: number;
 }
@@ -105,6 +114,8 @@ export interface BenchReport {
   decodeTokens: number;
   /** Best streaming-read bandwidth measured in this run (null with probe off). */
   probeBytesPerSecond: number | null;
+  /** The backend's matvec on an in-cache matrix of the model's main format (null with probe off). */
+  computeProbe: ComputeProbe | null;
   rows: BenchRow[];
   /** Caveats on the figures (e.g. webgpu on llvmpipe: not GPU figures). */
   notes: string[];
@@ -140,7 +151,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   let dir = opts.model;
   if (!dir) {
     opts.onProgress?.(`preparing synthetic ${opts.shape} (${opts.dtype ?? 'f32'})`);
-    dir = ensureSyntheticModel(opts.shape ?? 'llama-110m', opts.dtype ?? 'f32').dir;
+    const shape = opts.shape ?? 'llama-110m';
+    const dtype = opts.dtype ?? 'f32';
+    if (!BENCH_DTYPES.includes(dtype)) throw new UsageError(`dtype must be one of ${BENCH_DTYPES.join(', ')}, got ${String(dtype)}`, {option: 'dtype'});
+    dir = dtype === 'q8_0' || dtype === 'q4_0' ? (await ensureSyntheticBlockModel(shape, dtype)).dir : ensureSyntheticModel(shape, dtype).dir;
   }
 
   // Probe first, before the weights take memory (the probe's buffer is freed afterwards).
@@ -155,6 +169,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const session = await Session.open(dir, {
     backend: opts.backend,
     threads,
+    blockActivations: opts.blockActivations,
     tokenizer: 'none',
     onWarning: opts.onWarning,
     ffnNeuronRows: bundleFfn || Boolean(opts.ffn) ? true : undefined,
@@ -166,6 +181,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     if (total > config.maxSeqLen) {
       throw new UsageError(`prompt + decode tokens (${total}) exceed the model's context (${config.maxSeqLen})`);
     }
+    const compute = probe === null ? null : await measureComputeOps(backend, mainWeightDtype(model.weights));
+    const denseOps = denseWeightOps(model.weights);
     const dense = new DenseHead(backend, model.weights.lmHead);
     const hireHead = makeHireHead(dir, session, opts);
     const ffn = session.sparseFfn ?? (opts.ffn ? await syntheticFfn(session, opts.ffn) : null);
@@ -210,6 +227,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         weightBytesPerToken: bytes,
         achievedBytesPerSecond: achieved,
         bandwidthUtilisation: probe ? achieved / probe : null,
+        weightOpsPerSecond: (denseOps * tps * bytes) / session.denseBytesPerToken,
         speedup: rows.length ? tps / rows[0]!.decodeTokensPerSecond : 1,
       });
     }
@@ -245,11 +263,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       backend: backend.name,
       backendInfo: backend.describe(),
       threads,
-      dtype: [...new Set(session.source.specs.map((s) => session.source.checkpoint.info(s.name).dtype))].join('+'),
+      dtype: [...new Set(session.source.specs.map((s) => blockFormatOf(session.source.checkpoint, s.name) ?? session.source.checkpoint.info(s.name).dtype))].join('+'),
       parameters: {dim: config.dim, nLayers: config.nLayers, hiddenDim: config.hiddenDim, vocabSize: config.vocabSize},
       promptTokens: opts.promptTokens,
       decodeTokens: opts.tokens,
       probeBytesPerSecond: probe,
+      computeProbe: compute,
       rows,
       notes: figureNotes(backend, probe),
       batch: batchRows,

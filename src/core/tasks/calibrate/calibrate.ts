@@ -16,7 +16,10 @@ import {StagedBundle} from '../../hire/bundle/staging.js';
 import {sha256File, weightFiles, writeBundle, type FileHash, type HireManifest, type KPrimeTable, type PredictorRecord} from '../../hire/bundle/bundle.js';
 import {weightFileHash} from '../../io/file-hash.js';
 import {checkFitRequest, fitPredictors, type FitOptionNames, type FitRequest} from '../../hire/predictor/fit.js';
-import {ffnManifest, ffnPredictorTensors, relayoutWeights} from './ffn-bundle.js';
+import {copyWeights, ffnManifest, ffnPredictorTensors, relaidFiles, relayoutWeights} from './ffn-bundle.js';
+import {hostMatrixF32, readHostMatrix} from '../../model/weights.js';
+import type {ModelSource} from '../../model/load.js';
+import crypto from 'node:crypto';
 import {calibrateFfn, FfnCollector, type FfnCalibration, type FfnFitRequest} from './ffn-calibrate.js';
 import {GROUP_SCORES} from '../../hire/ffn/groups.js';
 import {topKIndices} from '../../numeric/select.js';
@@ -176,7 +179,7 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
     // 2. Fit the predictors on the fit split.
     const lmHead = session.source.specs.find((s) => s.key === 'lmHead') ?? session.source.specs.find((s) => s.key === 'embed')!;
     await stages.start('fitting the softmax predictors');
-    const w = session.source.checkpoint.readFloat32(lmHead.name);
+    const w = hostMatrixF32(readHostMatrix(session.source.checkpoint, lmHead)); // ggml blocks dequantised
     const predictors = fitPredictors(w, vocab, dim, hs.subarray(0, fitTokens * dim), fitTokens, opts, seed, (stage) => stages.relabel(stage));
 
     // 3. Recall of each predictor on the held-out split, measured with the same head that decodes.
@@ -230,16 +233,13 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
 
     // 5. The bundle.
     await stages.start('writing the bundle');
+    const gguf = session.source.hfFiles;
     const manifest: HireManifest = {
       format: 'hire-bundle',
       version: 1,
       createdBy: 'hire',
       createdAt: new Date().toISOString(),
-      source: {
-        dir: opts.model,
-        config: sha256File(path.join(opts.model, 'config.json')),
-        weights: weightFiles(opts.model).map((f) => weightFileHash(path.join(opts.model, f))),
-      },
+      source: sourceIdentity(opts.model, session.source.hfFiles),
       model: {architecture: config.architecture, vocabSize: vocab, dim},
       calibration: {data: corpus.files, split: corpus.split, ...(corpus.bundled ? {corpus: corpus.bundled} : {}), tokens: ids.length, fitTokens, heldOutTokens: heldOut, seqLen, seed},
       softmax: {selected: selected.name, recallTargets: targets, predictors: records, dat: dat.result(selected.name)},
@@ -253,16 +253,30 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
       copyWeights: opts.copyWeights,
       ...(ffn
         ? {
-            weights: relayoutWeights(session.source, ffn.perms.map((p) => p.perm)),
+            ...relaidFiles(relayoutWeights(session.source, ffn.perms.map((p) => p.perm))),
             configPatch: {hire_ffn_layout: 'neuron-rows'},
             extraTensors: ffnPredictorTensors(ffn),
           }
-        : {}),
+        : gguf
+          ? relaidFiles(copyWeights(session.source))
+          : {}),
+      // a GGUF source has no files to link or copy: its tensors are written, and the files it stands for
+      ...(gguf ? {sourceFiles: gguf} : {}),
     });
     return {bundle: staged.out.abs, manifest: written, corpus: {split: corpus.split, bundled: corpus.bundled, files: corpus.files, textTokens: allIds.length}};
   } finally {
     session.dispose();
   }
+}
+
+/** What hire.json records of the source: its config and weight files (a GGUF file: the file itself and its config as built). */
+function sourceIdentity(model: string, hfFiles: ModelSource['hfFiles']): HireManifest['source'] {
+  if (hfFiles) {
+    const text = `${JSON.stringify(hfFiles['config.json'], null, 2)}\n`;
+    const config = {file: 'config.json', bytes: Buffer.byteLength(text), sha256: crypto.createHash('sha256').update(text).digest('hex')};
+    return {dir: model, config, weights: [weightFileHash(model)]};
+  }
+  return {dir: model, config: sha256File(path.join(model, 'config.json')), weights: weightFiles(model).map((f) => weightFileHash(path.join(model, f)))};
 }
 
 /** The FFN request's own option names, for checkFitRequest's messages. */

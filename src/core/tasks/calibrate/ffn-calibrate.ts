@@ -9,8 +9,8 @@ import type {Backend, Vec} from '../../backends/backend.js';
 import type {FfnProbe} from '../../decode/forward.js';
 import {ffnTopKByMagnitude, type ModelConfig} from '../../model/config.js';
 import type {ModelSource} from '../../model/load.js';
-import {readHostMatrix} from '../../model/weights.js';
-import {halfToFloat32} from '../../model/formats/safetensors/index.js';
+import {blockFormatOf, hostMatrixF32, readHostMatrix} from '../../model/weights.js';
+import {blockRowBytes} from '../../numeric/ggml-quant.js';
 import {
   accumulateGroupRanks,
   groupScores,
@@ -113,8 +113,7 @@ export function readPredictedRows(source: ModelSource, layer: number, perm: Int3
   const out = new Float32Array(keys.length * hiddenDim * dim);
   keys.forEach((key, part) => {
     const spec = source.specs.find((s) => s.key === `layers.${layer}.${key}`)!;
-    const m = readHostMatrix(source.checkpoint, spec);
-    const f = m.dtype === 'f32' ? (m.data as Float32Array) : halfToFloat32(m.dtype === 'f16' ? 'F16' : 'BF16', m.data as Uint16Array);
+    const f = hostMatrixF32(readHostMatrix(source.checkpoint, spec)); // blocks and halves widened exactly
     const base = part * hiddenDim * dim;
     for (let i = 0; i < perm.length; i++) out.set(f.subarray(perm[i]! * dim, (perm[i]! + 1) * dim), base + i * dim);
   });
@@ -199,6 +198,13 @@ export function ffnRowBytes(source: ModelSource): number {
   for (const key of ['wGate', 'wUp', 'wDown', 'wDownT']) {
     const spec = source.specs.find((s) => s.key === `layers.0.${key}`);
     if (!spec) continue;
+    const blocks = blockFormatOf(source.checkpoint, spec.name);
+    if (blocks) {
+      // W_out from a standard-layout file becomes Q8_0 neuron rows in the bundle (transposeBlocks)
+      const format = key === 'wDown' || (key === 'wDownT' && spec.blockTranspose) ? 'q8_0' : blocks;
+      bytes += blockRowBytes(format, source.config.dim);
+      continue;
+    }
     const info = source.checkpoint.info(spec.name);
     const elem = info.dtype === 'F32' ? 4 : info.dtype === 'F64' ? 4 : 2;
     bytes += source.config.dim * elem;

@@ -3,7 +3,7 @@
  * cases, and a closeness check that reports the worst element.
  */
 import {expect} from 'vitest';
-import type {HostMatrix} from '../../../../src/core/backends/backend.js';
+import type {HostMatrix, WeightDtype} from '../../../../src/core/backends/backend.js';
 
 export {rng} from '../../../helpers/random.js';
 
@@ -33,7 +33,7 @@ function toF16(x: number): number {
   return h;
 }
 
-export function randomMatrix(dtype: HostMatrix['dtype'], rows: number, cols: number, random: () => number): HostMatrix {
+export function randomMatrix(dtype: WeightDtype, rows: number, cols: number, random: () => number): HostMatrix {
   const values = randomArray(rows * cols, random, 1 / Math.sqrt(cols));
   if (dtype === 'f32') return {dtype, rows, cols, data: values};
   const encode = dtype === 'bf16' ? toBf16 : toF16;

@@ -62,7 +62,7 @@ describe('HiRE-FFN exactness', () => {
       const permuted = path.join(tmp, `${path.basename(dir)}-permuted`);
       fs.mkdirSync(permuted, {recursive: true});
       try {
-        writeSafetensors(path.join(permuted, 'model.safetensors'), relayoutWeights(source, perms), {format: 'pt'});
+        writeSafetensors(path.join(permuted, 'model.safetensors'), relayoutWeights(source, perms).tensors, {format: 'pt'});
       } finally {
         source.checkpoint.close();
       }
@@ -75,7 +75,7 @@ describe('HiRE-FFN exactness', () => {
       const wrong = path.join(tmp, `${path.basename(dir)}-wrong`);
       fs.mkdirSync(wrong, {recursive: true});
       const src2 = openModel(dir);
-      const tensors = relayoutWeights(src2, perms);
+      const tensors = relayoutWeights(src2, perms).tensors;
       src2.checkpoint.close();
       const downName = [...tensors.keys()].find((k) => /(^|\.)0\.mlp\.(down_proj|c_proj)\.weight$/.test(k))!;
       const down = tensors.get(downName)!;

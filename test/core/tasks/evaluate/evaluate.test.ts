@@ -17,6 +17,7 @@ import {tokenLogProb} from '../../../../src/core/tasks/evaluate/metrics.js';
 import {recallAtK} from '../../../../src/core/hire/predictor/recall.js';
 import {writeSyntheticCheckpoint} from '../../../../src/core/model/synthetic.js';
 import {HAVE_SHARED, LLAMA2XS_DIR} from '../../../helpers/shared.js';
+import {QUICK_OPTIONS, writeTinyModel} from '../../../helpers/bundle-fixtures.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, {recursive: true, force: true})));

@@ -123,6 +123,11 @@ export class Checkpoint implements TensorSource {
     return this.shardFor(name).info(name);
   }
 
+  /** The `__metadata__` of the file that holds `name` (for a sharded checkpoint: its shard's). */
+  fileMetadata(name: string): Readonly<Record<string, string>> {
+    return this.shardFor(name).metadata;
+  }
+
   /** See `SafetensorsFile.readBytes`. */
   readBytes(name: string, into?: Uint8Array): Uint8Array {
     return this.shardFor(name).readBytes(name, into);

@@ -1,0 +1,145 @@
+/**
+ * The cpu kernels on ggml block weights (Q8_0, Q4_0; layouts in numeric/ggml-quant.ts, kernels in
+ * kernels.wat, "ggml block weights"): their own file so the dense kernels' file stays as it is.
+ * Dot products take x as f32 (exact; the default) or, in 'int16' mode, first turn it into the
+ * "prepared x" (80 bytes per 32 columns: int16 values and a scale) and multiply in integers (about
+ * twice as fast, and up to ~1e-3 off on the logits where activations have outliers). Weighted row
+ * sums and embedding rows widen the weights. All pointers are byte offsets from CpuKernels.alloc().
+ */
+import {BackendError} from '../../errors.js';
+import {BLOCK_BYTES, BLOCK_SIZE, type BlockFormat} from '../../numeric/ggml-quant.js';
+import type {CpuKernels} from './kernels.js';
+
+/** How the dot products take the activations (see kernels.wat, "ggml block weights"). */
+export type BlockActivations = 'f32' | 'int16';
+
+/** Bytes of the prepared x per 32-column block. */
+export const PREPARED_BLOCK_BYTES = 80;
+/** Rows per thread chunk, as for the dense kernels (whole 64-byte lines of y per thread). */
+const ROW_ALIGN = 16;
+
+/** The kernels' `kind` argument: bit 0 q4_0, bit 1 int16 activations. */
+function kindOf(format: BlockFormat, activations: BlockActivations = 'f32'): number {
+  return (format === 'q4_0' ? 1 : 0) | (activations === 'int16' ? 2 : 0);
+}
+
+export class BlockKernels {
+  constructor(
+    private readonly k: CpuKernels,
+    readonly activations: BlockActivations = 'f32',
+  ) {}
+
+  /**
+   * ys = W xs for nv f32 vectors of cols = nb * 32 values back to back (ys [nv, rows]); with ids,
+   * ys[v*n + i] = W[ids[i]] . xs[v] for the n listed rows (checked against rows). Each weight row
+   * is read once for all the vectors.
+   */
+  dot(format: BlockFormat, w: number, rows: number, cols: number, xs: number, ys: number, nv: number, ids: {ptr: number; n: number} | null): void {
+    const nb = blocksOf(cols);
+    const k = this.k;
+    const n = ids ? ids.n : rows;
+    if (ids) this.checkIds('matvecRows', ids.ptr, ids.n, rows);
+    const int16 = this.activations === 'int16';
+    const xBytes = nv * nb * (int16 ? PREPARED_BLOCK_BYTES : BLOCK_SIZE * 4);
+    const weightBytes = rows * nb * BLOCK_BYTES[format];
+    const mark = k.mark();
+    try {
+      let x = xs;
+      if (int16) {
+        x = k.alloc(xBytes);
+        k.runChecked('prep_x_blocks', [xs, x], nv * nb, 1, 0, [[xs, nv * cols * 4, 'x']]);
+      }
+      // the scratch may be reset while the call runs on: later work is queued behind it (kernels.ts)
+      const kind = kindOf(format, this.activations);
+      const operands: Array<[number, number, string]> = [
+        [w, weightBytes, 'w'],
+        [x, xBytes, 'x'],
+        [ys, nv * n * 4, 'y'],
+      ];
+      const work = n * nb * BLOCK_BYTES[format];
+      if (nv === 1 && !ids) k.runChecked('matvec_blocks', [w, x, ys, nb, kind], rows, ROW_ALIGN, work, operands);
+      else if (nv === 1) k.runChecked('matvec_rows_blocks', [w, x, ys, nb, ids!.ptr, kind], n, ROW_ALIGN, work, operands);
+      else if (!ids) k.runChecked('matvec_batch_blocks', [w, x, ys, nb, rows, nv, kind], rows, ROW_ALIGN, work, operands);
+      else k.runChecked('matvec_rows_batch_blocks', [w, x, ys, nb, n, nv, ids.ptr, kind], n, ROW_ALIGN, work, operands);
+    } finally {
+      k.reset(mark);
+    }
+  }
+
+  /**
+   * y[nb * 32] = sum_i coef[i] * W[row(i)] for i < n, row(i) = ids[i] (ids = 0: rows 0..n-1).
+   * Large sums split the rows over the threads into partial sums that are then added (each
+   * thread reads whole rows), small ones run on the calling thread.
+   */
+  accumulateRows(format: BlockFormat, w: number, rows: number, nb: number, ids: number, n: number, coef: number, y: number): void {
+    const k = this.k;
+    if (ids !== 0) this.checkIds('accumulateRows', ids, n, rows);
+    else if (n > rows) throw new BackendError(`accumulateRows: ${n} rows requested from a matrix of ${rows}`);
+    const cols = nb * BLOCK_SIZE;
+    const work = n * nb * BLOCK_BYTES[format];
+    const kind = kindOf(format);
+    const operands: Array<[number, number, string]> = [
+      [w, rows * nb * BLOCK_BYTES[format], 'accumulateRows w'],
+      [coef, n * 4, 'accumulateRows coef'],
+      [y, cols * 4, 'accumulateRows y'],
+    ];
+    const threads = k.threadsFor(work);
+    if (threads > 1 && n >= 8 * threads) {
+      const align = 4;
+      const chunk = Math.ceil(n / threads / align) * align; // the pool's split (splitRange)
+      const parts = Math.ceil(n / chunk);
+      const mark = k.mark();
+      try {
+        const pp = k.alloc(parts * cols * 4);
+        k.runChecked('accum_rows_part_blocks', [w, coef, pp, nb, ids, chunk, kind], n, align, work, operands);
+        // partial sums are complete once the call is; later work is queued behind it (see kernels.ts)
+        k.queue.later(() => {
+          const out = k.f32(y, cols);
+          const ps = k.f32(pp, parts * cols);
+          out.set(ps.subarray(0, cols));
+          for (let p = 1; p < parts; p++) for (let c = 0, o = p * cols; c < cols; c++) out[c] = out[c]! + ps[o + c]!;
+        });
+      } finally {
+        k.reset(mark);
+      }
+      return;
+    }
+    k.runChecked('accum_rows_blocks', [w, coef, y, nb, ids, n, kind], nb, 1, work, operands);
+  }
+
+  /** ys[v*cols + c] = sum_i coefs[v*n + i] * W[row(i), c] for v < nv; threads split the column blocks. */
+  accumulateRowsBatch(format: BlockFormat, w: number, rows: number, nb: number, ids: number, n: number, coefs: number, ys: number, nv: number): void {
+    if (ids !== 0) this.checkIds('accumulateRowsBatch', ids, n, rows);
+    else if (n > rows) throw new BackendError(`accumulateRowsBatch: ${n} rows requested from a matrix of ${rows}`);
+    this.k.runChecked('accum_rows_batch_blocks', [w, coefs, ys, nb, ids, n, nv, kindOf(format)], nb, 1, n * nb * BLOCK_BYTES[format], [
+      [w, rows * nb * BLOCK_BYTES[format], 'accumulateRowsBatch w'],
+      [coefs, nv * n * 4, 'accumulateRowsBatch coefs'],
+      [ys, nv * nb * BLOCK_SIZE * 4, 'accumulateRowsBatch ys'],
+    ]);
+  }
+
+  /** dst[nb * 32] f32 = the nb blocks at src, exactly (embedding rows). */
+  widen(format: BlockFormat, src: number, dst: number, nb: number): void {
+    this.k.runChecked('widen_blocks', [src, dst, kindOf(format)], nb, 1, 0, [
+      [src, nb * BLOCK_BYTES[format], 'widen src'],
+      [dst, nb * BLOCK_SIZE * 4, 'widen dst'],
+    ]);
+  }
+
+  private checkIds(what: string, ids: number, n: number, rows: number): void {
+    if (n === 0) return;
+    const idv = this.k.i32(ids, n);
+    for (let i = 0; i < n; i++) {
+      const id = idv[i]!;
+      if (!(id >= 0 && id < rows)) throw new BackendError(`${what}: row ids must lie in [0, ${rows}), got ${id}`);
+    }
+  }
+}
+
+/** Blocks per row of `cols` columns (a multiple of 32). */
+export function blocksOf(cols: number): number {
+  if (!Number.isInteger(cols) || cols < BLOCK_SIZE || cols % BLOCK_SIZE !== 0) {
+    throw new BackendError(`ggml block rows need a multiple of ${BLOCK_SIZE} columns, got ${cols}`);
+  }
+  return cols / BLOCK_SIZE;
+}
