@@ -73,6 +73,14 @@ export const KERNEL_NAMES = [
   'accum_rows_part_f32',
   'accum_rows_part_bf16',
   'accum_rows_part_f16',
+  'gemm_f32',
+  'gemm_bf16',
+  'gemm_f16',
+  'compute_probe',
+  'kv_store_f32',
+  'kv_store_f16',
+  'attend_f32',
+  'attend_f16',
 ] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

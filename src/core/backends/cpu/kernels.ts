@@ -38,7 +38,7 @@ const PAGE = 65536;
 export const MAX_MEMORY_BYTES = 65535 * PAGE;
 const ELEM_BYTES: Record<DenseDtype, number> = {f32: 4, bf16: 2, f16: 2};
 /** Rows per thread chunk: a multiple of 16 keeps every 64-byte line of y on one thread. */
-const ROW_ALIGN = 16;
+export const ROW_ALIGN = 16;
 
 let compiled: WasmModule | undefined;
 function kernelsModule(): WasmModule {
@@ -345,6 +345,30 @@ export class CpuKernels {
   }
 
   /**
+   * For the kernel wrappers of this folder (block-kernels.ts): runs kernel `name` with `args`
+   * over [0, count), split over every thread in chunks that are multiples of `align` once the
+   * call reads at least minParallelBytes (`workBytes`), else on the calling thread.
+   */
+  runKernel(name: KernelName, args: number[], count: number, align: number, workBytes: number): void {
+    this.run(name, args, count, align, workBytes);
+  }
+
+  /** Throws a BackendError unless [ptr, ptr + bytes) lies in allocated memory. */
+  check(ptr: number, bytes: number, what: string): void {
+    this.arena.check(ptr, bytes, what);
+  }
+
+  /** A block for a long-lived buffer (a KV cache), reusing a released one that fits; see SharedArena. */
+  allocLasting(bytes: number): number {
+    return this.arena.allocLasting(bytes);
+  }
+
+  /** Gives a block from allocLasting() back for reuse. */
+  releaseLasting(ptr: number, bytes: number): void {
+    this.arena.releaseLasting(ptr, bytes);
+  }
+
+  /**
    * Test hook: worker 1 fails during the next kernel call, which then throws a BackendError
    * ('throw': the worker throws and dies, 'exit': it calls process.exit, 'hang': it stops
    * answering for 30 s, so the call times out after `timeoutMs`; the pool is unusable after),
@@ -389,13 +413,13 @@ export class CpuKernels {
   }
 }
 
-function elemBytes(dtype: DenseDtype): number {
+export function elemBytes(dtype: DenseDtype): number {
   const esize = ELEM_BYTES[dtype];
   if (esize === undefined) throw new BackendError(`unknown weight dtype ${String(dtype)}; expected f32, bf16 or f16`);
   return esize;
 }
 
-function dims(what: string, rows: number, cols: number): void {
+export function dims(what: string, rows: number, cols: number): void {
   if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 1 || rows > 2 ** 30 || cols > 2 ** 30) {
     throw new BackendError(`${what}: bad shape [${rows}, ${cols}]`);
   }
