@@ -81,6 +81,11 @@ export const KERNEL_NAMES = [
   'kv_store_f16',
   'attend_f32',
   'attend_f16',
+  'rms_rows',
+  'ln_rows',
+  'act_f32',
+  'binop_f32',
+  'rope_rows',
 ] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

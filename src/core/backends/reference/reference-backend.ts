@@ -18,6 +18,7 @@ import {
   Vec,
   dequantizeHost,
   LOOPED_BATCH,
+  LOOPED_ROWS,
   quantMatrixBytes,
   weightBytes,
 } from '../backend.js';
@@ -77,8 +78,18 @@ export class ReferenceBackend implements Backend {
     return new RefVec(new Float64Array(length));
   }
 
+  readonly createVectors = LOOPED_ROWS.createVectors;
+
   createKvCache(shape: KvShape): KvCache {
     return new HostKvCache(shape, (n) => new Float64Array(n));
+  }
+
+  releaseKvCache(cache: KvCache): void {
+    (cache as HostKvCache<Float64Array>).release();
+  }
+
+  async readKvCache(cache: KvCache, layer: number, n: number): Promise<{keys: Float32Array; values: Float32Array}> {
+    return (cache as HostKvCache<Float64Array>).read(layer, n);
   }
 
   write(dst: Vec, src: Float32Array): void {
@@ -231,6 +242,14 @@ export class ReferenceBackend implements Backend {
       }
     }
   }
+
+  readonly attentionRows = LOOPED_ROWS.attentionRows;
+  readonly rmsNormRows = LOOPED_ROWS.rmsNormRows;
+  readonly layerNormRows = LOOPED_ROWS.layerNormRows;
+  readonly activationRows = LOOPED_ROWS.activationRows;
+  readonly addRows = LOOPED_ROWS.addRows;
+  readonly mulRows = LOOPED_ROWS.mulRows;
+  readonly ropeRows = LOOPED_ROWS.ropeRows;
 
   dispose(): void {}
 }

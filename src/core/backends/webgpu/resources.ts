@@ -82,6 +82,8 @@ export class GpuKvCache implements KvCache {
   readonly keys: GPUBuffer[];
   readonly values: GPUBuffer[];
   readonly kvDim: number;
+  /** Set by releaseKvCache: the buffers are on their way to being destroyed. */
+  released = false;
   /** Every buffer of the cache; the score scratch joins when made. */
   readonly buffers: GPUBuffer[];
   private scores: GPUBuffer | null = null;

@@ -19,7 +19,7 @@
 import type {Activation} from '../../model/config.js';
 import {BackendError} from '../../errors.js';
 import type {AttentionShape, Backend, HostMatrix, HostQuantMatrix, KvCache, KvShape, Mat, OpName, RopeTable, TopK, Vec} from '../backend.js';
-import {dequantizeHost, LOOPED_BATCH, quantMatrixBytes, weightBytes} from '../backend.js';
+import {dequantizeHost, LOOPED_BATCH, LOOPED_ROWS, quantMatrixBytes, weightBytes} from '../backend.js';
 import {ropeAngles, topKHost} from '../host/host-kernels.js';
 import {adapterChoice, openGpu, type AdapterChoice, type GpuContext} from './device.js';
 import {packMatrix, packQuantMatrix, quantFitsWords} from './layout.js';
@@ -136,7 +136,7 @@ export class WebGpuBackend implements Backend {
   }
 
   supports(op: OpName): boolean {
-    return op !== 'sharedBatch'; // batched kernels loop
+    return op !== 'sharedBatch' && op !== 'kvF16'; // batched kernels loop; the KV cache is f32
   }
 
   // ---- memory -------------------------------------------------------------------------------
@@ -170,11 +170,35 @@ export class WebGpuBackend implements Backend {
     return this.track(new GpuVec(length, createVecBuffer(this.device, length)));
   }
 
+  readonly createVectors = LOOPED_ROWS.createVectors;
+
   createKvCache(shape: KvShape): KvCache {
     this.check();
+    if ((shape.dtype ?? 'f32') !== 'f32') throw new BackendError(`webgpu keeps its KV cache in f32, not ${shape.dtype}`);
     const cache = this.track(new GpuKvCache(this.device, shape, this.maxBinding));
     cache.onBuffer = (b) => this.owned.add(b);
     return cache;
+  }
+
+  /** Its buffers are destroyed after the next submit (commands already queued may still use them). */
+  releaseKvCache(cache: KvCache): void {
+    const c = cache as GpuKvCache;
+    if (c.released) return;
+    c.released = true;
+    this.reaper.unregister(c);
+    this.graveyard.push(...c.buffers);
+  }
+
+  async readKvCache(cache: KvCache, layer: number, n: number): Promise<{keys: Float32Array; values: Float32Array}> {
+    this.check();
+    const c = cache as GpuKvCache;
+    if (c.released) throw new BackendError('webgpu: this KV cache was released');
+    if (!(layer >= 0 && layer < c.nLayers && n >= 0 && n <= c.maxSeqLen)) throw new BackendError(`readKvCache: layer ${layer}, ${n} positions outside the cache`);
+    if (n === 0) return {keys: new Float32Array(0), values: new Float32Array(0)};
+    const words = n * c.kvDim;
+    const keys = new Float32Array((await this.readWords(c.keys[layer]!, words)).buffer);
+    const values = new Float32Array((await this.readWords(c.values[layer]!, words)).buffer);
+    return {keys, values};
   }
 
   write(dst: Vec, src: Float32Array): void {
@@ -330,6 +354,7 @@ export class WebGpuBackend implements Backend {
 
   attention(q: Vec, k: Vec, vv: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
     const c = cache as GpuKvCache;
+    if (c.released) throw new BackendError('webgpu: this KV cache was released');
     if (!(pos >= 0 && pos < c.maxSeqLen)) throw new RangeError(`attention: position ${pos} outside the cache (0..${c.maxSeqLen - 1})`);
     const {nHeads, nKvHeads, headDim} = shape;
     const scores = c.scoreBuffer(nHeads);
@@ -340,6 +365,14 @@ export class WebGpuBackend implements Backend {
     this.fixed('attSoftmax', nHeads, p(nHeads), [scores]);
     this.fixed('attOut', nHeads * headDim, p(nHeads * headDim), [scores, values, v(out).buffer]);
   }
+
+  readonly attentionRows = LOOPED_ROWS.attentionRows;
+  readonly rmsNormRows = LOOPED_ROWS.rmsNormRows;
+  readonly layerNormRows = LOOPED_ROWS.layerNormRows;
+  readonly activationRows = LOOPED_ROWS.activationRows;
+  readonly addRows = LOOPED_ROWS.addRows;
+  readonly mulRows = LOOPED_ROWS.mulRows;
+  readonly ropeRows = LOOPED_ROWS.ropeRows;
 
   dispose(): void {
     if (this.disposed) return;
