@@ -51,15 +51,20 @@ export async function* generateTokens(
   checkPrompt(promptIds, c);
   const head = opts.head ?? decoder.head(opts.sampling, {dense: true}).head;
   let seq: DecodeSequence | null = null;
-  return yield* decodeLoop(promptIds, c.maxSeqLen, opts, {
-    // the whole prompt in blocks of rows; only the last token needs logits
-    prefill: async (checkAbort) => {
-      checkAbort();
-      seq = await decoder.openSequence(Math.min(c.maxSeqLen, promptIds.length + opts.maxTokens));
-      return decoder.prefill(seq, promptIds, head, checkAbort);
-    },
-    step: async (id) => (await decoder.step([seq!], [id], head))[0]!,
-  });
+  try {
+    return yield* decodeLoop(promptIds, c.maxSeqLen, opts, {
+      // the whole prompt in blocks of rows; only the last token needs logits
+      prefill: async (checkAbort) => {
+        checkAbort();
+        seq = await decoder.openSequence(Math.min(c.maxSeqLen, promptIds.length + opts.maxTokens));
+        return decoder.prefill(seq, promptIds, head, checkAbort);
+      },
+      step: async (id) => (await decoder.step([seq!], [id], head))[0]!,
+    });
+  } finally {
+    // the KV cache goes back now (also when the caller stops early or the generation fails)
+    if (seq) decoder.closeSequence(seq);
+  }
 }
 
 /** Rejects an empty prompt, ids outside the vocabulary, and a prompt that fills the context. */

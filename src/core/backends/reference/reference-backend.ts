@@ -55,7 +55,7 @@ export class ReferenceBackend implements Backend {
   }
 
   supports(op: OpName): boolean {
-    return op !== 'sharedBatch'; // batched kernels loop
+    return op !== 'sharedBatch' && op !== 'kvF16'; // batched kernels loop; the KV cache is float64
   }
 
   uploadMatrix(host: HostMatrix): Mat {

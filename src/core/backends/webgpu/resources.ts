@@ -101,7 +101,7 @@ export class GpuKvCache implements KvCache {
           `largest storage binding (${maxBinding} bytes); use a shorter context`,
       );
     }
-    const make = () => device.createBuffer({size: Math.max(bytes, 16), usage: USAGE.STORAGE | USAGE.COPY_DST});
+    const make = () => device.createBuffer({size: Math.max(bytes, 16), usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC});
     this.keys = Array.from({length: shape.nLayers}, make);
     this.values = Array.from({length: shape.nLayers}, make);
     this.buffers = [...this.keys, ...this.values];

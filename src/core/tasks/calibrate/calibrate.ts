@@ -163,6 +163,7 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
         hs.set(await session.backend.read(h), t * dim);
         if (t >= fitTokens) exactTop.push(topKIndices((await dense.next(h)).logits, maxK));
       }
+      session.model.releaseCache(cache);
       progress('running the dense model over the calibration text', Math.min(start + seqLen, ids.length), ids.length);
     }
 
