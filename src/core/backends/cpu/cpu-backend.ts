@@ -157,6 +157,7 @@ export class CpuBackend implements Backend {
   }
 
   write(dst: Vec, src: Float32Array): void {
+    if (src.length !== dst.length) throw new BackendError(`write: ${src.length} values into a vector of ${dst.length}`);
     if (this.q.busy) {
       const copy = src.slice();
       return this.q.later(() => this.write(dst, copy));
