@@ -1,6 +1,6 @@
 /**
- * bench(): decode speed against the memory-bandwidth limit, dense against HiRE-Softmax, in this
- * process. Never prints.
+ * bench(): decode speed against the memory-bandwidth limit (weights and KV cache), dense against
+ * HiRE, and prompt processing against the compute limit, in this process. Never prints.
  */
 import {runBench, type BenchReport} from '../core/tasks/bench/run.js';
 import type {BenchDtype} from '../core/tasks/bench/models.js';
@@ -27,7 +27,14 @@ export interface BenchOptions extends TaskOptions {
   tokens?: number;
   /** Prompt tokens prefilled first (default 16). */
   promptTokens?: number;
-  /** Measure the machine's streaming-read bandwidth first (default true; reads 512 MB or more). */
+  /** Decode at this context: the prompt prefilled first has this many tokens (overrides promptTokens). */
+  context?: number;
+  /** KV cache element type: 'f32' (default) or 'f16' (cpu backend). */
+  kvDtype?: 'f32' | 'f16';
+  /**
+   * Measure the machine's streaming-read bandwidth (reads 512 MB or more) and its multiply-add rate
+   * first (default true).
+   */
   probe?: boolean;
   /**
    * A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size
@@ -63,6 +70,8 @@ export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
     threads: options.threads,
     tokens: options.tokens ?? 32,
     promptTokens: options.promptTokens ?? 16,
+    context: options.context,
+    kvDtype: options.kvDtype,
     probe: options.probe,
     hire: options.hire ?? null,
     recall: options.recall ?? 0.99,

@@ -95,6 +95,12 @@ export interface FfnRunInfo {
  */
 export interface FfnOverride {
   run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo>;
+  /**
+   * For a prompt block of `rows` rows of one sequence: true when the layer's dense FFN reads fewer
+   * bytes than the union of the rows' groups plus the predictor; the block then runs the dense FFN
+   * (absent: always the override).
+   */
+  denseForBlock?(rows: number): boolean;
 }
 
 /** Sees every dense FFN's input and hidden activations (before top-k); calibration installs one. */
@@ -220,6 +226,8 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
       throw new RangeError(`a step needs one position, cache${step.tokens ? ' and token' : ''} per row (${n} positions, ${step.caches.length} caches)`);
     }
     const s = this.rowStates(n);
+    // rows of one sequence at consecutive positions: a prompt block
+    const promptBlock = n > 1 && step.caches.every((c, i) => c === step.caches[0] && step.positions[i] === step.positions[0]! + i);
     this.last = {rows: n, bytes: 0, unionGroups: null, groupsPerRow: null};
     this.groupSums = {union: 0, perRow: 0, layers: 0};
     // 1. input embeddings: token (+ OPT project_in) (+ learned position), or given
@@ -230,7 +238,7 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
       const layer = w.layers[l]!;
       await this.attentionBlock(layer, l, step, s);
       this.timer?.mark('attention');
-      await this.ffnBlock(layer, l, s);
+      await this.ffnBlock(layer, l, s, promptBlock);
       this.timer?.mark('ffn');
     }
     // 3. final norm (+ OPT project_out)
@@ -333,13 +341,14 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     if (!c.preNorm) this.norm(xs, layer.attnNorm, xs);
   }
 
-  private async ffnBlock(layer: ForwardLayer, l: number, s: RowState[]): Promise<void> {
+  private async ffnBlock(layer: ForwardLayer, l: number, s: RowState[], promptBlock: boolean): Promise<void> {
     const {config: c, backend: b} = this;
     const xs = s.map((r) => r.x);
     const inputs = c.preNorm ? this.norm(xs, layer.ffnNorm, s.map((r) => r.xb)) : xs;
     const outs = s.map((r) => r.xb2);
     const reduce = this.collectives !== null;
-    const override = this.ffnOverride?.[l];
+    let override = this.ffnOverride?.[l];
+    if (override && promptBlock && layer.wUp && override.denseForBlock?.(s.length)) override = null;
     if (override) {
       const info = await override.run(inputs, outs);
       this.last.bytes += info.bytes;

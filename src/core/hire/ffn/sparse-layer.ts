@@ -110,6 +110,29 @@ export class SparseFfnLayer implements FfnOverride {
     return this.predictor.bytes + this.groupsRead * this.plan.groupSize * this.rowBytes;
   }
 
+  /**
+   * Groups a block of n rows is expected to read together: the static ones, and each dynamic one
+   * unless every row misses it (rows taken as independent, which overestimates: a prompt's tokens
+   * share groups).
+   */
+  expectedUnionGroups(n: number): number {
+    const {nStatic} = this.plan;
+    const dynamic = this.nGroups - nStatic;
+    if (dynamic <= 0) return this.nGroups;
+    const p = Math.min(1, Math.min(this.plan.kPrime, dynamic) / dynamic);
+    return nStatic + dynamic * (1 - (1 - p) ** n);
+  }
+
+  /**
+   * Whether a prompt block of n rows reads fewer bytes through the dense FFN than through the union
+   * of its rows' groups (expectedUnionGroups) and the predictor: from a few rows on, the union is
+   * nearly every group and the dense FFN, which needs no predictor, reads less.
+   */
+  denseForBlock(n: number): boolean {
+    const union = this.predictor.batchBytes(n) + this.expectedUnionGroups(n) * this.plan.groupSize * this.rowBytes;
+    return union >= ffnBytes(this.layer);
+  }
+
   /** Bytes of one neuron's row in every FFN matrix together. */
   get rowBytes(): number {
     return ffnBytes(this.layer) / this.config.hiddenDim;
