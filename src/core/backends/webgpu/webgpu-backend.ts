@@ -27,6 +27,7 @@ import {aliasPattern, Pipelines, type FixedKernel} from './pipelines.js';
 import {MAP_READ, Recorder, Staged, USAGE, type Binding} from './recorder.js';
 import {createVecBuffer, GpuKvCache, GpuMat, GpuVec, uploadPacked} from './resources.js';
 import {GpuTopK, topKShape} from './top-k.js';
+import {BlockMatvec} from './block.js';
 import {MATRIX_PARAMS, WG, type MatrixParams} from './wgsl/matrix-kernels.js';
 
 export interface WebGpuBackendOptions {
@@ -91,6 +92,7 @@ export class WebGpuBackend implements Backend {
   private readonly serialTopK: boolean;
   private readonly gpuTopK: GpuTopK;
   private readonly hostTopK: boolean;
+  private readonly block: BlockMatvec;
   private failure: string | null = null;
   private disposed = false;
 
@@ -109,6 +111,14 @@ export class WebGpuBackend implements Backend {
     this.gpuTopK = new GpuTopK(this.device, this.rec, this.pipes, shape, (b) => this.ownBuffer(b), (bs) => this.graveyard.push(...bs));
     this.dummy = this.ownBuffer(createVecBuffer(this.device, 1));
     this.dummyIndex = this.ownBuffer(createVecBuffer(this.device, 1));
+    this.block = new BlockMatvec({
+      device: this.device,
+      rec: this.rec,
+      pipes: this.pipes,
+      dummy: this.dummy,
+      own: (b) => this.ownBuffer(b),
+      retire: (b) => this.graveyard.push(b),
+    });
     void this.device.lost.then((info) => {
       if (!this.disposed) this.failure ??= `the GPU device was lost (${info.reason}): ${info.message}`;
     });
@@ -263,8 +273,14 @@ export class WebGpuBackend implements Backend {
     });
   }
 
-  /** Batched forms: one dispatch per sequence, all in the same command buffer. */
-  readonly matvecBatch = LOOPED_BATCH.matvecBatch;
+  /** A dense matrix and several vectors: the block kernel (four vectors a thread); else one matvec per vector. */
+  matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
+    this.check();
+    if (xs.length < 2 || !BlockMatvec.handles(m(w))) return LOOPED_BATCH.matvecBatch.call(this, w, xs, outs, bias);
+    this.block.run(m(w), xs as GpuVec[], outs as GpuVec[], bias as GpuVec | undefined);
+  }
+
+  /** The other batched forms: one dispatch per sequence, all in the same command buffer. */
   readonly matvecRowsBatch = LOOPED_BATCH.matvecRowsBatch;
   readonly accumulateRowsBatch = LOOPED_BATCH.accumulateRowsBatch;
 
