@@ -4,7 +4,8 @@
  * worker threads. A block of rows (a prompt's tokens, from createVectors) is one [n, length]
  * block of that memory, multiplied by a blocked matrix-matrix kernel in place. The KV cache lives
  * in the same memory (f32 or f16) and attention runs there too, split over threads by heads. The
- * small per-token work (norms, RoPE, activations) runs in JS on views of the same memory.
+ * norms, RoPE, activations, sums and products run in kernels too, one call per block of rows
+ * (exact gelu, with erf, runs in JS on views of the same memory).
  *
  * Kernel calls are synchronous, except that one whose worker threads are more than SYNC_WAIT_MS
  * behind the calling thread is left running, so that a slow or hung worker does not block the
@@ -36,25 +37,7 @@ import {BackendError} from '../../errors.js';
 import {attendRows, blockMatmul, byBlock, byElements, GEMM_MIN_ROWS, strideOf} from './cpu-rows.js';
 import {actF32, binopF32, hasActKernel, lnRows, rmsRows, RopeTables, ropeRows} from './row-kernels.js';
 import {cacheBytes, CpuKvCache, readCpuKv} from './kv-cache.js';
-
-class CpuVec implements Vec {
-  constructor(
-    readonly ptr: number,
-    readonly length: number,
-  ) {}
-}
-
-class CpuMat implements Mat {
-  constructor(
-    readonly ptr: number,
-    readonly rows: number,
-    readonly cols: number,
-    readonly dtype: MatDtype,
-    readonly bytes: number,
-    /** Quantised matrices: their scales and group size. */
-    readonly quant?: {scales: number; groupSize: number},
-  ) {}
-}
+import {CpuMat, CpuVec, denseDtype, vecs} from './handles.js';
 
 export interface CpuBackendOptions {
   threads?: number;
@@ -414,16 +397,4 @@ export class CpuBackend implements Backend {
     }
     return this.ids.ptr;
   }
-}
-
-/** A copy of a list of this backend's vectors (lists are kept while work waits in the queue). */
-function vecs(list: Vec[]): CpuVec[] {
-  return [...list] as CpuVec[];
-}
-
-function denseDtype(m: CpuMat, op: string): DenseDtype {
-  if (m.dtype === 'q8' || m.dtype === 'q4' || m.dtype === 'q2') {
-    throw new BackendError(`${op} is not implemented for quantised (${m.dtype}) matrices on the cpu backend`);
-  }
-  return m.dtype;
 }
