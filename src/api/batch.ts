@@ -7,12 +7,11 @@
 import {generateBatch as generateBatchCore, type BatchResult as CoreBatchResult} from '../core/decode/batch-generate.js';
 import {generationStats} from '../core/decode/generate.js';
 import type {DecodeHead} from '../core/decode/decoder.js';
-import {validateSamplingOptions, type SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
 import {streamedText} from '../core/decode/streamer.js';
 import {UsageError} from '../core/errors.js';
 import {HireSoftmaxHead} from '../core/hire/softmax/head.js';
 import {modelInternals, type HireModel} from './model.js';
-import {GENERATE_DEFAULTS, type GenerateOptions} from './options.js';
+import {resolveGenerateOptions, type GenerateOptions} from './options.js';
 import {describeValue, promptTokenIds, type Prompt} from './prompt.js';
 import type {BatchResult, GenerationResult} from './result.js';
 
@@ -23,10 +22,8 @@ export async function generateBatch(model: HireModel, prompts: readonly Prompt[]
   if (prompts.length === 0) throw new UsageError('generateBatch needs at least one prompt', {option: 'prompts'});
   if ((options as GenerateOptions).certify) throw new UsageError('certify decodes one sequence at a time; drop certify or the batch', {option: 'certify'});
   const internals = modelInternals(model);
-  const o = {...GENERATE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))} as typeof GENERATE_DEFAULTS & GenerateOptions;
-  const sampling: CoreSampling = {temperature: o.temperature, topK: o.topK, topP: o.topP};
-  validateSamplingOptions(sampling);
-  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new UsageError(`maxTokens must be an integer >= 1, got ${o.maxTokens}`, {option: 'maxTokens'});
+  const o = resolveGenerateOptions(options);
+  const sampling = o.sampling;
   const ids = prompts.map((p, b) => promptTokenIds(model, p, `prompts[${b}]`));
   const {head, note} = internals.head(sampling, {dense: o.dense, recall: o.recall, kPrime: o.kPrime, predictor: o.predictor});
   if (note) options.onWarning?.(note);

@@ -12,11 +12,10 @@ import './dispose.js';
 import {checkPrompt, generateTokens, type GenerateStats, type TokenEvent} from '../core/decode/generate.js';
 import type {DecodeHead} from '../core/decode/decoder.js';
 import type {HeadStats} from '../core/decode/output-head.js';
-import {validateSamplingOptions, type SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
 import {TextStreamer} from '../core/decode/streamer.js';
 import {AbortError, DisposedError, UsageError} from '../core/errors.js';
 import {modelInternals, type HireModel} from './model.js';
-import {GENERATE_DEFAULTS, type GenerateOptions} from './options.js';
+import {resolveGenerateOptions, type GenerateOptions} from './options.js';
 import {promptTokenIds, type Prompt} from './prompt.js';
 import type {GenerationResult, OutputInfo} from './result.js';
 
@@ -75,10 +74,8 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
   constructor(model: HireModel, prompt: Prompt, options: GenerateOptions = {}) {
     const internals = modelInternals(model);
     const decoder = internals.decoder();
-    const o = {...GENERATE_DEFAULTS, ...withoutUndefined(options)};
-    const sampling: CoreSampling = {temperature: o.temperature, topK: o.topK, topP: o.topP};
-    validateSamplingOptions(sampling);
-    if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new UsageError(`maxTokens must be an integer >= 1, got ${o.maxTokens}`, {option: 'maxTokens'});
+    const o = resolveGenerateOptions(options);
+    const sampling = o.sampling;
     this.promptTokenIds = promptTokenIds(model, prompt);
     checkPrompt(this.promptTokenIds, decoder.config); // now, so that nothing is shown before a bad prompt fails
     const {head, note} = internals.head(sampling, {dense: o.dense, recall: o.recall, kPrime: o.kPrime, certify: o.certify, predictor: o.predictor});
@@ -244,8 +241,4 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
  */
 export function generate(model: HireModel, prompt: Prompt, options: GenerateOptions = {}): Generation {
   return new Generation(model, prompt, options);
-}
-
-function withoutUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -194,7 +194,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const {model, backend, config} = session;
     const total = promptTokens + opts.tokens;
     if (total > config.maxSeqLen) {
-      throw new UsageError(`prompt (context) + decode tokens (${total}) exceed the model's context (${config.maxSeqLen})`);
+      const option = opts.context !== undefined ? 'context' : 'promptTokens';
+      throw new UsageError(`${option} ${promptTokens} + ${opts.tokens} decoded tokens need ${total} positions; the model holds ${config.maxSeqLen}`, {option});
     }
     const kvDtype = model.kvDtype;
     const flopsPerToken = prefillFlopsPerToken(config, model.weights, promptTokens);

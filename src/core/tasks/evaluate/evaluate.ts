@@ -2,12 +2,12 @@
  * `hire eval`: what HiRE-Softmax costs in quality on text calibration never saw (by default the
  * validation split of the bundled corpus). The dense model runs over the text once; at every
  * position with a next token each predictor's approximate logits z~ are scored against the dense
- * logits z for every (k, k') asked for, giving the numbers of DESIGN.md section 7: recall@k, top-1
+ * logits z for every (k, k') asked for, giving the numbers of docs/ARCHITECTURE.md (Numbers every report carries): recall@k, top-1
  * agreement, KL / tail mass, and perplexity dense vs HiRE. Core code: never prints.
  */
 import os from 'node:os';
 import path from 'node:path';
-import type {Vec} from '../../backends/backend.js';
+import type {KvDtype, Vec} from '../../backends/backend.js';
 import {readCorpus} from '../corpus.js';
 import {DenseHead} from '../../decode/output-head.js';
 import {topKIndices} from '../../numeric/select.js';
@@ -51,6 +51,8 @@ export interface EvaluateOptions {
   backend?: string;
   /** Threads of the backend (default: every core). */
   threads?: number;
+  /** KV cache element type (default 'f32'; 'f16' halves its bytes, cpu backend). */
+  kvDtype?: KvDtype;
   /** Evaluate HiRE-FFN (exact top-k against HiRE at each recall target) when the bundle has it (default true). */
   ffn?: boolean;
   /**
@@ -130,6 +132,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
   const session = await Session.open(dir, {
     backend: opts.backend ?? 'cpu',
     threads: opts.threads ?? os.availableParallelism(),
+    kvDtype: opts.kvDtype,
     onWarning: opts.onWarning,
     verifyWeights: opts.verifyWeights,
   });

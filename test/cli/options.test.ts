@@ -1,0 +1,77 @@
+/**
+ * Parsed flags -> the library API's options (src/cli/options.ts), with the flags parsed by oclif
+ * as the commands parse them.
+ */
+import {Parser} from '@oclif/core';
+import {describe, expect, it} from 'vitest';
+import {DEFAULTS} from '../../src/api/defaults.js';
+import {benchOptions, calibrateOptions, evaluateOptions, generateOptions, generatePrompts, loadOptions, type BenchFlags, type CalibrateFlags, type EvalFlags, type GenerateFlags} from '../../src/cli/options.js';
+import Bench from '../../src/commands/bench.js';
+import Calibrate from '../../src/commands/calibrate.js';
+import Eval from '../../src/commands/eval.js';
+import Generate from '../../src/commands/generate.js';
+import {UsageError} from '../../src/core/errors.js';
+import {caught} from '../helpers/caught.js';
+
+async function flagsOf<T>(command: {flags: object}, argv: string[]): Promise<T> {
+  const {flags} = await Parser.parse(argv, {flags: command.flags as never, strict: true});
+  return flags as T;
+}
+
+describe('bench options', () => {
+  it('passes --repeat on (the command used to drop it) and maps the synthetic rows and devices', async () => {
+    const f = await flagsOf<BenchFlags>(Bench, ['--repeat', '3', '--hire', '--synthetic-ffn', '--ffn-read', '0.3', '--devices', '1,2', '--merge', 'dat', '--batch', '2,4']);
+    const o = benchOptions('m', f);
+    expect(o.repeat).toBe(3);
+    expect(o.hire).toEqual({kind: DEFAULTS.bench.hire.kind, rank: undefined, bits: DEFAULTS.bench.hire.bits, kPrime: undefined});
+    expect(o.ffn).toMatchObject({read: 0.3, groupSize: DEFAULTS.bench.syntheticFfn.groupSize});
+    expect(o.devices).toMatchObject({counts: [1, 2], merge: ['dat']});
+    expect(o.batch).toEqual([2, 4]);
+    const plain = benchOptions(undefined, await flagsOf<BenchFlags>(Bench, []));
+    expect(plain).toMatchObject({repeat: DEFAULTS.bench.repeat, hire: null, ffn: undefined, devices: null, probe: true});
+  });
+
+  it('maps --context and --kv-dtype (bench, generate, eval), the KV cache type defaulting to DEFAULTS', async () => {
+    const o = benchOptions('m', await flagsOf<BenchFlags>(Bench, ['--context', '1000', '--kv-dtype', 'f16']));
+    expect(o).toMatchObject({context: 1000, kvDtype: 'f16'});
+    const plain = benchOptions('m', await flagsOf<BenchFlags>(Bench, []));
+    expect(plain.context).toBeUndefined();
+    expect(plain.kvDtype).toBe(DEFAULTS.kvDtype);
+    expect(loadOptions(await flagsOf<GenerateFlags>(Generate, ['--prompt', 'a', '--kv-dtype', 'f16'])).kvDtype).toBe('f16');
+    expect(evaluateOptions('b', await flagsOf<EvalFlags>(Eval, ['--kv-dtype', 'f16'])).kvDtype).toBe('f16');
+    await expect(flagsOf<BenchFlags>(Bench, ['--kv-dtype', 'bf16'])).rejects.toThrow(/bf16/);
+  });
+});
+
+describe('calibrate options', () => {
+  it('are the flags in the API terms, with the FFN request only under --calibrate-ffn', async () => {
+    const f = await flagsOf<CalibrateFlags>(Calibrate, ['--k', '1,8', '--calibrate-ffn', '--ffn-bits', '4', '--ffn-topk', '0.2']);
+    const o = calibrateOptions('m', f);
+    expect(o).toMatchObject({model: 'm', ks: [1, 8], recall: DEFAULTS.recall, tokens: DEFAULTS.calibrate.tokens});
+    expect(o.ffn).toMatchObject({bits: [4], topK: 0.2, groupSize: DEFAULTS.calibrate.ffn.groupSize, permute: true});
+    expect(calibrateOptions('m', await flagsOf<CalibrateFlags>(Calibrate, [])).ffn).toBeNull();
+  });
+});
+
+describe('generate options', () => {
+  it('checks the sampling options before anything is loaded', async () => {
+    const f = await flagsOf<GenerateFlags>(Generate, ['--temperature', '-1']);
+    const e = caught(() => generateOptions(f));
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as UsageError).option).toBe('temperature');
+  });
+
+  it('repeats the prompt for --batch and refuses a mismatch or --certify', async () => {
+    const f = await flagsOf<GenerateFlags>(Generate, ['--prompt', 'a', '--batch', '3']);
+    expect(generatePrompts(f)).toEqual({prompts: ['a', 'a', 'a'], batch: true});
+    expect(generatePrompts(await flagsOf<GenerateFlags>(Generate, ['--tokens', '1,2']))).toEqual({prompts: [[1, 2]], batch: false});
+    expect(() => generatePrompts({...f, prompt: ['a', 'b']})).toThrow('--batch 3 does not match the 2 prompts given');
+    expect(() => generatePrompts({...f, certify: true})).toThrow(/--certify decodes one sequence at a time/);
+  });
+
+  it('gives the device options to loadModel only with --devices', async () => {
+    expect(loadOptions(await flagsOf<GenerateFlags>(Generate, ['--prompt', 'a'])).devices).toBeUndefined();
+    const o = loadOptions(await flagsOf<GenerateFlags>(Generate, ['--prompt', 'a', '--devices', '2']));
+    expect(o).toMatchObject({devices: 2, merge: DEFAULTS.merge, ffnSlack: DEFAULTS.ffnSlack, tokenizer: 'required'});
+  });
+});
