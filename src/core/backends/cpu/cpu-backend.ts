@@ -69,7 +69,8 @@ export class CpuBackend implements Backend {
   constructor(readonly kernels: CpuKernels) {
     this.q = kernels.queue;
     this.ropeTables = new RopeTables(kernels);
-    this.reaper = new FinalizationRegistry(({ptr, bytes}) => kernels.releaseLasting(ptr, bytes));
+    // behind any call still running (a worker may be reading a cache the program no longer holds)
+    this.reaper = new FinalizationRegistry(({ptr, bytes}) => this.q.later(() => kernels.releaseLasting(ptr, bytes)));
   }
 
   describe(): string {
