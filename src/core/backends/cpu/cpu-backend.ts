@@ -75,7 +75,7 @@ export class CpuBackend implements Backend {
 
   describe(): string {
     const t = this.kernels.threads;
-    return `cpu (wasm simd, ${t} thread${t === 1 ? '' : 's'})`;
+    return `cpu (wasm ${this.kernels.simd === 'relaxed' ? 'relaxed simd' : 'simd'}, ${t} thread${t === 1 ? '' : 's'})`;
   }
 
   /** int2 matrices are held dequantised (f32): correct, but not a saving. */

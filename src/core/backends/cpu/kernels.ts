@@ -2,11 +2,11 @@ import os from 'node:os';
 import {BackendError} from '../../errors.js';
 import {SharedArena} from './arena.js';
 import {HEAP_BASE, SINK_OFFSET, type KernelName} from './control.js';
-import {KERNELS_WASM_BASE64} from './kernels-wasm.js';
 import {OpQueue} from './op-queue.js';
+import {kernelsModule, requestedSimd, type SimdBuild} from './simd-build.js';
 import {prepareQuantX} from './quant-x.js';
 import {WorkerPool, type WorkerFailure} from './pool.js';
-import {wasm, type WasmMemory, type WasmModule} from './wasm-api.js';
+import {wasm, type WasmMemory} from './wasm-api.js';
 
 /** Dense weight element types. */
 export type DenseDtype = 'f32' | 'bf16' | 'f16';
@@ -31,7 +31,15 @@ export interface CpuKernelsOptions {
    * queue.settle() waits without blocking.
    */
   syncWaitMs?: number;
+  /**
+   * Which build of the kernels: 'simd' (WebAssembly SIMD), or 'relaxed' (the prompt-block tile's
+   * multiply-adds fused with relaxed SIMD, where the runtime has it: Node 20 behind V8's
+   * --experimental-wasm-relaxed-simd, which is switched on before compiling; else 'simd').
+   * Default: HIRE_CPU_SIMD when set, else DEFAULT_SIMD (simd-build.ts).
+   */
+  simd?: SimdBuild;
 }
+
 
 const PAGE = 65536;
 /** 4 GiB - 64 KiB: the largest memory whose byte length still fits an i32 address space. */
@@ -40,11 +48,6 @@ const ELEM_BYTES: Record<DenseDtype, number> = {f32: 4, bf16: 2, f16: 2};
 /** Rows per thread chunk: a multiple of 16 keeps every 64-byte line of y on one thread. */
 export const ROW_ALIGN = 16;
 
-let compiled: WasmModule | undefined;
-function kernelsModule(): WasmModule {
-  compiled ??= new wasm.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-  return compiled;
-}
 
 /**
  * WebAssembly SIMD kernels on a shared memory, run by the calling thread plus a pool of
@@ -64,6 +67,8 @@ export class CpuKernels {
     private readonly pool: WorkerPool,
     private readonly minParallelBytes: number,
     private readonly syncWaitMs: number,
+    /** The build of the kernels in use ('relaxed' only where the runtime validated it). */
+    readonly simd: SimdBuild,
   ) {
     this.queue = new OpQueue(pool);
   }
@@ -97,8 +102,9 @@ export class CpuKernels {
     if (!(timeoutMs > 0) || !(syncWaitMs >= 0)) {
       throw new BackendError(`timeoutMs must be > 0 and syncWaitMs >= 0, got ${timeoutMs} and ${syncWaitMs}`);
     }
-    const pool = await WorkerPool.start(kernelsModule(), memory, {threads, spin: opts.spin ?? 20000, timeoutMs});
-    return new CpuKernels(memory, new SharedArena(memory, maxPages * PAGE), pool, opts.minParallelBytes ?? 64 * 1024, syncWaitMs);
+    const {build, module} = kernelsModule(requestedSimd(opts.simd));
+    const pool = await WorkerPool.start(module, memory, {threads, spin: opts.spin ?? 20000, timeoutMs});
+    return new CpuKernels(memory, new SharedArena(memory, maxPages * PAGE), pool, opts.minParallelBytes ?? 64 * 1024, syncWaitMs, build);
   }
 
   /** Threads that run kernels, the calling one included. */

@@ -1393,6 +1393,7 @@
   ;; add, no faster.)
   ;; ---------------------------------------------------------------------------------------
 
+  ;; @relaxed-madd begin (scripts/build-wasm.mjs fuses the multiply-adds below in the relaxed-SIMD build)
   (func $tile42 (param $p0 i32) (param $p1 i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32)
     (param $cols i32) (result v128 v128)
     (local $end i32) (local $w v128) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
@@ -1424,6 +1425,7 @@
       (br $next)))
     (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3))
     (call $hsum4 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3)))
+  ;; @relaxed-madd end
 
   ;; ys[(t + m) * rows + r] = lane m of v (+ bias[r] when bias != 0), for m < min(left, 4).
   (func $store_lanes (param $v v128) (param $ys i32) (param $t i32) (param $r i32) (param $rows i32)
