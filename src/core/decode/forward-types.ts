@@ -74,13 +74,11 @@ export interface FfnRunInfo {
  * when the model runs on several devices: the all-reduce adds it once).
  */
 export interface FfnOverride {
-  run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo>;
   /**
-   * For a prompt block of `rows` rows of one sequence: true when the layer's dense FFN reads fewer
-   * bytes than the union of the rows' groups plus the predictor; the block then runs the dense FFN
-   * (absent: always the override).
+   * With `denseAllowed` (a prompt block of one sequence, on a layer holding the dense FFN) the
+   * override may decline the block by returning null: the dense FFN then runs it.
    */
-  denseForBlock?(rows: number): boolean;
+  run(xs: Vec[], outs: Vec[], opts?: {denseAllowed?: boolean}): Promise<FfnRunInfo | null>;
 }
 
 /** Sees every dense FFN's input and hidden activations (before top-k); calibration installs one. */

@@ -242,10 +242,9 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     const inputs = c.preNorm ? this.norm(xs, layer.ffnNorm, s.map((r) => r.xb)) : xs;
     const outs = s.map((r) => r.xb2);
     const reduce = this.collectives !== null;
-    let override = this.ffnOverride?.[l];
-    if (override && promptBlock && layer.wUp && override.denseForBlock?.(s.length)) override = null;
-    if (override) {
-      const info = await override.run(inputs, outs);
+    const override = this.ffnOverride?.[l];
+    const info = override ? await override.run(inputs, outs, {denseAllowed: promptBlock && Boolean(layer.wUp)}) : null;
+    if (info) {
       this.last.bytes += info.bytes;
       if (info.groups) {
         this.groupSums.union += info.groups.union;
