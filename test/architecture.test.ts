@@ -149,7 +149,7 @@ describe('the floors of src/', () => {
       .map((f) => path.relative(SRC, f))
       .filter((f) => !f.startsWith('core/backends/') && !f.startsWith('core/tasks/train/'));
     // attention over the KV cache is the step only a forward pass takes
-    const runsAttention = decodeFiles.filter((f) => /\.attention\(/.test(fs.readFileSync(path.join(SRC, f), 'utf8')));
+    const runsAttention = decodeFiles.filter((f) => /\.attention(Rows)?\(/.test(fs.readFileSync(path.join(SRC, f), 'utf8')));
     expect(runsAttention).toEqual(['core/decode/forward.ts']);
     const layerLoops = decodeFiles.filter((f) => /for \(let \w+ = 0; \w+ < \w+\.nLayers; \w+\+\+\)[^\n]*\n[^\n]*layers\[\w+\][^\n]*\n(?:[^\n]*\n){0,3}[^\n]*(attention|Block)\(/.test(fs.readFileSync(path.join(SRC, f), 'utf8')));
     expect(layerLoops).toEqual(['core/decode/forward.ts']);

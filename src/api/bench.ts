@@ -1,7 +1,8 @@
 /**
- * bench(): decode speed against the memory-bandwidth limit, dense against HiRE-Softmax and
- * HiRE-FFN, batched and on several devices, in this process. benchOutputLayer(): the output layer
- * alone on a random matrix. Missing options take DEFAULTS (DEFAULTS.bench). Never prints.
+ * bench(): decode speed against the memory-bandwidth limit (weights and KV cache), dense against
+ * HiRE-Softmax and HiRE-FFN, batched and on several devices, and prompt processing against the
+ * compute limit, in this process. benchOutputLayer(): the output layer alone on a random matrix.
+ * Missing options take DEFAULTS (DEFAULTS.bench). Never prints.
  */
 import {UsageError} from '../core/errors.js';
 import type {SoftmaxKind} from '../core/hire/predictor/predictor.js';
@@ -62,7 +63,11 @@ export interface BenchOptions extends TaskOptions {
   tokens?: number;
   /** Prompt tokens prefilled first. */
   promptTokens?: number;
-  /** Measure the machine's streaming-read bandwidth first (reads 512 MB or more). */
+  /** Decode at this context: the prompt prefilled first has this many tokens (overrides promptTokens). */
+  context?: number;
+  /** KV cache element type (f16 halves its bytes; cpu backend). */
+  kvDtype?: 'f32' | 'f16';
+  /** Measure the machine's streaming-read bandwidth (reads 512 MB or more) and multiply-add rate first. */
   probe?: boolean;
   /**
    * A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size.
@@ -103,6 +108,8 @@ export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
     backend: options.backend ?? DEFAULTS.backend,
     threads: options.threads,
     blockActivations: options.blockActivations ?? DEFAULTS.blockActivations,
+    context: options.context,
+    kvDtype: options.kvDtype ?? DEFAULTS.kvDtype,
     tokens: options.tokens ?? b.tokens,
     promptTokens: options.promptTokens ?? b.promptTokens,
     probe: options.probe ?? b.probe,

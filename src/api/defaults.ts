@@ -5,7 +5,7 @@
  * values. Defaults the core tasks own (the ks calibration measures, evaluation's token counts, the
  * device slack) are read from there, not copied.
  */
-import type {BackendName} from '../core/backends/backend.js';
+import type {BackendName, KvDtype} from '../core/backends/backend.js';
 import type {SoftmaxKind} from '../core/hire/predictor/predictor.js';
 import type {QuantBits} from '../core/numeric/quant.js';
 import {DEMO_BUNDLE_DIR, DEMO_MODEL_DIR} from '../core/model/defaults.js';
@@ -17,9 +17,9 @@ import type {Split} from '../core/tasks/corpus.js';
 import type {BenchDtype} from '../core/tasks/bench/models.js';
 import type {TopKMode as MergeMode} from '../core/parallel/distributed-model.js';
 
-export type {BenchDtype, MergeMode};
 /** cpu: how the activations meet ggml block weights in the dot products. */
 export type BlockActivations = 'f32' | 'int16';
+export type {BenchDtype, MergeMode, KvDtype};
 /** HiRE-FFN while decoding: the bundle's sparse FFN when it has one ('auto'), or the dense FFN ('off'). */
 export type FfnMode = 'auto' | 'off';
 /** How HiRE's log-probabilities treat the rows outside the k' candidates. */
@@ -32,6 +32,8 @@ export const DEFAULTS = deepFreeze({
   backend: 'cpu' as BackendName,
   /** cpu: activations of the dot products on ggml block weights (q8_0, q4_0): f32 (exact) or int16 (rounded per block). */
   blockActivations: 'f32' as BlockActivations,
+  /** Element type of the KV cache (generate, eval, bench): 'f16' halves the bytes decoding at long contexts reads (cpu backend). */
+  kvDtype: 'f32' as KvDtype,
   /** Where commands and API calls look when no model is given. */
   demo: {model: DEMO_MODEL_DIR, bundle: DEMO_BUNDLE_DIR},
   /** How the next token is chosen (generate, generateBatch, chat): penalties 1 / 0 and minP 0 are off. */

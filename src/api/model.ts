@@ -62,6 +62,7 @@ export class HireModel {
     } as const;
     if (options.devices !== undefined) {
       if (options.threads !== undefined) throw new UsageError('threads applies to one cpu backend; each device of a group runs one thread', {option: 'threads'});
+      if ((options.kvDtype ?? DEFAULTS.kvDtype) !== 'f32') throw new UsageError('kvDtype f16 applies to one cpu backend; the devices of a group keep f32 KV caches', {option: 'kvDtype'});
       const {decoder, tokenizer, bundle} = await openDeviceGroup(dir, {
         ...common,
         devices: options.devices,
@@ -75,6 +76,7 @@ export class HireModel {
     const session = await Session.open(dir, {
       ...common,
       threads: options.threads,
+      kvDtype: options.kvDtype ?? DEFAULTS.kvDtype,
       onProgress: options.onProgress && ((stage, done, total) => options.onProgress!({stage, done, total})),
     });
     return new HireModel(dir, session, session.tokenizer, session.bundle);

@@ -25,6 +25,11 @@ export interface LoadOptions {
   /** Worker threads of the cpu backend (default: every core). */
   threads?: number;
   /**
+   * Element type of the KV cache: 'f32' or 'f16' (half the bytes that decoding at long contexts
+   * reads; cpu backend only). Default DEFAULTS.kvDtype.
+   */
+  kvDtype?: 'f32' | 'f16';
+  /**
    * tokenizer.json: 'optional' (default) loads it when present, 'required' fails at load when it
    * is missing, 'none' skips it (prompts must then be token ids; text is the ids joined by spaces).
    */

@@ -93,6 +93,11 @@ export const downloadFlags = {
   }),
 };
 
+/** The KV cache's element type (generate, eval, bench). */
+export const kvDtypeFlags = {
+  'kv-dtype': Flags.string({description: 'Element type of the KV cache: f16 halves the bytes decoding at long contexts reads (cpu backend).', options: ['f32', 'f16'], default: DEFAULTS.kvDtype}),
+};
+
 /** Full sha256 of a bundle's weight files against hire.json (generate, eval, bench, inspect). */
 export const verifyWeightsFlags = {
   'verify-weights': Flags.boolean({
@@ -297,8 +302,9 @@ export const benchFlags = {
   }),
   threads: Flags.integer({description: 'Worker threads (cpu backend and the bandwidth probe); default: all cores.', min: 1}),
   tokens: Flags.integer({char: 'n', description: 'Tokens to decode (timed).', default: DEFAULTS.bench.tokens, min: 1}),
-  'prompt-tokens': Flags.integer({description: 'Prompt tokens to prefill first.', default: DEFAULTS.bench.promptTokens, min: 1}),
-  'no-probe': Flags.boolean({description: 'Skip the bandwidth probe.', default: false}),
+  'prompt-tokens': Flags.integer({description: 'Prompt tokens to prefill first (timed as prompt processing).', default: DEFAULTS.bench.promptTokens, min: 1}),
+  context: Flags.integer({description: 'Decode at this context: the prompt prefilled first has N tokens (overrides --prompt-tokens); KV cache bytes count in the bandwidth.', min: 1}),
+  'no-probe': Flags.boolean({description: 'Skip the bandwidth and compute probes.', default: false}),
   hire: Flags.boolean({description: 'Add a HiRE-Softmax row with a synthetic predictor (automatic for bundles).', default: false}),
   softmax: Flags.string({description: 'Predictor kind for --hire and --output-layer.', options: [...SOFTMAX_KINDS], default: DEFAULTS.bench.hire.kind}),
   rank: Flags.integer({description: 'Predictor rank (default: width/8 within 8..256).', min: 1}),

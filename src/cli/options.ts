@@ -8,7 +8,7 @@ import path from 'node:path';
 import type {BenchOptions, OutputLayerOptions} from '../api/bench.js';
 import type {CalibrateOptions} from '../api/calibrate.js';
 import type {QuantBits, QuantizeTarget, SoftmaxKind} from '../api/catalog.js';
-import {DEFAULTS, type BenchDtype, type BlockActivations, type FfnMode, type MergeMode} from '../api/defaults.js';
+import {DEFAULTS, type BenchDtype, type BlockActivations, type FfnMode, type KvDtype, type MergeMode} from '../api/defaults.js';
 import type {ChatOptions} from '../api/chat.js';
 import type {EvaluateOptions, Split} from '../api/evaluate.js';
 import {resolveGenerateOptions, type GenerateOptions, type LoadOptions} from '../api/options.js';
@@ -35,6 +35,7 @@ import type {
   samplingFlags,
   scoreFlags,
   softmaxFlags,
+  kvDtypeFlags,
   verifyWeightsFlags,
 } from './flags.js';
 import {parseTokenIds} from './parse.js';
@@ -42,14 +43,15 @@ import {parseTokenIds} from './parse.js';
 type Backend = FlagValues<typeof backendFlags>;
 type VerifyWeights = FlagValues<typeof verifyWeightsFlags>;
 type Download = FlagValues<typeof downloadFlags>;
-type LoadFlags = FlagValues<typeof ffnFlags & typeof deviceFlags> & Backend & VerifyWeights & Download & {predictor?: string};
+type Kv = FlagValues<typeof kvDtypeFlags>;
+type LoadFlags = FlagValues<typeof ffnFlags & typeof deviceFlags> & Backend & VerifyWeights & Download & Kv & {predictor?: string};
 type DecodeFlags = FlagValues<typeof replyFlags & typeof samplingFlags & typeof softmaxFlags> & LoadFlags;
 export type GenerateFlags = FlagValues<typeof generateFlags & typeof logprobFlags> & DecodeFlags;
 export type ChatFlags = DecodeFlags;
 export type ScoreFlags = FlagValues<typeof scoreFlags & typeof logprobFlags & Pick<typeof softmaxFlags, 'recall' | 'k-prime' | 'predictor'>> & LoadFlags;
 export type CalibrateFlags = FlagValues<typeof calibrateFlags & typeof calibrateFfnFlags> & Backend & Download;
-export type EvalFlags = FlagValues<typeof evalFlags> & Backend & VerifyWeights & Download;
-export type BenchFlags = FlagValues<typeof benchFlags> & Backend & VerifyWeights & Download;
+export type EvalFlags = FlagValues<typeof evalFlags> & Backend & VerifyWeights & Download & Kv;
+export type BenchFlags = FlagValues<typeof benchFlags> & Backend & VerifyWeights & Download & Kv;
 export type QuantizeFlags = FlagValues<typeof quantizeFlags>;
 
 /** Where `hire generate`, `hire chat` and `hire score` load the model: backend, tokenizer, HiRE-FFN and devices. */
@@ -57,6 +59,7 @@ export function loadOptions(f: LoadFlags, tokenizer: LoadOptions['tokenizer'] = 
   return {
     backend: f.backend,
     threads: f.threads,
+    kvDtype: f['kv-dtype'] as KvDtype,
     onWarning: warn,
     tokenizer,
     ffn: f.ffn as FfnMode,
@@ -212,6 +215,7 @@ export function evaluateOptions(model: string | undefined, f: EvalFlags): Evalua
     predictors: f.predictor,
     backend: f.backend,
     threads: f.threads,
+    kvDtype: f['kv-dtype'] as KvDtype,
     ffn: f.ffn !== 'off' && !f['no-ffn'],
     verifyWeights: f['verify-weights'],
     onWarning: warn,
@@ -230,6 +234,8 @@ export function benchOptions(model: string | undefined, f: BenchFlags): BenchOpt
     blockActivations: f['block-activations'] as BlockActivations,
     tokens: f.tokens,
     promptTokens: f['prompt-tokens'],
+    context: f.context,
+    kvDtype: f['kv-dtype'] as KvDtype,
     probe: !f['no-probe'],
     hire: f.hire || f['k-prime'] !== undefined ? {kind: f.softmax as SoftmaxKind, rank: f.rank, bits: Number(f.bits) as QuantBits, kPrime: f['k-prime']} : null,
     recall: f.recall,

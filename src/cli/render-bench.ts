@@ -10,26 +10,27 @@ export function renderBenchReport(r: BenchReport): string {
     {shape: `dim ${p.dim}, ${p.nLayers} layers, ffn ${p.hiddenDim}, vocab ${p.vocabSize}`},
     {backend: r.backendInfo},
     {'memory bandwidth (probe)': r.probeBytesPerSecond ? `${formatBytes(r.probeBytesPerSecond)}/s` : 'not measured'},
-    {'compute (probe)': r.computeProbe ? `${gops(r.computeProbe.opsPerSecond)} GOP/s (${r.computeProbe.dtype} matvec, [${r.computeProbe.rows}, ${r.computeProbe.cols}] in cache)` : 'not measured'},
-    {tokens: `${r.promptTokens} prefilled, ${r.decodeTokens} decoded`},
+    {'compute (matvec probe)': r.computeProbe ? `${gops(r.computeProbe.opsPerSecond)} GOP/s (${r.computeProbe.dtype} matvec, [${r.computeProbe.rows}, ${r.computeProbe.cols}] in cache)` : 'not measured'},
+    {'compute (multiply-add probe)': r.probeFlopsPerSecond ? `${(r.probeFlopsPerSecond / 1e9).toFixed(1)} GFLOP/s (the prompt kernels' tile on every thread)` : 'not measured'},
+    {tokens: `${r.promptTokens} prefilled, ${r.decodeTokens} decoded from context ${r.context}, KV cache ${r.kvDtype}`},
   );
-  const speed = makeTable(['', 'prefill tok/s', 'decode tok/s', 'ms/token', 'weights/token', 'read', 'of probe', 'GOP/s', 'of compute', 'speedup']);
+  const speed = makeTable(['', 'decode tok/s', 'ms/token', 'weights/token', 'KV/token', 'read', 'of probe', 'GOP/s', 'of compute', 'speedup']);
   for (const row of r.rows) {
     speed.push([
       row.head,
-      row.prefillTokensPerSecond.toFixed(1),
       row.decodeTokensPerSecond.toFixed(1),
       row.msPerToken.toFixed(2),
       formatBytes(row.weightBytesPerToken),
+      formatBytes(row.kvBytesPerToken),
       `${formatBytes(row.achievedBytesPerSecond)}/s`,
-      row.bandwidthUtilisation === null ? '-' : `${(row.bandwidthUtilisation * 100).toFixed(0)}%`,
+      percent(row.bandwidthUtilisation),
       gops(row.weightOpsPerSecond),
       r.computeProbe ? `${((row.weightOpsPerSecond / r.computeProbe.opsPerSecond) * 100).toFixed(0)}%` : '-',
       `${row.speedup.toFixed(2)}x`,
     ]);
   }
-  let out = `${head.toString()}\n${speed.toString()}`;
-  out += '\nGOP/s: weight operations per second (2 per weight multiplied; HiRE rows: the dense figure scaled by their bytes); near 100% of compute means compute-bound, near 100% of probe memory-bound';
+  let out = `${head.toString()}\n${speed.toString()}\n${renderPrefill(r)}`;
+  out += '\nGOP/s: weight operations per second (2 per weight multiplied; HiRE rows: the dense figure scaled by their bytes); near 100% of compute (the matvec probe) means compute-bound, near 100% of probe memory-bound';
   for (const n of r.notes) out += `\nnote: ${n}`;
   const timed = r.rows.filter((row) => row.breakdown);
   if (timed.length) {
@@ -43,6 +44,19 @@ export function renderBenchReport(r: BenchReport): string {
   if (r.batch.length) out += `\n${renderBatch(r)}`;
   if (r.devices) out += `\n${renderDevices(r.devices)}`;
   return out;
+}
+
+/** Prompt processing: the prompt as blocks of rows, against the compute probe. */
+function renderPrefill(r: BenchReport): string {
+  const t = makeTable([`prompt processing (${r.promptTokens} tokens)`, 'tok/s', 'GFLOP/s', 'of compute probe']);
+  for (const row of r.rows) {
+    t.push([row.head, row.prefillTokensPerSecond.toFixed(1), (row.prefillFlopsPerSecond / 1e9).toFixed(2), percent(row.computeUtilisation)]);
+  }
+  return t.toString();
+}
+
+function percent(share: number | null): string {
+  return share === null ? '-' : `${(share * 100).toFixed(0)}%`;
 }
 
 function renderBatch(r: BenchReport): string {

@@ -1,7 +1,7 @@
 import {ChatSession} from '../api/chat.js';
 import {BaseCommand, note} from '../cli/base-command.js';
 import {CHAT_HELP, runChatLoop} from '../cli/chat-loop.js';
-import {backendFlags, deviceFlags, downloadFlags, ffnFlags, replyFlags, requiredModelArg, samplingFlags, softmaxFlags, verifyWeightsFlags} from '../cli/flags.js';
+import {backendFlags, deviceFlags, downloadFlags, ffnFlags, kvDtypeFlags, replyFlags, requiredModelArg, samplingFlags, softmaxFlags, verifyWeightsFlags} from '../cli/flags.js';
 import {loadWithBars} from '../cli/download-progress.js';
 import {chatOptions, loadOptions} from '../cli/options.js';
 
@@ -31,6 +31,7 @@ From a pipe (stdin not a terminal): every line is one user message (or a /comman
     ...samplingFlags,
     ...backendFlags,
     ...downloadFlags,
+    ...kvDtypeFlags,
     ...softmaxFlags,
     ...ffnFlags,
     ...deviceFlags,

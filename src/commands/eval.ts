@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core';
 import {evaluate, writeRecallPlot} from '../api/evaluate.js';
 import {BaseCommand, note} from '../cli/base-command.js';
-import {backendFlags, downloadFlags, evalFlags, jsonFlag, modelArg, verifyWeightsFlags} from '../cli/flags.js';
+import {backendFlags, downloadFlags, evalFlags, jsonFlag, kvDtypeFlags, modelArg, verifyWeightsFlags} from '../cli/flags.js';
 import {evaluateOptions} from '../cli/options.js';
 import {corpusNote} from '../cli/corpus-note.js';
 import {createProgress, progressCallback} from '../cli/progress.js';
@@ -32,6 +32,7 @@ export default class Eval extends BaseCommand {
     ...downloadFlags,
     json: jsonFlag('Print the report as JSON.'),
     plot: Flags.string({description: 'Write the recall curves as an SVG to this file.'}),
+    ...kvDtypeFlags,
     ...verifyWeightsFlags,
   };
 

@@ -1,7 +1,7 @@
 import {generateBatch} from '../api/batch.js';
 import {DEFAULTS} from '../api/defaults.js';
 import {BaseCommand} from '../cli/base-command.js';
-import {backendFlags, deviceFlags, downloadFlags, ffnFlags, generateFlags, jsonFlag, logprobFlags, modelArg, replyFlags, samplingFlags, softmaxFlags, verifyWeightsFlags} from '../cli/flags.js';
+import {backendFlags, deviceFlags, downloadFlags, ffnFlags, generateFlags, jsonFlag, kvDtypeFlags, logprobFlags, modelArg, replyFlags, samplingFlags, softmaxFlags, verifyWeightsFlags} from '../cli/flags.js';
 import {loadWithBars} from '../cli/download-progress.js';
 import {printBatch, streamGeneration} from '../cli/generate-output.js';
 import {generateOptions, generatePrompts, generateTokenizer, loadOptions, stdinPrompt} from '../cli/options.js';
@@ -50,6 +50,7 @@ The prompt is --prompt, --prompt-file, --tokens, or stdin (--prompt -, or no pro
     ...ffnFlags,
     ...deviceFlags,
     json: jsonFlag('Print one JSON object (text without the prompt, token ids, statistics; see the description) instead of streaming.'),
+    ...kvDtypeFlags,
     ...verifyWeightsFlags,
   };
 

@@ -1,6 +1,6 @@
 import {score} from '../api/score.js';
 import {BaseCommand} from '../cli/base-command.js';
-import {backendFlags, deviceFlags, downloadFlags, ffnFlags, jsonFlag, logprobFlags, requiredModelArg, scoreFlags, softmaxFlags, verifyWeightsFlags} from '../cli/flags.js';
+import {backendFlags, deviceFlags, downloadFlags, ffnFlags, jsonFlag, kvDtypeFlags, logprobFlags, requiredModelArg, scoreFlags, softmaxFlags, verifyWeightsFlags} from '../cli/flags.js';
 import {loadWithBars} from '../cli/download-progress.js';
 import {loadOptions, scoreInput, scoreOptions} from '../cli/options.js';
 import {renderScore} from '../cli/render-logprobs.js';
@@ -31,6 +31,7 @@ The text comes from --text, --file, --tokens, or stdin (--text -, or nothing giv
     ...logprobFlags,
     ...backendFlags,
     ...downloadFlags,
+    ...kvDtypeFlags,
     ...ffnFlags,
     ...deviceFlags,
     json: jsonFlag('Print what score() returns as JSON.'),

@@ -12,6 +12,7 @@ import {
   benchOptions,
   calibrateOptions,
   chatOptions,
+  evaluateOptions,
   generateOptions,
   generatePrompts,
   generateTokenizer,
@@ -19,11 +20,13 @@ import {
   type BenchFlags,
   type CalibrateFlags,
   type ChatFlags,
+  type EvalFlags,
   type GenerateFlags,
 } from '../../src/cli/options.js';
 import Bench from '../../src/commands/bench.js';
 import Calibrate from '../../src/commands/calibrate.js';
 import Chat from '../../src/commands/chat.js';
+import Eval from '../../src/commands/eval.js';
 import Generate from '../../src/commands/generate.js';
 import {UsageError} from '../../src/core/errors.js';
 import {caught} from '../helpers/caught.js';
@@ -44,6 +47,17 @@ describe('bench options', () => {
     expect(o.batch).toEqual([2, 4]);
     const plain = benchOptions(undefined, await flagsOf<BenchFlags>(Bench, []));
     expect(plain).toMatchObject({repeat: DEFAULTS.bench.repeat, hire: null, ffn: undefined, devices: null, probe: true});
+  });
+
+  it('maps --context and --kv-dtype (bench, generate, eval), the KV cache type defaulting to DEFAULTS', async () => {
+    const o = benchOptions('m', await flagsOf<BenchFlags>(Bench, ['--context', '1000', '--kv-dtype', 'f16']));
+    expect(o).toMatchObject({context: 1000, kvDtype: 'f16'});
+    const plain = benchOptions('m', await flagsOf<BenchFlags>(Bench, []));
+    expect(plain.context).toBeUndefined();
+    expect(plain.kvDtype).toBe(DEFAULTS.kvDtype);
+    expect(loadOptions(await flagsOf<GenerateFlags>(Generate, ['--prompt', 'a', '--kv-dtype', 'f16'])).kvDtype).toBe('f16');
+    expect(evaluateOptions('b', await flagsOf<EvalFlags>(Eval, ['--kv-dtype', 'f16'])).kvDtype).toBe('f16');
+    await expect(flagsOf<BenchFlags>(Bench, ['--kv-dtype', 'bf16'])).rejects.toThrow(/bf16/);
   });
 });
 

@@ -102,3 +102,29 @@ describe('hire generate errors', () => {
     expect(mb).toBeLessThanOrEqual(dense.weightBytesPerToken / 1e6);
   });
 });
+
+describe('KV cache type and context on the command line', () => {
+  it('--kv-dtype f16 decodes on cpu and is refused on a backend without it, naming the flag', () => {
+    const ok = runCli(['generate', dir, ...GREEDY, '--kv-dtype', 'f16', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).tokenIds).toHaveLength(4);
+    const refused = runCli(['generate', dir, '--prompt', 'hi', '--backend', 'reference', '--kv-dtype', 'f16']);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toBe('hire: --kv-dtype f16 is not available on the reference backend (f16: cpu only)\n');
+  });
+
+  it('bench --context decodes at that context (KV bytes counted) and a context past the model is one line, before timing', () => {
+    const r = runCli(['bench', dir, '--context', '40', '--tokens', '2', '--no-probe', '--kv-dtype', 'f16', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({context: 40, promptTokens: 40, kvDtype: 'f16', probeFlopsPerSecond: null});
+    // 2 layers x 2 KV heads x 8 dims x (keys + values) x 2 bytes per position, over 40..41 positions
+    expect(report.rows[0].kvBytesPerToken).toBe(2 * 2 * 8 * 2 * 2 * 41.5);
+    expect(report.rows[0].prefillFlopsPerSecond).toBeGreaterThan(0);
+    const long = runCli(['bench', dir, '--context', '63', '--tokens', '2', '--no-probe']);
+    expect(long.code).toBe(2);
+    expect(long.stdout).toBe('');
+    expect(long.stderr).toBe("hire: --context 63 + 2 decoded tokens need 65 positions; the model holds 64\n");
+  });
+});

@@ -46,11 +46,16 @@ export interface KvCache {
   readonly maxSeqLen: number;
 }
 
+/** Element type of a KV cache: f32, or f16 (half the bytes; where supports('kvF16')). */
+export type KvDtype = 'f32' | 'f16';
+
 export interface KvShape {
   nLayers: number;
   nKvHeads: number;
   headDim: number;
   maxSeqLen: number;
+  /** Default 'f32'. */
+  dtype?: KvDtype;
 }
 
 
@@ -72,7 +77,9 @@ export type OpName =
   | 'keepTopK'
   | 'topK'
   /** The batched kernels read each weight row once for the whole batch (not a loop per vector). */
-  | 'sharedBatch';
+  | 'sharedBatch'
+  /** KV caches can hold f16 keys and values (KvShape.dtype 'f16'). */
+  | 'kvF16';
 
 /** The k largest entries of a vector, best first: their indices and their values. */
 export interface TopK {
@@ -98,7 +105,20 @@ export interface Backend {
   uploadQuantMatrix(q: HostQuantMatrix): Mat;
   uploadVector(data: Float32Array): Vec;
   createVector(length: number): Vec;
+  /**
+   * n vectors of `length` floats for the rows of a block (a prompt's tokens): a backend may lay
+   * them out as one [n, length] block so that its batched kernels run on them in place (cpu does).
+   */
+  createVectors(n: number, length: number): Vec[];
+  /** A KV cache; shape.dtype 'f16' only where supports('kvF16') (else a BackendError). */
   createKvCache(shape: KvShape): KvCache;
+  /**
+   * Frees a cache's memory now; using it afterwards is an error. A cache that is only dropped is
+   * freed once it is garbage-collected, which may be late: release caches you are done with.
+   */
+  releaseKvCache(cache: KvCache): void;
+  /** Resolves with positions 0 .. n - 1 of a layer's keys and values, each f32 [n, nKvHeads * headDim]. */
+  readKvCache(cache: KvCache, layer: number, n: number): Promise<{keys: Float32Array; values: Float32Array}>;
   /** Overwrites a vector with host data (same length). */
   write(dst: Vec, src: Float32Array): void;
   /** Resolves with a copy of the vector's values once every queued kernel has run. */
@@ -154,6 +174,22 @@ export interface Backend {
    * 0..pos (causal). q/out: [nHeads * headDim]; k, v: [nKvHeads * headDim].
    */
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void;
+  /**
+   * A block of one sequence's rows at positions pos0 .. pos0 + n - 1 (n = qs.length, a prompt
+   * block): the same as attention() for each row in order (each row's k, v go into the cache, then
+   * its q attends over positions 0 .. its own), which a backend may run as one kernel.
+   */
+  attentionRows(qs: Vec[], ks: Vec[], vs: Vec[], cache: KvCache, layer: number, pos0: number, shape: AttentionShape, outs: Vec[]): void;
+
+  // ---- row blocks: each is the per-vector kernel above applied to every row of a block (a
+  // prompt block, a batch), with the same aliasing rules; a backend may run it as one kernel
+  rmsNormRows(xs: Vec[], weight: Vec, eps: number, outs: Vec[]): void;
+  layerNormRows(xs: Vec[], weight: Vec, bias: Vec, eps: number, outs: Vec[]): void;
+  activationRows(kind: Activation, xs: Vec[], outs: Vec[]): void;
+  addRows(as: Vec[], bs: Vec[], outs: Vec[]): void;
+  mulRows(as: Vec[], bs: Vec[], outs: Vec[]): void;
+  /** Row i rotated for positions[i]. */
+  ropeRows(xs: Vec[], nHeads: number, positions: readonly number[], table: RopeTable): void;
 
   /**
    * Optional, for backends whose read() / topK() can wait long for queued work (cpu: a slow or
@@ -179,6 +215,37 @@ export const LOOPED_BATCH = {
   },
   accumulateRowsBatch(this: Backend, w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec): void {
     coefs.forEach((c, b) => this.accumulateRows(w, rows, c, outs[b]!, bias));
+  },
+};
+
+/**
+ * The block operations as loops, for backends without a block layout or a block kernel: one
+ * vector per row, attention one row at a time (correct; nothing is shared between the rows).
+ */
+export const LOOPED_ROWS = {
+  createVectors(this: Backend, n: number, length: number): Vec[] {
+    return Array.from({length: n}, () => this.createVector(length));
+  },
+  attentionRows(this: Backend, qs: Vec[], ks: Vec[], vs: Vec[], cache: KvCache, layer: number, pos0: number, shape: AttentionShape, outs: Vec[]): void {
+    qs.forEach((q, i) => this.attention(q, ks[i]!, vs[i]!, cache, layer, pos0 + i, shape, outs[i]!));
+  },
+  rmsNormRows(this: Backend, xs: Vec[], weight: Vec, eps: number, outs: Vec[]): void {
+    xs.forEach((x, i) => this.rmsNorm(x, weight, eps, outs[i]!));
+  },
+  layerNormRows(this: Backend, xs: Vec[], weight: Vec, bias: Vec, eps: number, outs: Vec[]): void {
+    xs.forEach((x, i) => this.layerNorm(x, weight, bias, eps, outs[i]!));
+  },
+  activationRows(this: Backend, kind: Activation, xs: Vec[], outs: Vec[]): void {
+    xs.forEach((x, i) => this.activation(kind, x, outs[i]!));
+  },
+  addRows(this: Backend, as: Vec[], bs: Vec[], outs: Vec[]): void {
+    as.forEach((a, i) => this.add(a, bs[i]!, outs[i]!));
+  },
+  mulRows(this: Backend, as: Vec[], bs: Vec[], outs: Vec[]): void {
+    as.forEach((a, i) => this.mul(a, bs[i]!, outs[i]!));
+  },
+  ropeRows(this: Backend, xs: Vec[], nHeads: number, positions: readonly number[], table: RopeTable): void {
+    xs.forEach((x, i) => this.rope(x, nHeads, positions[i]!, table));
   },
 };
 

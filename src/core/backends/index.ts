@@ -136,6 +136,20 @@ export async function measureMemoryBandwidth(threads: number): Promise<number> {
   }
 }
 
+/**
+ * The machine's multiply-add rate in flop/s: the cpu kernels' matrix-matrix tile over data in L1
+ * on every thread (what prompt processing could reach if nothing else cost anything).
+ */
+export async function measureComputeRate(threads: number): Promise<number> {
+  const [{CpuKernels}, {measureCompute}] = await Promise.all([import('./cpu/kernels.js'), import('./cpu/prompt-kernels.js')]);
+  const kernels = await CpuKernels.create({threads});
+  try {
+    return measureCompute(kernels).flopsPerSecond;
+  } finally {
+    kernels.dispose();
+  }
+}
+
 /** The tfjs engine (wasm, else cpu) that training runs on. */
 export async function acquireTfjsEngine(opts: EngineOptions = {}): Promise<Engine> {
   try {

@@ -58,68 +58,73 @@ export async function generateBatch(decoder: Decoder, prompts: number[][], opts:
   };
   const head = opts.head ?? decoder.head(opts.sampling, {dense: true}).head;
   const seqs: DecodeSequence[] = [];
-  let logits: HeadResult[] = [];
-  const prefillMs: number[] = [];
-  for (const p of prompts) {
-    const start = performance.now();
-    checkAbort();
-    const seq = await decoder.openSequence(Math.min(maxSeqLen, p.length + opts.maxTokens));
-    seqs.push(seq);
-    logits.push(await decoder.prefill(seq, p, head, checkAbort));
-    prefillMs.push(performance.now() - start);
-  }
-  const tokens: number[][] = prompts.map(() => []);
-  const stop: (StopReason | null)[] = prompts.map(() => null);
-  const pos = prompts.map((p) => p.length - 1);
-  const decodeSteps = prompts.map(() => 0);
-  const totals = {steps: 0, bytes: 0, rows: 0, union: 0, own: 0, sparseSteps: 0};
-  const t0 = performance.now();
-  let active = prompts.map((_, b) => b);
-  for (;;) {
-    const next: number[] = [];
-    const still: number[] = [];
-    active.forEach((b, i) => {
-      const r = logits[i]!;
-      const id = r.ids === null ? sample(r.logits, opts.sampling, rngs[b]!) : sampleCandidates(r.ids, r.logits, opts.sampling, rngs[b]!);
-      if (eos.has(id)) {
-        stop[b] = 'eos';
-        return;
-      }
-      tokens[b]!.push(id);
-      pos[b]!++;
-      if (tokens[b]!.length >= opts.maxTokens) stop[b] = 'max_tokens';
-      else if (pos[b]! + 1 >= Math.min(maxSeqLen, prompts[b]!.length + opts.maxTokens)) stop[b] = pos[b]! + 1 >= maxSeqLen ? 'context_full' : 'max_tokens';
-      else {
-        still.push(b);
-        next.push(id);
-      }
-    });
-    if (still.length === 0) break;
-    checkAbort();
-    logits = await decoder.step(still.map((b) => seqs[b]!), next, head);
-    const st = decoder.stepStats();
-    totals.steps++;
-    for (const b of still) decodeSteps[b]!++;
-    totals.bytes += st.bytes ?? 0;
-    totals.rows += still.length;
-    if (st.unionGroups !== null) {
-      totals.union += st.unionGroups;
-      totals.own += st.groupsPerRow!;
-      totals.sparseSteps++;
+  try {
+    let logits: HeadResult[] = [];
+    const prefillMs: number[] = [];
+    for (const p of prompts) {
+      const start = performance.now();
+      checkAbort();
+      const seq = await decoder.openSequence(Math.min(maxSeqLen, p.length + opts.maxTokens));
+      seqs.push(seq);
+      logits.push(await decoder.prefill(seq, p, head, checkAbort));
+      prefillMs.push(performance.now() - start);
     }
-    active = still;
+    const tokens: number[][] = prompts.map(() => []);
+    const stop: (StopReason | null)[] = prompts.map(() => null);
+    const pos = prompts.map((p) => p.length - 1);
+    const decodeSteps = prompts.map(() => 0);
+    const totals = {steps: 0, bytes: 0, rows: 0, union: 0, own: 0, sparseSteps: 0};
+    const t0 = performance.now();
+    let active = prompts.map((_, b) => b);
+    for (;;) {
+      const next: number[] = [];
+      const still: number[] = [];
+      active.forEach((b, i) => {
+        const r = logits[i]!;
+        const id = r.ids === null ? sample(r.logits, opts.sampling, rngs[b]!) : sampleCandidates(r.ids, r.logits, opts.sampling, rngs[b]!);
+        if (eos.has(id)) {
+          stop[b] = 'eos';
+          return;
+        }
+        tokens[b]!.push(id);
+        pos[b]!++;
+        if (tokens[b]!.length >= opts.maxTokens) stop[b] = 'max_tokens';
+        else if (pos[b]! + 1 >= Math.min(maxSeqLen, prompts[b]!.length + opts.maxTokens)) stop[b] = pos[b]! + 1 >= maxSeqLen ? 'context_full' : 'max_tokens';
+        else {
+          still.push(b);
+          next.push(id);
+        }
+      });
+      if (still.length === 0) break;
+      checkAbort();
+      logits = await decoder.step(still.map((b) => seqs[b]!), next, head);
+      const st = decoder.stepStats();
+      totals.steps++;
+      for (const b of still) decodeSteps[b]!++;
+      totals.bytes += st.bytes ?? 0;
+      totals.rows += still.length;
+      if (st.unionGroups !== null) {
+        totals.union += st.unionGroups;
+        totals.own += st.groupsPerRow!;
+        totals.sparseSteps++;
+      }
+      active = still;
+    }
+    const decodeMs = performance.now() - t0;
+    return {
+      tokens,
+      stopReasons: stop.map((r) => r ?? 'max_tokens'),
+      prefillMs,
+      decodeSteps,
+      steps: totals.steps,
+      decodeMs,
+      tokensPerSecond: decodeMs > 0 ? totals.rows / (decodeMs / 1000) : 0,
+      bytesPerToken: totals.rows ? totals.bytes / totals.rows : 0,
+      unionGroups: totals.sparseSteps ? totals.union / totals.sparseSteps : null,
+      groupsPerSequence: totals.sparseSteps ? totals.own / totals.sparseSteps : null,
+    };
+  } finally {
+    // every KV cache goes back now (also when the generation fails or is aborted)
+    for (const seq of seqs) decoder.closeSequence(seq);
   }
-  const decodeMs = performance.now() - t0;
-  return {
-    tokens,
-    stopReasons: stop.map((r) => r ?? 'max_tokens'),
-    prefillMs,
-    decodeSteps,
-    steps: totals.steps,
-    decodeMs,
-    tokensPerSecond: decodeMs > 0 ? totals.rows / (decodeMs / 1000) : 0,
-    bytesPerToken: totals.rows ? totals.bytes / totals.rows : 0,
-    unionGroups: totals.sparseSteps ? totals.union / totals.sparseSteps : null,
-    groupsPerSequence: totals.sparseSteps ? totals.own / totals.sparseSteps : null,
-  };
 }

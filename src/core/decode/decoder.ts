@@ -103,6 +103,11 @@ export interface Decoder {
   /** A new, empty sequence with room for maxLen positions. */
   openSequence(maxLen: number): Promise<DecodeSequence>;
   /**
+   * Frees a sequence's KV cache now (the sequence must not be used afterwards); a sequence that is
+   * only dropped is freed when it is garbage-collected, which may be much later.
+   */
+  closeSequence(seq: DecodeSequence): void;
+  /**
    * Appends tokens to the sequence (a prompt, or a part of one) and returns the head's result for
    * the last of them. checkAbort runs between blocks of a long prompt.
    */

@@ -18,112 +18,17 @@
  * A device holding a shard runs this loop over a shard view of the weights (fewer heads, fewer FFN
  * neurons, null matrices where it holds none) with `inputs` (embeddings) instead of token ids.
  */
-import type {Backend, KvCache, Mat, RopeTable, Vec} from '../backends/backend.js';
+import type {Backend, KvCache, KvDtype, Mat, RopeTable, Vec} from '../backends/backend.js';
+import type {Collectives, FfnOverride, FfnProbe, ForwardLayer, ForwardOptions, ForwardWeights, StepRows, StepStats, StepTimer} from './forward-types.js';
 import {batchReadBytes} from '../backends/backend.js';
 import {ffnTopKByMagnitude, type ModelConfig} from '../model/config.js';
 import {ropeTable} from '../model/rope.js';
 import type {ModelWeights, Norm} from './weights.js';
 
-/**
- * One transformer block as the forward pass reads it. Matrices are [out, in] so that y = W x. On a
- * device of a group a matrix is null when the device holds none of its rows (no heads, no neurons).
- */
-export interface ForwardLayer {
-  attnNorm: Norm; // [dim]
-  wq: Mat | null; // (nHeads * headDim, dim)
-  wk: Mat | null; // (nKvHeads * headDim, dim)
-  wv: Mat | null; // (nKvHeads * headDim, dim)
-  wo: Mat | null; // (dim, nHeads * headDim)
-  bq?: Vec;
-  bk?: Vec;
-  bv?: Vec;
-  bo?: Vec;
-  ffnNorm: Norm; // [dim]
-  wGate?: Mat | null; // (hiddenDim, dim), gated FFN only
-  wUp: Mat | null; // (hiddenDim, dim)
-  wDown?: Mat | null; // (dim, hiddenDim)
-  wDownT?: Mat | null; // (hiddenDim, dim): W_out as one row per neuron
-  bGate?: Vec;
-  bUp?: Vec;
-  bDown?: Vec;
-}
-
-/** Most rows one prefill block runs (a longer prompt runs in several blocks). */
+/** Most rows one prefill block runs by default (a longer prompt runs in several blocks). */
 export const PREFILL_CHUNK = 256;
 
-/** The weights the forward pass reads; ModelWeights is one, a device's shard view another. */
-export interface ForwardWeights {
-  embed?: Mat; // (vocabSize, embedDim); absent on devices (they receive embeddings)
-  positions?: Mat; // (maxPositions, dim), learned positions only
-  projectIn?: Mat; // (dim, embedDim)
-  projectOut?: Mat; // (embedDim, dim)
-  layers: ForwardLayer[];
-  finalNorm?: Norm;
-  lmHead?: Mat; // (vocabSize, embedDim): the dense output layer, for forward()
-}
-
-/** The rows of one step. */
-export interface StepRows {
-  /** Token id of each row; null when `inputs` carries the rows' input embeddings. */
-  tokens: readonly number[] | null;
-  /** [rows * dim] input embeddings (position embedding included), when tokens is null. */
-  inputs?: Float32Array;
-  /** Position of each row in its sequence. */
-  positions: readonly number[];
-  /** KV cache of each row's sequence (rows of one sequence share it). */
-  caches: readonly KvCache[];
-}
-
-/** Where a step's time goes; `hire bench` installs one to print a per-component breakdown. */
-export type Section = 'embed' | 'attention' | 'ffn' | 'output';
-export interface StepTimer {
-  /** Called at the end of each section; the timer attributes the time since its last call. */
-  mark(section: Section): void;
-}
-
-/** What a replaced FFN did in one step: weight bytes read, and for sparse FFNs the groups read. */
-export interface FfnRunInfo {
-  bytes: number;
-  /** Groups read for all rows together, and per row alone (null for a dense replacement). */
-  groups: {union: number; perRow: number} | null;
-}
-
-/**
- * A replacement for one layer's dense FFN (HiRE-FFN, a device's share of the neurons): given the
- * FFN inputs xs [dim] of every row it writes each row's FFN output [dim] (without the output bias
- * when the model runs on several devices: the all-reduce adds it once).
- */
-export interface FfnOverride {
-  run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo>;
-}
-
-/** Sees every dense FFN's input and hidden activations (before top-k); calibration installs one. */
-export interface FfnProbe {
-  ffn(layer: number, x: Vec, hidden: Vec): Promise<void>;
-}
-
-/** The devices' side of a sharded forward pass; absent on a single device. */
-export interface Collectives {
-  /** parts[i] becomes the sum over every device of its parts[i], in device order (same bits everywhere). */
-  allReduce(parts: Vec[]): Promise<void>;
-}
-
-/** Statistics of the last step. */
-export interface StepStats {
-  rows: number;
-  /** Weight bytes the step read (shared reads counted once where the backend batches them). */
-  bytes: number;
-  /** Mean over sparse FFN layers: groups read for the step's rows together, and per row alone. */
-  unionGroups: number | null;
-  groupsPerRow: number | null;
-}
-
-export interface ForwardOptions {
-  /** Attention heads this forward computes (a device's share); default the model's. */
-  heads?: {nHeads: number; nKvHeads: number};
-  /** Present on a device of a group. */
-  collectives?: Collectives;
-}
+export type {ForwardLayer, ForwardWeights, StepRows, Section, StepTimer, FfnRunInfo, FfnOverride, FfnProbe, Collectives, StepStats, ForwardOptions} from './forward-types.js';
 
 /** Scratch buffers of one row, allocated once and reused. */
 interface RowState {
@@ -153,8 +58,11 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
   probe: FfnProbe | null = null;
   readonly nHeads: number;
   readonly nKvHeads: number;
+  readonly kvDtype: KvDtype;
+  readonly prefillChunk: number;
   private readonly collectives: Collectives | null;
-  private readonly rows: RowState[] = [];
+  /** Row states, each field one block of rows (createVectors); grown as needed and kept. */
+  private rows: RowState[] = [];
   private readonly zeros: Float32Array;
   private logits: Vec | null = null;
   private last: StepStats = {rows: 0, bytes: 0, unionGroups: null, groupsPerRow: null};
@@ -171,6 +79,9 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     this.nHeads = opts.heads?.nHeads ?? config.nHeads;
     this.nKvHeads = opts.heads?.nKvHeads ?? config.nKvHeads;
     this.collectives = opts.collectives ?? null;
+    this.kvDtype = opts.kvDtype ?? 'f32';
+    this.prefillChunk = opts.prefillChunk ?? PREFILL_CHUNK;
+    if (!(Number.isInteger(this.prefillChunk) && this.prefillChunk >= 1)) throw new RangeError(`prefillChunk must be a positive integer, got ${opts.prefillChunk}`);
     this.zeros = new Float32Array(config.dim);
   }
 
@@ -185,7 +96,12 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
 
   createCache(maxSeqLen = this.config.maxSeqLen): KvCache {
     const {nLayers, headDim} = this.config;
-    return this.backend.createKvCache({nLayers, nKvHeads: this.nKvHeads, headDim, maxSeqLen});
+    return this.backend.createKvCache({nLayers, nKvHeads: this.nKvHeads, headDim, maxSeqLen, dtype: this.kvDtype});
+  }
+
+  /** Frees a cache from createCache() now (it must not be used afterwards). */
+  releaseCache(cache: KvCache): void {
+    this.backend.releaseKvCache(cache);
   }
 
   /** Statistics of the last step. */
@@ -205,6 +121,8 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
       throw new RangeError(`a step needs one position, cache${step.tokens ? ' and token' : ''} per row (${n} positions, ${step.caches.length} caches)`);
     }
     const s = this.rowStates(n);
+    // rows of one sequence at consecutive positions: a prompt block
+    const promptBlock = n > 1 && step.caches.every((c, i) => c === step.caches[0] && step.positions[i] === step.positions[0]! + i);
     this.last = {rows: n, bytes: 0, unionGroups: null, groupsPerRow: null};
     this.groupSums = {union: 0, perRow: 0, layers: 0};
     // 1. input embeddings: token (+ OPT project_in) (+ learned position), or given
@@ -215,11 +133,11 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
       const layer = w.layers[l]!;
       await this.attentionBlock(layer, l, step, s);
       this.timer?.mark('attention');
-      await this.ffnBlock(layer, l, s);
+      await this.ffnBlock(layer, l, s, promptBlock);
       this.timer?.mark('ffn');
     }
     // 3. final norm (+ OPT project_out)
-    if (w.finalNorm) for (const r of s) this.norm(r.x, w.finalNorm, r.x);
+    if (w.finalNorm) this.norm(s.map((r) => r.x), w.finalNorm, s.map((r) => r.x));
     const g = this.groupSums;
     if (g.layers > 0) this.last = {...this.last, unionGroups: g.union / g.layers, groupsPerRow: g.perRow / g.layers};
     if (w.projectOut) {
@@ -232,14 +150,18 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
   /**
    * A prompt (or any run of tokens of one sequence) at positions pos0, pos0 + 1, ...: every token's
    * keys and values go into the cache; returns the last token's final hidden state. Long prompts
-   * run in blocks of PREFILL_CHUNK rows so memory stays bounded.
+   * run in blocks of prefillChunk rows so memory stays bounded. A prompt that does not fit the
+   * cache fails before anything runs.
    */
   async prefill(tokens: readonly number[], pos0: number, cache: KvCache, checkAbort?: () => void): Promise<Vec> {
     if (tokens.length === 0) throw new RangeError('prefill needs at least one token');
+    if (!(Number.isInteger(pos0) && pos0 >= 0) || pos0 + tokens.length > cache.maxSeqLen) {
+      throw new RangeError(`a prompt of ${tokens.length} tokens at position ${pos0} does not fit a KV cache of ${cache.maxSeqLen} positions`);
+    }
     let last: Vec[] = [];
-    for (let start = 0; start < tokens.length; start += PREFILL_CHUNK) {
+    for (let start = 0; start < tokens.length; start += this.prefillChunk) {
       checkAbort?.();
-      const block = tokens.slice(start, start + PREFILL_CHUNK);
+      const block = tokens.slice(start, start + this.prefillChunk);
       const positions = block.map((_, i) => pos0 + start + i);
       last = await this.run({tokens: block, positions, caches: block.map(() => cache)});
     }
@@ -276,17 +198,16 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     if (w.projectIn) this.matvec(w.projectIn, s.map((r) => r.embed), s.map((r) => r.x));
     if (w.positions && c.positions.kind === 'learned') {
       const offset = c.positions.offset;
-      s.forEach((r, i) => {
-        b.embedRow(w.positions!, step.positions[i]! + offset, r.pos);
-        b.add(r.x, r.pos, r.x);
-      });
+      s.forEach((r, i) => b.embedRow(w.positions!, step.positions[i]! + offset, r.pos));
+      b.addRows(s.map((r) => r.x), s.map((r) => r.pos), s.map((r) => r.x));
       this.last.bytes += s.length * (w.positions.bytes / w.positions.rows);
     }
   }
 
   private async attentionBlock(layer: ForwardLayer, l: number, step: StepRows, s: RowState[]): Promise<void> {
     const {config: c, backend: b} = this;
-    const inputs = s.map((r) => (c.preNorm ? this.norm(r.x, layer.attnNorm, r.xb) : r.x));
+    const xs = s.map((r) => r.x);
+    const inputs = c.preNorm ? this.norm(xs, layer.attnNorm, s.map((r) => r.xb)) : xs;
     const outs = s.map((r) => r.xb2);
     const reduce = this.collectives !== null;
     if (layer.wq && layer.wk && layer.wv && layer.wo) {
@@ -294,33 +215,36 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
       this.matvec(layer.wk, inputs, s.map((r) => r.k), layer.bk);
       this.matvec(layer.wv, inputs, s.map((r) => r.v), layer.bv);
       const shape = {nHeads: this.nHeads, nKvHeads: this.nKvHeads, headDim: c.headDim};
-      s.forEach((r, i) => {
-        const pos = step.positions[i]!;
-        if (this.rope) {
-          b.rope(r.q, this.nHeads, pos, this.rope);
-          b.rope(r.k, this.nKvHeads, pos, this.rope);
-        }
-        b.attention(r.q, r.k, r.v, step.caches[i]!, l, pos, shape, r.att);
-      });
+      if (this.rope) {
+        b.ropeRows(s.map((r) => r.q), this.nHeads, step.positions, this.rope);
+        b.ropeRows(s.map((r) => r.k), this.nKvHeads, step.positions, this.rope);
+      }
+      // a run of rows of one sequence at consecutive positions (a prompt block) is one call
+      for (let i = 0; i < s.length; ) {
+        let j = i + 1;
+        while (j < s.length && step.caches[j] === step.caches[i] && step.positions[j] === step.positions[j - 1]! + 1) j++;
+        const run = s.slice(i, j);
+        b.attentionRows(run.map((r) => r.q), run.map((r) => r.k), run.map((r) => r.v), step.caches[i]!, l, step.positions[i]!, shape, run.map((r) => r.att));
+        i = j;
+      }
       this.matvec(layer.wo, s.map((r) => r.att), outs, reduce ? undefined : layer.bo);
     } else {
       for (const o of outs) b.write(o, this.zeros); // a device holding no heads adds nothing
     }
     if (reduce) await this.reduce(outs, layer.bo);
-    for (const r of s) {
-      b.add(r.x, r.xb2, r.x);
-      if (!c.preNorm) this.norm(r.x, layer.attnNorm, r.x);
-    }
+    b.addRows(xs, outs, xs);
+    if (!c.preNorm) this.norm(xs, layer.attnNorm, xs);
   }
 
-  private async ffnBlock(layer: ForwardLayer, l: number, s: RowState[]): Promise<void> {
+  private async ffnBlock(layer: ForwardLayer, l: number, s: RowState[], promptBlock: boolean): Promise<void> {
     const {config: c, backend: b} = this;
-    const inputs = s.map((r) => (c.preNorm ? this.norm(r.x, layer.ffnNorm, r.xb) : r.x));
+    const xs = s.map((r) => r.x);
+    const inputs = c.preNorm ? this.norm(xs, layer.ffnNorm, s.map((r) => r.xb)) : xs;
     const outs = s.map((r) => r.xb2);
     const reduce = this.collectives !== null;
     const override = this.ffnOverride?.[l];
-    if (override) {
-      const info = await override.run(inputs, outs);
+    const info = override ? await override.run(inputs, outs, {denseAllowed: promptBlock && Boolean(layer.wUp)}) : null;
+    if (info) {
       this.last.bytes += info.bytes;
       if (info.groups) {
         this.groupSums.union += info.groups.union;
@@ -333,10 +257,8 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
       for (const o of outs) b.write(o, this.zeros); // a device holding no neurons adds nothing
     }
     if (reduce) await this.reduce(outs, layer.bDown);
-    for (const r of s) {
-      b.add(r.x, r.xb2, r.x);
-      if (!c.preNorm) this.norm(r.x, layer.ffnNorm, r.x);
-    }
+    b.addRows(xs, outs, xs);
+    if (!c.preNorm) this.norm(xs, layer.ffnNorm, xs);
   }
 
   /** down(act(gate x) * up x), or down(act(up x)); top-k of the hidden activations for top-k FFN models. */
@@ -344,15 +266,14 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     const {config: c, backend: b} = this;
     const hb = s.map((r) => r.hb);
     if (layer.wGate) {
+      const hb2 = s.map((r) => r.hb2);
       this.matvec(layer.wGate, inputs, hb, layer.bGate);
-      this.matvec(layer.wUp!, inputs, s.map((r) => r.hb2), layer.bUp);
-      for (const r of s) {
-        b.activation(c.activation, r.hb, r.hb);
-        b.mul(r.hb, r.hb2, r.hb);
-      }
+      this.matvec(layer.wUp!, inputs, hb2, layer.bUp);
+      b.activationRows(c.activation, hb, hb);
+      b.mulRows(hb, hb2, hb);
     } else {
       this.matvec(layer.wUp!, inputs, hb, layer.bUp);
-      for (const r of s) b.activation(c.activation, r.hb, r.hb);
+      b.activationRows(c.activation, hb, hb);
     }
     if (this.probe) for (let i = 0; i < s.length; i++) await this.probe.ffn(l, inputs[i]!, s[i]!.hb);
     // Models trained with a top-k FFN keep only the k largest hidden activations: by value after
@@ -369,7 +290,7 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
 
   private async reduce(parts: Vec[], bias: Vec | undefined): Promise<void> {
     await this.collectives!.allReduce(parts);
-    if (bias) for (const p of parts) this.backend.add(p, bias, p);
+    if (bias) this.backend.addRows(parts, parts.map(() => bias), parts);
   }
 
   private matvec(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
@@ -377,34 +298,35 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     this.last.bytes += batchReadBytes(this.backend, w, xs.length);
   }
 
-  private norm(x: Vec, n: Norm, out: Vec): Vec {
+  /** Normalises every row of xs into outs (which may be xs) and returns outs. */
+  private norm(xs: Vec[], n: Norm, outs: Vec[]): Vec[] {
     const {config: c, backend: b} = this;
-    if (c.norm === 'rmsnorm') b.rmsNorm(x, n.weight, c.normEps, out);
-    else b.layerNorm(x, n.weight, n.bias!, c.normEps, out);
-    return out;
+    if (c.norm === 'rmsnorm') b.rmsNormRows(xs, n.weight, c.normEps, outs);
+    else b.layerNormRows(xs, n.weight, n.bias!, c.normEps, outs);
+    return outs;
   }
 
-  /** The first n row states, allocating more as needed (they are kept for later steps). */
+  /**
+   * The first n row states. Each field of the rows is one block (Backend.createVectors), so that
+   * a backend can run a step's rows as one block; more rows make new blocks (at least twice the
+   * old count, so growth is rare), which are kept for later steps.
+   */
   private rowStates(n: number): RowState[] {
-    const {config: c, backend: b} = this;
-    const ffnRows = this.weights.layers.find((l) => l.wUp)?.wUp?.rows ?? c.hiddenDim;
-    while (this.rows.length < n) {
-      const q = this.nHeads * c.headDim;
-      const kv = this.nKvHeads * c.headDim;
-      this.rows.push({
-        embed: b.createVector(c.embedDim),
-        x: b.createVector(c.dim),
-        xb: b.createVector(c.dim),
-        xb2: b.createVector(c.dim),
-        pos: b.createVector(c.dim),
-        q: b.createVector(Math.max(1, q)),
-        k: b.createVector(Math.max(1, kv)),
-        v: b.createVector(Math.max(1, kv)),
-        att: b.createVector(Math.max(1, q)),
-        hb: b.createVector(ffnRows),
-        hb2: b.createVector(ffnRows),
-        out: b.createVector(c.embedDim),
-      });
+    if (this.rows.length < n) {
+      const {config: c, backend: b} = this;
+      const count = Math.max(n, 2 * this.rows.length);
+      const ffnRows = this.weights.layers.find((l) => l.wUp)?.wUp?.rows ?? c.hiddenDim;
+      const q = Math.max(1, this.nHeads * c.headDim);
+      const kv = Math.max(1, this.nKvHeads * c.headDim);
+      const block = (length: number) => b.createVectors(count, length);
+      const f = {
+        embed: block(c.embedDim), x: block(c.dim), xb: block(c.dim), xb2: block(c.dim), pos: block(c.dim),
+        q: block(q), k: block(kv), v: block(kv), att: block(q), hb: block(ffnRows), hb2: block(ffnRows), out: block(c.embedDim),
+      };
+      this.rows = Array.from({length: count}, (_, i) => ({
+        embed: f.embed[i]!, x: f.x[i]!, xb: f.xb[i]!, xb2: f.xb2[i]!, pos: f.pos[i]!, q: f.q[i]!, k: f.k[i]!, v: f.v[i]!,
+        att: f.att[i]!, hb: f.hb[i]!, hb2: f.hb2[i]!, out: f.out[i]!,
+      }));
     }
     return this.rows.slice(0, n);
   }

@@ -82,20 +82,26 @@ export async function* generateTokens(
   if (continuation) continuation.seq ??= await decoder.openSequence(c.maxSeqLen);
   const keep = continuation ? reusablePrefix(continuation, promptIds) : 0;
   const limit = Math.min(c.maxSeqLen, continuation?.seq?.maxLen ?? Infinity, promptIds.length + opts.maxTokens);
-  return yield* decodeLoop({ids: promptIds, prefilled: promptIds.length - keep, limit}, c.maxSeqLen, opts, {
-    // the prompt (what the cache lacks of it) in blocks of rows; only the last token needs logits
-    prefill: async (checkAbort) => {
-      checkAbort();
-      if (continuation) {
-        seq = continuation.seq!;
-        decoder.rewind(seq, keep);
-      } else {
-        seq = await decoder.openSequence(Math.min(c.maxSeqLen, promptIds.length + opts.maxTokens));
-      }
-      return decoder.prefill(seq, promptIds.slice(keep), head, checkAbort);
-    },
-    step: async (id) => (await decoder.step([seq!], [id], head))[0]!,
-  });
+  try {
+    return yield* decodeLoop({ids: promptIds, prefilled: promptIds.length - keep, limit}, c.maxSeqLen, opts, {
+      // the prompt (what the cache lacks of it) in blocks of rows; only the last token needs logits
+      prefill: async (checkAbort) => {
+        checkAbort();
+        if (continuation) {
+          seq = continuation.seq!;
+          decoder.rewind(seq, keep);
+        } else {
+          seq = await decoder.openSequence(Math.min(c.maxSeqLen, promptIds.length + opts.maxTokens));
+        }
+        return decoder.prefill(seq, promptIds.slice(keep), head, checkAbort);
+      },
+      step: async (id) => (await decoder.step([seq!], [id], head))[0]!,
+    });
+  } finally {
+    // a sequence of its own goes back now (also when the caller stops early or the generation
+    // fails); a continuation's sequence belongs to the conversation that carries it on
+    if (seq && !continuation) decoder.closeSequence(seq);
+  }
 }
 
 /** Positions of the continued sequence that the prompt can keep (at least one prompt token is always run, for its logits). */

@@ -21,7 +21,8 @@ import {installSparseFfn, type FfnDecodeOptions} from './sparse-ffn.js';
 import {chooseHead} from '../hire/softmax/choose-head.js';
 import {checkRewind, type DecodeHead, type DecodeSequence, type DecodeStepStats, type Decoder, type HeadChoice, type HeadOptions} from '../decode/decoder.js';
 import {samplingK, type SamplingOptions} from '../decode/sampler.js';
-import type {KvCache} from '../backends/backend.js';
+import type {KvCache, KvDtype} from '../backends/backend.js';
+import {UsageError} from '../errors.js';
 
 /** A sequence of this session: its KV cache. */
 class LocalSequence implements DecodeSequence {
@@ -48,6 +49,10 @@ export interface OpenOptions extends BackendOptions, FfnDecodeOptions {
    * sampled fingerprint are always compared).
    */
   verifyWeights?: boolean;
+  /** KV cache element type (default 'f32'; 'f16' where the backend supports 'kvF16'). */
+  kvDtype?: KvDtype;
+  /** Most prompt tokens one forward block runs (default PREFILL_CHUNK). */
+  prefillChunk?: number;
 }
 
 export class Session implements Decoder {
@@ -83,8 +88,12 @@ export class Session implements Decoder {
     try {
       const tokenizer = openTokenizer(source, opts.tokenizer ?? 'required');
       backend = await createBackend(opts.backend ?? 'reference', opts);
+      const kvDtype = opts.kvDtype ?? 'f32';
+      if (kvDtype !== 'f32' && (kvDtype !== 'f16' || !backend.supports('kvF16'))) {
+        throw new UsageError(`kvDtype ${kvDtype} is not available on the ${backend.name} backend (f16: cpu only)`, {option: 'kvDtype'});
+      }
       const weights = uploadWeights(source, backend, (done, total) => opts.onProgress?.('weights', done, total));
-      const model = new Transformer(source.config, weights, backend);
+      const model = new Transformer(source.config, weights, backend, {kvDtype, prefillChunk: opts.prefillChunk});
       const sparseFfn = await installSparseFfn(model, dir, opts);
       if (sparseFfn?.note) opts.onWarning?.(sparseFfn.note);
       return new Session(source, backend, model, tokenizer, sparseFfn, bundle);
@@ -154,6 +163,10 @@ export class Session implements Decoder {
 
   async openSequence(maxLen: number): Promise<DecodeSequence> {
     return new LocalSequence(this.model.createCache(maxLen), maxLen, this);
+  }
+
+  closeSequence(seq: DecodeSequence): void {
+    this.model.releaseCache(this.own(seq).cache);
   }
 
   async prefill(seq: DecodeSequence, tokens: readonly number[], head: DecodeHead, checkAbort?: () => void): Promise<HeadResult> {

@@ -232,6 +232,9 @@ export class DistributedModel implements Decoder {
     return seq;
   }
 
+  /** Nothing to free here: each device keeps one KV cache, replaced by the next openSequence. */
+  closeSequence(_seq: DecodeSequence): void {}
+
   async prefill(seq: DecodeSequence, tokens: readonly number[], head: DecodeHead, checkAbort?: () => void): Promise<HeadResult> {
     checkAbort?.();
     const s = this.current(seq, tokens.length);

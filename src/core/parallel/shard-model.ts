@@ -81,6 +81,7 @@ export class ShardModel {
 
   /** A fresh KV cache for the device's heads (one sequence at a time). */
   reset(maxSeqLen: number): void {
+    if (this.cache) this.forward.releaseCache(this.cache);
     this.cache = this.forward.createCache(maxSeqLen);
   }
 

@@ -12,6 +12,8 @@ const PAGE = 65536;
  */
 export class SharedArena {
   private top = HEAP_BASE;
+  /** Blocks given back by releaseLasting(), free for allocLasting(). */
+  private readonly released: Array<{ptr: number; bytes: number}> = [];
 
   constructor(
     private readonly memory: WasmMemory,
@@ -57,6 +59,26 @@ export class SharedArena {
     }
     this.top = end;
     return ptr;
+  }
+
+  /**
+   * A block for a long-lived buffer that is given back with releaseLasting() (a KV cache): the
+   * smallest released block of at least `bytes` (and at most twice that, so a small buffer does
+   * not pin a large block), else a new one from alloc(). Never take a mark() across it.
+   */
+  allocLasting(bytes: number): number {
+    let best = -1;
+    for (let i = 0; i < this.released.length; i++) {
+      const b = this.released[i]!;
+      if (b.bytes >= bytes && b.bytes <= 2 * bytes && (best < 0 || b.bytes < this.released[best]!.bytes)) best = i;
+    }
+    if (best >= 0) return this.released.splice(best, 1)[0]!.ptr;
+    return this.alloc(bytes, 64);
+  }
+
+  /** Gives back a block from allocLasting() (with the size it was asked for) for reuse. */
+  releaseLasting(ptr: number, bytes: number): void {
+    this.released.push({ptr, bytes});
   }
 
   /** The current allocation point, for reset(). */

@@ -83,6 +83,19 @@ export const KERNEL_NAMES = [
   'accum_rows_part_blocks',
   'accum_rows_batch_blocks',
   'widen_blocks',
+  'gemm_f32',
+  'gemm_bf16',
+  'gemm_f16',
+  'compute_probe',
+  'kv_store_f32',
+  'kv_store_f16',
+  'attend_f32',
+  'attend_f16',
+  'rms_rows',
+  'ln_rows',
+  'act_f32',
+  'binop_f32',
+  'rope_rows',
 ] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

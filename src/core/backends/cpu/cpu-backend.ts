@@ -1,8 +1,11 @@
 /**
  * The `cpu` backend: weights live in one shared WebAssembly memory at their stored width (a bf16
  * checkpoint stays bf16) and every weight matvec runs in the WebAssembly SIMD kernels split over
- * worker threads. The small per-token work (norms, RoPE, attention, activations) runs in JS on
- * views of the same memory: profiling shows it is a few percent of a step at these sizes.
+ * worker threads. A block of rows (a prompt's tokens, from createVectors) is one [n, length]
+ * block of that memory, multiplied by a blocked matrix-matrix kernel in place. The KV cache lives
+ * in the same memory (f32 or f16) and attention runs there too, split over threads by heads. The
+ * norms, RoPE, activations, sums and products run in kernels too, one call per block of rows
+ * (exact gelu, with erf, runs in JS on views of the same memory).
  *
  * Kernel calls are synchronous, except that one whose worker threads are more than SYNC_WAIT_MS
  * behind the calling thread is left running, so that a slow or hung worker does not block the
@@ -12,7 +15,7 @@
  */
 import type {Activation} from '../../model/config.js';
 import {applyActivation} from '../../numeric/activations.js';
-import {attendHost, keepTopKHost, layerNormHost, rmsNormHost, ropeAngles, ropeHost, topKHost} from '../host/host-kernels.js';
+import {keepTopKHost, topKHost} from '../host/host-kernels.js';
 import type {
   AttentionShape,
   Backend,
@@ -32,27 +35,11 @@ import {BLOCK_BYTES, isBlockFormat} from '../../numeric/ggml-quant.js';
 import {BlockKernels, blocksOf, type BlockActivations} from './block-kernels.js';
 import {CpuKernels, type DenseDtype} from './kernels.js';
 import type {OpQueue} from './op-queue.js';
-import {HostKvCache} from '../host/host-kv-cache.js';
 import {BackendError} from '../../errors.js';
-
-class CpuVec implements Vec {
-  constructor(
-    readonly ptr: number,
-    readonly length: number,
-  ) {}
-}
-
-class CpuMat implements Mat {
-  constructor(
-    readonly ptr: number,
-    readonly rows: number,
-    readonly cols: number,
-    readonly dtype: MatDtype,
-    readonly bytes: number,
-    /** Quantised matrices: their scales and group size. */
-    readonly quant?: {scales: number; groupSize: number},
-  ) {}
-}
+import {attendRows, blockMatmul, byBlock, byElements, GEMM_MIN_ROWS, strideOf} from './cpu-rows.js';
+import {actF32, binopF32, hasActKernel, lnRows, rmsRows, RopeTables, ropeRows} from './row-kernels.js';
+import {cacheBytes, CpuKvCache, readCpuKv} from './kv-cache.js';
+import {CpuMat, CpuVec, denseDtype, vecs} from './handles.js';
 
 export interface CpuBackendOptions {
   threads?: number;
@@ -84,6 +71,10 @@ export class CpuBackend implements Backend {
   private readonly q: OpQueue;
   /** Kernels on ggml block matrices (q8_0, q4_0). */
   private readonly blocks: BlockKernels;
+  /** Hands a dropped KV cache's block back to the arena once the cache is garbage-collected. */
+  private readonly reaper: FinalizationRegistry<{ptr: number; bytes: number}>;
+  /** f32 cos/sin tables of the RoPE tables in use, per position. */
+  private readonly ropeTables: RopeTables;
 
   constructor(
     readonly kernels: CpuKernels,
@@ -91,18 +82,22 @@ export class CpuBackend implements Backend {
   ) {
     this.q = kernels.queue;
     this.blocks = new BlockKernels(kernels, blockActivations);
+    this.ropeTables = new RopeTables(kernels);
+    // behind any call still running (a worker may be reading a cache the program no longer holds)
+    this.reaper = new FinalizationRegistry(({ptr, bytes}) => this.q.later(() => kernels.releaseLasting(ptr, bytes)));
   }
 
   describe(): string {
     const t = this.kernels.threads;
     const int16 = this.blocks.activations === 'int16' ? '; int16 activations on block weights' : '';
-    return `cpu (wasm simd, ${t} thread${t === 1 ? '' : 's'}${int16})`;
+    return `cpu (wasm ${this.kernels.simd === 'relaxed' ? 'relaxed simd' : 'simd'}, ${t} thread${t === 1 ? '' : 's'}${int16})`;
   }
 
   /** int2 matrices are held dequantised (f32): correct, but not a saving. */
   supports(op: OpName, dtype?: MatDtype): boolean {
     // batched kernels exist for dense and ggml block weights; the predictors' q8 / q4 loop over the vectors
     if (op === 'sharedBatch') return dtype === undefined || dtype === 'f32' || dtype === 'bf16' || dtype === 'f16' || isBlockFormat(dtype);
+    if (op === 'kvF16') return true;
     return dtype !== 'q2';
   }
 
@@ -133,11 +128,36 @@ export class CpuBackend implements Backend {
     return new CpuVec(this.kernels.alloc(Math.max(4, length * 4)), length);
   }
 
+  /** One [n, length] block: row i at ptr + i * length * 4, so the block kernels run on it in place. */
+  createVectors(n: number, length: number): Vec[] {
+    const ptr = this.kernels.alloc(Math.max(4, n * length * 4));
+    return Array.from({length: n}, (_, i) => new CpuVec(ptr + i * length * 4, length));
+  }
+
   createKvCache(shape: KvShape): KvCache {
-    return new HostKvCache(shape, (n) => new Float32Array(n));
+    const bytes = cacheBytes(shape);
+    const cache = new CpuKvCache(shape, this.kernels.allocLasting(bytes));
+    this.reaper.register(cache, {ptr: cache.ptr, bytes}, cache);
+    return cache;
+  }
+
+  releaseKvCache(cache: KvCache): void {
+    const c = cache as CpuKvCache;
+    // work queued behind a running call may still use the cache: release it after that work
+    this.q.later(() => {
+      if (!c.markReleased()) return;
+      this.reaper.unregister(c);
+      this.kernels.releaseLasting(c.ptr, c.bytes);
+    });
+  }
+
+  async readKvCache(cache: KvCache, layer: number, n: number): Promise<{keys: Float32Array; values: Float32Array}> {
+    await this.q.settle();
+    return readCpuKv(this.kernels, cache as CpuKvCache, layer, n);
   }
 
   write(dst: Vec, src: Float32Array): void {
+    if (src.length !== dst.length) throw new BackendError(`write: ${src.length} values into a vector of ${dst.length}`);
     if (this.q.busy) {
       const copy = src.slice();
       return this.q.later(() => this.write(dst, copy));
@@ -207,6 +227,10 @@ export class CpuBackend implements Backend {
     const m = w as CpuMat;
     if (m.dtype === 'q8' || m.dtype === 'q4' || m.dtype === 'q2' || xs.length === 1) {
       xs.forEach((x, b) => this.matvec(w, x, outs[b]!, bias));
+      return;
+    }
+    if (!isBlockFormat(m.dtype) && xs.length >= GEMM_MIN_ROWS && m.cols % 4 === 0) {
+      blockMatmul(this.kernels, m.dtype, m, xs as CpuVec[], outs as CpuVec[], bias as CpuVec | undefined);
       return;
     }
     this.batched(xs, m.cols, outs, m.rows, (xp, yp) =>
@@ -298,36 +322,70 @@ export class CpuBackend implements Backend {
   }
 
   add(a: Vec, b: Vec, out: Vec): void {
-    if (this.q.busy) return this.q.later(() => this.add(a, b, out));
-    const [x, y, o] = [this.f32(a), this.f32(b), this.f32(out)];
-    for (let i = 0; i < o.length; i++) o[i] = x[i]! + y[i]!;
+    this.addRows([a], [b], [out]);
   }
 
   mul(a: Vec, b: Vec, out: Vec): void {
-    if (this.q.busy) return this.q.later(() => this.mul(a, b, out));
-    const [x, y, o] = [this.f32(a), this.f32(b), this.f32(out)];
-    for (let i = 0; i < o.length; i++) o[i] = x[i]! * y[i]!;
+    this.mulRows([a], [b], [out]);
   }
 
   rmsNorm(x: Vec, weight: Vec, eps: number, out: Vec): void {
-    if (this.q.busy) return this.q.later(() => this.rmsNorm(x, weight, eps, out));
-    this.f32(out).set(rmsNormHost(this.f32(x), this.f32(weight), eps));
+    this.rmsNormRows([x], weight, eps, [out]);
   }
 
   layerNorm(x: Vec, weight: Vec, bias: Vec, eps: number, out: Vec): void {
-    if (this.q.busy) return this.q.later(() => this.layerNorm(x, weight, bias, eps, out));
-    this.f32(out).set(layerNormHost(this.f32(x), this.f32(weight), this.f32(bias), eps));
+    this.layerNormRows([x], weight, bias, eps, [out]);
   }
 
   rope(x: Vec, nHeads: number, pos: number, table: RopeTable): void {
-    if (this.q.busy) return this.q.later(() => this.rope(x, nHeads, pos, table));
-    const xs = this.f32(x);
-    xs.set(ropeHost(xs, nHeads, table.headDim, ropeAngles(table.invFreq, pos)));
+    this.ropeRows([x], nHeads, [pos], table);
   }
 
   activation(kind: Activation, x: Vec, out: Vec): void {
-    if (this.q.busy) return this.q.later(() => this.activation(kind, x, out));
-    applyActivation(kind, this.f32(x), this.f32(out));
+    this.activationRows(kind, [x], [out]);
+  }
+
+  // ---- row blocks: one kernel call for a block's rows (strided), else one per row ------------
+
+  addRows(as: Vec[], bs: Vec[], outs: Vec[]): void {
+    const lists = [vecs(as), vecs(bs), vecs(outs)];
+    this.q.later(() => byElements(lists, ([a, b, o], n) => binopF32(this.kernels, 'add', a!, b!, o!, n)));
+  }
+
+  mulRows(as: Vec[], bs: Vec[], outs: Vec[]): void {
+    const lists = [vecs(as), vecs(bs), vecs(outs)];
+    this.q.later(() => byElements(lists, ([a, b, o], n) => binopF32(this.kernels, 'mul', a!, b!, o!, n)));
+  }
+
+  rmsNormRows(xs: Vec[], weight: Vec, eps: number, outs: Vec[]): void {
+    const lists = [vecs(xs), vecs(outs)];
+    const w = weight as CpuVec;
+    this.q.later(() => byBlock(lists, ([x, o], n) => rmsRows(this.kernels, x!, w.ptr, o!, w.length, eps, n)));
+  }
+
+  layerNormRows(xs: Vec[], weight: Vec, bias: Vec, eps: number, outs: Vec[]): void {
+    const lists = [vecs(xs), vecs(outs)];
+    const [w, b] = [weight as CpuVec, bias as CpuVec];
+    this.q.later(() => byBlock(lists, ([x, o], n) => lnRows(this.kernels, x!, w.ptr, b.ptr, o!, w.length, eps, n)));
+  }
+
+  /** Exact gelu (erf) runs on the host, row by row; the others in the kernel. */
+  activationRows(kind: Activation, xs: Vec[], outs: Vec[]): void {
+    const lists = [vecs(xs), vecs(outs)];
+    this.q.later(() => {
+      if (!hasActKernel(kind)) return lists[0]!.forEach((x, i) => applyActivation(kind, this.f32(x), this.f32(lists[1]![i]!)));
+      byElements(lists, ([x, o], n) => actF32(this.kernels, kind, x!, o!, n));
+    });
+  }
+
+  ropeRows(xs: Vec[], nHeads: number, positions: readonly number[], table: RopeTable): void {
+    const list = vecs(xs);
+    const pos = [...positions];
+    this.q.later(() => {
+      const stride = strideOf(list);
+      if (stride !== null) return ropeRows(this.kernels, this.ropeTables, {ptr: list[0]!.ptr, stride}, nHeads, table, pos);
+      list.forEach((x, i) => ropeRows(this.kernels, this.ropeTables, {ptr: x.ptr, stride: 0}, nHeads, table, [pos[i]!]));
+    });
   }
 
   keepTopK(x: Vec, k: number, byMagnitude: boolean): void {
@@ -340,10 +398,12 @@ export class CpuBackend implements Backend {
   }
 
   attention(q: Vec, k: Vec, v: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
-    if (this.q.busy) return this.q.later(() => this.attention(q, k, v, cache, layer, pos, shape, out));
-    const c = cache as HostKvCache<Float32Array>;
-    c.append(layer, pos, this.f32(k), this.f32(v));
-    this.f32(out).set(attendHost(this.f32(q), c.keys[layer]!, c.values[layer]!, pos, shape));
+    this.attentionRows([q], [k], [v], cache, layer, pos, shape, [out]);
+  }
+
+  attentionRows(qs: Vec[], ks: Vec[], vs: Vec[], cache: KvCache, layer: number, pos0: number, shape: AttentionShape, outs: Vec[]): void {
+    const rows = {qs: vecs(qs), ks: vecs(ks), vs: vecs(vs), outs: vecs(outs)};
+    this.q.later(() => attendRows(this.kernels, cache as CpuKvCache, layer, pos0, shape, rows));
   }
 
   dispose(): void {
@@ -370,11 +430,4 @@ export class CpuBackend implements Backend {
     }
     return this.ids.ptr;
   }
-}
-
-function denseDtype(m: CpuMat, op: string): DenseDtype {
-  if (m.dtype === 'q8' || m.dtype === 'q4' || m.dtype === 'q2' || isBlockFormat(m.dtype)) {
-    throw new BackendError(`${op} is not implemented for quantised (${m.dtype}) matrices on the cpu backend`);
-  }
-  return m.dtype;
 }

@@ -2,11 +2,11 @@ import os from 'node:os';
 import {BackendError} from '../../errors.js';
 import {SharedArena} from './arena.js';
 import {HEAP_BASE, SINK_OFFSET, type KernelName} from './control.js';
-import {KERNELS_WASM_BASE64} from './kernels-wasm.js';
 import {OpQueue} from './op-queue.js';
+import {kernelsModule, requestedSimd, type SimdBuild} from './simd-build.js';
 import {prepareQuantX} from './quant-x.js';
 import {WorkerPool, type WorkerFailure} from './pool.js';
-import {wasm, type WasmMemory, type WasmModule} from './wasm-api.js';
+import {wasm, type WasmMemory} from './wasm-api.js';
 
 /** Dense weight element types. */
 export type DenseDtype = 'f32' | 'bf16' | 'f16';
@@ -31,20 +31,23 @@ export interface CpuKernelsOptions {
    * queue.settle() waits without blocking.
    */
   syncWaitMs?: number;
+  /**
+   * Which build of the kernels: 'simd' (WebAssembly SIMD), or 'relaxed' (the prompt-block tile's
+   * multiply-adds fused with relaxed SIMD, where the runtime has it: Node 20 behind V8's
+   * --experimental-wasm-relaxed-simd, which is switched on before compiling; else 'simd').
+   * Default: HIRE_CPU_SIMD when set, else DEFAULT_SIMD (simd-build.ts).
+   */
+  simd?: SimdBuild;
 }
+
 
 const PAGE = 65536;
 /** 4 GiB - 64 KiB: the largest memory whose byte length still fits an i32 address space. */
 export const MAX_MEMORY_BYTES = 65535 * PAGE;
 const ELEM_BYTES: Record<DenseDtype, number> = {f32: 4, bf16: 2, f16: 2};
 /** Rows per thread chunk: a multiple of 16 keeps every 64-byte line of y on one thread. */
-const ROW_ALIGN = 16;
+export const ROW_ALIGN = 16;
 
-let compiled: WasmModule | undefined;
-function kernelsModule(): WasmModule {
-  compiled ??= new wasm.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-  return compiled;
-}
 
 /**
  * WebAssembly SIMD kernels on a shared memory, run by the calling thread plus a pool of
@@ -64,6 +67,8 @@ export class CpuKernels {
     private readonly pool: WorkerPool,
     private readonly minParallelBytes: number,
     private readonly syncWaitMs: number,
+    /** The build of the kernels in use ('relaxed' only where the runtime validated it). */
+    readonly simd: SimdBuild,
   ) {
     this.queue = new OpQueue(pool);
   }
@@ -97,8 +102,9 @@ export class CpuKernels {
     if (!(timeoutMs > 0) || !(syncWaitMs >= 0)) {
       throw new BackendError(`timeoutMs must be > 0 and syncWaitMs >= 0, got ${timeoutMs} and ${syncWaitMs}`);
     }
-    const pool = await WorkerPool.start(kernelsModule(), memory, {threads, spin: opts.spin ?? 20000, timeoutMs});
-    return new CpuKernels(memory, new SharedArena(memory, maxPages * PAGE), pool, opts.minParallelBytes ?? 64 * 1024, syncWaitMs);
+    const {build, module} = kernelsModule(requestedSimd(opts.simd));
+    const pool = await WorkerPool.start(module, memory, {threads, spin: opts.spin ?? 20000, timeoutMs});
+    return new CpuKernels(memory, new SharedArena(memory, maxPages * PAGE), pool, opts.minParallelBytes ?? 64 * 1024, syncWaitMs, build);
   }
 
   /** Threads that run kernels, the calling one included. */
@@ -345,6 +351,30 @@ export class CpuKernels {
   }
 
   /**
+   * For the kernel wrappers of this folder (prompt-kernels.ts): runs kernel `name` with `args`
+   * over [0, count), split over every thread in chunks that are multiples of `align` once the
+   * call reads at least minParallelBytes (`workBytes`), else on the calling thread.
+   */
+  runKernel(name: KernelName, args: number[], count: number, align: number, workBytes: number): void {
+    this.run(name, args, count, align, workBytes);
+  }
+
+  /** Throws a BackendError unless [ptr, ptr + bytes) lies in allocated memory. */
+  check(ptr: number, bytes: number, what: string): void {
+    this.arena.check(ptr, bytes, what);
+  }
+
+  /** A block for a long-lived buffer (a KV cache), reusing a released one that fits; see SharedArena. */
+  allocLasting(bytes: number): number {
+    return this.arena.allocLasting(bytes);
+  }
+
+  /** Gives a block from allocLasting() back for reuse. */
+  releaseLasting(ptr: number, bytes: number): void {
+    this.arena.releaseLasting(ptr, bytes);
+  }
+
+  /**
    * Test hook: worker 1 fails during the next kernel call, which then throws a BackendError
    * ('throw': the worker throws and dies, 'exit': it calls process.exit, 'hang': it stops
    * answering for 30 s, so the call times out after `timeoutMs`; the pool is unusable after),
@@ -404,13 +434,13 @@ export class CpuKernels {
   }
 }
 
-function elemBytes(dtype: DenseDtype): number {
+export function elemBytes(dtype: DenseDtype): number {
   const esize = ELEM_BYTES[dtype];
   if (esize === undefined) throw new BackendError(`unknown weight dtype ${String(dtype)}; expected f32, bf16 or f16`);
   return esize;
 }
 
-function dims(what: string, rows: number, cols: number): void {
+export function dims(what: string, rows: number, cols: number): void {
   if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 1 || rows > 2 ** 30 || cols > 2 ** 30) {
     throw new BackendError(`${what}: bad shape [${rows}, ${cols}]`);
   }

@@ -1302,7 +1302,7 @@
   ;; ---------------------------------------------------------------------------------------
 
   ;; dst[i] = bf16 src[i] as f32, i in [i0, i1).
-  (func (export "widen_bf16") (param $src i32) (param $dst i32) (param $i0 i32) (param $i1 i32)
+  (func $widen_bf16 (export "widen_bf16") (param $src i32) (param $dst i32) (param $i0 i32) (param $i1 i32)
     (local $i i32) (local $h v128) (local $z v128)
     (local.set $i (local.get $i0))
     (block $done (loop $next
@@ -1322,7 +1322,7 @@
       (br $next))))
 
   ;; dst[i] = f16 src[i] as f32 (exact), i in [i0, i1).
-  (func (export "widen_f16") (param $src i32) (param $dst i32) (param $i0 i32) (param $i1 i32)
+  (func $widen_f16 (export "widen_f16") (param $src i32) (param $dst i32) (param $i0 i32) (param $i1 i32)
     (local $i i32) (local $h v128) (local $z v128)
     (local.set $i (local.get $i0))
     (block $done (loop $next
@@ -1889,4 +1889,782 @@
       (br $next))))
   (func (export "widen_blocks") (param $src i32) (param $dst i32) (param $kind i32) (param $k0 i32) (param $k1 i32)
     (call $bwiden (i32.and (local.get $kind) (i32.const 1)) (local.get $src) (local.get $dst) (local.get $k0) (local.get $k1)))
+  ;; Prompt blocks (matrix-matrix products), attention over a KV cache in this memory, and the
+  ;; compute probe. Kept apart from the kernels above: nothing above calls into this part.
+  ;; =======================================================================================
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Matrix-matrix products for a block of rows (a prompt's tokens). A weight row is read from
+  ;; memory once per block instead of once per token, and every weight vector loaded serves
+  ;; several tokens, so the work is bound by the multiply-adds, not by memory.
+  ;;
+  ;; $tile42: four tokens x two weight rows: returns [W0.x0, W0.x1, W0.x2, W0.x3] and the same
+  ;; for W1 (f32 rows at p0, p1; f32 vectors x0..x3; cols a multiple of 4). Eight f32x4
+  ;; accumulators, one per (token, row), 4 columns a step: each weight vector loaded serves 4
+  ;; tokens, each x vector 2 rows. Lanes are reduced as $hsum4 does. (Measured with V8 11 on the
+  ;; 2-core Zen 5, one thread: 4x2 and 2x4 tiles about 50 GFLOP/s; 3x3 and larger tiles run out
+  ;; of registers, about 25; 8 columns a step, about 30; f32x4.relaxed_madd in place of mul and
+  ;; add, no faster.)
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; @relaxed-madd begin (scripts/build-wasm.mjs fuses the multiply-adds below in the relaxed-SIMD build)
+  (func $tile42 (param $p0 i32) (param $p1 i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32)
+    (param $cols i32) (result v128 v128)
+    (local $end i32) (local $w v128) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $end (i32.add (local.get $p0) (i32.shl (local.get $cols) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $p0) (local.get $end)))
+      (local.set $v0 (v128.load (local.get $x0)))
+      (local.set $v1 (v128.load (local.get $x1)))
+      (local.set $v2 (v128.load (local.get $x2)))
+      (local.set $v3 (v128.load (local.get $x3)))
+      (local.set $w (v128.load (local.get $p0)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w) (local.get $v0))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $w) (local.get $v1))))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $w) (local.get $v2))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w) (local.get $v3))))
+      (local.set $w (v128.load (local.get $p1)))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $w) (local.get $v0))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $w) (local.get $v1))))
+      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $w) (local.get $v2))))
+      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $w) (local.get $v3))))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 16)))
+      (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 16)))
+      (local.set $x1 (i32.add (local.get $x1) (i32.const 16)))
+      (local.set $x2 (i32.add (local.get $x2) (i32.const 16)))
+      (local.set $x3 (i32.add (local.get $x3) (i32.const 16)))
+      (br $next)))
+    (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3))
+    (call $hsum4 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3)))
+  ;; @relaxed-madd end
+
+  ;; ys[(t + m) * rows + r] = lane m of v (+ bias[r] when bias != 0), for m < min(left, 4).
+  (func $store_lanes (param $v v128) (param $ys i32) (param $t i32) (param $r i32) (param $rows i32)
+    (param $left i32) (param $bias i32)
+    (local $p i32) (local $stride i32)
+    (if (local.get $bias)
+      (then (local.set $v (f32x4.add (local.get $v)
+        (v128.load32_splat (i32.add (local.get $bias) (i32.shl (local.get $r) (i32.const 2))))))))
+    (local.set $stride (i32.shl (local.get $rows) (i32.const 2)))
+    (local.set $p (i32.add (local.get $ys) (i32.shl (i32.add (i32.mul (local.get $t) (local.get $rows)) (local.get $r)) (i32.const 2))))
+    (f32.store (local.get $p) (f32x4.extract_lane 0 (local.get $v)))
+    (if (i32.lt_u (local.get $left) (i32.const 2)) (then (return)))
+    (local.set $p (i32.add (local.get $p) (local.get $stride)))
+    (f32.store (local.get $p) (f32x4.extract_lane 1 (local.get $v)))
+    (if (i32.lt_u (local.get $left) (i32.const 3)) (then (return)))
+    (local.set $p (i32.add (local.get $p) (local.get $stride)))
+    (f32.store (local.get $p) (f32x4.extract_lane 2 (local.get $v)))
+    (if (i32.lt_u (local.get $left) (i32.const 4)) (then (return)))
+    (local.set $p (i32.add (local.get $p) (local.get $stride)))
+    (f32.store (local.get $p) (f32x4.extract_lane 3 (local.get $v))))
+
+  ;; ys[b*rows + r] = W[r] . xs[b] (+ bias[r] when bias != 0) for b < nb, r in [r0, r1); W of
+  ;; kind 0 f32, 1 bf16, 2 f16, [rows, cols] with cols a multiple of 4; xs [nb, cols] f32.
+  ;; Rows go in blocks of 32. A 16-bit block is first widened (exactly, by $widen_*) into this
+  ;; thread's scratch, 32 * cols floats at scratch + (r0 / chunk) * 128 * cols, so widening is
+  ;; paid once per block, not once per token. Then, for every 4 tokens (their x, 16 * cols bytes,
+  ;; stays in L1), every pair of the block's rows (the block stays in L2) is one $tile42. A last
+  ;; group of fewer tokens, or a last single row, repeats a token or row and stores only its own.
+  (func $gemm_any (param $kind i32) (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32)
+    (param $rows i32) (param $nb i32) (param $bias i32) (param $scratch i32) (param $chunk i32)
+    (param $r0 i32) (param $r1 i32)
+    (local $rs i32) (local $rb i32) (local $re i32) (local $base i32) (local $t i32) (local $r i32) (local $left i32)
+    (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $p0 i32) (local $p1 i32)
+    (local $lo v128) (local $hi v128)
+    (local.set $rs (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $scratch (i32.add (local.get $scratch)
+      (i32.mul (i32.div_u (local.get $r0) (local.get $chunk)) (i32.shl (local.get $rs) (i32.const 5)))))
+    (local.set $rb (local.get $r0))
+    (block $bdone (loop $bnext
+      (br_if $bdone (i32.ge_u (local.get $rb) (local.get $r1)))
+      (local.set $re (i32.add (local.get $rb) (i32.const 32)))
+      (if (i32.gt_u (local.get $re) (local.get $r1)) (then (local.set $re (local.get $r1))))
+      (if (i32.eqz (local.get $kind))
+        (then (local.set $base (i32.add (local.get $w) (i32.mul (local.get $rb) (local.get $rs)))))
+        (else
+          (local.set $base (local.get $scratch))
+          (if (i32.eq (local.get $kind) (i32.const 1))
+            (then (call $widen_bf16 (i32.add (local.get $w) (i32.mul (local.get $rb) (i32.shl (local.get $cols) (i32.const 1))))
+              (local.get $scratch) (i32.const 0) (i32.mul (i32.sub (local.get $re) (local.get $rb)) (local.get $cols))))
+            (else (call $widen_f16 (i32.add (local.get $w) (i32.mul (local.get $rb) (i32.shl (local.get $cols) (i32.const 1))))
+              (local.get $scratch) (i32.const 0) (i32.mul (i32.sub (local.get $re) (local.get $rb)) (local.get $cols)))))))
+      (local.set $t (i32.const 0))
+      (block $tdone (loop $tnext
+        (br_if $tdone (i32.ge_u (local.get $t) (local.get $nb)))
+        (local.set $left (i32.sub (local.get $nb) (local.get $t)))
+        (local.set $x0 (i32.add (local.get $xs) (i32.mul (local.get $t) (local.get $rs))))
+        (local.set $x1 (select (i32.add (local.get $x0) (local.get $rs)) (local.get $x0) (i32.gt_u (local.get $left) (i32.const 1))))
+        (local.set $x2 (select (i32.add (local.get $x1) (local.get $rs)) (local.get $x1) (i32.gt_u (local.get $left) (i32.const 2))))
+        (local.set $x3 (select (i32.add (local.get $x2) (local.get $rs)) (local.get $x2) (i32.gt_u (local.get $left) (i32.const 3))))
+        (local.set $r (local.get $rb))
+        (block $rdone (loop $rnext
+          (br_if $rdone (i32.ge_u (local.get $r) (local.get $re)))
+          (local.set $p0 (i32.add (local.get $base) (i32.mul (i32.sub (local.get $r) (local.get $rb)) (local.get $rs))))
+          (local.set $p1 (select (i32.add (local.get $p0) (local.get $rs)) (local.get $p0)
+            (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $re))))
+          (call $tile42 (local.get $p0) (local.get $p1) (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $cols))
+          (local.set $hi)
+          (local.set $lo)
+          (call $store_lanes (local.get $lo) (local.get $ys) (local.get $t) (local.get $r) (local.get $rows) (local.get $left) (local.get $bias))
+          (if (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $re))
+            (then (call $store_lanes (local.get $hi) (local.get $ys) (local.get $t) (i32.add (local.get $r) (i32.const 1))
+              (local.get $rows) (local.get $left) (local.get $bias))))
+          (local.set $r (i32.add (local.get $r) (i32.const 2)))
+          (br $rnext)))
+        (local.set $t (i32.add (local.get $t) (i32.const 4)))
+        (br $tnext)))
+      (local.set $rb (local.get $re))
+      (br $bnext))))
+
+  (func (export "gemm_f32") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32)
+    (param $bias i32) (param $scratch i32) (param $chunk i32) (param $r0 i32) (param $r1 i32)
+    (call $gemm_any (i32.const 0) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb)
+      (local.get $bias) (local.get $scratch) (local.get $chunk) (local.get $r0) (local.get $r1)))
+  (func (export "gemm_bf16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32)
+    (param $bias i32) (param $scratch i32) (param $chunk i32) (param $r0 i32) (param $r1 i32)
+    (call $gemm_any (i32.const 1) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb)
+      (local.get $bias) (local.get $scratch) (local.get $chunk) (local.get $r0) (local.get $r1)))
+  (func (export "gemm_f16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32)
+    (param $bias i32) (param $scratch i32) (param $chunk i32) (param $r0 i32) (param $r1 i32)
+    (call $gemm_any (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb)
+      (local.get $bias) (local.get $scratch) (local.get $chunk) (local.get $r0) (local.get $r1)))
+
+  ;; The compute probe: units [u0, u1), each 64 $tile42 over 6 rows of 256 floats at buf (6 KiB,
+  ;; in L1), that is 64 * 8 * 256 * 2 = 262144 flops a unit; the sum goes to sink so that nothing
+  ;; is optimised away (racy stores from several threads are harmless: the value is never used).
+  (func (export "compute_probe") (param $buf i32) (param $sink i32) (param $u0 i32) (param $u1 i32)
+    (local $u i32) (local $k i32) (local $acc v128) (local $a v128) (local $b v128)
+    (local.set $u (local.get $u0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $u) (local.get $u1)))
+      (local.set $k (i32.const 0))
+      (block $kdone (loop $knext
+        (br_if $kdone (i32.ge_u (local.get $k) (i32.const 64)))
+        (call $tile42 (local.get $buf) (i32.add (local.get $buf) (i32.const 1024))
+          (i32.add (local.get $buf) (i32.const 2048)) (i32.add (local.get $buf) (i32.const 3072))
+          (i32.add (local.get $buf) (i32.const 4096)) (i32.add (local.get $buf) (i32.const 5120)) (i32.const 256))
+        (local.set $b)
+        (local.set $a)
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.add (local.get $a) (local.get $b))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $knext)))
+      (local.set $u (i32.add (local.get $u) (i32.const 1)))
+      (br $next)))
+    (v128.store (local.get $sink) (local.get $acc)))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Attention over a KV cache in this memory. One layer's keys (values likewise): kv head g,
+  ;; position j at base + (g * maxLen + j) * headDim * esize, so each head's positions are one
+  ;; contiguous stream and a thread that takes whole heads reads whole streams. kind 0: f32
+  ;; cache; kind 1: f16 cache (values rounded to the nearest half, ties to even; read back
+  ;; exactly). Any headDim: vectors go 4 lanes at a time and the headDim % 4 tail lane by lane.
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; e^x per lane: x clamped to [-87.33654, 88.72283], x = n ln2 + r with n = nearest(x log2 e),
+  ;; e^r by the degree-7 polynomial of Cephes' expf (relative error about 1e-7), times 2^n
+  ;; built in the exponent bits.
+  (func $exp4 (param $x v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128)
+    (local.set $x (f32x4.min (f32x4.max (local.get $x) (f32x4.splat (f32.const -87.33654))) (f32x4.splat (f32.const 88.72283))))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504)))))
+    (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693359375)))))
+    (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $n) (f32x4.splat (f32.const -2.12194440e-4)))))
+    (local.set $p (f32x4.splat (f32.const 1.9875691500e-4)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.3981999507e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 8.3334519073e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 4.1665795894e-2))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.6666665459e-1))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 5.0000001201e-1))))
+    (local.set $p (f32x4.add (f32x4.add (f32x4.mul (f32x4.mul (local.get $p) (local.get $r)) (local.get $r)) (local.get $r))
+      (f32x4.splat (f32.const 1))))
+    (f32x4.mul (local.get $p) (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127)))
+      (i32.const 23))))
+
+  ;; Largest of the four lanes.
+  (func $hmax (param $v v128) (result f32)
+    (local $e v128)
+    (local.set $e (f32x4.max (local.get $v) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+    (f32.max (f32x4.extract_lane 0 (local.get $e)) (f32x4.extract_lane 1 (local.get $e))))
+
+  ;; f32 -> IEEE half per lane, rounded to nearest even (overflow to inf, NaN to a quiet NaN,
+  ;; subnormal halves exact): the four halves in the low 8 bytes.
+  (func $f2h4 (param $f v128) (result v128)
+    (local $sign v128) (local $x v128) (local $o v128) (local $big v128)
+    (local.set $sign (v128.and (local.get $f) (i32x4.splat (i32.const 0x80000000))))
+    (local.set $x (v128.xor (local.get $f) (local.get $sign)))
+    ;; normal halves: drop 13 mantissa bits with round to nearest even, rebias 127 -> 15
+    (local.set $o (i32x4.shr_u (i32x4.add (i32x4.add (local.get $x) (i32x4.splat (i32.const 0xc8000fff)))
+      (v128.and (i32x4.shr_u (local.get $x) (i32.const 13)) (i32x4.splat (i32.const 1)))) (i32.const 13)))
+    ;; below 2^-14 (subnormal halves or zero): adding 0.5 rounds onto the 2^-24 grid
+    (local.set $o (v128.bitselect (local.get $o)
+      (i32x4.sub (f32x4.add (local.get $x) (f32x4.splat (f32.const 0.5))) (i32x4.splat (i32.const 0x3f000000)))
+      (i32x4.ge_s (local.get $x) (i32x4.splat (i32.const 0x38800000)))))
+    ;; 65520 and up: inf; NaN stays NaN
+    (local.set $big (v128.bitselect (i32x4.splat (i32.const 0x7e00)) (i32x4.splat (i32.const 0x7c00))
+      (i32x4.gt_s (local.get $x) (i32x4.splat (i32.const 0x7f800000)))))
+    (local.set $o (v128.bitselect (local.get $big) (local.get $o)
+      (i32x4.ge_s (local.get $x) (i32x4.splat (i32.const 0x47800000)))))
+    (local.set $o (v128.or (local.get $o) (i32x4.shr_u (local.get $sign) (i32.const 16))))
+    (i8x16.shuffle 0 1 4 5 8 9 12 13 0 1 4 5 8 9 12 13 (local.get $o) (local.get $o)))
+
+  ;; Four cached values at p as f32 (kind 0 f32, 1 f16), and one.
+  (func $kv4 (param $kind i32) (param $p i32) (result v128)
+    (local $z v128)
+    (if (result v128) (i32.eqz (local.get $kind))
+      (then (v128.load (local.get $p)))
+      (else (call $h2f_x4 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
+        (v128.load64_zero (local.get $p)))))))
+  (func $kv1 (param $kind i32) (param $p i32) (result f32)
+    (if (result f32) (i32.eqz (local.get $kind))
+      (then (f32.load (local.get $p)))
+      (else (call $h2f (i32.load16_u (local.get $p))))))
+
+  ;; Rows t in [t0, t1) of a block: src row t (nKv * headDim f32 at src + t * sstride) goes to
+  ;; position pos0 + t of every kv head of the layer at dst.
+  (func $kv_store_any (param $kind i32) (param $src i32) (param $sstride i32) (param $dst i32) (param $hd i32)
+    (param $nkv i32) (param $maxLen i32) (param $pos0 i32) (param $t0 i32) (param $t1 i32)
+    (local $t i32) (local $g i32) (local $s i32) (local $d i32) (local $c i32) (local $esize i32) (local $hd4 i32)
+    (local.set $esize (select (i32.const 2) (i32.const 4) (local.get $kind)))
+    (local.set $hd4 (i32.and (local.get $hd) (i32.const -4)))
+    (local.set $t (local.get $t0))
+    (block $tdone (loop $tnext
+      (br_if $tdone (i32.ge_u (local.get $t) (local.get $t1)))
+      (local.set $s (i32.add (local.get $src) (i32.mul (local.get $t) (local.get $sstride))))
+      (local.set $g (i32.const 0))
+      (block $gdone (loop $gnext
+        (br_if $gdone (i32.ge_u (local.get $g) (local.get $nkv)))
+        (local.set $d (i32.add (local.get $dst) (i32.mul (i32.mul (i32.add (i32.mul (local.get $g) (local.get $maxLen))
+          (i32.add (local.get $pos0) (local.get $t))) (local.get $hd)) (local.get $esize))))
+        (local.set $c (i32.const 0))
+        (if (i32.eqz (local.get $kind))
+          (then
+            (block $cdone (loop $cnext
+              (br_if $cdone (i32.ge_u (local.get $c) (local.get $hd4)))
+              (v128.store (local.get $d) (v128.load (local.get $s)))
+              (local.set $s (i32.add (local.get $s) (i32.const 16)))
+              (local.set $d (i32.add (local.get $d) (i32.const 16)))
+              (local.set $c (i32.add (local.get $c) (i32.const 4)))
+              (br $cnext)))
+            (block $cdone (loop $cnext
+              (br_if $cdone (i32.ge_u (local.get $c) (local.get $hd)))
+              (f32.store (local.get $d) (f32.load (local.get $s)))
+              (local.set $s (i32.add (local.get $s) (i32.const 4)))
+              (local.set $d (i32.add (local.get $d) (i32.const 4)))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br $cnext))))
+          (else
+            (block $cdone (loop $cnext
+              (br_if $cdone (i32.ge_u (local.get $c) (local.get $hd4)))
+              (v128.store64_lane 0 (local.get $d) (call $f2h4 (v128.load (local.get $s))))
+              (local.set $s (i32.add (local.get $s) (i32.const 16)))
+              (local.set $d (i32.add (local.get $d) (i32.const 8)))
+              (local.set $c (i32.add (local.get $c) (i32.const 4)))
+              (br $cnext)))
+            (block $cdone (loop $cnext
+              (br_if $cdone (i32.ge_u (local.get $c) (local.get $hd)))
+              (i32.store16 (local.get $d) (i32x4.extract_lane 0 (call $f2h4 (v128.load32_zero (local.get $s)))))
+              (local.set $s (i32.add (local.get $s) (i32.const 4)))
+              (local.set $d (i32.add (local.get $d) (i32.const 2)))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br $cnext)))))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $gnext)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $tnext))))
+
+  (func (export "kv_store_f32") (param $src i32) (param $sstride i32) (param $dst i32) (param $hd i32) (param $nkv i32)
+    (param $maxLen i32) (param $pos0 i32) (param $t0 i32) (param $t1 i32)
+    (call $kv_store_any (i32.const 0) (local.get $src) (local.get $sstride) (local.get $dst) (local.get $hd) (local.get $nkv)
+      (local.get $maxLen) (local.get $pos0) (local.get $t0) (local.get $t1)))
+  (func (export "kv_store_f16") (param $src i32) (param $sstride i32) (param $dst i32) (param $hd i32) (param $nkv i32)
+    (param $maxLen i32) (param $pos0 i32) (param $t0 i32) (param $t1 i32)
+    (call $kv_store_any (i32.const 1) (local.get $src) (local.get $sstride) (local.get $dst) (local.get $hd) (local.get $nkv)
+      (local.get $maxLen) (local.get $pos0) (local.get $t0) (local.get $t1)))
+
+  ;; [q . k(p), q . k(p + rb), q . k(p + 2 rb), q . k(p + 3 rb)] over hd lanes (q f32, k cached).
+  (func $dot4kv (param $kind i32) (param $q i32) (param $p i32) (param $rb i32) (param $hd i32) (result v128)
+    (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $c i32) (local $hd4 i32) (local $qv v128) (local $v v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $p1 (i32.add (local.get $p) (local.get $rb)))
+    (local.set $p2 (i32.add (local.get $p1) (local.get $rb)))
+    (local.set $p3 (i32.add (local.get $p2) (local.get $rb)))
+    (local.set $hd4 (i32.and (local.get $hd) (i32.const -4)))
+    (if (i32.eqz (local.get $kind))
+      (then
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $c) (local.get $hd4)))
+          (local.set $qv (v128.load (local.get $q)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $qv) (v128.load (local.get $p)))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $qv) (v128.load (local.get $p1)))))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $qv) (v128.load (local.get $p2)))))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $qv) (v128.load (local.get $p3)))))
+          (local.set $q (i32.add (local.get $q) (i32.const 16)))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
+          (local.set $p2 (i32.add (local.get $p2) (i32.const 16)))
+          (local.set $p3 (i32.add (local.get $p3) (i32.const 16)))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (br $next))))
+      (else
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $c) (local.get $hd4)))
+          (local.set $qv (v128.load (local.get $q)))
+          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $qv) (call $kv4 (i32.const 1) (local.get $p)))))
+          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $qv) (call $kv4 (i32.const 1) (local.get $p1)))))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $qv) (call $kv4 (i32.const 1) (local.get $p2)))))
+          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $qv) (call $kv4 (i32.const 1) (local.get $p3)))))
+          (local.set $q (i32.add (local.get $q) (i32.const 16)))
+          (local.set $p (i32.add (local.get $p) (i32.const 8)))
+          (local.set $p1 (i32.add (local.get $p1) (i32.const 8)))
+          (local.set $p2 (i32.add (local.get $p2) (i32.const 8)))
+          (local.set $p3 (i32.add (local.get $p3) (i32.const 8)))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (br $next)))))
+    (local.set $v (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+    (block $done (loop $next ;; the hd % 4 tail
+      (br_if $done (i32.ge_u (local.get $c) (local.get $hd)))
+      (local.set $v (f32x4.add (local.get $v) (f32x4.mul (v128.load32_splat (local.get $q))
+        (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+          (f32x4.splat (call $kv1 (local.get $kind) (local.get $p)))
+          (call $kv1 (local.get $kind) (local.get $p1)))
+          (call $kv1 (local.get $kind) (local.get $p2)))
+          (call $kv1 (local.get $kind) (local.get $p3))))))
+      (local.set $q (i32.add (local.get $q) (i32.const 4)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (local.set $p (i32.add (local.get $p) (select (i32.const 2) (i32.const 4) (local.get $kind))))
+      (local.set $p1 (i32.add (local.get $p1) (select (i32.const 2) (i32.const 4) (local.get $kind))))
+      (local.set $p2 (i32.add (local.get $p2) (select (i32.const 2) (i32.const 4) (local.get $kind))))
+      (local.set $p3 (i32.add (local.get $p3) (select (i32.const 2) (i32.const 4) (local.get $kind))))
+      (br $next)))
+    (local.get $v))
+
+  ;; o[0, hd) = sum_j w[j] * V(p + j * rb) for j < npos: 4 positions a pass (o read and written
+  ;; once per 4), then one at a time.
+  (func $pv_accum (param $kind i32) (param $p i32) (param $w i32) (param $o i32) (param $npos i32) (param $hd i32) (param $rb i32)
+    (local $j i32) (local $c i32) (local $hd4 i32) (local $esize i32) (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32)
+    (local $op i32) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
+    (local.set $hd4 (i32.and (local.get $hd) (i32.const -4)))
+    (local.set $esize (select (i32.const 2) (i32.const 4) (local.get $kind)))
+    (local.set $c (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $hd)))
+      (f32.store (i32.add (local.get $o) (i32.shl (local.get $c) (i32.const 2))) (f32.const 0))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (block $jdone (loop $jnext
+      (br_if $jdone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $npos)))
+      (local.set $w0 (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $w1 (v128.load32_splat offset=4 (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $w2 (v128.load32_splat offset=8 (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $w3 (v128.load32_splat offset=12 (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $q0 (i32.add (local.get $p) (i32.mul (local.get $j) (local.get $rb))))
+      (local.set $q1 (i32.add (local.get $q0) (local.get $rb)))
+      (local.set $q2 (i32.add (local.get $q1) (local.get $rb)))
+      (local.set $q3 (i32.add (local.get $q2) (local.get $rb)))
+      (local.set $op (local.get $o))
+      (local.set $c (i32.const 0))
+      (if (i32.eqz (local.get $kind))
+        (then
+          (block $done (loop $next
+            (br_if $done (i32.ge_u (local.get $c) (local.get $hd4)))
+            (v128.store (local.get $op) (f32x4.add (v128.load (local.get $op)) (f32x4.add
+              (f32x4.add (f32x4.mul (local.get $w0) (v128.load (local.get $q0))) (f32x4.mul (local.get $w1) (v128.load (local.get $q1))))
+              (f32x4.add (f32x4.mul (local.get $w2) (v128.load (local.get $q2))) (f32x4.mul (local.get $w3) (v128.load (local.get $q3)))))))
+            (local.set $q0 (i32.add (local.get $q0) (i32.const 16)))
+            (local.set $q1 (i32.add (local.get $q1) (i32.const 16)))
+            (local.set $q2 (i32.add (local.get $q2) (i32.const 16)))
+            (local.set $q3 (i32.add (local.get $q3) (i32.const 16)))
+            (local.set $op (i32.add (local.get $op) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $next))))
+        (else
+          (block $done (loop $next
+            (br_if $done (i32.ge_u (local.get $c) (local.get $hd4)))
+            (v128.store (local.get $op) (f32x4.add (v128.load (local.get $op)) (f32x4.add
+              (f32x4.add (f32x4.mul (local.get $w0) (call $kv4 (i32.const 1) (local.get $q0)))
+                         (f32x4.mul (local.get $w1) (call $kv4 (i32.const 1) (local.get $q1))))
+              (f32x4.add (f32x4.mul (local.get $w2) (call $kv4 (i32.const 1) (local.get $q2)))
+                         (f32x4.mul (local.get $w3) (call $kv4 (i32.const 1) (local.get $q3)))))))
+            (local.set $q0 (i32.add (local.get $q0) (i32.const 8)))
+            (local.set $q1 (i32.add (local.get $q1) (i32.const 8)))
+            (local.set $q2 (i32.add (local.get $q2) (i32.const 8)))
+            (local.set $q3 (i32.add (local.get $q3) (i32.const 8)))
+            (local.set $op (i32.add (local.get $op) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $next)))))
+      (block $done (loop $next ;; the hd % 4 tail
+        (br_if $done (i32.ge_u (local.get $c) (local.get $hd)))
+        (f32.store (local.get $op) (f32.add (f32.load (local.get $op)) (f32.add
+          (f32.add (f32.mul (f32x4.extract_lane 0 (local.get $w0)) (call $kv1 (local.get $kind) (local.get $q0)))
+                   (f32.mul (f32x4.extract_lane 0 (local.get $w1)) (call $kv1 (local.get $kind) (local.get $q1))))
+          (f32.add (f32.mul (f32x4.extract_lane 0 (local.get $w2)) (call $kv1 (local.get $kind) (local.get $q2)))
+                   (f32.mul (f32x4.extract_lane 0 (local.get $w3)) (call $kv1 (local.get $kind) (local.get $q3)))))))
+        (local.set $q0 (i32.add (local.get $q0) (local.get $esize)))
+        (local.set $q1 (i32.add (local.get $q1) (local.get $esize)))
+        (local.set $q2 (i32.add (local.get $q2) (local.get $esize)))
+        (local.set $q3 (i32.add (local.get $q3) (local.get $esize)))
+        (local.set $op (i32.add (local.get $op) (i32.const 4)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $next)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $jnext)))
+    (block $jdone (loop $jnext ;; the last npos % 4 positions
+      (br_if $jdone (i32.ge_u (local.get $j) (local.get $npos)))
+      (local.set $w0 (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $q0 (i32.add (local.get $p) (i32.mul (local.get $j) (local.get $rb))))
+      (local.set $op (local.get $o))
+      (local.set $c (i32.const 0))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $hd4)))
+        (v128.store (local.get $op) (f32x4.add (v128.load (local.get $op))
+          (f32x4.mul (local.get $w0) (call $kv4 (local.get $kind) (local.get $q0)))))
+        (local.set $q0 (i32.add (local.get $q0) (i32.shl (local.get $esize) (i32.const 2))))
+        (local.set $op (i32.add (local.get $op) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $next)))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $hd)))
+        (f32.store (local.get $op) (f32.add (f32.load (local.get $op))
+          (f32.mul (f32x4.extract_lane 0 (local.get $w0)) (call $kv1 (local.get $kind) (local.get $q0)))))
+        (local.set $q0 (i32.add (local.get $q0) (local.get $esize)))
+        (local.set $op (i32.add (local.get $op) (i32.const 4)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $next)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $jnext))))
+
+  ;; One query head over positions 0 .. npos - 1 of one kv head (keys at kp, values at vp, rb
+  ;; bytes a position): s_j = (q . k_j) * scale into the scores at s, p_j = e^(s_j - max s),
+  ;; o = sum_j p_j v_j / sum_j p_j (the max-shifted softmax of the reference).
+  (func $attend_one (param $kind i32) (param $q i32) (param $kp i32) (param $vp i32) (param $o i32) (param $s i32)
+    (param $npos i32) (param $hd i32) (param $rb i32) (param $scale f32)
+    (local $j i32) (local $n4 i32) (local $p i32) (local $v v128) (local $mx v128) (local $m v128) (local $sum v128) (local $tot f32)
+    (local $e f32)
+    (local.set $n4 (i32.and (local.get $npos) (i32.const -4)))
+    (local.set $mx (f32x4.splat (f32.const -inf)))
+    (local.set $p (local.get $kp))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n4)))
+      (local.set $v (f32x4.mul (f32x4.splat (local.get $scale))
+        (call $dot4kv (local.get $kind) (local.get $q) (local.get $p) (local.get $rb) (local.get $hd))))
+      (v128.store (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))) (local.get $v))
+      (local.set $mx (f32x4.max (local.get $mx) (local.get $v)))
+      (local.set $p (i32.add (local.get $p) (i32.shl (local.get $rb) (i32.const 2))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $next)))
+    (block $done (loop $next ;; the last npos % 4 positions (lane 0 of a repeated row)
+      (br_if $done (i32.ge_u (local.get $j) (local.get $npos)))
+      (local.set $v (f32x4.mul (f32x4.splat (local.get $scale))
+        (call $dot4kv (local.get $kind) (local.get $q) (local.get $p) (i32.const 0) (local.get $hd))))
+      (f32.store (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))) (f32x4.extract_lane 0 (local.get $v)))
+      (local.set $mx (f32x4.max (local.get $mx) (f32x4.splat (f32x4.extract_lane 0 (local.get $v)))))
+      (local.set $p (i32.add (local.get $p) (local.get $rb)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $next)))
+    (local.set $m (f32x4.splat (call $hmax (local.get $mx))))
+    (local.set $j (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n4)))
+      (local.set $v (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2)))) (local.get $m))))
+      (v128.store (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))) (local.get $v))
+      (local.set $sum (f32x4.add (local.get $sum) (local.get $v)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $next)))
+    (local.set $tot (call $hsum (local.get $sum)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $j) (local.get $npos)))
+      (local.set $e (f32x4.extract_lane 0 (call $exp4 (f32x4.sub
+        (v128.load32_splat (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2)))) (local.get $m)))))
+      (f32.store (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))) (local.get $e))
+      (local.set $tot (f32.add (local.get $tot) (local.get $e)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $next)))
+    (call $pv_accum (local.get $kind) (local.get $vp) (local.get $s) (local.get $o) (local.get $npos) (local.get $hd) (local.get $rb))
+    (local.set $v (f32x4.splat (local.get $tot)))
+    (local.set $j (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $hd)))
+      (v128.store (local.get $o) (f32x4.div (v128.load (local.get $o)) (local.get $v)))
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $next)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $j) (local.get $hd)))
+      (f32.store (local.get $o) (f32.div (f32.load (local.get $o)) (local.get $tot)))
+      (local.set $o (i32.add (local.get $o) (i32.const 4)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $next))))
+
+  ;; Attention of n query rows of a block. Item i in [i0, i1) is query head h = i / n of row
+  ;; t = i % n (a thread takes whole heads, whose keys and values then stay in its caches over
+  ;; the rows). Row t sits at position pos0 + t and attends over positions 0 .. pos0 + t, whose
+  ;; keys and values are already stored. q of (t, h) at qs + t * qstride + h * hd * 4, its output
+  ;; at outs + t * ostride + h * hd * 4; kv head h / group of the layer's keys at kc and values at
+  ;; vc (layout above). scale: the f32 bits of 1 / sqrt(hd). Scores: this thread's pos0 + n floats
+  ;; at scratch + (i0 / chunk) * (pos0 + n) * 4.
+  (func $attend_any (param $kind i32) (param $qs i32) (param $kc i32) (param $vc i32) (param $outs i32)
+    (param $scratch i32) (param $n i32) (param $pos0 i32) (param $hd i32) (param $group i32) (param $maxLen i32)
+    (param $qstride i32) (param $ostride i32) (param $scale i32) (param $chunk i32) (param $i0 i32) (param $i1 i32)
+    (local $i i32) (local $h i32) (local $t i32) (local $rb i32) (local $hb i32) (local $g i32)
+    (local.set $rb (i32.mul (local.get $hd) (select (i32.const 2) (i32.const 4) (local.get $kind))))
+    (local.set $hb (i32.mul (local.get $maxLen) (local.get $rb)))
+    (local.set $scratch (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $i0) (local.get $chunk))
+      (i32.add (local.get $pos0) (local.get $n))) (i32.const 2))))
+    (local.set $i (local.get $i0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+      (local.set $h (i32.div_u (local.get $i) (local.get $n)))
+      (local.set $t (i32.rem_u (local.get $i) (local.get $n)))
+      (local.set $g (i32.mul (i32.div_u (local.get $h) (local.get $group)) (local.get $hb)))
+      (call $attend_one (local.get $kind)
+        (i32.add (i32.add (local.get $qs) (i32.mul (local.get $t) (local.get $qstride))) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))
+        (i32.add (local.get $kc) (local.get $g))
+        (i32.add (local.get $vc) (local.get $g))
+        (i32.add (i32.add (local.get $outs) (i32.mul (local.get $t) (local.get $ostride))) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))
+        (local.get $scratch)
+        (i32.add (i32.add (local.get $pos0) (local.get $t)) (i32.const 1))
+        (local.get $hd) (local.get $rb) (f32.reinterpret_i32 (local.get $scale)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  (func (export "attend_f32") (param $qs i32) (param $kc i32) (param $vc i32) (param $outs i32) (param $scratch i32)
+    (param $n i32) (param $pos0 i32) (param $hd i32) (param $group i32) (param $maxLen i32) (param $qstride i32)
+    (param $ostride i32) (param $scale i32) (param $chunk i32) (param $i0 i32) (param $i1 i32)
+    (call $attend_any (i32.const 0) (local.get $qs) (local.get $kc) (local.get $vc) (local.get $outs) (local.get $scratch)
+      (local.get $n) (local.get $pos0) (local.get $hd) (local.get $group) (local.get $maxLen) (local.get $qstride)
+      (local.get $ostride) (local.get $scale) (local.get $chunk) (local.get $i0) (local.get $i1)))
+  (func (export "attend_f16") (param $qs i32) (param $kc i32) (param $vc i32) (param $outs i32) (param $scratch i32)
+    (param $n i32) (param $pos0 i32) (param $hd i32) (param $group i32) (param $maxLen i32) (param $qstride i32)
+    (param $ostride i32) (param $scale i32) (param $chunk i32) (param $i0 i32) (param $i1 i32)
+    (call $attend_any (i32.const 1) (local.get $qs) (local.get $kc) (local.get $vc) (local.get $outs) (local.get $scratch)
+      (local.get $n) (local.get $pos0) (local.get $hd) (local.get $group) (local.get $maxLen) (local.get $qstride)
+      (local.get $ostride) (local.get $scale) (local.get $chunk) (local.get $i0) (local.get $i1)))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Row kernels for blocks: norms over rows r in [r0, r1) (row r of x at x + r * xstride, of
+  ;; out at out + r * ostride; out may be x), elementwise activations, sums and products over
+  ;; elements [i0, i1) of dense blocks, and RoPE. One call covers a prompt block's rows, split
+  ;; over threads; a single vector is the same call over one row. Sums are f32 (4 lanes, then
+  ;; $hsum, then the len % 4 tail).
+  ;; ---------------------------------------------------------------------------------------
+
+  ;; out = x / sqrt(mean(x^2) + eps) * w; eps as f32 bits.
+  (func (export "rms_rows") (param $x i32) (param $xstride i32) (param $w i32) (param $out i32) (param $ostride i32)
+    (param $len i32) (param $eps i32) (param $r0 i32) (param $r1 i32)
+    (local $r i32) (local $p i32) (local $q i32) (local $c i32) (local $n4 i32) (local $acc v128) (local $ss f32) (local $s f32) (local $sv v128)
+    (local.set $n4 (i32.and (local.get $len) (i32.const -4)))
+    (local.set $r (local.get $r0))
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $p (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $xstride))))
+      (local.set $q (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $ostride))))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $c (i32.const 0))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $n4)))
+        (local.set $sv (v128.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $sv) (local.get $sv))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $next)))
+      (local.set $ss (call $hsum (local.get $acc)))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $len)))
+        (local.set $s (f32.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $ss (f32.add (local.get $ss) (f32.mul (local.get $s) (local.get $s))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $next)))
+      (local.set $s (f32.div (f32.const 1) (f32.sqrt (f32.add (f32.div (local.get $ss) (f32.convert_i32_u (local.get $len)))
+        (f32.reinterpret_i32 (local.get $eps))))))
+      (local.set $sv (f32x4.splat (local.get $s)))
+      (local.set $c (i32.const 0))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $n4)))
+        (v128.store (i32.add (local.get $q) (i32.shl (local.get $c) (i32.const 2)))
+          (f32x4.mul (f32x4.mul (v128.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))) (local.get $sv))
+            (v128.load (i32.add (local.get $w) (i32.shl (local.get $c) (i32.const 2))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $next)))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $len)))
+        (f32.store (i32.add (local.get $q) (i32.shl (local.get $c) (i32.const 2)))
+          (f32.mul (f32.mul (f32.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))) (local.get $s))
+            (f32.load (i32.add (local.get $w) (i32.shl (local.get $c) (i32.const 2))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $next)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rnext))))
+
+  ;; Sum of the len floats at p.
+  (func $sum_f32 (param $p i32) (param $len i32) (result f32)
+    (local $c i32) (local $n4 i32) (local $acc v128) (local $s f32)
+    (local.set $n4 (i32.and (local.get $len) (i32.const -4)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n4)))
+      (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2))))))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $next)))
+    (local.set $s (call $hsum (local.get $acc)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $len)))
+      (local.set $s (f32.add (local.get $s) (f32.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2))))))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $s))
+
+  ;; out = (x - mean) / sqrt(var + eps) * w + b, var by a second pass over (x - mean)^2.
+  (func (export "ln_rows") (param $x i32) (param $xstride i32) (param $w i32) (param $b i32) (param $out i32) (param $ostride i32)
+    (param $len i32) (param $eps i32) (param $r0 i32) (param $r1 i32)
+    (local $r i32) (local $p i32) (local $q i32) (local $c i32) (local $n4 i32) (local $acc v128) (local $m f32) (local $ss f32)
+    (local $s f32) (local $d f32) (local $mv v128) (local $sv v128) (local $v v128)
+    (local.set $n4 (i32.and (local.get $len) (i32.const -4)))
+    (local.set $r (local.get $r0))
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $p (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $xstride))))
+      (local.set $q (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $ostride))))
+      (local.set $m (f32.div (call $sum_f32 (local.get $p) (local.get $len)) (f32.convert_i32_u (local.get $len))))
+      (local.set $mv (f32x4.splat (local.get $m)))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $c (i32.const 0))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $n4)))
+        (local.set $v (f32x4.sub (v128.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))) (local.get $mv)))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $v) (local.get $v))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $next)))
+      (local.set $ss (call $hsum (local.get $acc)))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $len)))
+        (local.set $d (f32.sub (f32.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))) (local.get $m)))
+        (local.set $ss (f32.add (local.get $ss) (f32.mul (local.get $d) (local.get $d))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $next)))
+      (local.set $s (f32.div (f32.const 1) (f32.sqrt (f32.add (f32.div (local.get $ss) (f32.convert_i32_u (local.get $len)))
+        (f32.reinterpret_i32 (local.get $eps))))))
+      (local.set $sv (f32x4.splat (local.get $s)))
+      (local.set $c (i32.const 0))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $n4)))
+        (v128.store (i32.add (local.get $q) (i32.shl (local.get $c) (i32.const 2)))
+          (f32x4.add (f32x4.mul (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))) (local.get $mv))
+            (local.get $sv)) (v128.load (i32.add (local.get $w) (i32.shl (local.get $c) (i32.const 2)))))
+            (v128.load (i32.add (local.get $b) (i32.shl (local.get $c) (i32.const 2))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $next)))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $c) (local.get $len)))
+        (f32.store (i32.add (local.get $q) (i32.shl (local.get $c) (i32.const 2)))
+          (f32.add (f32.mul (f32.mul (f32.sub (f32.load (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2)))) (local.get $m))
+            (local.get $s)) (f32.load (i32.add (local.get $w) (i32.shl (local.get $c) (i32.const 2)))))
+            (f32.load (i32.add (local.get $b) (i32.shl (local.get $c) (i32.const 2))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $next)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rnext))))
+
+  ;; act(v) for four lanes: kind 0 silu v / (1 + e^-v), 1 relu max(v, 0) (NaN -> 0, as the host),
+  ;; 2 gelu_tanh 0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3))) with tanh z = 1 - 2 / (e^2z + 1).
+  (func $act4 (param $kind i32) (param $v v128) (result v128)
+    (local $z v128)
+    (if (i32.eqz (local.get $kind))
+      (then (return (f32x4.div (local.get $v) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (local.get $v))))))))
+    (if (i32.eq (local.get $kind) (i32.const 1))
+      (then (return (v128.and (local.get $v) (f32x4.gt (local.get $v) (f32x4.splat (f32.const 0)))))))
+    (local.set $z (f32x4.mul (f32x4.splat (f32.const 0.7978845608028654)) (f32x4.add (local.get $v)
+      (f32x4.mul (f32x4.splat (f32.const 0.044715)) (f32x4.mul (local.get $v) (f32x4.mul (local.get $v) (local.get $v)))))))
+    (f32x4.mul (f32x4.mul (f32x4.splat (f32.const 0.5)) (local.get $v))
+      (f32x4.sub (f32x4.splat (f32.const 2)) (f32x4.div (f32x4.splat (f32.const 2))
+        (f32x4.add (call $exp4 (f32x4.add (local.get $z) (local.get $z))) (f32x4.splat (f32.const 1)))))))
+
+  ;; out[i] = act(x[i]) for i in [i0, i1) (out may be x).
+  (func (export "act_f32") (param $kind i32) (param $x i32) (param $out i32) (param $i0 i32) (param $i1 i32)
+    (local $i i32)
+    (local.set $i (local.get $i0))
+    (block $done (loop $next
+      (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $i1)))
+      (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+        (call $act4 (local.get $kind) (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+        (f32x4.extract_lane 0 (call $act4 (local.get $kind) (v128.load32_splat (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  ;; out[i] = a[i] + b[i] (kind 0) or a[i] * b[i] (kind 1) for i in [i0, i1) (out may be a or b).
+  (func (export "binop_f32") (param $kind i32) (param $a i32) (param $b i32) (param $out i32) (param $i0 i32) (param $i1 i32)
+    (local $i i32) (local $o i32) (local $va v128) (local $vb v128)
+    (local.set $i (local.get $i0))
+    (block $done (loop $next
+      (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $i1)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $va (v128.load (i32.add (local.get $a) (local.get $o))))
+      (local.set $vb (v128.load (i32.add (local.get $b) (local.get $o))))
+      (v128.store (i32.add (local.get $out) (local.get $o))
+        (if (result v128) (local.get $kind) (then (f32x4.mul (local.get $va) (local.get $vb))) (else (f32x4.add (local.get $va) (local.get $vb)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (f32.store (i32.add (local.get $out) (local.get $o))
+        (if (result f32) (local.get $kind)
+          (then (f32.mul (f32.load (i32.add (local.get $a) (local.get $o))) (f32.load (i32.add (local.get $b) (local.get $o)))))
+          (else (f32.add (f32.load (i32.add (local.get $a) (local.get $o))) (f32.load (i32.add (local.get $b) (local.get $o)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  ;; RoPE (rotate_half) in place on rows r in [r0, r1): row r (nHeads heads of hd at x + r * xstride)
+  ;; is rotated by the angles of position pos[r] (i32 at pos + 4r), whose cos[hd/2] and sin[hd/2]
+  ;; (f32) are at table + pos[r] * hd * 4: a = x[i], b = x[i + hd/2] become a cos - b sin, b cos + a sin.
+  (func (export "rope_rows") (param $x i32) (param $xstride i32) (param $nh i32) (param $hd i32) (param $table i32) (param $pos i32)
+    (param $r0 i32) (param $r1 i32)
+    (local $r i32) (local $h i32) (local $i i32) (local $half i32) (local $h4 i32) (local $p i32) (local $t i32)
+    (local $a v128) (local $b v128) (local $cs v128) (local $sn v128) (local $fa f32) (local $fb f32)
+    (local.set $half (i32.shr_u (local.get $hd) (i32.const 1)))
+    (local.set $h4 (i32.and (local.get $half) (i32.const -4)))
+    (local.set $r (local.get $r0))
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $t (i32.add (local.get $table) (i32.shl (i32.mul (i32.load (i32.add (local.get $pos) (i32.shl (local.get $r) (i32.const 2))))
+        (local.get $hd)) (i32.const 2))))
+      (local.set $h (i32.const 0))
+      (block $hdone (loop $hnext
+        (br_if $hdone (i32.ge_u (local.get $h) (local.get $nh)))
+        (local.set $p (i32.add (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $xstride)))
+          (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
+        (local.set $i (i32.const 0))
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $i) (local.get $h4)))
+          (local.set $a (v128.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))))
+          (local.set $b (v128.load (i32.add (local.get $p) (i32.shl (i32.add (local.get $i) (local.get $half)) (i32.const 2)))))
+          (local.set $cs (v128.load (i32.add (local.get $t) (i32.shl (local.get $i) (i32.const 2)))))
+          (local.set $sn (v128.load (i32.add (local.get $t) (i32.shl (i32.add (local.get $i) (local.get $half)) (i32.const 2)))))
+          (v128.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))
+            (f32x4.sub (f32x4.mul (local.get $a) (local.get $cs)) (f32x4.mul (local.get $b) (local.get $sn))))
+          (v128.store (i32.add (local.get $p) (i32.shl (i32.add (local.get $i) (local.get $half)) (i32.const 2)))
+            (f32x4.add (f32x4.mul (local.get $b) (local.get $cs)) (f32x4.mul (local.get $a) (local.get $sn))))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $next)))
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $i) (local.get $half)))
+          (local.set $fa (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))))
+          (local.set $fb (f32.load (i32.add (local.get $p) (i32.shl (i32.add (local.get $i) (local.get $half)) (i32.const 2)))))
+          (f32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))
+            (f32.sub (f32.mul (local.get $fa) (f32.load (i32.add (local.get $t) (i32.shl (local.get $i) (i32.const 2)))))
+              (f32.mul (local.get $fb) (f32.load (i32.add (local.get $t) (i32.shl (i32.add (local.get $i) (local.get $half)) (i32.const 2)))))))
+          (f32.store (i32.add (local.get $p) (i32.shl (i32.add (local.get $i) (local.get $half)) (i32.const 2)))
+            (f32.add (f32.mul (local.get $fb) (f32.load (i32.add (local.get $t) (i32.shl (local.get $i) (i32.const 2)))))
+              (f32.mul (local.get $fa) (f32.load (i32.add (local.get $t) (i32.shl (i32.add (local.get $i) (local.get $half)) (i32.const 2)))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $next)))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $hnext)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rnext))))
 )

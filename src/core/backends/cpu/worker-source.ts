@@ -72,8 +72,14 @@ function runJob() {
     case 5: f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], s, e); break;
     case 6: f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], s, e); break;
     case 7: f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], s, e); break;
-    case 8: f(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], s, e); break;
-    default: throw new Error('bad argument count ' + ctl[L.ARGC]);
+    default: {
+      const n = ctl[L.ARGC];
+      if (!(n >= 1 && n <= 16)) throw new Error('bad argument count ' + n);
+      const args = [];
+      for (let i = 0; i < n; i++) args.push(ctl[a + i]);
+      args.push(s, e);
+      f(...args);
+    }
   }
 }
 

@@ -19,6 +19,7 @@ import {
   hostMatrixBytes,
   hostMatrixF32,
   LOOPED_BATCH,
+  LOOPED_ROWS,
   quantMatrixBytes,
 } from '../backend.js';
 import type {MatDtype} from '../backend.js';
@@ -54,7 +55,7 @@ export class ReferenceBackend implements Backend {
   }
 
   supports(op: OpName): boolean {
-    return op !== 'sharedBatch'; // batched kernels loop
+    return op !== 'sharedBatch' && op !== 'kvF16'; // batched kernels loop; the KV cache is float64
   }
 
   /** ggml blocks are dequantised exactly (every block value is a float32): the oracle for the block kernels. */
@@ -75,8 +76,18 @@ export class ReferenceBackend implements Backend {
     return new RefVec(new Float64Array(length));
   }
 
+  readonly createVectors = LOOPED_ROWS.createVectors;
+
   createKvCache(shape: KvShape): KvCache {
     return new HostKvCache(shape, (n) => new Float64Array(n));
+  }
+
+  releaseKvCache(cache: KvCache): void {
+    (cache as HostKvCache<Float64Array>).release();
+  }
+
+  async readKvCache(cache: KvCache, layer: number, n: number): Promise<{keys: Float32Array; values: Float32Array}> {
+    return (cache as HostKvCache<Float64Array>).read(layer, n);
   }
 
   write(dst: Vec, src: Float32Array): void {
@@ -229,6 +240,14 @@ export class ReferenceBackend implements Backend {
       }
     }
   }
+
+  readonly attentionRows = LOOPED_ROWS.attentionRows;
+  readonly rmsNormRows = LOOPED_ROWS.rmsNormRows;
+  readonly layerNormRows = LOOPED_ROWS.layerNormRows;
+  readonly activationRows = LOOPED_ROWS.activationRows;
+  readonly addRows = LOOPED_ROWS.addRows;
+  readonly mulRows = LOOPED_ROWS.mulRows;
+  readonly ropeRows = LOOPED_ROWS.ropeRows;
 
   dispose(): void {}
 }

@@ -39,9 +39,10 @@ import type {
   Vec,
   WeightDtype,
 } from '../backend.js';
-import {dequantizeHost, hostMatrixF32, LOOPED_BATCH} from '../backend.js';
+import {dequantizeHost, hostMatrixF32, LOOPED_BATCH, LOOPED_ROWS} from '../backend.js';
 import {HostKvCache} from '../host/host-kv-cache.js';
 import {acquireEngine, type Engine, type EngineOptions} from './engine.js';
+import {activate, row} from './ops.js';
 import {
   attendHost,
   keepTopKHost,
@@ -56,7 +57,6 @@ import {
 
 export type TfjsBackendOptions = EngineOptions;
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 /**
  * Weight bytes (counted twice, for XNNPACK's packed copy) the wasm heap may hold: its 4 GiB cap
  * less room for vectors and staging. Past the cap tfjs-wasm's malloc fails silently and later
@@ -121,7 +121,7 @@ export class TfjsBackend implements Backend {
   }
 
   supports(op: OpName, _dtype?: MatDtype): boolean {
-    return op !== 'sharedBatch'; // batched kernels loop
+    return op !== 'kvF16';
   }
 
   // ---- memory -------------------------------------------------------------------------------
@@ -153,8 +153,18 @@ export class TfjsBackend implements Backend {
     return this.track(tf.zeros([1, length]), length);
   }
 
+  readonly createVectors = LOOPED_ROWS.createVectors;
+
   createKvCache(shape: KvShape): KvCache {
     return new HostKvCache(shape, (n) => new Float32Array(n));
+  }
+
+  releaseKvCache(cache: KvCache): void {
+    (cache as HostKvCache<Float32Array>).release();
+  }
+
+  async readKvCache(cache: KvCache, layer: number, n: number): Promise<{keys: Float32Array; values: Float32Array}> {
+    return (cache as HostKvCache<Float32Array>).read(layer, n);
   }
 
   write(dst: Vec, src: Float32Array): void {
@@ -184,14 +194,7 @@ export class TfjsBackend implements Backend {
       this.put(out, tf.zeros([1, 0]));
       return;
     }
-    const host = this.hostRows(mat);
-    if (this.staging.length < k * cols) this.staging = new Float32Array(k * cols);
-    const staged = this.staging.subarray(0, k * cols); // [k, cols]: the chosen rows, in order
-    for (let i = 0; i < k; i++) {
-      const r = rows[i]!;
-      if (!(r >= 0 && r < mat.rows)) throw new RangeError(`matvecRows: row ${r} outside 0..${mat.rows - 1}`);
-      staged.set(host.subarray(r * cols, (r + 1) * cols), i * cols);
-    }
+    const staged = this.stageRows(mat, rows, 'matvecRows');
     // [k, cols] x [cols, 1]: the x-as-weights form, since the staged block changes every call.
     // The staged tensor dies inside the tidy, so reusing the buffer is safe on both engines.
     this.put(
@@ -210,23 +213,42 @@ export class TfjsBackend implements Backend {
       result = tf.matMul(vt(coef), wt, false, true);
     } else {
       const k = rows.length;
-      const host = this.hostRows(mat);
-      if (this.staging.length < k * cols) this.staging = new Float32Array(k * cols);
-      const staged = this.staging.subarray(0, k * cols); // [k, cols]: the chosen rows, in order
-      for (let i = 0; i < k; i++) {
-        const r = rows[i]!;
-        if (!(r >= 0 && r < mat.rows)) throw new RangeError(`accumulateRows: row ${r} outside 0..${mat.rows - 1}`);
-        staged.set(host.subarray(r * cols, (r + 1) * cols), i * cols);
-      }
+      const staged = this.stageRows(mat, rows, 'accumulateRows');
       result = k === 0 ? tf.zeros([1, cols]) : tf.tidy(() => tf.matMul(vt(coef), tf.tensor2d(staged, [k, cols])));
     }
     this.put(out, bias ? tf.tidy(() => tf.add(result, vt(bias))) : result);
     if (bias) result.dispose();
   }
 
-  readonly matvecBatch = LOOPED_BATCH.matvecBatch;
-  readonly matvecRowsBatch = LOOPED_BATCH.matvecRowsBatch;
-  readonly accumulateRowsBatch = LOOPED_BATCH.accumulateRowsBatch;
+  /** One matMul for the block, X [n, cols] x Wt [cols, rows] (XNNPACK reads W once), split into rows. */
+  matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
+    if (xs.length === 1) return this.matvec(w, xs[0]!, outs[0]!, bias);
+    const wt = this.multiplier(m(w));
+    this.putRows(outs, tf.tidy(() => {
+      const y = tf.matMul(tf.concat(xs.map(vt), 0), wt);
+      return bias ? tf.add(y, vt(bias)) : y;
+    }));
+  }
+
+  /** The rows gathered once for the block: [k, cols] x X^T [cols, n], one row per vector after a transpose. */
+  matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[]): void {
+    if (xs.length === 1 || rows.length === 0) return LOOPED_BATCH.matvecRowsBatch.call(this, w, rows, xs, outs);
+    const staged = this.stageRows(m(w), rows, 'matvecRowsBatch');
+    this.putRows(outs, tf.tidy(() => tf.transpose(tf.matMul(tf.tensor2d(staged, [rows.length, m(w).cols]), tf.concat(xs.map(vt), 0), false, true))));
+  }
+
+  /** C [n, k] x W[rows] [k, cols] (or C [n, R] x W with rows null) in one matMul. */
+  accumulateRowsBatch(w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec): void {
+    if (coefs.length === 1 || rows?.length === 0) return LOOPED_BATCH.accumulateRowsBatch.call(this, w, rows, coefs, outs, bias);
+    const mat = m(w);
+    const right = rows === null ? this.multiplier(mat) : null;
+    const staged = rows === null ? null : this.stageRows(mat, rows, 'accumulateRowsBatch');
+    this.putRows(outs, tf.tidy(() => {
+      const c = tf.concat(coefs.map(vt), 0);
+      const y = right ? tf.matMul(c, right, false, true) : tf.matMul(c, tf.tensor2d(staged!, [rows!.length, mat.cols]));
+      return bias ? tf.add(y, vt(bias)) : y;
+    }));
+  }
 
   embedRow(w: Mat, index: number, out: Vec): void {
     const mat = m(w);
@@ -280,6 +302,14 @@ export class TfjsBackend implements Backend {
     this.put(out, row(attendHost(hv(q), c.keys[layer]!, c.values[layer]!, pos, shape)));
   }
 
+  readonly attentionRows = LOOPED_ROWS.attentionRows;
+  readonly rmsNormRows = LOOPED_ROWS.rmsNormRows;
+  readonly layerNormRows = LOOPED_ROWS.layerNormRows;
+  readonly activationRows = LOOPED_ROWS.activationRows;
+  readonly addRows = LOOPED_ROWS.addRows;
+  readonly mulRows = LOOPED_ROWS.mulRows;
+  readonly ropeRows = LOOPED_ROWS.ropeRows;
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -313,6 +343,28 @@ export class TfjsBackend implements Backend {
     const old = vec.t;
     vec.t = t as tf.Tensor2D;
     old.dispose();
+  }
+
+  /** Splits a [n, len] block into the n output vectors (and frees the block). */
+  private putRows(outs: Vec[], block: tf.Tensor): void {
+    const parts = tf.split(block, outs.length, 0);
+    block.dispose();
+    parts.forEach((p, i) => this.put(outs[i]!, p));
+  }
+
+  /** The chosen rows of W, in order, as [k, cols] in the reused staging block (valid until the next call). */
+  private stageRows(mat: TfMat, rows: Int32Array, what: string): Float32Array {
+    const {cols} = mat;
+    const k = rows.length;
+    const host = this.hostRows(mat);
+    if (this.staging.length < k * cols) this.staging = new Float32Array(k * cols);
+    const staged = this.staging.subarray(0, k * cols);
+    for (let i = 0; i < k; i++) {
+      const r = rows[i]!;
+      if (!(r >= 0 && r < mat.rows)) throw new RangeError(`${what}: row ${r} outside 0..${mat.rows - 1}`);
+      staged.set(host.subarray(r * cols, (r + 1) * cols), i * cols);
+    }
+    return staged;
   }
 
   /** Uploads `rowMajor` ([rows, cols], not kept) as the [cols, rows] tensor. */
@@ -360,28 +412,6 @@ export class TfjsBackend implements Backend {
     if (a && a.pos === pos && a.invFreq === table.invFreq) return a;
     this.angles = {...ropeAngles(table.invFreq, pos), invFreq: table.invFreq};
     return this.angles;
-  }
-}
-
-/** A [1, n] tensor over `values` (which the cpu engine keeps without copying: pass a fresh array). */
-function row(values: Float32Array): tf.Tensor2D {
-  return tf.tensor2d(values, [1, values.length]);
-}
-
-/** act(x) as tfjs ops (call inside tf.tidy). */
-function activate(kind: Activation, x: tf.Tensor): tf.Tensor {
-  switch (kind) {
-    case 'silu':
-      return tf.mul(x, tf.sigmoid(x));
-    case 'relu':
-      return tf.relu(x);
-    case 'gelu': // exact: 0.5 x (1 + erf(x / sqrt 2))
-      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
-    case 'gelu_tanh': // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-      return tf.mul(
-        tf.mul(x, 0.5),
-        tf.add(1, tf.tanh(tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), SQRT_2_OVER_PI))),
-      );
   }
 }
 

@@ -5,6 +5,7 @@
 import type {Activation} from '../../model/config.js';
 import {BackendError} from '../../errors.js';
 import {accumulateShader, embedShader, matvecShader} from './wgsl/matrix-kernels.js';
+import {gemmShader} from './wgsl/block-kernels.js';
 import {
   activationShader,
   ATT_OUT_SHADER,
@@ -85,6 +86,11 @@ export class Pipelines {
 
   matvec(kind: GpuWeightKind, mode: 'dense' | 'rows'): GPUComputePipeline {
     return this.get(`matvec-${kind}-${mode}`, () => matvecShader(kind, mode, this.threadsPerRow));
+  }
+
+  /** The block matvec (four tokens a thread) for a dense matrix. */
+  gemm(kind: 'f32' | 'f16' | 'bf16'): GPUComputePipeline {
+    return this.get(`gemm-${kind}`, () => gemmShader(kind));
   }
 
   accumulate(kind: GpuWeightKind): GPUComputePipeline {

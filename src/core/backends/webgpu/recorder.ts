@@ -33,6 +33,8 @@ interface DispatchCmd {
 interface CopyCmd {
   kind: 'copy';
   src: Binding;
+  /** Byte offset in src (a GPUBuffer source only; a staged block starts at its own offset). */
+  srcOffset: number;
   dst: GPUBuffer;
   dstOffset: number;
   size: number;
@@ -72,8 +74,8 @@ export class Recorder {
     this.cmds.push({kind: 'dispatch', pipeline, params, bindings, groups});
   }
 
-  copy(src: Binding, dst: GPUBuffer, dstOffset: number, size: number): void {
-    this.cmds.push({kind: 'copy', src, dst, dstOffset, size});
+  copy(src: Binding, dst: GPUBuffer, dstOffset: number, size: number, srcOffset = 0): void {
+    this.cmds.push({kind: 'copy', src, srcOffset, dst, dstOffset, size});
   }
 
   /** Encodes and submits everything queued (one command buffer). */
@@ -89,7 +91,7 @@ export class Recorder {
       if (c.kind === 'copy') {
         pass?.end();
         pass = null;
-        const [src, srcOffset] = c.src instanceof Staged ? [this.dataArena!, c.src.offset] : [c.src, 0];
+        const [src, srcOffset] = c.src instanceof Staged ? [this.dataArena!, c.src.offset] : [c.src, c.srcOffset];
         encoder.copyBufferToBuffer(src, srcOffset, c.dst, c.dstOffset, c.size);
         continue;
       }

@@ -82,6 +82,8 @@ export class GpuKvCache implements KvCache {
   readonly keys: GPUBuffer[];
   readonly values: GPUBuffer[];
   readonly kvDim: number;
+  /** Set by releaseKvCache: the buffers are on their way to being destroyed. */
+  released = false;
   /** Every buffer of the cache; the score scratch joins when made. */
   readonly buffers: GPUBuffer[];
   private scores: GPUBuffer | null = null;
@@ -99,7 +101,7 @@ export class GpuKvCache implements KvCache {
           `largest storage binding (${maxBinding} bytes); use a shorter context`,
       );
     }
-    const make = () => device.createBuffer({size: Math.max(bytes, 16), usage: USAGE.STORAGE | USAGE.COPY_DST});
+    const make = () => device.createBuffer({size: Math.max(bytes, 16), usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC});
     this.keys = Array.from({length: shape.nLayers}, make);
     this.values = Array.from({length: shape.nLayers}, make);
     this.buffers = [...this.keys, ...this.values];

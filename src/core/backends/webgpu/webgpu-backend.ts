@@ -19,7 +19,7 @@
 import type {Activation} from '../../model/config.js';
 import {BackendError} from '../../errors.js';
 import type {AttentionShape, Backend, HostMatrix, HostQuantMatrix, KvCache, KvShape, Mat, OpName, RopeTable, TopK, Vec} from '../backend.js';
-import {dequantizeHost, hostMatrixBytes, isBlockMatrix, LOOPED_BATCH, quantMatrixBytes} from '../backend.js';
+import {dequantizeHost, hostMatrixBytes, isBlockMatrix, LOOPED_BATCH, LOOPED_ROWS, quantMatrixBytes, weightBytes} from '../backend.js';
 import {ropeAngles, topKHost} from '../host/host-kernels.js';
 import {adapterChoice, openGpu, type AdapterChoice, type GpuContext} from './device.js';
 import {packBlockMatrix, packMatrix, packQuantMatrix, quantFitsWords} from './layout.js';
@@ -27,6 +27,7 @@ import {aliasPattern, Pipelines, type FixedKernel} from './pipelines.js';
 import {MAP_READ, Recorder, Staged, USAGE, type Binding} from './recorder.js';
 import {createVecBuffer, GpuKvCache, GpuMat, GpuVec, uploadPacked} from './resources.js';
 import {GpuTopK, topKShape} from './top-k.js';
+import {BlockMatvec} from './block.js';
 import {MATRIX_PARAMS, WG, type MatrixParams} from './wgsl/matrix-kernels.js';
 
 export interface WebGpuBackendOptions {
@@ -91,6 +92,7 @@ export class WebGpuBackend implements Backend {
   private readonly serialTopK: boolean;
   private readonly gpuTopK: GpuTopK;
   private readonly hostTopK: boolean;
+  private readonly block: BlockMatvec;
   private failure: string | null = null;
   private disposed = false;
 
@@ -109,6 +111,14 @@ export class WebGpuBackend implements Backend {
     this.gpuTopK = new GpuTopK(this.device, this.rec, this.pipes, shape, (b) => this.ownBuffer(b), (bs) => this.graveyard.push(...bs));
     this.dummy = this.ownBuffer(createVecBuffer(this.device, 1));
     this.dummyIndex = this.ownBuffer(createVecBuffer(this.device, 1));
+    this.block = new BlockMatvec({
+      device: this.device,
+      rec: this.rec,
+      pipes: this.pipes,
+      dummy: this.dummy,
+      own: (b) => this.ownBuffer(b),
+      retire: (b) => this.graveyard.push(b),
+    });
     void this.device.lost.then((info) => {
       if (!this.disposed) this.failure ??= `the GPU device was lost (${info.reason}): ${info.message}`;
     });
@@ -136,7 +146,7 @@ export class WebGpuBackend implements Backend {
   }
 
   supports(op: OpName): boolean {
-    return op !== 'sharedBatch'; // batched kernels loop
+    return op !== 'sharedBatch' && op !== 'kvF16'; // batched kernels loop; the KV cache is f32
   }
 
   // ---- memory -------------------------------------------------------------------------------
@@ -171,11 +181,35 @@ export class WebGpuBackend implements Backend {
     return this.track(new GpuVec(length, createVecBuffer(this.device, length)));
   }
 
+  readonly createVectors = LOOPED_ROWS.createVectors;
+
   createKvCache(shape: KvShape): KvCache {
     this.check();
+    if ((shape.dtype ?? 'f32') !== 'f32') throw new BackendError(`webgpu keeps its KV cache in f32, not ${shape.dtype}`);
     const cache = this.track(new GpuKvCache(this.device, shape, this.maxBinding));
     cache.onBuffer = (b) => this.owned.add(b);
     return cache;
+  }
+
+  /** Its buffers are destroyed after the next submit (commands already queued may still use them). */
+  releaseKvCache(cache: KvCache): void {
+    const c = cache as GpuKvCache;
+    if (c.released) return;
+    c.released = true;
+    this.reaper.unregister(c);
+    this.graveyard.push(...c.buffers);
+  }
+
+  async readKvCache(cache: KvCache, layer: number, n: number): Promise<{keys: Float32Array; values: Float32Array}> {
+    this.check();
+    const c = cache as GpuKvCache;
+    if (c.released) throw new BackendError('webgpu: this KV cache was released');
+    if (!(layer >= 0 && layer < c.nLayers && n >= 0 && n <= c.maxSeqLen)) throw new BackendError(`readKvCache: layer ${layer}, ${n} positions outside the cache`);
+    if (n === 0) return {keys: new Float32Array(0), values: new Float32Array(0)};
+    const words = n * c.kvDim;
+    const keys = new Float32Array((await this.readWords(c.keys[layer]!, words)).buffer);
+    const values = new Float32Array((await this.readWords(c.values[layer]!, words)).buffer);
+    return {keys, values};
   }
 
   write(dst: Vec, src: Float32Array): void {
@@ -240,8 +274,14 @@ export class WebGpuBackend implements Backend {
     });
   }
 
-  /** Batched forms: one dispatch per sequence, all in the same command buffer. */
-  readonly matvecBatch = LOOPED_BATCH.matvecBatch;
+  /** A dense matrix and several vectors: the block kernel (four vectors a thread); else one matvec per vector. */
+  matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
+    this.check();
+    if (xs.length < 2 || !BlockMatvec.handles(m(w))) return LOOPED_BATCH.matvecBatch.call(this, w, xs, outs, bias);
+    this.block.run(m(w), xs as GpuVec[], outs as GpuVec[], bias as GpuVec | undefined);
+  }
+
+  /** The other batched forms: one dispatch per sequence, all in the same command buffer. */
   readonly matvecRowsBatch = LOOPED_BATCH.matvecRowsBatch;
   readonly accumulateRowsBatch = LOOPED_BATCH.accumulateRowsBatch;
 
@@ -331,6 +371,7 @@ export class WebGpuBackend implements Backend {
 
   attention(q: Vec, k: Vec, vv: Vec, cache: KvCache, layer: number, pos: number, shape: AttentionShape, out: Vec): void {
     const c = cache as GpuKvCache;
+    if (c.released) throw new BackendError('webgpu: this KV cache was released');
     if (!(pos >= 0 && pos < c.maxSeqLen)) throw new RangeError(`attention: position ${pos} outside the cache (0..${c.maxSeqLen - 1})`);
     const {nHeads, nKvHeads, headDim} = shape;
     const scores = c.scoreBuffer(nHeads);
@@ -341,6 +382,14 @@ export class WebGpuBackend implements Backend {
     this.fixed('attSoftmax', nHeads, p(nHeads), [scores]);
     this.fixed('attOut', nHeads * headDim, p(nHeads * headDim), [scores, values, v(out).buffer]);
   }
+
+  readonly attentionRows = LOOPED_ROWS.attentionRows;
+  readonly rmsNormRows = LOOPED_ROWS.rmsNormRows;
+  readonly layerNormRows = LOOPED_ROWS.layerNormRows;
+  readonly activationRows = LOOPED_ROWS.activationRows;
+  readonly addRows = LOOPED_ROWS.addRows;
+  readonly mulRows = LOOPED_ROWS.mulRows;
+  readonly ropeRows = LOOPED_ROWS.ropeRows;
 
   dispose(): void {
     if (this.disposed) return;

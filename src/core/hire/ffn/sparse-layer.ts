@@ -156,7 +156,13 @@ export class SparseFfnLayer implements FfnOverride {
    * groups. Several rows (batched decoding, a prompt block): the union of their groups is read once
    * and each row is masked back to its own groups, so every row gets exactly its own sparse FFN.
    */
-  async run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo> {
+  /**
+   * One row: its own groups. Several rows: the union of their groups, each row masked to its own.
+   * A prompt block (`denseAllowed`) whose union reads at least the dense FFN's bytes is declined
+   * (null: the dense top-k FFN runs it); the predictor has run by then, a small share of the
+   * layer's bytes, so the choice is made on the block's actual union, not on an estimate.
+   */
+  async run(xs: Vec[], outs: Vec[], opts: {denseAllowed?: boolean} = {}): Promise<FfnRunInfo | null> {
     const g = this.plan.groupSize;
     if (xs.length === 1) {
       const groups = await this.selectGroups(xs[0]!);
@@ -165,6 +171,7 @@ export class SparseFfnLayer implements FfnOverride {
     }
     const own = await this.selectGroupsBatch(xs);
     const union = padGroups(unionGroups(own, this.nGroups), this.nGroups, 8);
+    if (opts.denseAllowed && union.length * g * this.rowBytes >= ffnBytes(this.layer)) return null;
     const rows = groupRows(union, g);
     // masks[b][j] = 1 when row j of the union belongs to one of row b's own groups
     const masks = own.map((groups) => {

@@ -59,6 +59,7 @@ export async function measureDatRecall(o: DatRecallOptions): Promise<{tokens: nu
         for (const acc of accs) acc.add(top, scores);
         n++;
       }
+      session.model.releaseCache(cache);
     }
     const rows = accs.flatMap((acc, i) =>
       acc.result(o.predictor).entries.map((e) => ({devices: e.devices, slack: o.points[i]!.slack, k: e.k, kPrime: e.kPrime, single: e.single, dat: e.dat[1]!, datNoSlack: e.dat[0]!})),

@@ -1,14 +1,16 @@
 /**
- * `hire bench`: decode speed against the memory-bandwidth limit, dense against HiRE. Decoding one
- * token reads every weight once, so tokens/s x weight bytes per token is the bandwidth the decoder
- * achieves; we divide it by the machine's best streaming-read bandwidth, measured in the same
- * process by a WebAssembly SIMD read on every thread over at least 512 MB.
+ * `hire bench`: decode speed against the memory-bandwidth limit, dense against HiRE, and prompt
+ * processing against the compute limit. Decoding one token reads every weight once and the KV
+ * cache up to its position, so tokens/s x those bytes is the bandwidth the decoder achieves; we
+ * divide it by the machine's best streaming-read bandwidth, measured in the same process by a
+ * WebAssembly SIMD read on every thread over at least 512 MB. A prompt is processed as blocks of
+ * rows, which is compute-bound: its flops per second are divided by a compute probe, the cpu
+ * kernels' multiply-add tile run on every thread over data in L1.
  */
 import os from 'node:os';
-import type {Backend} from '../../backends/backend.js';
-import {measureMemoryBandwidth} from '../../backends/index.js';
+import type {Backend, KvDtype} from '../../backends/backend.js';
+import {measureComputeRate, measureMemoryBandwidth} from '../../backends/index.js';
 import {DenseHead, type OutputHead} from '../../decode/output-head.js';
-import {argmax} from '../../numeric/select.js';
 import type {Section} from '../../decode/forward.js';
 import {Session} from '../../engine/session.js';
 import {UsageError} from '../../errors.js';
@@ -20,7 +22,8 @@ import type {QuantBits} from '../../numeric/quant.js';
 import {BENCH_DTYPES, ensureSyntheticBlockModel, ensureSyntheticModel, type BenchDtype} from './models.js';
 import {syntheticPredictor} from '../../hire/predictor/synthetic.js';
 import {defaultRank} from '../../hire/predictor/fit.js';
-import {SectionTimer} from './timer.js';
+import {kvBytesPerDecodeStep, prefillFlopsPerToken} from './costs.js';
+import {benchPrompt, median, timeDecode, type TimedDecode} from './timing.js';
 import {benchDevices, checkDeviceBenchOptions, type DeviceBenchOptions, type DeviceBenchReport} from './devices.js';
 import {syntheticFfnPlans, type SyntheticFfnSpec} from '../../hire/ffn/synthetic-plans.js';
 import {installFfnPlans, type SparseFfn} from '../../hire/ffn/setup.js';
@@ -50,7 +53,14 @@ export interface BenchOptions {
   tokens: number;
   /** Prompt tokens to prefill before decoding (timed separately). */
   promptTokens: number;
-  /** Measure the machine's bandwidth (default true). */
+  /**
+   * Positions in the KV cache when the timed decode starts (decode speed at this context): the
+   * prompt prefilled first is this long. Default promptTokens.
+   */
+  context?: number;
+  /** KV cache element type (default 'f32'; 'f16' on the cpu backend). */
+  kvDtype?: KvDtype;
+  /** Measure the machine's bandwidth and compute rate (default true). */
   probe?: boolean;
   /** Add a HiRE-Softmax row: from the bundle when the model is one, else a synthetic predictor. */
   hire?: SyntheticHireSpec | null;
@@ -83,13 +93,20 @@ export interface BenchRow {
   mode: BenchMode;
   /** The output layer and FFN used, in words. */
   head: string;
+  /** Prompt tokens per second (median over the repeats): the prompt as blocks of rows. */
   prefillTokensPerSecond: number;
+  /** Flops per prompt token (prefillFlopsPerToken) x prompt tokens per second. */
+  prefillFlopsPerSecond: number;
+  /** prefillFlopsPerSecond / the compute probe. */
+  computeUtilisation: number | null;
   decodeTokensPerSecond: number;
   msPerToken: number;
   /** Milliseconds per decoded token in each part of the forward pass (synchronous backends). */
   breakdown: Record<Section, number> | null;
   weightBytesPerToken: number;
-  /** Weight bytes read per second while decoding. */
+  /** KV cache bytes a decode step reads, averaged over the timed steps (grows with the context). */
+  kvBytesPerToken: number;
+  /** Weight and KV cache bytes read per second while decoding. */
   achievedBytesPerSecond: number;
   /** achieved / probe. */
   bandwidthUtilisation: number | null;
@@ -112,10 +129,17 @@ export interface BenchReport {
   parameters: {dim: number; nLayers: number; hiddenDim: number; vocabSize: number};
   promptTokens: number;
   decodeTokens: number;
+  /** Positions in the KV cache when decoding starts (the prompt's length). */
+  context: number;
+  kvDtype: KvDtype;
+  /** Flops per prompt token: the layers' matrices, attention over the prompt, the output layer once. */
+  prefillFlopsPerToken: number;
   /** Best streaming-read bandwidth measured in this run (null with probe off). */
   probeBytesPerSecond: number | null;
   /** The backend's matvec on an in-cache matrix of the model's main format (null with probe off). */
   computeProbe: ComputeProbe | null;
+  /** Best multiply-add rate of the compute probe on every thread, flop/s (null with probe off). */
+  probeFlopsPerSecond: number | null;
   rows: BenchRow[];
   /** Caveats on the figures (e.g. webgpu on llvmpipe: not GPU figures). */
   notes: string[];
@@ -144,6 +168,8 @@ export interface BatchRow {
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   if (opts.tokens < 1) throw new UsageError('tokens must be at least 1', {option: 'tokens'});
   if (opts.promptTokens < 1) throw new UsageError('promptTokens must be at least 1', {option: 'promptTokens'});
+  if (opts.context !== undefined && !(Number.isInteger(opts.context) && opts.context >= 1)) throw new UsageError('context must be a positive integer', {option: 'context'});
+  const promptTokens = opts.context ?? opts.promptTokens;
   if (opts.devices) checkDeviceBenchOptions(opts.devices);
   if (opts.repeat !== undefined && !(Number.isInteger(opts.repeat) && opts.repeat >= 1 && opts.repeat <= 50)) throw new UsageError('repeat must be an integer from 1 to 50', {option: 'repeat'});
   for (const b of opts.batch ?? []) if (!(Number.isInteger(b) && b >= 1 && b <= 64)) throw new UsageError(`batch sizes must be integers from 1 to 64, got ${b}`, {option: 'batch'});
@@ -159,9 +185,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 
   // Probe first, before the weights take memory (the probe's buffer is freed afterwards).
   let probe: number | null = null;
+  let computeProbe: number | null = null;
   if (opts.probe ?? true) {
     opts.onProgress?.('measuring memory bandwidth');
     probe = await measureMemoryBandwidth(threads);
+    opts.onProgress?.('measuring the compute rate');
+    computeProbe = await measureComputeRate(threads);
   }
 
   opts.onProgress?.(`loading ${dir}`);
@@ -174,15 +203,20 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     onWarning: opts.onWarning,
     ffnNeuronRows: bundleFfn || Boolean(opts.ffn) ? true : undefined,
     verifyWeights: opts.verifyWeights,
+    kvDtype: opts.kvDtype,
   });
   try {
     const {model, backend, config} = session;
-    const total = opts.promptTokens + opts.tokens;
+    const total = promptTokens + opts.tokens;
     if (total > config.maxSeqLen) {
-      throw new UsageError(`prompt + decode tokens (${total}) exceed the model's context (${config.maxSeqLen})`);
+      const option = opts.context !== undefined ? 'context' : 'promptTokens';
+      throw new UsageError(`${option} ${promptTokens} + ${opts.tokens} decoded tokens need ${total} positions; the model holds ${config.maxSeqLen}`, {option});
     }
     const compute = probe === null ? null : await measureComputeOps(backend, mainWeightDtype(model.weights));
     const denseOps = denseWeightOps(model.weights);
+    const kvDtype = model.kvDtype;
+    const flopsPerToken = prefillFlopsPerToken(config, model.weights, promptTokens);
+    const kvBytes = kvBytesPerDecodeStep(config, kvDtype, promptTokens, opts.tokens);
     const dense = new DenseHead(backend, model.weights.lmHead);
     const hireHead = makeHireHead(dir, session, opts);
     const ffn = session.sparseFfn ?? (opts.ffn ? await syntheticFfn(session, opts.ffn) : null);
@@ -197,7 +231,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     // An untimed warm-up decode first, so that the first timed row (dense) does not also pay for
     // JIT compilation, worker wake-up and cold caches.
     opts.onProgress?.('warming up');
-    await timeDecode(session, dense, opts.promptTokens, Math.min(8, opts.tokens));
+    await timeDecode(session, dense, promptTokens, Math.min(8, opts.tokens));
     // Rows are timed round-robin `repeat` times and each keeps its median run: on a noisy machine
     // a slow moment then hits every row alike instead of whichever row it fell on.
     const repeat = opts.repeat ?? 1;
@@ -208,7 +242,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         model.ffnOverride = sparse ? layers : null;
         model.setFfnTopK(sparse ? ffn!.topK : baseTopK);
         opts.onProgress?.(`decoding ${opts.tokens} tokens with ${labelOf(head, sparse)}${repeat > 1 ? ` (run ${r + 1} of ${repeat})` : ''}`);
-        runs[i]!.push(await timeDecode(session, head, opts.promptTokens, opts.tokens));
+        runs[i]!.push(await timeDecode(session, head, promptTokens, opts.tokens));
       }
     }
     const rows: BenchRow[] = [];
@@ -216,15 +250,19 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       const t = median(runs[i]!);
       const bytes = session.bytesPerToken(head, sparse ? ffn : null);
       const tps = opts.tokens / (t.decodeMs / 1000);
-      const achieved = bytes * tps;
+      const achieved = (bytes + kvBytes) * tps;
+      const prefillTps = promptTokens / (t.prefillMs / 1000);
       rows.push({
         mode,
         head: labelOf(head, sparse),
-        prefillTokensPerSecond: opts.promptTokens / (t.prefillMs / 1000),
+        prefillTokensPerSecond: prefillTps,
+        prefillFlopsPerSecond: prefillTps * flopsPerToken,
+        computeUtilisation: computeProbe ? (prefillTps * flopsPerToken) / computeProbe : null,
         decodeTokensPerSecond: tps,
         msPerToken: t.decodeMs / opts.tokens,
         breakdown: t.breakdown,
         weightBytesPerToken: bytes,
+        kvBytesPerToken: kvBytes,
         achievedBytesPerSecond: achieved,
         bandwidthUtilisation: probe ? achieved / probe : null,
         weightOpsPerSecond: (denseOps * tps * bytes) / session.denseBytesPerToken,
@@ -239,9 +277,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         model.ffnOverride = plan.sparse ? layers : null;
         model.setFfnTopK(plan.sparse ? ffn!.topK : baseTopK);
         opts.onProgress?.(`decoding ${batch} sequences together (${plan.mode})`);
-        const prompts = Array.from({length: batch}, (_, b) =>
-          Array.from({length: opts.promptTokens}, (_, i) => (i * 7919 + 13 + b * 104729) % config.vocabSize),
-        );
+        const prompts = Array.from({length: batch}, (_, b) => benchPrompt(promptTokens, config.vocabSize).map((id) => (id + b * 104729) % config.vocabSize));
         const r = await generateBatch(session, prompts, {maxTokens: opts.tokens, sampling: {temperature: 0, topK: 0, topP: 1}, seed: 1, eosTokenIds: [], head: plan.head});
         batchRows.push({
           mode: plan.mode,
@@ -265,10 +301,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       threads,
       dtype: [...new Set(session.source.specs.map((s) => blockFormatOf(session.source.checkpoint, s.name) ?? session.source.checkpoint.info(s.name).dtype))].join('+'),
       parameters: {dim: config.dim, nLayers: config.nLayers, hiddenDim: config.hiddenDim, vocabSize: config.vocabSize},
-      promptTokens: opts.promptTokens,
+      promptTokens,
       decodeTokens: opts.tokens,
+      context: promptTokens,
+      kvDtype,
+      prefillFlopsPerToken: flopsPerToken,
       probeBytesPerSecond: probe,
       computeProbe: compute,
+      probeFlopsPerSecond: computeProbe,
       rows,
       notes: figureNotes(backend, probe),
       batch: batchRows,
@@ -293,8 +333,8 @@ function figureNotes(backend: Backend, probe: number | null): string[] {
   if (probe !== null) {
     notes.push(
       software
-        ? 'the bandwidth probe is a CPU probe of host memory, which is what llvmpipe reads'
-        : "the bandwidth probe is a CPU probe of host memory, not the GPU's memory bandwidth: 'of probe' is not a GPU utilisation",
+        ? 'the bandwidth and compute probes are CPU probes (host memory, WebAssembly SIMD), which is what llvmpipe uses'
+        : "the bandwidth and compute probes are CPU probes (host memory, WebAssembly SIMD), not the GPU's: 'of probe' is not a GPU utilisation",
     );
   }
   return notes;
@@ -331,49 +371,4 @@ function makeHireHead(dir: string, session: Session, opts: BenchOptions): Output
   const groupSize = dim % 64 === 0 ? 64 : dim;
   const predictor = syntheticPredictor({kind, vocabSize: config.vocabSize, dim, rank, bits, groupSize, seed: 5});
   return new HireSoftmaxHead(backend, lmHead, predictor, {kPrime, certifyK: null});
-}
-
-interface TimedDecode {
-  prefillMs: number;
-  decodeMs: number;
-  breakdown: Record<Section, number> | null;
-}
-
-/** The run with the median decode time (the upper median for an even count). */
-function median(runs: TimedDecode[]): TimedDecode {
-  const sorted = [...runs].sort((a, b) => a.decodeMs - b.decodeMs);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-/** Prefill a fixed pseudo-random prompt, then decode greedily, timing each part. */
-async function timeDecode(
-  session: Session,
-  head: OutputHead,
-  promptTokens: number,
-  tokens: number,
-): Promise<{prefillMs: number; decodeMs: number; breakdown: Record<Section, number> | null}> {
-  const {model, backend, config} = session;
-  const prompt = Array.from({length: promptTokens}, (_, i) => (i * 7919 + 13) % config.vocabSize);
-  const cache = model.createCache(promptTokens + tokens);
-  const t0 = performance.now();
-  let r = await head.next(await model.prefill(prompt, 0, cache));
-  const prefillMs = performance.now() - t0;
-
-  const timer = new SectionTimer();
-  const timed = backend.name !== 'webgpu';
-  if (timed) model.timer = timer;
-  const t1 = performance.now();
-  try {
-    for (let i = 0; i < tokens; i++) {
-      const next = r.ids ? r.ids[argmax(r.logits)]! : argmax(r.logits);
-      timer.start();
-      const h = await model.hidden(next, prompt.length + i, cache);
-      r = await head.next(h);
-      timer.mark('output');
-    }
-  } finally {
-    model.timer = null;
-  }
-  const decodeMs = performance.now() - t1;
-  return {prefillMs, decodeMs, breakdown: timed ? timer.perStep(tokens) : null};
 }

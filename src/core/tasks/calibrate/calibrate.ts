@@ -174,6 +174,7 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
         if (t >= fitTokens) exactTop.push(topKIndices((await dense.next(h)).logits, maxK));
         await stages.advance(t + 1);
       }
+      session.model.releaseCache(cache);
     }
 
     // 2. Fit the predictors on the fit split.

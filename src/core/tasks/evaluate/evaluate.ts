@@ -10,7 +10,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type {Vec} from '../../backends/backend.js';
+import type {KvDtype, Vec} from '../../backends/backend.js';
 import {readCorpus, type Split} from '../corpus.js';
 import {PREFILL_CHUNK} from '../../decode/forward.js';
 import {DenseHead} from '../../decode/output-head.js';
@@ -61,6 +61,8 @@ export interface EvaluateOptions extends PlanOptions {
   backend?: string;
   /** Threads of the backend (default: every core). */
   threads?: number;
+  /** KV cache element type (default 'f32'; 'f16' halves its bytes, cpu backend). */
+  kvDtype?: KvDtype;
   /** Evaluate HiRE-FFN (exact top-k against HiRE at each recall target) when the bundle has it (default true). */
   ffn?: boolean;
   /**
@@ -117,6 +119,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
   const session = await Session.open(dir, {
     backend: opts.backend ?? 'cpu',
     threads: opts.threads ?? os.availableParallelism(),
+    kvDtype: opts.kvDtype,
     onWarning: opts.onWarning,
     verifyWeights: opts.verifyWeights,
   });

@@ -39,6 +39,21 @@ describe('runBench', () => {
     expect(r.rows[1]!.speedup).toBeCloseTo(r.rows[1]!.decodeTokensPerSecond / r.rows[0]!.decodeTokensPerSecond, 10);
   });
 
+  it('decodes at a given context with an f16 KV cache, and counts prompt flops and KV bytes from the shapes', async () => {
+    const r = await runBench({model: tinyModel(), backend: 'cpu', threads: 2, tokens: 4, promptTokens: 3, context: 20, kvDtype: 'f16', probe: false});
+    expect([r.context, r.promptTokens, r.kvDtype, r.probeFlopsPerSecond]).toEqual([20, 20, 'f16', null]);
+    // layers' matrices + attention over 20 positions (4 heads of 16, q.k and p.v) + the output layer once per prompt
+    const macs = 2 * (4 * 64 * 64 + 3 * 128 * 64) + 2 * 4 * 2 * 16 * (21 / 2) + (1000 * 64) / 20;
+    expect(r.prefillFlopsPerToken).toBeCloseTo(2 * macs, 6);
+    const row = r.rows[0]!;
+    // decode steps at positions 20 .. 23 read 21 .. 24 positions of 2 layers x (keys, values) x 64 halves
+    expect(row.kvBytesPerToken).toBeCloseTo(2 * 2 * 64 * 2 * (20 + 5 / 2), 6);
+    expect(row.achievedBytesPerSecond).toBeCloseTo((row.weightBytesPerToken + row.kvBytesPerToken) * row.decodeTokensPerSecond, 0);
+    expect(row.prefillFlopsPerSecond).toBeCloseTo(row.prefillTokensPerSecond * r.prefillFlopsPerToken, 0);
+    expect(row.computeUtilisation).toBeNull();
+    await expect(runBench({model: tinyModel(), backend: 'cpu', tokens: 4, promptTokens: 3, context: 0, probe: false})).rejects.toThrow(/context must be a positive integer/);
+  });
+
   it('rejects a context overflow and a k\' above the vocabulary', async () => {
     await expect(runBench({model: tinyModel(), backend: 'reference', tokens: 60, promptTokens: 10, probe: false})).rejects.toThrow(UsageError);
     await expect(

@@ -1,0 +1,57 @@
+/**
+ * The cpu backend (WebAssembly kernels, KV cache in the shared memory) against the reference
+ * backend through the shared kernel suite, on two threads with every call split over them however
+ * small (minParallelBytes 0), and the KV cache's memory: a released cache's block is reused, and
+ * caches made and dropped by many generations do not pile up.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {CpuBackend} from '../../../../src/core/backends/cpu/cpu-backend.js';
+import {CpuKernels} from '../../../../src/core/backends/cpu/kernels.js';
+import {Session} from '../../../../src/core/engine/session.js';
+import {writeSyntheticCheckpoint} from '../../../../src/core/model/synthetic.js';
+import {kernelParitySuite} from '../../../helpers/kernel-parity.js';
+import {greedyIds} from '../../../helpers/greedy.js';
+
+let cpu: CpuBackend;
+beforeAll(async () => {
+  cpu = new CpuBackend(await CpuKernels.create({threads: 2, minParallelBytes: 0}));
+});
+afterAll(() => cpu.dispose());
+
+kernelParitySuite('cpu backend', () => cpu, {matvecShapes: [[1, 1], [37, 53], [130, 300]]});
+
+describe('cpu KV cache memory', () => {
+  it('a released cache gives its block back: the next cache of that size takes it', () => {
+    const shape = {nLayers: 2, nKvHeads: 2, headDim: 16, maxSeqLen: 64};
+    const a = cpu.createKvCache(shape);
+    const top = cpu.kernels.bytes;
+    cpu.releaseKvCache(a);
+    cpu.releaseKvCache(a); // twice is harmless
+    cpu.createKvCache(shape);
+    expect(cpu.kernels.bytes).toBe(top);
+    cpu.createKvCache(shape);
+    expect(cpu.kernels.bytes).toBeGreaterThan(top);
+  });
+
+  it('generations close their sequences: 20 generations take no more memory than 2', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-cpu-kv-'));
+    try {
+      writeSyntheticCheckpoint(dir, {family: 'llama', dim: 32, nLayers: 2, nHeads: 2, hiddenDim: 64, vocabSize: 50, maxSeqLen: 512, seed: 2});
+      const s = await Session.open(dir, {backend: 'cpu', threads: 1, tokenizer: 'none'});
+      try {
+        await greedyIds(s, [1, 2, 3], 2);
+        await greedyIds(s, [1, 2, 3], 2);
+        const bytes = (s.backend as CpuBackend).kernels.bytes;
+        for (let i = 0; i < 18; i++) await greedyIds(s, [1, 2, 3], 2);
+        expect((s.backend as CpuBackend).kernels.bytes).toBe(bytes);
+      } finally {
+        s.dispose();
+      }
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true});
+    }
+  });
+});

@@ -1,0 +1,152 @@
+/**
+ * The block kernels against float64 references: the blocked matrix-matrix product (f32, bf16, f16
+ * weights; token counts and row counts that do not fill a tile; bias), storing keys and values
+ * (f32 exactly, f16 rounded to nearest even), causal attention over a block of rows (GQA, any
+ * headDim, f32 and f16 caches, split over threads), and the compute probe.
+ */
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {attend, gemm, kvHalfBytes, kvStore, measureCompute, type KvDtype, type KvLayer} from '../../../../src/core/backends/cpu/prompt-kernels.js';
+import {CpuKernels, type DenseDtype} from '../../../../src/core/backends/cpu/kernels.js';
+import {f32ToF16Bits} from '../../../../src/core/model/formats/safetensors/dtypes.js';
+import {expectClose, f16ToF32, put, randomBf16, randomF16, randomF32, refRow, rng, weightValues} from './helpers.js';
+
+function randomWeights(dtype: DenseDtype, n: number, rand: () => number): Float32Array | Uint16Array {
+  return dtype === 'f32' ? randomF32(n, rand) : dtype === 'bf16' ? randomBf16(n, rand) : randomF16(n, rand);
+}
+
+/** Float64 causal attention of one query at position pos over cached rows [pos + 1, kvDim]. */
+function refAttend(q: Float32Array, keys: Float64Array, values: Float64Array, pos: number, h: number, group: number, headDim: number, kvDim: number): Float64Array {
+  const off = Math.floor(h / group) * headDim;
+  const scores = new Float64Array(pos + 1);
+  let max = -Infinity;
+  for (let j = 0; j <= pos; j++) {
+    let s = 0;
+    for (let d = 0; d < headDim; d++) s += q[h * headDim + d]! * keys[j * kvDim + off + d]!;
+    scores[j] = s / Math.sqrt(headDim);
+    max = Math.max(max, scores[j]!);
+  }
+  let sum = 0;
+  for (let j = 0; j <= pos; j++) sum += (scores[j] = Math.exp(scores[j]! - max));
+  const out = new Float64Array(headDim);
+  for (let j = 0; j <= pos; j++) for (let d = 0; d < headDim; d++) out[d] += (scores[j]! / sum) * values[j * kvDim + off + d]!;
+  return out;
+}
+
+for (const threads of [1, 2]) {
+  describe(`block kernels, ${threads} thread${threads > 1 ? 's' : ''}`, () => {
+    let k: CpuKernels;
+    beforeAll(async () => {
+      k = await CpuKernels.create({threads, minParallelBytes: 0});
+    });
+    afterAll(() => k.dispose());
+
+    for (const dtype of ['f32', 'bf16', 'f16'] as DenseDtype[]) {
+      it(`gemm ${dtype}: every (token, row) against float64, with and without bias`, () => {
+        const rand = rng(threads * 10 + dtype.length);
+        for (const [rows, cols, nb] of [
+          [1, 4, 1],
+          [3, 8, 5],
+          [67, 36, 7],
+          [70, 64, 4],
+          [33, 100, 9],
+        ] as const) {
+          const mark = k.mark();
+          const w = randomWeights(dtype, rows * cols, rand);
+          const xs = randomF32(nb * cols, rand);
+          const bias = randomF32(rows, rand);
+          const [wp, xp, bp] = [put(k, w), put(k, xs), put(k, bias)];
+          const yp = k.alloc(nb * rows * 4);
+          const wv = weightValues(dtype, w);
+          for (const withBias of [false, true]) {
+            k.f32(yp, nb * rows).fill(NaN);
+            gemm(k, dtype, wp, rows, cols, xp, yp, nb, withBias ? bp : 0);
+            const ys = k.f32(yp, nb * rows);
+            for (let b = 0; b < nb; b++) {
+              for (let r = 0; r < rows; r++) {
+                const ref = refRow(wv, cols, r, xs.subarray(b * cols, (b + 1) * cols));
+                if (withBias) ref.y += bias[r]!;
+                expectClose(ys[b * rows + r]!, {y: ref.y, mag: ref.mag + (withBias ? Math.abs(bias[r]!) : 0)}, `[${rows}, ${cols}] x ${nb}: token ${b}, row ${r}`);
+              }
+            }
+          }
+          k.reset(mark);
+        }
+      });
+    }
+
+    it('gemm refuses a column count that is not a multiple of 4', () => {
+      const mark = k.mark();
+      const p = k.alloc(4096);
+      expect(() => gemm(k, 'f32', p, 2, 6, p, p, 2)).toThrow(/cols must be a multiple of 4, got 6/);
+      k.reset(mark);
+    });
+
+    for (const dtype of ['f32', 'f16'] as KvDtype[]) {
+      for (const [nHeads, nKvHeads, headDim] of [
+        [4, 2, 16],
+        [6, 1, 32],
+        [3, 3, 6],
+        [8, 8, 64],
+      ] as const) {
+        it(`kvStore + attend, ${dtype} cache, ${nHeads}/${nKvHeads} heads of ${headDim}: a block after a prefix, causal`, () => {
+          const rand = rng(nHeads * 100 + headDim + threads);
+          const mark = k.mark();
+          const maxLen = 23;
+          const kvDim = nKvHeads * headDim;
+          const qDim = nHeads * headDim;
+          const shape = {dtype, nKvHeads, headDim, maxLen};
+          const half = kvHalfBytes(shape);
+          const layer: KvLayer = {...shape, keys: k.alloc(half), values: k.alloc(half)};
+          const keys = new Float64Array(maxLen * kvDim);
+          const values = new Float64Array(maxLen * kvDim);
+          // rows 0..8 stored one by one, then 9..20 as one block
+          const stored = (v: number) => (dtype === 'f32' ? v : f16ToF32(f32ToF16Bits(v)));
+          const blocks: Array<[number, number]> = [...Array.from({length: 9}, (_, p) => [p, 1] as [number, number]), [9, 12]];
+          for (const [pos0, n] of blocks) {
+            const ks = randomF32(n * kvDim, rand);
+            const vs = randomF32(n * kvDim, rand);
+            const qs = randomF32(n * qDim, rand).map((x) => 2 * x);
+            kvStore(k, layer, put(k, ks), put(k, vs), kvDim * 4, pos0, n);
+            for (let i = 0; i < n * kvDim; i++) {
+              keys[pos0 * kvDim + i] = stored(ks[i]!);
+              values[pos0 * kvDim + i] = stored(vs[i]!);
+            }
+            const outs = k.alloc(n * qDim * 4);
+            attend(k, layer, {qs: put(k, qs), qStride: qDim * 4, outs, outStride: qDim * 4, n, pos0, nHeads});
+            const got = k.f32(outs, n * qDim);
+            for (let t = 0; t < n; t++) {
+              for (let h = 0; h < nHeads; h++) {
+                const want = refAttend(qs.subarray(t * qDim), keys, values, pos0 + t, h, nHeads / nKvHeads, headDim, kvDim);
+                for (let d = 0; d < headDim; d++) {
+                  const g = got[t * qDim + h * headDim + d]!;
+                  if (!(Math.abs(g - want[d]!) <= 1e-5 * (1 + Math.abs(want[d]!)))) {
+                    throw new Error(`pos ${pos0 + t}, head ${h}, lane ${d}: got ${g}, want ${want[d]}`);
+                  }
+                }
+              }
+            }
+          }
+          k.reset(mark);
+        });
+      }
+    }
+
+    it('kvStore f16 rounds to the nearest half, ties to even, overflow to inf, subnormals exact', () => {
+      const mark = k.mark();
+      const shape = {dtype: 'f16' as const, nKvHeads: 1, headDim: 13, maxLen: 1};
+      const half = kvHalfBytes(shape);
+      const layer: KvLayer = {...shape, keys: k.alloc(half), values: k.alloc(half)};
+      const v = Float32Array.from([1, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 65504, 65519, 65520, 1e9, -(2 ** -24), 3 * 2 ** -26, 2 ** -25, -0, 6.1e-5, Infinity]);
+      kvStore(k, layer, put(k, v), put(k, v), v.length * 4, 0, 1);
+      const bits = new Uint16Array(k.u8(layer.keys, half).slice().buffer);
+      expect(Array.from(bits)).toEqual(Array.from(v, (x) => f32ToF16Bits(x)));
+      k.reset(mark);
+    });
+
+    it('measures a positive compute rate on every thread', () => {
+      const r = measureCompute(k, {repeats: 1, seconds: 0.005});
+      expect(r.threads).toBe(threads);
+      expect(r.flopsPerSecond).toBeGreaterThan(1e8);
+    });
+  });
+}
