@@ -17,6 +17,7 @@
  *   E_IO           IoError                        a file or directory cannot be read or written
  *   E_ABORTED      AbortError                     the caller's AbortSignal fired (library API)
  *   E_DISPOSED     DisposedError                  a model or generation used after dispose() (library API)
+ *   E_OVERLOADED   OverloadedError                a server's queue is full, or it is shutting down
  *
  * Codes are never renamed or reused; new failure kinds get new codes.
  */
@@ -33,7 +34,8 @@ export type ErrorCode =
   | 'E_DATA'
   | 'E_IO'
   | 'E_ABORTED'
-  | 'E_DISPOSED';
+  | 'E_DISPOSED'
+  | 'E_OVERLOADED';
 
 export class HireError extends Error {
   /** Stable identifier of the failure kind. */
@@ -156,5 +158,19 @@ export class AbortError extends HireError {
 export class DisposedError extends HireError {
   constructor(what: string) {
     super('E_DISPOSED', `${what} was used after dispose(); load the model again with loadModel()`);
+  }
+}
+
+/**
+ * A server cannot take the request now: its queue is full (`reason` 'queue_full'), or it is
+ * shutting down ('shutting_down'). `retryAfter`: seconds after which a retry may succeed.
+ */
+export class OverloadedError extends HireError {
+  readonly reason: 'queue_full' | 'shutting_down';
+  readonly retryAfter: number;
+  constructor(reason: 'queue_full' | 'shutting_down', message: string, retryAfter: number) {
+    super('E_OVERLOADED', message);
+    this.reason = reason;
+    this.retryAfter = retryAfter;
   }
 }
