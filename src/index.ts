@@ -9,6 +9,7 @@
  *   calibrate                fit predictors, measure recall, write a bundle
  *   evaluate                 recall, top-1, KL, perplexity: dense against HiRE
  *   bench                    tokens/s and bandwidth utilisation, dense against HiRE
+ *   createServer             an OpenAI-compatible HTTP server, concurrent requests decoded together
  *   errors                   one class per failure kind, each with a stable `code`
  */
 import {DEMO_BUNDLE_DIR, DEMO_MODEL_DIR} from './core/model/defaults.js';
@@ -19,6 +20,8 @@ export {generateBatch} from './api/batch.js';
 export {chat, ChatSession} from './api/chat.js';
 export type {ChatOptions, TurnOptions} from './api/chat.js';
 export {score} from './api/score.js';
+export {createServer} from './api/server/server.js';
+export type {ServerOptions, ListenOptions, HireServer} from './api/server/server.js';
 export type {ScoreOptions, ScoreResult, ScoredToken} from './api/score.js';
 export type {BatchResult} from './api/batch.js';
 export type {TokenChunk, GenerationResult, OutputInfo, Prompt, ChatMessage, TokenLogprobs} from './api/generate.js';
@@ -53,6 +56,7 @@ export {
   IoError,
   AbortError,
   DisposedError,
+  OverloadedError,
 } from './core/errors.js';
 export type {ErrorCode} from './core/errors.js';
 

@@ -21,6 +21,7 @@ const instances: Array<[string, api.HireError]> = [
   ['E_IO', new api.IoError('p', 'm')],
   ['E_ABORTED', new api.AbortError('generation')],
   ['E_DISPOSED', new api.DisposedError('model')],
+  ['E_OVERLOADED', new api.OverloadedError('queue_full', 'm', 1)],
 ];
 
 describe('error classes', () => {
