@@ -62,6 +62,9 @@ export interface HireServer {
   metrics(): string;
 }
 
+/** How long close() lets connections finish their last answer once no request is left. */
+const CLOSE_GRACE_MS = 500;
+
 const DEFAULTS = {maxBatch: 16, maxQueue: 64, timeoutMs: 300_000, bodyLimit: 1 << 20, shutdownMs: 10_000};
 
 function positiveInt(options: ServerOptions, key: keyof ServerOptions): void {
@@ -125,7 +128,14 @@ export function createServer(model: HireModel, options: ServerOptions = {}): Hir
     close(deadlineMs = o.shutdownMs) {
       closing ??= (async () => {
         await scheduler.close(deadlineMs);
-        await app.close();
+        // every request has its answer now; a connection still open after a moment's grace
+        // (a client keeping it alive) is closed
+        const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+        try {
+          await app.close();
+        } finally {
+          clearTimeout(force);
+        }
       })();
       return closing;
     },
