@@ -80,7 +80,7 @@ describe('server robustness', () => {
     const {url, health, client} = await start({maxBatch: 2});
     const stream = await client.chat.completions.create({model: MODEL, messages: [{role: 'user', content: 'hi'}], max_tokens: 5000, ignore_eos: true, stream: true} as never);
     let chunks = 0;
-    for await (const _ of stream as AsyncIterable<unknown>) if (++chunks === 3) break; // break aborts the request
+    for await (const _ of stream as unknown as AsyncIterable<unknown>) if (++chunks === 3) break; // break aborts the request
     await until(async () => (await health()).active === 0);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/^hire_generations_total\{reason="aborted"\} 1$/m);

@@ -1,0 +1,55 @@
+/**
+ * `hire serve`: an OpenAI-compatible HTTP server over one model, concurrent requests decoded
+ * together (continuous batching).
+ */
+import {Args, Flags} from '@oclif/core';
+import {BaseCommand, note, warn} from '../cli/base-command.js';
+import {serveFlags} from '../cli/flags.js';
+import {serveUntilSignal} from '../cli/serve-loop.js';
+import {demo, loadModel} from '../index.js';
+
+export default class Serve extends BaseCommand {
+  static override summary = 'Serve a model over an OpenAI-compatible HTTP API, concurrent requests decoded together.';
+  static override description = `Endpoints: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (OpenAI request and response shapes; stream: true sends server-sent events ending with "data: [DONE]"), GET /health, GET /metrics (Prometheus text: requests, queue depth, tokens/s, weight bytes per token, bandwidth, HiRE candidates and FFN groups).
+
+Requests are decoded together: new ones join the running batch between steps and leave it when done, so one forward pass serves them all and, with HiRE, reads each weight row once for the union of their groups and candidates. Each request gets the tokens it would get alone with the same options and seed. Besides OpenAI's fields a request may set HiRE's: recall, k_prime, certify, dense, predictor, logprobs_tail, and top_k, min_p, repetition_penalty, ignore_eos.
+
+Listens on 127.0.0.1 unless --host says otherwise. A full queue answers 429, a request past --timeout 504, a server shutting down 503. SIGTERM or SIGINT: in-flight requests finish (or are cancelled after --shutdown-timeout), then the command exits 0.`;
+
+  static override examples = [
+    '<%= config.bin %> serve',
+    '<%= config.bin %> serve ./my-chat-model --port 8000 --max-batch 32',
+    'HIRE_API_KEY=secret <%= config.bin %> serve ./my-model.hire --host 0.0.0.0',
+  ];
+
+  static override args = {
+    model: Args.directory({description: 'Model directory or HiRE bundle (default: the bundled demo bundle, models/shakespeare-topk.hire).', required: false}),
+  };
+
+  static override flags = {
+    ...serveFlags,
+    backend: Flags.string({char: 'b', description: 'Compute backend (cpu, tfjs, webgpu, reference).', default: 'cpu'}),
+    threads: Flags.integer({description: 'Worker threads of the cpu backend (default: every core).', min: 1}),
+  };
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Serve);
+    if (flags['api-key'] === undefined && !['127.0.0.1', 'localhost', '::1'].includes(flags.host)) warn(`listening on ${flags.host} without --api-key: anyone who can reach it can use the model`);
+    const model = await loadModel(args.model ?? demo.bundle, {backend: flags.backend, threads: flags.threads, onWarning: warn});
+    try {
+      await serveUntilSignal(model, {
+        host: flags.host,
+        port: flags.port,
+        apiKey: flags['api-key'],
+        modelId: flags['model-id'],
+        maxBatch: flags['max-batch'],
+        maxQueue: flags['max-queue'],
+        timeoutMs: flags.timeout * 1000,
+        bodyLimit: flags['max-body'],
+        shutdownMs: flags['shutdown-timeout'] * 1000,
+      }, note);
+    } finally {
+      model.dispose();
+    }
+  }
+}
