@@ -49,7 +49,7 @@ describe('hire serve', () => {
     const short = post({max_tokens: 3});
     await new Promise((r) => setTimeout(r, 100));
     s.child.kill('SIGTERM');
-    expect((await (await short).json()).usage.completion_tokens).toBe(3);
+    expect(((await (await short).json()) as {usage: {completion_tokens: number}}).usage.completion_tokens).toBe(3);
     for (;;) {
       const {done, value} = await reader.read();
       if (done) break;

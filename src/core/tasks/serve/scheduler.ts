@@ -157,25 +157,35 @@ export class Scheduler {
     }
   }
 
-  /** One block of the first prompt still being read. */
+  /**
+   * Prompt blocks of the sequences still being read, first come first, up to `prefillChunk`
+   * tokens in all per turn (at least one block): short prompts of several newcomers go in one
+   * turn, a long one takes several turns, and the running sequences step in between.
+   */
   private async prefillTurn(): Promise<void> {
-    const s = this.running.find((r) => r.feed === null && r.prefilled < r.job.promptIds.length);
-    if (!s) return;
-    const ids = s.job.promptIds;
-    const block = ids.slice(s.prefilled, s.prefilled + this.chunk);
-    let r: HeadResult;
-    try {
-      r = await this.exclusive(async () => {
-        s.seq ??= await this.decoder.openSequence(s.limit);
-        return this.decoder.prefill(s.seq, block, s.job.head);
-      });
-    } catch (e) {
-      this.fail(s, e);
-      return;
+    let budget = this.chunk;
+    for (const s of [...this.running]) {
+      if (budget <= 0) return;
+      if (s.feed !== null || s.prefilled >= s.job.promptIds.length || s.job.signal?.aborted) continue;
+      const ids = s.job.promptIds;
+      // whole blocks only (the forward pass blocks a prompt the same way for a generation alone)
+      const block = ids.slice(s.prefilled, s.prefilled + this.chunk);
+      if (block.length > budget && budget < this.chunk) return;
+      budget -= block.length;
+      let r: HeadResult;
+      try {
+        r = await this.exclusive(async () => {
+          s.seq ??= await this.decoder.openSequence(s.limit);
+          return this.decoder.prefill(s.seq, block, s.job.head);
+        });
+      } catch (e) {
+        this.fail(s, e);
+        continue;
+      }
+      s.prefilled += block.length;
+      this.metrics.prefilled(block.length);
+      if (s.prefilled === ids.length) this.chosen(s, r);
     }
-    s.prefilled += block.length;
-    this.metrics.prefilled(block.length);
-    if (s.prefilled === ids.length) this.chosen(s, r);
   }
 
   /** One step for every decoding sequence, head by head. */
