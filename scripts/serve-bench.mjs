@@ -78,6 +78,7 @@ async function stream(url, body, {disconnectAfter = Infinity} = {}) {
       }
     }
   } catch (e) {
+    if (ac.signal.aborted) return {status: 200, disconnected: true}; // ours: the stream's end throws
     return {status: 200, error: String(e)};
   }
   return {status: 200, text, finish, usage, times, ms: performance.now() - t0};
