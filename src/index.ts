@@ -10,9 +10,10 @@
  *   evaluate                 recall, top-1, KL, perplexity: dense against HiRE
  *   bench                    tokens/s and bandwidth utilisation, dense against HiRE
  *   createServer             an OpenAI-compatible HTTP server, concurrent requests decoded together
+ *   DEFAULTS                 every option's default (the CLI flags show the same)
  *   errors                   one class per failure kind, each with a stable `code`
  */
-import {DEMO_BUNDLE_DIR, DEMO_MODEL_DIR} from './core/model/defaults.js';
+import {DEFAULTS} from './api/defaults.js';
 
 export {loadModel, loadBundle, HireModel} from './api/model.js';
 export {generate, Generation} from './api/generate.js';
@@ -32,7 +33,8 @@ export {evaluate} from './api/evaluate.js';
 export type {EvaluateOptions, EvalReport, EvalRow} from './api/evaluate.js';
 export {bench} from './api/bench.js';
 export type {BenchOptions, BenchReport, BenchRow} from './api/bench.js';
-export {GENERATE_DEFAULTS} from './api/options.js';
+export {DEFAULTS, GENERATE_DEFAULTS} from './api/defaults.js';
+export type {FfnMode, LogprobsTail, MergeMode} from './api/defaults.js';
 export type {LoadOptions, GenerateOptions, SamplingOptions, HireOptions} from './api/options.js';
 export type {ProgressEvent, ProgressCallback, TaskOptions} from './api/progress.js';
 export type {GenerateStats, StopReason} from './core/decode/generate.js';
@@ -61,4 +63,4 @@ export {
 export type {ErrorCode} from './core/errors.js';
 
 /** The bundled demo model: a plain checkpoint and its HiRE bundle (absolute paths). */
-export const demo = Object.freeze({model: DEMO_MODEL_DIR, bundle: DEMO_BUNDLE_DIR});
+export const demo = DEFAULTS.demo;

@@ -131,6 +131,11 @@ describe('the floors of src/', () => {
     expect(folderCycles(edges)).toEqual([]);
   });
 
+  it('lets commands import only the public API and the CLI helpers', () => {
+    const bad = edges.filter((e) => e.from.startsWith('commands/') && !/^(api|cli)\//.test(e.to) && e.to !== 'index.ts');
+    expect(bad.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
+
   it('imports a concrete backend only from inside backends/', () => {
     const concrete = /^core\/backends\/(cpu|tfjs|webgpu|reference|host)\//;
     const bad = edges.filter((e) => concrete.test(e.to) && !e.from.startsWith('core/backends/'));

@@ -12,8 +12,8 @@ import {streamedText} from '../core/decode/streamer.js';
 import {UsageError} from '../core/errors.js';
 import {HireSoftmaxHead} from '../core/hire/softmax/head.js';
 import {modelInternals, type HireModel} from './model.js';
-import {resolveOptions} from './decode-options.js';
-import {GENERATE_DEFAULTS, type GenerateOptions} from './options.js';
+import {GENERATE_DEFAULTS} from './defaults.js';
+import {resolveGenerateOptions, type GenerateOptions} from './options.js';
 import {describeValue, promptTokenIds, type Prompt} from './prompt.js';
 import type {BatchResult, GenerationResult} from './result.js';
 
@@ -24,9 +24,9 @@ export async function generateBatch(model: HireModel, prompts: readonly Prompt[]
   if (prompts.length === 0) throw new UsageError('generateBatch needs at least one prompt', {option: 'prompts'});
   if ((options as GenerateOptions).certify) throw new UsageError('certify decodes one sequence at a time; drop certify or the batch', {option: 'certify'});
   const internals = modelInternals(model);
-  const r = resolveOptions(options);
-  const {o, sampling} = r;
-  const unsupported = r.stop.length > 0 ? 'stop' : r.logprobs !== undefined ? 'logprobs' : hasPenalties(r.penalties) ? Object.entries(r.penalties).find(([k, v]) => v !== GENERATE_DEFAULTS[k as keyof PenaltyOptions])![0] : null;
+  const o = resolveGenerateOptions(options);
+  const sampling = o.sampling;
+  const unsupported = o.stopStrings.length > 0 ? 'stop' : o.logprobs !== undefined ? 'logprobs' : hasPenalties(o.penalties) ? Object.entries(o.penalties).find(([k, v]) => v !== GENERATE_DEFAULTS[k as keyof PenaltyOptions])![0] : null;
   if (unsupported) throw new UsageError(`${unsupported} is not supported by batched generation yet; decode the prompts one at a time with generate()`, {option: unsupported});
   const ids = prompts.map((p, b) => promptTokenIds(model, p, `prompts[${b}]`, {system: o.system, chat: o.chat}));
   const {head, note} = internals.head(sampling, {dense: o.dense, recall: o.recall, kPrime: o.kPrime, predictor: o.predictor});

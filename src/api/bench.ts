@@ -1,51 +1,83 @@
 /**
- * bench(): decode speed against the memory-bandwidth limit, dense against HiRE-Softmax, in this
- * process. Never prints.
+ * bench(): decode speed against the memory-bandwidth limit, dense against HiRE-Softmax and
+ * HiRE-FFN, batched and on several devices, in this process. benchOutputLayer(): the output layer
+ * alone on a random matrix. Missing options take DEFAULTS (DEFAULTS.bench). Never prints.
  */
-import {runBench, type BenchReport} from '../core/tasks/bench/run.js';
-import type {BenchDtype} from '../core/tasks/bench/models.js';
-import type {QuantBits} from '../core/numeric/quant.js';
+import {UsageError} from '../core/errors.js';
 import type {SoftmaxKind} from '../core/hire/predictor/predictor.js';
-import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
-import {coreProgress, type TaskOptions} from './progress.js';
+import type {QuantBits} from '../core/numeric/quant.js';
+import {runBench, type BenchReport} from '../core/tasks/bench/run.js';
+import {benchOutputLayer as benchOutputLayerCore, type OutputLayerReport} from '../core/tasks/bench/output-layer.js';
 import type {SyntheticFfnSpec} from '../core/hire/ffn/synthetic-plans.js';
+import {DEFAULTS, type BenchDtype, type MergeMode} from './defaults.js';
+import {withoutUndefined} from './options.js';
+import {coreProgress, type TaskOptions} from './progress.js';
 
 export type {BenchReport, BenchRow, BatchRow} from '../core/tasks/bench/run.js';
+export type {DeviceBenchReport, DeviceBenchRow} from '../core/tasks/bench/devices.js';
+export type {OutputLayerReport, OutputLayerRow} from '../core/tasks/bench/output-layer.js';
 export type {SyntheticFfnSpec} from '../core/hire/ffn/synthetic-plans.js';
+export {shapeNames} from '../core/tasks/bench/models.js';
+
+/** A synthetic HiRE-Softmax predictor (random values: speed does not depend on them). */
+export interface SyntheticHireOptions {
+  kind?: SoftmaxKind;
+  /** Default: calibration's default for the model width. */
+  rank?: number;
+  bits?: QuantBits;
+  /** Candidates k' (on a bundle: instead of the k' its table gives for `recall`). */
+  kPrime?: number;
+}
+
+/** Multi-device rows (DaT-Top-k). */
+export interface BenchDevicesOptions {
+  /** Device counts, e.g. [1, 2, 4]. */
+  counts: number[];
+  /** Merge modes timed for every count (default DEFAULTS.bench.merges: both). */
+  merge?: MergeMode[];
+  /** DaT slack per device (default: the bundle's calibrated slack, else a quarter of k'/devices). */
+  slack?: number;
+  /** HiRE-FFN recall target on a bundle with an FFN section (default DEFAULTS.ffnRecall). */
+  ffnRecall?: number;
+  /** HiRE-FFN groups each device reads beyond its share (default DEFAULTS.ffnSlack). */
+  ffnSlack?: number;
+}
 
 export interface BenchOptions extends TaskOptions {
   /** Model directory or bundle (default: the demo bundle, unless `shape` is given). */
   model?: string;
   /** A named synthetic shape (seeded random weights, cached), e.g. 'llama-110m', instead of `model`. */
   shape?: string;
-  /** Weight dtype of the synthetic shape (default 'f32'). */
+  /** Weight dtype of the synthetic shape. */
   dtype?: BenchDtype;
-  /** Backend (default 'cpu') and its threads (default: every core). */
+  /** Backend and its threads (default: every core). */
   backend?: string;
   threads?: number;
-  /** Tokens decoded, timed (default 32). */
+  /** Tokens decoded, timed. */
   tokens?: number;
-  /** Prompt tokens prefilled first (default 16). */
+  /** Prompt tokens prefilled first. */
   promptTokens?: number;
-  /** Measure the machine's streaming-read bandwidth first (default true; reads 512 MB or more). */
+  /** Measure the machine's streaming-read bandwidth first (reads 512 MB or more). */
   probe?: boolean;
   /**
-   * A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size
-   * (speed does not depend on the values). Bundles always get a row from their own predictor.
+   * A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size.
+   * Bundles always get a row from their own predictor (with `kPrime` given: at that k').
    */
-  hire?: {kind: SoftmaxKind; rank?: number; bits: QuantBits; kPrime: number} | null;
-  /** Recall target for a bundle's k' table (default 0.99). */
+  hire?: SyntheticHireOptions | null;
+  /** Recall target for a bundle's k' table. */
   recall?: number;
   /**
    * HiRE-FFN rows on a model without a bundle: random predictors of this kind, reading this share
-   * of each layer's groups (synthetic weights have no sparsity to predict). Bundles calibrated with
-   * an FFN section always get FFN rows.
+   * of each layer's groups (synthetic weights have no sparsity to predict). A bundle calibrated
+   * with an FFN section always gets FFN rows from its own predictors.
    */
-  ffn?: SyntheticFfnSpec | null;
+  ffn?: Partial<SyntheticFfnSpec> | null;
   /** Batch sizes also decoded together (dense and the sparsest mode). */
   batch?: number[];
-  /** Time every row this many times, round-robin, and keep each row's median run (default 1). */
+  /** Time every row this many times, round-robin, and keep each row's median run. */
   repeat?: number;
+  /** Multi-device rows (null: none). */
+  devices?: BenchDevicesOptions | null;
   /**
    * Also compare the full sha256 of every bundle weight file with hire.json (reads every byte; the
    * size and a sampled fingerprint are always compared). Default false.
@@ -54,23 +86,65 @@ export interface BenchOptions extends TaskOptions {
 }
 
 export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
+  const b = DEFAULTS.bench;
   const progress = coreProgress('bench', options);
+  const {devices, hire, ffn} = options;
   return runBench({
-    model: options.model ?? (options.shape ? undefined : DEMO_BUNDLE_DIR),
+    model: options.model ?? (options.shape ? undefined : DEFAULTS.demo.bundle),
     shape: options.shape,
-    dtype: options.dtype,
-    backend: options.backend ?? 'cpu',
+    dtype: options.dtype ?? b.dtype,
+    backend: options.backend ?? DEFAULTS.backend,
     threads: options.threads,
-    tokens: options.tokens ?? 32,
-    promptTokens: options.promptTokens ?? 16,
-    probe: options.probe,
-    hire: options.hire ?? null,
-    recall: options.recall ?? 0.99,
-    ffn: options.ffn,
+    tokens: options.tokens ?? b.tokens,
+    promptTokens: options.promptTokens ?? b.promptTokens,
+    probe: options.probe ?? b.probe,
+    hire: hire ? {...b.hire, ...withoutUndefined(hire)} : null,
+    recall: options.recall ?? DEFAULTS.recall,
+    ffn: ffn ? {...b.syntheticFfn, ...withoutUndefined(ffn)} : ffn,
     batch: options.batch,
-    repeat: options.repeat,
+    repeat: options.repeat ?? b.repeat,
+    devices: devices ? deviceOptions(devices) : null,
     verifyWeights: options.verifyWeights,
     onProgress: (stage) => progress(stage),
     onWarning: options.onWarning,
+  });
+}
+
+function deviceOptions(d: BenchDevicesOptions) {
+  const modes = d.merge ?? [...DEFAULTS.bench.merges];
+  if (modes.length === 0 || modes.some((m) => m !== 'exact' && m !== 'dat')) throw new UsageError('devices.merge must be exact, dat, or both', {option: 'devices.merge'});
+  return {counts: d.counts, modes, slack: d.slack, ffnRecall: d.ffnRecall ?? DEFAULTS.ffnRecall, ffnSlack: d.ffnSlack ?? DEFAULTS.ffnSlack};
+}
+
+export interface OutputLayerOptions extends TaskOptions {
+  /** Rows and width of the random output layer. */
+  vocabSize?: number;
+  dim?: number;
+  /** The synthetic predictor and its candidates k' (default DEFAULTS.bench.hire; rank: min(256, dim)). */
+  kind?: SoftmaxKind;
+  rank?: number;
+  bits?: QuantBits;
+  kPrime?: number;
+  backend?: string;
+  threads?: number;
+  /** Timed steps per head. */
+  steps?: number;
+}
+
+/** The output layer alone: dense z = W h against HiRE-Softmax on the same random W, timed in one run. */
+export async function benchOutputLayer(options: OutputLayerOptions = {}): Promise<OutputLayerReport> {
+  const o = {...DEFAULTS.bench.outputLayer, ...DEFAULTS.bench.hire, backend: DEFAULTS.backend, ...withoutUndefined(options)};
+  const progress = coreProgress('bench', options);
+  return benchOutputLayerCore({
+    vocabSize: o.vocabSize,
+    dim: o.dim,
+    kPrime: o.kPrime,
+    kind: o.kind,
+    rank: o.rank ?? Math.min(256, o.dim),
+    bits: o.bits,
+    backend: o.backend,
+    threads: o.threads,
+    steps: o.steps,
+    onProgress: (stage) => progress(stage),
   });
 }

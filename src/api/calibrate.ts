@@ -4,14 +4,17 @@
  */
 import {removeStagedDirs} from '../core/hire/bundle/staging.js';
 import {calibrate as calibrateCore, type CalibrateOptions as CoreCalibrateOptions, type CalibrationResult} from '../core/tasks/calibrate/calibrate.js';
-import {DEMO_MODEL_DIR} from '../core/model/defaults.js';
+import {DEFAULTS} from './defaults.js';
+import {withoutUndefined} from './options.js';
 import {coreProgress, type TaskOptions} from './progress.js';
 
 export type {CalibrationResult} from '../core/tasks/calibrate/calibrate.js';
+export type {HireManifest} from '../core/hire/bundle/bundle.js';
 
 /**
  * The options of core calibrate() (documented there), with `model` optional and progress,
- * warnings and cancellation as TaskOptions.
+ * warnings and cancellation as TaskOptions. Missing options take DEFAULTS (DEFAULTS.calibrate),
+ * the defaults of `hire calibrate`'s flags.
  */
 export type CalibrateOptions = Omit<CoreCalibrateOptions, 'model' | 'onProgress' | 'onWarning'> &
   Partial<Pick<CoreCalibrateOptions, 'model'>> &
@@ -24,11 +27,24 @@ export type CalibrateOptions = Omit<CoreCalibrateOptions, 'model' | 'onProgress'
  * `<out>.hire-tmp-<pid>-<hex>`; the next calibrate() for the same out removes it.
  */
 export async function calibrate(options: CalibrateOptions = {}): Promise<CalibrationResult> {
-  const {onProgress: _p, onWarning, signal: _s, model, ...rest} = options;
+  const {onProgress: _p, onWarning, signal: _s, model, ffn, ...rest} = options;
   const onProgress = coreProgress('calibration', options);
+  const c = DEFAULTS.calibrate;
   process.on('exit', removeStagedDirs);
   try {
-    return await calibrateCore({...rest, model: model ?? DEMO_MODEL_DIR, onProgress, onWarning});
+    return await calibrateCore({
+      recall: DEFAULTS.recall,
+      ks: [...c.ks],
+      tokens: c.tokens,
+      seqLen: c.seqLen,
+      seed: c.seed,
+      backend: DEFAULTS.backend,
+      ...withoutUndefined(rest),
+      ffn: ffn ? {...c.ffn, ...withoutUndefined(ffn)} : ffn,
+      model: model ?? DEFAULTS.demo.model,
+      onProgress,
+      onWarning,
+    });
   } finally {
     process.removeListener('exit', removeStagedDirs);
   }

@@ -14,7 +14,8 @@ import type {Continuation} from '../core/decode/generate.js';
 import {checkMessages, type ChatMessage} from '../core/model/chat-template.js';
 import {Generation} from './generate.js';
 import {modelInternals, type HireModel} from './model.js';
-import type {GenerateOptions} from './options.js';
+import {DEFAULTS} from './defaults.js';
+import {resolveGenerateOptions, type GenerateOptions} from './options.js';
 
 /** A chat's options: those of generate() (system included), used for every turn unless a turn overrides them. */
 export type ChatOptions = Omit<GenerateOptions, 'chat'>;
@@ -30,10 +31,10 @@ export class ChatSession {
   #turns = 0;
   readonly #cache: Continuation = {seq: null, ids: []};
 
-  /** Checks now that the model can chat (a tokenizer with a chat template) and that the system message is text. */
+  /** Checks now that the model can chat (a tokenizer with a chat template) and every option (UsageError naming it). */
   constructor(model: HireModel, options: ChatOptions = {}) {
     modelInternals(model);
-    if (options.system !== undefined && typeof options.system !== 'string') throw new UsageError('system must be a string', {option: 'system'});
+    resolveGenerateOptions(options);
     model.applyChatTemplate([{role: 'user', content: ''}]); // TokenizerError now for a model without a template
     this.model = model;
     this.#options = {...options};
@@ -85,7 +86,7 @@ export class ChatSession {
     if (ids.length >= max) {
       throw new UsageError(`the conversation has ${ids.length} tokens with this message; this model's context is ${max}: start over with reset()`, {option: 'content'});
     }
-    const seed = (opts.seed ?? 42) + this.#turns;
+    const seed = (opts.seed ?? DEFAULTS.sampling.seed) + this.#turns;
     const turn = new Generation(this.model, ids, {...opts, seed}, {
       promptIds: ids,
       continuation: this.#cache,

@@ -16,9 +16,9 @@ import type {HeadStats} from '../core/decode/output-head.js';
 import {StopMatcher} from '../core/decode/stop.js';
 import {TextStreamer} from '../core/decode/streamer.js';
 import {AbortError, DisposedError, UsageError} from '../core/errors.js';
-import {coreOptions, headOptions, resolveOptions} from './decode-options.js';
+import {coreOptions, headOptions} from './decode-options.js';
 import {modelInternals, type HireModel} from './model.js';
-import type {GenerateOptions} from './options.js';
+import {resolveGenerateOptions, type GenerateOptions} from './options.js';
 import {promptTokenIds, type Prompt} from './prompt.js';
 import type {GenerationResult, OutputInfo, TokenLogprobs} from './result.js';
 
@@ -90,11 +90,10 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
   constructor(model: HireModel, prompt: Prompt, options: GenerateOptions = {}, hooks?: GenerationHooks) {
     const internals = modelInternals(model);
     const decoder = internals.decoder();
-    const r = resolveOptions(options);
-    const o = r.o;
+    const o = resolveGenerateOptions(options);
     this.promptTokenIds = hooks ? [...hooks.promptIds] : promptTokenIds(model, prompt, 'prompt', {system: o.system, chat: o.chat});
     checkPrompt(this.promptTokenIds, decoder.config); // now, so that nothing is shown before a bad prompt fails
-    const {head, note} = internals.head(r.sampling, headOptions(r));
+    const {head, note} = internals.head(o.sampling, headOptions(o));
     if (note) options.onWarning?.(note);
     this.#model = model;
     this.#head = head;
@@ -102,10 +101,10 @@ export class Generation implements AsyncIterableIterator<TokenChunk> {
     this.output = {kind: head.kind, describe: head.describe(), bytesPerToken: head.bytesPerToken};
     this.#decode = (ids) => model.decode(ids);
     this.#streamer = new TextStreamer(this.#decode, this.promptTokenIds);
-    this.#stop = new StopMatcher(r.stop);
-    this.#logprobs = r.logprobs === undefined ? null : [];
+    this.#stop = new StopMatcher(o.stopStrings);
+    this.#logprobs = o.logprobs === undefined ? null : [];
     this.#signal = options.signal;
-    const core = {...coreOptions(model, r, head, options.signal), shouldStop: () => this.#stop.stopped};
+    const core = {...coreOptions(model, o, head, options.signal), shouldStop: () => this.#stop.stopped};
     this.#iterator = generateTokens(decoder, this.promptTokenIds, core, hooks?.continuation);
     this.#signal?.addEventListener('abort', this.#onAbort, {once: true});
   }

@@ -15,8 +15,8 @@ import type {HireTokenizer} from '../core/model/tokenizer.js';
 import {checkMessages, type ChatMessage} from '../core/model/chat-template.js';
 import {BundleError, DisposedError, TokenizerError, UsageError} from '../core/errors.js';
 import type {ModelConfig} from '../core/model/config.js';
-import {DEMO_BUNDLE_DIR} from '../core/model/defaults.js';
-import {GENERATE_DEFAULTS, type LoadOptions} from './options.js';
+import {DEFAULTS} from './defaults.js';
+import type {LoadOptions} from './options.js';
 
 export class HireModel {
   /** The model directory as given. */
@@ -48,13 +48,13 @@ export class HireModel {
   }
 
   /** Same as loadModel(dir, options). */
-  static async load(dir: string = DEMO_BUNDLE_DIR, options: LoadOptions = {}): Promise<HireModel> {
+  static async load(dir: string = DEFAULTS.demo.bundle, options: LoadOptions = {}): Promise<HireModel> {
     const common = {
-      backend: options.backend ?? GENERATE_DEFAULTS.backend,
+      backend: options.backend ?? DEFAULTS.backend,
       tokenizer: options.tokenizer ?? 'optional',
       onWarning: options.onWarning,
-      ffn: options.ffn,
-      ffnRecall: options.ffnRecall,
+      ffn: options.ffn ?? DEFAULTS.ffn,
+      ffnRecall: options.ffnRecall ?? DEFAULTS.ffnRecall,
       ffnKPrime: options.ffnKPrime,
       verifyWeights: options.verifyWeights,
     } as const;
@@ -63,9 +63,9 @@ export class HireModel {
       const {decoder, tokenizer, bundle} = await openDeviceGroup(dir, {
         ...common,
         devices: options.devices,
-        merge: options.merge,
+        merge: options.merge ?? DEFAULTS.merge,
         slack: options.slack,
-        ffnSlack: options.ffnSlack,
+        ffnSlack: options.ffnSlack ?? DEFAULTS.ffnSlack,
         predictor: options.predictor,
       });
       return new HireModel(dir, decoder, tokenizer, bundle);
@@ -225,7 +225,7 @@ export function modelInternals(model: HireModel): ModelInternals {
  * Loads a checkpoint directory (config.json, safetensors, tokenizer.json) or a HiRE bundle onto a
  * backend. Default: the bundled demo bundle (models/shakespeare-topk.hire).
  */
-export function loadModel(dir: string = DEMO_BUNDLE_DIR, options: LoadOptions = {}): Promise<HireModel> {
+export function loadModel(dir: string = DEFAULTS.demo.bundle, options: LoadOptions = {}): Promise<HireModel> {
   return HireModel.load(dir, options);
 }
 
@@ -233,7 +233,7 @@ export function loadModel(dir: string = DEMO_BUNDLE_DIR, options: LoadOptions = 
  * Loads a HiRE bundle (made by calibrate()); like loadModel, but fails with BundleError when the
  * directory is a plain checkpoint, so decoding is never silently dense.
  */
-export async function loadBundle(dir: string = DEMO_BUNDLE_DIR, options: LoadOptions = {}): Promise<HireModel> {
+export async function loadBundle(dir: string = DEFAULTS.demo.bundle, options: LoadOptions = {}): Promise<HireModel> {
   if (!isBundle(dir) && isModelDir(dir)) {
     throw new BundleError(path.join(dir, 'hire.json'), 'missing: this directory is a plain checkpoint, not a HiRE bundle; make one with calibrate() or `hire calibrate`');
   }

@@ -1,15 +1,20 @@
 /**
- * The options of the library API, with the defaults the CLI flags use, so that the same options
- * give the same tokens from code and from `hire generate`.
+ * The options of the library API. Their defaults are DEFAULTS (./defaults.ts), which the CLI flags
+ * read too, so that the same options give the same tokens from code and from `hire generate`.
  *
  * Load-time options (backend, threads, devices) decide where the weights live, so they are
  * given once to loadModel. Per-generation options (sampling, HiRE output layer, stopping) are
  * given to each generate() call.
  */
 import type {BackendName} from '../core/backends/backend.js';
+import {validatePenalties, type PenaltyOptions} from '../core/decode/penalties.js';
+import {validateSamplingOptions, type SamplingOptions as CoreSampling} from '../core/decode/sampler.js';
+import {validateStopStrings} from '../core/decode/stop.js';
+import {UsageError} from '../core/errors.js';
+import {GENERATE_DEFAULTS, type FfnMode, type MergeMode} from './defaults.js';
 
 export interface LoadOptions {
-  /** Compute backend: 'cpu' (default, WebAssembly SIMD + worker threads), 'tfjs', 'webgpu' or 'reference'. */
+  /** Compute backend: 'cpu' (WebAssembly SIMD + worker threads), 'tfjs', 'webgpu' or 'reference' (default DEFAULTS.backend). */
   backend?: BackendName | (string & {});
   /** Worker threads of the cpu backend (default: every core). */
   threads?: number;
@@ -23,11 +28,11 @@ export interface LoadOptions {
   /** Non-fatal problems (e.g. the tfjs wasm -> cpu fallback). Default: ignored. */
   onWarning?: (message: string) => void;
   /**
-   * HiRE-FFN (bundles calibrated with an FFN section): 'auto' (default) decodes with the sparse
-   * FFN, 'off' with the dense (exact top-k) FFN.
+   * HiRE-FFN (bundles calibrated with an FFN section): 'auto' decodes with the sparse FFN, 'off'
+   * with the dense (exact top-k) FFN (default DEFAULTS.ffn).
    */
-  ffn?: 'auto' | 'off';
-  /** Mean FFN recall target that picks k'_g per layer (default 0.99). */
+  ffn?: FfnMode;
+  /** Mean FFN recall target that picks k'_g per layer (default DEFAULTS.ffnRecall). */
   ffnRecall?: number;
   /** Dynamic FFN groups per layer, instead of the table's k'_g. */
   ffnKPrime?: number;
@@ -42,36 +47,36 @@ export interface LoadOptions {
    * one backend in this thread.
    */
   devices?: number;
-  /** With devices: how the output layer's top-k is merged, 'exact' (one global top-k') or 'dat' (each device's local top list). Default 'exact'. */
-  merge?: 'exact' | 'dat';
+  /** With devices: how the output layer's top-k is merged, 'exact' (one global top-k') or 'dat' (each device's local top list). Default DEFAULTS.merge. */
+  merge?: MergeMode;
   /** With devices and merge 'dat': slack per device (default: the bundle's calibrated slack). */
   slack?: number;
-  /** With devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (default 1). */
+  /** With devices and HiRE-FFN: dynamic groups each device reads beyond its share ceil(k'_g/N) (default DEFAULTS.ffnSlack). */
   ffnSlack?: number;
   /** With devices: the softmax predictor the devices load (default: the one calibration selected). */
   predictor?: string;
 }
 
-/** How the next token is chosen. Same meaning and defaults as the CLI's sampling flags. */
+/** How the next token is chosen. Same meaning and defaults (DEFAULTS.sampling) as the CLI's sampling flags. */
 export interface SamplingOptions {
-  /** 0 is greedy (default 0.8). */
+  /** 0 is greedy. */
   temperature?: number;
-  /** Sample from the k most likely tokens only; 0 = off (default 40). */
+  /** Sample from the k most likely tokens only; 0 = off. */
   topK?: number;
-  /** Nucleus: smallest set with this much probability; 1 = off (default 0.95). */
+  /** Nucleus: smallest set with this much probability; 1 = off. */
   topP?: number;
-  /** Min-p: drop tokens less likely than minP times the most likely one (default 0: off). */
+  /** Min-p: drop tokens less likely than minP times the most likely one; 0 = off. */
   minP?: number;
-  /** Random seed (default 42): the same seed and options give the same tokens. */
+  /** Random seed: the same seed and options give the same tokens. */
   seed?: number;
   /**
    * Repetition penalty (transformers' CTRL rule): logits of tokens already in the sequence, prompt
-   * included, are divided by it when positive and multiplied when negative (default 1: off).
+   * included, are divided by it when positive and multiplied when negative; 1 = off.
    */
   repetitionPenalty?: number;
-  /** Subtracted from the logit of every token already in the sequence (default 0: off). */
+  /** Subtracted from the logit of every token already in the sequence; 0 = off. */
   presencePenalty?: number;
-  /** Subtracted from a token's logit once per occurrence in the sequence (default 0: off). */
+  /** Subtracted from a token's logit once per occurrence in the sequence; 0 = off. */
   frequencyPenalty?: number;
 }
 
@@ -82,7 +87,7 @@ export interface SamplingOptions {
 export interface HireOptions {
   /** Decode densely even when the model is a bundle (default false). */
   dense?: boolean;
-  /** Mean recall@k target that picks k' from the bundle's table (default 0.99). */
+  /** Mean recall@k target that picks k' from the bundle's table (default DEFAULTS.recall). */
   recall?: number;
   /** Exactly this many candidates k' (overrides `recall`). */
   kPrime?: number;
@@ -94,7 +99,7 @@ export interface HireOptions {
 }
 
 export interface GenerateOptions extends SamplingOptions, HireOptions {
-  /** Most tokens to generate (default 128). */
+  /** Most tokens to generate (default DEFAULTS.maxTokens). */
   maxTokens?: number;
   /**
    * A system message: the prompt (text) becomes the conversation [system, user] rendered through
@@ -115,12 +120,12 @@ export interface GenerateOptions extends SamplingOptions, HireOptions {
    */
   logprobs?: number;
   /**
-   * Under HiRE: 'drop' (default) normalises log-probabilities over the k' candidates; 'estimate'
+   * Under HiRE: 'drop' (DEFAULTS.logprobsTail) normalises log-probabilities over the k' candidates; 'estimate'
    * adds the predictor's approximate logits of the other rows to the normalisation (an estimate of
    * the dense value; reads vocabSize values back per token).
    */
   logprobsTail?: 'drop' | 'estimate';
-  /** Stop at an end-of-sequence token (default true); false runs to maxTokens or a full context. */
+  /** Stop at an end-of-sequence token (default DEFAULTS.stopOnEos); false runs to maxTokens or a full context. */
   stopOnEos?: boolean;
   /** Stops the generation within one token: the iterator throws AbortError (code E_ABORTED). */
   signal?: AbortSignal;
@@ -128,18 +133,38 @@ export interface GenerateOptions extends SamplingOptions, HireOptions {
   onWarning?: (message: string) => void;
 }
 
-/** The defaults the CLI flags of `hire generate` use too (a test keeps them equal). */
-export const GENERATE_DEFAULTS = Object.freeze({
-  temperature: 0.8,
-  topK: 40,
-  topP: 0.95,
-  minP: 0,
-  seed: 42,
-  repetitionPenalty: 1,
-  presencePenalty: 0,
-  frequencyPenalty: 0,
-  maxTokens: 128,
-  recall: 0.99,
-  stopOnEos: true,
-  backend: 'cpu' as BackendName,
-});
+/**
+ * A generation's options with DEFAULTS filled in, and what the core takes: the sampling options,
+ * the penalties, and the stop strings as a list.
+ */
+export type ResolvedGenerateOptions = typeof GENERATE_DEFAULTS &
+  GenerateOptions & {sampling: CoreSampling; penalties: PenaltyOptions; stopStrings: string[]};
+
+/**
+ * Fills a generation's missing options from DEFAULTS and checks them (UsageError naming the
+ * option), before anything is decoded: generate(), generateBatch(), a ChatSession's turns and
+ * `hire generate` / `hire chat` (which call it before loading the model, so a bad option fails fast).
+ */
+export function resolveGenerateOptions(options: GenerateOptions = {}): ResolvedGenerateOptions {
+  const o = {...GENERATE_DEFAULTS, ...withoutUndefined(options)};
+  const sampling: CoreSampling = {temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP};
+  validateSamplingOptions(sampling);
+  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new UsageError(`maxTokens must be an integer >= 1, got ${o.maxTokens}`, {option: 'maxTokens'});
+  const penalties = {repetitionPenalty: o.repetitionPenalty, presencePenalty: o.presencePenalty, frequencyPenalty: o.frequencyPenalty};
+  validatePenalties(penalties);
+  const stopStrings = validateStopStrings(o.stop);
+  const logprobs = o.logprobs;
+  if (logprobs !== undefined && !(Number.isInteger(logprobs) && logprobs >= 0 && logprobs <= 100)) {
+    throw new UsageError(`logprobs must be an integer from 0 to 100 (alternatives per token), got ${logprobs}`, {option: 'logprobs'});
+  }
+  if (o.logprobsTail !== 'drop' && o.logprobsTail !== 'estimate') {
+    throw new UsageError(`logprobsTail must be 'drop' or 'estimate', got ${String(o.logprobsTail)}`, {option: 'logprobsTail'});
+  }
+  if (o.system !== undefined && typeof o.system !== 'string') throw new UsageError('system must be a string', {option: 'system'});
+  return {...o, sampling, penalties, stopStrings};
+}
+
+/** `o` without its undefined fields, so that they do not hide a default when spread over it. */
+export function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

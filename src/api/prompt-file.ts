@@ -15,8 +15,8 @@ export function readPromptFile(file: string, option = 'promptFile'): string {
   return prompt;
 }
 
-/** All of a stream's text (stdin for `--prompt -`), at most the prompt-file size limit. */
-export async function readPromptStream(stream: AsyncIterable<unknown>, option = 'prompt'): Promise<string> {
+/** All of a stream's text (stdin for `--prompt -`), at most the prompt-file size limit; empty is an error unless allowed. */
+export async function readPromptStream(stream: AsyncIterable<unknown>, option = 'prompt', o: {allowEmpty?: boolean} = {}): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {
@@ -26,7 +26,7 @@ export async function readPromptStream(stream: AsyncIterable<unknown>, option = 
     chunks.push(buf);
   }
   const prompt = dropNewline(new TextDecoder('utf-8').decode(Buffer.concat(chunks)));
-  if (prompt === '') throw new UsageError(`${option}: standard input was empty`, {option});
+  if (prompt === '' && !o.allowEmpty) throw new UsageError(`${option}: standard input was empty`, {option});
   return prompt;
 }
 

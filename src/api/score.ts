@@ -9,23 +9,24 @@
 import {scoreTokens} from '../core/decode/score.js';
 import {UsageError} from '../core/errors.js';
 import {modelInternals, type HireModel} from './model.js';
+import {DEFAULTS} from './defaults.js';
 import {promptTokenIds} from './prompt.js';
 import type {TokenLogprobs} from './result.js';
 
 export interface ScoreOptions {
-  /** Alternatives per position (default 0, at most 100). */
+  /** Alternatives per position (default DEFAULTS.score.top, at most 100). */
   top?: number;
   /**
-   * The dense output layer (default true): exact log-probabilities. false on a HiRE bundle scores
+   * The dense output layer (default DEFAULTS.score.dense): exact log-probabilities. false on a HiRE bundle scores
    * through HiRE-Softmax: normalised over the k' candidates, and null for a token outside them.
    */
   dense?: boolean;
-  /** HiRE (dense: false): recall target that picks k' (default 0.99), or k' itself. */
+  /** HiRE (dense: false): recall target that picks k' (default DEFAULTS.recall), or k' itself. */
   recall?: number;
   kPrime?: number;
   predictor?: string;
   /**
-   * HiRE (dense: false): 'drop' (default) normalises over the k' candidates and gives a token
+   * HiRE (dense: false): 'drop' (DEFAULTS.logprobsTail) normalises over the k' candidates and gives a token
    * outside them null; 'estimate' adds the predictor's approximate logits of the other rows (every
    * token then gets an estimate).
    */
@@ -56,13 +57,13 @@ const FULL_DISTRIBUTION = {temperature: 1, topK: 0, topP: 1};
 
 export async function score(model: HireModel, textOrIds: string | readonly number[], options: ScoreOptions = {}): Promise<ScoreResult> {
   const internals = modelInternals(model);
-  const top = options.top ?? 0;
+  const top = options.top ?? DEFAULTS.score.top;
   if (!(Number.isInteger(top) && top >= 0 && top <= 100)) throw new UsageError(`top must be an integer from 0 to 100, got ${top}`, {option: 'top'});
   const ids = promptTokenIds(model, textOrIds, 'text');
   // (a bundle whose table reaches no recall target for the full distribution scores densely: `output` says so)
   if (options.tail !== undefined && options.tail !== 'drop' && options.tail !== 'estimate') throw new UsageError(`tail must be 'drop' or 'estimate', got ${String(options.tail)}`, {option: 'tail'});
-  const approxTail = options.tail === 'estimate';
-  const {head} = internals.head(FULL_DISTRIBUTION, {dense: options.dense ?? true, recall: options.recall, kPrime: options.kPrime, predictor: options.predictor, approxTail});
+  const approxTail = (options.tail ?? DEFAULTS.logprobsTail) === 'estimate';
+  const {head} = internals.head(FULL_DISTRIBUTION, {dense: options.dense ?? DEFAULTS.score.dense, recall: options.recall ?? DEFAULTS.recall, kPrime: options.kPrime, predictor: options.predictor, approxTail});
   const r = await internals.step(() => scoreTokens(internals.decoder(), ids, head, {top, signal: options.signal}), options.signal);
   const tokens = r.positions.map((p, i) => ({
     id: ids[i]!,

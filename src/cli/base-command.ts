@@ -1,12 +1,17 @@
 /**
- * What every command shares: the --debug flag and turning errors into one clear line on stderr
- * with exit code 1 (2 for bad usage), never a stack trace unless --debug is given.
+ * What every command shares: the --debug flag; --json through oclif (a command's run() returns the
+ * JSON value, oclif prints it on stdout and silences this.log); errors as one clear line on stderr
+ * with exit code 1 (2 for bad usage), never a stack trace unless --debug is given, with --json
+ * too (stdout then stays empty); warnings, deprecated flag spellings included, as one line on
+ * stderr, with --json too.
  */
 import {Command, Errors, Flags} from '@oclif/core';
 import {HireError, UsageError} from '../core/errors.js';
 import {parseErrorLine, usageLine} from './errors.js';
 
 export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true;
+
   static override baseFlags = {
     debug: Flags.boolean({description: 'Show stack traces on errors.', default: false, helpGroup: 'GLOBAL'}),
   };
@@ -17,6 +22,12 @@ export abstract class BaseCommand extends Command {
   /** Something to add to an error's line in this command's terms (e.g. the flag that avoids it), or null. */
   protected hint(_err: HireError): string | null {
     return null;
+  }
+
+  /** oclif's warnings (a deprecated flag) as hire's warning line, also under --json (stderr is not the JSON). */
+  override warn(input: string | Error): string | Error {
+    warn(typeof input === 'string' ? input : input.message);
+    return input;
   }
 
   protected override async catch(err: Error): Promise<unknown> {

@@ -1,21 +1,5 @@
 import {UsageError} from '../core/errors.js';
 
-/** "1,8,32" -> [1, 8, 32]; every item a positive integer. */
-export function parseIntList(flag: string, value: string): number[] {
-  const items = value.split(',').map((s) => s.trim());
-  if (items.length === 0 || items.some((s) => !/^\d+$/.test(s) || Number(s) < 1)) {
-    throw new UsageError(`${flag}: expected comma-separated positive integers such as 1,8,32, got "${value}"`);
-  }
-  return items.map(Number);
-}
-
-/** A number flag given as a string (oclif has no float flags). */
-export function parseNumber(flag: string, value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag}: "${value}" is not a number`);
-  return n;
-}
-
 /**
  * `--tokens 1,2,3` -> [1, 2, 3]. Whitespace around each id is fine; an empty list, an empty item
  * ("1,,2") or anything but a non-negative decimal integer is a UsageError.

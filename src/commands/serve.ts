@@ -2,11 +2,13 @@
  * `hire serve`: an OpenAI-compatible HTTP server over one model, concurrent requests decoded
  * together (continuous batching).
  */
-import {Args, Flags} from '@oclif/core';
+import {Args} from '@oclif/core';
+import {DEFAULTS} from '../api/defaults.js';
+import {loadModel} from '../api/model.js';
 import {BaseCommand, note, warn} from '../cli/base-command.js';
-import {serveFlags} from '../cli/flags.js';
+import {backendFlags, deviceFlags, ffnFlags, serveFlags, verifyWeightsFlags} from '../cli/flags.js';
+import {loadOptions, serveOptions} from '../cli/options.js';
 import {serveUntilSignal} from '../cli/serve-loop.js';
-import {demo, loadModel} from '../index.js';
 
 export default class Serve extends BaseCommand {
   static override summary = 'Serve a model over an OpenAI-compatible HTTP API, concurrent requests decoded together.';
@@ -26,28 +28,24 @@ Listens on 127.0.0.1 unless --host says otherwise. A full queue answers 429, a r
     model: Args.directory({description: 'Model directory or HiRE bundle (default: the bundled demo bundle, models/shakespeare-topk.hire).', required: false}),
   };
 
+  /** A server runs until it is stopped; there is no one object to print. */
+  static override enableJsonFlag = false;
+
   static override flags = {
     ...serveFlags,
-    backend: Flags.string({char: 'b', description: 'Compute backend (cpu, tfjs, webgpu, reference).', default: 'cpu'}),
-    threads: Flags.integer({description: 'Worker threads of the cpu backend (default: every core).', min: 1}),
+    ...backendFlags,
+    ...ffnFlags,
+    ...deviceFlags,
+    ...verifyWeightsFlags,
   };
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Serve);
-    if (flags['api-key'] === undefined && !['127.0.0.1', 'localhost', '::1'].includes(flags.host)) warn(`listening on ${flags.host} without --api-key: anyone who can reach it can use the model`);
-    const model = await loadModel(args.model ?? demo.bundle, {backend: flags.backend, threads: flags.threads, onWarning: warn});
+    const options = serveOptions(flags);
+    if (options.apiKey === undefined && !['127.0.0.1', 'localhost', '::1'].includes(options.host)) warn(`listening on ${options.host} without --api-key: anyone who can reach it can use the model`);
+    const model = await loadModel(args.model ?? DEFAULTS.demo.bundle, loadOptions(flags));
     try {
-      await serveUntilSignal(model, {
-        host: flags.host,
-        port: flags.port,
-        apiKey: flags['api-key'],
-        modelId: flags['model-id'],
-        maxBatch: flags['max-batch'],
-        maxQueue: flags['max-queue'],
-        timeoutMs: flags.timeout * 1000,
-        bodyLimit: flags['max-body'],
-        shutdownMs: flags['shutdown-timeout'] * 1000,
-      }, note);
+      await serveUntilSignal(model, options, note);
     } finally {
       model.dispose();
     }

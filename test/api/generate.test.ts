@@ -4,8 +4,7 @@
  * carry per-token statistics that add up to the result.
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import Generate from '../../src/commands/generate.js';
-import {demo, generate, GENERATE_DEFAULTS, loadBundle, loadModel, type HireModel, type TokenChunk} from '../../src/index.js';
+import {demo, generate, loadBundle, loadModel, type HireModel, type TokenChunk} from '../../src/index.js';
 import {runCli} from '../helpers/cli.js';
 
 function cliJson(args: string[]) {
@@ -20,17 +19,6 @@ describe('generate (library API)', () => {
     model = await loadModel(demo.bundle);
   });
   afterAll(() => model.dispose());
-
-  it('uses the same defaults as the CLI flags', () => {
-    const f = Generate.flags;
-    expect(Number(f.temperature.default)).toBe(GENERATE_DEFAULTS.temperature);
-    expect(f['top-k'].default).toBe(GENERATE_DEFAULTS.topK);
-    expect(Number(f['top-p'].default)).toBe(GENERATE_DEFAULTS.topP);
-    expect(f.seed.default).toBe(GENERATE_DEFAULTS.seed);
-    expect(f['max-tokens'].default).toBe(GENERATE_DEFAULTS.maxTokens);
-    expect(Number(f.recall.default)).toBe(GENERATE_DEFAULTS.recall);
-    expect(f.backend.default).toBe(GENERATE_DEFAULTS.backend);
-  });
 
   const cases: Array<{name: string; cli: string[]; api: Parameters<typeof generate>[2]}> = [
     {name: 'defaults (sampled, HiRE from the bundle)', cli: [], api: {}},

@@ -56,10 +56,10 @@ describe.runIf(HAVE_SHARED)('hire eval on a llama2xs bundle', () => {
   });
 
   it("rejects k' above the vocabulary with exit 2 and one line", () => {
-    const r = runCli(['eval', bundle, '--k-prime', '513']);
+    const r = runCli(['eval', bundle, '--k-primes', '513']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/--k-prime value 513 must be an integer from 1 to the vocabulary size 512/);
+    expect(r.stderr).toMatch(/--k-primes value 513 must be an integer from 1 to the vocabulary size 512/);
   });
 
   it('names the known predictors when asked for an unknown one', () => {

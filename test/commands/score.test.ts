@@ -38,7 +38,7 @@ describe('hire score', () => {
     }
     const r = scoreCli([demo.bundle, '--text', TEXT, '--top', '2', '--hire', '--k-prime', '16', '--backend', 'reference', '--json']);
     expect(JSON.parse(r.stdout).tokens.map((t: {logprob: number | null}) => t.logprob)).toEqual(hire.tokens.map((t) => t.logprob));
-    const est = scoreCli([demo.bundle, '--text', `${TEXT} zzq`, '--hire', '--k-prime', '8', '--tail', 'estimate', '--backend', 'reference', '--json']);
+    const est = scoreCli([demo.bundle, '--text', `${TEXT} zzq`, '--hire', '--k-prime', '8', '--logprobs-tail', 'estimate', '--backend', 'reference', '--json']);
     const tokens = JSON.parse(est.stdout).tokens.slice(1) as Array<{logprob: number | null; tail: string}>;
     expect(tokens.every((t) => t.tail === 'estimated' && typeof t.logprob === 'number')).toBe(true);
   });

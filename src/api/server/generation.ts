@@ -9,8 +9,9 @@ import {StopMatcher} from '../../core/decode/stop.js';
 import {TextStreamer} from '../../core/decode/streamer.js';
 import type {Scheduler} from '../../core/tasks/serve/scheduler.js';
 import {UsageError} from '../../core/errors.js';
-import {headOptions, resolveOptions} from '../decode-options.js';
+import {headOptions} from '../decode-options.js';
 import {modelInternals, type HireModel} from '../model.js';
+import {resolveGenerateOptions} from '../options.js';
 import {promptTokenIds} from '../prompt.js';
 import {invalid} from './errors.js';
 import type {ParsedRequest} from './request.js';
@@ -58,10 +59,10 @@ function promptIds(model: HireModel, req: ParsedRequest): number[] {
 export async function runRequest(s: Served, req: ParsedRequest, head: ResponseHead, signal: AbortSignal, sink: StreamSink | null): Promise<object | null> {
   const {model, scheduler} = s;
   const ids = promptIds(model, req);
-  const r = resolveOptions(req.options);
+  const r = resolveGenerateOptions(req.options);
   const {head: output} = modelInternals(model).head(r.sampling, headOptions(r));
   const streamer = new TextStreamer((x) => model.decode(x), ids);
-  const stop = new StopMatcher(r.stop);
+  const stop = new StopMatcher(r.stopStrings);
   const name = (id: number) => tokenName(model, id);
   const shown: ShownToken[] | null = req.logprobs === null ? null : [];
   let text = '';
@@ -74,10 +75,10 @@ export async function runRequest(s: Served, req: ParsedRequest, head: ResponseHe
   };
   const result = await scheduler.submit({
     promptIds: ids,
-    maxTokens: r.o.maxTokens,
+    maxTokens: r.maxTokens,
     sampling: r.sampling,
-    seed: r.o.seed,
-    eosTokenIds: r.o.stopOnEos ? model.eosTokenIds : [],
+    seed: r.seed,
+    eosTokenIds: r.stopOnEos ? model.eosTokenIds : [],
     penalties: r.penalties,
     logprobs: r.logprobs,
     head: output,

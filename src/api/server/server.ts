@@ -16,6 +16,7 @@ import Fastify, {type FastifyInstance, type FastifyReply, type FastifyRequest} f
 import {Scheduler} from '../../core/tasks/serve/scheduler.js';
 import {ServeMetrics} from '../../core/tasks/serve/metrics.js';
 import {UsageError} from '../../core/errors.js';
+import {DEFAULTS} from '../defaults.js';
 import {modelInternals, type HireModel} from '../model.js';
 import {ApiError, RequestTimeout, toApiError} from './errors.js';
 import {runRequest, type Served, type StreamSink} from './generation.js';
@@ -65,7 +66,6 @@ export interface HireServer {
 /** How long close() lets connections finish their last answer once no request is left. */
 const CLOSE_GRACE_MS = 500;
 
-const DEFAULTS = {maxBatch: 16, maxQueue: 64, timeoutMs: 300_000, bodyLimit: 1 << 20, shutdownMs: 10_000};
 
 function positiveInt(options: ServerOptions, key: keyof ServerOptions): void {
   const v = options[key];
@@ -77,7 +77,7 @@ export function createServer(model: HireModel, options: ServerOptions = {}): Hir
   for (const key of ['maxBatch', 'maxQueue', 'timeoutMs', 'bodyLimit', 'maxTokens'] as const) positiveInt(options, key);
   if (options.shutdownMs !== undefined && !(Number.isFinite(options.shutdownMs) && options.shutdownMs >= 0)) throw new UsageError(`shutdownMs must be a number >= 0, got ${options.shutdownMs}`, {option: 'shutdownMs'});
   if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === '')) throw new UsageError('apiKey must be a non-empty string', {option: 'apiKey'});
-  const o = {...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))} as typeof DEFAULTS & ServerOptions;
+  const o = {...DEFAULTS.serve, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))} as typeof DEFAULTS.serve & ServerOptions;
   const modelId = o.modelId ?? path.basename(path.resolve(model.dir));
   const metrics = new ServeMetrics(model.config.vocabSize);
   const scheduler = new Scheduler(internals.decoder(), {maxBatch: o.maxBatch, maxQueue: o.maxQueue, metrics, exclusive: (fn) => internals.step(fn)});
@@ -120,7 +120,7 @@ export function createServer(model: HireModel, options: ServerOptions = {}): Hir
   return {
     modelId,
     async listen(l: ListenOptions = {}) {
-      await app.listen({host: l.host ?? '127.0.0.1', port: l.port ?? 8080});
+      await app.listen({host: l.host ?? DEFAULTS.serve.host, port: l.port ?? DEFAULTS.serve.port});
       const a = app.server.address();
       if (a === null || typeof a === 'string') return String(a);
       return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;

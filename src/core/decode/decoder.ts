@@ -1,6 +1,6 @@
 /**
  * THE decoder interface: what a generation needs from a loaded model, whether the model runs on
- * one backend here (decode/session.ts) or as a group of devices each holding a shard (the device
+ * one backend here (engine/session.ts) or as a group of devices each holding a shard (the device
  * group in dist/). A generation asks for an output head once, opens a sequence, prefills its prompt
  * and then steps one token at a time; batched decoding steps several sequences together.
  */

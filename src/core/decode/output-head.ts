@@ -1,7 +1,7 @@
 /**
  * Output heads: how a decode step turns the final hidden state h into logits to sample from.
  * DenseHead computes z = W h over the whole vocabulary; HiRE's sparse head is in
- * hire/softmax-head.ts.
+ * hire/softmax/head.ts.
  */
 import {batchReadBytes, type Backend, type Mat, type Vec} from '../backends/backend.js';
 

@@ -1,5 +1,5 @@
 /**
- * DaT-Top-k (DESIGN.md section 4) as pure functions over typed arrays.
+ * DaT-Top-k (docs/ARCHITECTURE.md, The method in brief) as pure functions over typed arrays.
  *
  * Exact baseline: every device sends all of its approximate scores to one place, which takes the
  * global top-k' and sends each device the candidate ids it owns; the devices return the exact

@@ -1,5 +1,5 @@
 /**
- * A model decoded on several devices (DESIGN.md section 4). The coordinator holds only the
+ * A model decoded on several devices (docs/ARCHITECTURE.md, The Decoder). The coordinator holds only the
  * embedding table: it broadcasts each token's embedding, the devices run the layers on their
  * shards (all-reducing among themselves), and the output layer runs in one of three ways:
  *

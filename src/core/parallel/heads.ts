@@ -1,5 +1,5 @@
 /**
- * The output layer of a multi-device decode: the same plan as on one device (hire/heads.ts
+ * The output layer of a multi-device decode: the same plan as on one device (hire/softmax/choose-head.ts
  * planHead: dense, or HiRE-Softmax with k' off the recall table), then for DaT the slack
  * calibrated for this device count (hire.json softmax.dat), else a default.
  */

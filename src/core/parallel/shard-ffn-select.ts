@@ -1,6 +1,6 @@
 /**
- * HiRE-FFN on one device (DESIGN.md section 4: "each device picks its local top groups with no
- * global step"). The device holds whole groups of every layer's neurons (the bundle's group size,
+ * HiRE-FFN on one device of a group (docs/ARCHITECTURE.md, The method in brief: each device picks its
+ * local top groups, with no global step). The device holds whole groups of every layer's neurons (the bundle's group size,
  * split strided by the shard plan) and the rows of each layer's FFN predictor that belong to them
  * (shard-predictor.ts). Per layer and token, on the device alone:
  *

@@ -1,5 +1,5 @@
 /**
- * The shard plan (DESIGN.md section 4): which rows of which matrix each of D devices holds. Pure:
+ * The shard plan (docs/ARCHITECTURE.md, The method in brief: DaT-Top-k): which rows of which matrix each of D devices holds. Pure:
  * shapes in, ranges out. Every range is half-open, [start, end).
  *
  *   vocabulary   rows of lm_head and of the softmax predictor (A, Aq or Wq rows; B is replicated),

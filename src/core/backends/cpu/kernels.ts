@@ -292,7 +292,7 @@ export class CpuKernels {
     this.run(`accum_rows_batch_${dtype}`, [w, coefs, ys, cols, ids, n, nb], cols, ROW_ALIGN, n * cols * esize);
   }
 
-  /** y = dequant(W) . x for int8 W [rows, cols] with one f32 scale per groupSize columns (see quant.ts). */
+  /** y = dequant(W) . x for int8 W [rows, cols] with one f32 scale per groupSize columns (see numeric/quant.ts). */
   matvecQ8(w: number, scales: number, rows: number, cols: number, groupSize: number, x: number, y: number): void {
     this.checkQuant('matvecQ8', rows, cols, groupSize, false);
     this.arena.check(w, rows * cols, 'matvecQ8 w');
@@ -310,7 +310,7 @@ export class CpuKernels {
     }
   }
 
-  /** y = dequant(W) . x for packed int4 W [rows, ceil(cols/2) bytes] (see quant.ts). */
+  /** y = dequant(W) . x for packed int4 W [rows, ceil(cols/2) bytes] (see numeric/quant.ts). */
   matvecQ4(w: number, scales: number, rows: number, cols: number, groupSize: number, x: number, y: number): void {
     this.checkQuant('matvecQ4', rows, cols, groupSize, true);
     const rowBytes = Math.ceil(cols / 2);

@@ -1,9 +1,9 @@
 /**
- * The HiRE bundle (DESIGN.md section 5): a directory `<name>.hire/` that is also a plain
+ * The HiRE bundle (docs/ARCHITECTURE.md, The bundle): a directory `<name>.hire/` that is also a plain
  * checkpoint. It holds the source's config.json, tokenizer files and weights (hard-linked when the
  * file system allows, else copied), `hire.safetensors` (predictor tensors) and `hire.json` (format
  * version, source and calibration hashes, the hashes of the bundle's own weight files, predictor
- * kinds and sizes, recall curves, k' tables; its shape and checks: manifest-schema.ts).
+ * kinds and sizes, recall curves, k' tables; its shape and checks: manifest.ts).
  * Written into a temporary directory and renamed into place (bundle-staging.ts): a failed or
  * interrupted calibration leaves nothing, and a replaced bundle is never lost.
  */

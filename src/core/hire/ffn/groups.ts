@@ -1,5 +1,5 @@
 /**
- * HiRE-FFN group logic (DESIGN.md section 3), pure functions over typed arrays.
+ * HiRE-FFN group logic (docs/ARCHITECTURE.md, HiRE-FFN), pure functions over typed arrays.
  *
  * The hiddenDim neurons of one FFN are fetched in groups of g consecutive neurons. After
  * calibration's permutation, groups [0, nStatic) are the static set (always computed); the rest

@@ -1,5 +1,5 @@
 /**
- * HiRE-FFN at decode time, one object per layer (DESIGN.md section 3):
+ * HiRE-FFN at decode time, one object per layer (docs/ARCHITECTURE.md, HiRE-FFN):
  *
  *   u~ = P x                       the layer's predictor of [W_gate; W_up] x (W_in x when not gated)
  *   groups = static + top-k'_g     by group score of |act(gate~) * up~| or |act(u~)| (ffn-groups.ts)

@@ -1,7 +1,7 @@
 /**
  * HiRE-Softmax predictors of z = W h (W: [vocabSize, dim]): low-rank (A B), low-rank with A
  * quantised, and the per-row error norms e_i = ||W_i - W~_i||_2 that certified mode needs.
- * Quantising W itself (HiRE-Q) is quant.ts. All pure functions over typed arrays.
+ * Quantising W itself (HiRE-Q) is numeric/quant.ts. All pure functions over typed arrays.
  */
 import {cholesky, NumericalError, roundUpF32, secondMoment, solveLowerRight} from '../../numeric/linalg.js';
 import {quantize, quantMatvec, dequantizeRow, type QuantMatrix} from '../../numeric/quant.js';
@@ -74,7 +74,7 @@ export function fitLowRankSvd(
  * Data-aware fit: minimise E_h ||W h - A B h||^2 over the calibration hidden states hs [n, dim].
  * With C = E h h^T = L L^T (Cholesky, plus a tiny relative ridge) the objective is
  * ||(W - A B) L||_F^2, so the best rank-r A B L is the truncated SVD U_r S_r Vt_r of W L
- * (Eckart-Young), giving A = U_r S_r and B = Vt_r L^{-1}. (DESIGN.md writes W C^{1/2}; any factor
+ * (Eckart-Young), giving A = U_r S_r and B = Vt_r L^{-1}. (The method is often written W C^{1/2}; any factor
  * with L L^T = C gives the same A B.)
  */
 export function fitLowRankDataAware(

@@ -1,6 +1,6 @@
 /**
  * Which HiRE-Softmax predictors calibration fits, with their defaults, and the fitting itself
- * (the numerics are in predictors.ts and quant.ts).
+ * (the numerics are in fit-lowrank.ts and numeric/quant.ts).
  */
 import {UsageError} from '../../errors.js';
 import {

@@ -1,6 +1,6 @@
 /**
  * A HiRE-Softmax predictor as it lives in host memory and in a bundle: what kind it is, its
- * tensors, and the per-row error norms of certified mode. Fitting is predictors.ts / quant.ts;
+ * tensors, and the per-row error norms of certified mode. Fitting is fit-lowrank.ts / numeric/quant.ts;
  * this file names, sizes and (de)serialises the results.
  *
  *   kind            approximate logits z~                 tensors in hire.safetensors

@@ -2,7 +2,7 @@
  * Choosing the output head for a decode: dense, or HiRE-Softmax from the bundle's selected (or
  * named) predictor with k' read off its stored recall curve, optionally certified. planHead is the
  * one decision, made the same way for one device and for a device group; chooseHead builds the
- * single-device head from it (the device group builds its own in dist/heads.ts).
+ * single-device head from it (the device group builds its own in parallel/heads.ts).
  */
 import type {Backend, Mat} from '../../backends/backend.js';
 import type {HeadChoice, HeadOptions} from '../../decode/decoder.js';

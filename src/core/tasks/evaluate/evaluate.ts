@@ -2,7 +2,7 @@
  * `hire eval`: what HiRE-Softmax costs in quality on text calibration never saw (by default the
  * validation split of the bundled corpus). The dense model runs over the text once; at every
  * position with a next token each predictor's approximate logits z~ are scored against the dense
- * logits z for every (k, k') asked for, giving the numbers of DESIGN.md section 7: recall@k, top-1
+ * logits z for every (k, k') asked for, giving the numbers of docs/ARCHITECTURE.md (Numbers every report carries): recall@k, top-1
  * agreement, KL / tail mass, and perplexity dense vs HiRE. Core code: never prints.
  */
 import os from 'node:os';

@@ -3,7 +3,7 @@
  *
  * HiRE samples from the candidates only, so its next-token distribution q is zero outside the
  * candidate set S and KL(dense || hire) is +Infinity whenever the dense p puts any mass outside S.
- * We therefore report two finite numbers that together say the same thing (DESIGN.md section 7):
+ * We therefore report two finite numbers that together say the same thing (docs/ARCHITECTURE.md, Numbers every report carries):
  *
  *   tailMass = p(not S) = sum_{i not in S} p_i          the mass HiRE drops (0 when S holds all of p)
  *   kl       = KL(p_S || q) = sum_{i in S} p_S(i) log(p_S(i) / q_i),   p_S = p restricted to S, renormalised

@@ -56,7 +56,7 @@ HiRE-FFN's sparsity is the model itself, not an approximation.
 
 ## Data
 
-\`data/tinyshakespeare.txt\` (1.1 MB), split by \`splitText\` in \`src/core/data/corpus.ts\`: the first 90%
+\`data/tinyshakespeare.txt\` (1.1 MB), split by \`splitText\` in \`src/core/tasks/corpus.ts\`: the first 90%
 (to a line break) for training, the rest for validation. Training: ${log.stepsDone.toLocaleString('en-US')} steps of ${log.options.batchSize} random
 windows of ${s.contextLength} tokens (${(tokensSeen / 1e6).toFixed(2)}M tokens seen). Validation: all ${log.final.tokens.toLocaleString('en-US')} next-token
 targets of the validation split, in consecutive non-overlapping windows of ${s.contextLength} tokens.

@@ -27,7 +27,7 @@ const SHAPES: [number, number, number][] = [
   [9, 120, 24],
 ];
 
-describe('packing shared with src/core/hire/quant.ts', () => {
+describe('packing shared with src/core/numeric/quant.ts', () => {
   it('int4 puts column 2j in the low nibble and 2j+1 in the high nibble, as the kernel reads it', () => {
     // One group per row, maxabs 7 -> scale 1: the values are stored as they are.
     const w = Float32Array.from([1, -2, 7, -7, 0, 3, -1]);
