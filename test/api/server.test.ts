@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {createServer, generate, loadModel, type GenerateOptions, type HireModel, type HireServer} from '../../src/index.js';
+import {createServer, demo, generate, loadModel, type GenerateOptions, type HireModel, type HireServer} from '../../src/index.js';
 import {llama2xsChat} from '../helpers/chat-model.js';
 import {HAVE_SHARED} from '../helpers/shared.js';
 
@@ -193,5 +193,32 @@ describe.runIf(HAVE_SHARED)('OpenAI-compatible server on llama2xs (with a chat t
     // the client raises the matching error classes
     await expect(client.completions.create({model: 'nope', prompt: 'x'})).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(client.completions.create({model: 'llama2xs', prompt: 'x', max_tokens: 100000})).rejects.toMatchObject({status: 400, param: 'max_tokens'});
+  });
+});
+
+describe('HiRE request fields, on the demo bundle', () => {
+  let model: HireModel;
+  let server: HireServer;
+  let client: OpenAI;
+  beforeAll(async () => {
+    model = await loadModel(demo.bundle, {backend: 'reference'});
+    server = createServer(model, {modelId: 'demo'});
+    client = new OpenAI({baseURL: `${await server.listen({port: 0})}/v1`, apiKey: 'unused', maxRetries: 0});
+  });
+  afterAll(async () => {
+    await server?.close();
+    model?.dispose();
+  });
+
+  const text = async (extra: Record<string, unknown>) => (await client.completions.create({model: 'demo', prompt: 'ROMEO:', max_tokens: 12, temperature: 0, ...extra} as never)).choices[0]!.text;
+  const alone = async (o: GenerateOptions) => (await generate(model, 'ROMEO:', lib({maxTokens: 12, temperature: 0, ...o})).complete()).text;
+
+  it('dense, k_prime, recall and certify act as the library options do', async () => {
+    expect(await text({dense: true})).toBe(await alone({dense: true}));
+    expect(await text({k_prime: 40})).toBe(await alone({kPrime: 40}));
+    expect(await text({recall: 0.999})).toBe(await alone({recall: 0.999}));
+    expect(await text({certify: true})).toBe(await alone({dense: true})); // certified greedy is dense greedy
+    await expect(text({recall: 2})).rejects.toMatchObject({status: 400, param: 'recall'});
+    await expect(text({certify: true, temperature: 0.8})).rejects.toMatchObject({status: 400, param: 'certify'});
   });
 });
