@@ -47,7 +47,11 @@ describe('hire serve', () => {
     const reader = long.body!.getReader();
     let streamed = new TextDecoder().decode((await reader.read()).value);
     const short = post({max_tokens: 3});
-    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 500; i++) {
+      const h = (await (await fetch(`${url}/health`)).json()) as {active: number; queued: number};
+      if (h.active + h.queued === 2) break; // the short request is in before the signal
+      await new Promise((r) => setTimeout(r, 20));
+    }
     s.child.kill('SIGTERM');
     expect(((await (await short).json()) as {usage: {completion_tokens: number}}).usage.completion_tokens).toBe(3);
     for (;;) {
