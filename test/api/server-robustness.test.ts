@@ -87,6 +87,13 @@ describe('server robustness', () => {
     expect(metrics).toMatch(/^hire_requests_total\{route="\/v1\/chat\/completions",status="499"\} 1$/m);
   });
 
+  it('bad server options are a UsageError naming the option', () => {
+    expect(() => createServer(model, {maxBatch: 0})).toThrow(expect.objectContaining({code: 'E_USAGE', option: 'maxBatch'}));
+    expect(() => createServer(model, {timeoutMs: 1.5})).toThrow(expect.objectContaining({code: 'E_USAGE', option: 'timeoutMs'}));
+    expect(() => createServer(model, {apiKey: ''})).toThrow(expect.objectContaining({code: 'E_USAGE', option: 'apiKey'}));
+    expect(() => createServer(model, {shutdownMs: -1})).toThrow(expect.objectContaining({code: 'E_USAGE', option: 'shutdownMs'}));
+  });
+
   it('with an API key, every route but /health needs the bearer token', async () => {
     const {url, client} = await start({apiKey: 'sesame'});
     expect((await fetch(`${url}/health`)).status).toBe(200);

@@ -74,49 +74,15 @@ function positiveInt(options: ServerOptions, key: keyof ServerOptions): void {
 
 export function createServer(model: HireModel, options: ServerOptions = {}): HireServer {
   const internals = modelInternals(model);
-  for (const key of ['maxBatch', 'maxQueue', 'timeoutMs', 'bodyLimit', 'maxTokens'] as const) positiveInt(options, key);
-  if (options.shutdownMs !== undefined && !(Number.isFinite(options.shutdownMs) && options.shutdownMs >= 0)) throw new UsageError(`shutdownMs must be a number >= 0, got ${options.shutdownMs}`, {option: 'shutdownMs'});
-  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === '')) throw new UsageError('apiKey must be a non-empty string', {option: 'apiKey'});
-  const o = {...DEFAULTS.serve, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))} as typeof DEFAULTS.serve & ServerOptions;
+  const o = serverOptions(options);
   const modelId = o.modelId ?? path.basename(path.resolve(model.dir));
   const metrics = new ServeMetrics(model.config.vocabSize);
   const scheduler = new Scheduler(internals.decoder(), {maxBatch: o.maxBatch, maxQueue: o.maxQueue, metrics, exclusive: (fn) => internals.step(fn)});
   const served: Served = {model, scheduler, modelId};
-  const limits: RequestLimits = {maxTokens: Math.min(o.maxTokens ?? Infinity, model.config.maxSeqLen - 1), maxStops: 16};
   const app = Fastify({logger: false, bodyLimit: o.bodyLimit, return503OnClosing: true, forceCloseConnections: 'idle'});
   app.removeContentTypeParser('text/plain'); // bodies are JSON only: anything else is 415
   let closing: Promise<void> | null = null;
-
-  app.addHook('onRequest', async (request, reply) => {
-    const raw = reply.raw;
-    raw.once('close', () => metrics.request(request.routeOptions.url ?? 'unmatched', raw.writableFinished ? raw.statusCode : 499));
-    if (o.apiKey !== undefined && request.url !== '/health' && !keyMatches(request.headers.authorization, o.apiKey)) {
-      throw new ApiError(401, 'missing or wrong API key: send the header Authorization: Bearer <key>', 'invalid_request_error', null, 'invalid_api_key');
-    }
-  });
-  app.setErrorHandler((error, _request, reply) => {
-    const e = toApiError(error);
-    if (e.retryAfter !== null) void reply.header('retry-after', String(e.retryAfter));
-    return reply.code(e.status).send(e.body);
-  });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send(new ApiError(404, `no route ${request.method} ${request.url.split('?')[0]}`, 'invalid_request_error', null, 'not_found').body));
-
-  const created = Math.floor(Date.now() / 1000);
-  const modelObject = {id: modelId, object: 'model', created, owned_by: 'hire'};
-  app.get('/health', async (_request, reply) => {
-    const state = {status: closing ? 'shutting_down' : 'ok', model: modelId, queued: scheduler.queued, active: scheduler.active};
-    return reply.code(closing ? 503 : 200).send(state);
-  });
-  app.get('/v1/models', async () => ({object: 'list', data: [modelObject]}));
-  app.get<{Params: {id: string}}>('/v1/models/:id', async (request) => {
-    if (request.params.id !== modelId) throw unknownModel(request.params.id, modelId);
-    return modelObject;
-  });
-  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()));
-  const handle = (endpoint: Endpoint) => (request: FastifyRequest, reply: FastifyReply) => complete(served, endpoint, request, reply, limits, o.timeoutMs);
-  app.post('/v1/completions', handle('completions'));
-  app.post('/v1/chat/completions', handle('chat'));
-
+  routes(app, served, metrics, o, () => closing !== null);
   return {
     modelId,
     async listen(l: ListenOptions = {}) {
@@ -141,6 +107,50 @@ export function createServer(model: HireModel, options: ServerOptions = {}): Hir
     },
     metrics: () => metrics.render(),
   };
+}
+
+type Resolved = typeof DEFAULTS.serve & ServerOptions;
+
+/** The options checked (UsageError naming the option) and filled from DEFAULTS.serve. */
+function serverOptions(options: ServerOptions): Resolved {
+  for (const key of ['maxBatch', 'maxQueue', 'timeoutMs', 'bodyLimit', 'maxTokens'] as const) positiveInt(options, key);
+  if (options.shutdownMs !== undefined && !(Number.isFinite(options.shutdownMs) && options.shutdownMs >= 0)) throw new UsageError(`shutdownMs must be a number >= 0, got ${options.shutdownMs}`, {option: 'shutdownMs'});
+  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === '')) throw new UsageError('apiKey must be a non-empty string', {option: 'apiKey'});
+  return {...DEFAULTS.serve, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))} as Resolved;
+}
+
+/** The hooks (metrics, API key), the error answers and the routes. */
+function routes(app: FastifyInstance, served: Served, metrics: ServeMetrics, o: Resolved, closing: () => boolean): void {
+  const {model, scheduler, modelId} = served;
+  app.addHook('onRequest', async (request, reply) => {
+    const raw = reply.raw;
+    raw.once('close', () => metrics.request(request.routeOptions.url ?? 'unmatched', raw.writableFinished ? raw.statusCode : 499));
+    if (o.apiKey !== undefined && request.url !== '/health' && !keyMatches(request.headers.authorization, o.apiKey)) {
+      throw new ApiError(401, 'missing or wrong API key: send the header Authorization: Bearer <key>', 'invalid_request_error', null, 'invalid_api_key');
+    }
+  });
+  app.setErrorHandler((error, _request, reply) => {
+    const e = toApiError(error);
+    if (e.retryAfter !== null) void reply.header('retry-after', String(e.retryAfter));
+    return reply.code(e.status).send(e.body);
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(new ApiError(404, `no route ${request.method} ${request.url.split('?')[0]}`, 'invalid_request_error', null, 'not_found').body));
+
+  const modelObject = {id: modelId, object: 'model', created: Math.floor(Date.now() / 1000), owned_by: 'hire'};
+  app.get('/health', async (_request, reply) => {
+    const state = {status: closing() ? 'shutting_down' : 'ok', model: modelId, queued: scheduler.queued, active: scheduler.active};
+    return reply.code(closing() ? 503 : 200).send(state);
+  });
+  app.get('/v1/models', async () => ({object: 'list', data: [modelObject]}));
+  app.get<{Params: {id: string}}>('/v1/models/:id', async (request) => {
+    if (request.params.id !== modelId) throw unknownModel(request.params.id, modelId);
+    return modelObject;
+  });
+  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()));
+  const limits: RequestLimits = {maxTokens: Math.min(o.maxTokens ?? Infinity, model.config.maxSeqLen - 1), maxStops: 16};
+  const handle = (endpoint: Endpoint) => (request: FastifyRequest, reply: FastifyReply) => complete(served, endpoint, request, reply, limits, o.timeoutMs);
+  app.post('/v1/completions', handle('completions'));
+  app.post('/v1/chat/completions', handle('chat'));
 }
 
 function unknownModel(asked: string, served: string): ApiError {
