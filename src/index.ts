@@ -10,6 +10,7 @@
  *   evaluate                 recall, top-1, KL, perplexity: dense against HiRE
  *   bench                    tokens/s and bandwidth utilisation, dense against HiRE
  *   quantize                 a checkpoint or GGUF file with its matrices in ggml Q8_0 / Q4_0 blocks
+ *   createServer             an OpenAI-compatible HTTP server, concurrent requests decoded together
  *   DEFAULTS                 every option's default (the CLI flags show the same)
  *   resolveModel / pullModel a model reference as a directory; Hugging Face downloads into its cache
  *   listCache / clearCache   what hire and the Hugging Face cache hold, and removing it
@@ -23,6 +24,8 @@ export {generateBatch} from './api/batch.js';
 export {chat, ChatSession} from './api/chat.js';
 export type {ChatOptions, TurnOptions} from './api/chat.js';
 export {score} from './api/score.js';
+export {createServer} from './api/server/server.js';
+export type {ServerOptions, ListenOptions, HireServer} from './api/server/server.js';
 export type {ScoreOptions, ScoreResult, ScoredToken} from './api/score.js';
 export type {BatchResult} from './api/batch.js';
 export type {TokenChunk, GenerationResult, OutputInfo, Prompt, ChatMessage, TokenLogprobs} from './api/generate.js';
@@ -66,6 +69,7 @@ export {
   AbortError,
   DisposedError,
   HubError,
+  OverloadedError,
 } from './core/errors.js';
 export type {ErrorCode} from './core/errors.js';
 

@@ -38,6 +38,14 @@ const EXPECTED: Record<string, RegExp[]> = {
     /^first token: ".+" logprob -?[\d.]+ over \d+ rows \(HiRE: normalised over the k' candidates\)$/m,
     /^score: -[\d.]+ over \d+ tokens$/m,
   ],
+  'serve.mjs': [
+    /^listening on http:\/\/127\.0\.0\.1:\d+$/m,
+    /^completion: ".+" \(16 tokens, finish_reason length\)$/m,
+    /^stream: \d+ events, \[DONE\]: true$/m,
+    /^8 concurrent requests equal 8 sequential ones: true$/m,
+    /^certified greedy equals dense greedy: true$/m,
+    /^hire_weight_bytes_per_token [\d.]+$/m,
+  ],
   'errors.mjs': [
     /^missing model: E_\w+ /m,
     /^plain checkpoint as a bundle: E_BUNDLE /m,

@@ -76,6 +76,8 @@ export const DEFAULTS = deepFreeze({
     /** Without data files: the first this many tokens of the bundled corpus's split (a --data file is read whole). */
     bundledTokens: 4096,
   },
+  /** createServer() and `hire serve`: loopback only, batch and queue bounds, per-request time (queue included), body cap, shutdown deadline. */
+  serve: {host: '127.0.0.1', port: 8080, maxBatch: 16, maxQueue: 64, timeoutMs: 300_000, bodyLimit: 1 << 20, shutdownMs: 10_000},
   bench: {
     tokens: 32,
     promptTokens: 16,

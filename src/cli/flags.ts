@@ -353,3 +353,16 @@ export const quantizeFlags = {
   out: Flags.string({char: 'o', description: 'Directory to write. Its parent must exist.', required: true}),
   force: Flags.boolean({description: 'Replace an existing directory at --out that hire quantize wrote (never the model or the current directory).', default: false}),
 };
+
+/** `hire serve`: where it listens, who may call it, and how much it takes on. */
+export const serveFlags = {
+  host: Flags.string({description: 'Address to listen on. The default takes connections from this machine only; anything else exposes the model to the network (set --api-key).', default: DEFAULTS.serve.host}),
+  port: Flags.integer({description: 'Port to listen on (0: a free one, printed at start).', default: DEFAULTS.serve.port, min: 0, max: 65535}),
+  'api-key': Flags.string({description: 'Require the header "Authorization: Bearer KEY" on every request but GET /health (default: the HIRE_API_KEY environment variable; none when unset).', env: 'HIRE_API_KEY'}),
+  'model-id': Flags.string({description: "The model's id in requests and responses (default: the model directory's name)."}),
+  'max-batch': Flags.integer({description: 'Most requests decoded together (continuous batching).', default: DEFAULTS.serve.maxBatch, min: 1}),
+  'max-queue': Flags.integer({description: 'Most requests waiting for a place in the batch; more get 429 with Retry-After.', default: DEFAULTS.serve.maxQueue, min: 1}),
+  timeout: Flags.integer({description: 'Seconds a request may take, queue included, before it ends with 504.', default: DEFAULTS.serve.timeoutMs / 1000, min: 1}),
+  'max-body': Flags.integer({description: 'Largest request body in bytes (larger: 413).', default: DEFAULTS.serve.bodyLimit, min: 1}),
+  'shutdown-timeout': Flags.integer({description: 'On SIGTERM or SIGINT: seconds in-flight requests may take to finish before they are cancelled; then the server exits 0.', default: DEFAULTS.serve.shutdownMs / 1000, min: 0}),
+};

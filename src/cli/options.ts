@@ -14,6 +14,7 @@ import type {EvaluateOptions, Split} from '../api/evaluate.js';
 import {resolveGenerateOptions, type GenerateOptions, type LoadOptions} from '../api/options.js';
 import {readPromptFile, readPromptStream} from '../api/prompt-file.js';
 import type {Prompt} from '../api/prompt.js';
+import type {ListenOptions, ServerOptions} from '../api/server/server.js';
 import type {ScoreOptions} from '../api/score.js';
 import type {QuantizeOptions} from '../api/quantize.js';
 import {UsageError} from '../core/errors.js';
@@ -34,6 +35,7 @@ import type {
   replyFlags,
   samplingFlags,
   scoreFlags,
+  serveFlags,
   softmaxFlags,
   kvDtypeFlags,
   verifyWeightsFlags,
@@ -49,6 +51,7 @@ type DecodeFlags = FlagValues<typeof replyFlags & typeof samplingFlags & typeof 
 export type GenerateFlags = FlagValues<typeof generateFlags & typeof logprobFlags> & DecodeFlags;
 export type ChatFlags = DecodeFlags;
 export type ScoreFlags = FlagValues<typeof scoreFlags & typeof logprobFlags & Pick<typeof softmaxFlags, 'recall' | 'k-prime' | 'predictor'>> & LoadFlags;
+export type ServeFlags = FlagValues<typeof serveFlags> & LoadFlags;
 export type CalibrateFlags = FlagValues<typeof calibrateFlags & typeof calibrateFfnFlags> & Backend & Download;
 export type EvalFlags = FlagValues<typeof evalFlags> & Backend & VerifyWeights & Download & Kv;
 export type BenchFlags = FlagValues<typeof benchFlags> & Backend & VerifyWeights & Download & Kv;
@@ -267,4 +270,19 @@ export function outputLayerOptions(f: BenchFlags): OutputLayerOptions {
 /** `hire quantize`'s options. */
 export function quantizeOptions(model: string, f: QuantizeFlags): QuantizeOptions {
   return {model, to: f.to as QuantizeTarget, out: f.out, force: f.force, onWarning: warn};
+}
+
+/** `hire serve`: the server's options (seconds as milliseconds) and where it listens. */
+export function serveOptions(f: ServeFlags): ServerOptions & Required<ListenOptions> {
+  return {
+    host: f.host,
+    port: f.port,
+    apiKey: f['api-key'],
+    modelId: f['model-id'],
+    maxBatch: f['max-batch'],
+    maxQueue: f['max-queue'],
+    timeoutMs: f.timeout * 1000,
+    bodyLimit: f['max-body'],
+    shutdownMs: f['shutdown-timeout'] * 1000,
+  };
 }

@@ -19,6 +19,7 @@
  *   E_ABORTED      AbortError                     the caller's AbortSignal fired (library API)
  *   E_DISPOSED     DisposedError                  a model or generation used after dispose() (library API)
  *   E_HUB          HubError                       a Hugging Face model id not in the cache, or its download failed
+ *   E_OVERLOADED   OverloadedError                a server's queue is full, or it is shutting down
  *
  * Codes are never renamed or reused; new failure kinds get new codes.
  */
@@ -37,7 +38,8 @@ export type ErrorCode =
   | 'E_IO'
   | 'E_ABORTED'
   | 'E_DISPOSED'
-  | 'E_HUB';
+  | 'E_HUB'
+  | 'E_OVERLOADED';
 
 export class HireError extends Error {
   /** Stable identifier of the failure kind. */
@@ -184,5 +186,19 @@ export class HubError extends HireError {
     super('E_HUB', `${repo}: ${problem}`, options);
     this.repo = repo;
     this.option = options?.option ?? null;
+  }
+}
+
+/**
+ * A server cannot take the request now: its queue is full (`reason` 'queue_full'), or it is
+ * shutting down ('shutting_down'). `retryAfter`: seconds after which a retry may succeed.
+ */
+export class OverloadedError extends HireError {
+  readonly reason: 'queue_full' | 'shutting_down';
+  readonly retryAfter: number;
+  constructor(reason: 'queue_full' | 'shutting_down', message: string, retryAfter: number) {
+    super('E_OVERLOADED', message);
+    this.reason = reason;
+    this.retryAfter = retryAfter;
   }
 }

@@ -23,6 +23,7 @@ const instances: Array<[string, api.HireError]> = [
   ['E_ABORTED', new api.AbortError('generation')],
   ['E_DISPOSED', new api.DisposedError('model')],
   ['E_HUB', new api.HubError('org/name', 'm')],
+  ['E_OVERLOADED', new api.OverloadedError('queue_full', 'm', 1)],
 ];
 
 describe('error classes', () => {

@@ -75,10 +75,11 @@ export interface FfnRunInfo {
  */
 export interface FfnOverride {
   /**
-   * With `denseAllowed` (a prompt block of one sequence, on a layer holding the dense FFN) the
-   * override may decline the block by returning null: the dense FFN then runs it.
+   * The FFN of every row (a decode step, a batch, a prompt block), each row's result its own: a
+   * row's output must not depend on which rows share its block, so that a prompt gives the same
+   * hidden states prefilled at once, in chunks or beside other sequences. null: the dense FFN runs.
    */
-  run(xs: Vec[], outs: Vec[], opts?: {denseAllowed?: boolean}): Promise<FfnRunInfo | null>;
+  run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo | null>;
 }
 
 /** Sees every dense FFN's input and hidden activations (before top-k); calibration installs one. */

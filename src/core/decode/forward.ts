@@ -121,8 +121,6 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
       throw new RangeError(`a step needs one position, cache${step.tokens ? ' and token' : ''} per row (${n} positions, ${step.caches.length} caches)`);
     }
     const s = this.rowStates(n);
-    // rows of one sequence at consecutive positions: a prompt block
-    const promptBlock = n > 1 && step.caches.every((c, i) => c === step.caches[0] && step.positions[i] === step.positions[0]! + i);
     this.last = {rows: n, bytes: 0, unionGroups: null, groupsPerRow: null};
     this.groupSums = {union: 0, perRow: 0, layers: 0};
     // 1. input embeddings: token (+ OPT project_in) (+ learned position), or given
@@ -133,7 +131,7 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
       const layer = w.layers[l]!;
       await this.attentionBlock(layer, l, step, s);
       this.timer?.mark('attention');
-      await this.ffnBlock(layer, l, s, promptBlock);
+      await this.ffnBlock(layer, l, s);
       this.timer?.mark('ffn');
     }
     // 3. final norm (+ OPT project_out)
@@ -236,14 +234,14 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     if (!c.preNorm) this.norm(xs, layer.attnNorm, xs);
   }
 
-  private async ffnBlock(layer: ForwardLayer, l: number, s: RowState[], promptBlock: boolean): Promise<void> {
+  private async ffnBlock(layer: ForwardLayer, l: number, s: RowState[]): Promise<void> {
     const {config: c, backend: b} = this;
     const xs = s.map((r) => r.x);
     const inputs = c.preNorm ? this.norm(xs, layer.ffnNorm, s.map((r) => r.xb)) : xs;
     const outs = s.map((r) => r.xb2);
     const reduce = this.collectives !== null;
     const override = this.ffnOverride?.[l];
-    const info = override ? await override.run(inputs, outs, {denseAllowed: promptBlock && Boolean(layer.wUp)}) : null;
+    const info = override ? await override.run(inputs, outs) : null;
     if (info) {
       this.last.bytes += info.bytes;
       if (info.groups) {

@@ -4,11 +4,11 @@
  */
 import {AbortError, UsageError} from '../errors.js';
 import type {DecodeHead, DecodeSequence, Decoder} from './decoder.js';
-import {tokenLogprobs, type LogprobInfo} from './logprobs.js';
+import type {LogprobInfo} from './logprobs.js';
+import {NextToken} from './next-token.js';
 import type {HeadResult} from './output-head.js';
-import {applyPenalties, hasPenalties, TokenCounts, type PenaltyOptions} from './penalties.js';
-import {sample, sampleCandidates, type Rng, type SamplingOptions} from './sampler.js';
-import {createRng} from '../numeric/rng.js';
+import type {PenaltyOptions} from './penalties.js';
+import type {SamplingOptions} from './sampler.js';
 
 export interface GenerateOptions {
   maxTokens: number;
@@ -151,10 +151,7 @@ export async function* decodeLoop(
   opts: Omit<GenerateOptions, 'head'>,
   steps: DecodeSteps,
 ): AsyncGenerator<TokenEvent, GenerateStats> {
-  const rng = createRng(opts.seed);
-  const eos = new Set(opts.eosTokenIds);
-  const penalties = opts.penalties && hasPenalties(opts.penalties) ? opts.penalties : null;
-  const counts = penalties ? new TokenCounts(start.ids) : null;
+  const next = new NextToken(opts, start.ids, start.limit, maxSeqLen);
   const checkAbort = (): void => {
     if (opts.signal?.aborted) throw new AbortError('generation', {cause: opts.signal.reason});
   };
@@ -163,34 +160,17 @@ export async function* decodeLoop(
   const t1 = performance.now();
   opts.onPrefillDone?.();
 
-  let pos = start.ids.length - 1;
-  let generated = 0;
   let decodeSteps = 0;
-  let stopReason: StopReason = 'max_tokens';
-  while (generated < opts.maxTokens) {
-    const id = pick(penalties ? applyPenalties(logits, counts!, penalties) : logits, opts.sampling, rng);
-    if (eos.has(id)) {
-      stopReason = 'eos';
-      break;
-    }
-    pos++;
-    generated++;
-    counts?.add(id);
-    yield opts.logprobs === undefined ? {id, pos} : {id, pos, logprobs: tokenLogprobs(logits, id, opts.logprobs)};
-    if (opts.shouldStop?.()) {
-      stopReason = 'stop';
-      break;
-    }
-    if (generated >= opts.maxTokens) break;
-    if (pos + 1 >= start.limit) {
-      stopReason = pos + 1 >= maxSeqLen ? 'context_full' : 'max_tokens';
-      break;
-    }
+  for (;;) {
+    const token = next.take(logits);
+    if (token === null) break;
+    yield token;
+    if (!next.more(opts.shouldStop?.() ?? false)) break;
     checkAbort();
-    logits = await steps.step(id, pos);
+    logits = await steps.step(token.id, token.pos);
     decodeSteps++;
   }
-  return generationStats(start.prefilled, generated, decodeSteps, [t0, t1, performance.now()], stopReason);
+  return generationStats(start.prefilled, next.generated, decodeSteps, [t0, t1, performance.now()], next.stopReason);
 }
 
 /** The statistics of a generation from its counts and times [start, prefill done, end] (ms). */
@@ -205,9 +185,4 @@ export function generationStats(promptTokens: number, generated: number, decodeS
     decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / ((t2 - t1) / 1000) : 0,
     stopReason,
   };
-}
-
-/** Samples from the whole vocabulary, or from the candidates a sparse head returned. */
-function pick(r: HeadResult, sampling: SamplingOptions, rng: Rng): number {
-  return r.ids === null ? sample(r.logits, sampling, rng) : sampleCandidates(r.ids, r.logits, sampling, rng);
 }

@@ -158,11 +158,12 @@ export class SparseFfnLayer implements FfnOverride {
    */
   /**
    * One row: its own groups. Several rows: the union of their groups, each row masked to its own.
-   * A prompt block (`denseAllowed`) whose union reads at least the dense FFN's bytes is declined
-   * (null: the dense top-k FFN runs it); the predictor has run by then, a small share of the
-   * layer's bytes, so the choice is made on the block's actual union, not on an estimate.
+   * A prompt block is never handed to the dense top-k FFN, even where its union is every group:
+   * that FFN gives other values than the row's own groups do (recall below 1), so a prompt's
+   * result would depend on how it was split into blocks (a server's chunked prefill against a
+   * generation alone). The union read costs at most what the dense FFN reads, plus the predictor.
    */
-  async run(xs: Vec[], outs: Vec[], opts: {denseAllowed?: boolean} = {}): Promise<FfnRunInfo | null> {
+  async run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo | null> {
     const g = this.plan.groupSize;
     if (xs.length === 1) {
       const groups = await this.selectGroups(xs[0]!);
@@ -171,7 +172,6 @@ export class SparseFfnLayer implements FfnOverride {
     }
     const own = await this.selectGroupsBatch(xs);
     const union = padGroups(unionGroups(own, this.nGroups), this.nGroups, 8);
-    if (opts.denseAllowed && union.length * g * this.rowBytes >= ffnBytes(this.layer)) return null;
     const rows = groupRows(union, g);
     // masks[b][j] = 1 when row j of the union belongs to one of row b's own groups
     const masks = own.map((groups) => {
