@@ -3,6 +3,7 @@
  * blocks (Q8_0 or Q4_0), as a model directory that loadModel(), calibrate() and every command
  * load. Never prints.
  */
+import {resolveModel} from './hub.js';
 import {removeStagedDirs} from '../core/hire/bundle/staging.js';
 import {quantizeModel, type QuantizeOptions as CoreQuantizeOptions, type QuantizeReport} from '../core/tasks/quantize.js';
 import {coreProgress, type TaskOptions} from './progress.js';
@@ -17,11 +18,12 @@ export type QuantizeOptions = Omit<CoreQuantizeOptions, 'onProgress' | 'onWarnin
  * during the call removes the unfinished directory first (as calibrate() does).
  */
 export async function quantize(options: QuantizeOptions): Promise<QuantizeReport> {
-  const {onProgress: _p, onWarning, signal: _s, ...rest} = options;
+  const {onProgress: _p, onWarning, signal: _s, model, ...rest} = options;
   const progress = coreProgress('quantisation', options);
+  const dir = (await resolveModel(model, {onProgress: options.onProgress, signal: options.signal})).dir;
   process.on('exit', removeStagedDirs);
   try {
-    return await quantizeModel({...rest, onProgress: (done, total) => progress('converting tensors', done, total), onWarning});
+    return await quantizeModel({...rest, model: dir, onProgress: (done, total) => progress('converting tensors', done, total), onWarning});
   } finally {
     process.removeListener('exit', removeStagedDirs);
   }

@@ -13,7 +13,7 @@ export default class Eval extends BaseCommand {
 
   static override examples = [
     '<%= config.bin %> eval llama2xs.hire',
-    '<%= config.bin %> eval ../shared/models/llama2xs --data notes.txt --window 256 --stride 128',
+    '<%= config.bin %> eval TinyLlama/TinyLlama-1.1B-Chat-v1.0 --data notes.txt --window 256 --stride 128',
     '<%= config.bin %> eval llama2xs.hire --k 1,32 --k-primes 64,128,256 --predictor quant-int4-g32',
     '<%= config.bin %> eval llama2xs.hire --data notes.txt --split validation --tokens 8192 --plot recall.svg',
     '<%= config.bin %> eval llama2xs.hire --json > eval.json',

@@ -1,7 +1,6 @@
-import {Args} from '@oclif/core';
 import {quantize} from '../api/quantize.js';
 import {BaseCommand} from '../cli/base-command.js';
-import {jsonFlag, quantizeFlags} from '../cli/flags.js';
+import {jsonFlag, quantizeFlags, requiredModelArg} from '../cli/flags.js';
 import {quantizeOptions} from '../cli/options.js';
 import {createProgress, progressCallback} from '../cli/progress.js';
 import {renderQuantize} from '../cli/render-model.js';
@@ -12,13 +11,13 @@ export default class Quantize extends BaseCommand {
   static override description = `Reads a Hugging Face checkpoint directory or a GGUF file (llama, mistral, qwen2) and writes <out>/ with config.json ("hire_weight_format" added), the tokenizer files (from a GGUF file: built from its metadata) and model.safetensors, where every weight matrix whose rows are whole 32-weight blocks is stored in llama.cpp's block layout: Q8_0 (32 int8 and one f16 scale, 34 bytes) or Q4_0 (32 4-bit values and one f16 scale, 18 bytes). Matrices already in the target format (a GGUF file's Q8_0 / Q4_0 tensors) are copied byte for byte, never re-quantised; --to keep keeps a GGUF file's own formats (its Q4_K / Q5_K / Q6_K tensors were converted to Q8_0 when read). Norms and biases stay as they are. The cpu backend computes on the blocks (activations f32 by default); webgpu repacks them losslessly; tfjs holds them as f32. The directory is written to <out>.hire-tmp-<pid>-<hex> and renamed into place; --force replaces only a directory hire quantize wrote.`;
 
   static override examples = [
-    '<%= config.bin %> quantize ../shared/models/llama2xs --to q8_0 --out llama2xs-q8_0',
+    '<%= config.bin %> quantize TinyLlama/TinyLlama-1.1B-Chat-v1.0 --to q8_0 --out tinyllama-q8_0',
     '<%= config.bin %> quantize ./my-model --to q4_0 --out my-model-q4_0 --json',
     '<%= config.bin %> quantize ./model.Q4_0.gguf --to keep --out my-model-q4_0',
   ];
 
   static override args = {
-    model: Args.string({description: 'Model directory (Hugging Face layout) or .gguf file.', required: true}),
+    model: requiredModelArg('Model to quantise'),
   };
 
   static override flags = {

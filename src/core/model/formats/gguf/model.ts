@@ -20,6 +20,7 @@ import {GgufFile, type GgufTensor, type GgufValue} from './file.js';
 import {dequantizeK, type KQuant} from './k-quants.js';
 import {ggufTokenizer, type GgufTokenizer} from './tokenizer.js';
 import {isReadable, GGUF_READABLE} from './types.js';
+import {llamaTensorNames} from './names.js';
 
 /** What a GGUF model file gives the loader. */
 export interface GgufModel {
@@ -105,27 +106,7 @@ function buildConfig(path: string, file: GgufFile, archName: string, arch: (type
 
 /** HF tensor name -> GGUF tensor name, for every tensor the model uses. */
 function tensorNames(file: GgufFile, nLayers: number): Map<string, string> {
-  const map = new Map<string, string>([
-    ['model.embed_tokens.weight', 'token_embd.weight'],
-    ['model.norm.weight', 'output_norm.weight'],
-    ['lm_head.weight', 'output.weight'],
-  ]);
-  const layer: Array<[string, string]> = [
-    ['input_layernorm.weight', 'attn_norm.weight'],
-    ['self_attn.q_proj.weight', 'attn_q.weight'],
-    ['self_attn.k_proj.weight', 'attn_k.weight'],
-    ['self_attn.v_proj.weight', 'attn_v.weight'],
-    ['self_attn.o_proj.weight', 'attn_output.weight'],
-    ['self_attn.q_proj.bias', 'attn_q.bias'],
-    ['self_attn.k_proj.bias', 'attn_k.bias'],
-    ['self_attn.v_proj.bias', 'attn_v.bias'],
-    ['self_attn.o_proj.bias', 'attn_output.bias'],
-    ['post_attention_layernorm.weight', 'ffn_norm.weight'],
-    ['mlp.gate_proj.weight', 'ffn_gate.weight'],
-    ['mlp.up_proj.weight', 'ffn_up.weight'],
-    ['mlp.down_proj.weight', 'ffn_down.weight'],
-  ];
-  for (let i = 0; i < nLayers; i++) for (const [hf, gg] of layer) map.set(`model.layers.${i}.${hf}`, `blk.${i}.${gg}`);
+  const map = llamaTensorNames(nLayers);
   for (const [hf, gg] of [...map]) if (!file.tensors.has(gg)) map.delete(hf);
   return map;
 }

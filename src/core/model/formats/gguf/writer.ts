@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {Checkpoint, float32ToHalf} from '../safetensors/index.js';
 import {quantizeBlocks} from '../../../numeric/ggml-quant.js';
+import {llamaTensorNames} from './names.js';
 
 export type MetaValue =
   | {type: 'u32' | 'i32' | 'f32' | 'u8' | 'u64'; value: number}
@@ -210,21 +211,6 @@ function permute(w: Float32Array, heads: number, cols: number): Float32Array {
   return out;
 }
 
-const LAYER: Array<[string, string]> = [
-  ['input_layernorm.weight', 'attn_norm.weight'],
-  ['self_attn.q_proj.weight', 'attn_q.weight'],
-  ['self_attn.k_proj.weight', 'attn_k.weight'],
-  ['self_attn.v_proj.weight', 'attn_v.weight'],
-  ['self_attn.o_proj.weight', 'attn_output.weight'],
-  ['self_attn.q_proj.bias', 'attn_q.bias'],
-  ['self_attn.k_proj.bias', 'attn_k.bias'],
-  ['self_attn.v_proj.bias', 'attn_v.bias'],
-  ['post_attention_layernorm.weight', 'ffn_norm.weight'],
-  ['mlp.gate_proj.weight', 'ffn_gate.weight'],
-  ['mlp.up_proj.weight', 'ffn_up.weight'],
-  ['mlp.down_proj.weight', 'ffn_down.weight'],
-];
-
 export interface FromCheckpointOptions {
   /** Type of the 2-D tensors; 1-D ones are F32. */
   type: 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
@@ -242,12 +228,7 @@ export function ggufFromCheckpoint(dir: string, file: string, opts: FromCheckpoi
   const kvHeads = (config['num_key_value_heads'] as number) ?? heads;
   const ckpt = Checkpoint.open(dir);
   const tensors: RawTensor[] = [];
-  const names = new Map<string, string>([
-    ['model.embed_tokens.weight', 'token_embd.weight'],
-    ['model.norm.weight', 'output_norm.weight'],
-    ['lm_head.weight', 'output.weight'],
-  ]);
-  for (let i = 0; i < (config['num_hidden_layers'] as number); i++) for (const [hf, gg] of LAYER) names.set(`model.layers.${i}.${hf}`, `blk.${i}.${gg}`);
+  const names = llamaTensorNames(config['num_hidden_layers'] as number);
   for (const [hf, gg] of names) {
     if (!ckpt.has(hf)) continue;
     const shape = ckpt.info(hf).shape;
