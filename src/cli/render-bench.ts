@@ -9,6 +9,7 @@ export function renderBenchReport(r: BenchReport): string {
     {model: r.shape ? `${r.shape} (synthetic, ${r.dtype})` : `${r.model} (${r.dtype})`},
     {shape: `dim ${p.dim}, ${p.nLayers} layers, ffn ${p.hiddenDim}, vocab ${p.vocabSize}`},
     {backend: r.backendInfo},
+    {cpu: `${r.cpu.model} (${r.cpu.cores} logical cores)`},
     {'memory bandwidth (probe)': r.probeBytesPerSecond ? `${formatBytes(r.probeBytesPerSecond)}/s` : 'not measured'},
     {'compute (matvec probe)': r.computeProbe ? `${gops(r.computeProbe.opsPerSecond)} GOP/s (${r.computeProbe.dtype} matvec, [${r.computeProbe.rows}, ${r.computeProbe.cols}] in cache)` : 'not measured'},
     {'compute (multiply-add probe)': r.probeFlopsPerSecond ? `${(r.probeFlopsPerSecond / 1e9).toFixed(1)} GFLOP/s (the prompt kernels' tile on every thread)` : 'not measured'},
@@ -18,7 +19,7 @@ export function renderBenchReport(r: BenchReport): string {
   for (const row of r.rows) {
     speed.push([
       row.head,
-      row.decodeTokensPerSecond.toFixed(1),
+      decodeCell(row),
       row.msPerToken.toFixed(2),
       formatBytes(row.weightBytesPerToken),
       formatBytes(row.kvBytesPerToken),
@@ -31,6 +32,8 @@ export function renderBenchReport(r: BenchReport): string {
   }
   let out = `${head.toString()}\n${speed.toString()}\n${renderPrefill(r)}`;
   out += '\nGOP/s: weight operations per second (2 per weight multiplied; HiRE rows: the dense figure scaled by their bytes); near 100% of compute (the matvec probe) means compute-bound, near 100% of probe memory-bound';
+  const runs = r.rows[0]?.decodeSpread.runs ?? 1;
+  if (runs > 1) out += `\ndecode tok/s: the median of ${runs} round-robin runs, with the slowest and fastest in brackets`;
   for (const n of r.notes) out += `\nnote: ${n}`;
   const timed = r.rows.filter((row) => row.breakdown);
   if (timed.length) {
@@ -109,4 +112,11 @@ export function renderOutputLayer(r: OutputLayerReport): string {
 
 function gops(opsPerSecond: number): string {
   return (opsPerSecond / 1e9).toFixed(1);
+}
+
+/** "64.5" for one run; "64.5 (61.2-66.0)" (median, smallest-largest) for several. */
+function decodeCell(row: BenchReport['rows'][number]): string {
+  const s = row.decodeSpread;
+  const med = row.decodeTokensPerSecond.toFixed(1);
+  return s.runs > 1 ? `${med} (${s.min.toFixed(1)}-${s.max.toFixed(1)})` : med;
 }

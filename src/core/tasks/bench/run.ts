@@ -23,7 +23,7 @@ import {BENCH_DTYPES, ensureSyntheticBlockModel, ensureSyntheticModel, type Benc
 import {syntheticPredictor} from '../../hire/predictor/synthetic.js';
 import {defaultRank} from '../../hire/predictor/fit.js';
 import {kvBytesPerDecodeStep, prefillFlopsPerToken} from './costs.js';
-import {benchPrompt, median, timeDecode, type TimedDecode} from './timing.js';
+import {benchPrompt, median, spread, timeDecode, type TimedDecode} from './timing.js';
 import {benchDevices, checkDeviceBenchOptions, type DeviceBenchOptions, type DeviceBenchReport} from './devices.js';
 import {syntheticFfnPlans, type SyntheticFfnSpec} from '../../hire/ffn/synthetic-plans.js';
 import {installFfnPlans, type SparseFfn} from '../../hire/ffn/setup.js';
@@ -100,6 +100,8 @@ export interface BenchRow {
   /** prefillFlopsPerSecond / the compute probe. */
   computeUtilisation: number | null;
   decodeTokensPerSecond: number;
+  /** Decode tokens/s of the row's runs (--repeat): smallest, median (decodeTokensPerSecond), largest; equal with one run. */
+  decodeSpread: {min: number; median: number; max: number; runs: number};
   msPerToken: number;
   /** Milliseconds per decoded token in each part of the forward pass (synchronous backends). */
   breakdown: Record<Section, number> | null;
@@ -124,6 +126,8 @@ export interface BenchReport {
   shape: string | null;
   backend: string;
   backendInfo: string;
+  /** The CPU this ran on (os.cpus()): its model name and logical cores. */
+  cpu: {model: string; cores: number};
   threads: number;
   dtype: string;
   parameters: {dim: number; nLayers: number; hiddenDim: number; vocabSize: number};
@@ -259,6 +263,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         prefillFlopsPerSecond: prefillTps * flopsPerToken,
         computeUtilisation: computeProbe ? (prefillTps * flopsPerToken) / computeProbe : null,
         decodeTokensPerSecond: tps,
+        decodeSpread: {...spread(runs[i]!.map((run) => opts.tokens / (run.decodeMs / 1000))), median: tps, runs: runs[i]!.length},
         msPerToken: t.decodeMs / opts.tokens,
         breakdown: t.breakdown,
         weightBytesPerToken: bytes,
@@ -298,6 +303,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       shape: opts.model ? null : (opts.shape ?? 'llama-110m'),
       backend: backend.name,
       backendInfo: backend.describe(),
+      cpu: cpuInfo(),
       threads,
       dtype: [...new Set(session.source.specs.map((s) => blockFormatOf(session.source.checkpoint, s.name) ?? session.source.checkpoint.info(s.name).dtype))].join('+'),
       parameters: {dim: config.dim, nLayers: config.nLayers, hiddenDim: config.hiddenDim, vocabSize: config.vocabSize},
@@ -371,4 +377,10 @@ function makeHireHead(dir: string, session: Session, opts: BenchOptions): Output
   const groupSize = dim % 64 === 0 ? 64 : dim;
   const predictor = syntheticPredictor({kind, vocabSize: config.vocabSize, dim, rank, bits, groupSize, seed: 5});
   return new HireSoftmaxHead(backend, lmHead, predictor, {kPrime, certifyK: null});
+}
+
+/** The machine's CPU model and logical core count, for the report (bandwidth and speed depend on it). */
+function cpuInfo(): {model: string; cores: number} {
+  const cpus = os.cpus();
+  return {model: cpus[0]?.model.trim() || 'unknown', cores: cpus.length};
 }

@@ -23,6 +23,13 @@ export function median(runs: TimedDecode[]): TimedDecode {
   return {...sorted[Math.floor(sorted.length / 2)]!, prefillMs: prefill[Math.floor(prefill.length / 2)]!};
 }
 
+/** Smallest, median (upper median for an even count) and largest of `values`. */
+export function spread(values: readonly number[]): {min: number; median: number; max: number} {
+  if (values.length === 0) throw new RangeError('spread of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  return {min: sorted[0]!, median: sorted[Math.floor(sorted.length / 2)]!, max: sorted[sorted.length - 1]!};
+}
+
 /** The prompt every row prefills: `n` fixed pseudo-random token ids. */
 export function benchPrompt(n: number, vocabSize: number): number[] {
   return Array.from({length: n}, (_, i) => (i * 7919 + 13) % vocabSize);

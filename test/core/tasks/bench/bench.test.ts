@@ -5,6 +5,7 @@ import {afterAll, describe, expect, it} from 'vitest';
 import {ensureSyntheticModel} from '../../../../src/core/tasks/bench/models.js';
 import {benchOutputLayer} from '../../../../src/core/tasks/bench/output-layer.js';
 import {runBench} from '../../../../src/core/tasks/bench/run.js';
+import {spread} from '../../../../src/core/tasks/bench/timing.js';
 import {UsageError} from '../../../../src/core/errors.js';
 import {writeSyntheticCheckpoint} from '../../../../src/core/model/synthetic.js';
 import {runCli} from '../../../helpers/cli.js';
@@ -22,6 +23,25 @@ function tinyModel(): string {
 }
 
 describe('runBench', () => {
+  it('--repeat: each row reports the spread of its runs around the median, and the report names the CPU', async () => {
+    const r = await runBench({model: tinyModel(), backend: 'cpu', threads: 1, tokens: 3, promptTokens: 2, probe: false, repeat: 3});
+    const row = r.rows[0]!;
+    expect(row.decodeSpread.runs).toBe(3);
+    expect(row.decodeSpread.median).toBe(row.decodeTokensPerSecond);
+    expect(row.decodeSpread.min).toBeLessThanOrEqual(row.decodeSpread.median);
+    expect(row.decodeSpread.max).toBeGreaterThanOrEqual(row.decodeSpread.median);
+    expect(r.cpu).toEqual({model: os.cpus()[0]!.model.trim(), cores: os.cpus().length});
+    const one = await runBench({model: tinyModel(), backend: 'cpu', threads: 1, tokens: 3, promptTokens: 2, probe: false});
+    const s = one.rows[0]!.decodeSpread;
+    expect([s.runs, s.min, s.max]).toEqual([1, s.median, s.median]);
+  });
+
+  it('spread() gives the smallest, upper-median and largest value', () => {
+    expect(spread([5, 1, 3])).toEqual({min: 1, median: 3, max: 5});
+    expect(spread([4, 2])).toEqual({min: 2, median: 4, max: 4});
+    expect(() => spread([])).toThrow(RangeError);
+  });
+
   it('reports dense and HiRE rows with weight bytes that follow from the shapes', async () => {
     const r = await runBench({model: tinyModel(), backend: 'cpu', threads: 2, tokens: 4, promptTokens: 3, probe: false, hire: {kind: 'lowrank+quant', rank: 16, bits: 8, kPrime: 100}});
     expect(r.rows.map((row) => row.mode)).toEqual(['dense', 'hire-softmax']);
