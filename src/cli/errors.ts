@@ -33,13 +33,13 @@ export function usageLine(err: UsageError, flags: object, aliases?: Readonly<Rec
 }
 
 /**
- * A HubError's message in a command's terms: the library tells code to pass `download: true`; a
- * command with --download says to add the flag instead.
+ * A HubError's message in a command's terms: the library hints at its option (`download: true`);
+ * a command with that flag names the flag instead, one without it says to run again.
  */
 export function hubLine(err: HubError, flags: object): string {
-  if (err.option !== 'download') return err.message;
-  const fix = Object.hasOwn(flags, 'download') ? 'or add --download' : 'then run this again';
-  return err.message.replace('or load it with `download: true`', fix);
+  if (err.option === null) return err.message;
+  const flag = flagFor(err.option, flags);
+  return `${err.repo}: ${err.problem}, ${flag === null ? 'then run this again' : `or add ${flag}`}`;
 }
 
 // eslint-disable-next-line no-control-regex

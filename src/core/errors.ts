@@ -181,11 +181,15 @@ export class DisposedError extends HireError {
  */
 export class HubError extends HireError {
   readonly repo: string;
+  /** The problem without the repo and without the library option's hint. */
+  readonly problem: string;
   readonly option: string | null;
   constructor(repo: string, problem: string, options?: {cause?: unknown; option?: string}) {
-    super('E_HUB', `${repo}: ${problem}`, options);
+    const option = options?.option ?? null;
+    super('E_HUB', `${repo}: ${problem}${option ? `, or load it with \`${option}: true\`` : ''}`, options);
     this.repo = repo;
-    this.option = options?.option ?? null;
+    this.problem = problem;
+    this.option = option;
   }
 }
 

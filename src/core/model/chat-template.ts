@@ -112,18 +112,18 @@ function strftime(d: Date, format: string): string {
 }
 
 /**
- * The model directory's chat template, or null when it has none. `config` is tokenizer_config.json
- * as parsed (null when absent); a list of named templates ([{name, template}]) uses "default".
- * `inMemory`: config stands for a file that is not on disk (a GGUF file's metadata, whose path
- * `modelDir` then is): no chat_template.jinja is looked for.
+ * A model's chat template, or null when it has none. `config` is tokenizer_config.json as parsed
+ * (null when absent); a list of named templates ([{name, template}]) uses "default". `source`:
+ * the model directory (a chat_template.jinja there wins over config), or, for a config held in
+ * memory (a GGUF file's metadata), the file it came from, named in errors.
  */
-export function loadChatTemplate(modelDir: string, config: Record<string, unknown> | null, tokens: TemplateTokens, inMemory = false): ChatTemplate | null {
-  const jinja = path.join(modelDir, CHAT_TEMPLATE_FILE);
-  if (!inMemory && fs.existsSync(jinja)) {
+export function loadChatTemplate(source: {dir: string} | {file: string}, config: Record<string, unknown> | null, tokens: TemplateTokens): ChatTemplate | null {
+  const jinja = 'dir' in source ? path.join(source.dir, CHAT_TEMPLATE_FILE) : null;
+  if (jinja !== null && fs.existsSync(jinja)) {
     const fail = (file: string, problem: string, options?: {cause?: unknown}) => new TokenizerError(file, problem, options);
     return new ChatTemplate(jinja, readTextFile(jinja, TOKENIZER_CONFIG_JSON, fail), tokens);
   }
-  const file = inMemory ? modelDir : path.join(modelDir, 'tokenizer_config.json');
+  const file = 'dir' in source ? path.join(source.dir, 'tokenizer_config.json') : source.file;
   const v = config?.chat_template;
   if (v === undefined || v === null) return null;
   if (typeof v === 'string') return new ChatTemplate(file, v, tokens);

@@ -274,7 +274,7 @@ export class HireTokenizer {
         {cause},
       );
     }
-    return new HireTokenizer(file, inner, special, (t) => loadChatTemplate(modelDir ?? file, tokConfig, templateTokens(tokConfig, t), modelDir === null));
+    return new HireTokenizer(file, inner, special, (t) => loadChatTemplate(modelDir === null ? {file} : {dir: modelDir}, tokConfig, templateTokens(tokConfig, t)));
   }
 
   /**

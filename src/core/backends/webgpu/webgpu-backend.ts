@@ -19,7 +19,7 @@
 import type {Activation} from '../../model/config.js';
 import {BackendError} from '../../errors.js';
 import type {AttentionShape, Backend, HostMatrix, HostQuantMatrix, KvCache, KvShape, Mat, OpName, RopeTable, TopK, Vec} from '../backend.js';
-import {dequantizeHost, hostMatrixBytes, isBlockMatrix, LOOPED_BATCH, LOOPED_ROWS, quantMatrixBytes, weightBytes} from '../backend.js';
+import {dequantizeHost, hostMatrixBytes, isBlockMatrix, LOOPED_BATCH, LOOPED_ROWS, quantMatrixBytes} from '../backend.js';
 import {ropeAngles, topKHost} from '../host/host-kernels.js';
 import {adapterChoice, openGpu, type AdapterChoice, type GpuContext} from './device.js';
 import {packBlockMatrix, packMatrix, packQuantMatrix, quantFitsWords} from './layout.js';

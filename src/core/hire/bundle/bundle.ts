@@ -15,7 +15,6 @@ import {
   MANIFEST_JSON,
   TOKENIZER_CONFIG_JSON,
   TOKENIZER_JSON,
-  openRegularFile,
   readBoundedFile,
   readJsonFile,
   systemReason,

@@ -49,5 +49,5 @@ export function notCachedError(loc: Extract<ModelLocation, {kind: 'absent'}>, of
   if (offline) {
     return new HubError(ref, `${where}, and HF_HUB_OFFLINE is set, so it cannot be downloaded; unset HF_HUB_OFFLINE to download it, or copy its ${repoFolderName(loc.repo.id)} folder into the cache`);
   }
-  return new HubError(ref, `${where}; download it first with \`hire pull ${ref}\`, or load it with \`download: true\``, {option: 'download'});
+  return new HubError(ref, `${where}; download it first with \`hire pull ${ref}\``, {option: 'download'});
 }

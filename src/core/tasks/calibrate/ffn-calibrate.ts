@@ -24,7 +24,7 @@ import {coactivationPermutation, createActivity, identityPermutation, markActive
 import {fitPredictors} from '../../hire/predictor/fit.js';
 import {lowRankLogits, lowRankQuantLogits} from '../../hire/predictor/fit-lowrank.js';
 import {quantMatvec} from '../../numeric/quant.js';
-import {predictorBytes, predictorMeta, type PredictorMeta, type SoftmaxKind, type SoftmaxPredictor} from '../../hire/predictor/predictor.js';
+import {predictorBytes, predictorMeta, type SoftmaxKind, type SoftmaxPredictor} from '../../hire/predictor/predictor.js';
 import type {FfnLayerRecord} from '../../hire/bundle/ffn-section.js';
 
 export type {FfnLayerRecord} from '../../hire/bundle/ffn-section.js';
