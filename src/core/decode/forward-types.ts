@@ -77,9 +77,9 @@ export interface FfnOverride {
   /**
    * The FFN of every row (a decode step, a batch, a prompt block), each row's result its own: a
    * row's output must not depend on which rows share its block, so that a prompt gives the same
-   * hidden states prefilled at once, in chunks or beside other sequences. null: the dense FFN runs.
+   * hidden states prefilled at once, in chunks or beside other sequences.
    */
-  run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo | null>;
+  run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo>;
 }
 
 /** Sees every dense FFN's input and hidden activations (before top-k); calibration installs one. */

@@ -241,8 +241,8 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     const outs = s.map((r) => r.xb2);
     const reduce = this.collectives !== null;
     const override = this.ffnOverride?.[l];
-    const info = override ? await override.run(inputs, outs) : null;
-    if (info) {
+    if (override) {
+      const info = await override.run(inputs, outs);
       this.last.bytes += info.bytes;
       if (info.groups) {
         this.groupSums.union += info.groups.union;

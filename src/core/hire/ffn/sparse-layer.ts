@@ -155,15 +155,12 @@ export class SparseFfnLayer implements FfnOverride {
    * outs[i] = the layer's FFN output for input xs[i] (the normed residual, [dim]). One row: its own
    * groups. Several rows (batched decoding, a prompt block): the union of their groups is read once
    * and each row is masked back to its own groups, so every row gets exactly its own sparse FFN.
-   */
-  /**
-   * One row: its own groups. Several rows: the union of their groups, each row masked to its own.
    * A prompt block is never handed to the dense top-k FFN, even where its union is every group:
    * that FFN gives other values than the row's own groups do (recall below 1), so a prompt's
    * result would depend on how it was split into blocks (a server's chunked prefill against a
    * generation alone). The union read costs at most what the dense FFN reads, plus the predictor.
    */
-  async run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo | null> {
+  async run(xs: Vec[], outs: Vec[]): Promise<FfnRunInfo> {
     const g = this.plan.groupSize;
     if (xs.length === 1) {
       const groups = await this.selectGroups(xs[0]!);
