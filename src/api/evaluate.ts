@@ -36,6 +36,8 @@ export async function evaluate(options: EvaluateOptions = {}): Promise<EvalRepor
   const bundled = !(rest.data && rest.data.length > 0);
   return evaluateCore({
     backend: DEFAULTS.backend,
+    kvDtype: DEFAULTS.kvDtype,
+    blockActivations: DEFAULTS.blockActivations,
     split: bundled ? split.bundled : split.data,
     ...(bundled ? {tokens: DEFAULTS.evaluate.bundledTokens} : {}),
     ...withoutUndefined(rest),

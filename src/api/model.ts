@@ -77,6 +77,7 @@ export class HireModel {
       ...common,
       threads: options.threads,
       kvDtype: options.kvDtype ?? DEFAULTS.kvDtype,
+      blockActivations: options.blockActivations ?? DEFAULTS.blockActivations,
       onProgress: options.onProgress && ((stage, done, total) => options.onProgress!({stage, done, total})),
     });
     return new HireModel(dir, session, session.tokenizer, session.bundle);

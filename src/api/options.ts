@@ -30,6 +30,13 @@ export interface LoadOptions {
    */
   kvDtype?: 'f32' | 'f16';
   /**
+   * cpu backend, ggml block weights (q8_0, q4_0): 'f32' multiplies the weights by the activations
+   * as they are (exact to f32 rounding), 'int16' rounds the activations to 16 bits per block of 32
+   * first and multiplies in integers (faster; see README "Quantised weights"). Default
+   * DEFAULTS.blockActivations.
+   */
+  blockActivations?: 'f32' | 'int16';
+  /**
    * tokenizer.json: 'optional' (default) loads it when present, 'required' fails at load when it
    * is missing, 'none' skips it (prompts must then be token ids; text is the ids joined by spaces).
    */

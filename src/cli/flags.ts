@@ -93,9 +93,14 @@ export const downloadFlags = {
   }),
 };
 
-/** The KV cache's element type (generate, eval, bench). */
+/** How the cpu backend stores and multiplies what is not a weight: the KV cache's element type and the block dot products' activations (generate, chat, score, serve, eval, bench). */
 export const kvDtypeFlags = {
   'kv-dtype': Flags.string({description: 'Element type of the KV cache: f16 halves the bytes decoding at long contexts reads (cpu backend).', options: ['f32', 'f16'], default: DEFAULTS.kvDtype}),
+  'block-activations': Flags.string({
+    description: 'cpu, q8_0 / q4_0 weights: activations of the block dot products, f32 (exact) or int16 (rounded to 16 bits per block of 32; fewer instructions per weight).',
+    options: ['f32', 'int16'],
+    default: DEFAULTS.blockActivations,
+  }),
 };
 
 /** Full sha256 of a bundle's weight files against hire.json (generate, eval, bench, inspect). */
@@ -294,11 +299,6 @@ export const benchFlags = {
     description: 'Weight dtype of the synthetic shape: floats, or ggml blocks q8_0 / q4_0 (the f32 shape quantised as hire quantize does; bytes per token count the real block bytes).',
     default: DEFAULTS.bench.dtype,
     options: [...BENCH_DTYPES],
-  }),
-  'block-activations': Flags.string({
-    description: 'cpu, q8_0 / q4_0 weights: activations of the block dot products, f32 (exact) or int16 (rounded to 16 bits per block; fewer instructions per weight).',
-    options: ['f32', 'int16'],
-    default: DEFAULTS.blockActivations,
   }),
   threads: Flags.integer({description: 'Worker threads (cpu backend and the bandwidth probe); default: all cores.', min: 1}),
   tokens: Flags.integer({char: 'n', description: 'Tokens to decode (timed).', default: DEFAULTS.bench.tokens, min: 1}),

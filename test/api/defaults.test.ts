@@ -9,7 +9,9 @@ import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {bench, benchOutputLayer} from '../../src/api/bench.js';
 import {DEFAULTS} from '../../src/api/defaults.js';
-import {calibrate, GENERATE_DEFAULTS, UsageError} from '../../src/index.js';
+import {calibrate, GENERATE_DEFAULTS, loadModel, UsageError} from '../../src/index.js';
+import {quantizeModel} from '../../src/core/tasks/quantize.js';
+import {writeSyntheticCheckpoint} from '../../src/core/model/synthetic.js';
 import {writeTinyModel} from '../helpers/bundle-fixtures.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-api-defaults-'));
@@ -51,5 +53,23 @@ describe('bench() options', () => {
     expect(r.rows).toHaveLength(2);
     expect(r.kPrime).toBe(16);
     expect(r.predictor).toMatch(/int4/); // DEFAULTS.bench.hire: lowrank+quant, 4 bits
+  });
+});
+
+describe('block activations', () => {
+  it('loadModel multiplies ggml block weights with DEFAULTS.blockActivations (int16) unless told f32', async () => {
+    const f32 = path.join(dir, 'blocks-src');
+    const q4 = path.join(dir, 'blocks-q4');
+    writeSyntheticCheckpoint(f32, {family: 'llama', dim: 64, nLayers: 1, nHeads: 2, hiddenDim: 96, vocabSize: 100, maxSeqLen: 16, seed: 9});
+    await quantizeModel({model: f32, to: 'q4_0', out: q4});
+    const byDefault = await loadModel(q4, {threads: 1});
+    const exact = await loadModel(q4, {threads: 1, blockActivations: 'f32'});
+    try {
+      expect(byDefault.backendInfo).toMatch(/int16 activations/);
+      expect(exact.backendInfo).not.toMatch(/int16/);
+    } finally {
+      byDefault.dispose();
+      exact.dispose();
+    }
   });
 });

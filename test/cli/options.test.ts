@@ -49,6 +49,16 @@ describe('bench options', () => {
     expect(plain).toMatchObject({repeat: DEFAULTS.bench.repeat, hire: null, ffn: undefined, devices: null, probe: true});
   });
 
+  it('maps --block-activations for every command that loads a model, defaulting to DEFAULTS (int16)', async () => {
+    expect(DEFAULTS.blockActivations).toBe('int16');
+    expect(loadOptions(await flagsOf<GenerateFlags>(Generate, ['--prompt', 'a'])).blockActivations).toBe('int16');
+    expect(loadOptions(await flagsOf<GenerateFlags>(Generate, ['--prompt', 'a', '--block-activations', 'f32'])).blockActivations).toBe('f32');
+    expect(loadOptions(await flagsOf<ChatFlags>(Chat, ['--block-activations', 'f32'])).blockActivations).toBe('f32');
+    expect(evaluateOptions('b', await flagsOf<EvalFlags>(Eval, ['--block-activations', 'f32'])).blockActivations).toBe('f32');
+    expect(benchOptions('m', await flagsOf<BenchFlags>(Bench, [])).blockActivations).toBe('int16');
+    await expect(flagsOf<BenchFlags>(Bench, ['--block-activations', 'int8'])).rejects.toThrow(/int8/);
+  });
+
   it('maps --context and --kv-dtype (bench, generate, eval), the KV cache type defaulting to DEFAULTS', async () => {
     const o = benchOptions('m', await flagsOf<BenchFlags>(Bench, ['--context', '1000', '--kv-dtype', 'f16']));
     expect(o).toMatchObject({context: 1000, kvDtype: 'f16'});

@@ -11,6 +11,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type {KvDtype, Vec} from '../../backends/backend.js';
+import type {BackendOptions} from '../../backends/index.js';
 import {readCorpus, type Split} from '../corpus.js';
 import {PREFILL_CHUNK} from '../../decode/forward.js';
 import {DenseHead} from '../../decode/output-head.js';
@@ -63,6 +64,8 @@ export interface EvaluateOptions extends PlanOptions {
   threads?: number;
   /** KV cache element type (default 'f32'; 'f16' halves its bytes, cpu backend). */
   kvDtype?: KvDtype;
+  /** cpu, ggml block weights: activations of the block dot products (default 'f32', exact). */
+  blockActivations?: BackendOptions['blockActivations'];
   /** Evaluate HiRE-FFN (exact top-k against HiRE at each recall target) when the bundle has it (default true). */
   ffn?: boolean;
   /**
@@ -120,6 +123,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalReport> {
     backend: opts.backend ?? 'cpu',
     threads: opts.threads ?? os.availableParallelism(),
     kvDtype: opts.kvDtype,
+    blockActivations: opts.blockActivations,
     onWarning: opts.onWarning,
     verifyWeights: opts.verifyWeights,
   });
