@@ -1,7 +1,7 @@
 /**
  * quantize(): a checkpoint directory or GGUF file rewritten with its weight matrices in ggml
  * blocks (Q8_0 or Q4_0), as a model directory that loadModel(), calibrate() and every command
- * load. Never prints.
+ * load, or (out ending in .gguf) as one GGUF file that llama.cpp loads too. Never prints.
  */
 import {resolveModel} from './hub.js';
 import {removeStagedDirs} from '../core/hire/bundle/staging.js';
@@ -15,7 +15,7 @@ export type QuantizeOptions = Omit<CoreQuantizeOptions, 'onProgress' | 'onWarnin
 
 /**
  * The output is written to `<out>.hire-tmp-<pid>-<hex>` and renamed into place; a process.exit()
- * during the call removes the unfinished directory first (as calibrate() does).
+ * during the call removes the unfinished directory or file first (as calibrate() does).
  */
 export async function quantize(options: QuantizeOptions): Promise<QuantizeReport> {
   const {onProgress: _p, onWarning, signal: _s, model, ...rest} = options;

@@ -350,8 +350,8 @@ export const quantizeFlags = {
     options: [...QUANTIZE_TARGETS],
     required: true,
   }),
-  out: Flags.string({char: 'o', description: 'Directory to write. Its parent must exist.', required: true}),
-  force: Flags.boolean({description: 'Replace an existing directory at --out that hire quantize wrote (never the model or the current directory).', default: false}),
+  out: Flags.string({char: 'o', description: 'Directory to write, or a path ending in .gguf: one GGUF file that llama.cpp loads (Llama, Mistral, Qwen2). Its parent must exist.', required: true}),
+  force: Flags.boolean({description: 'Replace an existing directory (or .gguf file) at --out that hire quantize wrote (never the model or the current directory).', default: false}),
 };
 
 /** `hire serve`: where it listens, who may call it, and how much it takes on. */

@@ -6,7 +6,8 @@
  * `"hire_weight_format"`; the tokenizer files come along (from a GGUF file: built from its
  * metadata). Matrices already in the target format are copied byte for byte (a GGUF's Q8_0 /
  * Q4_0 tensors are never re-quantised); vectors and matrices whose rows are not whole 32-weight
- * blocks stay as they are. The directory is written beside `out` and renamed into place.
+ * blocks stay as they are. The directory is written beside `out` and renamed into place. When
+ * `out` ends in .gguf, one GGUF file is written instead (quantize-gguf.ts), the same way.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import {openModel, type ModelSource} from '../model/load.js';
 import {writeSafetensors, type TensorData} from '../model/formats/safetensors/index.js';
 import {blocksMetadata, hostMatrixF32, isBlockMatrix, readHostMatrix, type WeightSpec} from '../model/weights.js';
 import {blockRowBytes, isBlockFormat, quantizeBlocks, BLOCK_SIZE, type BlockFormat} from '../numeric/ggml-quant.js';
+import {isGgufPath, openGgufOut, writeGgufOut} from './quantize-gguf.js';
 
 /** The config.json key naming the block format(s) of a quantised directory. */
 export const WEIGHT_FORMAT_KEY = 'hire_weight_format';
@@ -32,7 +34,11 @@ export interface QuantizeOptions {
   model: string;
   /** Block format of every matrix; 'keep' keeps the source's own formats (to import a GGUF file as it is). */
   to: QuantizeTarget;
-  /** The directory to write (must not exist, unless force and it is a directory hire quantize wrote). */
+  /**
+   * The directory to write (must not exist, unless force and it is a directory hire quantize
+   * wrote), or a path ending in .gguf: one GGUF file that llama.cpp loads (force replaces only a
+   * GGUF file hire quantize wrote).
+   */
   out: string;
   force?: boolean;
   onProgress?: (done: number, total: number) => void;
@@ -71,7 +77,8 @@ export function isQuantizedDir(dir: string): boolean {
 
 export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeReport> {
   if (opts.to !== 'keep' && !isBlockFormat(opts.to)) throw new UsageError(`to must be q8_0, q4_0 or keep, got ${String(opts.to)}`, {option: 'to'});
-  if (!opts.out) throw new UsageError('out is required: the directory to write', {option: 'out'});
+  if (!opts.out) throw new UsageError('out is required: the directory (or .gguf file) to write', {option: 'out'});
+  if (isGgufPath(opts.out)) return quantizeToGguf(opts);
   const source = openModel(opts.model);
   try {
     const staged = StagedBundle.open(opts.out, {
@@ -82,21 +89,50 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
     for (const note of staged.notes) opts.onWarning?.(note);
     try {
       const {tensors, blocks, rows} = quantizeTensors(source, opts);
-      const formats = [...new Set(Object.values(blocks))].sort();
-      if (formats.length === 0) throw new UsageError(`${opts.model} has no weight matrix in ggml blocks to keep; give to: q8_0 or q4_0`, {option: 'to'});
+      const formats = blockFormats(opts, blocks);
       writeSmallFiles(source, staged.dir, {[WEIGHT_FORMAT_KEY]: formats.join('+')});
       await new Promise((r) => setImmediate(r));
       writeSafetensors(path.join(staged.dir, 'model.safetensors'), tensors, {format: 'pt', ...blocksMetadata(blocks)});
       staged.commit();
-      const sourceBytes = source.checkpoint.names().reduce((a, n) => a + source.checkpoint.info(n).byteLength, 0);
-      const bytes = [...tensors.values()].reduce((a, t) => a + t.data.byteLength, 0);
-      return {out: staged.out.abs, formats, tensors: rows, sourceBytes, bytes};
+      return report(source, staged.out.abs, formats, tensors, rows);
     } finally {
       staged.discard();
     }
   } finally {
     source.checkpoint.close();
   }
+}
+
+/** quantizeModel when out ends in .gguf: one GGUF file (quantize-gguf.ts). */
+async function quantizeToGguf(opts: QuantizeOptions): Promise<QuantizeReport> {
+  const staged = openGgufOut({out: opts.out, force: opts.force ?? false, model: opts.model});
+  try {
+    const source = openModel(opts.model);
+    try {
+      const {tensors, blocks, rows} = quantizeTensors(source, opts);
+      const formats = blockFormats(opts, blocks);
+      await new Promise((r) => setImmediate(r));
+      writeGgufOut(source, tensors, blocks, staged);
+      staged.commit();
+      return report(source, staged.out.abs, formats, tensors, rows);
+    } finally {
+      source.checkpoint.close();
+    }
+  } finally {
+    staged.discard();
+  }
+}
+
+function blockFormats(opts: QuantizeOptions, blocks: Record<string, BlockFormat>): BlockFormat[] {
+  const formats = [...new Set(Object.values(blocks))].sort();
+  if (formats.length === 0) throw new UsageError(`${opts.model} has no weight matrix in ggml blocks to keep; give to: q8_0 or q4_0`, {option: 'to'});
+  return formats;
+}
+
+function report(source: ModelSource, out: string, formats: BlockFormat[], tensors: Map<string, TensorData>, rows: QuantizedTensor[]): QuantizeReport {
+  const sourceBytes = source.checkpoint.names().reduce((a, n) => a + source.checkpoint.info(n).byteLength, 0);
+  const bytes = [...tensors.values()].reduce((a, t) => a + t.data.byteLength, 0);
+  return {out, formats, tensors: rows, sourceBytes, bytes};
 }
 
 /** Every tensor of the source as the output stores it, which of them are blocks, and what was done to each. */

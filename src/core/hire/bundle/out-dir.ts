@@ -155,6 +155,27 @@ export function checkReplaceable(out: OutPath, rule: ReplaceRule): boolean {
   return true;
 }
 
+/**
+ * checkReplaceable for a single output FILE (a GGUF file): true when a file is there that `force`
+ * may replace (a regular file, not the source model, one that `rule.replaceable` accepts), false
+ * when nothing is there; IoError for anything else.
+ */
+export function checkReplaceableFile(out: OutPath, rule: ReplaceRule & {replaceable: {test: (file: string) => boolean; what: string}}): boolean {
+  const {abs, target} = out;
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new IoError(abs, `cannot read it: ${systemReason(error)}`, {cause: error});
+  }
+  if (!rule.force) throw new IoError(abs, `already exists; choose another out, or set force to replace it (only one of the ${rule.replaceable.what})`);
+  if (!st.isFile()) throw new IoError(abs, `is ${describeKind(st)}, not a regular file; force replaces only one of the ${rule.replaceable.what}`);
+  if (target === realOrResolved(rule.sourceDir)) throw new IoError(abs, 'is the source model; force never replaces it, choose another out');
+  if (!rule.replaceable.test(target)) throw new IoError(abs, `is not one of the ${rule.replaceable.what}; force replaces only those`);
+  return true;
+}
+
 /** True when dir/hire.json is a regular file that parses as JSON with format "hire-bundle". */
 export function hasBundleManifest(dir: string): boolean {
   const file = path.join(dir, MANIFEST_FILE);

@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {IoError} from '../../errors.js';
 import {systemReason} from '../../io/read-file.js';
-import {checkRealFileSystem, checkReplaceable, resolveOutPath, type OutPath, type ReplaceRule} from './out-dir.js';
+import {checkRealFileSystem, checkReplaceable, checkReplaceableFile, resolveOutPath, type OutPath, type ReplaceRule} from './out-dir.js';
 
 export type TempKind = 'tmp' | 'old';
 /** Points of the swap, for tests that simulate a crash at each. */
@@ -132,6 +132,50 @@ export class StagedBundle {
   private finish(): void {
     this.done = true;
     staged.delete(this.dir);
+  }
+}
+
+/**
+ * One output FILE being written (a GGUF file): `path` is `<out>.hire-tmp-<pid>-<hex>`, listed for
+ * removeStagedDirs() while it exists; commit() renames it over out (one atomic rename, so out is
+ * the old file or the new one at every instant), discard() removes it.
+ */
+export class StagedFile {
+  private done = false;
+
+  private constructor(
+    readonly out: OutPath,
+    readonly path: string,
+    private readonly rule: Parameters<typeof checkReplaceableFile>[1],
+  ) {}
+
+  /** Checks `out` (parent, file system, the replace rule) before anything is written. */
+  static open(out: string, rule: Parameters<typeof checkReplaceableFile>[1]): StagedFile {
+    const where = resolveOutPath(out);
+    checkReplaceableFile(where, rule);
+    checkRealFileSystem(where);
+    const file = new StagedFile(where, tempPath(where.target, 'tmp'), rule);
+    staged.add(file.path);
+    return file;
+  }
+
+  commit(): void {
+    if (this.done) throw new Error('StagedFile already committed or discarded');
+    checkReplaceableFile(this.out, this.rule);
+    renameOrThrow(this.path, this.out.target, this.out.abs, 'cannot move the file into place');
+    this.finish();
+  }
+
+  /** Removes the temporary file unless committed; safe to call more than once. */
+  discard(): void {
+    if (this.done) return;
+    fs.rmSync(this.path, {force: true});
+    this.finish();
+  }
+
+  private finish(): void {
+    this.done = true;
+    staged.delete(this.path);
   }
 }
 

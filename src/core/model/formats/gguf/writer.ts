@@ -1,5 +1,7 @@
 /**
- * A GGUF writer for synthetic checkpoints: a file from metadata and tensors (writeGguf), and a
+ * A GGUF writer: the header of a file from metadata and tensor entries (ggufHeader, which
+ * `hire quantize --out model.gguf` streams tensors after: export.ts), and for synthetic
+ * checkpoints a whole file from metadata and tensors (writeGguf), and a
  * llama-family GGUF from a synthetic Hugging Face checkpoint (ggufFromCheckpoint) the way
  * llama.cpp's converter lays it out: reversed shapes (ne[0] = row length), W_q / W_k rows of every
  * head interleaved for the "llama" architecture, tensors as F32 / F16 / Q8_0 / Q4_0 (the blocks
@@ -108,8 +110,19 @@ export interface GgufLayout {
   offsets: number[];
 }
 
-/** The whole file's bytes; `edit` may change a tensor's recorded offset (malformed-file tests). */
-export function ggufBytes(meta: Array<[string, MetaValue]>, tensors: RawTensor[], opts: {alignment?: number; offsets?: number[]; version?: number} = {}): {bytes: Uint8Array; layout: GgufLayout} {
+/** A tensor's entry in the header: its data's length instead of the data. */
+export interface TensorEntry {
+  name: string;
+  type: number;
+  ne: number[];
+  byteLength: number;
+}
+
+/**
+ * The header (magic to tensor infos) padded to the data section, and each tensor's data offset
+ * (aligned to `alignment`); `offsets` replaces the offsets recorded (malformed-file tests).
+ */
+export function ggufHeader(meta: Array<[string, MetaValue]>, tensors: TensorEntry[], opts: {alignment?: number; offsets?: number[]; version?: number} = {}): {header: Uint8Array; layout: GgufLayout; dataBytes: number} {
   const align = opts.alignment ?? 32;
   const b = new Bytes();
   b.push(new TextEncoder().encode('GGUF'));
@@ -124,7 +137,7 @@ export function ggufBytes(meta: Array<[string, MetaValue]>, tensors: RawTensor[]
   let at = 0;
   for (const t of tensors) {
     offsets.push(at);
-    at = Math.ceil((at + t.data.length) / align) * align;
+    at = Math.ceil((at + t.byteLength) / align) * align;
   }
   const recorded = opts.offsets ?? offsets;
   tensors.forEach((t, i) => {
@@ -136,10 +149,18 @@ export function ggufBytes(meta: Array<[string, MetaValue]>, tensors: RawTensor[]
   });
   const headerBytes = b.length;
   const dataStart = Math.ceil(headerBytes / align) * align;
-  const out = new Uint8Array(dataStart + at);
-  out.set(b.concat());
-  tensors.forEach((t, i) => out.set(t.data, dataStart + offsets[i]!));
-  return {bytes: out, layout: {headerBytes, dataStart, offsets}};
+  const header = new Uint8Array(dataStart);
+  header.set(b.concat());
+  return {header, layout: {headerBytes, dataStart, offsets}, dataBytes: at};
+}
+
+/** The whole file's bytes (options as ggufHeader's). */
+export function ggufBytes(meta: Array<[string, MetaValue]>, tensors: RawTensor[], opts: {alignment?: number; offsets?: number[]; version?: number} = {}): {bytes: Uint8Array; layout: GgufLayout} {
+  const {header, layout, dataBytes} = ggufHeader(meta, tensors.map((t) => ({...t, byteLength: t.data.length})), opts);
+  const out = new Uint8Array(layout.dataStart + dataBytes);
+  out.set(header);
+  tensors.forEach((t, i) => out.set(t.data, layout.dataStart + layout.offsets[i]!));
+  return {bytes: out, layout};
 }
 
 /** Writes the file beside `file` and renames it into place. */
