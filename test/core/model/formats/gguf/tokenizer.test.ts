@@ -10,6 +10,7 @@ import {ggufTokenizer} from '../../../../../src/core/model/formats/gguf/index.js
 import {HireTokenizer} from '../../../../../src/core/model/tokenizer.js';
 import type {GgufValue} from '../../../../../src/core/model/formats/gguf/index.js';
 import {HAVE_SHARED, LLAMA2XS_DIR} from '../../../../helpers/shared.js';
+import {byteLevelGgufMeta} from '../../../../helpers/byte-level-vocab.js';
 
 const TEXTS = ['Once upon a time, there was a little girl.', 'hello  world\n\nThe END! 123', 'ÿ€ émigré', ' leading space'];
 
@@ -46,31 +47,7 @@ describe('GGUF tokenizers', () => {
   });
 
   it('gpt2 byte-level BPE with merges and the llama-bpe split', () => {
-    // GPT-2's byte -> printable character map
-    const bytes: number[] = [];
-    for (let b = 33; b <= 126; b++) bytes.push(b);
-    for (let b = 161; b <= 172; b++) bytes.push(b);
-    for (let b = 174; b <= 255; b++) bytes.push(b);
-    const chars = bytes.map((b) => String.fromCharCode(b));
-    let n = 0;
-    for (let b = 0; b < 256; b++) {
-      if (!bytes.includes(b)) {
-        bytes.push(b);
-        chars.push(String.fromCharCode(256 + n++));
-      }
-    }
-    const byteChar = new Map(bytes.map((b, i) => [b, chars[i]!]));
-    const base = Array.from({length: 256}, (_, b) => byteChar.get(b)!);
-    const tokens = [...base, 'he', 'll', 'hell', 'hello', 'Ġw', 'Ġwor', '<|begin|>'];
-    const meta = new Map<string, GgufValue>([
-      ['tokenizer.ggml.model', 'gpt2'],
-      ['tokenizer.ggml.pre', 'llama-bpe'],
-      ['tokenizer.ggml.tokens', tokens],
-      ['tokenizer.ggml.token_type', tokens.map((t) => (t === '<|begin|>' ? 3 : 1))],
-      ['tokenizer.ggml.merges', ['h e', 'l l', 'he ll', 'hell o', 'Ġ w', 'Ġw o', 'Ġwo r']],
-      ['tokenizer.ggml.bos_token_id', tokens.length - 1],
-      ['tokenizer.ggml.add_bos_token', true],
-    ]);
+    const {meta, tokens} = byteLevelGgufMeta();
     const g = ggufTokenizer('byte-level.gguf', meta);
     const tok = HireTokenizer.fromObjects('byte-level.gguf', g.tokenizerJson, g.tokenizerConfig, null);
     const ids = tok.encode('hello world');
