@@ -10,8 +10,8 @@
 // them see the same machine state.
 import os from 'node:os';
 
-const {CpuKernels} = await import('../dist/core/backends/cpu/kernels.js');
-const {measureBandwidth} = await import('../dist/core/backends/cpu/bandwidth.js');
+const {CpuKernels} = await import(`${process.env.HIRE_DIST ?? '../dist'}/core/backends/cpu/kernels.js`);
+const {measureBandwidth} = await import(`${process.env.HIRE_DIST ?? '../dist'}/core/backends/cpu/bandwidth.js`);
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

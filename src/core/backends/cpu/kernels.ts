@@ -378,7 +378,8 @@ export class CpuKernels {
    * Test hook: worker 1 fails during the next kernel call, which then throws a BackendError
    * ('throw': the worker throws and dies, 'exit': it calls process.exit, 'hang': it stops
    * answering for 30 s, so the call times out after `timeoutMs`; the pool is unusable after),
-   * or is late ('slow': it sleeps 300 ms, then does its part).
+   * or is late ('slow': it sleeps 300 ms, then does its part; 'late': it sleeps 2 s before it
+   * claims a part, so the calling thread may run every part).
    */
   debugFailNextCall(mode: WorkerFailure): void {
     this.pool.failNextCall(mode);

@@ -130,6 +130,27 @@ describe('CpuKernels threads', () => {
     expect(() => k.matvec('f32', w, 1, 4, w, w)).toThrow(/did not finish within 300 ms/);
   });
 
+  it('a worker that is late to start leaves its part to the calling thread: the call completes at once, same bits', async () => {
+    const one = await make({threads: 1});
+    // syncWaitMs 0: on the old split (one fixed part per thread) this call would be left pending
+    const k = await make({threads: 2, minParallelBytes: 0, syncWaitMs: 0});
+    const rand = rng(3);
+    const [rows, cols] = [96, 40];
+    const [w, x] = [randomF32(rows * cols, rand), randomF32(cols, rand)];
+    const results = [one, k].map((kk) => {
+      const [wp, xp, y] = [put(kk, w), put(kk, x), kk.alloc(rows * 4)];
+      const out: Float32Array[] = [];
+      for (let i = 0; i < 2; i++) {
+        if (kk === k) kk.debugFailNextCall('late');
+        kk.matvec('f32', wp, rows, cols, xp, y);
+        expect(kk.queue.busy).toBe(false);
+        out.push(kk.f32(y, rows).slice());
+      }
+      return out;
+    });
+    for (let i = 0; i < 2; i++) expect(Buffer.from(results[1]![i]!.buffer).equals(Buffer.from(results[0]![i]!.buffer))).toBe(true);
+  });
+
   it('an out-of-memory row id is rejected before any thread runs, and the pool stays usable', async () => {
     const k = await make({threads: 2, minParallelBytes: 0});
     const cols = 4;
