@@ -6,8 +6,9 @@
 // Runs the compiled output: `npm run build` first, then
 //   node scripts/decode-sweep.mjs [--shape llama-470m] [--dtype f32,bf16,f16] [--steps 8] [--threads 2]
 //     [--gap-us 0]   busy-wait this long between matvecs (stands in for the forward pass's host work)
-// Dtypes are interleaved step by step (all weights live in one memory), so the ratios between
-// them see the same machine state.
+//     [--parts 1,4]  one CpuKernels per partsPerThread value, each with its own copy of the weights
+// Dtypes (and --parts values) are interleaved step by step, so the ratios between them see the
+// same machine state. HIRE_DIST=<folder> runs another build's dist/ (an A/B of two commits).
 import os from 'node:os';
 
 const {CpuKernels} = await import(`${process.env.HIRE_DIST ?? '../dist'}/core/backends/cpu/kernels.js`);
@@ -28,6 +29,7 @@ const dtypes = arg('dtype', 'f32,bf16').split(',');
 const steps = Number(arg('steps', '8'));
 const threads = Number(arg('threads', String(os.availableParallelism())));
 const gapUs = Number(arg('gap-us', '0'));
+const partsList = arg('parts', '') ? arg('parts', '').split(',').map(Number) : [undefined];
 
 /** One layer's matrices in forward-pass order: [name, rows, cols]. */
 const {dim, hidden, layers, vocab} = shape;
@@ -41,10 +43,15 @@ const layerMats = [
   ['down', dim, hidden],
 ];
 
-const k = await CpuKernels.create({threads});
-const probe = measureBandwidth(k, {repeats: 3}).bytesPerSecond;
 const esize = {f32: 4, bf16: 2, f16: 2};
-const models = dtypes.map((dtype) => {
+const instances = [];
+for (const partsPerThread of partsList) {
+  const k = await CpuKernels.create({threads, partsPerThread});
+  const probe = measureBandwidth(k, {repeats: 3}).bytesPerSecond;
+  instances.push({k, probe, partsPerThread, models: dtypes.map((dtype) => load(k, dtype))});
+}
+
+function load(k, dtype) {
   const mats = [];
   for (let l = 0; l < layers; l++) {
     for (const [name, rows, cols] of layerMats) {
@@ -60,11 +67,11 @@ const models = dtypes.map((dtype) => {
   if (dtype === 'f32') k.f32(head.w, vocab * dim).fill(0.001);
   else k.u16(head.w, vocab * dim).fill(dtype === 'bf16' ? 0x3a83 : 0x1419);
   mats.push(head);
-  return {dtype, mats, times: new Map(), total: []};
-});
-const x = k.alloc(Math.max(dim, hidden) * 4);
-k.f32(x, Math.max(dim, hidden)).fill(0.5);
-const y = k.alloc(Math.max(vocab, hidden) * 4);
+  const x = k.alloc(Math.max(dim, hidden) * 4);
+  k.f32(x, Math.max(dim, hidden)).fill(0.5);
+  const y = k.alloc(Math.max(vocab, hidden) * 4);
+  return {dtype, mats, x, y, times: new Map(), total: []};
+}
 
 function spin(us) {
   const end = performance.now() + us / 1000;
@@ -72,7 +79,8 @@ function spin(us) {
 }
 
 for (let s = 0; s < steps + 1; s++) {
-  for (const m of models) {
+  for (const {k, models} of instances) for (const m of models) {
+    const {x, y} = m;
     const t0 = performance.now();
     for (const mat of m.mats) {
       const a = performance.now();
@@ -93,7 +101,8 @@ for (let s = 0; s < steps + 1; s++) {
 }
 
 const gb = (v) => (v / 1e9).toFixed(1);
-console.log(`${shapeName}, ${threads} threads, probe ${gb(probe)} GB/s, gap ${gapUs} us`);
+for (const {k, probe, partsPerThread, models} of instances) {
+console.log(`${shapeName}, ${threads} threads, partsPerThread ${partsPerThread ?? 'default'}, probe ${gb(probe)} GB/s, gap ${gapUs} us`);
 for (const m of models) {
   const bytes = m.mats.reduce((a, mat) => a + mat.bytes, 0);
   const sorted = [...m.total].sort((a, b) => a - b);
@@ -104,3 +113,4 @@ for (const m of models) {
   }
 }
 k.dispose();
+}

@@ -27,7 +27,7 @@ export const CTL = {
   /** The whole range [LO, HI) that the threads split. */
   LO: 6,
   HI: 7,
-  /** Threads taking part (calling thread = part 0, worker i = part i). */
+  /** Parts the range is split in (at least one per thread; any thread may run any part). */
   PARTS: 8,
   /** Split granularity: every part except the last is a multiple of ALIGN long. */
   ALIGN: 9,

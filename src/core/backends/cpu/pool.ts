@@ -109,9 +109,11 @@ export class WorkerPool {
    * is false (or there are no workers), else split in chunks that are multiples of `align`.
    * Returns true once the call is complete. With workers still busy after `syncMs` it returns
    * false instead: the call is pending, and nothing may touch its operands (nor run another
-   * call) until finish() has resolved.
+   * call) until finish() has resolved. `parts`: how many parts the range is split in (default
+   * one per thread; more balance the load when a thread is slowed down, for kernels whose
+   * results do not depend on the split).
    */
-  run(name: KernelName, args: number[], lo: number, hi: number, align: number, parallel: boolean, syncMs = Infinity): boolean {
+  run(name: KernelName, args: number[], lo: number, hi: number, align: number, parallel: boolean, syncMs = Infinity, parts = this.threads): boolean {
     this.ensureUsable();
     if (this.job) throw new BackendError(`cpu kernel ${name} was called while another call is still running (internal error: queue it)`);
     const fn = KERNEL_NAMES.indexOf(name);
@@ -121,9 +123,10 @@ export class WorkerPool {
       return true;
     }
     const oneEach = ONE_PART_EACH.has(this.debugMode);
-    const tag = this.publish(fn, args, lo, hi, align);
-    const job: Job = {start: performance.now(), tag, target: tag + this.threads, mainError: undefined};
-    this.runParts(job, fn, args, lo, hi, align, oneEach);
+    if (oneEach || !(Number.isInteger(parts) && parts >= this.threads && parts < 1 << TAG_SHIFT)) parts = this.threads;
+    const tag = this.publish(fn, args, lo, hi, align, parts);
+    const job: Job = {start: performance.now(), tag, target: tag + parts, mainError: undefined};
+    this.runParts(job, fn, args, lo, hi, align, parts, oneEach);
     this.job = job;
     if (!this.waitSync(job, syncMs)) return false;
     this.complete(job);
@@ -174,9 +177,8 @@ export class WorkerPool {
    * none is left (only one with `oneEach`); a part that throws is kept as job.mainError, and the
    * parts claimed after it are counted done without running.
    */
-  private runParts(job: Job, fn: number, args: number[], lo: number, hi: number, align: number, oneEach: boolean): void {
+  private runParts(job: Job, fn: number, args: number[], lo: number, hi: number, align: number, parts: number, oneEach: boolean): void {
     const ctl = this.ctl;
-    const parts = this.threads;
     for (;;) {
       const c = Atomics.load(ctl, CTL.CLAIM);
       const p = c - job.tag;
@@ -196,14 +198,14 @@ export class WorkerPool {
   }
 
   /** Writes the job into the control block and wakes the workers; returns its tag. */
-  private publish(fn: number, args: number[], lo: number, hi: number, align: number): number {
+  private publish(fn: number, args: number[], lo: number, hi: number, align: number, parts: number): number {
     const ctl = this.ctl;
     ctl[CTL.FN] = fn;
     ctl[CTL.ARGC] = args.length;
     for (let i = 0; i < args.length; i++) ctl[CTL.ARGS + i] = args[i]!;
     ctl[CTL.LO] = lo;
     ctl[CTL.HI] = hi;
-    ctl[CTL.PARTS] = this.threads;
+    ctl[CTL.PARTS] = parts;
     ctl[CTL.ALIGN] = align;
     Atomics.store(ctl, CTL.DEBUG, this.debugMode);
     this.debugMode = 0;

@@ -107,6 +107,36 @@ describe('CpuKernels threads', () => {
     }
   });
 
+  it('splits matvecs in partsPerThread parts per thread without changing a bit, and checks the option', async () => {
+    await expect(CpuKernels.create({threads: 2, partsPerThread: 0})).rejects.toThrow(/partsPerThread/);
+    await expect(CpuKernels.create({threads: 2, partsPerThread: 2.5})).rejects.toThrow(/partsPerThread/);
+    const rand = rng(12);
+    const [rows, cols, nb] = [517, 72, 3];
+    const data = {f32: randomF32(rows * cols, rand), bf16: randomBf16(rows * cols, rand), f16: randomF16(rows * cols, rand)};
+    const xs = randomF32(nb * cols, rand);
+    const ids = Int32Array.from({length: 301}, () => Math.floor(rand() * rows));
+    const outputs = await Promise.all([1, 3, 8].map(async (partsPerThread, i) => {
+      const k = await make({threads: i === 0 ? 1 : 3, minParallelBytes: 0, partsPerThread});
+      const [xp, ip, y] = [put(k, xs), put(k, ids), k.alloc(nb * rows * 4)];
+      const results: Float32Array[] = [];
+      for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+        const w = put(k, data[dtype]);
+        k.matvec(dtype, w, rows, cols, xp, y);
+        results.push(k.f32(y, rows).slice());
+        k.matvecRows(dtype, w, cols, ip, ids.length, xp, y);
+        results.push(k.f32(y, ids.length).slice());
+        k.matvecBatch(dtype, w, rows, cols, xp, y, nb);
+        results.push(k.f32(y, nb * rows).slice());
+        k.matvecRowsBatch(dtype, w, rows, cols, ip, ids.length, xp, y, nb);
+        results.push(k.f32(y, nb * ids.length).slice());
+      }
+      return results;
+    }));
+    for (const other of outputs.slice(1)) {
+      for (let i = 0; i < outputs[0]!.length; i++) expect(Buffer.from(other[i]!.buffer).equals(Buffer.from(outputs[0]![i]!.buffer))).toBe(true);
+    }
+  });
+
   it('a worker that throws makes the call throw a BackendError, and the pool refuses further work', async () => {
     const k = await make({threads: 2});
     const w = k.alloc(64);
