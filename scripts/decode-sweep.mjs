@@ -7,6 +7,7 @@
 //   node scripts/decode-sweep.mjs [--shape llama-470m] [--dtype f32,bf16,f16] [--steps 8] [--threads 2]
 //     [--gap-us 0]   busy-wait this long between matvecs (stands in for the forward pass's host work)
 //     [--parts 1,4]  one CpuKernels per partsPerThread value, each with its own copy of the weights
+//     [--simd simd,relaxed]  likewise one per kernel build (the relaxed build fuses the multiply-adds)
 // Dtypes (and --parts values) are interleaved step by step, so the ratios between them see the
 // same machine state. HIRE_DIST=<folder> runs another build's dist/ (an A/B of two commits).
 import os from 'node:os';
@@ -30,6 +31,7 @@ const steps = Number(arg('steps', '8'));
 const threads = Number(arg('threads', String(os.availableParallelism())));
 const gapUs = Number(arg('gap-us', '0'));
 const partsList = arg('parts', '') ? arg('parts', '').split(',').map(Number) : [undefined];
+const simdList = arg('simd', '') ? arg('simd', '').split(',') : [undefined];
 
 /** One layer's matrices in forward-pass order: [name, rows, cols]. */
 const {dim, hidden, layers, vocab} = shape;
@@ -45,10 +47,10 @@ const layerMats = [
 
 const esize = {f32: 4, bf16: 2, f16: 2};
 const instances = [];
-for (const partsPerThread of partsList) {
-  const k = await CpuKernels.create({threads, partsPerThread});
+for (const simd of simdList) for (const partsPerThread of partsList) {
+  const k = await CpuKernels.create({threads, partsPerThread, simd});
   const probe = measureBandwidth(k, {repeats: 3}).bytesPerSecond;
-  instances.push({k, probe, partsPerThread, models: dtypes.map((dtype) => load(k, dtype))});
+  instances.push({k, probe, partsPerThread, simd: k.simd, models: dtypes.map((dtype) => load(k, dtype))});
 }
 
 function load(k, dtype) {
@@ -101,8 +103,8 @@ for (let s = 0; s < steps + 1; s++) {
 }
 
 const gb = (v) => (v / 1e9).toFixed(1);
-for (const {k, probe, partsPerThread, models} of instances) {
-console.log(`${shapeName}, ${threads} threads, partsPerThread ${partsPerThread ?? 'default'}, probe ${gb(probe)} GB/s, gap ${gapUs} us`);
+for (const {k, probe, partsPerThread, simd, models} of instances) {
+console.log(`${shapeName}, ${simd} build, ${threads} threads, partsPerThread ${partsPerThread ?? 'default'}, probe ${gb(probe)} GB/s, gap ${gapUs} us`);
 for (const m of models) {
   const bytes = m.mats.reduce((a, mat) => a + mat.bytes, 0);
   const sorted = [...m.total].sort((a, b) => a - b);
