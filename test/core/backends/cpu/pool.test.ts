@@ -137,6 +137,20 @@ describe('CpuKernels threads', () => {
     }
   });
 
+  it('back-to-back small calls (parts of consecutive jobs claimed by whoever comes first) give the one-thread bits', async () => {
+    const rand = rng(21);
+    const [rows, cols, calls] = [48, 24, 400];
+    const w = randomF32(rows * cols, rand);
+    const xs = randomF32(calls * cols, rand);
+    const outputs = await Promise.all([1, 3].map(async (threads) => {
+      const k = await make({threads, minParallelBytes: 0, partsPerThread: 2});
+      const [wp, xp, yp] = [put(k, w), put(k, xs), k.alloc(calls * rows * 4)];
+      for (let i = 0; i < calls; i++) k.matvec('f32', wp, rows, cols, xp + i * cols * 4, yp + i * rows * 4);
+      return k.f32(yp, calls * rows).slice();
+    }));
+    expect(Buffer.from(outputs[1]!.buffer).equals(Buffer.from(outputs[0]!.buffer))).toBe(true);
+  });
+
   it('a worker that throws makes the call throw a BackendError, and the pool refuses further work', async () => {
     const k = await make({threads: 2});
     const w = k.alloc(64);
