@@ -27,7 +27,7 @@ interface Job {
   tag: number;
   /** DONE once every part is finished. */
   target: number;
-  /** What part 0 (the calling thread's share) threw, rethrown once the workers are done. */
+  /** What a part run by the calling thread threw, rethrown once the workers are done. */
   mainError: unknown;
   /** When a dead worker (CTL.FATAL) was first noticed. */
   fatalSeen?: number;
@@ -41,9 +41,9 @@ export interface PoolOptions {
 
 /**
  * The calling thread plus `threads - 1` workers running one module on one shared memory.
- * run() publishes the job in the control block (split in one part per thread), then claims
- * and runs parts itself until none is left (a worker that is slow to wake, or not on a CPU,
- * leaves its part to the calling thread instead of holding the call up), then waits (spin,
+ * run() publishes the job in the control block (split in parts, at least one per thread), then
+ * claims and runs parts itself until none is left (a worker that is slow to wake, or not on a
+ * CPU, leaves its parts to the calling thread instead of holding the call up), then waits (spin,
  * then Atomics.wait in slices) until every part claimed by a worker is done, or, given a
  * `syncMs` budget, at most that long: a call whose workers are slower stays pending, and
  * finish() waits for it with Atomics.waitAsync, so timers and abort signals keep running.
