@@ -114,6 +114,12 @@
   ;;   per thread, a worker that was asleep or off-CPU held every call up (a tiny parallel call
   ;;   took 150-350 us; with the parts claimed by whichever thread comes first, control.ts,
   ;;   2-3 us). scripts/decode-sweep.mjs times a model's matvecs alone, per matrix shape.
+  ;;   Decode with the claimed parts against the fixed split (7e0ddfb), run interleaved, two
+  ;;   rounds, load average 5 from other sessions (`node bin/run.js bench --shape S --dtype D
+  ;;   --tokens 16 --repeat 3 --json`), dense tok/s new/old: llama-110m f32 1.77x 1.94x, bf16
+  ;;   2.56x 2.71x, f16 1.25x 1.51x; llama-470m f32 0.98x 1.82x, bf16 1.27x 1.26x, f16 0.96x
+  ;;   0.90x. Against the probe of the same run (itself 7-25 GB/s on the loaded machine): f32
+  ;;   MBU 0.59-0.71 (110m), 0.40-0.69 (470m); bf16/f32 tok/s 1.32x-1.81x, f16/f32 0.68x-0.79x.
   ;; ---------------------------------------------------------------------------------------
 
   ;; W[row at p] . x for f32 weights: 16 columns per pass, 4 accumulators.
