@@ -1,15 +1,20 @@
 /**
  * The control block that the calling thread and the kernel workers share: the first 4 KiB of
  * the shared memory (the rest of the first 64 KiB page is left unused so no kernel pointer is
- * ever near 0). One job is in flight at a time; the caller writes the job, resets DONE, bumps
- * GEN and notifies; each worker runs its share of the range and adds 1 to DONE.
+ * ever near 0). One job is in flight at a time; the caller writes the job, sets CLAIM and DONE
+ * to the job's tag, bumps GEN and notifies. The range is split in PARTS parts (splitRange), and
+ * whoever comes first takes the next part: the calling thread and each worker claim parts one at
+ * a time (compare-exchange on CLAIM), run them, and add 1 to DONE per part; the job is complete
+ * once DONE counts every part. So a worker that is asleep or not on a CPU (a busy machine) holds
+ * nothing up: the calling thread runs its parts too. Which thread runs a part never changes the
+ * results (every kernel is a function of its range alone).
  */
 
 /** Int32 slots of the control block (indices into an Int32Array at byte 0). */
 export const CTL = {
   /** Job generation; workers Atomics.wait on it. */
   GEN: 0,
-  /** Workers that finished the current job. */
+  /** tag(job) << TAG_SHIFT | parts of the current job finished. */
   DONE: 1,
   /** 0, -1 while a message is being written, or the index of the first worker that failed. */
   ERR: 2,
@@ -22,7 +27,7 @@ export const CTL = {
   /** The whole range [LO, HI) that the threads split. */
   LO: 6,
   HI: 7,
-  /** Threads taking part (calling thread = part 0, worker i = part i). */
+  /** Parts the range is split in (at least one per thread; any thread may run any part). */
   PARTS: 8,
   /** Split granularity: every part except the last is a multiple of ALIGN long. */
   ALIGN: 9,
@@ -32,11 +37,23 @@ export const CTL = {
   MSG_LEN: 11,
   /** Index of a worker that is exiting (nonzero: the pool is broken). */
   FATAL: 12,
+  /** tag(job) << TAG_SHIFT | parts of the current job claimed so far. */
+  CLAIM: 13,
   /** First of 16 i32 argument slots. */
   ARGS: 16,
 } as const;
 
 export const CTL_WORDS = 1024;
+/**
+ * CLAIM and DONE keep the part count in their low TAG_SHIFT bits and the job's tag (GEN modulo
+ * 2^(32 - TAG_SHIFT)) above, so a worker that wakes late for a finished job cannot claim a part
+ * of the next one by mistake (its compare-exchange expects the old tag).
+ */
+export const TAG_SHIFT = 12;
+/** The tag of job generation `gen` (both sides compute it the same way). */
+export function jobTag(gen: number): number {
+  return (gen & 0xfffff) << TAG_SHIFT;
+}
 /** 16 bytes where read_sum stores its sum. */
 export const SINK_OFFSET = 512;
 /** UTF-8 error message written by a failing worker. */

@@ -32,6 +32,12 @@ export interface CpuKernelsOptions {
    */
   syncWaitMs?: number;
   /**
+   * Parts per thread that a matvec call is split in (default DEFAULT_PARTS_PER_THREAD): threads
+   * claim parts one at a time, so more parts balance the load when one thread is slowed down (a
+   * busy machine). Results never depend on it.
+   */
+  partsPerThread?: number;
+  /**
    * Which build of the kernels: 'simd' (WebAssembly SIMD), or 'relaxed' (the prompt-block tile's
    * multiply-adds fused with relaxed SIMD, where the runtime has it: Node 20 behind V8's
    * --experimental-wasm-relaxed-simd, which is switched on before compiling; else 'simd').
@@ -47,6 +53,13 @@ export const MAX_MEMORY_BYTES = 65535 * PAGE;
 const ELEM_BYTES: Record<DenseDtype, number> = {f32: 4, bf16: 2, f16: 2};
 /** Rows per thread chunk: a multiple of 16 keeps every 64-byte line of y on one thread. */
 export const ROW_ALIGN = 16;
+/**
+ * See CpuKernelsOptions.partsPerThread. scripts/decode-sweep.mjs --parts 1,4 measured no
+ * difference beyond the noise of the loaded 2-core machine (llama-110m f32 median 31.8 / 25.5 ms
+ * per step with 1 part per thread, 29.4 / 27.2 with 4); 4 is kept because a thread stopped
+ * mid-part then holds up an eighth of a 2-thread call, not half.
+ */
+export const DEFAULT_PARTS_PER_THREAD = 4;
 
 
 /**
@@ -69,6 +82,7 @@ export class CpuKernels {
     private readonly syncWaitMs: number,
     /** The build of the kernels in use ('relaxed' only where the runtime validated it). */
     readonly simd: SimdBuild,
+    private readonly partsPerThread: number,
   ) {
     this.queue = new OpQueue(pool);
   }
@@ -102,9 +116,13 @@ export class CpuKernels {
     if (!(timeoutMs > 0) || !(syncWaitMs >= 0)) {
       throw new BackendError(`timeoutMs must be > 0 and syncWaitMs >= 0, got ${timeoutMs} and ${syncWaitMs}`);
     }
+    const partsPerThread = opts.partsPerThread ?? DEFAULT_PARTS_PER_THREAD;
+    if (!Number.isInteger(partsPerThread) || partsPerThread < 1 || partsPerThread > 8) {
+      throw new BackendError(`partsPerThread must be an integer in 1..8, got ${partsPerThread}`);
+    }
     const {build, module} = kernelsModule(requestedSimd(opts.simd));
     const pool = await WorkerPool.start(module, memory, {threads, spin: opts.spin ?? 20000, timeoutMs});
-    return new CpuKernels(memory, new SharedArena(memory, maxPages * PAGE), pool, opts.minParallelBytes ?? 64 * 1024, syncWaitMs, build);
+    return new CpuKernels(memory, new SharedArena(memory, maxPages * PAGE), pool, opts.minParallelBytes ?? 64 * 1024, syncWaitMs, build, partsPerThread);
   }
 
   /** Threads that run kernels, the calling one included. */
@@ -172,7 +190,7 @@ export class CpuKernels {
     this.arena.check(w, rows * cols * esize, 'matvec w');
     this.arena.check(x, cols * 4, 'matvec x');
     this.arena.check(y, rows * 4, 'matvec y');
-    this.run(`matvec_${dtype}`, [w, x, y, cols], rows, ROW_ALIGN, rows * cols * esize);
+    this.run(`matvec_${dtype}`, [w, x, y, cols], rows, ROW_ALIGN, rows * cols * esize, true);
   }
 
   /**
@@ -198,7 +216,7 @@ export class CpuKernels {
       throw new BackendError(`matvecRows: row ids must lie in [0, ${rows ?? 'rows'}), got ${lo < 0 ? lo : hi}`);
     }
     this.arena.check(w, (hi + 1) * cols * esize, 'matvecRows w (largest id)');
-    this.run(`matvec_rows_${dtype}`, [w, x, y, cols, ids], n, ROW_ALIGN, n * cols * esize);
+    this.run(`matvec_rows_${dtype}`, [w, x, y, cols, ids], n, ROW_ALIGN, n * cols * esize, true);
   }
 
   /**
@@ -213,10 +231,10 @@ export class CpuKernels {
     this.arena.check(xs, nb * cols * 4, 'matvecBatch xs');
     this.arena.check(ys, nb * rows * 4, 'matvecBatch ys');
     if (nb === 1) {
-      this.run(`matvec_${dtype}`, [w, xs, ys, cols], rows, ROW_ALIGN, rows * cols * esize);
+      this.run(`matvec_${dtype}`, [w, xs, ys, cols], rows, ROW_ALIGN, rows * cols * esize, true);
       return;
     }
-    this.run(`matvec_batch_${dtype}`, [w, xs, ys, cols, rows, nb], rows, ROW_ALIGN, rows * cols * esize);
+    this.run(`matvec_batch_${dtype}`, [w, xs, ys, cols, rows, nb], rows, ROW_ALIGN, rows * cols * esize, true);
   }
 
   /**
@@ -279,7 +297,7 @@ export class CpuKernels {
     this.arena.check(w, rows * cols * esize, 'matvecRowsBatch w');
     this.arena.check(xs, nb * cols * 4, 'matvecRowsBatch xs');
     this.arena.check(ys, nb * n * 4, 'matvecRowsBatch ys');
-    this.run(`matvec_rows_batch_${dtype}`, [w, xs, ys, cols, n, nb, ids], n, ROW_ALIGN, n * cols * esize);
+    this.run(`matvec_rows_batch_${dtype}`, [w, xs, ys, cols, n, nb, ids], n, ROW_ALIGN, n * cols * esize, true);
   }
 
   /**
@@ -378,7 +396,8 @@ export class CpuKernels {
    * Test hook: worker 1 fails during the next kernel call, which then throws a BackendError
    * ('throw': the worker throws and dies, 'exit': it calls process.exit, 'hang': it stops
    * answering for 30 s, so the call times out after `timeoutMs`; the pool is unusable after),
-   * or is late ('slow': it sleeps 300 ms, then does its part).
+   * or is late ('slow': it sleeps 300 ms, then does its part; 'late': it sleeps 2 s before it
+   * claims a part, so the calling thread may run every part).
    */
   debugFailNextCall(mode: WorkerFailure): void {
     this.pool.failNextCall(mode);
@@ -389,8 +408,10 @@ export class CpuKernels {
     this.pool.dispose();
   }
 
-  private run(name: KernelName, args: number[], count: number, align: number, workBytes: number): void {
-    this.pool.run(name, args, 0, count, align, workBytes >= this.minParallelBytes, this.syncWaitMs);
+  /** `rowwise`: each output comes from its own rows alone, so the range may be split finer. */
+  private run(name: KernelName, args: number[], count: number, align: number, workBytes: number, rowwise = false): void {
+    const parts = rowwise ? this.pool.threads * this.partsPerThread : this.pool.threads;
+    this.pool.run(name, args, 0, count, align, workBytes >= this.minParallelBytes, this.syncWaitMs, parts);
   }
 
   /**

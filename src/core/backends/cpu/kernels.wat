@@ -90,6 +90,36 @@
   ;; accumulators are combined as ((a0+a1)+(a2+a3)) [+ ((a4+a5)+(a6+a7))] and reduced as
   ;; (l0+l2)+(l1+l3); then the last cols % 4 products are added one by one. So results are
   ;; bit-identical across thread counts and between matvec and matvec_rows.
+  ;;
+  ;; What was measured (issue 19; AMD EPYC family 26 (Zen 5), 2 cores shared with two other
+  ;; sessions, so best of 15 interleaved rounds, one thread, rows of 1024 columns):
+  ;; * Rows in L2 (128 rows): f32 11.7 G weights/s (47 GB/s), bf16 14.8 G (30 GB/s), f16 6.5 G
+  ;;   (13 GB/s) on normal halves. bf16 runs above one thread's share of the DRAM stream (the
+  ;;   probe: 50-56 GB/s for 2 threads on a quiet moment); f16 is compute-bound.
+  ;; * bf16 widened by shifts and masks instead of the interleave (even halves v << 16, odd halves
+  ;;   v & 0xffff0000, x taken in the matching even/odd order): no faster (L2 14.4 against 16.2 G
+  ;;   weights/s, DRAM 13.3 against 14.0); f16 the same way: slower (3.3 against 4.5, L2). The
+  ;;   interleave is one instruction (punpck), as cheap as the shift or the mask, so the widening
+  ;;   is not what limits these loops, and the kernels keep it. Fusing every multiply-add of
+  ;;   this section in the relaxed build (f32x4.relaxed_madd, one instruction fewer per 4
+  ;;   weights) was no faster either (L2: f32 12.5 against 12.4, bf16 15.8 against 15.6 G
+  ;;   weights/s, both builds side by side in one process), so the dense rows stay unfused and
+  ;;   give the same bits in both builds.
+  ;; * f16 rows holding subnormal halves (0.23% of uniform weights of std 1/32, as the synthetic
+  ;;   bench models): 4.7-4.9 against 5.0-6.5 G weights/s (best of 15; medians differed up to
+  ;;   1.8x on the loaded machine): a subnormal half is a denormal f32 before the
+  ;;   2^112 rebias, and a denormal operand costs a microcode assist. Every exact branch-free
+  ;;   alternative found costs more instructions than the assists cost.
+  ;; * The llama-470m shortfall per matrix was the thread hand-off, not these loops: with one part
+  ;;   per thread, a worker that was asleep or off-CPU held every call up (a tiny parallel call
+  ;;   took 150-350 us; with the parts claimed by whichever thread comes first, control.ts,
+  ;;   2-3 us). scripts/decode-sweep.mjs times a model's matvecs alone, per matrix shape.
+  ;;   Decode with the claimed parts against the fixed split (7e0ddfb), run interleaved, two
+  ;;   rounds, load average 5 from other sessions (`node bin/run.js bench --shape S --dtype D
+  ;;   --tokens 16 --repeat 3 --json`), dense tok/s new/old: llama-110m f32 1.77x 1.94x, bf16
+  ;;   2.56x 2.71x, f16 1.25x 1.51x; llama-470m f32 0.98x 1.82x, bf16 1.27x 1.26x, f16 0.96x
+  ;;   0.90x. Against the probe of the same run (itself 7-25 GB/s on the loaded machine): f32
+  ;;   MBU 0.59-0.71 (110m), 0.40-0.69 (470m); bf16/f32 tok/s 1.32x-1.81x, f16/f32 0.68x-0.79x.
   ;; ---------------------------------------------------------------------------------------
 
   ;; W[row at p] . x for f32 weights: 16 columns per pass, 4 accumulators.

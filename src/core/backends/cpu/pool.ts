@@ -1,6 +1,6 @@
 import {Worker} from 'node:worker_threads';
 import {BackendError} from '../../errors.js';
-import {CTL, CTL_WORDS, KERNEL_NAMES, MSG_BYTES, MSG_OFFSET, splitRange, type KernelName} from './control.js';
+import {CTL, CTL_WORDS, KERNEL_NAMES, MSG_BYTES, MSG_OFFSET, TAG_SHIFT, jobTag, splitRange, type KernelName} from './control.js';
 import {wasm, type WasmMemory, type WasmModule} from './wasm-api.js';
 import {WORKER_SOURCE} from './worker-source.js';
 
@@ -12,8 +12,10 @@ const waitAsync = (Atomics as unknown as {
 }).waitAsync;
 
 /** Debug hook modes (see CpuKernels.debugFailNextCall). */
-export type WorkerFailure = 'throw' | 'exit' | 'hang' | 'slow';
-const FAILURE_CODE: Record<WorkerFailure, number> = {throw: 1, exit: 2, hang: 3, slow: 4};
+export type WorkerFailure = 'throw' | 'exit' | 'hang' | 'slow' | 'late';
+const FAILURE_CODE: Record<WorkerFailure, number> = {throw: 1, exit: 2, hang: 3, slow: 4, late: 5};
+/** Debug modes in which every thread takes exactly one part, so worker 1 surely holds one. */
+const ONE_PART_EACH = new Set([1, 2, 3, 4]);
 /** Longest slice of one Atomics.wait / waitAsync, so that deadlines and dispose are noticed. */
 const WAIT_SLICE_MS = 20;
 
@@ -21,7 +23,11 @@ const WAIT_SLICE_MS = 20;
 interface Job {
   /** performance.now() when it was published. */
   start: number;
-  /** What part 0 (the calling thread's share) threw, rethrown once the workers are done. */
+  /** jobTag of its generation: CLAIM and DONE count its parts above it. */
+  tag: number;
+  /** DONE once every part is finished. */
+  target: number;
+  /** What a part run by the calling thread threw, rethrown once the workers are done. */
   mainError: unknown;
   /** When a dead worker (CTL.FATAL) was first noticed. */
   fatalSeen?: number;
@@ -35,10 +41,12 @@ export interface PoolOptions {
 
 /**
  * The calling thread plus `threads - 1` workers running one module on one shared memory.
- * run() publishes the job in the control block, does part 0 itself, then waits (spin, then
- * Atomics.wait in slices) until every worker has counted itself done, or, given a `syncMs`
- * budget, at most that long: a call whose workers are slower stays pending, and finish() waits
- * for it with Atomics.waitAsync, so timers and abort signals keep running meanwhile.
+ * run() publishes the job in the control block (split in parts, at least one per thread), then
+ * claims and runs parts itself until none is left (a worker that is slow to wake, or not on a
+ * CPU, leaves its parts to the calling thread instead of holding the call up), then waits (spin,
+ * then Atomics.wait in slices) until every part claimed by a worker is done, or, given a
+ * `syncMs` budget, at most that long: a call whose workers are slower stays pending, and
+ * finish() waits for it with Atomics.waitAsync, so timers and abort signals keep running.
  */
 export class WorkerPool {
   private readonly ctl: Int32Array;
@@ -66,7 +74,7 @@ export class WorkerPool {
 
   static async start(module: WasmModule, memory: WasmMemory, opts: PoolOptions): Promise<WorkerPool> {
     const instance = new wasm.Instance(module, {env: {memory}});
-    const layout = {...CTL, words: CTL_WORDS, msgOffset: MSG_OFFSET, msgBytes: MSG_BYTES};
+    const layout = {...CTL, words: CTL_WORDS, msgOffset: MSG_OFFSET, msgBytes: MSG_BYTES, tagShift: TAG_SHIFT};
     const started: Worker[] = [];
     try {
       for (let index = 1; index < opts.threads; index++) {
@@ -101,9 +109,11 @@ export class WorkerPool {
    * is false (or there are no workers), else split in chunks that are multiples of `align`.
    * Returns true once the call is complete. With workers still busy after `syncMs` it returns
    * false instead: the call is pending, and nothing may touch its operands (nor run another
-   * call) until finish() has resolved.
+   * call) until finish() has resolved. `parts`: how many parts the range is split in (default
+   * one per thread; more balance the load when a thread is slowed down, for kernels whose
+   * results do not depend on the split).
    */
-  run(name: KernelName, args: number[], lo: number, hi: number, align: number, parallel: boolean, syncMs = Infinity): boolean {
+  run(name: KernelName, args: number[], lo: number, hi: number, align: number, parallel: boolean, syncMs = Infinity, parts = this.threads): boolean {
     this.ensureUsable();
     if (this.job) throw new BackendError(`cpu kernel ${name} was called while another call is still running (internal error: queue it)`);
     const fn = KERNEL_NAMES.indexOf(name);
@@ -112,14 +122,11 @@ export class WorkerPool {
       this.callMain(fn, args, lo, hi);
       return true;
     }
-    this.publish(fn, args, lo, hi, align);
-    const job: Job = {start: performance.now(), mainError: undefined};
-    const [s, e] = splitRange(lo, hi, this.threads, 0, align);
-    try {
-      if (s < e) this.callMain(fn, args, s, e);
-    } catch (err) {
-      job.mainError = err;
-    }
+    const oneEach = ONE_PART_EACH.has(this.debugMode);
+    if (oneEach || !(Number.isInteger(parts) && parts >= this.threads && parts < 1 << TAG_SHIFT)) parts = this.threads;
+    const tag = this.publish(fn, args, lo, hi, align, parts);
+    const job: Job = {start: performance.now(), tag, target: tag + parts, mainError: undefined};
+    this.runParts(job, fn, args, lo, hi, align, parts, oneEach);
     this.job = job;
     if (!this.waitSync(job, syncMs)) return false;
     this.complete(job);
@@ -165,34 +172,63 @@ export class WorkerPool {
     }
   }
 
-  private publish(fn: number, args: number[], lo: number, hi: number, align: number): void {
+  /**
+   * Claims parts of the job (compare-exchange on CLAIM) and runs them on the calling thread until
+   * none is left (only one with `oneEach`); a part that throws is kept as job.mainError, and the
+   * parts claimed after it are counted done without running.
+   */
+  private runParts(job: Job, fn: number, args: number[], lo: number, hi: number, align: number, parts: number, oneEach: boolean): void {
+    const ctl = this.ctl;
+    for (;;) {
+      const c = Atomics.load(ctl, CTL.CLAIM);
+      const p = c - job.tag;
+      if (p >= parts) return;
+      if (Atomics.compareExchange(ctl, CTL.CLAIM, c, c + 1) !== c) continue;
+      if (job.mainError === undefined) {
+        const [s, e] = splitRange(lo, hi, parts, p, align);
+        try {
+          if (s < e) this.callMain(fn, args, s, e);
+        } catch (err) {
+          job.mainError = err;
+        }
+      }
+      Atomics.add(ctl, CTL.DONE, 1);
+      if (oneEach) return;
+    }
+  }
+
+  /** Writes the job into the control block and wakes the workers; returns its tag. */
+  private publish(fn: number, args: number[], lo: number, hi: number, align: number, parts: number): number {
     const ctl = this.ctl;
     ctl[CTL.FN] = fn;
     ctl[CTL.ARGC] = args.length;
     for (let i = 0; i < args.length; i++) ctl[CTL.ARGS + i] = args[i]!;
     ctl[CTL.LO] = lo;
     ctl[CTL.HI] = hi;
-    ctl[CTL.PARTS] = this.threads;
+    ctl[CTL.PARTS] = parts;
     ctl[CTL.ALIGN] = align;
     Atomics.store(ctl, CTL.DEBUG, this.debugMode);
     this.debugMode = 0;
-    Atomics.store(ctl, CTL.DONE, 0);
-    Atomics.add(ctl, CTL.GEN, 1);
+    const gen = (Atomics.load(ctl, CTL.GEN) + 1) | 0;
+    const tag = jobTag(gen);
+    Atomics.store(ctl, CTL.DONE, tag);
+    Atomics.store(ctl, CTL.CLAIM, tag);
+    Atomics.store(ctl, CTL.GEN, gen);
     Atomics.notify(ctl, CTL.GEN);
+    return tag;
   }
 
   /**
-   * Blocks until every worker is done (true), or for `budgetMs` after the spin (false: the
-   * calling thread's own part is not counted, so a long call is not cut short); throws on a hang.
+   * Blocks until every part is done (true), or for `budgetMs` after the spin (false: the
+   * calling thread's own parts are not counted, so a long call is not cut short); throws on a hang.
    */
   private waitSync(job: Job, budgetMs: number): boolean {
     const ctl = this.ctl;
-    const target = this.workers.length;
     let polls = 0;
     let until = 0;
     for (;;) {
       const done = Atomics.load(ctl, CTL.DONE);
-      if (done >= target) return true;
+      if (done === job.target) return true;
       if (polls++ < this.opts.spin) continue;
       const now = performance.now();
       this.checkDeadline(job, now);
@@ -211,7 +247,7 @@ export class WorkerPool {
       for (;;) {
         if (this.disposed) throw new BackendError('CpuKernels was disposed while a kernel call was running');
         const done = Atomics.load(ctl, CTL.DONE);
-        if (done >= this.workers.length) break;
+        if (done === job.target) break;
         this.checkDeadline(job, performance.now());
         const wait = waitAsync(ctl, CTL.DONE, done, WAIT_SLICE_MS);
         if (wait.async) await wait.value;

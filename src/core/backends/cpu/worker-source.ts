@@ -8,10 +8,11 @@
  *
  * workerData: {module, memory, index, names, spin, layout}. The worker instantiates the same
  * module on the same shared memory, posts 'ready', then loops: wait for CTL.GEN to change
- * (spinning `spin` polls first, then Atomics.wait in 200 ms slices), run its part of the job,
- * add 1 to CTL.DONE and notify. A failure is written into the control block (the calling
- * thread is blocked in Atomics.wait and cannot see 'error' events); a worker that exits marks
- * CTL.FATAL from its process 'exit' handler and still counts itself done.
+ * (spinning `spin` polls first, then Atomics.wait in 200 ms slices), claim and run parts of the
+ * job while any is left (control.ts), adding 1 to CTL.DONE and notifying after each. A failure
+ * is written into the control block (the calling thread is blocked in Atomics.wait and cannot
+ * see 'error' events); a worker that exits marks CTL.FATAL from its process 'exit' handler and
+ * still counts the part it held as done.
  */
 export const WORKER_SOURCE = String.raw`
 'use strict';
@@ -53,15 +54,9 @@ function split(lo, hi, parts, t, align) {
 
 class DebugCrash extends Error {}
 
-function runJob() {
-  const debug = Atomics.load(ctl, L.DEBUG);
-  if (debug !== 0 && index === 1) {
-    if (debug === 1) throw new DebugCrash('debug hook: worker ' + index + ' crashed on purpose');
-    if (debug === 2) process.exit(7);
-    if (debug === 3) Atomics.wait(ctl, L.QUIT, 0, 30000);
-    if (debug === 4) Atomics.wait(ctl, L.QUIT, 0, 300);
-  }
-  const [s, e] = split(ctl[L.LO], ctl[L.HI], ctl[L.PARTS], index, ctl[L.ALIGN]);
+/** Runs part p of the current job (its range, from the job's fixed arguments). */
+function runPart(p) {
+  const [s, e] = split(ctl[L.LO], ctl[L.HI], ctl[L.PARTS], p, ctl[L.ALIGN]);
   if (s >= e) return;
   const f = fns[ctl[L.FN]];
   const a = L.ARGS;
@@ -83,6 +78,53 @@ function runJob() {
   }
 }
 
+/** Debug hook of worker 1 (see CTL.DEBUG); 5 ('late') acts before the part is claimed. */
+function debugHook(debug) {
+  if (debug === 1) throw new DebugCrash('debug hook: worker ' + index + ' crashed on purpose');
+  if (debug === 2) process.exit(7);
+  if (debug === 3) Atomics.wait(ctl, L.QUIT, 0, 30000);
+  if (debug === 4) Atomics.wait(ctl, L.QUIT, 0, 300);
+  if (debug === 5) Atomics.wait(ctl, L.QUIT, 0, 2000);
+}
+
+/**
+ * Claims parts of job gen one at a time until none is left (or the job is no longer current:
+ * CLAIM carries its tag, so a late wake-up never claims a part of a newer job). A part's
+ * arguments are read after its claim succeeded: the job cannot finish, nor be replaced, before
+ * this part is counted in DONE. In a debug job every thread takes one part only.
+ */
+function claimParts(gen) {
+  const tag = (gen & 0xfffff) << L.tagShift;
+  const low = (1 << L.tagShift) - 1;
+  let hooked = false;
+  for (;;) {
+    const c = Atomics.load(ctl, L.CLAIM);
+    if ((c & ~low) !== tag || (c & low) >= ctl[L.PARTS]) return;
+    const mode = Atomics.load(ctl, L.DEBUG);
+    const oneEach = mode !== 0 && mode !== 5;
+    if (mode === 5 && index === 1 && !hooked) {
+      hooked = true;
+      debugHook(mode);
+      continue;
+    }
+    if (Atomics.compareExchange(ctl, L.CLAIM, c, c + 1) !== c) continue;
+    inJob = true;
+    try {
+      if (oneEach && index === 1) debugHook(mode);
+      runPart(c & low);
+    } catch (err) {
+      writeMessage('cpu kernel worker ' + index + ': ' + (err && err.message ? err.message : err));
+      if (err instanceof DebugCrash) {
+        Atomics.store(ctl, L.FATAL, index);
+        finishJob();
+        throw err;
+      }
+    }
+    finishJob();
+    if (oneEach) return;
+  }
+}
+
 let gen = Atomics.load(ctl, L.GEN);
 parentPort.postMessage('ready');
 for (;;) {
@@ -93,17 +135,6 @@ for (;;) {
   }
   gen = Atomics.load(ctl, L.GEN);
   if (Atomics.load(ctl, L.QUIT) !== 0) break;
-  inJob = true;
-  try {
-    runJob();
-  } catch (err) {
-    writeMessage('cpu kernel worker ' + index + ': ' + (err && err.message ? err.message : err));
-    if (err instanceof DebugCrash) {
-      Atomics.store(ctl, L.FATAL, index);
-      finishJob();
-      throw err;
-    }
-  }
-  finishJob();
+  claimParts(gen);
 }
 `;

@@ -107,6 +107,50 @@ describe('CpuKernels threads', () => {
     }
   });
 
+  it('splits matvecs in partsPerThread parts per thread without changing a bit, and checks the option', async () => {
+    await expect(CpuKernels.create({threads: 2, partsPerThread: 0})).rejects.toThrow(/partsPerThread/);
+    await expect(CpuKernels.create({threads: 2, partsPerThread: 2.5})).rejects.toThrow(/partsPerThread/);
+    const rand = rng(12);
+    const [rows, cols, nb] = [517, 72, 3];
+    const data = {f32: randomF32(rows * cols, rand), bf16: randomBf16(rows * cols, rand), f16: randomF16(rows * cols, rand)};
+    const xs = randomF32(nb * cols, rand);
+    const ids = Int32Array.from({length: 301}, () => Math.floor(rand() * rows));
+    const outputs = await Promise.all([1, 3, 8].map(async (partsPerThread, i) => {
+      const k = await make({threads: i === 0 ? 1 : 3, minParallelBytes: 0, partsPerThread});
+      const [xp, ip, y] = [put(k, xs), put(k, ids), k.alloc(nb * rows * 4)];
+      const results: Float32Array[] = [];
+      for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+        const w = put(k, data[dtype]);
+        k.matvec(dtype, w, rows, cols, xp, y);
+        results.push(k.f32(y, rows).slice());
+        k.matvecRows(dtype, w, cols, ip, ids.length, xp, y);
+        results.push(k.f32(y, ids.length).slice());
+        k.matvecBatch(dtype, w, rows, cols, xp, y, nb);
+        results.push(k.f32(y, nb * rows).slice());
+        k.matvecRowsBatch(dtype, w, rows, cols, ip, ids.length, xp, y, nb);
+        results.push(k.f32(y, nb * ids.length).slice());
+      }
+      return results;
+    }));
+    for (const other of outputs.slice(1)) {
+      for (let i = 0; i < outputs[0]!.length; i++) expect(Buffer.from(other[i]!.buffer).equals(Buffer.from(outputs[0]![i]!.buffer))).toBe(true);
+    }
+  });
+
+  it('back-to-back small calls (parts of consecutive jobs claimed by whoever comes first) give the one-thread bits', async () => {
+    const rand = rng(21);
+    const [rows, cols, calls] = [48, 24, 400];
+    const w = randomF32(rows * cols, rand);
+    const xs = randomF32(calls * cols, rand);
+    const outputs = await Promise.all([1, 3].map(async (threads) => {
+      const k = await make({threads, minParallelBytes: 0, partsPerThread: 2});
+      const [wp, xp, yp] = [put(k, w), put(k, xs), k.alloc(calls * rows * 4)];
+      for (let i = 0; i < calls; i++) k.matvec('f32', wp, rows, cols, xp + i * cols * 4, yp + i * rows * 4);
+      return k.f32(yp, calls * rows).slice();
+    }));
+    expect(Buffer.from(outputs[1]!.buffer).equals(Buffer.from(outputs[0]!.buffer))).toBe(true);
+  });
+
   it('a worker that throws makes the call throw a BackendError, and the pool refuses further work', async () => {
     const k = await make({threads: 2});
     const w = k.alloc(64);
@@ -128,6 +172,27 @@ describe('CpuKernels threads', () => {
     const w = k.alloc(64);
     k.debugFailNextCall('hang');
     expect(() => k.matvec('f32', w, 1, 4, w, w)).toThrow(/did not finish within 300 ms/);
+  });
+
+  it('a worker that is late to start leaves its part to the calling thread: the call completes at once, same bits', async () => {
+    const one = await make({threads: 1});
+    // syncWaitMs 0: on the old split (one fixed part per thread) this call would be left pending
+    const k = await make({threads: 2, minParallelBytes: 0, syncWaitMs: 0});
+    const rand = rng(3);
+    const [rows, cols] = [96, 40];
+    const [w, x] = [randomF32(rows * cols, rand), randomF32(cols, rand)];
+    const results = [one, k].map((kk) => {
+      const [wp, xp, y] = [put(kk, w), put(kk, x), kk.alloc(rows * 4)];
+      const out: Float32Array[] = [];
+      for (let i = 0; i < 2; i++) {
+        if (kk === k) kk.debugFailNextCall('late');
+        kk.matvec('f32', wp, rows, cols, xp, y);
+        expect(kk.queue.busy).toBe(false);
+        out.push(kk.f32(y, rows).slice());
+      }
+      return out;
+    });
+    for (let i = 0; i < 2; i++) expect(Buffer.from(results[1]![i]!.buffer).equals(Buffer.from(results[0]![i]!.buffer))).toBe(true);
   });
 
   it('an out-of-memory row id is rejected before any thread runs, and the pool stays usable', async () => {
