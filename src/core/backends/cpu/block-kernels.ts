@@ -57,10 +57,11 @@ export class BlockKernels {
         [ys, nv * n * 4, 'y'],
       ];
       const work = n * nb * BLOCK_BYTES[format];
-      if (nv === 1 && !ids) k.runChecked('matvec_blocks', [w, x, ys, nb, kind], rows, ROW_ALIGN, work, operands);
-      else if (nv === 1) k.runChecked('matvec_rows_blocks', [w, x, ys, nb, ids!.ptr, kind], n, ROW_ALIGN, work, operands);
-      else if (!ids) k.runChecked('matvec_batch_blocks', [w, x, ys, nb, rows, nv, kind], rows, ROW_ALIGN, work, operands);
-      else k.runChecked('matvec_rows_batch_blocks', [w, x, ys, nb, n, nv, ids.ptr, kind], n, ROW_ALIGN, work, operands);
+      // every output row is its own row's dot product, in the same order for any split (kernels.wat)
+      if (nv === 1 && !ids) k.runChecked('matvec_blocks', [w, x, ys, nb, kind], rows, ROW_ALIGN, work, operands, true);
+      else if (nv === 1) k.runChecked('matvec_rows_blocks', [w, x, ys, nb, ids!.ptr, kind], n, ROW_ALIGN, work, operands, true);
+      else if (!ids) k.runChecked('matvec_batch_blocks', [w, x, ys, nb, rows, nv, kind], rows, ROW_ALIGN, work, operands, true);
+      else k.runChecked('matvec_rows_batch_blocks', [w, x, ys, nb, n, nv, ids.ptr, kind], n, ROW_ALIGN, work, operands, true);
     } finally {
       k.reset(mark);
     }

@@ -417,11 +417,11 @@ export class CpuKernels {
   /**
    * For the kernel families kept in their own files (block-kernels.ts): run `name` over [0, count)
    * split in multiples of `align` (in parallel when workBytes reaches minParallelBytes), after
-   * checking that every [ptr, ptr + bytes) operand lies in allocated memory.
+   * checking that every [ptr, ptr + bytes) operand lies in allocated memory. `rowwise` as for run().
    */
-  runChecked(name: KernelName, args: number[], count: number, align: number, workBytes: number, operands: Array<[number, number, string]>): void {
+  runChecked(name: KernelName, args: number[], count: number, align: number, workBytes: number, operands: Array<[number, number, string]>, rowwise = false): void {
     for (const [ptr, bytes, what] of operands) this.arena.check(ptr, bytes, what);
-    this.run(name, args, count, align, workBytes);
+    this.run(name, args, count, align, workBytes, rowwise);
   }
 
   /** Threads that may take part in a call of this many weight bytes (1 below minParallelBytes). */
