@@ -28,9 +28,7 @@ export function locateModel(ref: string, cacheDir: string): ModelLocation {
   if (!repo) return {kind: 'path', dir: ref}; // not an id: the loaders say what is wrong with the path
   const snap = findSnapshot(path.join(cacheDir, repoFolderName(repo.id)), repo.revision);
   if (!snap) return {kind: 'absent', repo, cacheDir, snapshot: null, missing: []};
-  // a link whose blob is gone counts as missing
-  const present = fs.readdirSync(snap.dir).filter((n) => fs.existsSync(path.join(snap.dir, n)));
-  const ggufs = present.filter(isGgufModelFile);
+  const ggufs = presentFiles(snap.dir).filter(isGgufModelFile);
   const cached = (file?: string) => ({kind: 'cached' as const, dir: file === undefined ? snap.dir : path.join(snap.dir, file), repo, commit: snap.commit});
   if (repo.tag !== undefined) {
     if (matchGguf(ggufs, repo.tag).length === 0) return {kind: 'absent', repo, cacheDir, snapshot: snap.dir, missing: [describeSelector(repo.tag)]};
@@ -38,12 +36,24 @@ export function locateModel(ref: string, cacheDir: string): ModelLocation {
   }
   const missing = missingModelFiles(snap.dir);
   if (missing.length === 0) return cached();
-  const checkpoint = present.includes(SINGLE_FILE_NAME) || present.includes(INDEX_FILE_NAME);
-  if (!checkpoint && ggufs.length > 0) return cached(chooseGguf(repo, ggufs));
-  return {kind: 'absent', repo, cacheDir, snapshot: snap.dir, missing};
+  const gguf = untaggedGguf(repo, snap.dir);
+  return gguf === null ? {kind: 'absent', repo, cacheDir, snapshot: snap.dir, missing} : cached(gguf);
 }
 
-/** A models--org--name folder given as a path: its main snapshot (or its only one). */
+/** A snapshot's files whose content is there (a link whose blob is gone counts as missing). */
+function presentFiles(dir: string): string[] {
+  return fs.readdirSync(dir).filter((n) => fs.existsSync(path.join(dir, n)));
+}
+
+/** The GGUF file an id without a tag stands for in a snapshot without safetensors weights; null when it holds no GGUF file. */
+function untaggedGguf(repo: RepoRef, dir: string): string | null {
+  const present = presentFiles(dir);
+  const ggufs = present.filter(isGgufModelFile);
+  if (ggufs.length === 0 || present.includes(SINGLE_FILE_NAME) || present.includes(INDEX_FILE_NAME)) return null;
+  return chooseGguf(repo, ggufs);
+}
+
+/** A models--org--name folder given as a path: its main snapshot (or its only one), or the GGUF file in it. */
 function locateFolder(folder: string): ModelLocation {
   const snap = folderSnapshot(folder);
   const id = repoIdOfFolder(path.basename(path.resolve(folder)));
@@ -51,7 +61,9 @@ function locateFolder(folder: string): ModelLocation {
     const how = id ? `; download it with \`hire pull ${id}\`` : '';
     throw new HubError(folder, `is a Hugging Face cache folder with no snapshot for main (refs/main names none in snapshots/)${how}`);
   }
-  return {kind: 'cached', dir: snap.dir, repo: {id: id ?? folder, revision: 'main'}, commit: snap.commit};
+  const repo = {id: id ?? folder, revision: 'main'};
+  const gguf = untaggedGguf(repo, snap.dir);
+  return {kind: 'cached', dir: gguf === null ? snap.dir : path.join(snap.dir, gguf), repo, commit: snap.commit};
 }
 
 /** The error for a reference the cache cannot serve when downloads are off. */

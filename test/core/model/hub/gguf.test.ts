@@ -122,6 +122,8 @@ describe('a Hugging Face id with a GGUF tag', () => {
     expect(r.gguf).toBe('tiny-q8_0.gguf');
     expect(fs.readdirSync(r.dir)).toEqual(['tiny-q8_0.gguf']);
     expect(locateModel('test-org/one-GGUF', cacheDir)).toMatchObject({kind: 'cached', dir: path.join(r.dir, 'tiny-q8_0.gguf')});
+    // the models--org--name folder given as a path stands for the same file
+    expect(locateModel(repoDir('test-org/one-GGUF'), cacheDir)).toMatchObject({kind: 'cached', dir: path.join(r.dir, 'tiny-q8_0.gguf')});
 
     hub.requests.length = 0;
     const err = await rejection(pullRepo(ref('test-org/tiny-GGUF'), opts()));
