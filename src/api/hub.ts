@@ -2,8 +2,9 @@
  * Models as users name them: a directory, a GGUF file, a Hugging Face cache folder, or a Hub id
  * `org/name[@revision]` found in the standard Hugging Face cache (the one the Python tools use;
  * HF_HUB_CACHE / HF_HOME move it); `org/name:TAG` picks one GGUF file of a repo of GGUF files
- * (`:Q4_0`, `:Q4_K_M`: the quant tag in its name). Resolution is offline first: a cached snapshot is used without
- * any request. Downloads happen only when asked for (`download: true`, or pullModel()).
+ * (`:Q4_0`, `:Q4_K_M`: the quant tag in its name). Resolution is offline first: a cached snapshot
+ * is used without any request. Downloads happen only when asked for (`download: true`, or
+ * pullModel()).
  */
 import path from 'node:path';
 import {hubCacheDir, hubEndpoint, hubOffline, hubToken} from '../core/model/hub/env.js';

@@ -43,17 +43,20 @@ export function describeSelector(tag: string): string {
   return GGUF.test(tag) ? tag : `a GGUF file tagged ${tag}`;
 }
 
-/** The models among GGUF file names: the parts of one split file count once. */
-function models(names: readonly string[]): Array<{stem: string; files: string[]}> {
+/** The models among GGUF file names, each as its files: the parts of one split file count once. */
+function models(names: readonly string[]): string[][] {
   const byStem = new Map<string, string[]>();
   for (const n of names) byStem.set(stemOf(n), [...(byStem.get(stemOf(n)) ?? []), n]);
-  return [...byStem].map(([stem, files]) => ({stem, files}));
+  return [...byStem.values()];
 }
 
-/** ":Q4_0, :Q8_0 or :Q4_K_M": each model's tag (its file name where it has none). */
+/** ":Q4_0, :Q8_0 or :Q4_K_M": each model's tag (its file name where it has none, or shares it). */
 function choices(names: readonly string[]): string {
-  const tags = [...new Set(models(names).map((m) => `:${quantTag(m.files[0]!) ?? m.files[0]}`))];
-  return tags.length < 2 ? tags.join('') : `${tags.slice(0, -1).join(', ')} or ${tags.at(-1)}`;
+  const firsts = models(names).map((files) => files[0]!);
+  const tags = firsts.map((f) => quantTag(f)?.toLowerCase());
+  const unique = (t: string | undefined) => t !== undefined && tags.filter((u) => u === t).length === 1;
+  const items = firsts.map((f, i) => `:${unique(tags[i]) ? quantTag(f) : f}`);
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
 }
 
 /**
@@ -65,7 +68,7 @@ export function chooseGguf(repo: RepoRef, names: readonly string[]): string {
   const ggufs = names.filter(isGgufModelFile);
   const picked = models(repo.tag === undefined ? ggufs : matchGguf(ggufs, repo.tag));
   if (picked.length === 1) {
-    const {files} = picked[0]!;
+    const files = picked[0]!;
     const split = SPLIT.exec(files[0]!.replace(GGUF, ''));
     if (split) {
       throw new HubError(ref, `${files[0]} is one part of a GGUF file split in ${Number(split[1])} parts; hire loads single-file GGUF only (llama.cpp's gguf-split --merge joins the parts)`);
@@ -75,7 +78,7 @@ export function chooseGguf(repo: RepoRef, names: readonly string[]): string {
   if (ggufs.length === 0) throw new HubError(ref, `holds no GGUF files${repo.tag === undefined ? '' : `, so :${repo.tag} picks nothing`}`);
   if (repo.tag === undefined) throw new HubError(ref, `holds several GGUF files: add ${choices(ggufs)} to the id`);
   if (picked.length === 0) throw new HubError(ref, `holds no GGUF file ${GGUF.test(repo.tag) ? 'of that name' : `tagged ${repo.tag}`}; its GGUF files: ${choices(ggufs)}`);
-  const files = picked.map((m) => m.files[0]).join(', ');
+  const files = picked.map((m) => m[0]).join(', ');
   throw new HubError(ref, `:${repo.tag} matches several GGUF files (${files}); give one file's name after ':' instead`);
 }
 

@@ -13,7 +13,7 @@ import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest';
 import {pullRepo, type PullOptions} from '../../../../src/core/model/hub/download.js';
 import {locateModel, notCachedError} from '../../../../src/core/model/hub/locate.js';
 import {formatRepoRef, parseRepoRef, type RepoRef} from '../../../../src/core/model/hub/repo.js';
-import {quantTag} from '../../../../src/core/model/hub/gguf-files.js';
+import {chooseGguf, quantTag} from '../../../../src/core/model/hub/gguf-files.js';
 import {openModel} from '../../../../src/core/model/load.js';
 import {writeSyntheticCheckpoint} from '../../../../src/core/model/synthetic.js';
 import {HubError, UsageError} from '../../../../src/core/errors.js';
@@ -82,6 +82,13 @@ describe('a Hugging Face id with a GGUF tag', () => {
   it('reads the quant tag that ends a GGUF file name', () => {
     const tags = ['tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf', 'Llama-3.2-1B-Instruct-IQ4_XS.gguf', 'qwen2.5-0.5b-instruct-q8_0.gguf', 'model-BF16.gguf', 'ggml-model-f16.gguf', 'big-Q8_0-00001-of-00002.gguf', 'model.gguf'];
     expect(tags.map(quantTag)).toEqual(['Q4_K_M', 'IQ4_XS', 'q8_0', 'BF16', 'f16', 'Q8_0', null]);
+  });
+
+  it('a tag two files share asks for a file name, which picks exactly; a name no file has lists the tags', () => {
+    const names = ['m-Q4_K_M.gguf', 'm-UD-Q4_K_M.gguf', 'mmproj-m-f16.gguf', 'README.md'];
+    expect(() => chooseGguf(ref('o/n', 'q4_k_m'), names)).toThrow(new HubError('o/n:q4_k_m', ":q4_k_m matches several GGUF files (m-Q4_K_M.gguf, m-UD-Q4_K_M.gguf); give one file's name after ':' instead"));
+    expect(chooseGguf(ref('o/n', 'm-UD-Q4_K_M.gguf'), names)).toBe('m-UD-Q4_K_M.gguf');
+    expect(() => chooseGguf(ref('o/n', 'x.gguf'), names)).toThrow(new HubError('o/n:x.gguf', 'holds no GGUF file of that name; its GGUF files: :m-Q4_K_M.gguf or :m-UD-Q4_K_M.gguf'));
   });
 
   it('downloads only the file the tag names (case-insensitively) into blobs + snapshots + refs; the cache then serves the id offline', async () => {
