@@ -71,10 +71,10 @@ export const backendFlags = {
 
 /**
  * The MODEL argument: a directory (checkpoint or HiRE bundle), a Hugging Face cache folder
- * (models--org--name) or a Hub id org/name[@revision] found in the Hugging Face cache.
+ * (models--org--name) or a Hub id org/name[@revision][:TAG] found in the Hugging Face cache.
  */
 function modelArgDescription(what: string): string {
-  return `${what}: a directory, a GGUF file, or a Hugging Face id org/name[@revision] from the Hugging Face cache (hire pull fetches one).`;
+  return `${what}: a directory, a GGUF file, or a Hugging Face id org/name[@revision] from the Hugging Face cache (hire pull fetches one; org/name:Q4_0 picks a GGUF file by its quant tag).`;
 }
 
 export function modelArg(what: string) {

@@ -89,7 +89,7 @@ describe('hire inspect', () => {
   it('names the argument it misses, in full', () => {
     const r = runCli(['inspect']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('hire: missing argument <model>: Model to inspect: a directory, a GGUF file, or a Hugging Face id org/name[@revision] from the Hugging Face cache (hire pull fetches one) (see --help)\n');
+    expect(r.stderr).toBe('hire: missing argument <model>: Model to inspect: a directory, a GGUF file, or a Hugging Face id org/name[@revision] from the Hugging Face cache (hire pull fetches one; org/name:Q4_0 picks a GGUF file by its quant tag) (see --help)\n');
   });
 
   it('says config.json is missing', () => {

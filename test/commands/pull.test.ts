@@ -130,7 +130,7 @@ describe.runIf(HAVE_SHARED)('hire pull', () => {
     expect(offline.stderr).toMatch(/^hire: shared\/llama2xs: HF_HUB_OFFLINE is set, so nothing is downloaded;.*\n$/);
     const bad = await runCliAsync(['pull', './models/x'], {env});
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe('hire: model "./models/x" is not a Hugging Face id; give it as org/name or org/name@revision\n');
+    expect(bad.stderr).toBe('hire: model "./models/x" is not a Hugging Face id; give it as org/name or org/name@revision, with :TAG to pick a GGUF file (org/name:Q4_0)\n');
   });
 
   it('draws a bar per file on a terminal that has a width, and none on one of width 0', async () => {

@@ -3,7 +3,7 @@
  * download tests run without a network:
  *
  *   GET /api/models/<org>/<name>/revision/<rev>   model info with `sha` (the commit rev names)
- *   GET /api/models/<org>/<name>/tree/<rev>        the commit's files (oid, size, lfs for *.safetensors)
+ *   GET /api/models/<org>/<name>/tree/<rev>        the commit's files (oid, size, lfs for *.safetensors, *.gguf)
  *   GET /<org>/<name>/resolve/<rev>/<file>          the bytes, with Range support (206)
  *
  * Repos are folders on disk served as one commit. Faults make a file's next transfers stop after
@@ -62,7 +62,7 @@ function readRepo(dir: string): Map<string, ServedFile> {
     const p = path.join(dir, name);
     if (!fs.statSync(p).isFile()) continue;
     const bytes = fs.readFileSync(p);
-    files.set(name, {bytes, oid: gitBlobSha1(bytes), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), lfs: name.endsWith('.safetensors')});
+    files.set(name, {bytes, oid: gitBlobSha1(bytes), sha256: crypto.createHash('sha256').update(bytes).digest('hex'), lfs: /\.(safetensors|gguf)$/.test(name)});
   }
   return files;
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import {UsageError} from '../errors.js';
 import {diskUsage} from '../io/disk-usage.js';
 import {scanHubCache} from '../model/hub/cache-scan.js';
+import {quantTag} from '../model/hub/gguf-files.js';
 import {repoFolderName} from '../model/hub/repo.js';
 
 export interface CacheEntry {
@@ -66,7 +67,9 @@ function benchEntries(hireDir: string): CacheEntry[] {
 function hubEntries(hubDir: string): CacheEntry[] {
   return scanHubCache(hubDir).map((r) => {
     const refs = Object.entries(r.refs).map(([ref, commit]) => `${ref} ${commit.slice(0, 7)}`);
-    const about = `Hugging Face model; ${refs.length ? refs.join(', ') : 'no refs'}; ${r.snapshots.length} snapshot${r.snapshots.length === 1 ? '' : 's'}`;
+    // a repo of GGUF files: the tags that `org/name:TAG` loads from the cache
+    const gguf = r.gguf.length ? `; GGUF ${[...new Set(r.gguf.map((f) => quantTag(f) ?? f))].join(', ')}` : '';
+    const about = `Hugging Face model; ${refs.length ? refs.join(', ') : 'no refs'}; ${r.snapshots.length} snapshot${r.snapshots.length === 1 ? '' : 's'}${gguf}`;
     return {kind: 'hub' as const, name: r.id, path: r.dir, bytes: r.bytes, about};
   });
 }

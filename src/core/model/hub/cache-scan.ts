@@ -1,10 +1,11 @@
 /**
- * What the Hugging Face cache holds: one entry per models--org--name folder, with its size on disk
- * and the revisions its refs/ point at. Read-only and offline.
+ * What the Hugging Face cache holds: one entry per models--org--name folder, with its size on disk,
+ * the revisions its refs/ point at and the GGUF files its snapshots hold. Read-only and offline.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import {diskUsage} from '../../io/disk-usage.js';
+import {isGgufModelFile} from './gguf-files.js';
 import {repoIdOfFolder} from './repo.js';
 
 export interface CachedRepo {
@@ -17,6 +18,8 @@ export interface CachedRepo {
   refs: Record<string, string>;
   /** Commits with a snapshot folder. */
   snapshots: string[];
+  /** The GGUF model files in its snapshots (each name once, sorted): `org/name:TAG` picks one. */
+  gguf: string[];
 }
 
 function readRefs(dir: string, prefix = ''): Record<string, string> {
@@ -46,7 +49,9 @@ export function scanHubCache(cacheDir: string): CachedRepo[] {
     if (id === null || !fs.lstatSync(dir).isDirectory()) continue;
     const refsDir = path.join(dir, 'refs');
     const refs = fs.existsSync(refsDir) ? readRefs(refsDir) : {};
-    repos.push({id, dir, bytes: diskUsage(dir), refs, snapshots: listDir(path.join(dir, 'snapshots'))});
+    const snapshots = listDir(path.join(dir, 'snapshots'));
+    const gguf = [...new Set(snapshots.flatMap((s) => listDir(path.join(dir, 'snapshots', s)).filter(isGgufModelFile)))].sort();
+    repos.push({id, dir, bytes: diskUsage(dir), refs, snapshots, gguf});
   }
   return repos.sort((a, b) => a.id.localeCompare(b.id));
 }

@@ -3,8 +3,9 @@
  * tools and hire share one copy. @huggingface/hub asks the Hub which commit a revision names, lists
  * the commit's files and serves each file's bytes; this module picks the files hire loads (the
  * configs, the tokenizer, a HiRE bundle's files and the safetensors weights: model.safetensors, or
- * the index and the shards it lists), writes each through blob.ts (verified, resumable), links it
- * into snapshots/<commit>/, and points refs/<revision> at the commit last.
+ * the index and the shards it lists; from a repo of GGUF files, only the one GGUF file chosen, which
+ * holds the tokenizer and chat template too), writes each through blob.ts (verified, resumable),
+ * links it into snapshots/<commit>/, and points refs/<revision> at the commit last.
  */
 import path from 'node:path';
 import type {ListFileEntry} from '@huggingface/hub';
@@ -12,6 +13,7 @@ import {AbortError, HubError} from '../../errors.js';
 import {INDEX_FILE_NAME, SINGLE_FILE_NAME, readIndex} from '../formats/safetensors/index.js';
 import {ensureBlob, linkIntoSnapshot, writeAtomic, type BlobSpec} from './blob.js';
 import {hubFailure, type FailureContext} from './failures.js';
+import {ggufToFetch} from './gguf-files.js';
 import {COMMIT_HASH, formatRepoRef, repoFolderName, type RepoRef} from './repo.js';
 
 type HubLibrary = typeof import('@huggingface/hub');
@@ -46,8 +48,10 @@ export interface PullResult {
   repo: string;
   revision: string;
   commit: string;
-  /** The snapshot folder: a model directory. */
+  /** The snapshot folder: a model directory, or the folder of the GGUF file. */
   dir: string;
+  /** From a repo of GGUF files: the one GGUF file downloaded (its name in dir), the model to load. */
+  gguf?: string;
   files: PulledFile[];
 }
 
@@ -101,14 +105,19 @@ export async function pullRepo(repo: RepoRef, o: PullOptions): Promise<PullResul
     files.push({file: name, bytes: spec.size, downloaded});
   };
 
-  if (!listing.has('config.json')) throw new HubError(ref, `holds no config.json at ${commit}: not a model checkpoint hire can load`);
-  if (!listing.has(SINGLE_FILE_NAME) && !listing.has(INDEX_FILE_NAME)) {
-    throw new HubError(ref, `holds neither ${SINGLE_FILE_NAME} nor ${INDEX_FILE_NAME}: hire loads safetensors weights only`);
+  const gguf = ggufToFetch(repo, [...listing.keys()], listing.has(SINGLE_FILE_NAME) || listing.has(INDEX_FILE_NAME));
+  if (gguf !== null) {
+    await fetchOne(gguf);
+  } else {
+    if (!listing.has('config.json')) throw new HubError(ref, `holds no config.json at ${commit}: not a model checkpoint hire can load`);
+    if (!listing.has(SINGLE_FILE_NAME) && !listing.has(INDEX_FILE_NAME)) {
+      throw new HubError(ref, `holds neither ${SINGLE_FILE_NAME} nor ${INDEX_FILE_NAME} nor a GGUF file: hire loads safetensors weights or GGUF files only`);
+    }
+    for (const name of MODEL_FILES) if (listing.has(name)) await fetchOne(name);
+    for (const name of await weightFiles(ref, listing, dir, fetchOne)) await fetchOne(name);
   }
-  for (const name of MODEL_FILES) if (listing.has(name)) await fetchOne(name);
-  for (const name of await weightFiles(ref, listing, dir, fetchOne)) await fetchOne(name);
   if (!COMMIT_HASH.test(repo.revision)) writeAtomic(path.join(repoDir, 'refs', ...repo.revision.split('/')), commit);
-  return {repo: repo.id, revision: repo.revision, commit, dir, files};
+  return {repo: repo.id, revision: repo.revision, commit, dir, ...(gguf === null ? {} : {gguf}), files};
 }
 
 /** The weight files to fetch: model.safetensors, else the index (fetched here) and its shards. */

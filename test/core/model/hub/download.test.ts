@@ -166,7 +166,7 @@ describe('pullRepo', () => {
 
   it('refuses a repo without safetensors weights before fetching anything', async () => {
     await expect(pullRepo({id: 'test-org/pytorch-only', revision: 'main'}, opts())).rejects.toThrow(
-      'test-org/pytorch-only: holds neither model.safetensors nor model.safetensors.index.json: hire loads safetensors weights only',
+      'test-org/pytorch-only: holds neither model.safetensors nor model.safetensors.index.json nor a GGUF file: hire loads safetensors weights or GGUF files only',
     );
     expect(hub.transfers()).toEqual([]);
   });
