@@ -171,11 +171,7 @@ export class SparseFfnLayer implements FfnOverride {
     const union = padGroups(unionGroups(own, this.nGroups), this.nGroups, 8);
     const rows = groupRows(union, g);
     // masks[b][j] = 1 when row j of the union belongs to one of row b's own groups
-    const masks = own.map((groups) => {
-      const mine = new Uint8Array(this.nGroups);
-      for (const grp of groups) mine[grp] = 1;
-      return Float32Array.from(rows, (r) => mine[Math.floor(r / g)]!);
-    });
+    const masks = own.map((groups) => maskOf(groups, rows, g, this.nGroups));
     this.computeBatch(xs, rows, outs, masks);
     const perRow = own.reduce((a, o) => a + o.length, 0) / own.length;
     return {bytes: this.batchBytes(rows.length, xs.length), groups: {union: union.length, perRow}};
@@ -242,4 +238,13 @@ export class SparseFfnLayer implements FfnOverride {
     }
     return v;
   }
+}
+
+/** 1 for each of `rows` (neuron ids) that lies in one of `groups`, else 0. */
+function maskOf(groups: Int32Array, rows: Int32Array, g: number, nGroups: number): Float32Array {
+  const mine = new Uint8Array(nGroups);
+  for (let i = 0; i < groups.length; i++) mine[groups[i]!] = 1;
+  const mask = new Float32Array(rows.length);
+  for (let j = 0; j < rows.length; j++) mask[j] = mine[(rows[j]! / g) | 0]!;
+  return mask;
 }
