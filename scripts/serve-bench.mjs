@@ -93,7 +93,7 @@ const quantile = (xs, q) => {
 async function counters(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
   const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)[1]);
-  return {bytes: get('hire_weight_bytes_total'), rows: get('hire_decode_rows_total')};
+  return {bytes: get('hire_weight_bytes_total'), rows: get('hire_decode_rows_total'), steps: get('hire_decode_steps_total')};
 }
 
 /** `clients` clients, each making REQUESTS streaming requests one after another. */
@@ -125,10 +125,12 @@ async function load(url, clients) {
     ttftMs: {p50: quantile(ttft, 0.5), p99: quantile(ttft, 0.99)},
     itlMs: {p50: quantile(itl, 0.5), p99: quantile(itl, 0.99)},
     bytesPerToken: (after.bytes - before.bytes) / Math.max(1, after.rows - before.rows),
+    // sequences per decode step (a step of one head's sequences; below `clients` while requests start and end)
+    meanBatch: (after.rows - before.rows) / Math.max(1, after.steps - before.steps),
   };
 }
 
-const fmt = (r) => `${String(r.clients).padStart(2)} client(s): ${r.tokensPerSecond.toFixed(1)} tok/s aggregate (${r.tokens} tokens, ${r.requests} requests); TTFT p50 ${r.ttftMs.p50.toFixed(0)} ms, p99 ${r.ttftMs.p99.toFixed(0)} ms; ITL p50 ${r.itlMs.p50.toFixed(1)} ms, p99 ${r.itlMs.p99.toFixed(1)} ms; ${(r.bytesPerToken / 1e6).toFixed(3)} MB weights per token`;
+const fmt = (r) => `${String(r.clients).padStart(2)} client(s): ${r.tokensPerSecond.toFixed(1)} tok/s aggregate (${r.tokens} tokens, ${r.requests} requests); TTFT p50 ${r.ttftMs.p50.toFixed(0)} ms, p99 ${r.ttftMs.p99.toFixed(0)} ms; ITL p50 ${r.itlMs.p50.toFixed(1)} ms, p99 ${r.itlMs.p99.toFixed(1)} ms; ${(r.bytesPerToken / 1e6).toFixed(3)} MB weights per token; ${r.meanBatch.toFixed(1)} sequences per step`;
 
 async function throughput() {
   const {server, url} = await start();
