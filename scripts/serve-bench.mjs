@@ -1,8 +1,10 @@
 // Benchmarks `hire serve` on loopback (bounded in requests and time; it stops by itself).
 //
-//   npm run build && node scripts/serve-bench.mjs [MODEL] [--clients 16] [--tokens 64]
-//       [--requests 2] [--backend cpu] [--soak 1000] [--json]
+//   npm run build && node scripts/serve-bench.mjs [MODEL | --shape llama-110m] [--clients 16]
+//       [--tokens 64] [--requests 2] [--backend cpu] [--threads N] [--soak 1000] [--json]
 //
+// --shape: a synthetic bench shape (cached as `hire bench --shape` writes it, with a generated
+// tokenizer of the shape's vocabulary: the text is meaningless, the speed is the model's).
 // Throughput: one streaming client, then --clients concurrent streaming clients, each making
 // --requests requests of --tokens tokens (ignore_eos, sampled with their own seeds), all in one
 // run on one server: aggregate tokens/s of each, their ratio, time to first token and
@@ -14,6 +16,7 @@
 // options): none may differ and none may be lost.
 import {parseArgs} from 'node:util';
 import {createServer, demo, generate, loadModel} from '../dist/index.js';
+import {ensureSyntheticModel} from '../dist/core/tasks/bench/models.js';
 
 const {values, positionals} = parseArgs({
   allowPositionals: true,
@@ -22,6 +25,8 @@ const {values, positionals} = parseArgs({
     tokens: {type: 'string', default: '64'},
     requests: {type: 'string', default: '2'},
     backend: {type: 'string', default: 'cpu'},
+    shape: {type: 'string'},
+    threads: {type: 'string'},
     soak: {type: 'string', default: '0'},
     json: {type: 'boolean', default: false},
   },
@@ -33,7 +38,8 @@ const SOAK = Number(values.soak);
 const DEADLINE = Date.now() + 30 * 60_000; // the whole run stops by itself after 30 minutes
 const PROMPTS = ['ROMEO:', 'JULIET:', 'First Citizen:\nBefore we proceed any further, hear me speak.', 'KING HENRY', 'Once upon a time', 'O, what a rogue and peasant slave am I!'];
 
-const model = await loadModel(positionals[0] ?? demo.bundle, {backend: values.backend});
+const dir = values.shape ? ensureSyntheticModel(values.shape, 'f32').dir : (positionals[0] ?? demo.bundle);
+const model = await loadModel(dir, {backend: values.backend, ...(values.threads ? {threads: Number(values.threads)} : {})});
 const MODEL_ID = 'bench';
 const say = (line) => void (values.json || console.log(line));
 
@@ -93,7 +99,7 @@ const quantile = (xs, q) => {
 async function counters(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
   const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)[1]);
-  return {bytes: get('hire_weight_bytes_total'), rows: get('hire_decode_rows_total')};
+  return {bytes: get('hire_weight_bytes_total'), rows: get('hire_decode_rows_total'), steps: get('hire_decode_steps_total')};
 }
 
 /** `clients` clients, each making REQUESTS streaming requests one after another. */
@@ -125,10 +131,12 @@ async function load(url, clients) {
     ttftMs: {p50: quantile(ttft, 0.5), p99: quantile(ttft, 0.99)},
     itlMs: {p50: quantile(itl, 0.5), p99: quantile(itl, 0.99)},
     bytesPerToken: (after.bytes - before.bytes) / Math.max(1, after.rows - before.rows),
+    // sequences per decode step (a step of one head's sequences; below `clients` while requests start and end)
+    meanBatch: (after.rows - before.rows) / Math.max(1, after.steps - before.steps),
   };
 }
 
-const fmt = (r) => `${String(r.clients).padStart(2)} client(s): ${r.tokensPerSecond.toFixed(1)} tok/s aggregate (${r.tokens} tokens, ${r.requests} requests); TTFT p50 ${r.ttftMs.p50.toFixed(0)} ms, p99 ${r.ttftMs.p99.toFixed(0)} ms; ITL p50 ${r.itlMs.p50.toFixed(1)} ms, p99 ${r.itlMs.p99.toFixed(1)} ms; ${(r.bytesPerToken / 1e6).toFixed(3)} MB weights per token`;
+const fmt = (r) => `${String(r.clients).padStart(2)} client(s): ${r.tokensPerSecond.toFixed(1)} tok/s aggregate (${r.tokens} tokens, ${r.requests} requests); TTFT p50 ${r.ttftMs.p50.toFixed(0)} ms, p99 ${r.ttftMs.p99.toFixed(0)} ms; ITL p50 ${r.itlMs.p50.toFixed(1)} ms, p99 ${r.itlMs.p99.toFixed(1)} ms; ${(r.bytesPerToken / 1e6).toFixed(3)} MB weights per token; ${r.meanBatch.toFixed(1)} sequences per step`;
 
 async function throughput() {
   const {server, url} = await start();

@@ -113,6 +113,14 @@ export interface Decoder {
    */
   prefill(seq: DecodeSequence, tokens: readonly number[], head: DecodeHead, checkAbort?: () => void): Promise<HeadResult>;
   /**
+   * prefill() of several sequences in one forward pass: blocks[i] is appended to seqs[i] (distinct
+   * sequences), each block's rows attend to their own sequence only, so each sequence gets what
+   * its own prefill() of that block gives, and the weights are read once for all the blocks.
+   * Returns the head's result for the last token of each block. Optional: where absent, callers
+   * prefill one sequence at a time.
+   */
+  prefillBatch?(seqs: readonly DecodeSequence[], blocks: readonly (readonly number[])[], head: DecodeHead): Promise<HeadResult[]>;
+  /**
    * prefill() that hands the head's result after every token to onRow (row i: the result after
    * tokens[i], i.e. the distribution of the token at the next position), in order, block by block
    * (scoring). Optional: where absent, scoring steps one token at a time.

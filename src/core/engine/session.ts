@@ -179,6 +179,32 @@ export class Session implements Decoder {
     return result;
   }
 
+  async prefillBatch(seqs: readonly DecodeSequence[], blocks: readonly (readonly number[])[], head: DecodeHead): Promise<HeadResult[]> {
+    if (seqs.length !== blocks.length || seqs.length === 0) throw new RangeError(`prefillBatch: ${seqs.length} sequences but ${blocks.length} blocks`);
+    const own = seqs.map((q) => this.own(q));
+    if (new Set(own).size !== own.length) throw new RangeError('prefillBatch: a sequence is listed twice');
+    own.forEach((s, i) => {
+      if (blocks[i]!.length === 0) throw new RangeError('prefillBatch: an empty block');
+      this.room(s, blocks[i]!.length);
+    });
+    // one forward pass over every block's rows, each row in its own sequence's cache
+    const rows = {tokens: [] as number[], positions: [] as number[], caches: [] as KvCache[]};
+    const lastRow: number[] = [];
+    own.forEach((s, i) => {
+      blocks[i]!.forEach((t, j) => {
+        rows.tokens.push(t);
+        rows.positions.push(s.length + j);
+        rows.caches.push(s.cache);
+      });
+      lastRow.push(rows.tokens.length - 1);
+    });
+    const hs = await this.model.run(rows);
+    own.forEach((s, i) => (s.length += blocks[i]!.length));
+    const out = await (head as OutputHead).nextBatch(lastRow.map((r) => hs[r]!));
+    this.last = {bytes: null, unionGroups: null, groupsPerRow: null};
+    return out.results;
+  }
+
   async prefillRows(seq: DecodeSequence, tokens: readonly number[], head: DecodeHead, onRow: (row: number, r: HeadResult) => void, checkAbort?: () => void): Promise<void> {
     const s = this.own(seq);
     this.room(s, tokens.length);

@@ -1,12 +1,15 @@
 /**
  * Named synthetic shapes for `hire bench`: written once in Hugging Face layout with seeded random
  * weights and cached on disk (speed does not depend on the weight values), so nothing is downloaded.
+ * Each gets a generated tokenizer whose vocabulary is the shape's (model/synthetic-tokenizer.ts),
+ * so text tools (`hire serve`, scripts/serve-bench.mjs) run on a shape too.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {UsageError} from '../../errors.js';
-import {SYNTHETIC_SHAPES, writeSyntheticCheckpoint} from '../../model/synthetic.js';
+import {SYNTHETIC_SHAPES, syntheticConfig, writeSyntheticCheckpoint, type SyntheticSpec} from '../../model/synthetic.js';
+import {ensureSyntheticTokenizer} from '../../model/synthetic-tokenizer.js';
 import {isBlockFormat} from '../../numeric/ggml-quant.js';
 import {quantizeModel} from '../quantize.js';
 
@@ -29,9 +32,12 @@ export function shapeNames(): string[] {
  */
 export async function ensureSyntheticBlockModel(shape: string, dtype: 'q8_0' | 'q4_0', root = cacheDir()): Promise<{dir: string; created: boolean}> {
   const dir = path.join(root, 'bench', `${shape}-${dtype}-seed${BENCH_SEED}`);
-  if (fs.existsSync(path.join(dir, 'config.json'))) return {dir, created: false};
+  if (fs.existsSync(path.join(dir, 'config.json'))) {
+    addTokenizer(dir, SYNTHETIC_SHAPES[shape]!); // shapes cached before they had one
+    return {dir, created: false};
+  }
   const f32 = ensureSyntheticModel(shape, 'f32', root).dir;
-  await quantizeModel({model: f32, to: dtype, out: dir});
+  await quantizeModel({model: f32, to: dtype, out: dir}); // the tokenizer files come along
   return {dir, created: true};
 }
 
@@ -45,11 +51,15 @@ export function ensureSyntheticModel(shape: string, dtype: BenchDtype, root = ca
   if (!spec) throw new UsageError(`unknown shape "${shape}"; known shapes: ${shapeNames().join(', ')}`);
   if (isBlockFormat(dtype)) throw new UsageError(`dtype ${dtype}: use ensureSyntheticBlockModel`, {option: 'dtype'});
   const dir = path.join(root, 'bench', `${shape}-${dtype}-seed${BENCH_SEED}`);
-  if (fs.existsSync(path.join(dir, 'config.json'))) return {dir, created: false};
+  if (fs.existsSync(path.join(dir, 'config.json'))) {
+    addTokenizer(dir, spec); // shapes cached before they had one
+    return {dir, created: false};
+  }
   fs.mkdirSync(path.dirname(dir), {recursive: true});
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   try {
     writeSyntheticCheckpoint(tmp, {...spec, seed: BENCH_SEED, dtype: dtype.toUpperCase() as 'F32' | 'BF16' | 'F16'});
+    addTokenizer(tmp, spec);
     fs.rmSync(dir, {recursive: true, force: true});
     fs.renameSync(tmp, dir);
   } catch (error) {
@@ -57,4 +67,11 @@ export function ensureSyntheticModel(shape: string, dtype: BenchDtype, root = ca
     throw error;
   }
   return {dir, created: true};
+}
+
+/** The shape's tokenizer (vocabulary and special ids from the config the shape writes), unless the directory has one. */
+function addTokenizer(dir: string, spec: Omit<SyntheticSpec, 'seed'>): void {
+  const config = syntheticConfig({...spec, seed: BENCH_SEED});
+  const id = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+  ensureSyntheticTokenizer(dir, {vocabSize: spec.vocabSize, bosTokenId: id(config['bos_token_id']), eosTokenId: id(config['eos_token_id'])});
 }

@@ -160,32 +160,61 @@ export class Scheduler {
   /**
    * Prompt blocks of the sequences still being read, first come first, up to `prefillChunk`
    * tokens in all per turn (at least one block): short prompts of several newcomers go in one
-   * turn, a long one takes several turns, and the running sequences step in between.
+   * turn, a long one takes several turns, and the running sequences step in between. The turn's
+   * blocks of sequences sharing a head run in one forward pass where the decoder can
+   * (prefillBatch), so a burst of newcomers reads the weights once, not once per newcomer.
    */
   private async prefillTurn(): Promise<void> {
     let budget = this.chunk;
-    for (const s of [...this.running]) {
-      if (budget <= 0) return;
+    const byHead = new Map<DecodeHead, Array<{s: Slot; block: number[]}>>();
+    for (const s of this.running) {
+      if (budget <= 0) break;
       if (s.feed !== null || s.prefilled >= s.job.promptIds.length || s.job.signal?.aborted) continue;
-      const ids = s.job.promptIds;
       // whole blocks only (the forward pass blocks a prompt the same way for a generation alone)
-      const block = ids.slice(s.prefilled, s.prefilled + this.chunk);
-      if (block.length > budget && budget < this.chunk) return;
+      const block = s.job.promptIds.slice(s.prefilled, s.prefilled + this.chunk);
+      if (block.length > budget && budget < this.chunk) break;
       budget -= block.length;
-      let r: HeadResult;
-      try {
-        r = await this.exclusive(async () => {
-          s.seq ??= await this.decoder.openSequence(s.limit);
-          return this.decoder.prefill(s.seq, block, s.job.head);
-        });
-      } catch (e) {
-        this.fail(s, e);
-        continue;
-      }
-      s.prefilled += block.length;
-      this.metrics.prefilled(block.length);
-      if (s.prefilled === ids.length) this.chosen(s, r);
+      const list = byHead.get(s.job.head) ?? [];
+      list.push({s, block});
+      byHead.set(s.job.head, list);
     }
+    for (const [head, list] of byHead) {
+      if (list.length > 1 && this.decoder.prefillBatch) await this.prefillTogether(head, list);
+      else for (const {s, block} of list) await this.prefillAlone(s, block);
+    }
+  }
+
+  private async prefillAlone(s: Slot, block: number[]): Promise<void> {
+    let r: HeadResult;
+    try {
+      r = await this.exclusive(async () => {
+        s.seq ??= await this.decoder.openSequence(s.limit);
+        return this.decoder.prefill(s.seq, block, s.job.head);
+      });
+    } catch (e) {
+      return this.fail(s, e);
+    }
+    this.prefilled(s, block.length, r);
+  }
+
+  private async prefillTogether(head: DecodeHead, list: Array<{s: Slot; block: number[]}>): Promise<void> {
+    let results: HeadResult[];
+    try {
+      results = await this.exclusive(async () => {
+        for (const {s} of list) s.seq ??= await this.decoder.openSequence(s.limit);
+        return this.decoder.prefillBatch!(list.map(({s}) => s.seq!), list.map(({block}) => block), head);
+      });
+    } catch (e) {
+      for (const {s} of list) this.fail(s, e);
+      return;
+    }
+    list.forEach(({s, block}, i) => this.prefilled(s, block.length, results[i]!));
+  }
+
+  private prefilled(s: Slot, n: number, r: HeadResult): void {
+    s.prefilled += n;
+    this.metrics.prefilled(n);
+    if (s.prefilled === s.job.promptIds.length) this.chosen(s, r);
   }
 
   /** One step for every decoding sequence, head by head. */

@@ -13,6 +13,7 @@ import {installFfnPlans} from '../../../../src/core/hire/ffn/setup.js';
 import {syntheticFfnPlans} from '../../../../src/core/hire/ffn/synthetic-plans.js';
 import type {SparseFfnLayer} from '../../../../src/core/hire/ffn/sparse-layer.js';
 import type {Vec} from '../../../../src/core/backends/backend.js';
+import {generateBatch} from '../../../../src/core/decode/batch-generate.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-ffn-block-'));
 afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
@@ -97,6 +98,33 @@ describe('HiRE-FFN on a prompt block', () => {
         {rows: 2, sparse: true},
         {rows: 2, sparse: true},
       ]);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('a batch whose union is every group reads the whole matrices with the dense kernels, and each sequence decodes what it decodes alone', async () => {
+    const {s, layers} = await sparseSession(0.9);
+    try {
+      const prompts = [[4, 9], [13, 2, 40], [7], [7, 21, 3], [5, 5], [1, 2, 3, 4], [30], [11, 12]];
+      const opts = {maxTokens: 6, sampling: {temperature: 0, topK: 0, topP: 1}, eosTokenIds: [], head: s.denseHead()};
+      const before = layers.map((l) => l.stats().fullSteps);
+      const batch = await generateBatch(s, prompts, {...opts, seed: 1});
+      // 5 steps of 8 rows, each layer's union padded to every group
+      layers.forEach((l, i) => expect(l.stats().fullSteps - before[i]!).toBeGreaterThanOrEqual(5));
+      for (const [b, p] of prompts.entries()) {
+        const alone = await generateBatch(s, [p], {...opts, seed: 1 + b});
+        expect(alone.tokens[0]).toEqual(batch.tokens[b]);
+      }
+      // and the hidden states of a batched step match each row alone
+      const rows = [4, 9, 13, 2, 40, 7, 21, 3];
+      const caches = rows.map(() => s.model.createCache(2));
+      const hs = await s.model.run({tokens: rows, positions: rows.map(() => 0), caches});
+      const together = await Promise.all(hs.map((h) => s.backend.read(h)));
+      for (const [i, t] of rows.entries()) {
+        const h1 = await s.backend.read(await s.model.hidden(t, 0, s.model.createCache(2)));
+        for (let j = 0; j < h1.length; j++) expect(together[i]![j]!).toBeCloseTo(h1[j]!, 4);
+      }
     } finally {
       s.dispose();
     }

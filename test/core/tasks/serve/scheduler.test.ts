@@ -102,6 +102,34 @@ describe('scheduler (continuous batching)', () => {
     expect(many.metrics.bytesPerToken!).toBeLessThan(one.metrics.bytesPerToken! * 0.7);
   });
 
+  it('newcomers arriving together are prefilled in one forward pass per head, and still get the tokens of a generation alone', async () => {
+    const burst: Job[] = [
+      {promptIds: [1, 2, 3], maxTokens: 6, sampling: SAMPLED, seed: 3, eosTokenIds: []},
+      {promptIds: [9], maxTokens: 6, sampling: SAMPLED, seed: 8, eosTokenIds: []},
+      {promptIds: [50, 51, 52, 53, 54, 55, 56], maxTokens: 6, sampling: SAMPLED, seed: 4, eosTokenIds: []},
+      {promptIds: [11, 12, 13, 14], maxTokens: 6, sampling: SAMPLED, seed: 6, eosTokenIds: [], penalties: {repetitionPenalty: 1.2}},
+      {promptIds: [7, 8], maxTokens: 6, sampling: SAMPLED, seed: 5, eosTokenIds: [], hire: true},
+      {promptIds: [30, 31, 32], maxTokens: 6, sampling: SAMPLED, seed: 2, eosTokenIds: [], hire: true},
+    ];
+    const [run, step] = [s.model.run.bind(s.model), s.step.bind(s)];
+    let passes = 0;
+    let steps = 0;
+    s.model.run = (rows) => (passes++, run(rows));
+    s.step = (seqs, tokens, head) => (steps++, step(seqs, tokens, head));
+    let done: Array<{tokenIds: number[]}>;
+    try {
+      const sched = new Scheduler(s, {maxBatch: 8, maxQueue: 16});
+      done = await Promise.all(burst.map((j) => sched.submit(withHead(j))));
+    } finally {
+      s.model.run = run;
+      s.step = step;
+    }
+    // the first job starts the loop alone; the other five join at the next turn: one pass for the
+    // dense head's three prompts and one for the HiRE head's two (one per prompt would be six)
+    expect(passes - steps).toBe(3);
+    for (let i = 0; i < burst.length; i++) expect(done[i]!.tokenIds).toEqual((await alone(s, withHead(burst[i]!))).map((t) => t.id));
+  });
+
   it('an aborted job leaves at the next step; the others are unaffected', async () => {
     const sched = new Scheduler(s, {maxBatch: 4, maxQueue: 16});
     const ac = new AbortController();
