@@ -95,8 +95,8 @@ export class CpuBackend implements Backend {
 
   /** int2 matrices are held dequantised (f32): correct, but not a saving. */
   supports(op: OpName, dtype?: MatDtype): boolean {
-    // batched kernels exist for dense and ggml block weights; the predictors' q8 / q4 loop over the vectors
-    if (op === 'sharedBatch') return dtype === undefined || dtype === 'f32' || dtype === 'bf16' || dtype === 'f16' || isBlockFormat(dtype);
+    // batched kernels exist for dense and ggml block weights and the predictors' q8 / q4; int2 loops over the vectors
+    if (op === 'sharedBatch') return dtype !== 'q2';
     if (op === 'kvF16') return true;
     return dtype !== 'q2';
   }
@@ -225,8 +225,14 @@ export class CpuBackend implements Backend {
       return this.q.later(() => this.matvecBatch(w, xc, oc, bias));
     }
     const m = w as CpuMat;
-    if (m.dtype === 'q8' || m.dtype === 'q4' || m.dtype === 'q2' || xs.length === 1) {
+    if (m.dtype === 'q2' || xs.length === 1) {
       xs.forEach((x, b) => this.matvec(w, x, outs[b]!, bias));
+      return;
+    }
+    if (m.dtype === 'q8' || m.dtype === 'q4') {
+      const q = m.quant!;
+      this.batched(xs, m.cols, outs, m.rows, (xp, yp) => this.kernels.matvecQBatch(m.dtype === 'q8' ? 8 : 4, m.ptr, q.scales, m.rows, m.cols, q.groupSize, xp, yp, xs.length));
+      if (bias) for (const o of outs) this.add(o, bias, o);
       return;
     }
     if (!isBlockFormat(m.dtype) && xs.length >= GEMM_MIN_ROWS && m.cols % 4 === 0) {

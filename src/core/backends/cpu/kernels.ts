@@ -353,6 +353,32 @@ export class CpuKernels {
     }
   }
 
+  /**
+   * ys[v*rows + r] = dequant(W)[r] . xs[v] for nv vectors (xs [nv, cols], ys [nv, rows]) on an int8
+   * (bits 8) or packed int4 (bits 4) matrix: each row is read from memory once for every vector,
+   * and every result is bit for bit matvecQ8 / matvecQ4's.
+   */
+  matvecQBatch(bits: 8 | 4, w: number, scales: number, rows: number, cols: number, groupSize: number, xs: number, ys: number, nv: number): void {
+    const what = bits === 8 ? 'matvecQ8Batch' : 'matvecQ4Batch';
+    this.checkQuant(what, rows, cols, groupSize, bits === 4);
+    if (!Number.isInteger(nv) || nv < 1) throw new BackendError(`${what}: nv must be a positive integer, got ${nv}`);
+    const rowBytes = bits === 8 ? cols : Math.ceil(cols / 2);
+    this.arena.check(w, rows * rowBytes, `${what} w`);
+    this.arena.check(scales, (rows * cols * 4) / groupSize, `${what} scales`);
+    this.arena.check(xs, nv * cols * 4, `${what} xs`);
+    this.arena.check(ys, nv * rows * 4, `${what} ys`);
+    if (rows === 0) return;
+    const mark = this.arena.mark();
+    try {
+      const xq = this.arena.alloc(nv * cols * 4);
+      for (let v = 0; v < nv; v++) prepareQuantX(this.memory, bits, xs + v * cols * 4, xq + v * cols * 4, cols, groupSize);
+      // rowwise: each row's results come from that row alone, whatever the split
+      this.run('matvec_q_batch', [bits === 4 ? 1 : 0, w, scales, xq, ys, cols, groupSize, rows, nv], rows, ROW_ALIGN, rows * rowBytes, true);
+    } finally {
+      this.arena.reset(mark);
+    }
+  }
+
   /** dst[n] f32 = src[n] bf16/f16, converted exactly (inf, NaN payloads and subnormals kept). */
   widen(dtype: 'bf16' | 'f16', src: number, dst: number, n: number): void {
     if (dtype !== 'bf16' && dtype !== 'f16') throw new BackendError(`widen: dtype must be bf16 or f16, got ${String(dtype)}`);

@@ -927,7 +927,7 @@
   ;; 1.7x slower.
   ;; ---------------------------------------------------------------------------------------
 
-  (func (export "matvec_q8")
+  (func $matvec_q8 (export "matvec_q8")
     (param $w i32) (param $s i32) (param $x i32) (param $y i32) (param $cols i32) (param $gs i32)
     (param $r0 i32) (param $r1 i32)
     (local $r i32) (local $g i32) (local $ng i32) (local $c i32) (local $n8 i32)
@@ -1000,7 +1000,7 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rnext))))
 
-  (func (export "matvec_q4")
+  (func $matvec_q4 (export "matvec_q4")
     (param $w i32) (param $s i32) (param $x i32) (param $y i32) (param $cols i32) (param $gs i32)
     (param $r0 i32) (param $r1 i32)
     (local $r i32) (local $g i32) (local $ng i32) (local $c i32) (local $n16 i32) (local $g0 i32)
@@ -2697,4 +2697,38 @@
         (br $hnext)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rnext))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; The predictors' int8 / int4 matrices (matvec_q8 / matvec_q4 above) against nv prepared
+  ;; vectors at once: ys[v*rows + r] = W[r] . xs[v] for r in [r0, r1), xs [nv, cols] prepared
+  ;; x (one per vector), q4 = 1 for int4. Rows go in blocks of 16: each block is fetched from
+  ;; memory by the first vector's pass and found in L1 by the others, so a batched decoding step
+  ;; reads the predictor once, not once per sequence. Each row is summed by the unbatched kernel
+  ;; itself, so every result is bit for bit the unbatched one. Appended at the end of the module
+  ;; so that no earlier function's index moves (see the note on the q4 loop above).
+  ;; ---------------------------------------------------------------------------------------
+  (func (export "matvec_q_batch") (param $q4 i32) (param $w i32) (param $s i32) (param $xs i32) (param $ys i32)
+    (param $cols i32) (param $gs i32) (param $rows i32) (param $nv i32) (param $r0 i32) (param $r1 i32)
+    (local $rb i32) (local $re i32) (local $v i32)
+    (local.set $rb (local.get $r0))
+    (block $bdone (loop $bnext
+      (br_if $bdone (i32.ge_u (local.get $rb) (local.get $r1)))
+      (local.set $re (i32.add (local.get $rb) (i32.const 16)))
+      (if (i32.gt_u (local.get $re) (local.get $r1)) (then (local.set $re (local.get $r1))))
+      (local.set $v (i32.const 0))
+      (block $vdone (loop $vnext
+        (br_if $vdone (i32.ge_u (local.get $v) (local.get $nv)))
+        (if (local.get $q4)
+          (then (call $matvec_q4 (local.get $w) (local.get $s)
+            (i32.add (local.get $xs) (i32.shl (i32.mul (local.get $v) (local.get $cols)) (i32.const 2)))
+            (i32.add (local.get $ys) (i32.shl (i32.mul (local.get $v) (local.get $rows)) (i32.const 2)))
+            (local.get $cols) (local.get $gs) (local.get $rb) (local.get $re)))
+          (else (call $matvec_q8 (local.get $w) (local.get $s)
+            (i32.add (local.get $xs) (i32.shl (i32.mul (local.get $v) (local.get $cols)) (i32.const 2)))
+            (i32.add (local.get $ys) (i32.shl (i32.mul (local.get $v) (local.get $rows)) (i32.const 2)))
+            (local.get $cols) (local.get $gs) (local.get $rb) (local.get $re))))
+        (local.set $v (i32.add (local.get $v) (i32.const 1)))
+        (br $vnext)))
+      (local.set $rb (local.get $re))
+      (br $bnext))))
 )

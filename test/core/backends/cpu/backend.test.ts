@@ -55,3 +55,27 @@ describe('cpu KV cache memory', () => {
     }
   });
 });
+
+describe('cpu batched predictor matrices', () => {
+  it('matvecBatch on int8 / int4 matrices reads each row once for all vectors and gives each vector matvec\'s bits', async () => {
+    const {quantize} = await import('../../../../src/core/numeric/quant.js');
+    const rand = (() => {
+      let s = 7;
+      return () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+    })();
+    for (const bits of [8, 4] as const) {
+      expect(cpu.supports('sharedBatch', bits === 8 ? 'q8' : 'q4')).toBe(true);
+      const [rows, cols] = [45, 96];
+      const w = cpu.uploadQuantMatrix(quantize(Float32Array.from({length: rows * cols}, rand), rows, cols, bits, 32));
+      const xs = [0, 1, 2].map(() => cpu.uploadVector(Float32Array.from({length: cols}, rand)));
+      const outs = xs.map(() => cpu.createVector(rows));
+      cpu.matvecBatch(w, xs, outs);
+      for (const [i, x] of xs.entries()) {
+        const one = cpu.createVector(rows);
+        cpu.matvec(w, x, one);
+        expect(Array.from(await cpu.read(outs[i]!)), `int${bits} vector ${i}`).toEqual(Array.from(await cpu.read(one)));
+      }
+    }
+    expect(cpu.supports('sharedBatch', 'q2')).toBe(false);
+  });
+});

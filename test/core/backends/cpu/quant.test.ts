@@ -152,3 +152,40 @@ describe('quantized kernels on raw codes', () => {
     k.reset(mark);
   });
 });
+
+describe('batched quantized kernels', () => {
+  for (const threads of [1, 2]) {
+    for (const bits of [8, 4] as const) {
+      it(`matvecQBatch(${bits}) gives every vector matvecQ${bits}'s bits (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
+        const k = await CpuKernels.create({threads, minParallelBytes: 0});
+        try {
+          const rand = rng(140 + bits + threads);
+          // rows past one 16-row block and not a multiple of it; per-row groups with tails
+          for (const [rows, cols, gs] of [[37, 96, 32], [53, 120, 24], [17, 1000, 40], [1, 64, 64]] as const) {
+            const mark = k.mark();
+            const q = quantize(randomF32(rows * cols, rand), rows, cols, bits, gs);
+            const wp = put(k, q.data);
+            const sp = put(k, q.scales);
+            for (const nv of [1, 2, 5]) {
+              const xs = randomF32(nv * cols, rand);
+              const xp = put(k, xs);
+              const yp = k.alloc(nv * rows * 4);
+              k.matvecQBatch(bits, wp, sp, rows, cols, gs, xp, yp, nv);
+              const batched = Array.from(k.f32(yp, nv * rows));
+              for (let v = 0; v < nv; v++) {
+                const one = k.alloc(rows * 4);
+                if (bits === 8) k.matvecQ8(wp, sp, rows, cols, gs, xp + v * cols * 4, one);
+                else k.matvecQ4(wp, sp, rows, cols, gs, xp + v * cols * 4, one);
+                expect(batched.slice(v * rows, (v + 1) * rows), `[${rows},${cols}] gs ${gs} nv ${nv} vector ${v}`).toEqual(Array.from(k.f32(one, rows)));
+              }
+            }
+            k.reset(mark);
+          }
+          expect(() => k.matvecQBatch(bits, 0, 0, 2, 64, 64, 0, 0, 0)).toThrow(/nv must be a positive integer/);
+        } finally {
+          k.dispose();
+        }
+      });
+    }
+  }
+});
