@@ -313,7 +313,16 @@ export class CpuKernels {
     this.arena.check(w, rows * cols * esize, 'accumulateRowsBatch w');
     this.arena.check(coefs, nb * n * 4, 'accumulateRowsBatch coefs');
     this.arena.check(ys, nb * cols * 4, 'accumulateRowsBatch ys');
-    this.run(`accum_rows_batch_${dtype}`, [w, coefs, ys, cols, ids, n, nb], cols, ROW_ALIGN, n * cols * esize);
+    const mark = this.arena.mark();
+    try {
+      // the kernel reads the coefficients as [n, nb] (see kernels.wat, "Batched weighted sums of rows")
+      const ct = this.arena.alloc(nb * n * 4);
+      const [src, dst] = [this.f32(coefs, nb * n), this.f32(ct, nb * n)];
+      for (let b = 0; b < nb; b++) for (let i = 0, o = b * n; i < n; i++) dst[i * nb + b] = src[o + i]!;
+      this.run(`accum_rows_batch_${dtype}`, [w, ct, ys, cols, ids, n, nb], cols, ROW_ALIGN, n * cols * esize);
+    } finally {
+      this.arena.reset(mark);
+    }
   }
 
   /** y = dequant(W) . x for int8 W [rows, cols] with one f32 scale per groupSize columns (see numeric/quant.ts). */

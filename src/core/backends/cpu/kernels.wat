@@ -1249,9 +1249,12 @@
       (i32.add (local.get $parts) (i32.shl (i32.mul (i32.div_u (local.get $i0) (local.get $chunk)) (local.get $cols)) (i32.const 2)))
       (local.get $cols) (local.get $ids) (local.get $i1) (i32.const 0) (local.get $cols) (local.get $i0)))
 
-  ;; Batched weighted sums of rows: ys[b*cols + c] = sum_i coefs[b*n + i] * W[row(i), c] for b < nb,
+  ;; Batched weighted sums of rows: ys[b*cols + c] = sum_i coefs[i*nb + b] * W[row(i), c] for b < nb,
   ;; c in [c0, c1); each listed row is read once for all nb outputs (row by row, 4 columns at a
-  ;; time, the nb partial sums of those columns updated in L1).
+  ;; time, the nb partial sums of those columns updated in L1). The coefficients come row-major
+  ;; ([n, nb], the host transposes them): a row's nb coefficients share one or two cache lines.
+  ;; (Read as [nb, n], with n * 4 bytes a multiple of 4 KiB, the nb lines fell in one L1 set and
+  ;; evicted each other for nb above the associativity: 16 vectors took 3.4x as long as 8.)
   (func $accum_batch_any (param $kind i32) (param $esize i32)
     (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32)
     (param $c0 i32) (param $c1 i32)
@@ -1259,7 +1262,7 @@
     (local $ystride i32) (local $cstride i32) (local $wv v128) (local $ws f32)
     (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
     (local.set $ystride (i32.shl (local.get $cols) (i32.const 2)))
-    (local.set $cstride (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $cstride (i32.const 4))
     ;; ys[b][c0, c1) = 0
     (local.set $b (i32.const 0))
     (block $bdone (loop $bnext
@@ -1288,7 +1291,7 @@
           (else (local.set $wv (call $ld4_half (local.get $kind) (local.get $p)))))
         (local.set $b (i32.const 0))
         (local.set $yp (i32.add (local.get $ys) (i32.shl (local.get $c) (i32.const 2))))
-        (local.set $cp (i32.add (local.get $coefs) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $cp (i32.add (local.get $coefs) (i32.shl (i32.mul (local.get $i) (local.get $nb)) (i32.const 2))))
         (block $bdone (loop $bnext
           (br_if $bdone (i32.ge_u (local.get $b) (local.get $nb)))
           (v128.store (local.get $yp)
@@ -1306,7 +1309,7 @@
         (local.set $ws (call $ld1 (local.get $kind) (local.get $p)))
         (local.set $b (i32.const 0))
         (local.set $yp (i32.add (local.get $ys) (i32.shl (local.get $c) (i32.const 2))))
-        (local.set $cp (i32.add (local.get $coefs) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $cp (i32.add (local.get $coefs) (i32.shl (i32.mul (local.get $i) (local.get $nb)) (i32.const 2))))
         (block $bdone (loop $bnext
           (br_if $bdone (i32.ge_u (local.get $b) (local.get $nb)))
           (f32.store (local.get $yp) (f32.add (f32.load (local.get $yp)) (f32.mul (f32.load (local.get $cp)) (local.get $ws))))
@@ -1866,8 +1869,9 @@
       (i32.add (local.get $parts) (i32.shl (i32.mul (i32.div_u (local.get $i0) (local.get $chunk)) (local.get $nb)) (i32.const 7)))
       (local.get $nb) (local.get $ids) (local.get $i1) (i32.const 0) (local.get $nb) (local.get $i0)))
 
-  ;; ys[v*cols + c] = sum_i coefs[v*n + i] * W[row(i), c] for v < nv, c in blocks [k0, k1): each
-  ;; listed block read once for all nv outputs (per output the same order as $baccum).
+  ;; ys[v*cols + c] = sum_i coefs[i*nv + v] * W[row(i), c] for v < nv, c in blocks [k0, k1): each
+  ;; listed block read once for all nv outputs (per output the same order as $baccum). The
+  ;; coefficients come row-major, [n, nv], as for $accum_batch_any (the host transposes them).
   (func $baccum_batch (param $q4 i32) (param $w i32) (param $coefs i32) (param $ys i32) (param $nb i32) (param $ids i32)
     (param $n i32) (param $nv i32) (param $k0 i32) (param $k1 i32)
     (local $stride i32) (local $bb i32) (local $ystride i32) (local $i i32) (local $r i32) (local $k i32) (local $v i32) (local $p i32)
@@ -1893,7 +1897,7 @@
         (block $vdone (loop $vnext
           (br_if $vdone (i32.ge_u (local.get $v) (local.get $nv)))
           (call $bacc (local.get $q4) (local.get $p)
-            (f32.load (i32.add (local.get $coefs) (i32.shl (i32.add (i32.mul (local.get $v) (local.get $n)) (local.get $i)) (i32.const 2))))
+            (f32.load (i32.add (local.get $coefs) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $nv)) (local.get $v)) (i32.const 2))))
             (i32.add (i32.add (local.get $ys) (i32.mul (local.get $v) (local.get $ystride))) (i32.shl (local.get $k) (i32.const 7))))
           (local.set $v (i32.add (local.get $v) (i32.const 1)))
           (br $vnext)))
