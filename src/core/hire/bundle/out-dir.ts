@@ -130,13 +130,8 @@ export interface ReplaceRule {
  */
 export function checkReplaceable(out: OutPath, rule: ReplaceRule): boolean {
   const {abs, target} = out;
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(target);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new IoError(abs, `cannot read it: ${systemReason(error)}`, {cause: error});
-  }
+  const st = existingEntry(out);
+  if (st === null) return false;
   if (!rule.force) throw new IoError(abs, 'already exists; choose another out, or set force to replace it (only a hire bundle can be replaced)');
   if (!st.isDirectory()) throw new IoError(abs, `is ${describeKind(st)}, not a directory; force replaces only a hire bundle directory`);
   const source = realOrResolved(rule.sourceDir);
@@ -162,18 +157,23 @@ export function checkReplaceable(out: OutPath, rule: ReplaceRule): boolean {
  */
 export function checkReplaceableFile(out: OutPath, rule: ReplaceRule & {replaceable: {test: (file: string) => boolean; what: string}}): boolean {
   const {abs, target} = out;
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(target);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new IoError(abs, `cannot read it: ${systemReason(error)}`, {cause: error});
-  }
+  const st = existingEntry(out);
+  if (st === null) return false;
   if (!rule.force) throw new IoError(abs, `already exists; choose another out, or set force to replace it (only one of the ${rule.replaceable.what})`);
   if (!st.isFile()) throw new IoError(abs, `is ${describeKind(st)}, not a regular file; force replaces only one of the ${rule.replaceable.what}`);
   if (target === realOrResolved(rule.sourceDir)) throw new IoError(abs, 'is the source model; force never replaces it, choose another out');
   if (!rule.replaceable.test(target)) throw new IoError(abs, `is not one of the ${rule.replaceable.what}; force replaces only those`);
   return true;
+}
+
+/** What is at the target now (not following a link), or null when nothing is; IoError when it cannot be read. */
+function existingEntry(out: OutPath): fs.Stats | null {
+  try {
+    return fs.lstatSync(out.target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new IoError(out.abs, `cannot read it: ${systemReason(error)}`, {cause: error});
+  }
 }
 
 /** True when dir/hire.json is a regular file that parses as JSON with format "hire-bundle". */

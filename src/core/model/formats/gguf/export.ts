@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import {ConfigError, WeightError} from '../../../errors.js';
 import {BLOCK_BYTES, BLOCK_SIZE, type BlockFormat} from '../../../numeric/ggml-quant.js';
 import {halfToFloat32, type TensorData} from '../safetensors/index.js';
+import {reorderRows} from './model.js';
 import {llamaTensorNames} from './names.js';
 import {ggufVocabulary, type VocabSource} from './vocab-out.js';
 import {GGML, ggufHeader, type MetaValue, type TensorEntry} from './writer.js';
@@ -113,7 +114,7 @@ function planTensors(input: GgufExportInput, permute: {heads: number; kvHeads: n
     const gg = names.get(hf);
     if (gg === undefined) throw new WeightError(input.configFile, `tensor "${hf}" has no GGUF name in the llama layout; GGUF export cannot write it`);
     const qk = !permute ? null : /\.self_attn\.q_proj\./.test(hf) ? permute.heads : /\.self_attn\.k_proj\./.test(hf) ? permute.kvHeads : null;
-    const rows = (bytes: Uint8Array) => (qk === null ? bytes : permuteRows(bytes, qk, permute!.headDim));
+    const rows = (bytes: Uint8Array) => (qk === null ? bytes : reorderRows(bytes, qk, permute!.headDim, 'to-gguf'));
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     const format = input.blocks[hf];
     if (format) {
@@ -131,24 +132,6 @@ function planTensors(input: GgufExportInput, permute: {heads: number; kvHeads: n
     const type = t.dtype === 'F32' ? GGML.F32 : t.dtype === 'F16' ? GGML.F16 : t.dtype === 'BF16' ? GGML.BF16 : null;
     if (type === null) throw new WeightError(input.configFile, `tensor "${hf}" is ${t.dtype}; GGUF export writes F32, F16, BF16 and ggml blocks`);
     out.push({name: gg, type, ne, byteLength: bytes.length, data: () => rows(bytes)});
-  }
-  return out;
-}
-
-/** HF row order -> GGUF's interleaved RoPE halves, per head (the inverse of model.ts's unpermuteRows). */
-export function permuteRows(bytes: Uint8Array, heads: number, headDim: number): Uint8Array {
-  const rowBytes = bytes.length / (heads * headDim);
-  if (!Number.isInteger(rowBytes)) throw new RangeError(`permuteRows: ${bytes.length} bytes are not ${heads * headDim} rows`);
-  const out = new Uint8Array(bytes.length);
-  const half = headDim / 2;
-  for (let h = 0; h < heads; h++) {
-    for (let a = 0; a < 2; a++) {
-      for (let b = 0; b < half; b++) {
-        const from = h * headDim + a * half + b;
-        const to = h * headDim + 2 * b + a;
-        out.set(bytes.subarray(from * rowBytes, (from + 1) * rowBytes), to * rowBytes);
-      }
-    }
   }
   return out;
 }

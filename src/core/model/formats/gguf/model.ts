@@ -212,9 +212,17 @@ function blockFormatOfType(type: string): BlockFormat | null {
 
 /** Rows of `bytes` (heads * headDim equal rows) from GGUF order back to HF order (see the file comment). */
 export function unpermuteRows(bytes: Uint8Array, heads: number, headDim: number): Uint8Array {
+  return reorderRows(bytes, heads, headDim, 'to-hf');
+}
+
+/**
+ * Rows between HF order and GGUF's interleaved RoPE halves, per head: GGUF row h*hd + 2b + a is HF
+ * row h*hd + a*hd/2 + b. 'to-hf' reads GGUF order, 'to-gguf' writes it (export.ts).
+ */
+export function reorderRows(bytes: Uint8Array, heads: number, headDim: number, direction: 'to-hf' | 'to-gguf'): Uint8Array {
   const rows = heads * headDim;
   const rowBytes = bytes.length / rows;
-  if (!Number.isInteger(rowBytes)) throw new RangeError(`unpermuteRows: ${bytes.length} bytes are not ${rows} rows`);
+  if (!Number.isInteger(rowBytes)) throw new RangeError(`reorderRows: ${bytes.length} bytes are not ${rows} rows`);
   const out = new Uint8Array(bytes.length);
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
@@ -222,7 +230,8 @@ export function unpermuteRows(bytes: Uint8Array, heads: number, headDim: number)
       for (let b = 0; b < half; b++) {
         const hf = h * headDim + a * half + b;
         const gg = h * headDim + 2 * b + a;
-        out.set(bytes.subarray(gg * rowBytes, (gg + 1) * rowBytes), hf * rowBytes);
+        const [from, to] = direction === 'to-hf' ? [gg, hf] : [hf, gg];
+        out.set(bytes.subarray(from * rowBytes, (from + 1) * rowBytes), to * rowBytes);
       }
     }
   }
