@@ -9,6 +9,7 @@ import {CpuKernels} from '../../../../src/core/backends/cpu/kernels.js';
 import type {Backend} from '../../../../src/core/backends/backend.js';
 import {blockParitySuite, randomBlockMatrix} from '../../../helpers/block-parity.js';
 import {randomArray, rng} from '../tfjs/helpers.js';
+import {halfValue} from '../../../../src/core/numeric/ggml-quant.js';
 
 let one: CpuBackend;
 let two: CpuBackend;
@@ -30,6 +31,34 @@ blockParitySuite('cpu 2 threads', () => two);
 blockParitySuite('cpu 2 threads, int16 activations', () => int16);
 
 describe('cpu block kernels: exact agreements', () => {
+  for (const format of ['q8_0', 'q4_0'] as const) {
+    it(`${format}: a weighted sum of rows adds row after row in f32, four rows at a time or one (the documented order)`, async () => {
+      const random = rng(11);
+      const [rows, cols] = [11, 96]; // two groups of four rows, then three single rows
+      const host = randomBlockMatrix(format, rows, cols, random);
+      const coef = randomArray(rows, random);
+      const y = one.createVector(cols);
+      one.accumulateRows(one.uploadMatrix(host), null, one.uploadVector(coef), y);
+      const got = await one.read(y);
+      // emulate: y[c] = fround(y[c] + fround(fround(coef * d) * q)) for rows in order
+      const nb = cols / 32;
+      const bb = format === 'q8_0' ? 34 : 18;
+      const dv = new DataView(host.data.buffer, host.data.byteOffset, host.data.byteLength);
+      const want = new Float32Array(cols);
+      for (let r = 0; r < rows; r++) {
+        for (let k = 0; k < nb; k++) {
+          const p = (r * nb + k) * bb;
+          const s = Math.fround(coef[r]! * halfValue(dv.getUint16(p, true)));
+          for (let j = 0; j < 32; j++) {
+            const q = format === 'q8_0' ? dv.getInt8(p + 2 + j) : j < 16 ? (dv.getUint8(p + 2 + j) & 15) - 8 : (dv.getUint8(p + 2 + j - 16) >> 4) - 8;
+            want[k * 32 + j] = Math.fround(want[k * 32 + j]! + Math.fround(s * q));
+          }
+        }
+      }
+      expect(Array.from(got)).toEqual(Array.from(want));
+    });
+  }
+
   for (const format of ['q8_0', 'q4_0'] as const) {
     it(`${format}: batched matvec equals matvec bit for bit, and 1 and 2 threads agree`, async () => {
       const random = rng(3);
@@ -80,3 +109,4 @@ describe('cpu block kernels: exact agreements', () => {
     expect(() => one.uploadMatrix({dtype: 'q8_0', rows: 1, cols: 40, data: new Uint8Array(43)})).toThrow(/multiple of 32 columns/);
   });
 });
+
