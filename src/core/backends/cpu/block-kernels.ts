@@ -108,26 +108,15 @@ export class BlockKernels {
     k.runChecked('accum_rows_blocks', [w, coef, y, nb, ids, n, kind], nb, 1, work, operands);
   }
 
-  /** ys[v*cols + c] = sum_i coefs[v*n + i] * W[row(i), c] for v < nv; threads split the column blocks. */
+  /** ys[v*cols + c] = sum_i coefs[i*nv + v] * W[row(i), c] for v < nv (coefs [n, nv], as the dense form); threads split the column blocks. */
   accumulateRowsBatch(format: BlockFormat, w: number, rows: number, nb: number, ids: number, n: number, coefs: number, ys: number, nv: number): void {
     if (ids !== 0) this.checkIds('accumulateRowsBatch', ids, n, rows);
     else if (n > rows) throw new BackendError(`accumulateRowsBatch: ${n} rows requested from a matrix of ${rows}`);
-    const k = this.k;
-    const operands: Array<[number, number, string]> = [
+    this.k.runChecked('accum_rows_batch_blocks', [w, coefs, ys, nb, ids, n, nv, kindOf(format)], nb, 1, n * nb * BLOCK_BYTES[format], [
       [w, rows * nb * BLOCK_BYTES[format], 'accumulateRowsBatch w'],
       [coefs, nv * n * 4, 'accumulateRowsBatch coefs'],
       [ys, nv * nb * BLOCK_SIZE * 4, 'accumulateRowsBatch ys'],
-    ];
-    const mark = k.mark();
-    try {
-      // the kernel reads the coefficients as [n, nv] (kernels.wat, $baccum_batch)
-      const ct = k.alloc(nv * n * 4);
-      const [src, dst] = [k.f32(coefs, nv * n), k.f32(ct, nv * n)];
-      for (let v = 0; v < nv; v++) for (let i = 0, o = v * n; i < n; i++) dst[i * nv + v] = src[o + i]!;
-      k.runChecked('accum_rows_batch_blocks', [w, ct, ys, nb, ids, n, nv, kindOf(format)], nb, 1, n * nb * BLOCK_BYTES[format], [...operands, [ct, nv * n * 4, 'accumulateRowsBatch coefs (rows first)']]);
-    } finally {
-      k.reset(mark);
-    }
+    ]);
   }
 
   /** dst[nb * 32] f32 = the nb blocks at src, exactly (embedding rows). */

@@ -282,16 +282,26 @@ export class CpuBackend implements Backend {
       ids = this.idScratch(rows.length);
       this.kernels.i32(ids, rows.length).set(rows);
     }
-    this.batched(coefs, n, outs, m.cols, (cp, yp) =>
-      isBlockFormat(m.dtype)
-        ? this.blocks.accumulateRowsBatch(m.dtype, m.ptr, m.rows, blocksOf(m.cols), ids, n, cp, yp, coefs.length)
-        : this.kernels.accumulateRowsBatch(denseDtype(m, 'accumulateRowsBatch'), m.ptr, m.rows, m.cols, ids, n, cp, yp, coefs.length),
+    // the kernels take the coefficients row by row ([n, nb]): packed that way, not transposed after
+    this.batched(
+      coefs,
+      n,
+      outs,
+      m.cols,
+      (cp, yp) =>
+        isBlockFormat(m.dtype)
+          ? this.blocks.accumulateRowsBatch(m.dtype, m.ptr, m.rows, blocksOf(m.cols), ids, n, cp, yp, coefs.length)
+          : this.kernels.accumulateRowsBatch(denseDtype(m, 'accumulateRowsBatch'), m.ptr, m.rows, m.cols, ids, n, cp, yp, coefs.length),
+      true,
     );
     if (bias) for (const o of outs) this.add(o, bias, o);
   }
 
-  /** Packs ins ([nb] vectors of inLen) into one block, runs fn(inBlock, outBlock), unpacks outs. */
-  private batched(ins: Vec[], inLen: number, outs: Vec[], outLen: number, fn: (inPtr: number, outPtr: number) => void): void {
+  /**
+   * Packs ins ([nb] vectors of inLen) into one block, [nb, inLen], or interleaved, [inLen, nb]
+   * (element i of every vector side by side), runs fn(inBlock, outBlock), unpacks outs ([nb, outLen]).
+   */
+  private batched(ins: Vec[], inLen: number, outs: Vec[], outLen: number, fn: (inPtr: number, outPtr: number) => void, interleave = false): void {
     const k = this.kernels;
     const mark = k.mark();
     try {
@@ -299,7 +309,13 @@ export class CpuBackend implements Backend {
       const inPtr = k.alloc(nb * inLen * 4);
       const outPtr = k.alloc(nb * outLen * 4);
       const block = k.f32(inPtr, nb * inLen);
-      ins.forEach((v, b) => block.set(this.f32(v), b * inLen));
+      if (!interleave) ins.forEach((v, b) => block.set(this.f32(v), b * inLen));
+      else {
+        ins.forEach((v, b) => {
+          const src = this.f32(v);
+          for (let i = 0; i < inLen; i++) block[i * nb + b] = src[i]!;
+        });
+      }
       fn(inPtr, outPtr);
       // the out block is read when the call is over (reset below only moves the arena's top)
       this.q.later(() => {

@@ -301,8 +301,9 @@ export class CpuKernels {
   }
 
   /**
-   * ys[b*cols + c] = sum_i coefs[b*n + i] * W[ids[i], c] (ids = 0: rows 0..n-1), each listed row
-   * read once for every b (coefs: [nb, n] f32, ys: [nb, cols] f32). Threads split the columns.
+   * ys[b*cols + c] = sum_i coefs[i*nb + b] * W[ids[i], c] (ids = 0: rows 0..n-1), each listed row
+   * read once for every b (coefs: [n, nb] f32, row i's nb coefficients side by side, which keeps
+   * them in one cache line: see kernels.wat; ys: [nb, cols] f32). Threads split the columns.
    */
   accumulateRowsBatch(dtype: DenseDtype, w: number, rows: number, cols: number, ids: number, n: number, coefs: number, ys: number, nb: number): void {
     const esize = elemBytes(dtype);
@@ -313,16 +314,7 @@ export class CpuKernels {
     this.arena.check(w, rows * cols * esize, 'accumulateRowsBatch w');
     this.arena.check(coefs, nb * n * 4, 'accumulateRowsBatch coefs');
     this.arena.check(ys, nb * cols * 4, 'accumulateRowsBatch ys');
-    const mark = this.arena.mark();
-    try {
-      // the kernel reads the coefficients as [n, nb] (see kernels.wat, "Batched weighted sums of rows")
-      const ct = this.arena.alloc(nb * n * 4);
-      const [src, dst] = [this.f32(coefs, nb * n), this.f32(ct, nb * n)];
-      for (let b = 0; b < nb; b++) for (let i = 0, o = b * n; i < n; i++) dst[i * nb + b] = src[o + i]!;
-      this.run(`accum_rows_batch_${dtype}`, [w, ct, ys, cols, ids, n, nb], cols, ROW_ALIGN, n * cols * esize);
-    } finally {
-      this.arena.reset(mark);
-    }
+    this.run(`accum_rows_batch_${dtype}`, [w, coefs, ys, cols, ids, n, nb], cols, ROW_ALIGN, n * cols * esize);
   }
 
   /** y = dequant(W) . x for int8 W [rows, cols] with one f32 scale per groupSize columns (see numeric/quant.ts). */

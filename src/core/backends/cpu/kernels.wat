@@ -1252,7 +1252,7 @@
   ;; Batched weighted sums of rows: ys[b*cols + c] = sum_i coefs[i*nb + b] * W[row(i), c] for b < nb,
   ;; c in [c0, c1); each listed row is read once for all nb outputs (row by row, 4 columns at a
   ;; time, the nb partial sums of those columns updated in L1). The coefficients come row-major
-  ;; ([n, nb], the host transposes them): a row's nb coefficients share one or two cache lines.
+  ;; ([n, nb], packed so by the backend): a row's nb coefficients share one or two cache lines.
   ;; (Read as [nb, n], with n * 4 bytes a multiple of 4 KiB, the nb lines fell in one L1 set and
   ;; evicted each other for nb above the associativity: 16 vectors took 3.4x as long as 8.)
   (func $accum_batch_any (param $kind i32) (param $esize i32)
@@ -2056,7 +2056,7 @@
 
   ;; ys[v*cols + c] = sum_i coefs[i*nv + v] * W[row(i), c] for v < nv, c in blocks [k0, k1): each
   ;; listed block read once for all nv outputs (per output the same order as $baccum). The
-  ;; coefficients come row-major, [n, nv], as for $accum_batch_any (the host transposes them).
+  ;; coefficients come row-major, [n, nv], as for $accum_batch_any.
   (func $baccum_batch (param $q4 i32) (param $w i32) (param $coefs i32) (param $ys i32) (param $nb i32) (param $ids i32)
     (param $n i32) (param $nv i32) (param $k0 i32) (param $k1 i32)
     (local $stride i32) (local $bb i32) (local $ystride i32) (local $i i32) (local $r i32) (local $k i32) (local $v i32) (local $p i32)
