@@ -1,7 +1,7 @@
 /**
- * The tokenizer files of a Hugging Face checkpoint (tokenizer.json, tokenizer_config.json) as GGUF
- * tokenizer metadata (tokenizer.ggml.*), for `hire quantize --out model.gguf`. The inverse of
- * tokenizer.ts, for the two vocabularies it reads:
+ * A Hugging Face checkpoint's tokenizer.json, with the special tokens and chat template the loaded
+ * tokenizer resolved (HireTokenizer), as GGUF tokenizer metadata (tokenizer.ggml.*), for
+ * `hire quantize --out model.gguf`. The inverse of tokenizer.ts, for the two vocabularies it reads:
  *
  * - SentencePiece-style BPE (byte fallback, a normaliser that turns spaces into ▁) -> "llama":
  *   tokens by id with scores and types. GGUF keeps no merges for this vocabulary: a reader rebuilds
@@ -35,11 +35,9 @@ export interface VocabSource {
   /** For messages: the file the tokenizer came from. */
   file: string;
   tokenizerJson: Json;
-  tokenizerConfig: Json | null;
-  /** config.json's bos / eos ids, used when tokenizer_config.json names no token. */
-  bosTokenId?: number | null;
-  eosTokenId?: number | null;
-  /** The chat template (tokenizer_config.json's, or chat_template.jinja), or null. */
+  /** BOS, EOS and whether encoding adds BOS, as the loaded tokenizer resolved them (HireTokenizer.special). */
+  special: {bosTokenId: number | null; eosTokenIds: readonly number[]; addBos: boolean};
+  /** The chat template's source (HireTokenizer.chatTemplate), or null. */
   chatTemplate: string | null;
   /** Rows of the embedding: the vocabulary is padded to it with unused tokens, never cut. */
   vocabSize: number;
@@ -67,23 +65,13 @@ export function ggufVocabulary(src: VocabSource): Array<[string, MetaValue]> {
   if (spm) meta.push(['tokenizer.ggml.scores', {type: 'f32s', value: spmScores(names, merges)}]);
   meta.push(['tokenizer.ggml.token_type', {type: 'i32s', value: types}]);
   if (!spm) meta.push(['tokenizer.ggml.merges', {type: 'strings', value: merges}]);
-  const config = src.tokenizerConfig ?? {};
-  const idOf = (key: string, fallback: number | null | undefined): number | null => {
-    const v = config[key];
-    const content = typeof v === 'string' ? v : v && typeof v === 'object' ? ((v as Json)['content'] as string | undefined) : undefined;
-    if (content === undefined) return fallback ?? null;
-    const id = names.indexOf(content);
-    if (id < 0) throw new TokenizerError(src.file, `${key} "${content}" is not a token of the vocabulary`);
-    return id;
-  };
-  const bos = idOf('bos_token', src.bosTokenId);
-  const eos = idOf('eos_token', src.eosTokenId);
+  const {bosTokenId: bos, eosTokenIds, addBos} = src.special;
+  const eos = eosTokenIds[0] ?? null;
   const unk = typeof model['unk_token'] === 'string' ? names.indexOf(model['unk_token']) : -1;
   if (bos !== null) meta.push(['tokenizer.ggml.bos_token_id', {type: 'u32', value: bos}]);
   if (eos !== null) meta.push(['tokenizer.ggml.eos_token_id', {type: 'u32', value: eos}]);
   if (unk >= 0) meta.push(['tokenizer.ggml.unknown_token_id', {type: 'u32', value: unk}]);
-  meta.push(['tokenizer.ggml.add_bos_token', {type: 'bool', value: bos !== null && addsBos(src.tokenizerJson, config, names[bos ?? 0]!, spm)}]);
-  meta.push(['tokenizer.ggml.add_eos_token', {type: 'bool', value: config['add_eos_token'] === true}]);
+  meta.push(['tokenizer.ggml.add_bos_token', {type: 'bool', value: bos !== null && addBos}]);
   if (src.chatTemplate !== null) meta.push(['tokenizer.chat_template', {type: 'string', value: src.chatTemplate}]);
   return meta;
 }
@@ -142,12 +130,4 @@ function preTokenizerName(file: string, tok: Json): string {
   if (pattern === LLAMA3_SPLIT) return 'llama-bpe';
   if (pattern === QWEN2_SPLIT) return 'qwen2';
   throw new TokenizerError(file, 'splits text with a regex GGUF export does not know (it knows the Llama 3 and Qwen2 ones)');
-}
-
-/** Whether encoding adds BOS: tokenizer_config.json's add_bos_token, else a post-processor that inserts it. */
-function addsBos(tok: Json, config: Json, bos: string, spm: boolean): boolean {
-  if (typeof config['add_bos_token'] === 'boolean') return config['add_bos_token'];
-  const post = JSON.stringify(tok['post_processor'] ?? null);
-  if (post !== 'null') return post.includes(JSON.stringify(bos));
-  return spm;
 }
