@@ -54,17 +54,17 @@ export function planGgufExport(input: GgufExportInput): GgufPlan {
   const modelType = String(c['model_type']);
   const arch = ARCH_OF_MODEL_TYPE[modelType];
   if (!arch) throw new ConfigError(file, `model_type is "${modelType}"; GGUF export writes Llama, Mistral and Qwen2 checkpoints`);
-  const int = (key: string, fallback?: number): number => {
+  const num = (key: string, fallback?: number): number => {
     const v = c[key] ?? fallback;
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(file, `${key} must be a number for GGUF export, got ${String(v)}`);
     return v;
   };
   if ((c['hidden_act'] ?? 'silu') !== 'silu') throw new ConfigError(file, `hidden_act is "${String(c['hidden_act'])}"; llama.cpp's llama and qwen2 graphs use silu`);
-  const dim = int('hidden_size');
-  const heads = int('num_attention_heads');
-  const kvHeads = int('num_key_value_heads', heads);
-  const headDim = int('head_dim', Math.floor(dim / heads));
-  const nLayers = int('num_hidden_layers');
+  const dim = num('hidden_size');
+  const heads = num('num_attention_heads');
+  const kvHeads = num('num_key_value_heads', heads);
+  const headDim = num('head_dim', Math.floor(dim / heads));
+  const nLayers = num('num_hidden_layers');
   const embed = input.tensors.get('model.embed_tokens.weight');
   if (!embed) throw new WeightError(file, 'has no model.embed_tokens.weight to write');
   const vocabSize = embed.shape[0]!;
@@ -73,17 +73,17 @@ export function planGgufExport(input: GgufExportInput): GgufPlan {
     ['general.name', {type: 'string', value: input.name}],
     ['general.quantized_by', {type: 'string', value: GGUF_WRITER}],
     [`${arch}.vocab_size`, {type: 'u32', value: vocabSize}],
-    [`${arch}.context_length`, {type: 'u32', value: int('max_position_embeddings', 2048)}],
+    [`${arch}.context_length`, {type: 'u32', value: num('max_position_embeddings', 2048)}],
     [`${arch}.embedding_length`, {type: 'u32', value: dim}],
     [`${arch}.block_count`, {type: 'u32', value: nLayers}],
-    [`${arch}.feed_forward_length`, {type: 'u32', value: int('intermediate_size')}],
+    [`${arch}.feed_forward_length`, {type: 'u32', value: num('intermediate_size')}],
     [`${arch}.attention.head_count`, {type: 'u32', value: heads}],
     [`${arch}.attention.head_count_kv`, {type: 'u32', value: kvHeads}],
     [`${arch}.attention.key_length`, {type: 'u32', value: headDim}],
     [`${arch}.attention.value_length`, {type: 'u32', value: headDim}],
     [`${arch}.rope.dimension_count`, {type: 'u32', value: headDim}],
-    [`${arch}.attention.layer_norm_rms_epsilon`, {type: 'f32', value: int('rms_norm_eps', 1e-6)}],
-    [`${arch}.rope.freq_base`, {type: 'f32', value: int('rope_theta', 10000)}],
+    [`${arch}.attention.layer_norm_rms_epsilon`, {type: 'f32', value: num('rms_norm_eps', 1e-6)}],
+    [`${arch}.rope.freq_base`, {type: 'f32', value: num('rope_theta', 10000)}],
     ...ropeScaling(file, arch, c['rope_scaling']),
   ];
   const tensors = planTensors(input, arch === 'llama' ? {heads, kvHeads, headDim} : null, nLayers);
