@@ -31,6 +31,9 @@ interface Job {
   mainError: unknown;
   /** When a dead worker (CTL.FATAL) was first noticed. */
   fatalSeen?: number;
+  /** The kernel, for the message of a call that never ends. */
+  name: string;
+  parts: number;
 }
 
 export interface PoolOptions {
@@ -125,7 +128,7 @@ export class WorkerPool {
     const oneEach = ONE_PART_EACH.has(this.debugMode);
     if (oneEach || !(Number.isInteger(parts) && parts >= this.threads && parts < 1 << TAG_SHIFT)) parts = this.threads;
     const tag = this.publish(fn, args, lo, hi, align, parts);
-    const job: Job = {start: performance.now(), tag, target: tag + parts, mainError: undefined};
+    const job: Job = {start: performance.now(), tag, target: tag + parts, mainError: undefined, name, parts};
     this.runParts(job, fn, args, lo, hi, align, parts, oneEach);
     this.job = job;
     if (!this.waitSync(job, syncMs)) return false;
@@ -200,6 +203,16 @@ export class WorkerPool {
   /** Writes the job into the control block and wakes the workers; returns its tag. */
   private publish(fn: number, args: number[], lo: number, hi: number, align: number, parts: number): number {
     const ctl = this.ctl;
+    const gen = (Atomics.load(ctl, CTL.GEN) + 1) | 0;
+    const tag = jobTag(gen);
+    // CLAIM first, before any field of the new job is written: a worker still inside claimParts
+    // of the previous job (woken late) holds that job's tag, so from here on its compare-exchange
+    // fails. Written after the fields, CLAIM could still hold the previous job's count while PARTS
+    // already held the new (larger) count, and such a worker claimed a "part" of the old job that
+    // ran the new job's range and counted in the new DONE: one part twice, DONE past its target,
+    // and the call never ended (seen as a 60 s hang, about one run in three of an example).
+    Atomics.store(ctl, CTL.CLAIM, tag);
+    Atomics.store(ctl, CTL.DONE, tag);
     ctl[CTL.FN] = fn;
     ctl[CTL.ARGC] = args.length;
     for (let i = 0; i < args.length; i++) ctl[CTL.ARGS + i] = args[i]!;
@@ -209,10 +222,6 @@ export class WorkerPool {
     ctl[CTL.ALIGN] = align;
     Atomics.store(ctl, CTL.DEBUG, this.debugMode);
     this.debugMode = 0;
-    const gen = (Atomics.load(ctl, CTL.GEN) + 1) | 0;
-    const tag = jobTag(gen);
-    Atomics.store(ctl, CTL.DONE, tag);
-    Atomics.store(ctl, CTL.CLAIM, tag);
     Atomics.store(ctl, CTL.GEN, gen);
     Atomics.notify(ctl, CTL.GEN);
     return tag;
@@ -277,7 +286,7 @@ export class WorkerPool {
     if (now <= deadline) return;
     const message = this.readMessage();
     const text =
-      `cpu kernel call did not finish within ${this.opts.timeoutMs} ms` +
+      `cpu kernel call ${job.name} did not finish within ${this.opts.timeoutMs} ms (parts ${job.parts}, claimed ${Atomics.load(this.ctl, CTL.CLAIM) - job.tag}, done ${Atomics.load(this.ctl, CTL.DONE) - job.tag})` +
       (message ? ` (${message})` : ' (a worker hung or was killed)') +
       '; create a new CpuKernels (the timeoutMs option raises the limit)';
     this.markBroken(text);

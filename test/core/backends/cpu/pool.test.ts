@@ -151,6 +151,35 @@ describe('CpuKernels threads', () => {
     expect(Buffer.from(outputs[1]!.buffer).equals(Buffer.from(outputs[0]!.buffer))).toBe(true);
   });
 
+  it('consecutive calls split in different numbers of parts never run a part twice (a late worker cannot claim into the next job)', async () => {
+    // matvec splits in threads * partsPerThread parts, accumulateRows in one part per thread:
+    // a worker still claiming in a 2-part job while the 8-part one was published used to take a
+    // part of the new job under the old job's count, so the call's count overshot and it hung
+    const rand = rng(23);
+    const [rows, cols, calls] = [64, 32, 1500];
+    const w = randomF32(rows * cols, rand);
+    const x = randomF32(cols, rand);
+    const coef = randomF32(rows, rand);
+    const outputs = await Promise.all([1, 2].map(async (threads) => {
+      const k = await make({threads, minParallelBytes: 0, partsPerThread: 4, timeoutMs: 5000});
+      const [wp, xp, cp, yp, ap] = [put(k, w), put(k, x), put(k, coef), k.alloc(rows * 4), k.alloc(cols * 4)];
+      let first: Float32Array | null = null;
+      for (let i = 0; i < calls; i++) {
+        k.matvec('f32', wp, rows, cols, xp, yp);
+        k.accumulateRows('f32', wp, rows, cols, 0, rows, cp, ap);
+        if (i === 0) {
+          await k.queue.settle();
+          first = k.f32(ap, cols).slice();
+        }
+      }
+      await k.queue.settle();
+      // the row sums' order depends on the thread count (partial sums), not on the call
+      expect(Array.from(k.f32(ap, cols)), `${threads} threads`).toEqual(Array.from(first!));
+      return k.f32(yp, rows).slice();
+    }));
+    expect(Array.from(outputs[1]!)).toEqual(Array.from(outputs[0]!));
+  });
+
   it('a worker that throws makes the call throw a BackendError, and the pool refuses further work', async () => {
     const k = await make({threads: 2});
     const w = k.alloc(64);
