@@ -286,9 +286,10 @@ export class WorkerPool {
     if (now <= deadline) return;
     const message = this.readMessage();
     const text =
-      `cpu kernel call ${job.name} did not finish within ${this.opts.timeoutMs} ms (parts ${job.parts}, claimed ${Atomics.load(this.ctl, CTL.CLAIM) - job.tag}, done ${Atomics.load(this.ctl, CTL.DONE) - job.tag})` +
+      `cpu kernel call did not finish within ${this.opts.timeoutMs} ms` +
       (message ? ` (${message})` : ' (a worker hung or was killed)') +
-      '; create a new CpuKernels (the timeoutMs option raises the limit)';
+      `; create a new CpuKernels (the timeoutMs option raises the limit) [${job.name}: ${job.parts} parts, ` +
+      `${Atomics.load(this.ctl, CTL.CLAIM) - job.tag} claimed, ${Atomics.load(this.ctl, CTL.DONE) - job.tag} done]`;
     this.markBroken(text);
     this.job = undefined; // the pool is unusable now; nothing waits for this call any more
     throw new BackendError(text);
