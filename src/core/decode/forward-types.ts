@@ -52,6 +52,13 @@ export interface StepRows {
   positions: readonly number[];
   /** KV cache of each row's sequence (rows of one sequence share it). */
   caches: readonly KvCache[];
+  /**
+   * Rows whose final hidden states the caller needs, ascending (default: every row). The last
+   * layer stores every row's keys and values, then runs the rest of the layer (output
+   * projection, FFN, final norm) for these rows only; run() returns their states in this order.
+   * A prompt block whose logits matter only at its last token passes just that row.
+   */
+  outputs?: readonly number[];
 }
 
 /** Where a step's time goes; `hire bench` installs one to print a per-component breakdown. */

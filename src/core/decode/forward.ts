@@ -120,29 +120,35 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     if (n < 1 || step.caches.length !== n || (step.tokens !== null && step.tokens.length !== n)) {
       throw new RangeError(`a step needs one position, cache${step.tokens ? ' and token' : ''} per row (${n} positions, ${step.caches.length} caches)`);
     }
+    const keep = step.outputs;
+    if (keep && !keep.every((r, i) => Number.isInteger(r) && r >= 0 && r < n && (i === 0 || r > keep[i - 1]!))) {
+      throw new RangeError(`a step's outputs must be ascending row indices below ${n}`);
+    }
     const s = this.rowStates(n);
     this.last = {rows: n, bytes: 0, unionGroups: null, groupsPerRow: null};
     this.groupSums = {union: 0, perRow: 0, layers: 0};
     // 1. input embeddings: token (+ OPT project_in) (+ learned position), or given
     this.embed(step, s);
     this.timer?.mark('embed');
-    // 2. the blocks
+    // 2. the blocks; after the last layer's attention only the rows asked for go on
+    let rows = s;
     for (let l = 0; l < c.nLayers; l++) {
       const layer = w.layers[l]!;
-      await this.attentionBlock(layer, l, step, s);
+      rows = await this.attentionBlock(layer, l, step, s, l === c.nLayers - 1 ? keep : undefined);
       this.timer?.mark('attention');
-      await this.ffnBlock(layer, l, s);
+      if (rows.length > 0) await this.ffnBlock(layer, l, rows);
       this.timer?.mark('ffn');
     }
-    // 3. final norm (+ OPT project_out)
-    if (w.finalNorm) this.norm(s.map((r) => r.x), w.finalNorm, s.map((r) => r.x));
     const g = this.groupSums;
     if (g.layers > 0) this.last = {...this.last, unionGroups: g.union / g.layers, groupsPerRow: g.perRow / g.layers};
+    if (rows.length === 0) return [];
+    // 3. final norm (+ OPT project_out)
+    if (w.finalNorm) this.norm(rows.map((r) => r.x), w.finalNorm, rows.map((r) => r.x));
     if (w.projectOut) {
-      this.matvec(w.projectOut, s.map((r) => r.x), s.map((r) => r.out));
-      return s.map((r) => r.out);
+      this.matvec(w.projectOut, rows.map((r) => r.x), rows.map((r) => r.out));
+      return rows.map((r) => r.out);
     }
-    return s.map((r) => r.x);
+    return rows.map((r) => r.x);
   }
 
   /**
@@ -161,9 +167,11 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
       checkAbort?.();
       const block = tokens.slice(start, start + this.prefillChunk);
       const positions = block.map((_, i) => pos0 + start + i);
-      last = await this.run({tokens: block, positions, caches: block.map(() => cache)});
+      // only the prompt's last token needs a final hidden state
+      const outputs = start + block.length === tokens.length ? [block.length - 1] : [];
+      last = await this.run({tokens: block, positions, caches: block.map(() => cache), outputs});
     }
-    return last[last.length - 1]!;
+    return last[0]!;
   }
 
   /** One row: the final hidden state of `token` at `pos` in `cache`. */
@@ -202,11 +210,16 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     }
   }
 
-  private async attentionBlock(layer: ForwardLayer, l: number, step: StepRows, s: RowState[]): Promise<void> {
+  /**
+   * Attention of every row (each stores its keys and values), then the output projection and the
+   * residual for the rows in `keep` (default all); returns the rows that go on.
+   */
+  private async attentionBlock(layer: ForwardLayer, l: number, step: StepRows, s: RowState[], keep?: readonly number[]): Promise<RowState[]> {
     const {config: c, backend: b} = this;
-    const xs = s.map((r) => r.x);
-    const inputs = c.preNorm ? this.norm(xs, layer.attnNorm, s.map((r) => r.xb)) : xs;
-    const outs = s.map((r) => r.xb2);
+    const inputs = c.preNorm ? this.norm(s.map((r) => r.x), layer.attnNorm, s.map((r) => r.xb)) : s.map((r) => r.x);
+    const kept = keep ? keep.map((i) => s[i]!) : s;
+    const xs = kept.map((r) => r.x);
+    const outs = kept.map((r) => r.xb2);
     const reduce = this.collectives !== null;
     if (layer.wq && layer.wk && layer.wv && layer.wo) {
       this.matvec(layer.wq, inputs, s.map((r) => r.q), layer.bq);
@@ -225,13 +238,15 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
         b.attentionRows(run.map((r) => r.q), run.map((r) => r.k), run.map((r) => r.v), step.caches[i]!, l, step.positions[i]!, shape, run.map((r) => r.att));
         i = j;
       }
-      this.matvec(layer.wo, s.map((r) => r.att), outs, reduce ? undefined : layer.bo);
+      if (kept.length > 0) this.matvec(layer.wo, kept.map((r) => r.att), outs, reduce ? undefined : layer.bo);
     } else {
       for (const o of outs) b.write(o, this.zeros); // a device holding no heads adds nothing
     }
+    if (kept.length === 0) return kept;
     if (reduce) await this.reduce(outs, layer.bo);
     b.addRows(xs, outs, xs);
     if (!c.preNorm) this.norm(xs, layer.attnNorm, xs);
+    return kept;
   }
 
   private async ffnBlock(layer: ForwardLayer, l: number, s: RowState[]): Promise<void> {

@@ -198,9 +198,9 @@ export class Session implements Decoder {
       });
       lastRow.push(rows.tokens.length - 1);
     });
-    const hs = await this.model.run(rows);
+    const hs = await this.model.run({...rows, outputs: lastRow});
     own.forEach((s, i) => (s.length += blocks[i]!.length));
-    const out = await (head as OutputHead).nextBatch(lastRow.map((r) => hs[r]!));
+    const out = await (head as OutputHead).nextBatch(hs);
     this.last = {bytes: null, unionGroups: null, groupsPerRow: null};
     return out.results;
   }

@@ -128,3 +128,39 @@ describe('f16 KV cache (cpu)', () => {
     await expect(Session.open(dirOf(name, spec), {backend: 'reference', tokenizer: 'none', kvDtype: 'f16'})).rejects.toThrow(/kvDtype f16 is not available on the reference backend/);
   });
 });
+
+describe('a step that asks for some rows only (outputs)', () => {
+  for (const backend of ['reference', 'cpu']) {
+    it(`${backend}: the rows asked for equal the full run's, every row's keys and values are stored, bad indices are refused`, async () => {
+      const [name, spec] = Object.entries(SPECS)[0]!;
+      const s = await Session.open(dirOf(name, spec), {backend, tokenizer: 'none'});
+      try {
+        const n = 9;
+        const tokens = PROMPT.slice(0, n);
+        const positions = tokens.map((_, i) => i);
+        const run = async (outputs?: number[]) => {
+          const cache = s.model.createCache(n);
+          const hs = await s.model.run({tokens, positions, caches: tokens.map(() => cache), outputs});
+          const states = await Promise.all(hs.map((h) => s.backend.read(h).then((v) => Float32Array.from(v))));
+          const kv = await kvOf(s, cache, n);
+          s.model.releaseCache(cache);
+          return {states, kv};
+        };
+        const all = await run();
+        const some = await run([2, 8]);
+        expect(some.states).toHaveLength(2);
+        expectClose(some.states[0]!, all.states[2]!, 1e-5);
+        expectClose(some.states[1]!, all.states[8]!, 1e-5);
+        expect(some.kv).toEqual(all.kv);
+        const none = await run([]);
+        expect(none.states).toHaveLength(0);
+        expect(none.kv).toEqual(all.kv);
+        const cache = s.model.createCache(n);
+        await expect(s.model.run({tokens, positions, caches: tokens.map(() => cache), outputs: [3, 3]})).rejects.toThrow(/outputs must be ascending row indices below 9/);
+        await expect(s.model.run({tokens, positions, caches: tokens.map(() => cache), outputs: [9]})).rejects.toThrow(/below 9/);
+      } finally {
+        s.dispose();
+      }
+    });
+  }
+});

@@ -2284,23 +2284,29 @@
 
   ;; e^x per lane: x clamped to [-87.33654, 88.72283], x = n ln2 + r with n = nearest(x log2 e),
   ;; e^r by the degree-7 polynomial of Cephes' expf (relative error about 1e-7), times 2^n
-  ;; built in the exponent bits.
+  ;; built in the exponent bits. n is rounded by adding and subtracting 1.5 * 2^23 (the same
+  ;; round-to-nearest-even as f32x4.nearest for these magnitudes), whose sum also holds n in its
+  ;; low mantissa bits, so no float-to-int conversion is needed; the clamp uses pmin/pmax (one
+  ;; instruction each; a NaN input stays NaN).
   (func $exp4 (param $x v128) (result v128)
-    (local $n v128) (local $r v128) (local $p v128)
-    (local.set $x (f32x4.min (f32x4.max (local.get $x) (f32x4.splat (f32.const -87.33654))) (f32x4.splat (f32.const 88.72283))))
-    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504)))))
-    (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693359375)))))
-    (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $n) (f32x4.splat (f32.const -2.12194440e-4)))))
-    (local.set $p (f32x4.splat (f32.const 1.9875691500e-4)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.3981999507e-3))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 8.3334519073e-3))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 4.1665795894e-2))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.6666665459e-1))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 5.0000001201e-1))))
+    (local $n v128) (local $r v128) (local $p v128) (local $t v128)
+    (local.set $x (f32x4.pmin (f32x4.pmax (local.get $x) (v128.const f32x4 -87.33654 -87.33654 -87.33654 -87.33654))
+      (v128.const f32x4 88.72283 88.72283 88.72283 88.72283)))
+    (local.set $t (f32x4.add (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))
+      (v128.const f32x4 12582912 12582912 12582912 12582912)))
+    (local.set $n (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
+    (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
+    (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
     (local.set $p (f32x4.add (f32x4.add (f32x4.mul (f32x4.mul (local.get $p) (local.get $r)) (local.get $r)) (local.get $r))
-      (f32x4.splat (f32.const 1))))
-    (f32x4.mul (local.get $p) (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127)))
-      (i32.const 23))))
+      (v128.const f32x4 1 1 1 1)))
+    ;; bits(t) = bits(1.5 * 2^23) + n: (bits(t) + 127) << 23 drops the 2^22 bit and leaves (n + 127) << 23
+    (f32x4.mul (local.get $p) (i32x4.shl (i32x4.add (local.get $t) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
 
   ;; Largest of the four lanes.
   (func $hmax (param $v v128) (result f32)
@@ -2460,19 +2466,24 @@
       (br $next)))
     (local.get $v))
 
-  ;; o[0, hd) = sum_j w[j] * V(p + j * rb) for j < npos: 4 positions a pass (o read and written
-  ;; once per 4), then one at a time.
-  (func $pv_accum (param $kind i32) (param $p i32) (param $w i32) (param $o i32) (param $npos i32) (param $hd i32) (param $rb i32)
-    (local $j i32) (local $c i32) (local $hd4 i32) (local $esize i32) (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32)
-    (local $op i32) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
-    (local.set $hd4 (i32.and (local.get $hd) (i32.const -4)))
-    (local.set $esize (select (i32.const 2) (i32.const 4) (local.get $kind)))
-    (local.set $c (i32.const 0))
+  ;; o[0, hd) = 0.
+  (func $zero_row (param $o i32) (param $hd i32)
+    (local $c i32)
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $c) (local.get $hd)))
       (f32.store (i32.add (local.get $o) (i32.shl (local.get $c) (i32.const 2))) (f32.const 0))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
-      (br $next)))
+      (br $next))))
+
+  ;; o[0, hd) += sum_j w[j] * V(p + j * rb) for j0 <= j < npos: 4 positions a pass (o read and
+  ;; written once per 4) while 4 are left, then one at a time. Per element of o the terms are
+  ;; added in position order, each pass's four as ((w0 v0 + w1 v1) + (w2 v2 + w3 v3)).
+  (func $pv_accum (param $kind i32) (param $p i32) (param $w i32) (param $o i32) (param $j0 i32) (param $npos i32) (param $hd i32) (param $rb i32)
+    (local $j i32) (local $c i32) (local $hd4 i32) (local $esize i32) (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32)
+    (local $op i32) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
+    (local.set $hd4 (i32.and (local.get $hd) (i32.const -4)))
+    (local.set $esize (select (i32.const 2) (i32.const 4) (local.get $kind)))
+    (local.set $j (local.get $j0))
     (block $jdone (loop $jnext
       (br_if $jdone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $npos)))
       (local.set $w0 (v128.load32_splat (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 2)))))
@@ -2560,27 +2571,50 @@
   ;; o = sum_j p_j v_j / sum_j p_j (the max-shifted softmax of the reference).
   (func $attend_one (param $kind i32) (param $q i32) (param $kp i32) (param $vp i32) (param $o i32) (param $s i32)
     (param $npos i32) (param $hd i32) (param $rb i32) (param $scale f32)
-    (local $j i32) (local $n4 i32) (local $p i32) (local $v v128) (local $mx v128) (local $m v128) (local $sum v128) (local $tot f32)
-    (local $e f32)
+    (local $j i32) (local $n4 i32) (local $p i32) (local $tot f32)
     (local.set $n4 (i32.and (local.get $npos) (i32.const -4)))
-    (local.set $mx (f32x4.splat (f32.const -inf)))
     (local.set $p (local.get $kp))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $j) (local.get $n4)))
-      (local.set $v (f32x4.mul (f32x4.splat (local.get $scale))
+      (v128.store (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))) (f32x4.mul (f32x4.splat (local.get $scale))
         (call $dot4kv (local.get $kind) (local.get $q) (local.get $p) (local.get $rb) (local.get $hd))))
-      (v128.store (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))) (local.get $v))
-      (local.set $mx (f32x4.max (local.get $mx) (local.get $v)))
       (local.set $p (i32.add (local.get $p) (i32.shl (local.get $rb) (i32.const 2))))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br $next)))
-    (block $done (loop $next ;; the last npos % 4 positions (lane 0 of a repeated row)
+    (call $score_tail (local.get $kind) (local.get $q) (local.get $kp) (local.get $s) (local.get $n4) (local.get $npos)
+      (local.get $hd) (local.get $rb) (local.get $scale))
+    (local.set $tot (call $softmax_row (local.get $s) (local.get $npos)))
+    (call $zero_row (local.get $o) (local.get $hd))
+    (call $pv_accum (local.get $kind) (local.get $vp) (local.get $s) (local.get $o) (i32.const 0) (local.get $npos) (local.get $hd) (local.get $rb))
+    (call $div_row (local.get $o) (local.get $hd) (local.get $tot)))
+
+  ;; Scores of positions j0 .. npos - 1 one at a time (lane 0 of a 4-key pass over one key: the
+  ;; same sum as that key's lane in a pass over four).
+  (func $score_tail (param $kind i32) (param $q i32) (param $kp i32) (param $s i32) (param $j0 i32) (param $npos i32)
+    (param $hd i32) (param $rb i32) (param $scale f32)
+    (local $j i32)
+    (local.set $j (local.get $j0))
+    (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $j) (local.get $npos)))
-      (local.set $v (f32x4.mul (f32x4.splat (local.get $scale))
-        (call $dot4kv (local.get $kind) (local.get $q) (local.get $p) (i32.const 0) (local.get $hd))))
-      (f32.store (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))) (f32x4.extract_lane 0 (local.get $v)))
-      (local.set $mx (f32x4.max (local.get $mx) (f32x4.splat (f32x4.extract_lane 0 (local.get $v)))))
-      (local.set $p (i32.add (local.get $p) (local.get $rb)))
+      (f32.store (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))) (f32x4.extract_lane 0 (f32x4.mul (f32x4.splat (local.get $scale))
+        (call $dot4kv (local.get $kind) (local.get $q) (i32.add (local.get $kp) (i32.mul (local.get $j) (local.get $rb))) (i32.const 0) (local.get $hd)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $next))))
+
+  ;; The scores s[0, npos) become p_j = e^(s_j - max s) in place; returns sum_j p_j (4 lanes
+  ;; over the first npos - npos % 4, $hsum, then the rest in order).
+  (func $softmax_row (param $s i32) (param $npos i32) (result f32)
+    (local $j i32) (local $n4 i32) (local $v v128) (local $mx v128) (local $m v128) (local $sum v128) (local $tot f32) (local $e f32)
+    (local.set $n4 (i32.and (local.get $npos) (i32.const -4)))
+    (local.set $mx (f32x4.splat (f32.const -inf)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n4)))
+      (local.set $mx (f32x4.max (local.get $mx) (v128.load (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $next)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $j) (local.get $npos)))
+      (local.set $mx (f32x4.max (local.get $mx) (v128.load32_splat (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))))))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $next)))
     (local.set $m (f32x4.splat (call $hmax (local.get $mx))))
@@ -2601,9 +2635,12 @@
       (local.set $tot (f32.add (local.get $tot) (local.get $e)))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $next)))
-    (call $pv_accum (local.get $kind) (local.get $vp) (local.get $s) (local.get $o) (local.get $npos) (local.get $hd) (local.get $rb))
+    (local.get $tot))
+
+  ;; o[0, hd) /= tot.
+  (func $div_row (param $o i32) (param $hd i32) (param $tot f32)
+    (local $j i32) (local $v v128)
     (local.set $v (f32x4.splat (local.get $tot)))
-    (local.set $j (i32.const 0))
     (block $done (loop $next
       (br_if $done (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $hd)))
       (v128.store (local.get $o) (f32x4.div (v128.load (local.get $o)) (local.get $v)))
@@ -2617,36 +2654,157 @@
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $next))))
 
+  ;; Two query rows of one head at consecutive positions (row a over npos positions, row b over
+  ;; npos + 1) on an f32 cache with hd % 4 = 0: the same numbers as $attend_one on each row, bit
+  ;; for bit, with each key and value read once for both. Scores: 2 rows x 4 keys a pass (each
+  ;; lane summed as $dot4kv sums it), row b's last npos % 4 ... by $score_tail; values: both rows'
+  ;; passes of four positions together while both have four left, then each row alone.
+  (func $attend_two (param $qa i32) (param $qb i32) (param $kp i32) (param $vp i32) (param $oa i32) (param $ob i32)
+    (param $sa i32) (param $sb i32) (param $npos i32) (param $hd i32) (param $rb i32) (param $scale f32)
+    (local $j i32) (local $n4 i32) (local $c i32) (local $hb i32) (local $p i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+    (local $x0 v128) (local $x1 v128) (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $hb (i32.shl (local.get $hd) (i32.const 2)))
+    ;; scores of positions 0 .. n4 - 1, n4 = (npos + 1) rounded down to 4, for both rows
+    (local.set $n4 (i32.and (i32.add (local.get $npos) (i32.const 1)) (i32.const -4)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n4)))
+      (local.set $p (i32.add (local.get $kp) (i32.mul (local.get $j) (local.get $rb))))
+      (local.set $p1 (i32.add (local.get $p) (local.get $rb)))
+      (local.set $p2 (i32.add (local.get $p1) (local.get $rb)))
+      (local.set $p3 (i32.add (local.get $p2) (local.get $rb)))
+      (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
+      (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
+      (local.set $b0 (v128.const i32x4 0 0 0 0)) (local.set $b1 (v128.const i32x4 0 0 0 0))
+      (local.set $b2 (v128.const i32x4 0 0 0 0)) (local.set $b3 (v128.const i32x4 0 0 0 0))
+      (local.set $c (i32.const 0))
+      (block $cdone (loop $cnext
+        (br_if $cdone (i32.ge_u (local.get $c) (local.get $hb)))
+        (local.set $x0 (v128.load (i32.add (local.get $qa) (local.get $c))))
+        (local.set $x1 (v128.load (i32.add (local.get $qb) (local.get $c))))
+        (local.set $k0 (v128.load (i32.add (local.get $p) (local.get $c))))
+        (local.set $k1 (v128.load (i32.add (local.get $p1) (local.get $c))))
+        (local.set $k2 (v128.load (i32.add (local.get $p2) (local.get $c))))
+        (local.set $k3 (v128.load (i32.add (local.get $p3) (local.get $c))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $x0) (local.get $k0))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $x0) (local.get $k1))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $x0) (local.get $k2))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $x0) (local.get $k3))))
+        (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $x1) (local.get $k0))))
+        (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $x1) (local.get $k1))))
+        (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $x1) (local.get $k2))))
+        (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $x1) (local.get $k3))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $cnext)))
+      (v128.store (i32.add (local.get $sa) (i32.shl (local.get $j) (i32.const 2)))
+        (f32x4.mul (f32x4.splat (local.get $scale)) (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3))))
+      (v128.store (i32.add (local.get $sb) (i32.shl (local.get $j) (i32.const 2)))
+        (f32x4.mul (f32x4.splat (local.get $scale)) (call $hsum4 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $next)))
+    (call $score_tail (i32.const 0) (local.get $qa) (local.get $kp) (local.get $sa) (local.get $n4) (local.get $npos)
+      (local.get $hd) (local.get $rb) (local.get $scale))
+    (call $score_tail (i32.const 0) (local.get $qb) (local.get $kp) (local.get $sb) (local.get $n4) (i32.add (local.get $npos) (i32.const 1))
+      (local.get $hd) (local.get $rb) (local.get $scale))
+    (local.set $x0 (f32x4.splat (call $softmax_row (local.get $sa) (local.get $npos))))
+    (local.set $x1 (f32x4.splat (call $softmax_row (local.get $sb) (i32.add (local.get $npos) (i32.const 1)))))
+    (call $zero_row (local.get $oa) (local.get $hd))
+    (call $zero_row (local.get $ob) (local.get $hd))
+    (local.set $n4 (i32.and (local.get $npos) (i32.const -4)))
+    (call $pv_two (local.get $vp) (local.get $sa) (local.get $sb) (local.get $oa) (local.get $ob) (local.get $n4) (local.get $hb) (local.get $rb))
+    (call $pv_accum (i32.const 0) (local.get $vp) (local.get $sa) (local.get $oa) (local.get $n4) (local.get $npos) (local.get $hd) (local.get $rb))
+    (call $pv_accum (i32.const 0) (local.get $vp) (local.get $sb) (local.get $ob) (local.get $n4) (i32.add (local.get $npos) (i32.const 1))
+      (local.get $hd) (local.get $rb))
+    (call $div_row (local.get $oa) (local.get $hd) (f32x4.extract_lane 0 (local.get $x0)))
+    (call $div_row (local.get $ob) (local.get $hd) (f32x4.extract_lane 0 (local.get $x1))))
+
+  ;; oa += sum_j wa[j] V_j and ob += sum_j wb[j] V_j over j < n4 (a multiple of 4), four
+  ;; positions a pass in $pv_accum's order, each value vector loaded once for both rows (f32
+  ;; cache, hb = hd * 4 a multiple of 16).
+  (func $pv_two (param $vp i32) (param $wa i32) (param $wb i32) (param $oa i32) (param $ob i32) (param $n4 i32) (param $hb i32) (param $rb i32)
+    (local $j i32) (local $c i32) (local $p i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n4)))
+      (local.set $a0 (v128.load32_splat offset=0 (i32.add (local.get $wa) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $a1 (v128.load32_splat offset=4 (i32.add (local.get $wa) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $a2 (v128.load32_splat offset=8 (i32.add (local.get $wa) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $a3 (v128.load32_splat offset=12 (i32.add (local.get $wa) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $b0 (v128.load32_splat offset=0 (i32.add (local.get $wb) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $b1 (v128.load32_splat offset=4 (i32.add (local.get $wb) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $b2 (v128.load32_splat offset=8 (i32.add (local.get $wb) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $b3 (v128.load32_splat offset=12 (i32.add (local.get $wb) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $p (i32.add (local.get $vp) (i32.mul (local.get $j) (local.get $rb))))
+      (local.set $p1 (i32.add (local.get $p) (local.get $rb)))
+      (local.set $p2 (i32.add (local.get $p1) (local.get $rb)))
+      (local.set $p3 (i32.add (local.get $p2) (local.get $rb)))
+      (local.set $c (i32.const 0))
+      (block $cdone (loop $cnext
+        (br_if $cdone (i32.ge_u (local.get $c) (local.get $hb)))
+        (local.set $v0 (v128.load (i32.add (local.get $p) (local.get $c))))
+        (local.set $v1 (v128.load (i32.add (local.get $p1) (local.get $c))))
+        (local.set $v2 (v128.load (i32.add (local.get $p2) (local.get $c))))
+        (local.set $v3 (v128.load (i32.add (local.get $p3) (local.get $c))))
+        (v128.store (i32.add (local.get $oa) (local.get $c)) (f32x4.add (v128.load (i32.add (local.get $oa) (local.get $c))) (f32x4.add
+          (f32x4.add (f32x4.mul (local.get $a0) (local.get $v0)) (f32x4.mul (local.get $a1) (local.get $v1)))
+          (f32x4.add (f32x4.mul (local.get $a2) (local.get $v2)) (f32x4.mul (local.get $a3) (local.get $v3))))))
+        (v128.store (i32.add (local.get $ob) (local.get $c)) (f32x4.add (v128.load (i32.add (local.get $ob) (local.get $c))) (f32x4.add
+          (f32x4.add (f32x4.mul (local.get $b0) (local.get $v0)) (f32x4.mul (local.get $b1) (local.get $v1)))
+          (f32x4.add (f32x4.mul (local.get $b2) (local.get $v2)) (f32x4.mul (local.get $b3) (local.get $v3))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $cnext)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $next))))
+
   ;; Attention of n query rows of a block. Item i in [i0, i1) is query head h = i / n of row
   ;; t = i % n (a thread takes whole heads, whose keys and values then stay in its caches over
   ;; the rows). Row t sits at position pos0 + t and attends over positions 0 .. pos0 + t, whose
   ;; keys and values are already stored. q of (t, h) at qs + t * qstride + h * hd * 4, its output
   ;; at outs + t * ostride + h * hd * 4; kv head h / group of the layer's keys at kc and values at
-  ;; vc (layout above). scale: the f32 bits of 1 / sqrt(hd). Scores: this thread's pos0 + n floats
-  ;; at scratch + (i0 / chunk) * (pos0 + n) * 4.
+  ;; vc (layout above). scale: the f32 bits of 1 / sqrt(hd). Scores: this thread's 2 (pos0 + n)
+  ;; floats at scratch + (i0 / chunk) * 2 (pos0 + n) * 4. On an f32 cache with hd % 4 = 0 rows go
+  ;; two at a time ($attend_two: the same bits as one at a time, so a row's result does not depend
+  ;; on the block it came in).
   (func $attend_any (param $kind i32) (param $qs i32) (param $kc i32) (param $vc i32) (param $outs i32)
     (param $scratch i32) (param $n i32) (param $pos0 i32) (param $hd i32) (param $group i32) (param $maxLen i32)
     (param $qstride i32) (param $ostride i32) (param $scale i32) (param $chunk i32) (param $i0 i32) (param $i1 i32)
-    (local $i i32) (local $h i32) (local $t i32) (local $rb i32) (local $hb i32) (local $g i32)
+    (local $i i32) (local $h i32) (local $t i32) (local $rb i32) (local $hb i32) (local $g i32) (local $q i32) (local $o i32)
+    (local $positions i32) (local $two i32)
     (local.set $rb (i32.mul (local.get $hd) (select (i32.const 2) (i32.const 4) (local.get $kind))))
     (local.set $hb (i32.mul (local.get $maxLen) (local.get $rb)))
+    (local.set $positions (i32.add (local.get $pos0) (local.get $n)))
     (local.set $scratch (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $i0) (local.get $chunk))
-      (i32.add (local.get $pos0) (local.get $n))) (i32.const 2))))
+      (local.get $positions)) (i32.const 3))))
+    (local.set $two (i32.and (i32.eqz (local.get $kind)) (i32.eqz (i32.and (local.get $hd) (i32.const 3)))))
     (local.set $i (local.get $i0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
       (local.set $h (i32.div_u (local.get $i) (local.get $n)))
       (local.set $t (i32.rem_u (local.get $i) (local.get $n)))
       (local.set $g (i32.mul (i32.div_u (local.get $h) (local.get $group)) (local.get $hb)))
-      (call $attend_one (local.get $kind)
-        (i32.add (i32.add (local.get $qs) (i32.mul (local.get $t) (local.get $qstride))) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))
-        (i32.add (local.get $kc) (local.get $g))
-        (i32.add (local.get $vc) (local.get $g))
-        (i32.add (i32.add (local.get $outs) (i32.mul (local.get $t) (local.get $ostride))) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))
-        (local.get $scratch)
-        (i32.add (i32.add (local.get $pos0) (local.get $t)) (i32.const 1))
-        (local.get $hd) (local.get $rb) (f32.reinterpret_i32 (local.get $scale)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (local.set $q (i32.add (i32.add (local.get $qs) (i32.mul (local.get $t) (local.get $qstride))) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
+      (local.set $o (i32.add (i32.add (local.get $outs) (i32.mul (local.get $t) (local.get $ostride))) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
+      (if (i32.and (local.get $two) (i32.and (i32.lt_u (i32.add (local.get $t) (i32.const 1)) (local.get $n))
+            (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $i1))))
+        (then
+          (call $attend_two (local.get $q) (i32.add (local.get $q) (local.get $qstride))
+            (i32.add (local.get $kc) (local.get $g)) (i32.add (local.get $vc) (local.get $g))
+            (local.get $o) (i32.add (local.get $o) (local.get $ostride))
+            (local.get $scratch) (i32.add (local.get $scratch) (i32.shl (local.get $positions) (i32.const 2)))
+            (i32.add (i32.add (local.get $pos0) (local.get $t)) (i32.const 1))
+            (local.get $hd) (local.get $rb) (f32.reinterpret_i32 (local.get $scale)))
+          (local.set $i (i32.add (local.get $i) (i32.const 2))))
+        (else
+          (call $attend_one (local.get $kind) (local.get $q)
+            (i32.add (local.get $kc) (local.get $g))
+            (i32.add (local.get $vc) (local.get $g))
+            (local.get $o) (local.get $scratch)
+            (i32.add (i32.add (local.get $pos0) (local.get $t)) (i32.const 1))
+            (local.get $hd) (local.get $rb) (f32.reinterpret_i32 (local.get $scale)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))))
       (br $next))))
 
   (func (export "attend_f32") (param $qs i32) (param $kc i32) (param $vc i32) (param $outs i32) (param $scratch i32)

@@ -119,7 +119,7 @@ export function attend(k: CpuKernels, layer: KvLayer, rows: AttendRows): void {
   const positions = pos0 + n;
   const mark = k.mark();
   try {
-    const scratch = k.alloc(Math.ceil(items / chunk) * positions * 4);
+    const scratch = k.alloc(Math.ceil(items / chunk) * 2 * positions * 4); // two rows' scores a thread
     const args = [rows.qs, layer.keys, layer.values, rows.outs, scratch, n, pos0, headDim, group, maxLen, rows.qStride, rows.outStride, f32Bits(1 / Math.sqrt(headDim)), chunk];
     // bytes read: every row reads its heads' keys and values up to its position
     const work = n * (pos0 + (n + 1) / 2) * nKvHeads * headDim * 2 * (layer.dtype === 'f16' ? 2 : 4);

@@ -131,6 +131,39 @@ for (const threads of [1, 2]) {
       }
     }
 
+    for (const dtype of ['f32', 'f16'] as KvDtype[]) {
+      for (const [nHeads, nKvHeads, headDim, pos0, n] of [
+        [4, 2, 16, 3, 13],
+        [8, 8, 64, 0, 9],
+        [3, 3, 6, 2, 5],
+        [6, 2, 32, 7, 2],
+      ] as const) {
+        it(`attend, ${dtype} cache, ${nHeads}/${nKvHeads} heads of ${headDim}: a block of ${n} rows gives each row's attention alone bit for bit`, () => {
+          const rand = rng(7 * headDim + n + threads);
+          const mark = k.mark();
+          const maxLen = pos0 + n;
+          const kvDim = nKvHeads * headDim;
+          const qDim = nHeads * headDim;
+          const shape = {dtype, nKvHeads, headDim, maxLen};
+          const half = kvHalfBytes(shape);
+          const layer: KvLayer = {...shape, keys: k.alloc(half), values: k.alloc(half)};
+          kvStore(k, layer, put(k, randomF32(maxLen * kvDim, rand)), put(k, randomF32(maxLen * kvDim, rand)), kvDim * 4, 0, maxLen);
+          const qs = put(k, randomF32(n * qDim, rand).map((x) => 3 * x));
+          const outs = k.alloc(n * qDim * 4);
+          attend(k, layer, {qs, qStride: qDim * 4, outs, outStride: qDim * 4, n, pos0, nHeads});
+          const block = Array.from(k.f32(outs, n * qDim));
+          const alone: number[] = [];
+          const one = k.alloc(qDim * 4);
+          for (let t = 0; t < n; t++) {
+            attend(k, layer, {qs: qs + t * qDim * 4, qStride: qDim * 4, outs: one, outStride: qDim * 4, n: 1, pos0: pos0 + t, nHeads});
+            alone.push(...k.f32(one, qDim));
+          }
+          expect(block).toEqual(alone);
+          k.reset(mark);
+        });
+      }
+    }
+
     it('kvStore f16 rounds to the nearest half, ties to even, overflow to inf, subnormals exact', () => {
       const mark = k.mark();
       const shape = {dtype: 'f16' as const, nKvHeads: 1, headDim: 13, maxLen: 1};
