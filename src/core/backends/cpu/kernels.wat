@@ -887,13 +887,65 @@
   (func $low_or (param $m i32) (param $or i32) (result i32)
     (select (i32.ctz (local.get $m)) (local.get $or) (local.get $m)))
 
+  ;; One row against one vector in $dot2_any's order (the same bits as a lane of $dot2_any or
+  ;; $dot4_*, unlike the dense row kernel's), for an owned vector left alone by $batch_row_own.
+  (func $dot1_any (param $kind i32) (param $p i32) (param $x0 i32) (param $cols i32) (result f32)
+    (local $c i32) (local $n i32) (local $h v128) (local $z v128) (local $wl v128) (local $wh v128)
+    (local $a0 v128) (local $b0 v128) (local $s0 f32) (local $ws f32)
+    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (if (i32.eqz (local.get $kind))
+        (then
+          (local.set $wl (v128.load (local.get $p)))
+          (local.set $wh (v128.load offset=16 (local.get $p)))
+          (local.set $p (i32.add (local.get $p) (i32.const 32))))
+        (else
+          (local.set $h (v128.load (local.get $p)))
+          (local.set $wl (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))
+          (local.set $wh (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))
+          (if (i32.eq (local.get $kind) (i32.const 2))
+            (then
+              (local.set $wl (call $h2f_x4 (local.get $wl)))
+              (local.set $wh (call $h2f_x4 (local.get $wh)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wl) (v128.load (local.get $x0)))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $wh) (v128.load offset=16 (local.get $x0)))))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 32)))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (br $next)))
+    (if (i32.and (local.get $cols) (i32.const 4))
+      (then
+        (if (i32.eqz (local.get $kind))
+          (then
+            (local.set $wl (v128.load (local.get $p)))
+            (local.set $p (i32.add (local.get $p) (i32.const 16))))
+          (else
+            (local.set $wl (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
+              (v128.load64_zero (local.get $p))))
+            (if (i32.eq (local.get $kind) (i32.const 2)) (then (local.set $wl (call $h2f_x4 (local.get $wl)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 8)))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wl) (v128.load (local.get $x0)))))
+        (local.set $x0 (i32.add (local.get $x0) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (local.set $s0 (call $hsum (f32x4.add (local.get $a0) (local.get $b0))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $ws (call $wat (local.get $kind) (local.get $p)))
+      (local.set $s0 (f32.add (local.get $s0) (f32.mul (local.get $ws) (f32.load (local.get $x0)))))
+      (local.set $p (i32.add (local.get $p) (select (i32.const 4) (i32.const 2) (i32.eqz (local.get $kind)))))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 4)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $s0))
+
   ;; One row at p against the vectors whose bits are set in m (vector b at xs + b*xstride, its
   ;; output at out + b*ostride); every other output of the row is set to 0. Each owned output
   ;; gets the bits that $batch_any's loop without owners gives it: there the last vector of an
   ;; odd nb is the one that goes through the single-row kernel ($dot_t), every other one through
   ;; a 4- or 2-vector group, and a lane of $dot4_* equals a lane of $dot2_any whatever the other
-  ;; lanes hold. So owned vectors are gathered 4 at a time (3 repeats its last, 1 goes through
-  ;; $dot2_any twice over, storing the same value twice).
+  ;; lanes hold. So owned vectors are gathered 4 at a time (3 repeat their last), then 2 go
+  ;; through $dot2_any and 1 through $dot1_any.
   (func $batch_row_own (param $kind i32) (param $p i32) (param $xs i32) (param $xstride i32)
     (param $out i32) (param $ostride i32) (param $cols i32) (param $nb i32) (param $m i32)
     (local $b i32) (local $n i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $v v128)
@@ -936,12 +988,16 @@
           (f32.store (i32.add (local.get $out) (i32.mul (local.get $b3) (local.get $ostride))) (f32x4.extract_lane 3 (local.get $v)))
           (global.set $owned_work (i32.add (global.get $owned_work) (select (i32.const 4) (local.get $n) (i32.ge_u (local.get $n) (i32.const 4)))))
           (br $next)))
-      ;; one or two left: $dot2_any (vector b1 = b0 when one is left: stride 0, the same value twice)
-      (call $dot2_any (local.get $kind) (local.get $p)
-        (i32.add (local.get $xs) (i32.mul (local.get $b0) (local.get $xstride)))
-        (i32.mul (i32.sub (local.get $b1) (local.get $b0)) (local.get $xstride)) (local.get $cols)
-        (i32.add (local.get $out) (i32.mul (local.get $b0) (local.get $ostride)))
-        (i32.mul (i32.sub (local.get $b1) (local.get $b0)) (local.get $ostride)))
+      (if (i32.eq (local.get $n) (i32.const 2))
+        (then
+          (call $dot2_any (local.get $kind) (local.get $p)
+            (i32.add (local.get $xs) (i32.mul (local.get $b0) (local.get $xstride)))
+            (i32.mul (i32.sub (local.get $b1) (local.get $b0)) (local.get $xstride)) (local.get $cols)
+            (i32.add (local.get $out) (i32.mul (local.get $b0) (local.get $ostride)))
+            (i32.mul (i32.sub (local.get $b1) (local.get $b0)) (local.get $ostride))))
+        (else
+          (f32.store (i32.add (local.get $out) (i32.mul (local.get $b0) (local.get $ostride)))
+            (call $dot1_any (local.get $kind) (local.get $p) (i32.add (local.get $xs) (i32.mul (local.get $b0) (local.get $xstride))) (local.get $cols)))))
       (global.set $owned_work (i32.add (global.get $owned_work) (local.get $n)))
       (br $next))))
 
