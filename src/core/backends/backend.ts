@@ -81,6 +81,14 @@ export type OpName =
   /** KV caches can hold f16 keys and values (KvShape.dtype 'f16'). */
   | 'kvF16';
 
+/**
+ * Which sequences of a batch need each row of a batched kernel: entry i is row i's mask, bit b set
+ * for sequence b (so at most OWNERS_MAX_BATCH sequences). See Backend.matvecBatch.
+ */
+export type Owners = Uint32Array;
+/** The most sequences an Owners mask can name. */
+export const OWNERS_MAX_BATCH = 32;
+
 /** The k largest entries of a vector, best first: their indices and their values. */
 export interface TopK {
   ids: Int32Array;
@@ -140,10 +148,22 @@ export interface Backend {
    * Batched forms for decoding several sequences at once: the same result as calling the
    * unbatched kernel for each b, but a backend may read each weight row once for all of them
    * (cpu does; the others loop).
+   *
+   * `owners` (only where xs / coefs has at most 32 vectors; see Owners): one 32-bit mask per
+   * output row of a matvec (per listed row of matvecRowsBatch, per row of W for matvecBatch) or
+   * per summed row of accumulateRowsBatch; bit b set = sequence b needs that row. Matvec entries
+   * a sequence does not own are then UNSPECIFIED but finite (0 where a backend skips them, plus
+   * the bias where one is given); owned entries are what the call gives without owners, bit for
+   * bit (cpu: the batched row kernels' bits; where the call without owners would run the
+   * matrix-matrix kernel, dense weights and at least GEMM_MIN_ROWS vectors, the owner-aware call
+   * runs the batched row kernels instead, whose summation order differs in the last bits). In
+   * accumulateRowsBatch a row adds nothing to the sums of the sequences that do not own it, which
+   * is what a coefficient of 0 gives (callers pass 0 there anyway). So a backend may ignore
+   * owners; cpu skips the work they exclude.
    */
-  matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void;
-  matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[]): void;
-  accumulateRowsBatch(w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec): void;
+  matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec, owners?: Owners): void;
+  matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[], owners?: Owners): void;
+  accumulateRowsBatch(w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec, owners?: Owners): void;
   /** out = row `row` of W as f32 (token or position embedding lookup). */
   embedRow(w: Mat, row: number, out: Vec): void;
   /** out = a + b (out may alias a or b). */
@@ -207,13 +227,14 @@ export interface Backend {
  * (correct; no weight is shared between the sequences).
  */
 export const LOOPED_BATCH = {
-  matvecBatch(this: Backend, w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
+  // owners are ignored (allowed: every entry is computed, and callers zero the coefficients)
+  matvecBatch(this: Backend, w: Mat, xs: Vec[], outs: Vec[], bias?: Vec, _owners?: Owners): void {
     xs.forEach((x, b) => this.matvec(w, x, outs[b]!, bias));
   },
-  matvecRowsBatch(this: Backend, w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[]): void {
+  matvecRowsBatch(this: Backend, w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[], _owners?: Owners): void {
     xs.forEach((x, b) => this.matvecRows(w, rows, x, outs[b]!));
   },
-  accumulateRowsBatch(this: Backend, w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec): void {
+  accumulateRowsBatch(this: Backend, w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec, _owners?: Owners): void {
     coefs.forEach((c, b) => this.accumulateRows(w, rows, c, outs[b]!, bias));
   },
 };

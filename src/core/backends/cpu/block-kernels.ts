@@ -32,13 +32,15 @@ export class BlockKernels {
   /**
    * ys = W xs for nv f32 vectors of cols = nb * 32 values back to back (ys [nv, rows]); with ids,
    * ys[v*n + i] = W[ids[i]] . xs[v] for the n listed rows (checked against rows). Each weight row
-   * is read once for all the vectors.
+   * is read once for all the vectors. `owners` (0: none; nv >= 2): one u32 mask per output row,
+   * bit v = vector v needs it (nv <= 32): only those entries are computed, the others are 0.
    */
-  dot(format: BlockFormat, w: number, rows: number, cols: number, xs: number, ys: number, nv: number, ids: {ptr: number; n: number} | null): void {
+  dot(format: BlockFormat, w: number, rows: number, cols: number, xs: number, ys: number, nv: number, ids: {ptr: number; n: number} | null, owners = 0): void {
     const nb = blocksOf(cols);
     const k = this.k;
     const n = ids ? ids.n : rows;
     if (ids) this.checkIds('matvecRows', ids.ptr, ids.n, rows);
+    if (nv > 1) k.checkOwners(ids ? 'matvecRowsBatch' : 'matvecBatch', owners, n, nv);
     const int16 = this.activations === 'int16';
     const xBytes = nv * nb * (int16 ? PREPARED_BLOCK_BYTES : BLOCK_SIZE * 4);
     const weightBytes = rows * nb * BLOCK_BYTES[format];
@@ -60,8 +62,8 @@ export class BlockKernels {
       // every output row is its own row's dot product, in the same order for any split (kernels.wat)
       if (nv === 1 && !ids) k.runChecked('matvec_blocks', [w, x, ys, nb, kind], rows, ROW_ALIGN, work, operands, true);
       else if (nv === 1) k.runChecked('matvec_rows_blocks', [w, x, ys, nb, ids!.ptr, kind], n, ROW_ALIGN, work, operands, true);
-      else if (!ids) k.runChecked('matvec_batch_blocks', [w, x, ys, nb, rows, nv, kind], rows, ROW_ALIGN, work, operands, true);
-      else k.runChecked('matvec_rows_batch_blocks', [w, x, ys, nb, n, nv, ids.ptr, kind], n, ROW_ALIGN, work, operands, true);
+      else if (!ids) k.runChecked('matvec_batch_blocks', [w, x, ys, nb, rows, nv, kind, owners], rows, ROW_ALIGN, work, operands, true);
+      else k.runChecked('matvec_rows_batch_blocks', [w, x, ys, nb, n, nv, ids.ptr, kind, owners], n, ROW_ALIGN, work, operands, true);
     } finally {
       k.reset(mark);
     }
@@ -108,11 +110,15 @@ export class BlockKernels {
     k.runChecked('accum_rows_blocks', [w, coef, y, nb, ids, n, kind], nb, 1, work, operands);
   }
 
-  /** ys[v*cols + c] = sum_i coefs[i*nv + v] * W[row(i), c] for v < nv (coefs [n, nv], as the dense form); threads split the column blocks. */
-  accumulateRowsBatch(format: BlockFormat, w: number, rows: number, nb: number, ids: number, n: number, coefs: number, ys: number, nv: number): void {
+  /**
+   * ys[v*cols + c] = sum_i coefs[i*nv + v] * W[row(i), c] for v < nv (coefs [n, nv], as the dense
+   * form); threads split the column blocks. `owners` (0: none): n u32 masks, as the dense form.
+   */
+  accumulateRowsBatch(format: BlockFormat, w: number, rows: number, nb: number, ids: number, n: number, coefs: number, ys: number, nv: number, owners = 0): void {
     if (ids !== 0) this.checkIds('accumulateRowsBatch', ids, n, rows);
     else if (n > rows) throw new BackendError(`accumulateRowsBatch: ${n} rows requested from a matrix of ${rows}`);
-    this.k.runChecked('accum_rows_batch_blocks', [w, coefs, ys, nb, ids, n, nv, kindOf(format)], nb, 1, n * nb * BLOCK_BYTES[format], [
+    this.k.checkOwners('accumulateRowsBatch', owners, n, nv);
+    this.k.runChecked('accum_rows_batch_blocks', [w, coefs, ys, nb, ids, n, nv, kindOf(format), owners], nb, 1, n * nb * BLOCK_BYTES[format], [
       [w, rows * nb * BLOCK_BYTES[format], 'accumulateRowsBatch w'],
       [coefs, nv * n * 4, 'accumulateRowsBatch coefs'],
       [ys, nv * nb * BLOCK_SIZE * 4, 'accumulateRowsBatch ys'],

@@ -26,11 +26,12 @@ import type {
   Mat,
   MatDtype,
   OpName,
+  Owners,
   RopeTable,
   TopK,
   Vec,
 } from '../backend.js';
-import {dequantizeHost, hostMatrixBytes, quantMatrixBytes} from '../backend.js';
+import {dequantizeHost, hostMatrixBytes, OWNERS_MAX_BATCH, quantMatrixBytes} from '../backend.js';
 import {BLOCK_BYTES, isBlockFormat} from '../../numeric/ggml-quant.js';
 import {BlockKernels, blocksOf, type BlockActivations} from './block-kernels.js';
 import {CpuKernels, type DenseDtype} from './kernels.js';
@@ -66,6 +67,7 @@ export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
   /** Scratch for row ids of matvecRows; grown on demand. */
   private ids: {ptr: number; capacity: number} = {ptr: 0, capacity: 0};
+  private owners: {ptr: number; capacity: number} = {ptr: 0, capacity: 0};
 
   /** Work queued behind a kernel call that is still running (see op-queue.ts). */
   private readonly q: OpQueue;
@@ -219,10 +221,10 @@ export class CpuBackend implements Backend {
     if (bias) this.add(out, bias, out);
   }
 
-  matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec): void {
+  matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec, owners?: Owners): void {
     if (this.q.busy) {
-      const [xc, oc] = [[...xs], [...outs]];
-      return this.q.later(() => this.matvecBatch(w, xc, oc, bias));
+      const [xc, oc, own] = [[...xs], [...outs], owners?.slice()];
+      return this.q.later(() => this.matvecBatch(w, xc, oc, bias, own));
     }
     const m = w as CpuMat;
     if (m.dtype === 'q2' || xs.length === 1) {
@@ -235,22 +237,25 @@ export class CpuBackend implements Backend {
       if (bias) for (const o of outs) this.add(o, bias, o);
       return;
     }
-    if (!isBlockFormat(m.dtype) && xs.length >= GEMM_MIN_ROWS && m.cols % 4 === 0) {
+    const own = this.ownerScratch(owners, m.rows, xs.length);
+    // with owners the row kernels compute only the owned entries: cheaper than every entry by the
+    // matrix-matrix kernel once a sequence owns few rows (the HiRE FFN's union of every group)
+    if (!own && !isBlockFormat(m.dtype) && xs.length >= GEMM_MIN_ROWS && m.cols % 4 === 0) {
       blockMatmul(this.kernels, m.dtype, m, xs as CpuVec[], outs as CpuVec[], bias as CpuVec | undefined);
       return;
     }
     this.batched(xs, m.cols, outs, m.rows, (xp, yp) =>
       isBlockFormat(m.dtype)
-        ? this.blocks.dot(m.dtype, m.ptr, m.rows, m.cols, xp, yp, xs.length, null)
-        : this.kernels.matvecBatch(denseDtype(m, 'matvecBatch'), m.ptr, m.rows, m.cols, xp, yp, xs.length),
+        ? this.blocks.dot(m.dtype, m.ptr, m.rows, m.cols, xp, yp, xs.length, null, own)
+        : this.kernels.matvecBatch(denseDtype(m, 'matvecBatch'), m.ptr, m.rows, m.cols, xp, yp, xs.length, own),
     );
     if (bias) for (const o of outs) this.add(o, bias, o);
   }
 
-  matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[]): void {
+  matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[], owners?: Owners): void {
     if (this.q.busy) {
-      const [rc, xc, oc] = [rows.slice(), [...xs], [...outs]];
-      return this.q.later(() => this.matvecRowsBatch(w, rc, xc, oc));
+      const [rc, xc, oc, own] = [rows.slice(), [...xs], [...outs], owners?.slice()];
+      return this.q.later(() => this.matvecRowsBatch(w, rc, xc, oc, own));
     }
     const m = w as CpuMat;
     if (xs.length === 1 || rows.length === 0) {
@@ -259,17 +264,18 @@ export class CpuBackend implements Backend {
     }
     const ids = this.idScratch(rows.length);
     this.kernels.i32(ids, rows.length).set(rows);
+    const own = this.ownerScratch(owners, rows.length, xs.length);
     this.batched(xs, m.cols, outs, rows.length, (xp, yp) =>
       isBlockFormat(m.dtype)
-        ? this.blocks.dot(m.dtype, m.ptr, m.rows, m.cols, xp, yp, xs.length, {ptr: ids, n: rows.length})
-        : this.kernels.matvecRowsBatch(denseDtype(m, 'matvecRowsBatch'), m.ptr, m.rows, m.cols, ids, rows.length, xp, yp, xs.length),
+        ? this.blocks.dot(m.dtype, m.ptr, m.rows, m.cols, xp, yp, xs.length, {ptr: ids, n: rows.length}, own)
+        : this.kernels.matvecRowsBatch(denseDtype(m, 'matvecRowsBatch'), m.ptr, m.rows, m.cols, ids, rows.length, xp, yp, xs.length, own),
     );
   }
 
-  accumulateRowsBatch(w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec): void {
+  accumulateRowsBatch(w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec, owners?: Owners): void {
     if (this.q.busy) {
-      const [rc, cc, oc] = [rows && rows.slice(), [...coefs], [...outs]];
-      return this.q.later(() => this.accumulateRowsBatch(w, rc, cc, oc, bias));
+      const [rc, cc, oc, own] = [rows && rows.slice(), [...coefs], [...outs], owners?.slice()];
+      return this.q.later(() => this.accumulateRowsBatch(w, rc, cc, oc, bias, own));
     }
     const m = w as CpuMat;
     const n = rows ? rows.length : m.rows;
@@ -282,6 +288,7 @@ export class CpuBackend implements Backend {
       ids = this.idScratch(rows.length);
       this.kernels.i32(ids, rows.length).set(rows);
     }
+    const own = this.ownerScratch(owners, n, coefs.length);
     // the kernels take the coefficients row by row ([n, nb]): packed that way, not transposed after
     this.batched(
       coefs,
@@ -290,8 +297,8 @@ export class CpuBackend implements Backend {
       m.cols,
       (cp, yp) =>
         isBlockFormat(m.dtype)
-          ? this.blocks.accumulateRowsBatch(m.dtype, m.ptr, m.rows, blocksOf(m.cols), ids, n, cp, yp, coefs.length)
-          : this.kernels.accumulateRowsBatch(denseDtype(m, 'accumulateRowsBatch'), m.ptr, m.rows, m.cols, ids, n, cp, yp, coefs.length),
+          ? this.blocks.accumulateRowsBatch(m.dtype, m.ptr, m.rows, blocksOf(m.cols), ids, n, cp, yp, coefs.length, own)
+          : this.kernels.accumulateRowsBatch(denseDtype(m, 'accumulateRowsBatch'), m.ptr, m.rows, m.cols, ids, n, cp, yp, coefs.length, own),
       true,
     );
     if (bias) for (const o of outs) this.add(o, bias, o);
@@ -443,6 +450,22 @@ export class CpuBackend implements Backend {
   private f32(v: Vec): Float32Array {
     const c = v as CpuVec;
     return this.kernels.f32(c.ptr, c.length);
+  }
+
+  /**
+   * The owners masks copied into this backend's owners scratch (its pointer), or 0 where there are
+   * none; a BackendError unless there is one per row and at most OWNERS_MAX_BATCH sequences.
+   */
+  private ownerScratch(owners: Owners | undefined, n: number, nb: number): number {
+    if (!owners) return 0;
+    if (owners.length !== n) throw new BackendError(`owners: ${owners.length} masks for ${n} rows`);
+    if (nb > OWNERS_MAX_BATCH) throw new BackendError(`owners: at most ${OWNERS_MAX_BATCH} sequences, got ${nb}`);
+    if (n > this.owners.capacity) {
+      const capacity = Math.max(n, 2 * this.owners.capacity, 1024);
+      this.owners = {ptr: this.kernels.alloc(capacity * 4), capacity};
+    }
+    this.kernels.i32(this.owners.ptr, n).set(new Int32Array(owners.buffer, owners.byteOffset, n));
+    return this.owners.ptr;
   }
 
   private idScratch(n: number): number {

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import {BackendError} from '../../errors.js';
+import {OWNERS_MAX_BATCH} from '../backend.js';
 import {SharedArena} from './arena.js';
 import {HEAP_BASE, SINK_OFFSET, type KernelName} from './control.js';
 import {OpQueue} from './op-queue.js';
@@ -222,19 +223,22 @@ export class CpuKernels {
   /**
    * ys[b] = W . xs[b] for b < nb, reading W once (xs: [nb, cols] f32, ys: [nb, rows] f32).
    * Any nb works; weight rows are reused from cache for groups of 4 vectors, best up to 8.
+   * `owners` (0: none): rows u32 masks, bit b = vector b needs the row (nb <= 32): only those
+   * entries are computed (bit for bit as without owners), the others are 0.
    */
-  matvecBatch(dtype: DenseDtype, w: number, rows: number, cols: number, xs: number, ys: number, nb: number): void {
+  matvecBatch(dtype: DenseDtype, w: number, rows: number, cols: number, xs: number, ys: number, nb: number, owners = 0): void {
     const esize = elemBytes(dtype);
     dims('matvecBatch', rows, cols);
     if (!Number.isInteger(nb) || nb < 1) throw new BackendError(`matvecBatch: nb must be a positive integer, got ${nb}`);
     this.arena.check(w, rows * cols * esize, 'matvecBatch w');
     this.arena.check(xs, nb * cols * 4, 'matvecBatch xs');
     this.arena.check(ys, nb * rows * 4, 'matvecBatch ys');
-    if (nb === 1) {
+    this.checkOwners('matvecBatch', owners, rows, nb);
+    if (nb === 1 && owners === 0) {
       this.run(`matvec_${dtype}`, [w, xs, ys, cols], rows, ROW_ALIGN, rows * cols * esize, true);
       return;
     }
-    this.run(`matvec_batch_${dtype}`, [w, xs, ys, cols, rows, nb], rows, ROW_ALIGN, rows * cols * esize, true);
+    this.run(`matvec_batch_${dtype}`, [w, xs, ys, cols, rows, nb, owners], rows, ROW_ALIGN, rows * cols * esize, true);
   }
 
   /**
@@ -287,9 +291,9 @@ export class CpuKernels {
 
   /**
    * ys[b*n + i] = W[ids[i]] . xs[b] for i < n, b < nb: gathered rows, each read once for every
-   * vector (xs: [nb, cols] f32, ys: [nb, n] f32).
+   * vector (xs: [nb, cols] f32, ys: [nb, n] f32). `owners`: n masks, as for matvecBatch.
    */
-  matvecRowsBatch(dtype: DenseDtype, w: number, rows: number, cols: number, ids: number, n: number, xs: number, ys: number, nb: number): void {
+  matvecRowsBatch(dtype: DenseDtype, w: number, rows: number, cols: number, ids: number, n: number, xs: number, ys: number, nb: number, owners = 0): void {
     const esize = elemBytes(dtype);
     dims('matvecRowsBatch', n, cols);
     if (!Number.isInteger(nb) || nb < 1) throw new BackendError(`matvecRowsBatch: nb must be a positive integer, got ${nb}`);
@@ -297,15 +301,18 @@ export class CpuKernels {
     this.arena.check(w, rows * cols * esize, 'matvecRowsBatch w');
     this.arena.check(xs, nb * cols * 4, 'matvecRowsBatch xs');
     this.arena.check(ys, nb * n * 4, 'matvecRowsBatch ys');
-    this.run(`matvec_rows_batch_${dtype}`, [w, xs, ys, cols, n, nb, ids], n, ROW_ALIGN, n * cols * esize, true);
+    this.checkOwners('matvecRowsBatch', owners, n, nb);
+    this.run(`matvec_rows_batch_${dtype}`, [w, xs, ys, cols, n, nb, ids, owners], n, ROW_ALIGN, n * cols * esize, true);
   }
 
   /**
    * ys[b*cols + c] = sum_i coefs[i*nb + b] * W[ids[i], c] (ids = 0: rows 0..n-1), each listed row
    * read once for every b (coefs: [n, nb] f32, row i's nb coefficients side by side, which keeps
    * them in one cache line: see kernels.wat; ys: [nb, cols] f32). Threads split the columns.
+   * `owners` (0: none): n u32 masks (nb <= 32); row i is added only into the sums whose bit is
+   * set (the same bits as a coefficient of 0 elsewhere), and a row without owners is not read.
    */
-  accumulateRowsBatch(dtype: DenseDtype, w: number, rows: number, cols: number, ids: number, n: number, coefs: number, ys: number, nb: number): void {
+  accumulateRowsBatch(dtype: DenseDtype, w: number, rows: number, cols: number, ids: number, n: number, coefs: number, ys: number, nb: number, owners = 0): void {
     const esize = elemBytes(dtype);
     dims('accumulateRowsBatch', n, cols);
     if (!Number.isInteger(nb) || nb < 1) throw new BackendError(`accumulateRowsBatch: nb must be a positive integer, got ${nb}`);
@@ -314,7 +321,8 @@ export class CpuKernels {
     this.arena.check(w, rows * cols * esize, 'accumulateRowsBatch w');
     this.arena.check(coefs, nb * n * 4, 'accumulateRowsBatch coefs');
     this.arena.check(ys, nb * cols * 4, 'accumulateRowsBatch ys');
-    this.run(`accum_rows_batch_${dtype}`, [w, coefs, ys, cols, ids, n, nb], cols, ROW_ALIGN, n * cols * esize);
+    this.checkOwners('accumulateRowsBatch', owners, n, nb);
+    this.run(`accum_rows_batch_${dtype}`, [w, coefs, ys, cols, ids, n, nb, owners], cols, ROW_ALIGN, n * cols * esize);
   }
 
   /** y = dequant(W) . x for int8 W [rows, cols] with one f32 scale per groupSize columns (see numeric/quant.ts). */
@@ -460,6 +468,24 @@ export class CpuKernels {
     if (!Number.isSafeInteger(ptr) || ptr % align !== 0 || ptr < 0 || !(bytes >= 0) || ptr + bytes > this.capacity) {
       throw new BackendError(`${what} view: [${ptr}, ${ptr + bytes}) is not an aligned range of the memory (${this.capacity} bytes)`);
     }
+  }
+
+  /**
+   * Throws a BackendError unless `owners` is 0 or n masks in allocated memory for at most 32
+   * vectors (block-kernels.ts checks its own the same way).
+   */
+  checkOwners(what: string, owners: number, n: number, nb: number): void {
+    if (owners === 0) return;
+    if (nb > OWNERS_MAX_BATCH) throw new BackendError(`${what}: owners name at most ${OWNERS_MAX_BATCH} vectors, got ${nb}`);
+    this.arena.check(owners, n * 4, `${what} owners`);
+  }
+
+  /**
+   * Row and vector pairs that the owner-aware kernels computed on the calling thread so far (a
+   * test hook: with threads 1 every part runs there). Work an owners mask leaves out is not counted.
+   */
+  get ownedWork(): number {
+    return this.pool.ownedWork;
   }
 
   private checkIds(what: string, ids: number, n: number, rows: number): void {

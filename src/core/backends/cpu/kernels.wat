@@ -823,10 +823,11 @@
     (f32.store (local.get $out) (f32x4.extract_lane 3 (local.get $v))))
 
   ;; ys[b*rows + r] = W[r] . xs[b] for r in [r0, r1), b < nb: per row, vectors in groups of
-  ;; 4, then 2 and 1, each group one pass over the row.
+  ;; 4, then 2 and 1, each group one pass over the row. With owners != 0 (nb <= 32), owners[r]
+  ;; is row r's mask (bit b: vector b needs it): $batch_row_own computes only those, 0 elsewhere.
   (func $batch_any (param $kind i32) (param $esize i32)
     (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32)
-    (param $ids i32) (param $r0 i32) (param $r1 i32)
+    (param $ids i32) (param $owners i32) (param $r0 i32) (param $r1 i32)
     (local $stride i32) (local $xstride i32) (local $ystride i32) (local $r i32) (local $g i32) (local $left i32)
     (local $p i32) (local $x i32) (local $out i32)
     (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
@@ -839,6 +840,13 @@
         (then (local.set $p (i32.add (local.get $w) (i32.mul
           (i32.load (i32.add (local.get $ids) (i32.shl (local.get $r) (i32.const 2)))) (local.get $stride)))))
         (else (local.set $p (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))))))
+      (if (local.get $owners)
+        (then
+          (call $batch_row_own (local.get $kind) (local.get $p) (local.get $xs) (local.get $xstride)
+            (i32.add (local.get $ys) (i32.shl (local.get $r) (i32.const 2))) (local.get $ystride) (local.get $cols) (local.get $nb)
+            (i32.load (i32.add (local.get $owners) (i32.shl (local.get $r) (i32.const 2)))))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $next)))
       (local.set $g (i32.const 0))
       (block $gdone (loop $gnext
         (local.set $left (i32.sub (local.get $nb) (local.get $g)))
@@ -871,21 +879,143 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $next))))
 
-  (func (export "matvec_batch_f32") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $r0 i32) (param $r1 i32)
-    (call $batch_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (i32.const 0) (local.get $r0) (local.get $r1)))
+  ;; Row and sequence pairs computed by the owner-aware kernels on this instance's thread (a test
+  ;; hook that shows the skipped work is not done; never read by the kernels).
+  (global $owned_work (export "owned_work") (mut i32) (i32.const 0))
+
+  ;; Lowest set bit's index of m, or `or` when m has no bit left (a repeated vector).
+  (func $low_or (param $m i32) (param $or i32) (result i32)
+    (select (i32.ctz (local.get $m)) (local.get $or) (local.get $m)))
+
+  ;; One row against one vector in $dot2_any's order (the same bits as a lane of $dot2_any or
+  ;; $dot4_*, unlike the dense row kernel's), for an owned vector left alone by $batch_row_own.
+  (func $dot1_any (param $kind i32) (param $p i32) (param $x0 i32) (param $cols i32) (result f32)
+    (local $c i32) (local $n i32) (local $h v128) (local $z v128) (local $wl v128) (local $wh v128)
+    (local $a0 v128) (local $b0 v128) (local $s0 f32) (local $ws f32)
+    (local.set $n (i32.and (local.get $cols) (i32.const -8)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $n)))
+      (if (i32.eqz (local.get $kind))
+        (then
+          (local.set $wl (v128.load (local.get $p)))
+          (local.set $wh (v128.load offset=16 (local.get $p)))
+          (local.set $p (i32.add (local.get $p) (i32.const 32))))
+        (else
+          (local.set $h (v128.load (local.get $p)))
+          (local.set $wl (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z) (local.get $h)))
+          (local.set $wh (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $z) (local.get $h)))
+          (if (i32.eq (local.get $kind) (i32.const 2))
+            (then
+              (local.set $wl (call $h2f_x4 (local.get $wl)))
+              (local.set $wh (call $h2f_x4 (local.get $wh)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wl) (v128.load (local.get $x0)))))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $wh) (v128.load offset=16 (local.get $x0)))))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 32)))
+      (local.set $c (i32.add (local.get $c) (i32.const 8)))
+      (br $next)))
+    (if (i32.and (local.get $cols) (i32.const 4))
+      (then
+        (if (i32.eqz (local.get $kind))
+          (then
+            (local.set $wl (v128.load (local.get $p)))
+            (local.set $p (i32.add (local.get $p) (i32.const 16))))
+          (else
+            (local.set $wl (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $z)
+              (v128.load64_zero (local.get $p))))
+            (if (i32.eq (local.get $kind) (i32.const 2)) (then (local.set $wl (call $h2f_x4 (local.get $wl)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 8)))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $wl) (v128.load (local.get $x0)))))
+        (local.set $x0 (i32.add (local.get $x0) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))))
+    (local.set $s0 (call $hsum (f32x4.add (local.get $a0) (local.get $b0))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $ws (call $wat (local.get $kind) (local.get $p)))
+      (local.set $s0 (f32.add (local.get $s0) (f32.mul (local.get $ws) (f32.load (local.get $x0)))))
+      (local.set $p (i32.add (local.get $p) (select (i32.const 4) (i32.const 2) (i32.eqz (local.get $kind)))))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 4)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $next)))
+    (local.get $s0))
+
+  ;; One row at p against the vectors whose bits are set in m (vector b at xs + b*xstride, its
+  ;; output at out + b*ostride); every other output of the row is set to 0. Each owned output
+  ;; gets the bits that $batch_any's loop without owners gives it: there the last vector of an
+  ;; odd nb is the one that goes through the single-row kernel ($dot_t), every other one through
+  ;; a 4- or 2-vector group, and a lane of $dot4_* equals a lane of $dot2_any whatever the other
+  ;; lanes hold. So owned vectors are gathered 4 at a time (3 repeat their last), then 2 go
+  ;; through $dot2_any and 1 through $dot1_any.
+  (func $batch_row_own (param $kind i32) (param $p i32) (param $xs i32) (param $xstride i32)
+    (param $out i32) (param $ostride i32) (param $cols i32) (param $nb i32) (param $m i32)
+    (local $b i32) (local $n i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $v v128)
+    (local.set $b (i32.const 0))
+    (block $zdone (loop $znext
+      (br_if $zdone (i32.ge_u (local.get $b) (local.get $nb)))
+      (f32.store (i32.add (local.get $out) (i32.mul (local.get $b) (local.get $ostride))) (f32.const 0))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $znext)))
+    (local.set $b (i32.sub (local.get $nb) (i32.const 1)))
+    (if (i32.and (i32.and (local.get $nb) (i32.const 1)) (i32.ne (i32.and (local.get $m) (i32.shl (i32.const 1) (local.get $b))) (i32.const 0)))
+      (then
+        (f32.store (i32.add (local.get $out) (i32.mul (local.get $b) (local.get $ostride)))
+          (call_indirect (type $dot_t) (local.get $p) (i32.add (local.get $xs) (i32.mul (local.get $b) (local.get $xstride)))
+            (local.get $cols) (local.get $kind)))
+        (local.set $m (i32.xor (local.get $m) (i32.shl (i32.const 1) (local.get $b))))
+        (global.set $owned_work (i32.add (global.get $owned_work) (i32.const 1)))))
+    (block $done (loop $next
+      (br_if $done (i32.eqz (local.get $m)))
+      (local.set $n (i32.popcnt (local.get $m)))
+      (local.set $b0 (i32.ctz (local.get $m)))
+      (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+      (local.set $b1 (call $low_or (local.get $m) (local.get $b0)))
+      (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+      (if (i32.ge_u (local.get $n) (i32.const 3))
+        (then
+          (local.set $b2 (i32.ctz (local.get $m)))
+          (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+          (local.set $b3 (call $low_or (local.get $m) (local.get $b2)))
+          (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+          (local.set $v (call_indirect (type $dot4_t) (local.get $p)
+            (i32.add (local.get $xs) (i32.mul (local.get $b0) (local.get $xstride)))
+            (i32.add (local.get $xs) (i32.mul (local.get $b1) (local.get $xstride)))
+            (i32.add (local.get $xs) (i32.mul (local.get $b2) (local.get $xstride)))
+            (i32.add (local.get $xs) (i32.mul (local.get $b3) (local.get $xstride)))
+            (local.get $cols) (i32.add (local.get $kind) (i32.const 3))))
+          (f32.store (i32.add (local.get $out) (i32.mul (local.get $b0) (local.get $ostride))) (f32x4.extract_lane 0 (local.get $v)))
+          (f32.store (i32.add (local.get $out) (i32.mul (local.get $b1) (local.get $ostride))) (f32x4.extract_lane 1 (local.get $v)))
+          (f32.store (i32.add (local.get $out) (i32.mul (local.get $b2) (local.get $ostride))) (f32x4.extract_lane 2 (local.get $v)))
+          (f32.store (i32.add (local.get $out) (i32.mul (local.get $b3) (local.get $ostride))) (f32x4.extract_lane 3 (local.get $v)))
+          (global.set $owned_work (i32.add (global.get $owned_work) (select (i32.const 4) (local.get $n) (i32.ge_u (local.get $n) (i32.const 4)))))
+          (br $next)))
+      (if (i32.eq (local.get $n) (i32.const 2))
+        (then
+          (call $dot2_any (local.get $kind) (local.get $p)
+            (i32.add (local.get $xs) (i32.mul (local.get $b0) (local.get $xstride)))
+            (i32.mul (i32.sub (local.get $b1) (local.get $b0)) (local.get $xstride)) (local.get $cols)
+            (i32.add (local.get $out) (i32.mul (local.get $b0) (local.get $ostride)))
+            (i32.mul (i32.sub (local.get $b1) (local.get $b0)) (local.get $ostride))))
+        (else
+          (f32.store (i32.add (local.get $out) (i32.mul (local.get $b0) (local.get $ostride)))
+            (call $dot1_any (local.get $kind) (local.get $p) (i32.add (local.get $xs) (i32.mul (local.get $b0) (local.get $xstride))) (local.get $cols)))))
+      (global.set $owned_work (i32.add (global.get $owned_work) (local.get $n)))
+      (br $next))))
+
+  (func (export "matvec_batch_f32") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $owners i32) (param $r0 i32) (param $r1 i32)
+    (call $batch_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (i32.const 0) (local.get $owners) (local.get $r0) (local.get $r1)))
   ;; ys[b*n + i] = W[ids[i]] . xs[b] for i in [i0, i1): gathered rows, each read once for all b.
-  (func (export "matvec_rows_batch_f32") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $n i32) (param $nb i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
-    (call $batch_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $n) (local.get $nb) (local.get $ids) (local.get $i0) (local.get $i1)))
-  (func (export "matvec_batch_bf16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $r0 i32) (param $r1 i32)
-    (call $batch_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (i32.const 0) (local.get $r0) (local.get $r1)))
+  (func (export "matvec_rows_batch_f32") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $n i32) (param $nb i32) (param $ids i32) (param $owners i32) (param $i0 i32) (param $i1 i32)
+    (call $batch_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $n) (local.get $nb) (local.get $ids) (local.get $owners) (local.get $i0) (local.get $i1)))
+  (func (export "matvec_batch_bf16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $owners i32) (param $r0 i32) (param $r1 i32)
+    (call $batch_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (i32.const 0) (local.get $owners) (local.get $r0) (local.get $r1)))
   ;; ys[b*n + i] = W[ids[i]] . xs[b] for i in [i0, i1): gathered rows, each read once for all b.
-  (func (export "matvec_rows_batch_bf16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $n i32) (param $nb i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
-    (call $batch_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $n) (local.get $nb) (local.get $ids) (local.get $i0) (local.get $i1)))
-  (func (export "matvec_batch_f16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $r0 i32) (param $r1 i32)
-    (call $batch_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (i32.const 0) (local.get $r0) (local.get $r1)))
+  (func (export "matvec_rows_batch_bf16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $n i32) (param $nb i32) (param $ids i32) (param $owners i32) (param $i0 i32) (param $i1 i32)
+    (call $batch_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $n) (local.get $nb) (local.get $ids) (local.get $owners) (local.get $i0) (local.get $i1)))
+  (func (export "matvec_batch_f16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $rows i32) (param $nb i32) (param $owners i32) (param $r0 i32) (param $r1 i32)
+    (call $batch_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $rows) (local.get $nb) (i32.const 0) (local.get $owners) (local.get $r0) (local.get $r1)))
   ;; ys[b*n + i] = W[ids[i]] . xs[b] for i in [i0, i1): gathered rows, each read once for all b.
-  (func (export "matvec_rows_batch_f16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $n i32) (param $nb i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
-    (call $batch_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $n) (local.get $nb) (local.get $ids) (local.get $i0) (local.get $i1)))
+  (func (export "matvec_rows_batch_f16") (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32) (param $n i32) (param $nb i32) (param $ids i32) (param $owners i32) (param $i0 i32) (param $i1 i32)
+    (call $batch_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $xs) (local.get $ys) (local.get $cols) (local.get $n) (local.get $nb) (local.get $ids) (local.get $owners) (local.get $i0) (local.get $i1)))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Quantized weights (layouts in the header). These two kernels are compute-bound (the
@@ -1257,9 +1387,14 @@
   ;; evicted each other for nb above the associativity: 16 vectors took 3.4x as long as 8.)
   (func $accum_batch_any (param $kind i32) (param $esize i32)
     (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32)
-    (param $c0 i32) (param $c1 i32)
+    (param $owners i32) (param $c0 i32) (param $c1 i32)
     (local $stride i32) (local $i i32) (local $c i32) (local $b i32) (local $p i32) (local $yp i32) (local $cp i32)
     (local $ystride i32) (local $cstride i32) (local $wv v128) (local $ws f32)
+    (if (local.get $owners)
+      (then
+        (call $accum_batch_own (local.get $kind) (local.get $esize) (local.get $w) (local.get $coefs) (local.get $ys)
+          (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $owners) (local.get $c0) (local.get $c1))
+        (return)))
     (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
     (local.set $ystride (i32.shl (local.get $cols) (i32.const 2)))
     (local.set $cstride (i32.const 4))
@@ -1323,12 +1458,163 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $rnext))))
 
-  (func (export "accum_rows_batch_f32") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $c0 i32) (param $c1 i32)
-    (call $accum_batch_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $c0) (local.get $c1)))
-  (func (export "accum_rows_batch_bf16") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $c0 i32) (param $c1 i32)
-    (call $accum_batch_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $c0) (local.get $c1)))
-  (func (export "accum_rows_batch_f16") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $c0 i32) (param $c1 i32)
-    (call $accum_batch_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $c0) (local.get $c1)))
+  ;; The owner-aware form (owners != 0, nb <= 32): row i's mask owners[i] (bit b: output b takes
+  ;; the row) picks the outputs it is added into; every other output is left as it is, which is
+  ;; what a coefficient of 0 gives bit for bit (y + 0 * w == y for finite w: y is never -0, as it
+  ;; starts at +0 and a sum that cancels rounds to +0). A row without owners is not read at all.
+  ;; Per row the owned outputs go 4 at a time over the columns, then one at a time: each output
+  ;; element still takes its rows in order, one product each, so the bits are those of the loop above.
+  (func $accum_batch_own (param $kind i32) (param $esize i32)
+    (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32)
+    (param $owners i32) (param $c0 i32) (param $c1 i32)
+    (local $stride i32) (local $i i32) (local $b i32) (local $m i32) (local $p i32) (local $cp i32) (local $ystride i32)
+    (local $y0 i32) (local $y1 i32) (local $y2 i32) (local $y3 i32)
+    (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
+    (local.set $ystride (i32.shl (local.get $cols) (i32.const 2)))
+    ;; ys[b][c0, c1) = 0
+    (local.set $b (i32.const 0))
+    (block $bdone (loop $bnext
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $nb)))
+      (memory.fill (i32.add (i32.add (local.get $ys) (i32.mul (local.get $b) (local.get $ystride))) (i32.shl (local.get $c0) (i32.const 2)))
+        (i32.const 0) (i32.shl (i32.sub (local.get $c1) (local.get $c0)) (i32.const 2)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bnext)))
+    (local.set $ys (i32.add (local.get $ys) (i32.shl (local.get $c0) (i32.const 2))))
+    (local.set $i (i32.const 0))
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $m (i32.load (i32.add (local.get $owners) (i32.shl (local.get $i) (i32.const 2)))))
+      (global.set $owned_work (i32.add (global.get $owned_work) (i32.popcnt (local.get $m))))
+      (local.set $p (local.get $i))
+      (if (local.get $ids)
+        (then (local.set $p (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $p (i32.add (local.get $w) (i32.add (i32.mul (local.get $p) (local.get $stride)) (i32.mul (local.get $c0) (local.get $esize)))))
+      (local.set $cp (i32.add (local.get $coefs) (i32.shl (i32.mul (local.get $i) (local.get $nb)) (i32.const 2))))
+      (block $qdone (loop $qnext
+        (br_if $qdone (i32.lt_u (i32.popcnt (local.get $m)) (i32.const 4)))
+        (local.set $y0 (i32.ctz (local.get $m)))
+        (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+        (local.set $y1 (i32.ctz (local.get $m)))
+        (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+        (local.set $y2 (i32.ctz (local.get $m)))
+        (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+        (local.set $y3 (i32.ctz (local.get $m)))
+        (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+        (call $accum_row4 (local.get $kind) (local.get $esize) (local.get $p) (i32.sub (local.get $c1) (local.get $c0))
+          (i32.add (local.get $ys) (i32.mul (local.get $y0) (local.get $ystride)))
+          (i32.add (local.get $ys) (i32.mul (local.get $y1) (local.get $ystride)))
+          (i32.add (local.get $ys) (i32.mul (local.get $y2) (local.get $ystride)))
+          (i32.add (local.get $ys) (i32.mul (local.get $y3) (local.get $ystride)))
+          (f32.load (i32.add (local.get $cp) (i32.shl (local.get $y0) (i32.const 2))))
+          (f32.load (i32.add (local.get $cp) (i32.shl (local.get $y1) (i32.const 2))))
+          (f32.load (i32.add (local.get $cp) (i32.shl (local.get $y2) (i32.const 2))))
+          (f32.load (i32.add (local.get $cp) (i32.shl (local.get $y3) (i32.const 2)))))
+        (br $qnext)))
+      (block $odone (loop $onext
+        (br_if $odone (i32.eqz (local.get $m)))
+        (local.set $b (i32.ctz (local.get $m)))
+        (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+        (call $accum_row1 (local.get $kind) (local.get $esize) (local.get $p) (i32.sub (local.get $c1) (local.get $c0))
+          (i32.add (local.get $ys) (i32.mul (local.get $b) (local.get $ystride)))
+          (f32.load (i32.add (local.get $cp) (i32.shl (local.get $b) (i32.const 2)))))
+        (br $onext)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rnext))))
+
+  ;; y0..y3[0, nc) += a0..a3 * the row at p (nc weights of kind / esize), as $accum_batch_any adds
+  ;; one row: 4 columns at a time (y + a * w per lane), then the tail one by one.
+  (func $accum_row4 (param $kind i32) (param $esize i32) (param $p i32) (param $nc i32)
+    (param $y0 i32) (param $y1 i32) (param $y2 i32) (param $y3 i32) (param $a0 f32) (param $a1 f32) (param $a2 f32) (param $a3 f32)
+    (local $c i32) (local $o i32) (local $wv v128) (local $wh v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $ws f32)
+    (local.set $s0 (f32x4.splat (local.get $a0)))
+    (local.set $s1 (f32x4.splat (local.get $a1)))
+    (local.set $s2 (f32x4.splat (local.get $a2)))
+    (local.set $s3 (f32x4.splat (local.get $a3)))
+    (if (i32.eqz (local.get $kind))
+      (then
+        (block $fdone (loop $fnext ;; f32: 8 columns a pass
+          (br_if $fdone (i32.gt_u (i32.add (local.get $c) (i32.const 8)) (local.get $nc)))
+          (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+          (local.set $wv (v128.load (local.get $p)))
+          (local.set $wh (v128.load offset=16 (local.get $p)))
+          (v128.store (i32.add (local.get $y0) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $y0) (local.get $o))) (f32x4.mul (local.get $s0) (local.get $wv))))
+          (v128.store offset=16 (i32.add (local.get $y0) (local.get $o)) (f32x4.add (v128.load offset=16 (i32.add (local.get $y0) (local.get $o))) (f32x4.mul (local.get $s0) (local.get $wh))))
+          (v128.store (i32.add (local.get $y1) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $y1) (local.get $o))) (f32x4.mul (local.get $s1) (local.get $wv))))
+          (v128.store offset=16 (i32.add (local.get $y1) (local.get $o)) (f32x4.add (v128.load offset=16 (i32.add (local.get $y1) (local.get $o))) (f32x4.mul (local.get $s1) (local.get $wh))))
+          (v128.store (i32.add (local.get $y2) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $y2) (local.get $o))) (f32x4.mul (local.get $s2) (local.get $wv))))
+          (v128.store offset=16 (i32.add (local.get $y2) (local.get $o)) (f32x4.add (v128.load offset=16 (i32.add (local.get $y2) (local.get $o))) (f32x4.mul (local.get $s2) (local.get $wh))))
+          (v128.store (i32.add (local.get $y3) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $y3) (local.get $o))) (f32x4.mul (local.get $s3) (local.get $wv))))
+          (v128.store offset=16 (i32.add (local.get $y3) (local.get $o)) (f32x4.add (v128.load offset=16 (i32.add (local.get $y3) (local.get $o))) (f32x4.mul (local.get $s3) (local.get $wh))))
+          (local.set $p (i32.add (local.get $p) (i32.const 32)))
+          (local.set $c (i32.add (local.get $c) (i32.const 8)))
+          (br $fnext)))))
+    (block $cdone (loop $cnext
+      (br_if $cdone (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $nc)))
+      (if (i32.eqz (local.get $kind))
+        (then (local.set $wv (v128.load (local.get $p))))
+        (else (local.set $wv (call $ld4_half (local.get $kind) (local.get $p)))))
+      (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+      (v128.store (i32.add (local.get $y0) (local.get $o))
+        (f32x4.add (v128.load (i32.add (local.get $y0) (local.get $o))) (f32x4.mul (local.get $s0) (local.get $wv))))
+      (v128.store (i32.add (local.get $y1) (local.get $o))
+        (f32x4.add (v128.load (i32.add (local.get $y1) (local.get $o))) (f32x4.mul (local.get $s1) (local.get $wv))))
+      (v128.store (i32.add (local.get $y2) (local.get $o))
+        (f32x4.add (v128.load (i32.add (local.get $y2) (local.get $o))) (f32x4.mul (local.get $s2) (local.get $wv))))
+      (v128.store (i32.add (local.get $y3) (local.get $o))
+        (f32x4.add (v128.load (i32.add (local.get $y3) (local.get $o))) (f32x4.mul (local.get $s3) (local.get $wv))))
+      (local.set $p (i32.add (local.get $p) (i32.shl (local.get $esize) (i32.const 2))))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $cnext)))
+    (block $cdone (loop $cnext
+      (br_if $cdone (i32.ge_u (local.get $c) (local.get $nc)))
+      (local.set $ws (call $ld1 (local.get $kind) (local.get $p)))
+      (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+      (f32.store (i32.add (local.get $y0) (local.get $o)) (f32.add (f32.load (i32.add (local.get $y0) (local.get $o))) (f32.mul (local.get $a0) (local.get $ws))))
+      (f32.store (i32.add (local.get $y1) (local.get $o)) (f32.add (f32.load (i32.add (local.get $y1) (local.get $o))) (f32.mul (local.get $a1) (local.get $ws))))
+      (f32.store (i32.add (local.get $y2) (local.get $o)) (f32.add (f32.load (i32.add (local.get $y2) (local.get $o))) (f32.mul (local.get $a2) (local.get $ws))))
+      (f32.store (i32.add (local.get $y3) (local.get $o)) (f32.add (f32.load (i32.add (local.get $y3) (local.get $o))) (f32.mul (local.get $a3) (local.get $ws))))
+      (local.set $p (i32.add (local.get $p) (local.get $esize)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $cnext))))
+
+  ;; y[0, nc) += a * the row at p, in the same order as $accum_row4 (one output).
+  (func $accum_row1 (param $kind i32) (param $esize i32) (param $p i32) (param $nc i32) (param $y i32) (param $a f32)
+    (local $c i32) (local $o i32) (local $wv v128) (local $s v128)
+    (local.set $s (f32x4.splat (local.get $a)))
+    (if (i32.eqz (local.get $kind))
+      (then
+        (block $fdone (loop $fnext ;; f32: 8 columns a pass
+          (br_if $fdone (i32.gt_u (i32.add (local.get $c) (i32.const 8)) (local.get $nc)))
+          (local.set $o (i32.add (local.get $y) (i32.shl (local.get $c) (i32.const 2))))
+          (v128.store (local.get $o) (f32x4.add (v128.load (local.get $o)) (f32x4.mul (local.get $s) (v128.load (local.get $p)))))
+          (v128.store offset=16 (local.get $o) (f32x4.add (v128.load offset=16 (local.get $o)) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $p)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 32)))
+          (local.set $c (i32.add (local.get $c) (i32.const 8)))
+          (br $fnext)))))
+    (block $cdone (loop $cnext
+      (br_if $cdone (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $nc)))
+      (if (i32.eqz (local.get $kind))
+        (then (local.set $wv (v128.load (local.get $p))))
+        (else (local.set $wv (call $ld4_half (local.get $kind) (local.get $p)))))
+      (local.set $o (i32.add (local.get $y) (i32.shl (local.get $c) (i32.const 2))))
+      (v128.store (local.get $o) (f32x4.add (v128.load (local.get $o)) (f32x4.mul (local.get $s) (local.get $wv))))
+      (local.set $p (i32.add (local.get $p) (i32.shl (local.get $esize) (i32.const 2))))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $cnext)))
+    (block $cdone (loop $cnext
+      (br_if $cdone (i32.ge_u (local.get $c) (local.get $nc)))
+      (local.set $o (i32.add (local.get $y) (i32.shl (local.get $c) (i32.const 2))))
+      (f32.store (local.get $o) (f32.add (f32.load (local.get $o)) (f32.mul (local.get $a) (call $ld1 (local.get $kind) (local.get $p)))))
+      (local.set $p (i32.add (local.get $p) (local.get $esize)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $cnext))))
+
+  (func (export "accum_rows_batch_f32") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $owners i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_batch_any (i32.const 0) (i32.const 4) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $owners) (local.get $c0) (local.get $c1)))
+  (func (export "accum_rows_batch_bf16") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $owners i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_batch_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $owners) (local.get $c0) (local.get $c1)))
+  (func (export "accum_rows_batch_f16") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $owners i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_batch_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $owners) (local.get $c0) (local.get $c1)))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Conversions and the bandwidth probe
@@ -1748,8 +2034,10 @@
 
   ;; ys[v*rows + i] = W[row(i)] . xs[v] for i in [i0, i1), v < nv (xs: nv vectors back to back,
   ;; f32 or prepared; ys: nv rows of `rows` f32): each row read once for 4 vectors at a time, then singly.
+  ;; With owners != 0 (nv <= 32), owners[i] is row i's mask (bit v: vector v needs it): only those
+  ;; are computed ($bbatch_row_own), every other output of the row is 0.
   (func $bbatch (param $kind i32) (param $w i32) (param $xs i32) (param $ys i32) (param $nb i32) (param $rows i32)
-    (param $nv i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
+    (param $nv i32) (param $ids i32) (param $owners i32) (param $i0 i32) (param $i1 i32)
     (local $q4 i32) (local $stride i32) (local $xstride i32) (local $ystride i32) (local $i i32) (local $r i32) (local $v i32)
     (local $p i32) (local $x i32) (local $out i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
     (local.set $q4 (i32.and (local.get $kind) (i32.const 1)))
@@ -1762,6 +2050,13 @@
       (local.set $r (local.get $i))
       (if (local.get $ids) (then (local.set $r (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
       (local.set $p (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))))
+      (if (local.get $owners)
+        (then
+          (call $bbatch_row_own (local.get $kind) (local.get $p) (local.get $xs) (local.get $xstride)
+            (i32.add (local.get $ys) (i32.shl (local.get $i) (i32.const 2))) (local.get $ystride) (local.get $nb) (local.get $nv)
+            (i32.load (i32.add (local.get $owners) (i32.shl (local.get $i) (i32.const 2)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $next)))
       (local.set $v (i32.const 0))
       (block $vdone (loop $vnext
         (br_if $vdone (i32.ge_u (local.get $v) (local.get $nv)))
@@ -1786,10 +2081,62 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next))))
 
-  (func (export "matvec_batch_blocks") (param $w i32) (param $xs i32) (param $ys i32) (param $nb i32) (param $rows i32) (param $nv i32) (param $kind i32) (param $r0 i32) (param $r1 i32)
-    (call $bbatch (local.get $kind) (local.get $w) (local.get $xs) (local.get $ys) (local.get $nb) (local.get $rows) (local.get $nv) (i32.const 0) (local.get $r0) (local.get $r1)))
-  (func (export "matvec_rows_batch_blocks") (param $w i32) (param $xs i32) (param $ys i32) (param $nb i32) (param $n i32) (param $nv i32) (param $ids i32) (param $kind i32) (param $i0 i32) (param $i1 i32)
-    (call $bbatch (local.get $kind) (local.get $w) (local.get $xs) (local.get $ys) (local.get $nb) (local.get $n) (local.get $nv) (local.get $ids) (local.get $i0) (local.get $i1)))
+  ;; One block row at p against the vectors whose bits are set in m (vector v at xs + v*xstride,
+  ;; its output at out + v*ostride), every other output of the row set to 0. A lane of the
+  ;; 4-vector dots equals the one-vector dot whatever the other lanes hold, so owned vectors go
+  ;; 4 at a time (3 repeat their last), and 1 or 2 left one at a time.
+  (func $bbatch_row_own (param $kind i32) (param $p i32) (param $xs i32) (param $xstride i32)
+    (param $out i32) (param $ostride i32) (param $nb i32) (param $nv i32) (param $m i32)
+    (local $q4 i32) (local $v i32) (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
+    (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32) (local $r v128)
+    (local.set $q4 (i32.and (local.get $kind) (i32.const 1)))
+    (local.set $v (i32.const 0))
+    (block $zdone (loop $znext
+      (br_if $zdone (i32.ge_u (local.get $v) (local.get $nv)))
+      (f32.store (i32.add (local.get $out) (i32.mul (local.get $v) (local.get $ostride))) (f32.const 0))
+      (local.set $v (i32.add (local.get $v) (i32.const 1)))
+      (br $znext)))
+    (block $done (loop $next
+      (br_if $done (i32.eqz (local.get $m)))
+      (if (i32.ge_u (i32.popcnt (local.get $m)) (i32.const 3))
+        (then
+          (global.set $owned_work (i32.add (global.get $owned_work)
+            (select (i32.const 4) (i32.const 3) (i32.ge_u (i32.popcnt (local.get $m)) (i32.const 4)))))
+          (local.set $v (i32.ctz (local.get $m)))
+          (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+          (local.set $x0 (i32.add (local.get $xs) (i32.mul (local.get $v) (local.get $xstride))))
+          (local.set $o0 (i32.add (local.get $out) (i32.mul (local.get $v) (local.get $ostride))))
+          (local.set $v (i32.ctz (local.get $m)))
+          (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+          (local.set $x1 (i32.add (local.get $xs) (i32.mul (local.get $v) (local.get $xstride))))
+          (local.set $o1 (i32.add (local.get $out) (i32.mul (local.get $v) (local.get $ostride))))
+          (local.set $v (i32.ctz (local.get $m)))
+          (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+          (local.set $x2 (i32.add (local.get $xs) (i32.mul (local.get $v) (local.get $xstride))))
+          (local.set $o2 (i32.add (local.get $out) (i32.mul (local.get $v) (local.get $ostride))))
+          (local.set $v (call $low_or (local.get $m) (local.get $v)))
+          (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+          (local.set $x3 (i32.add (local.get $xs) (i32.mul (local.get $v) (local.get $xstride))))
+          (local.set $o3 (i32.add (local.get $out) (i32.mul (local.get $v) (local.get $ostride))))
+          (local.set $r (if (result v128) (i32.and (local.get $kind) (i32.const 2))
+            (then (call $idot4 (local.get $q4) (local.get $p) (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))
+            (else (call $fdot4 (local.get $q4) (local.get $p) (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))))
+          (f32.store (local.get $o0) (f32x4.extract_lane 0 (local.get $r)))
+          (f32.store (local.get $o1) (f32x4.extract_lane 1 (local.get $r)))
+          (f32.store (local.get $o2) (f32x4.extract_lane 2 (local.get $r)))
+          (f32.store (local.get $o3) (f32x4.extract_lane 3 (local.get $r)))
+          (br $next)))
+      (global.set $owned_work (i32.add (global.get $owned_work) (i32.const 1)))
+      (local.set $v (i32.ctz (local.get $m)))
+      (local.set $m (i32.and (local.get $m) (i32.sub (local.get $m) (i32.const 1))))
+      (f32.store (i32.add (local.get $out) (i32.mul (local.get $v) (local.get $ostride)))
+        (call $bdot (local.get $kind) (local.get $p) (i32.add (local.get $xs) (i32.mul (local.get $v) (local.get $xstride))) (local.get $nb)))
+      (br $next))))
+
+  (func (export "matvec_batch_blocks") (param $w i32) (param $xs i32) (param $ys i32) (param $nb i32) (param $rows i32) (param $nv i32) (param $kind i32) (param $owners i32) (param $r0 i32) (param $r1 i32)
+    (call $bbatch (local.get $kind) (local.get $w) (local.get $xs) (local.get $ys) (local.get $nb) (local.get $rows) (local.get $nv) (i32.const 0) (local.get $owners) (local.get $r0) (local.get $r1)))
+  (func (export "matvec_rows_batch_blocks") (param $w i32) (param $xs i32) (param $ys i32) (param $nb i32) (param $n i32) (param $nv i32) (param $ids i32) (param $kind i32) (param $owners i32) (param $i0 i32) (param $i1 i32)
+    (call $bbatch (local.get $kind) (local.get $w) (local.get $xs) (local.get $ys) (local.get $nb) (local.get $n) (local.get $nv) (local.get $ids) (local.get $owners) (local.get $i0) (local.get $i1)))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Weighted sums of block rows (W_out as neuron rows): the weights are widened to f32 here (the
@@ -2057,9 +2404,13 @@
   ;; ys[v*cols + c] = sum_i coefs[i*nv + v] * W[row(i), c] for v < nv, c in blocks [k0, k1): each
   ;; listed block read once for all nv outputs (per output the same order as $baccum). The
   ;; coefficients come row-major, [n, nv], as for $accum_batch_any.
+  ;; With owners != 0 (nv <= 32), row i is added only into the outputs whose bits are set in
+  ;; owners[i] (what a coefficient of 0 gives elsewhere, bit for bit: see $accum_batch_own), and a
+  ;; row without owners is not read.
   (func $baccum_batch (param $q4 i32) (param $w i32) (param $coefs i32) (param $ys i32) (param $nb i32) (param $ids i32)
-    (param $n i32) (param $nv i32) (param $k0 i32) (param $k1 i32)
+    (param $n i32) (param $nv i32) (param $owners i32) (param $k0 i32) (param $k1 i32)
     (local $stride i32) (local $bb i32) (local $ystride i32) (local $i i32) (local $r i32) (local $k i32) (local $v i32) (local $p i32)
+    (local $m i32) (local $mm i32)
     (local.set $bb (select (i32.const 18) (i32.const 34) (local.get $q4)))
     (local.set $stride (i32.mul (local.get $nb) (local.get $bb)))
     (local.set $ystride (i32.shl (local.get $nb) (i32.const 7)))
@@ -2072,27 +2423,44 @@
       (br $vnext)))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $m (i32.const -1))
+      (if (local.get $owners)
+        (then
+          (local.set $m (i32.load (i32.add (local.get $owners) (i32.shl (local.get $i) (i32.const 2)))))
+          (global.set $owned_work (i32.add (global.get $owned_work) (i32.popcnt (local.get $m))))))
       (local.set $r (local.get $i))
       (if (local.get $ids) (then (local.set $r (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
-      (local.set $k (local.get $k0))
+      (local.set $k (select (local.get $k0) (local.get $k1) (local.get $m))) ;; no owner: no block of the row
       (block $kdone (loop $knext
         (br_if $kdone (i32.ge_u (local.get $k) (local.get $k1)))
         (local.set $p (i32.add (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))) (i32.mul (local.get $k) (local.get $bb))))
-        (local.set $v (i32.const 0))
-        (block $vdone (loop $vnext
-          (br_if $vdone (i32.ge_u (local.get $v) (local.get $nv)))
-          (call $bacc (local.get $q4) (local.get $p)
-            (f32.load (i32.add (local.get $coefs) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $nv)) (local.get $v)) (i32.const 2))))
-            (i32.add (i32.add (local.get $ys) (i32.mul (local.get $v) (local.get $ystride))) (i32.shl (local.get $k) (i32.const 7))))
-          (local.set $v (i32.add (local.get $v) (i32.const 1)))
-          (br $vnext)))
+        (if (local.get $owners)
+          (then
+            (local.set $mm (local.get $m))
+            (block $odone (loop $onext
+              (br_if $odone (i32.eqz (local.get $mm)))
+              (local.set $v (i32.ctz (local.get $mm)))
+              (local.set $mm (i32.and (local.get $mm) (i32.sub (local.get $mm) (i32.const 1))))
+              (call $bacc (local.get $q4) (local.get $p)
+                (f32.load (i32.add (local.get $coefs) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $nv)) (local.get $v)) (i32.const 2))))
+                (i32.add (i32.add (local.get $ys) (i32.mul (local.get $v) (local.get $ystride))) (i32.shl (local.get $k) (i32.const 7))))
+              (br $onext))))
+          (else
+            (local.set $v (i32.const 0))
+            (block $vdone (loop $vnext
+              (br_if $vdone (i32.ge_u (local.get $v) (local.get $nv)))
+              (call $bacc (local.get $q4) (local.get $p)
+                (f32.load (i32.add (local.get $coefs) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $nv)) (local.get $v)) (i32.const 2))))
+                (i32.add (i32.add (local.get $ys) (i32.mul (local.get $v) (local.get $ystride))) (i32.shl (local.get $k) (i32.const 7))))
+              (local.set $v (i32.add (local.get $v) (i32.const 1)))
+              (br $vnext)))))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $knext)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next))))
 
-  (func (export "accum_rows_batch_blocks") (param $w i32) (param $coefs i32) (param $ys i32) (param $nb i32) (param $ids i32) (param $n i32) (param $nv i32) (param $kind i32) (param $k0 i32) (param $k1 i32)
-    (call $baccum_batch (i32.and (local.get $kind) (i32.const 1)) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $nb) (local.get $ids) (local.get $n) (local.get $nv) (local.get $k0) (local.get $k1)))
+  (func (export "accum_rows_batch_blocks") (param $w i32) (param $coefs i32) (param $ys i32) (param $nb i32) (param $ids i32) (param $n i32) (param $nv i32) (param $kind i32) (param $owners i32) (param $k0 i32) (param $k1 i32)
+    (call $baccum_batch (i32.and (local.get $kind) (i32.const 1)) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $nb) (local.get $ids) (local.get $n) (local.get $nv) (local.get $owners) (local.get $k0) (local.get $k1)))
 
   ;; dst[32 k, 32 k + 32) = block k of src as f32, k in [k0, k1) (embedding rows).
   (func $bwiden (param $q4 i32) (param $src i32) (param $dst i32) (param $k0 i32) (param $k1 i32)

@@ -54,6 +54,8 @@ export interface PoolOptions {
 export class WorkerPool {
   private readonly ctl: Int32Array;
   private readonly fns: WasmFn[];
+  /** The calling thread's instance's owned_work counter (kernels.wat). */
+  private readonly work: {value: number} | undefined;
   private broken: string | undefined;
   private disposed = false;
   private debugMode = 0;
@@ -68,6 +70,7 @@ export class WorkerPool {
   ) {
     this.ctl = new Int32Array(memory.buffer, 0, CTL_WORDS);
     this.fns = KERNEL_NAMES.map((name) => exports[name] as WasmFn);
+    this.work = exports['owned_work'] as {value: number} | undefined;
     for (const worker of workers) {
       worker.on('error', (err) => this.markBroken(`a cpu kernel worker failed: ${err.message}`));
       worker.on('exit', (code) => this.markBroken(`a cpu kernel worker exited (code ${code})`));
@@ -100,6 +103,11 @@ export class WorkerPool {
 
   get threads(): number {
     return this.workers.length + 1;
+  }
+
+  /** Row and vector pairs the owner-aware kernels computed on the calling thread (CpuKernels.ownedWork). */
+  get ownedWork(): number {
+    return this.work ? this.work.value >>> 0 : 0;
   }
 
   /** True while a call returned by run() as pending has workers still at it (see finish()). */

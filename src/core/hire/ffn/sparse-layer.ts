@@ -10,7 +10,7 @@
  * Only |S| rows of each FFN matrix are read, plus the predictor. When S covers every group the
  * result equals the dense top-k FFN exactly (up to summation order).
  */
-import {batchReadBytes, type Backend, type Vec} from '../../backends/backend.js';
+import {batchReadBytes, OWNERS_MAX_BATCH, type Backend, type Owners, type Vec} from '../../backends/backend.js';
 import type {FfnOverride, FfnRunInfo} from '../../decode/forward.js';
 import {ffnTopKByMagnitude, type ModelConfig} from '../../model/config.js';
 import {ffnBytes, type LayerWeights} from '../../decode/weights.js';
@@ -183,9 +183,10 @@ export class SparseFfnLayer implements FfnOverride {
     // faster than gathering every row by id, with each row still masked to its own groups.
     const full = union.length === this.nGroups;
     const rows = full ? this.allRows() : groupRows(union, g);
-    // masks[b][j] = 1 when row j of the union belongs to one of row b's own groups
-    const masks = own.map((groups) => maskOf(groups, rows, g, this.nGroups));
-    this.computeBatch(xs, rows, outs, masks, full);
+    // masks[b][j] = 1 when row j of the union belongs to one of row b's own groups; owners[j] the
+    // same as one bit per row b, so that a backend computes only what each row needs
+    const {masks, owners} = ownersOf(own, rows, g, this.nGroups);
+    this.computeBatch(xs, rows, outs, masks, full, owners);
     const perRow = own.reduce((a, o) => a + o.length, 0) / own.length;
     return {bytes: this.batchBytes(rows.length, xs.length), groups: {union: union.length, perRow}};
   }
@@ -193,9 +194,10 @@ export class SparseFfnLayer implements FfnOverride {
   /**
    * Batched decoding: every sequence's FFN over the union `rows` of the batch's groups, each row
    * read once for the batch. masks[b] (1 for rows in sequence b's own groups, else 0) keeps each
-   * sequence's result equal to its own sparse FFN.
+   * sequence's result equal to its own sparse FFN; `owners` (the masks as one bit per sequence and
+   * row, at most OWNERS_MAX_BATCH sequences) lets the backend skip the rows a sequence does not own.
    */
-  computeBatch(xs: Vec[], rows: Int32Array, outs: Vec[], masks: Float32Array[] | null, full = false): void {
+  computeBatch(xs: Vec[], rows: Int32Array, outs: Vec[], masks: Float32Array[] | null, full = false, owners?: Owners): void {
     const {backend: b, layer: l, config: c} = this;
     const vs = xs.map((_, i) => this.vectors(rows.length, i));
     const gates = vs.map((v) => v.gate);
@@ -203,26 +205,26 @@ export class SparseFfnLayer implements FfnOverride {
     if (full) {
       // rows = every neuron in order: the whole matrices, biases added by the kernels
       if (l.wGate) {
-        b.matvecBatch(l.wGate, xs, gates, l.bGate);
-        b.matvecBatch(l.wUp, xs, ups, l.bUp);
+        b.matvecBatch(l.wGate, xs, gates, l.bGate, owners);
+        b.matvecBatch(l.wUp, xs, ups, l.bUp, owners);
         b.activationRows(c.activation, gates, gates);
         b.mulRows(gates, ups, gates);
       } else {
-        b.matvecBatch(l.wUp, xs, gates, l.bUp);
+        b.matvecBatch(l.wUp, xs, gates, l.bUp, owners);
         b.activationRows(c.activation, gates, gates);
       }
       this.fullSteps++;
     } else if (l.wGate) {
-      b.matvecRowsBatch(l.wGate, rows, xs, gates);
+      b.matvecRowsBatch(l.wGate, rows, xs, gates, owners);
       if (this.bGate) vs.forEach((v) => this.addGathered(v.gate, this.bGate!, rows, v.bias));
-      b.matvecRowsBatch(l.wUp, rows, xs, ups);
+      b.matvecRowsBatch(l.wUp, rows, xs, ups, owners);
       if (this.bUp) vs.forEach((v) => this.addGathered(v.up, this.bUp!, rows, v.bias));
       for (const v of vs) {
         b.activation(c.activation, v.gate, v.gate);
         b.mul(v.gate, v.up, v.gate);
       }
     } else {
-      b.matvecRowsBatch(l.wUp, rows, xs, gates);
+      b.matvecRowsBatch(l.wUp, rows, xs, gates, owners);
       for (const v of vs) {
         if (this.bGate) this.addGathered(v.gate, this.bGate, rows, v.bias);
         b.activation(c.activation, v.gate, v.gate);
@@ -235,7 +237,7 @@ export class SparseFfnLayer implements FfnOverride {
       }
       if (this.topK !== null) b.keepTopK(v.gate, this.topK, ffnTopKByMagnitude(c));
     });
-    b.accumulateRowsBatch(l.wDownT!, full ? null : rows, gates, outs, l.bDown);
+    b.accumulateRowsBatch(l.wDownT!, full ? null : rows, gates, outs, l.bDown, owners);
     this.steps += xs.length;
     this.rowsRead += rows.length;
   }
@@ -263,6 +265,26 @@ export class SparseFfnLayer implements FfnOverride {
     }
     return v;
   }
+}
+
+/**
+ * masks[b][j] = 1 when rows[j] (a neuron id) lies in one of own[b]'s groups, else 0; owners[j] has
+ * bit b set for the same (absent above OWNERS_MAX_BATCH sequences).
+ */
+export function ownersOf(own: Int32Array[], rows: Int32Array, g: number, nGroups: number): {masks: Float32Array[]; owners?: Owners} {
+  if (own.length > OWNERS_MAX_BATCH) return {masks: own.map((groups) => maskOf(groups, rows, g, nGroups))};
+  const byGroup = new Uint32Array(nGroups);
+  own.forEach((groups, b) => {
+    for (let i = 0; i < groups.length; i++) byGroup[groups[i]!]! |= 1 << b;
+  });
+  const masks = own.map(() => new Float32Array(rows.length));
+  const owners = new Uint32Array(rows.length);
+  for (let j = 0; j < rows.length; j++) {
+    const bits = byGroup[(rows[j]! / g) | 0]!;
+    owners[j] = bits;
+    for (let b = 0; b < own.length; b++) if ((bits >>> b) & 1) masks[b]![j] = 1;
+  }
+  return {masks, owners};
 }
 
 /** 1 for each of `rows` (neuron ids) that lies in one of `groups`, else 0. */

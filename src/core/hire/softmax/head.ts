@@ -6,7 +6,7 @@
  *   z~ + e ||h|| and k' is doubled until the top-k is provably the dense top-k.
  */
 import type {Backend, Mat, Vec} from '../../backends/backend.js';
-import {batchReadBytes} from '../../backends/backend.js';
+import {batchReadBytes, OWNERS_MAX_BATCH, type Owners} from '../../backends/backend.js';
 import type {BatchHeadResult, HeadResult, HeadStats, OutputHead} from '../../decode/output-head.js';
 import {topKIndices} from '../../numeric/select.js';
 import {padGroups, unionGroups} from '../ffn/groups.js';
@@ -105,12 +105,13 @@ export class HireSoftmaxHead implements OutputHead {
     const approxes = await this.approximateBatch(hs);
     const cands = approxes.map((approx) => topKIndices(approx, this.opts.kPrime));
     const union = padGroups(unionGroups(cands, lm.rows), lm.rows, 64);
-    // logits of the union's rows for every state: [union.length] each
-    const scratch = hs.map((_, i) => this.unionScratch(union.length, i));
-    this.backend.matvecRowsBatch(lm, union, hs, scratch);
-    const bytes = this.predictorBatchBytes(hs.length) + batchReadBytes(this.backend, lm, hs.length, union.length * (lm.bytes / lm.rows));
     const where = (this.where ??= new Int32Array(lm.rows)); // union slot of each vocabulary id (only union ids are read)
     union.forEach((id, j) => (where[id] = j));
+    // logits of the union's rows for every state: [union.length] each, of which a state reads only
+    // its own candidates' (owners: bit i of a slot for each state i that has it as a candidate)
+    const scratch = hs.map((_, i) => this.unionScratch(union.length, i));
+    this.backend.matvecRowsBatch(lm, union, hs, scratch, ownersOfCandidates(cands, where, union.length));
+    const bytes = this.predictorBatchBytes(hs.length) + batchReadBytes(this.backend, lm, hs.length, union.length * (lm.bytes / lm.rows));
     const results: HeadResult[] = [];
     for (let i = 0; i < hs.length; i++) {
       const all = await this.backend.read(scratch[i]!);
@@ -158,4 +159,14 @@ export class HireSoftmaxHead implements OutputHead {
     this.backend.matvecRows(this.lmHead, ids, h, out);
     return this.backend.read(out);
   }
+}
+
+/** Bit i of slot where[id] for each candidate id of state i (undefined above OWNERS_MAX_BATCH states). */
+function ownersOfCandidates(cands: Int32Array[], where: Int32Array, n: number): Owners | undefined {
+  if (cands.length > OWNERS_MAX_BATCH) return undefined;
+  const owners = new Uint32Array(n);
+  cands.forEach((ids, i) => {
+    for (let k = 0; k < ids.length; k++) owners[where[ids[k]!]!]! |= 1 << i;
+  });
+  return owners;
 }
