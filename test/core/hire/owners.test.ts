@@ -66,12 +66,12 @@ describe('batched HiRE passes owners', () => {
       expect(owners).toBeInstanceOf(Uint32Array);
       expect(owners.length).toBe(union.length);
       for (let j = 0; j < union.length; j++) {
-        for (let i = 0; i < hs.length; i++) expect((owners[j]! >>> i) & 1).toBe(results[i]!.ids.includes(union[j]!) ? 1 : 0);
+        for (let i = 0; i < hs.length; i++) expect((owners[j]! >>> i) & 1).toBe(results[i]!.ids!.includes(union[j]!) ? 1 : 0);
       }
       // each state's exact logits are its own candidates' rows (within the batched kernels' rounding)
       for (let i = 0; i < hs.length; i++) {
         const alone = await head.next(hs[i]!);
-        expect(Array.from(results[i]!.ids)).toEqual(Array.from(alone.ids));
+        expect(Array.from(results[i]!.ids!)).toEqual(Array.from(alone.ids!));
         results[i]!.logits.forEach((v, k) => expect(v).toBeCloseTo(alone.logits[k]!, 5));
       }
     } finally {
