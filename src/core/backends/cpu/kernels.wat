@@ -1433,16 +1433,20 @@
   ;; and batch size, so batched and unbatched results are bit-identical.
   ;; =======================================================================================
 
-  ;; Prepared x for the 32-column blocks [b0, b1) of x (f32) into xq (80 bytes per block).
-  (func (export "prep_x_blocks") (param $x i32) (param $xq i32) (param $b0 i32) (param $b1 i32)
-    (local $b i32) (local $s i32) (local $d i32) (local $m v128) (local $amax f32) (local $inv v128)
+  ;; Prepared x for the 32-column blocks [b0, b1) of nv vectors of nb blocks each, back to back
+  ;; (x: f32, 128 bytes per block; xq: nb * 80 bytes per vector, layout in the section header).
+  (func (export "prep_x_blocks") (param $x i32) (param $xq i32) (param $nb i32) (param $b0 i32) (param $b1 i32)
+    (local $b i32) (local $s i32) (local $d i32) (local $v i32) (local $j i32) (local $m v128) (local $amax f32) (local $inv v128)
     (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128) (local $q4 v128) (local $q5 v128)
     (local $q6 v128) (local $q7 v128) (local $sum v128)
     (local.set $b (local.get $b0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $b) (local.get $b1)))
       (local.set $s (i32.add (local.get $x) (i32.shl (local.get $b) (i32.const 7))))
-      (local.set $d (i32.add (local.get $xq) (i32.mul (local.get $b) (i32.const 80))))
+      (local.set $v (i32.div_u (local.get $b) (local.get $nb)))
+      (local.set $j (i32.sub (local.get $b) (i32.mul (local.get $v) (local.get $nb))))
+      ;; d: this vector's prepared x, then its block j's values
+      (local.set $d (i32.add (local.get $xq) (i32.mul (i32.mul (local.get $v) (local.get $nb)) (i32.const 80))))
       (local.set $m (f32x4.max
         (f32x4.max (f32x4.max (f32x4.abs (v128.load offset=0 (local.get $s))) (f32x4.abs (v128.load offset=16 (local.get $s))))
                    (f32x4.max (f32x4.abs (v128.load offset=32 (local.get $s))) (f32x4.abs (v128.load offset=48 (local.get $s)))))
@@ -1461,15 +1465,18 @@
       (local.set $q5 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=80 (local.get $s)) (local.get $inv)))))
       (local.set $q6 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=96 (local.get $s)) (local.get $inv)))))
       (local.set $q7 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=112 (local.get $s)) (local.get $inv)))))
-      (v128.store offset=0 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1)))
-      (v128.store offset=16 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3)))
-      (v128.store offset=32 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5)))
-      (v128.store offset=48 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7)))
+      (local.set $s (i32.add (local.get $d) (i32.shl (local.get $j) (i32.const 6))))
+      (v128.store offset=0 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1)))
+      (v128.store offset=16 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3)))
+      (v128.store offset=32 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5)))
+      (v128.store offset=48 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7)))
       (local.set $sum (i32x4.add
         (i32x4.add (i32x4.add (local.get $q0) (local.get $q1)) (i32x4.add (local.get $q2) (local.get $q3)))
         (i32x4.add (i32x4.add (local.get $q4) (local.get $q5)) (i32x4.add (local.get $q6) (local.get $q7)))))
-      (f32.store offset=64 (local.get $d) (f32.div (local.get $amax) (f32.const 32767)))
-      (i32.store offset=68 (local.get $d) (i32.shl (i32.add
+      ;; dx at d + 64 nb + 4 j, corr at d + 68 nb + 4 j
+      (local.set $s (i32.add (i32.add (local.get $d) (i32.shl (local.get $nb) (i32.const 6))) (i32.shl (local.get $j) (i32.const 2))))
+      (f32.store (local.get $s) (f32.div (local.get $amax) (f32.const 32767)))
+      (i32.store (i32.add (local.get $s) (i32.shl (local.get $nb) (i32.const 2))) (i32.shl (i32.add
         (i32.add (i32x4.extract_lane 0 (local.get $sum)) (i32x4.extract_lane 1 (local.get $sum)))
         (i32.add (i32x4.extract_lane 2 (local.get $sum)) (i32x4.extract_lane 3 (local.get $sum)))) (i32.const 3)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
@@ -1480,114 +1487,196 @@
     (f32.mul (f32.reinterpret_i32 (i32.and (i32.shr_s (i32.shl (i32.load16_u (local.get $p)) (i32.const 16)) (i32.const 3))
       (i32.const 0x8fffffff))) (f32.const 0x1p112)))
 
-  ;; i32x4 partial sums of block p (q8_0) . prepared block x (lanes add up to the block's dot).
-  (func $bdoti_q8 (param $p i32) (param $x i32) (result v128)
-    (i32x4.add
-      (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $x)))
-                 (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $x))))
-      (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $x)))
-                 (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $x))))))
+  ;; i32x4 partial sums of one block at p . the prepared block at x (q4_0: unsigned nibbles, not
+  ;; corrected); its lanes add up to the block's dot.
+  (func $bdoti (param $q4 i32) (param $p i32) (param $x i32) (result v128)
+    (local $v0 v128) (local $v1 v128) (local $m v128)
+    (if (result v128) (local.get $q4)
+      (then
+        (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
+        (local.set $v0 (v128.load8x8_u offset=2 (local.get $p)))
+        (local.set $v1 (v128.load8x8_u offset=10 (local.get $p)))
+        (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $x)))
+                     (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $x))))
+          (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $x)))
+                     (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $x))))))
+      (else
+        (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $x)))
+                     (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $x))))
+          (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $x)))
+                     (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $x))))))))
+
+  ;; The term (d * dx) * f32(s) of the r (1..3) blocks left after the groups of four: lane k
+  ;; for block k (blocks at p, prepared blocks at x, their dx at xd and corrections at xc), lanes
+  ;; k >= r zero, so each block lands on the lane it would take in a whole group.
+  (func $itail (param $q4 i32) (param $p i32) (param $x i32) (param $xd i32) (param $xc i32) (param $r i32) (result v128)
+    (local $bb i32) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $h v128) (local $dx v128) (local $c v128)
+    (local.set $bb (select (i32.const 18) (i32.const 34) (local.get $q4)))
+    (local.set $s0 (call $bdoti (local.get $q4) (local.get $p) (local.get $x)))
+    (local.set $h (v128.load16_lane 1 (local.get $p) (local.get $h)))
+    (local.set $dx (v128.load32_lane 0 (local.get $xd) (local.get $dx)))
+    (local.set $c (v128.load32_lane 0 (local.get $xc) (local.get $c)))
+    (if (i32.gt_u (local.get $r) (i32.const 1)) (then
+      (local.set $p (i32.add (local.get $p) (local.get $bb)))
+      (local.set $s1 (call $bdoti (local.get $q4) (local.get $p) (i32.add (local.get $x) (i32.const 64))))
+      (local.set $h (v128.load16_lane 3 (local.get $p) (local.get $h)))
+      (local.set $dx (v128.load32_lane offset=4 1 (local.get $xd) (local.get $dx)))
+      (local.set $c (v128.load32_lane offset=4 1 (local.get $xc) (local.get $c)))))
+    (if (i32.gt_u (local.get $r) (i32.const 2)) (then
+      (local.set $p (i32.add (local.get $p) (local.get $bb)))
+      (local.set $s2 (call $bdoti (local.get $q4) (local.get $p) (i32.add (local.get $x) (i32.const 128))))
+      (local.set $h (v128.load16_lane 5 (local.get $p) (local.get $h)))
+      (local.set $dx (v128.load32_lane offset=8 2 (local.get $xd) (local.get $dx)))
+      (local.set $c (v128.load32_lane offset=8 2 (local.get $xc) (local.get $c)))))
+    (local.set $s0 (call $isum4 (local.get $s0) (local.get $s1) (local.get $s2) (v128.const i64x2 0 0)))
+    (if (local.get $q4) (then (local.set $s0 (i32x4.sub (local.get $s0) (local.get $c)))))
+    (f32x4.mul (f32x4.mul (call $hscale4 (local.get $h)) (local.get $dx)) (f32x4.convert_i32x4_s (local.get $s0))))
+
+  ;; Four halves in the high 16 bits of h's i32 lanes (low bits zero) as f32x4, as $bscale.
+  (func $hscale4 (param $h v128) (result v128)
+    (f32x4.mul (v128.and (i32x4.shr_s (local.get $h) (i32.const 3)) (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
+      (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)))
+
+  (global $fence (mut v128) (v128.const i64x2 0 0))
 
   ;; int16 mode: dot of one row of nb blocks at p with the prepared x: q8_0 (q4 = 0) or q4_0 (q4 = 1).
-  ;; The two loops are written out: a per-block call made the inner loop slower.
+  ;; The loops are written out (a call per group of blocks made them much slower).
   (func $idot (param $q4 i32) (param $p i32) (param $x i32) (param $nb i32) (result f32)
-    (local $b i32) (local $acc v128) (local $v0 v128) (local $v1 v128) (local $m v128)
+    (local $b i32) (local $n4 i32) (local $xd i32) (local $xc i32) (local $acc v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $v0 v128) (local $v1 v128) (local $m v128)
+    (local $z v128) (local $mask v128) (local $e112 v128)
+    (local.set $xd (i32.add (local.get $x) (i32.shl (local.get $nb) (i32.const 6))))
+    (local.set $xc (i32.add (local.get $xd) (i32.shl (local.get $nb) (i32.const 2))))
+    (local.set $n4 (i32.and (local.get $nb) (i32.const -4)))
     (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
+    (local.set $mask (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
+    (local.set $e112 (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112))
     (if (local.get $q4)
       (then
         (block $done (loop $next
-          (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
+          (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
           (local.set $v0 (v128.load8x8_u offset=2 (local.get $p)))
           (local.set $v1 (v128.load8x8_u offset=10 (local.get $p)))
+          (local.set $s0 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $x)))
+                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $x))))))
+          (global.set $fence (local.get $s0))
+          (local.set $v0 (v128.load8x8_u offset=20 (local.get $p)))
+          (local.set $v1 (v128.load8x8_u offset=28 (local.get $p)))
+          (local.set $s1 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=64 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=80 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=96 (local.get $x)))
+                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=112 (local.get $x))))))
+          (global.set $fence (local.get $s1))
+          (local.set $v0 (v128.load8x8_u offset=38 (local.get $p)))
+          (local.set $v1 (v128.load8x8_u offset=46 (local.get $p)))
+          (local.set $s2 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=128 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=144 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=160 (local.get $x)))
+                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=176 (local.get $x))))))
+          (global.set $fence (local.get $s2))
+          (local.set $v0 (v128.load8x8_u offset=56 (local.get $p)))
+          (local.set $v1 (v128.load8x8_u offset=64 (local.get $p)))
+          (local.set $s3 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=192 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=208 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=224 (local.get $x)))
+                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=240 (local.get $x))))))
+          (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
+            (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
+          (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
+            (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
+          (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
+          (local.set $s0 (i32x4.sub (local.get $s0) (v128.load (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2))))))
           (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
-            (f32x4.splat (f32.mul
-              (f32.mul (f32.reinterpret_i32 (i32.and (i32.shr_s (i32.shl (i32.load16_u (local.get $p)) (i32.const 16)) (i32.const 3))
-                (i32.const 0x8fffffff))) (f32.const 0x1p112))
-              (f32.load offset=64 (local.get $x))))
-            (f32x4.convert_i32x4_s (i32x4.sub
-              (i32x4.add
-                (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $x)))
-                           (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $x))))
-                (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $x)))
-                           (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $x)))))
-              (v128.load32_zero offset=68 (local.get $x)))))))
-          (local.set $p (i32.add (local.get $p) (i32.const 18)))
-          (local.set $x (i32.add (local.get $x) (i32.const 80)))
-          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+            (f32x4.mul (f32x4.mul (v128.and (i32x4.shr_s
+              (v128.load16_lane offset=54 7 (local.get $p) (v128.load16_lane offset=36 5 (local.get $p)
+                (v128.load16_lane offset=18 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z)))))
+              (i32.const 3)) (local.get $mask)) (local.get $e112))
+              (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
+            (f32x4.convert_i32x4_s (local.get $s0)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 72)))
+          (local.set $x (i32.add (local.get $x) (i32.const 256)))
+          (local.set $b (i32.add (local.get $b) (i32.const 4)))
           (br $next))))
       (else
         (block $done (loop $next
-          (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
+          (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
+          (local.set $s0 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $x))))))
+          (global.set $fence (local.get $s0))
+          (local.set $s1 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=36 (local.get $p)) (v128.load offset=64 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=44 (local.get $p)) (v128.load offset=80 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=52 (local.get $p)) (v128.load offset=96 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=60 (local.get $p)) (v128.load offset=112 (local.get $x))))))
+          (global.set $fence (local.get $s1))
+          (local.set $s2 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=70 (local.get $p)) (v128.load offset=128 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=78 (local.get $p)) (v128.load offset=144 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=86 (local.get $p)) (v128.load offset=160 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=94 (local.get $p)) (v128.load offset=176 (local.get $x))))))
+          (global.set $fence (local.get $s2))
+          (local.set $s3 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=104 (local.get $p)) (v128.load offset=192 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=112 (local.get $p)) (v128.load offset=208 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=120 (local.get $p)) (v128.load offset=224 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=128 (local.get $p)) (v128.load offset=240 (local.get $x))))))
+          (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
+            (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
+          (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
+            (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
+          (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
           (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
-            (f32x4.splat (f32.mul
-              (f32.mul (f32.reinterpret_i32 (i32.and (i32.shr_s (i32.shl (i32.load16_u (local.get $p)) (i32.const 16)) (i32.const 3))
-                (i32.const 0x8fffffff))) (f32.const 0x1p112))
-              (f32.load offset=64 (local.get $x))))
-            (f32x4.convert_i32x4_s (i32x4.add
-              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $x)))
-                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $x))))
-              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $x)))
-                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $x)))))))))
-          (local.set $p (i32.add (local.get $p) (i32.const 34)))
-          (local.set $x (i32.add (local.get $x) (i32.const 80)))
-          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+            (f32x4.mul (f32x4.mul (v128.and (i32x4.shr_s
+              (v128.load16_lane offset=102 7 (local.get $p) (v128.load16_lane offset=68 5 (local.get $p)
+                (v128.load16_lane offset=34 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z)))))
+              (i32.const 3)) (local.get $mask)) (local.get $e112))
+              (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
+            (f32x4.convert_i32x4_s (local.get $s0)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 136)))
+          (local.set $x (i32.add (local.get $x) (i32.const 256)))
+          (local.set $b (i32.add (local.get $b) (i32.const 4)))
           (br $next)))))
-    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 2 (local.get $acc)))
-             (f32.add (f32x4.extract_lane 1 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+    (if (i32.lt_u (local.get $b) (local.get $nb)) (then
+      (local.set $acc (f32x4.add (local.get $acc) (call $itail (local.get $q4) (local.get $p) (local.get $x)
+        (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2))) (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2)))
+        (i32.sub (local.get $nb) (local.get $b)))))))
+    (call $hsum (local.get $acc)))
 
-  ;; int16 mode: one row against 4 prepared vectors (x0..x3): [row . x0, ..., row . x3], each lane summed in
-  ;; $idot's order (so a batched result equals the unbatched one bit for bit). The row's block is
-  ;; decoded once for the 4 vectors.
+  ;; int16 mode: one row against 4 prepared vectors (x0..x3): [row . x0, ..., row . x3], each
+  ;; exactly $idot's result (so a batched result equals the unbatched one bit for bit). The row
+  ;; is read from memory once: the later three dots find it in the L1 cache (decoding a block
+  ;; once for the 4 vectors needed more registers than there are).
   (func $idot4 (param $q4 i32) (param $p i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32) (param $nb i32)
     (result v128)
-    (local $b i32) (local $d f32) (local $m v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $bb i32)
-    (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
-    (local.set $bb (select (i32.const 18) (i32.const 34) (local.get $q4)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
-      (local.set $d (call $bscale (local.get $p)))
-      (if (local.get $q4)
-        (then
-          (local.set $w2 (v128.load8x8_u offset=2 (local.get $p)))
-          (local.set $w3 (v128.load8x8_u offset=10 (local.get $p)))
-          (local.set $w0 (v128.and (local.get $w2) (local.get $m)))
-          (local.set $w1 (v128.and (local.get $w3) (local.get $m)))
-          (local.set $w2 (i16x8.shr_u (local.get $w2) (i32.const 4)))
-          (local.set $w3 (i16x8.shr_u (local.get $w3) (i32.const 4))))
-        (else
-          (local.set $w0 (v128.load8x8_s offset=2 (local.get $p)))
-          (local.set $w1 (v128.load8x8_s offset=10 (local.get $p)))
-          (local.set $w2 (v128.load8x8_s offset=18 (local.get $p)))
-          (local.set $w3 (v128.load8x8_s offset=26 (local.get $p)))))
-      (local.set $a0 (f32x4.add (local.get $a0) (call $iterm (local.get $q4) (local.get $d) (local.get $x0)
-        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
-      (local.set $a1 (f32x4.add (local.get $a1) (call $iterm (local.get $q4) (local.get $d) (local.get $x1)
-        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
-      (local.set $a2 (f32x4.add (local.get $a2) (call $iterm (local.get $q4) (local.get $d) (local.get $x2)
-        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
-      (local.set $a3 (f32x4.add (local.get $a3) (call $iterm (local.get $q4) (local.get $d) (local.get $x3)
-        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
-      (local.set $p (i32.add (local.get $p) (local.get $bb)))
-      (local.set $x0 (i32.add (local.get $x0) (i32.const 80)))
-      (local.set $x1 (i32.add (local.get $x1) (i32.const 80)))
-      (local.set $x2 (i32.add (local.get $x2) (i32.const 80)))
-      (local.set $x3 (i32.add (local.get $x3) (i32.const 80)))
-      (local.set $b (i32.add (local.get $b) (i32.const 1)))
-      (br $next)))
-    (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+    (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+      (f32x4.splat (call $idot (local.get $q4) (local.get $p) (local.get $x0) (local.get $nb)))
+      (call $idot (local.get $q4) (local.get $p) (local.get $x1) (local.get $nb)))
+      (call $idot (local.get $q4) (local.get $p) (local.get $x2) (local.get $nb)))
+      (call $idot (local.get $q4) (local.get $p) (local.get $x3) (local.get $nb))))
 
-  ;; (d * dx) * f32(w . x) for one block given as four i16x8 (q4_0: unsigned nibbles, corrected).
-  (func $iterm (param $q4 i32) (param $d f32) (param $x i32) (param $w0 v128) (param $w1 v128) (param $w2 v128) (param $w3 v128)
-    (result v128)
-    (local $i v128)
-    (local.set $i (i32x4.add
-      (i32x4.add (i32x4.dot_i16x8_s (local.get $w0) (v128.load offset=0 (local.get $x)))
-                 (i32x4.dot_i16x8_s (local.get $w1) (v128.load offset=16 (local.get $x))))
-      (i32x4.add (i32x4.dot_i16x8_s (local.get $w2) (v128.load offset=32 (local.get $x)))
-                 (i32x4.dot_i16x8_s (local.get $w3) (v128.load offset=48 (local.get $x))))))
-    (if (local.get $q4) (then (local.set $i (i32x4.sub (local.get $i) (v128.load32_zero offset=68 (local.get $x))))))
-    (f32x4.mul (f32x4.splat (f32.mul (local.get $d) (f32.load offset=64 (local.get $x)))) (f32x4.convert_i32x4_s (local.get $i))))
+  ;; The i32 sums [s0, s1, s2, s3] of four blocks from their i32x4 partial sums s0..s3.
+  (func $isum4 (param $s0 v128) (param $s1 v128) (param $s2 v128) (param $s3 v128) (result v128)
+    (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
+    (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
+    (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
+
+
 
 
   ;; f32 mode: the block's eight f32x4 of weights w0..w7 times x[0, 32) (f32 at x), summed in the
