@@ -4,7 +4,7 @@
 // Runs a compiled dist/ (this checkout's by default, or another one's, to compare two builds
 // alternately on a busy machine):
 //   node scripts/block-kernel-rate.mjs [--dist /path/to/dist] [--ms 1000] [--activations int16,f32] [--nv 1,4]
-//     [--shape 2048x2048]   (512x1024 stays in a 1 MiB L2: pure compute; 2048x2048 q8_0 streams from L3)
+//     [--threads 1] [--shape 2048x2048]   (512x1024 stays in a 1 MiB L2: pure compute; 2048x2048 q8_0 streams from L3)
 import {pathToFileURL} from 'node:url';
 import path from 'node:path';
 
@@ -24,20 +24,23 @@ const {quantizeBlocks} = await load('core/numeric/ggml-quant.js');
 
 const [rows, cols] = arg('shape', '2048x2048').split('x').map(Number);
 
-/** Calls fn for about budgetMs after a warm-up; returns the best seconds per call. */
+/** Calls fn for about budgetMs after a warm-up; returns the best and the mean seconds per call. */
 function time(fn) {
   for (let i = 0; i < 3; i++) fn();
   let best = Infinity;
-  const end = performance.now() + budgetMs;
+  let calls = 0;
+  const start = performance.now();
+  const end = start + budgetMs;
   while (performance.now() < end) {
     const t0 = performance.now();
     fn();
     best = Math.min(best, (performance.now() - t0) / 1000);
+    calls++;
   }
-  return best;
+  return {best, mean: (performance.now() - start) / 1000 / calls};
 }
 
-const k = await CpuKernels.create({threads: 1});
+const k = await CpuKernels.create({threads: Number(arg('threads', '1'))});
 const w = new Float32Array(rows * cols).map((_, i) => Math.sin(i * 0.37));
 for (const format of ['q8_0', 'q4_0']) {
   const data = quantizeBlocks(format, w, rows, cols);
@@ -50,9 +53,9 @@ for (const format of ['q8_0', 'q4_0']) {
       const xs = k.alloc(nv * cols * 4);
       k.f32(xs, nv * cols).set(Float32Array.from({length: nv * cols}, (_, i) => Math.cos(i * 0.11)));
       const ys = k.alloc(nv * rows * 4);
-      const seconds = time(() => blocks.dot(format, wp, rows, cols, xs, ys, nv, null));
-      const rate = (nv * rows * cols) / seconds / 1e9;
-      console.log(`${format} ${mode} nv=${nv} [${rows} x ${cols}]: ${rate.toFixed(2)} G weights/s (${(seconds * 1e6).toFixed(0)} us per call)`);
+      const {best, mean} = time(() => blocks.dot(format, wp, rows, cols, xs, ys, nv, null));
+      const rate = (s) => ((nv * rows * cols) / s / 1e9).toFixed(2);
+      console.log(`${format} ${mode} nv=${nv} [${rows} x ${cols}]: ${rate(best)} G weights/s best, ${rate(mean)} mean (${(best * 1e6).toFixed(0)} / ${(mean * 1e6).toFixed(0)} us per call)`);
       k.reset(mark);
     }
   }

@@ -1417,20 +1417,26 @@
   ;; * f32 (the default): each weight widened to f32 and multiplied by x as it is, ~7 G weights/s
   ;;   (compute-bound; 7-8 GB/s of q8_0). Agrees with the float64 reference to f32 rounding.
   ;; * int16: x first rounded to 16 bits per 32-column block (the "prepared x", prep_x_blocks),
-  ;;   then a block's 32 products are four i32x4.dot_i16x8_s: 14-15 G weights/s (q8_0), 13 (q4_0).
+  ;;   then a block's 32 products are four i32x4.dot_i16x8_s and four blocks share one f32 step:
+  ;;   ~22 G weights/s (q8_0), ~20 (q4_0) on a [2048 x 2048] matrix (scripts/block-kernel-rate.mjs).
   ;;   The rounding is up to 2^-16 of its block's largest |x| (llama.cpp rounds activations to 8
   ;;   bits): with outliers in x that costs up to ~1e-3 relative on the logits (llama2xs q8_0).
   ;;
-  ;; Prepared x (int16 mode), 80 bytes per 32-column block: q[32] i16 (x / dx rounded to nearest
-  ;; even, dx = max|x| / 32767), then dx (f32) at +64 and corr = 8 * sum(q) (i32) at +68 (Q4_0 dots
-  ;; take the unsigned nibbles n and subtract 8 * sum(q) once), 8 bytes unused.
+  ;; Prepared x (int16 mode), nb * 80 bytes per vector of nb blocks: q[32] i16 per block at 64 b
+  ;; (x / dx rounded to nearest even, dx = max|x| / 32767), then the nb dx (f32) at 64 nb + 4 b,
+  ;; then the nb corr = 8 * sum(q) (i32) at 68 nb + 4 b (Q4_0 dots take the unsigned nibbles n and
+  ;; subtract 8 * sum(q) once), then 8 nb bytes unused. Packing dx (and corr) lets four
+  ;; consecutive blocks' values load as one vector.
   ;;
   ;; The half d widens by t = (h << 16 >>s 3) & 0x8fffffff, f = bits(t) * 2^112 (exact for
   ;; finite halves; an inf/NaN scale comes out finite, as no valid file holds one).
-  ;; Per row: acc (f32x4) += d' * s per block, s the block's 32 products (f32: summed as
-  ;; ((p0+p1)+(p2+p3))+((p4+p5)+(p6+p7)) over its eight f32x4; int16: the exact integer dot as f32,
-  ;; d' = d * dx); y = (l0 + l2) + (l1 + l3). The order is the same for any row range, thread count
-  ;; and batch size, so batched and unbatched results are bit-identical.
+  ;; Per row, f32 mode: acc (f32x4) += d * s per block, s the block's 32 products summed as
+  ;; ((p0+p1)+(p2+p3))+((p4+p5)+(p6+p7)) over its eight f32x4. int16 mode: blocks in groups of
+  ;; four, block 4g + k on lane k: acc (f32x4) += (d * dx) * f32(s), d, dx and s (the block's
+  ;; exact integer dot, corrected for q4_0) of the group's four blocks as lanes; the nb % 4 blocks
+  ;; after the last group take lanes 0.. of one more such step, the lanes past them adding 0.
+  ;; Both: y = (l0 + l2) + (l1 + l3). The order is the same for any row range, thread count and
+  ;; batch size, so batched and unbatched results are bit-identical.
   ;; =======================================================================================
 
   ;; Prepared x for the 32-column blocks [b0, b1) of nv vectors of nb blocks each, back to back
@@ -1539,6 +1545,9 @@
     (f32x4.mul (v128.and (i32x4.shr_s (local.get $h) (i32.const 3)) (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
       (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)))
 
+  ;; Written and never read: storing a block's partial sums here makes V8 compute them before it
+  ;; loads the next block (without it, it loaded a whole group's 32 vectors first and spilled
+  ;; half of them: 40% slower). Each thread's instance has its own.
   (global $fence (mut v128) (v128.const i64x2 0 0))
 
   ;; int16 mode: dot of one row of nb blocks at p with the prepared x: q8_0 (q4 = 0) or q4_0 (q4 = 1).
@@ -1654,6 +1663,137 @@
         (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2))) (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2)))
         (i32.sub (local.get $nb) (local.get $b)))))))
     (call $hsum (local.get $acc)))
+
+  ;; int16 mode: y[i] = W[row(i)] . x for i in [i0, i1) (row(i) as for $brows), each row summed
+  ;; exactly as $idot sums it; the rows loop here, so that a row costs no call and no setup.
+  (func $irows (param $q4 i32) (param $w i32) (param $x i32) (param $y i32) (param $nb i32) (param $ids i32)
+    (param $i0 i32) (param $i1 i32)
+    (local $stride i32) (local $i i32) (local $p i32) (local $xp i32)
+    (local $b i32) (local $n4 i32) (local $xd i32) (local $xc i32) (local $acc v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $v0 v128) (local $v1 v128) (local $m v128)
+    (local $z v128) (local $mask v128) (local $e112 v128)
+    (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (local.get $q4))))
+    (local.set $xd (i32.add (local.get $x) (i32.shl (local.get $nb) (i32.const 6))))
+    (local.set $xc (i32.add (local.get $xd) (i32.shl (local.get $nb) (i32.const 2))))
+    (local.set $n4 (i32.and (local.get $nb) (i32.const -4)))
+    (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
+    (local.set $mask (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
+    (local.set $e112 (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112))
+    (local.set $i (local.get $i0))
+    (block $rows (loop $row
+      (br_if $rows (i32.ge_u (local.get $i) (local.get $i1)))
+      (local.set $p (local.get $i))
+      (if (local.get $ids) (then (local.set $p (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $p (i32.add (local.get $w) (i32.mul (local.get $p) (local.get $stride))))
+      (local.set $xp (local.get $x))
+      (local.set $b (i32.const 0))
+      (local.set $acc (local.get $z))
+      (if (local.get $q4)
+        (then
+          (block $done (loop $next
+            (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
+            (local.set $v0 (v128.load8x8_u offset=2 (local.get $p)))
+            (local.set $v1 (v128.load8x8_u offset=10 (local.get $p)))
+            (local.set $s0 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $xp))))))
+            (global.set $fence (local.get $s0))
+            (local.set $v0 (v128.load8x8_u offset=20 (local.get $p)))
+            (local.set $v1 (v128.load8x8_u offset=28 (local.get $p)))
+            (local.set $s1 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=64 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=80 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=96 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=112 (local.get $xp))))))
+            (global.set $fence (local.get $s1))
+            (local.set $v0 (v128.load8x8_u offset=38 (local.get $p)))
+            (local.set $v1 (v128.load8x8_u offset=46 (local.get $p)))
+            (local.set $s2 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=128 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=144 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=160 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=176 (local.get $xp))))))
+            (global.set $fence (local.get $s2))
+            (local.set $v0 (v128.load8x8_u offset=56 (local.get $p)))
+            (local.set $v1 (v128.load8x8_u offset=64 (local.get $p)))
+            (local.set $s3 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=192 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=208 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=224 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=240 (local.get $xp))))))
+            (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
+              (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
+            (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
+              (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
+            (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
+            (local.set $s0 (i32x4.sub (local.get $s0) (v128.load (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2))))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+              (f32x4.mul (f32x4.mul (v128.and (i32x4.shr_s
+                (v128.load16_lane offset=54 7 (local.get $p) (v128.load16_lane offset=36 5 (local.get $p)
+                  (v128.load16_lane offset=18 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z)))))
+                (i32.const 3)) (local.get $mask)) (local.get $e112))
+                (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
+              (f32x4.convert_i32x4_s (local.get $s0)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 72)))
+            (local.set $xp (i32.add (local.get $xp) (i32.const 256)))
+            (local.set $b (i32.add (local.get $b) (i32.const 4)))
+            (br $next))))
+        (else
+          (block $done (loop $next
+            (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
+            (local.set $s0 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $xp))))))
+            (global.set $fence (local.get $s0))
+            (local.set $s1 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=36 (local.get $p)) (v128.load offset=64 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=44 (local.get $p)) (v128.load offset=80 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=52 (local.get $p)) (v128.load offset=96 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=60 (local.get $p)) (v128.load offset=112 (local.get $xp))))))
+            (global.set $fence (local.get $s1))
+            (local.set $s2 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=70 (local.get $p)) (v128.load offset=128 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=78 (local.get $p)) (v128.load offset=144 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=86 (local.get $p)) (v128.load offset=160 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=94 (local.get $p)) (v128.load offset=176 (local.get $xp))))))
+            (global.set $fence (local.get $s2))
+            (local.set $s3 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=104 (local.get $p)) (v128.load offset=192 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=112 (local.get $p)) (v128.load offset=208 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=120 (local.get $p)) (v128.load offset=224 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=128 (local.get $p)) (v128.load offset=240 (local.get $xp))))))
+            (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
+              (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
+            (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
+              (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
+            (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+              (f32x4.mul (f32x4.mul (v128.and (i32x4.shr_s
+                (v128.load16_lane offset=102 7 (local.get $p) (v128.load16_lane offset=68 5 (local.get $p)
+                  (v128.load16_lane offset=34 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z)))))
+                (i32.const 3)) (local.get $mask)) (local.get $e112))
+                (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
+              (f32x4.convert_i32x4_s (local.get $s0)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 136)))
+            (local.set $xp (i32.add (local.get $xp) (i32.const 256)))
+            (local.set $b (i32.add (local.get $b) (i32.const 4)))
+            (br $next)))))
+      (if (i32.lt_u (local.get $b) (local.get $nb)) (then
+        (local.set $acc (f32x4.add (local.get $acc) (call $itail (local.get $q4) (local.get $p) (local.get $xp)
+          (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2))) (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2)))
+          (i32.sub (local.get $nb) (local.get $b)))))))
+      ;; (l0 + l2) + (l1 + l3), as $hsum
+      (local.set $acc (f32x4.add (local.get $acc) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $acc) (local.get $acc))))
+      (f32.store (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $row))))
 
   ;; int16 mode: one row against 4 prepared vectors (x0..x3): [row . x0, ..., row . x3], each
   ;; exactly $idot's result (so a batched result equals the unbatched one bit for bit). The row
@@ -1819,6 +1959,10 @@
   (func $brows (param $kind i32) (param $w i32) (param $x i32) (param $y i32) (param $nb i32) (param $ids i32)
     (param $i0 i32) (param $i1 i32)
     (local $stride i32) (local $i i32) (local $r i32)
+    (if (i32.and (local.get $kind) (i32.const 2)) (then
+      (call $irows (i32.and (local.get $kind) (i32.const 1)) (local.get $w) (local.get $x) (local.get $y) (local.get $nb) (local.get $ids)
+        (local.get $i0) (local.get $i1))
+      (return)))
     (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (i32.and (local.get $kind) (i32.const 1)))))
     (local.set $i (local.get $i0))
     (block $done (loop $next
