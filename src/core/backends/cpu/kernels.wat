@@ -1418,7 +1418,8 @@
   ;;   (compute-bound; 7-8 GB/s of q8_0). Agrees with the float64 reference to f32 rounding.
   ;; * int16: x first rounded to 16 bits per 32-column block (the "prepared x", prep_x_blocks),
   ;;   then a block's 32 products are four i32x4.dot_i16x8_s and four blocks share one f32 step:
-  ;;   ~22 G weights/s (q8_0), ~20 (q4_0) on a [2048 x 2048] matrix (scripts/block-kernel-rate.mjs).
+  ;;   ~19 G weights/s (q8_0), ~20 (q4_0) on a [2048 x 2048] matrix (scripts/block-kernel-rate.mjs),
+  ;;   and as fast on weights whose block scales are subnormal halves.
   ;;   The rounding is up to 2^-16 of its block's largest |x| (llama.cpp rounds activations to 8
   ;;   bits): with outliers in x that costs up to ~1e-3 relative on the logits (llama2xs q8_0).
   ;;
@@ -1429,7 +1430,10 @@
   ;; consecutive blocks' values load as one vector.
   ;;
   ;; The half d widens by t = (h << 16 >>s 3) & 0x8fffffff, f = bits(t) * 2^112 (exact for
-  ;; finite halves; an inf/NaN scale comes out finite, as no valid file holds one).
+  ;; finite halves; an inf/NaN scale comes out finite, as no valid file holds one). The int16
+  ;; loops widen four at a time without that multiply, whose operand is an f32 denormal for a
+  ;; subnormal half (a slow microcoded case; small-weight models have many): bits(t + 112 << 23)
+  ;; for a normal half, 2^-14 (1 + m/1024) - 2^-14 for a subnormal one ($hscale4), the same values.
   ;; Per row, f32 mode: acc (f32x4) += d * s per block, s the block's 32 products summed as
   ;; ((p0+p1)+(p2+p3))+((p4+p5)+(p6+p7)) over its eight f32x4. int16 mode: blocks in groups of
   ;; four, block 4g + k on lane k: acc (f32x4) += (d * dx) * f32(s), d, dx and s (the block's
@@ -1540,10 +1544,20 @@
     (if (local.get $q4) (then (local.set $s0 (i32x4.sub (local.get $s0) (local.get $c)))))
     (f32x4.mul (f32x4.mul (call $hscale4 (local.get $h)) (local.get $dx)) (f32x4.convert_i32x4_s (local.get $s0))))
 
-  ;; Four halves in the high 16 bits of h's i32 lanes (low bits zero) as f32x4, as $bscale.
+  ;; Four halves in the high 16 bits of h's i32 lanes (low bits zero) as f32x4, exactly, and with
+  ;; no denormal operand (a subnormal half made the multiply by 2^112 of $bscale's trick a slow
+  ;; microcoded case, ~2.5x slower decoding on such weights): the magnitude's exponent is rebased
+  ;; by an integer add, and a subnormal half (exponent 0) is built as 2^-14 (1 + m/1024) - 2^-14.
+  ;; The loops of $idot and $irows write the same steps out, the subnormal fix-up under a branch
+  ;; taken only when a lane needs it (unconditional, it cost q8_0 ~17% on normal scales).
   (func $hscale4 (param $h v128) (result v128)
-    (f32x4.mul (v128.and (i32x4.shr_s (local.get $h) (i32.const 3)) (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
-      (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112)))
+    (local $m16 v128) (local $e0 v128)
+    (local.set $m16 (v128.and (i32x4.shr_u (local.get $h) (i32.const 3)) (v128.const i32x4 0x0fffe000 0x0fffe000 0x0fffe000 0x0fffe000)))
+    (local.set $e0 (i32x4.eq (v128.and (local.get $m16) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000)) (v128.const i64x2 0 0)))
+    (v128.or (v128.and (local.get $h) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+      (f32x4.sub (i32x4.add (local.get $m16) (i32x4.add (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000)
+          (v128.and (local.get $e0) (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))))
+        (v128.and (local.get $e0) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000)))))
 
   ;; Written and never read: storing a block's partial sums here makes V8 compute them before it
   ;; loads the next block (without it, it loaded a whole group's 32 vectors first and spilled
@@ -1555,13 +1569,18 @@
   (func $idot (param $q4 i32) (param $p i32) (param $x i32) (param $nb i32) (result f32)
     (local $b i32) (local $n4 i32) (local $xd i32) (local $xc i32) (local $acc v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $v0 v128) (local $v1 v128) (local $m v128)
-    (local $z v128) (local $mask v128) (local $e112 v128)
+    (local $z v128) (local $h v128) (local $d v128) (local $e0 v128)
+    (local $cm v128) (local $ce v128) (local $cs v128) (local $cb v128) (local $c1 v128) (local $c14 v128)
     (local.set $xd (i32.add (local.get $x) (i32.shl (local.get $nb) (i32.const 6))))
     (local.set $xc (i32.add (local.get $xd) (i32.shl (local.get $nb) (i32.const 2))))
     (local.set $n4 (i32.and (local.get $nb) (i32.const -4)))
     (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
-    (local.set $mask (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
-    (local.set $e112 (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112))
+    (local.set $cm (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
+    (local.set $ce (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))
+    (local.set $cs (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+    (local.set $cb (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+    (local.set $c1 (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))
+    (local.set $c14 (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))
     (if (local.get $q4)
       (then
         (block $done (loop $next
@@ -1604,11 +1623,17 @@
           (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
             (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
           (local.set $s0 (i32x4.sub (local.get $s0) (v128.load (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2))))))
+          (local.set $h (v128.load16_lane offset=54 7 (local.get $p) (v128.load16_lane offset=36 5 (local.get $p)
+            (v128.load16_lane offset=18 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z))))))
+          (local.set $d (v128.and (i32x4.shr_s (local.get $h) (i32.const 3)) (local.get $cm)))
+          (local.set $e0 (i32x4.eq (v128.and (local.get $d) (local.get $ce)) (local.get $z)))
+          (local.set $d (i32x4.add (local.get $d) (local.get $cb)))
+          (if (v128.any_true (local.get $e0)) (then
+            (local.set $d (v128.or (v128.and (local.get $d) (local.get $cs))
+              (f32x4.sub (v128.andnot (i32x4.add (local.get $d) (v128.and (local.get $e0) (local.get $c1))) (local.get $cs))
+                (v128.and (local.get $e0) (local.get $c14)))))))
           (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
-            (f32x4.mul (f32x4.mul (v128.and (i32x4.shr_s
-              (v128.load16_lane offset=54 7 (local.get $p) (v128.load16_lane offset=36 5 (local.get $p)
-                (v128.load16_lane offset=18 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z)))))
-              (i32.const 3)) (local.get $mask)) (local.get $e112))
+            (f32x4.mul (local.get $d)
               (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
             (f32x4.convert_i32x4_s (local.get $s0)))))
           (local.set $p (i32.add (local.get $p) (i32.const 72)))
@@ -1647,11 +1672,17 @@
             (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
           (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
             (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
+          (local.set $h (v128.load16_lane offset=102 7 (local.get $p) (v128.load16_lane offset=68 5 (local.get $p)
+            (v128.load16_lane offset=34 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z))))))
+          (local.set $d (v128.and (i32x4.shr_s (local.get $h) (i32.const 3)) (local.get $cm)))
+          (local.set $e0 (i32x4.eq (v128.and (local.get $d) (local.get $ce)) (local.get $z)))
+          (local.set $d (i32x4.add (local.get $d) (local.get $cb)))
+          (if (v128.any_true (local.get $e0)) (then
+            (local.set $d (v128.or (v128.and (local.get $d) (local.get $cs))
+              (f32x4.sub (v128.andnot (i32x4.add (local.get $d) (v128.and (local.get $e0) (local.get $c1))) (local.get $cs))
+                (v128.and (local.get $e0) (local.get $c14)))))))
           (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
-            (f32x4.mul (f32x4.mul (v128.and (i32x4.shr_s
-              (v128.load16_lane offset=102 7 (local.get $p) (v128.load16_lane offset=68 5 (local.get $p)
-                (v128.load16_lane offset=34 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z)))))
-              (i32.const 3)) (local.get $mask)) (local.get $e112))
+            (f32x4.mul (local.get $d)
               (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
             (f32x4.convert_i32x4_s (local.get $s0)))))
           (local.set $p (i32.add (local.get $p) (i32.const 136)))
@@ -1671,14 +1702,19 @@
     (local $stride i32) (local $i i32) (local $p i32) (local $xp i32)
     (local $b i32) (local $n4 i32) (local $xd i32) (local $xc i32) (local $acc v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $v0 v128) (local $v1 v128) (local $m v128)
-    (local $z v128) (local $mask v128) (local $e112 v128)
+    (local $z v128) (local $h v128) (local $d v128) (local $e0 v128)
+    (local $cm v128) (local $ce v128) (local $cs v128) (local $cb v128) (local $c1 v128) (local $c14 v128)
     (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (local.get $q4))))
     (local.set $xd (i32.add (local.get $x) (i32.shl (local.get $nb) (i32.const 6))))
     (local.set $xc (i32.add (local.get $xd) (i32.shl (local.get $nb) (i32.const 2))))
     (local.set $n4 (i32.and (local.get $nb) (i32.const -4)))
     (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
-    (local.set $mask (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
-    (local.set $e112 (v128.const f32x4 0x1p112 0x1p112 0x1p112 0x1p112))
+    (local.set $cm (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
+    (local.set $ce (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))
+    (local.set $cs (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+    (local.set $cb (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+    (local.set $c1 (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))
+    (local.set $c14 (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))
     (local.set $i (local.get $i0))
     (block $rows (loop $row
       (br_if $rows (i32.ge_u (local.get $i) (local.get $i1)))
@@ -1730,11 +1766,17 @@
             (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
               (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
             (local.set $s0 (i32x4.sub (local.get $s0) (v128.load (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2))))))
+            (local.set $h (v128.load16_lane offset=54 7 (local.get $p) (v128.load16_lane offset=36 5 (local.get $p)
+              (v128.load16_lane offset=18 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z))))))
+            (local.set $d (v128.and (i32x4.shr_s (local.get $h) (i32.const 3)) (local.get $cm)))
+            (local.set $e0 (i32x4.eq (v128.and (local.get $d) (local.get $ce)) (local.get $z)))
+            (local.set $d (i32x4.add (local.get $d) (local.get $cb)))
+            (if (v128.any_true (local.get $e0)) (then
+              (local.set $d (v128.or (v128.and (local.get $d) (local.get $cs))
+                (f32x4.sub (v128.andnot (i32x4.add (local.get $d) (v128.and (local.get $e0) (local.get $c1))) (local.get $cs))
+                  (v128.and (local.get $e0) (local.get $c14)))))))
             (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
-              (f32x4.mul (f32x4.mul (v128.and (i32x4.shr_s
-                (v128.load16_lane offset=54 7 (local.get $p) (v128.load16_lane offset=36 5 (local.get $p)
-                  (v128.load16_lane offset=18 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z)))))
-                (i32.const 3)) (local.get $mask)) (local.get $e112))
+              (f32x4.mul (local.get $d)
                 (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
               (f32x4.convert_i32x4_s (local.get $s0)))))
             (local.set $p (i32.add (local.get $p) (i32.const 72)))
@@ -1773,11 +1815,17 @@
               (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
             (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
               (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
+            (local.set $h (v128.load16_lane offset=102 7 (local.get $p) (v128.load16_lane offset=68 5 (local.get $p)
+              (v128.load16_lane offset=34 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z))))))
+            (local.set $d (v128.and (i32x4.shr_s (local.get $h) (i32.const 3)) (local.get $cm)))
+            (local.set $e0 (i32x4.eq (v128.and (local.get $d) (local.get $ce)) (local.get $z)))
+            (local.set $d (i32x4.add (local.get $d) (local.get $cb)))
+            (if (v128.any_true (local.get $e0)) (then
+              (local.set $d (v128.or (v128.and (local.get $d) (local.get $cs))
+                (f32x4.sub (v128.andnot (i32x4.add (local.get $d) (v128.and (local.get $e0) (local.get $c1))) (local.get $cs))
+                  (v128.and (local.get $e0) (local.get $c14)))))))
             (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
-              (f32x4.mul (f32x4.mul (v128.and (i32x4.shr_s
-                (v128.load16_lane offset=102 7 (local.get $p) (v128.load16_lane offset=68 5 (local.get $p)
-                  (v128.load16_lane offset=34 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z)))))
-                (i32.const 3)) (local.get $mask)) (local.get $e112))
+              (f32x4.mul (local.get $d)
                 (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
               (f32x4.convert_i32x4_s (local.get $s0)))))
             (local.set $p (i32.add (local.get $p) (i32.const 136)))

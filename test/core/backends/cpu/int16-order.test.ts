@@ -61,11 +61,18 @@ afterAll(() => backends.forEach((b) => b.dispose()));
 describe('cpu block kernels, int16 activations: the documented summation order', () => {
   for (const format of ['q8_0', 'q4_0'] as const) {
     // 7 blocks: one group of four and a last group of three; 5: a last group of one; 8: groups only
-    for (const nb of [7, 5, 8, 1]) {
-      it(`${format}, ${nb} blocks per row: matvec, matvecRows and matvecBatch equal the emulated order bit for bit`, async () => {
+    // tiny weights: subnormal half scales (and zero ones), which the kernels widen without denormal arithmetic
+    for (const [nb, tiny] of [[7, false], [5, false], [8, false], [1, false], [9, true]] as const) {
+      it(`${format}, ${nb} blocks per row${tiny ? ', subnormal scales' : ''}: matvec, matvecRows and matvecBatch equal the emulated order bit for bit`, async () => {
         const random = rng(nb * 7 + format.length);
         const [rows, cols] = [37, nb * 32];
         const host = randomBlockMatrix(format, rows, cols, random);
+        if (tiny) {
+          const dv = new DataView(host.data.buffer, host.data.byteOffset);
+          const bb = format === 'q8_0' ? 34 : 18;
+          // scales: subnormal halves of either sign, a zero and a negative zero
+          for (let b = 0; b < rows * nb; b++) dv.setUint16(b * bb, b === 3 ? 0 : b === 4 ? 0x8000 : (b % 2 ? 0x8000 : 0) | (1 + ((b * 97) % 1023)), true);
+        }
         const xs = Array.from({length: 5}, () => randomArray(cols, random));
         const want = xs.map((x) => Array.from({length: rows}, (_, r) => emulate(format, host.data, r, cols, x)));
         const ids = Int32Array.from([36, 0, 17, 17, 5]);
