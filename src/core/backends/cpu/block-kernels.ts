@@ -49,7 +49,7 @@ export class BlockKernels {
       let x = xs;
       if (int16) {
         x = k.alloc(xBytes);
-        k.runChecked('prep_x_blocks', [xs, x], nv * nb, 1, 0, [[xs, nv * cols * 4, 'x']]);
+        k.runChecked('prep_x_blocks', [xs, x, nb], nv * nb, 1, 0, [[xs, nv * cols * 4, 'x']]);
       }
       // the scratch may be reset while the call runs on: later work is queued behind it (kernels.ts)
       const kind = kindOf(format, this.activations);

@@ -1703,32 +1703,46 @@
   ;; * f32 (the default): each weight widened to f32 and multiplied by x as it is, ~7 G weights/s
   ;;   (compute-bound; 7-8 GB/s of q8_0). Agrees with the float64 reference to f32 rounding.
   ;; * int16: x first rounded to 16 bits per 32-column block (the "prepared x", prep_x_blocks),
-  ;;   then a block's 32 products are four i32x4.dot_i16x8_s: 14-15 G weights/s (q8_0), 13 (q4_0).
+  ;;   then a block's 32 products are four i32x4.dot_i16x8_s and four blocks share one f32 step:
+  ;;   ~19 G weights/s (q8_0), ~20 (q4_0) on a [2048 x 2048] matrix (scripts/block-kernel-rate.mjs),
+  ;;   and as fast on weights whose block scales are subnormal halves.
   ;;   The rounding is up to 2^-16 of its block's largest |x| (llama.cpp rounds activations to 8
   ;;   bits): with outliers in x that costs up to ~1e-3 relative on the logits (llama2xs q8_0).
   ;;
-  ;; Prepared x (int16 mode), 80 bytes per 32-column block: q[32] i16 (x / dx rounded to nearest
-  ;; even, dx = max|x| / 32767), then dx (f32) at +64 and corr = 8 * sum(q) (i32) at +68 (Q4_0 dots
-  ;; take the unsigned nibbles n and subtract 8 * sum(q) once), 8 bytes unused.
+  ;; Prepared x (int16 mode), nb * 80 bytes per vector of nb blocks: q[32] i16 per block at 64 b
+  ;; (x / dx rounded to nearest even, dx = max|x| / 32767), then the nb dx (f32) at 64 nb + 4 b,
+  ;; then the nb corr = 8 * sum(q) (i32) at 68 nb + 4 b (Q4_0 dots take the unsigned nibbles n and
+  ;; subtract 8 * sum(q) once), then 8 nb bytes unused. Packing dx (and corr) lets four
+  ;; consecutive blocks' values load as one vector.
   ;;
   ;; The half d widens by t = (h << 16 >>s 3) & 0x8fffffff, f = bits(t) * 2^112 (exact for
-  ;; finite halves; an inf/NaN scale comes out finite, as no valid file holds one).
-  ;; Per row: acc (f32x4) += d' * s per block, s the block's 32 products (f32: summed as
-  ;; ((p0+p1)+(p2+p3))+((p4+p5)+(p6+p7)) over its eight f32x4; int16: the exact integer dot as f32,
-  ;; d' = d * dx); y = (l0 + l2) + (l1 + l3). The order is the same for any row range, thread count
-  ;; and batch size, so batched and unbatched results are bit-identical.
+  ;; finite halves; an inf/NaN scale comes out finite, as no valid file holds one). The int16
+  ;; loops widen four at a time without that multiply, whose operand is an f32 denormal for a
+  ;; subnormal half (a slow microcoded case; small-weight models have many): bits(t + 112 << 23)
+  ;; for a normal half, 2^-14 (1 + m/1024) - 2^-14 for a subnormal one ($hscale4), the same values.
+  ;; Per row, f32 mode: acc (f32x4) += d * s per block, s the block's 32 products summed as
+  ;; ((p0+p1)+(p2+p3))+((p4+p5)+(p6+p7)) over its eight f32x4. int16 mode: blocks in groups of
+  ;; four, block 4g + k on lane k: acc (f32x4) += (d * dx) * f32(s), d, dx and s (the block's
+  ;; exact integer dot, corrected for q4_0) of the group's four blocks as lanes; the nb % 4 blocks
+  ;; after the last group take lanes 0.. of one more such step, the lanes past them adding 0.
+  ;; Both: y = (l0 + l2) + (l1 + l3). The order is the same for any row range, thread count and
+  ;; batch size, so batched and unbatched results are bit-identical.
   ;; =======================================================================================
 
-  ;; Prepared x for the 32-column blocks [b0, b1) of x (f32) into xq (80 bytes per block).
-  (func (export "prep_x_blocks") (param $x i32) (param $xq i32) (param $b0 i32) (param $b1 i32)
-    (local $b i32) (local $s i32) (local $d i32) (local $m v128) (local $amax f32) (local $inv v128)
+  ;; Prepared x for the 32-column blocks [b0, b1) of nv vectors of nb blocks each, back to back
+  ;; (x: f32, 128 bytes per block; xq: nb * 80 bytes per vector, layout in the section header).
+  (func (export "prep_x_blocks") (param $x i32) (param $xq i32) (param $nb i32) (param $b0 i32) (param $b1 i32)
+    (local $b i32) (local $s i32) (local $d i32) (local $v i32) (local $j i32) (local $m v128) (local $amax f32) (local $inv v128)
     (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128) (local $q4 v128) (local $q5 v128)
     (local $q6 v128) (local $q7 v128) (local $sum v128)
     (local.set $b (local.get $b0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $b) (local.get $b1)))
       (local.set $s (i32.add (local.get $x) (i32.shl (local.get $b) (i32.const 7))))
-      (local.set $d (i32.add (local.get $xq) (i32.mul (local.get $b) (i32.const 80))))
+      (local.set $v (i32.div_u (local.get $b) (local.get $nb)))
+      (local.set $j (i32.sub (local.get $b) (i32.mul (local.get $v) (local.get $nb))))
+      ;; d: this vector's prepared x, then its block j's values
+      (local.set $d (i32.add (local.get $xq) (i32.mul (i32.mul (local.get $v) (local.get $nb)) (i32.const 80))))
       (local.set $m (f32x4.max
         (f32x4.max (f32x4.max (f32x4.abs (v128.load offset=0 (local.get $s))) (f32x4.abs (v128.load offset=16 (local.get $s))))
                    (f32x4.max (f32x4.abs (v128.load offset=32 (local.get $s))) (f32x4.abs (v128.load offset=48 (local.get $s)))))
@@ -1747,15 +1761,18 @@
       (local.set $q5 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=80 (local.get $s)) (local.get $inv)))))
       (local.set $q6 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=96 (local.get $s)) (local.get $inv)))))
       (local.set $q7 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=112 (local.get $s)) (local.get $inv)))))
-      (v128.store offset=0 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1)))
-      (v128.store offset=16 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3)))
-      (v128.store offset=32 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5)))
-      (v128.store offset=48 (local.get $d) (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7)))
+      (local.set $s (i32.add (local.get $d) (i32.shl (local.get $j) (i32.const 6))))
+      (v128.store offset=0 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1)))
+      (v128.store offset=16 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3)))
+      (v128.store offset=32 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5)))
+      (v128.store offset=48 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7)))
       (local.set $sum (i32x4.add
         (i32x4.add (i32x4.add (local.get $q0) (local.get $q1)) (i32x4.add (local.get $q2) (local.get $q3)))
         (i32x4.add (i32x4.add (local.get $q4) (local.get $q5)) (i32x4.add (local.get $q6) (local.get $q7)))))
-      (f32.store offset=64 (local.get $d) (f32.div (local.get $amax) (f32.const 32767)))
-      (i32.store offset=68 (local.get $d) (i32.shl (i32.add
+      ;; dx at d + 64 nb + 4 j, corr at d + 68 nb + 4 j
+      (local.set $s (i32.add (i32.add (local.get $d) (i32.shl (local.get $nb) (i32.const 6))) (i32.shl (local.get $j) (i32.const 2))))
+      (f32.store (local.get $s) (f32.div (local.get $amax) (f32.const 32767)))
+      (i32.store (i32.add (local.get $s) (i32.shl (local.get $nb) (i32.const 2))) (i32.shl (i32.add
         (i32.add (i32x4.extract_lane 0 (local.get $sum)) (i32x4.extract_lane 1 (local.get $sum)))
         (i32.add (i32x4.extract_lane 2 (local.get $sum)) (i32x4.extract_lane 3 (local.get $sum)))) (i32.const 3)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
@@ -1766,114 +1783,374 @@
     (f32.mul (f32.reinterpret_i32 (i32.and (i32.shr_s (i32.shl (i32.load16_u (local.get $p)) (i32.const 16)) (i32.const 3))
       (i32.const 0x8fffffff))) (f32.const 0x1p112)))
 
-  ;; i32x4 partial sums of block p (q8_0) . prepared block x (lanes add up to the block's dot).
-  (func $bdoti_q8 (param $p i32) (param $x i32) (result v128)
-    (i32x4.add
-      (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $x)))
-                 (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $x))))
-      (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $x)))
-                 (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $x))))))
+  ;; i32x4 partial sums of one block at p . the prepared block at x (q4_0: unsigned nibbles, not
+  ;; corrected); its lanes add up to the block's dot.
+  (func $bdoti (param $q4 i32) (param $p i32) (param $x i32) (result v128)
+    (local $v0 v128) (local $v1 v128) (local $m v128)
+    (if (result v128) (local.get $q4)
+      (then
+        (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
+        (local.set $v0 (v128.load8x8_u offset=2 (local.get $p)))
+        (local.set $v1 (v128.load8x8_u offset=10 (local.get $p)))
+        (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $x)))
+                     (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $x))))
+          (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $x)))
+                     (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $x))))))
+      (else
+        (i32x4.add
+          (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $x)))
+                     (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $x))))
+          (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $x)))
+                     (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $x))))))))
+
+  ;; The term (d * dx) * f32(s) of the r (1..3) blocks left after the groups of four: lane k
+  ;; for block k (blocks at p, prepared blocks at x, their dx at xd and corrections at xc), lanes
+  ;; k >= r zero, so each block lands on the lane it would take in a whole group.
+  (func $itail (param $q4 i32) (param $p i32) (param $x i32) (param $xd i32) (param $xc i32) (param $r i32) (result v128)
+    (local $bb i32) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $h v128) (local $dx v128) (local $c v128)
+    (local.set $bb (select (i32.const 18) (i32.const 34) (local.get $q4)))
+    (local.set $s0 (call $bdoti (local.get $q4) (local.get $p) (local.get $x)))
+    (local.set $h (v128.load16_lane 1 (local.get $p) (local.get $h)))
+    (local.set $dx (v128.load32_lane 0 (local.get $xd) (local.get $dx)))
+    (local.set $c (v128.load32_lane 0 (local.get $xc) (local.get $c)))
+    (if (i32.gt_u (local.get $r) (i32.const 1)) (then
+      (local.set $p (i32.add (local.get $p) (local.get $bb)))
+      (local.set $s1 (call $bdoti (local.get $q4) (local.get $p) (i32.add (local.get $x) (i32.const 64))))
+      (local.set $h (v128.load16_lane 3 (local.get $p) (local.get $h)))
+      (local.set $dx (v128.load32_lane offset=4 1 (local.get $xd) (local.get $dx)))
+      (local.set $c (v128.load32_lane offset=4 1 (local.get $xc) (local.get $c)))))
+    (if (i32.gt_u (local.get $r) (i32.const 2)) (then
+      (local.set $p (i32.add (local.get $p) (local.get $bb)))
+      (local.set $s2 (call $bdoti (local.get $q4) (local.get $p) (i32.add (local.get $x) (i32.const 128))))
+      (local.set $h (v128.load16_lane 5 (local.get $p) (local.get $h)))
+      (local.set $dx (v128.load32_lane offset=8 2 (local.get $xd) (local.get $dx)))
+      (local.set $c (v128.load32_lane offset=8 2 (local.get $xc) (local.get $c)))))
+    (local.set $s0 (call $isum4 (local.get $s0) (local.get $s1) (local.get $s2) (v128.const i64x2 0 0)))
+    (if (local.get $q4) (then (local.set $s0 (i32x4.sub (local.get $s0) (local.get $c)))))
+    (f32x4.mul (f32x4.mul (call $hscale4 (local.get $h)) (local.get $dx)) (f32x4.convert_i32x4_s (local.get $s0))))
+
+  ;; Four halves in the high 16 bits of h's i32 lanes (low bits zero) as f32x4, exactly, and with
+  ;; no denormal operand (a subnormal half made the multiply by 2^112 of $bscale's trick a slow
+  ;; microcoded case, ~2.5x slower decoding on such weights): the magnitude's exponent is rebased
+  ;; by an integer add, and a subnormal half (exponent 0) is built as 2^-14 (1 + m/1024) - 2^-14.
+  ;; The loops of $idot and $irows write the same steps out, the subnormal fix-up under a branch
+  ;; taken only when a lane needs it (unconditional, it cost q8_0 ~17% on normal scales).
+  (func $hscale4 (param $h v128) (result v128)
+    (local $m16 v128) (local $e0 v128)
+    (local.set $m16 (v128.and (i32x4.shr_u (local.get $h) (i32.const 3)) (v128.const i32x4 0x0fffe000 0x0fffe000 0x0fffe000 0x0fffe000)))
+    (local.set $e0 (i32x4.eq (v128.and (local.get $m16) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000)) (v128.const i64x2 0 0)))
+    (v128.or (v128.and (local.get $h) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+      (f32x4.sub (i32x4.add (local.get $m16) (i32x4.add (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000)
+          (v128.and (local.get $e0) (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))))
+        (v128.and (local.get $e0) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000)))))
+
+  ;; Written and never read: storing a block's partial sums here makes V8 compute them before it
+  ;; loads the next block (without it, it loaded a whole group's 32 vectors first and spilled
+  ;; half of them: 40% slower). Each thread's instance has its own.
+  (global $fence (mut v128) (v128.const i64x2 0 0))
 
   ;; int16 mode: dot of one row of nb blocks at p with the prepared x: q8_0 (q4 = 0) or q4_0 (q4 = 1).
-  ;; The two loops are written out: a per-block call made the inner loop slower.
+  ;; The loops are written out (a call per group of blocks made them much slower).
   (func $idot (param $q4 i32) (param $p i32) (param $x i32) (param $nb i32) (result f32)
-    (local $b i32) (local $acc v128) (local $v0 v128) (local $v1 v128) (local $m v128)
+    (local $b i32) (local $n4 i32) (local $xd i32) (local $xc i32) (local $acc v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $v0 v128) (local $v1 v128) (local $m v128)
+    (local $z v128) (local $h v128) (local $d v128) (local $e0 v128)
+    (local $cm v128) (local $ce v128) (local $cs v128) (local $cb v128) (local $c1 v128) (local $c14 v128)
+    (local.set $xd (i32.add (local.get $x) (i32.shl (local.get $nb) (i32.const 6))))
+    (local.set $xc (i32.add (local.get $xd) (i32.shl (local.get $nb) (i32.const 2))))
+    (local.set $n4 (i32.and (local.get $nb) (i32.const -4)))
     (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
+    (local.set $cm (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
+    (local.set $ce (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))
+    (local.set $cs (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+    (local.set $cb (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+    (local.set $c1 (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))
+    (local.set $c14 (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))
     (if (local.get $q4)
       (then
         (block $done (loop $next
-          (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
+          (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
           (local.set $v0 (v128.load8x8_u offset=2 (local.get $p)))
           (local.set $v1 (v128.load8x8_u offset=10 (local.get $p)))
+          (local.set $s0 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $x)))
+                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $x))))))
+          (global.set $fence (local.get $s0))
+          (local.set $v0 (v128.load8x8_u offset=20 (local.get $p)))
+          (local.set $v1 (v128.load8x8_u offset=28 (local.get $p)))
+          (local.set $s1 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=64 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=80 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=96 (local.get $x)))
+                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=112 (local.get $x))))))
+          (global.set $fence (local.get $s1))
+          (local.set $v0 (v128.load8x8_u offset=38 (local.get $p)))
+          (local.set $v1 (v128.load8x8_u offset=46 (local.get $p)))
+          (local.set $s2 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=128 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=144 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=160 (local.get $x)))
+                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=176 (local.get $x))))))
+          (global.set $fence (local.get $s2))
+          (local.set $v0 (v128.load8x8_u offset=56 (local.get $p)))
+          (local.set $v1 (v128.load8x8_u offset=64 (local.get $p)))
+          (local.set $s3 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=192 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=208 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=224 (local.get $x)))
+                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=240 (local.get $x))))))
+          (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
+            (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
+          (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
+            (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
+          (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
+          (local.set $s0 (i32x4.sub (local.get $s0) (v128.load (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2))))))
+          (local.set $h (v128.load16_lane offset=54 7 (local.get $p) (v128.load16_lane offset=36 5 (local.get $p)
+            (v128.load16_lane offset=18 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z))))))
+          (local.set $d (v128.and (i32x4.shr_s (local.get $h) (i32.const 3)) (local.get $cm)))
+          (local.set $e0 (i32x4.eq (v128.and (local.get $d) (local.get $ce)) (local.get $z)))
+          (local.set $d (i32x4.add (local.get $d) (local.get $cb)))
+          (if (v128.any_true (local.get $e0)) (then
+            (local.set $d (v128.or (v128.and (local.get $d) (local.get $cs))
+              (f32x4.sub (v128.andnot (i32x4.add (local.get $d) (v128.and (local.get $e0) (local.get $c1))) (local.get $cs))
+                (v128.and (local.get $e0) (local.get $c14)))))))
           (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
-            (f32x4.splat (f32.mul
-              (f32.mul (f32.reinterpret_i32 (i32.and (i32.shr_s (i32.shl (i32.load16_u (local.get $p)) (i32.const 16)) (i32.const 3))
-                (i32.const 0x8fffffff))) (f32.const 0x1p112))
-              (f32.load offset=64 (local.get $x))))
-            (f32x4.convert_i32x4_s (i32x4.sub
-              (i32x4.add
-                (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $x)))
-                           (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $x))))
-                (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $x)))
-                           (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $x)))))
-              (v128.load32_zero offset=68 (local.get $x)))))))
-          (local.set $p (i32.add (local.get $p) (i32.const 18)))
-          (local.set $x (i32.add (local.get $x) (i32.const 80)))
-          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+            (f32x4.mul (local.get $d)
+              (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
+            (f32x4.convert_i32x4_s (local.get $s0)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 72)))
+          (local.set $x (i32.add (local.get $x) (i32.const 256)))
+          (local.set $b (i32.add (local.get $b) (i32.const 4)))
           (br $next))))
       (else
         (block $done (loop $next
-          (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
+          (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
+          (local.set $s0 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $x))))))
+          (global.set $fence (local.get $s0))
+          (local.set $s1 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=36 (local.get $p)) (v128.load offset=64 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=44 (local.get $p)) (v128.load offset=80 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=52 (local.get $p)) (v128.load offset=96 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=60 (local.get $p)) (v128.load offset=112 (local.get $x))))))
+          (global.set $fence (local.get $s1))
+          (local.set $s2 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=70 (local.get $p)) (v128.load offset=128 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=78 (local.get $p)) (v128.load offset=144 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=86 (local.get $p)) (v128.load offset=160 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=94 (local.get $p)) (v128.load offset=176 (local.get $x))))))
+          (global.set $fence (local.get $s2))
+          (local.set $s3 (i32x4.add
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=104 (local.get $p)) (v128.load offset=192 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=112 (local.get $p)) (v128.load offset=208 (local.get $x))))
+            (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=120 (local.get $p)) (v128.load offset=224 (local.get $x)))
+                       (i32x4.dot_i16x8_s (v128.load8x8_s offset=128 (local.get $p)) (v128.load offset=240 (local.get $x))))))
+          (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
+            (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
+          (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
+            (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
+          (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
+          (local.set $h (v128.load16_lane offset=102 7 (local.get $p) (v128.load16_lane offset=68 5 (local.get $p)
+            (v128.load16_lane offset=34 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z))))))
+          (local.set $d (v128.and (i32x4.shr_s (local.get $h) (i32.const 3)) (local.get $cm)))
+          (local.set $e0 (i32x4.eq (v128.and (local.get $d) (local.get $ce)) (local.get $z)))
+          (local.set $d (i32x4.add (local.get $d) (local.get $cb)))
+          (if (v128.any_true (local.get $e0)) (then
+            (local.set $d (v128.or (v128.and (local.get $d) (local.get $cs))
+              (f32x4.sub (v128.andnot (i32x4.add (local.get $d) (v128.and (local.get $e0) (local.get $c1))) (local.get $cs))
+                (v128.and (local.get $e0) (local.get $c14)))))))
           (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
-            (f32x4.splat (f32.mul
-              (f32.mul (f32.reinterpret_i32 (i32.and (i32.shr_s (i32.shl (i32.load16_u (local.get $p)) (i32.const 16)) (i32.const 3))
-                (i32.const 0x8fffffff))) (f32.const 0x1p112))
-              (f32.load offset=64 (local.get $x))))
-            (f32x4.convert_i32x4_s (i32x4.add
-              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $x)))
-                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $x))))
-              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $x)))
-                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $x)))))))))
-          (local.set $p (i32.add (local.get $p) (i32.const 34)))
-          (local.set $x (i32.add (local.get $x) (i32.const 80)))
-          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+            (f32x4.mul (local.get $d)
+              (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
+            (f32x4.convert_i32x4_s (local.get $s0)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 136)))
+          (local.set $x (i32.add (local.get $x) (i32.const 256)))
+          (local.set $b (i32.add (local.get $b) (i32.const 4)))
           (br $next)))))
-    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 2 (local.get $acc)))
-             (f32.add (f32x4.extract_lane 1 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+    (if (i32.lt_u (local.get $b) (local.get $nb)) (then
+      (local.set $acc (f32x4.add (local.get $acc) (call $itail (local.get $q4) (local.get $p) (local.get $x)
+        (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2))) (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2)))
+        (i32.sub (local.get $nb) (local.get $b)))))))
+    (call $hsum (local.get $acc)))
 
-  ;; int16 mode: one row against 4 prepared vectors (x0..x3): [row . x0, ..., row . x3], each lane summed in
-  ;; $idot's order (so a batched result equals the unbatched one bit for bit). The row's block is
-  ;; decoded once for the 4 vectors.
-  (func $idot4 (param $q4 i32) (param $p i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32) (param $nb i32)
-    (result v128)
-    (local $b i32) (local $d f32) (local $m v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $bb i32)
+  ;; int16 mode: y[i] = W[row(i)] . x for i in [i0, i1) (row(i) as for $brows), each row summed
+  ;; exactly as $idot sums it; the rows loop here, so that a row costs no call and no setup.
+  (func $irows (param $q4 i32) (param $w i32) (param $x i32) (param $y i32) (param $nb i32) (param $ids i32)
+    (param $i0 i32) (param $i1 i32)
+    (local $stride i32) (local $i i32) (local $p i32) (local $xp i32)
+    (local $b i32) (local $n4 i32) (local $xd i32) (local $xc i32) (local $acc v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $v0 v128) (local $v1 v128) (local $m v128)
+    (local $z v128) (local $h v128) (local $d v128) (local $e0 v128)
+    (local $cm v128) (local $ce v128) (local $cs v128) (local $cb v128) (local $c1 v128) (local $c14 v128)
+    (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (local.get $q4))))
+    (local.set $xd (i32.add (local.get $x) (i32.shl (local.get $nb) (i32.const 6))))
+    (local.set $xc (i32.add (local.get $xd) (i32.shl (local.get $nb) (i32.const 2))))
+    (local.set $n4 (i32.and (local.get $nb) (i32.const -4)))
     (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
-    (local.set $bb (select (i32.const 18) (i32.const 34) (local.get $q4)))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $b) (local.get $nb)))
-      (local.set $d (call $bscale (local.get $p)))
+    (local.set $cm (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
+    (local.set $ce (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))
+    (local.set $cs (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+    (local.set $cb (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
+    (local.set $c1 (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))
+    (local.set $c14 (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))
+    (local.set $i (local.get $i0))
+    (block $rows (loop $row
+      (br_if $rows (i32.ge_u (local.get $i) (local.get $i1)))
+      (local.set $p (local.get $i))
+      (if (local.get $ids) (then (local.set $p (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
+      (local.set $p (i32.add (local.get $w) (i32.mul (local.get $p) (local.get $stride))))
+      (local.set $xp (local.get $x))
+      (local.set $b (i32.const 0))
+      (local.set $acc (local.get $z))
       (if (local.get $q4)
         (then
-          (local.set $w2 (v128.load8x8_u offset=2 (local.get $p)))
-          (local.set $w3 (v128.load8x8_u offset=10 (local.get $p)))
-          (local.set $w0 (v128.and (local.get $w2) (local.get $m)))
-          (local.set $w1 (v128.and (local.get $w3) (local.get $m)))
-          (local.set $w2 (i16x8.shr_u (local.get $w2) (i32.const 4)))
-          (local.set $w3 (i16x8.shr_u (local.get $w3) (i32.const 4))))
+          (block $done (loop $next
+            (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
+            (local.set $v0 (v128.load8x8_u offset=2 (local.get $p)))
+            (local.set $v1 (v128.load8x8_u offset=10 (local.get $p)))
+            (local.set $s0 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $xp))))))
+            (global.set $fence (local.get $s0))
+            (local.set $v0 (v128.load8x8_u offset=20 (local.get $p)))
+            (local.set $v1 (v128.load8x8_u offset=28 (local.get $p)))
+            (local.set $s1 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=64 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=80 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=96 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=112 (local.get $xp))))))
+            (global.set $fence (local.get $s1))
+            (local.set $v0 (v128.load8x8_u offset=38 (local.get $p)))
+            (local.set $v1 (v128.load8x8_u offset=46 (local.get $p)))
+            (local.set $s2 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=128 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=144 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=160 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=176 (local.get $xp))))))
+            (global.set $fence (local.get $s2))
+            (local.set $v0 (v128.load8x8_u offset=56 (local.get $p)))
+            (local.set $v1 (v128.load8x8_u offset=64 (local.get $p)))
+            (local.set $s3 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=192 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=208 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=224 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=240 (local.get $xp))))))
+            (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
+              (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
+            (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
+              (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
+            (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
+            (local.set $s0 (i32x4.sub (local.get $s0) (v128.load (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2))))))
+            (local.set $h (v128.load16_lane offset=54 7 (local.get $p) (v128.load16_lane offset=36 5 (local.get $p)
+              (v128.load16_lane offset=18 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z))))))
+            (local.set $d (v128.and (i32x4.shr_s (local.get $h) (i32.const 3)) (local.get $cm)))
+            (local.set $e0 (i32x4.eq (v128.and (local.get $d) (local.get $ce)) (local.get $z)))
+            (local.set $d (i32x4.add (local.get $d) (local.get $cb)))
+            (if (v128.any_true (local.get $e0)) (then
+              (local.set $d (v128.or (v128.and (local.get $d) (local.get $cs))
+                (f32x4.sub (v128.andnot (i32x4.add (local.get $d) (v128.and (local.get $e0) (local.get $c1))) (local.get $cs))
+                  (v128.and (local.get $e0) (local.get $c14)))))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+              (f32x4.mul (local.get $d)
+                (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
+              (f32x4.convert_i32x4_s (local.get $s0)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 72)))
+            (local.set $xp (i32.add (local.get $xp) (i32.const 256)))
+            (local.set $b (i32.add (local.get $b) (i32.const 4)))
+            (br $next))))
         (else
-          (local.set $w0 (v128.load8x8_s offset=2 (local.get $p)))
-          (local.set $w1 (v128.load8x8_s offset=10 (local.get $p)))
-          (local.set $w2 (v128.load8x8_s offset=18 (local.get $p)))
-          (local.set $w3 (v128.load8x8_s offset=26 (local.get $p)))))
-      (local.set $a0 (f32x4.add (local.get $a0) (call $iterm (local.get $q4) (local.get $d) (local.get $x0)
-        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
-      (local.set $a1 (f32x4.add (local.get $a1) (call $iterm (local.get $q4) (local.get $d) (local.get $x1)
-        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
-      (local.set $a2 (f32x4.add (local.get $a2) (call $iterm (local.get $q4) (local.get $d) (local.get $x2)
-        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
-      (local.set $a3 (f32x4.add (local.get $a3) (call $iterm (local.get $q4) (local.get $d) (local.get $x3)
-        (local.get $w0) (local.get $w1) (local.get $w2) (local.get $w3))))
-      (local.set $p (i32.add (local.get $p) (local.get $bb)))
-      (local.set $x0 (i32.add (local.get $x0) (i32.const 80)))
-      (local.set $x1 (i32.add (local.get $x1) (i32.const 80)))
-      (local.set $x2 (i32.add (local.get $x2) (i32.const 80)))
-      (local.set $x3 (i32.add (local.get $x3) (i32.const 80)))
-      (local.set $b (i32.add (local.get $b) (i32.const 1)))
-      (br $next)))
-    (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+          (block $done (loop $next
+            (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
+            (local.set $s0 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=2 (local.get $p)) (v128.load offset=0 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=10 (local.get $p)) (v128.load offset=16 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=18 (local.get $p)) (v128.load offset=32 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=26 (local.get $p)) (v128.load offset=48 (local.get $xp))))))
+            (global.set $fence (local.get $s0))
+            (local.set $s1 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=36 (local.get $p)) (v128.load offset=64 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=44 (local.get $p)) (v128.load offset=80 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=52 (local.get $p)) (v128.load offset=96 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=60 (local.get $p)) (v128.load offset=112 (local.get $xp))))))
+            (global.set $fence (local.get $s1))
+            (local.set $s2 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=70 (local.get $p)) (v128.load offset=128 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=78 (local.get $p)) (v128.load offset=144 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=86 (local.get $p)) (v128.load offset=160 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=94 (local.get $p)) (v128.load offset=176 (local.get $xp))))))
+            (global.set $fence (local.get $s2))
+            (local.set $s3 (i32x4.add
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=104 (local.get $p)) (v128.load offset=192 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=112 (local.get $p)) (v128.load offset=208 (local.get $xp))))
+              (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=120 (local.get $p)) (v128.load offset=224 (local.get $xp)))
+                         (i32x4.dot_i16x8_s (v128.load8x8_s offset=128 (local.get $p)) (v128.load offset=240 (local.get $xp))))))
+            (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
+              (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
+            (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
+              (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
+            (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
+            (local.set $h (v128.load16_lane offset=102 7 (local.get $p) (v128.load16_lane offset=68 5 (local.get $p)
+              (v128.load16_lane offset=34 3 (local.get $p) (v128.load16_lane offset=0 1 (local.get $p) (local.get $z))))))
+            (local.set $d (v128.and (i32x4.shr_s (local.get $h) (i32.const 3)) (local.get $cm)))
+            (local.set $e0 (i32x4.eq (v128.and (local.get $d) (local.get $ce)) (local.get $z)))
+            (local.set $d (i32x4.add (local.get $d) (local.get $cb)))
+            (if (v128.any_true (local.get $e0)) (then
+              (local.set $d (v128.or (v128.and (local.get $d) (local.get $cs))
+                (f32x4.sub (v128.andnot (i32x4.add (local.get $d) (v128.and (local.get $e0) (local.get $c1))) (local.get $cs))
+                  (v128.and (local.get $e0) (local.get $c14)))))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+              (f32x4.mul (local.get $d)
+                (v128.load (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2)))))
+              (f32x4.convert_i32x4_s (local.get $s0)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 136)))
+            (local.set $xp (i32.add (local.get $xp) (i32.const 256)))
+            (local.set $b (i32.add (local.get $b) (i32.const 4)))
+            (br $next)))))
+      (if (i32.lt_u (local.get $b) (local.get $nb)) (then
+        (local.set $acc (f32x4.add (local.get $acc) (call $itail (local.get $q4) (local.get $p) (local.get $xp)
+          (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2))) (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2)))
+          (i32.sub (local.get $nb) (local.get $b)))))))
+      ;; (l0 + l2) + (l1 + l3), as $hsum
+      (local.set $acc (f32x4.add (local.get $acc) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $acc) (local.get $acc))))
+      (f32.store (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $row))))
 
-  ;; (d * dx) * f32(w . x) for one block given as four i16x8 (q4_0: unsigned nibbles, corrected).
-  (func $iterm (param $q4 i32) (param $d f32) (param $x i32) (param $w0 v128) (param $w1 v128) (param $w2 v128) (param $w3 v128)
+  ;; int16 mode: one row against 4 prepared vectors (x0..x3): [row . x0, ..., row . x3], each
+  ;; exactly $idot's result (so a batched result equals the unbatched one bit for bit). The row
+  ;; is read from memory once: the later three dots find it in the L1 cache (decoding a block
+  ;; once for the 4 vectors needed more registers than there are).
+  (func $idot4 (param $q4 i32) (param $p i32) (param $x0 i32) (param $x1 i32) (param $x2 i32) (param $x3 i32) (param $nb i32)
     (result v128)
-    (local $i v128)
-    (local.set $i (i32x4.add
-      (i32x4.add (i32x4.dot_i16x8_s (local.get $w0) (v128.load offset=0 (local.get $x)))
-                 (i32x4.dot_i16x8_s (local.get $w1) (v128.load offset=16 (local.get $x))))
-      (i32x4.add (i32x4.dot_i16x8_s (local.get $w2) (v128.load offset=32 (local.get $x)))
-                 (i32x4.dot_i16x8_s (local.get $w3) (v128.load offset=48 (local.get $x))))))
-    (if (local.get $q4) (then (local.set $i (i32x4.sub (local.get $i) (v128.load32_zero offset=68 (local.get $x))))))
-    (f32x4.mul (f32x4.splat (f32.mul (local.get $d) (f32.load offset=64 (local.get $x)))) (f32x4.convert_i32x4_s (local.get $i))))
+    (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+      (f32x4.splat (call $idot (local.get $q4) (local.get $p) (local.get $x0) (local.get $nb)))
+      (call $idot (local.get $q4) (local.get $p) (local.get $x1) (local.get $nb)))
+      (call $idot (local.get $q4) (local.get $p) (local.get $x2) (local.get $nb)))
+      (call $idot (local.get $q4) (local.get $p) (local.get $x3) (local.get $nb))))
+
+  ;; The i32 sums [s0, s1, s2, s3] of four blocks from their i32x4 partial sums s0..s3.
+  (func $isum4 (param $s0 v128) (param $s1 v128) (param $s2 v128) (param $s3 v128) (result v128)
+    (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
+    (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
+    (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $s0) (local.get $s2))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $s0) (local.get $s2))))
+
+
 
 
   ;; f32 mode: the block's eight f32x4 of weights w0..w7 times x[0, 32) (f32 at x), summed in the
@@ -2016,6 +2293,10 @@
   (func $brows (param $kind i32) (param $w i32) (param $x i32) (param $y i32) (param $nb i32) (param $ids i32)
     (param $i0 i32) (param $i1 i32)
     (local $stride i32) (local $i i32) (local $r i32)
+    (if (i32.and (local.get $kind) (i32.const 2)) (then
+      (call $irows (i32.and (local.get $kind) (i32.const 1)) (local.get $w) (local.get $x) (local.get $y) (local.get $nb) (local.get $ids)
+        (local.get $i0) (local.get $i1))
+      (return)))
     (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (i32.and (local.get $kind) (i32.const 1)))))
     (local.set $i (local.get $i0))
     (block $done (loop $next
