@@ -50,6 +50,7 @@ for (const format of ['q8_0', 'q4_0']) {
       const mark = k.mark();
       const wp = k.alloc(data.byteLength);
       k.u8(wp, data.byteLength).set(data);
+      blocks.noteScales?.(format, wp, data); // as the backend's upload does (older builds lack it)
       const xs = k.alloc(nv * cols * 4);
       k.f32(xs, nv * cols).set(Float32Array.from({length: nv * cols}, (_, i) => Math.cos(i * 0.11)));
       const ys = k.alloc(nv * rows * 4);

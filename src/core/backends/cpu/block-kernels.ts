@@ -18,16 +18,40 @@ export const PREPARED_BLOCK_BYTES = 80;
 /** Rows per thread chunk, as for the dense kernels (whole 64-byte lines of y per thread). */
 const ROW_ALIGN = 16;
 
-/** The kernels' `kind` argument: bit 0 q4_0, bit 1 int16 activations. */
-function kindOf(format: BlockFormat, activations: BlockActivations = 'f32'): number {
-  return (format === 'q4_0' ? 1 : 0) | (activations === 'int16' ? 2 : 0);
+/**
+ * The kernels' `kind` argument: bit 0 q4_0, bit 1 int16 activations, bit 2 every half scale of
+ * the matrix is a normal number (the int16 loops then run their copies without the subnormal
+ * fix-up, kernels.wat "@normal-scales").
+ */
+function kindOf(format: BlockFormat, activations: BlockActivations = 'f32', normalScales = false): number {
+  return (format === 'q4_0' ? 1 : 0) | (activations === 'int16' ? 2 : 0) | (normalScales ? 4 : 0);
 }
 
 export class BlockKernels {
+  /** Matrices (by pointer) whose half scales were all found normal when they were noted. */
+  private readonly normal = new Set<number>();
+
   constructor(
     private readonly k: CpuKernels,
     readonly activations: BlockActivations = 'f32',
   ) {}
+
+  /**
+   * Looks at every block scale of the matrix uploaded to w from `bytes` (its blocks, rows after
+   * rows; the backend never moves or rewrites a matrix): with no zero or subnormal half among
+   * them, its dot products take the loops without the subnormal fix-up. Not noted: the loops with it.
+   */
+  noteScales(format: BlockFormat, w: number, bytes: Uint8Array): void {
+    const stride = BLOCK_BYTES[format];
+    // the half's exponent bits are bits 2-6 of its high byte (little-endian)
+    for (let o = 0; o < bytes.length; o += stride) if ((bytes[o + 1]! & 0x7c) === 0) return;
+    this.normal.add(w);
+  }
+
+  /** True when the matrix at w was noted with only normal half scales (its dots skip the fix-up). */
+  normalScales(w: number): boolean {
+    return this.normal.has(w);
+  }
 
   /**
    * ys = W xs for nv f32 vectors of cols = nb * 32 values back to back (ys [nv, rows]); with ids,
@@ -52,7 +76,7 @@ export class BlockKernels {
         k.runChecked('prep_x_blocks', [xs, x, nb], nv * nb, 1, 0, [[xs, nv * cols * 4, 'x']]);
       }
       // the scratch may be reset while the call runs on: later work is queued behind it (kernels.ts)
-      const kind = kindOf(format, this.activations);
+      const kind = kindOf(format, this.activations, this.normal.has(w));
       const operands: Array<[number, number, string]> = [
         [w, weightBytes, 'w'],
         [x, xBytes, 'x'],

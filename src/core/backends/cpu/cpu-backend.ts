@@ -107,7 +107,9 @@ export class CpuBackend implements Backend {
     if (isBlockFormat(m.dtype)) blocksOf(m.cols);
     const bytes = hostMatrixBytes(m);
     const ptr = this.kernels.alloc(bytes);
-    this.put(ptr, new Uint8Array(m.data.buffer, m.data.byteOffset, bytes));
+    const data = new Uint8Array(m.data.buffer, m.data.byteOffset, bytes);
+    this.put(ptr, data);
+    if (isBlockFormat(m.dtype)) this.blocks.noteScales(m.dtype, ptr, data);
     return new CpuMat(ptr, m.rows, m.cols, m.dtype, bytes);
   }
 

@@ -1720,6 +1720,10 @@
   ;; loops widen four at a time without that multiply, whose operand is an f32 denormal for a
   ;; subnormal half (a slow microcoded case; small-weight models have many): bits(t + 112 << 23)
   ;; for a normal half, 2^-14 (1 + m/1024) - 2^-14 for a subnormal one ($hscale4), the same values.
+  ;; That fix-up sits under a branch, and with it in the loop V8's int16 Q8_0 loop ran ~20% slower
+  ;; even where it is never taken; so scripts/build-wasm.mjs also assembles a copy of each
+  ;; function marked @normal-scales without it ($idot_n, $irows_n), which kind bit 2 selects: set
+  ;; by block-kernels.ts for a matrix whose half scales were all normal at upload (noteScales).
   ;; Per row, f32 mode: acc (f32x4) += d * s per block, s the block's 32 products summed as
   ;; ((p0+p1)+(p2+p3))+((p4+p5)+(p6+p7)) over its eight f32x4. int16 mode: blocks in groups of
   ;; four, block 4g + k on lane k: acc (f32x4) += (d * dx) * f32(s), d, dx and s (the block's
@@ -1852,11 +1856,13 @@
 
   ;; int16 mode: dot of one row of nb blocks at p with the prepared x: q8_0 (q4 = 0) or q4_0 (q4 = 1).
   ;; The loops are written out (a call per group of blocks made them much slower).
+  ;; @normal-scales begin
   (func $idot (param $q4 i32) (param $p i32) (param $x i32) (param $nb i32) (result f32)
     (local $b i32) (local $n4 i32) (local $xd i32) (local $xc i32) (local $acc v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $v0 v128) (local $v1 v128) (local $m v128)
     (local $z v128) (local $h v128) (local $d v128) (local $e0 v128)
     (local $cm v128) (local $ce v128) (local $cs v128) (local $cb v128) (local $c1 v128) (local $c14 v128)
+    (if (i32.and (local.get $q4) (i32.const 4)) (then (return (call $idot_n (local.get $q4) (local.get $p) (local.get $x) (local.get $nb))))) ;; @dispatch
     (local.set $xd (i32.add (local.get $x) (i32.shl (local.get $nb) (i32.const 6))))
     (local.set $xc (i32.add (local.get $xd) (i32.shl (local.get $nb) (i32.const 2))))
     (local.set $n4 (i32.and (local.get $nb) (i32.const -4)))
@@ -1867,7 +1873,7 @@
     (local.set $cb (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))
     (local.set $c1 (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))
     (local.set $c14 (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))
-    (if (local.get $q4)
+    (if (i32.and (local.get $q4) (i32.const 1))
       (then
         (block $done (loop $next
           (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
@@ -1976,13 +1982,15 @@
           (local.set $b (i32.add (local.get $b) (i32.const 4)))
           (br $next)))))
     (if (i32.lt_u (local.get $b) (local.get $nb)) (then
-      (local.set $acc (f32x4.add (local.get $acc) (call $itail (local.get $q4) (local.get $p) (local.get $x)
+      (local.set $acc (f32x4.add (local.get $acc) (call $itail (i32.and (local.get $q4) (i32.const 1)) (local.get $p) (local.get $x)
         (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2))) (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2)))
         (i32.sub (local.get $nb) (local.get $b)))))))
     (call $hsum (local.get $acc)))
+  ;; @normal-scales end
 
   ;; int16 mode: y[i] = W[row(i)] . x for i in [i0, i1) (row(i) as for $brows), each row summed
   ;; exactly as $idot sums it; the rows loop here, so that a row costs no call and no setup.
+  ;; @normal-scales begin
   (func $irows (param $q4 i32) (param $w i32) (param $x i32) (param $y i32) (param $nb i32) (param $ids i32)
     (param $i0 i32) (param $i1 i32)
     (local $stride i32) (local $i i32) (local $p i32) (local $xp i32)
@@ -1990,7 +1998,8 @@
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $v0 v128) (local $v1 v128) (local $m v128)
     (local $z v128) (local $h v128) (local $d v128) (local $e0 v128)
     (local $cm v128) (local $ce v128) (local $cs v128) (local $cb v128) (local $c1 v128) (local $c14 v128)
-    (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (local.get $q4))))
+    (if (i32.and (local.get $q4) (i32.const 4)) (then (return (call $irows_n (local.get $q4) (local.get $w) (local.get $x) (local.get $y) (local.get $nb) (local.get $ids) (local.get $i0) (local.get $i1))))) ;; @dispatch
+    (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (i32.and (local.get $q4) (i32.const 1)))))
     (local.set $xd (i32.add (local.get $x) (i32.shl (local.get $nb) (i32.const 6))))
     (local.set $xc (i32.add (local.get $xd) (i32.shl (local.get $nb) (i32.const 2))))
     (local.set $n4 (i32.and (local.get $nb) (i32.const -4)))
@@ -2010,7 +2019,7 @@
       (local.set $xp (local.get $x))
       (local.set $b (i32.const 0))
       (local.set $acc (local.get $z))
-      (if (local.get $q4)
+      (if (i32.and (local.get $q4) (i32.const 1))
         (then
           (block $done (loop $next
             (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
@@ -2119,7 +2128,7 @@
             (local.set $b (i32.add (local.get $b) (i32.const 4)))
             (br $next)))))
       (if (i32.lt_u (local.get $b) (local.get $nb)) (then
-        (local.set $acc (f32x4.add (local.get $acc) (call $itail (local.get $q4) (local.get $p) (local.get $xp)
+        (local.set $acc (f32x4.add (local.get $acc) (call $itail (i32.and (local.get $q4) (i32.const 1)) (local.get $p) (local.get $xp)
           (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2))) (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2)))
           (i32.sub (local.get $nb) (local.get $b)))))))
       ;; (l0 + l2) + (l1 + l3), as $hsum
@@ -2128,6 +2137,7 @@
         (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $row))))
+  ;; @normal-scales end
 
   ;; int16 mode: one row against 4 prepared vectors (x0..x3): [row . x0, ..., row . x3], each
   ;; exactly $idot's result (so a batched result equals the unbatched one bit for bit). The row
@@ -2286,7 +2296,7 @@
   ;; One row dot in either mode (kind bit 1: int16).
   (func $bdot (param $kind i32) (param $p i32) (param $x i32) (param $nb i32) (result f32)
     (if (result f32) (i32.and (local.get $kind) (i32.const 2))
-      (then (call $idot (i32.and (local.get $kind) (i32.const 1)) (local.get $p) (local.get $x) (local.get $nb)))
+      (then (call $idot (i32.and (local.get $kind) (i32.const 5)) (local.get $p) (local.get $x) (local.get $nb)))
       (else (call $fdot (i32.and (local.get $kind) (i32.const 1)) (local.get $p) (local.get $x) (local.get $nb)))))
 
   ;; y[i] = W[row(i)] . x for i in [i0, i1); row(i) = ids[i] when ids != 0, else i.
@@ -2294,7 +2304,7 @@
     (param $i0 i32) (param $i1 i32)
     (local $stride i32) (local $i i32) (local $r i32)
     (if (i32.and (local.get $kind) (i32.const 2)) (then
-      (call $irows (i32.and (local.get $kind) (i32.const 1)) (local.get $w) (local.get $x) (local.get $y) (local.get $nb) (local.get $ids)
+      (call $irows (i32.and (local.get $kind) (i32.const 5)) (local.get $w) (local.get $x) (local.get $y) (local.get $nb) (local.get $ids)
         (local.get $i0) (local.get $i1))
       (return)))
     (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (i32.and (local.get $kind) (i32.const 1)))))
@@ -2351,7 +2361,7 @@
             (local.set $x3 (i32.add (local.get $x2) (local.get $xstride)))
             (call $store4
               (if (result v128) (i32.and (local.get $kind) (i32.const 2))
-                (then (call $idot4 (local.get $q4) (local.get $p) (local.get $x) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))
+                (then (call $idot4 (i32.and (local.get $kind) (i32.const 5)) (local.get $p) (local.get $x) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))
                 (else (call $fdot4 (local.get $q4) (local.get $p) (local.get $x) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb))))
               (local.get $out) (local.get $ystride))
             (local.set $v (i32.add (local.get $v) (i32.const 4)))
@@ -2400,7 +2410,7 @@
           (local.set $x3 (i32.add (local.get $xs) (i32.mul (local.get $v) (local.get $xstride))))
           (local.set $o3 (i32.add (local.get $out) (i32.mul (local.get $v) (local.get $ostride))))
           (local.set $r (if (result v128) (i32.and (local.get $kind) (i32.const 2))
-            (then (call $idot4 (local.get $q4) (local.get $p) (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))
+            (then (call $idot4 (i32.and (local.get $kind) (i32.const 5)) (local.get $p) (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))
             (else (call $fdot4 (local.get $q4) (local.get $p) (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))))
           (f32.store (local.get $o0) (f32x4.extract_lane 0 (local.get $r)))
           (f32.store (local.get $o1) (f32x4.extract_lane 1 (local.get $r)))

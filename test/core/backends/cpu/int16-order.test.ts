@@ -8,6 +8,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {CpuBackend} from '../../../../src/core/backends/cpu/cpu-backend.js';
 import {CpuKernels} from '../../../../src/core/backends/cpu/kernels.js';
+import {BlockKernels} from '../../../../src/core/backends/cpu/block-kernels.js';
 import type {Backend} from '../../../../src/core/backends/backend.js';
 import {halfValue} from '../../../../src/core/numeric/ggml-quant.js';
 import {randomBlockMatrix} from '../../../helpers/block-parity.js';
@@ -92,4 +93,28 @@ describe('cpu block kernels, int16 activations: the documented summation order',
       });
     }
   }
+});
+
+describe('cpu block kernels: matrices with only normal half scales take the loops without the subnormal fix-up', () => {
+  it('is decided per matrix from its scales at upload: normal scales yes; one subnormal or one zero scale no', async () => {
+    const k = await CpuKernels.create({threads: 1});
+    try {
+      const blocks = new BlockKernels(k, 'int16');
+      for (const format of ['q8_0', 'q4_0'] as const) {
+        const host = randomBlockMatrix(format, 6, 64, rng(format.length));
+        const bb = format === 'q8_0' ? 34 : 18;
+        const cases: Array<[string, number | null, boolean]> = [['normal', null, true], ['one subnormal', 0x0123, false], ['one zero', 0x8000, false]];
+        for (const [what, scale, normal] of cases) {
+          const data = host.data.slice();
+          if (scale !== null) new DataView(data.buffer).setUint16(7 * bb, scale, true);
+          const w = k.alloc(data.byteLength);
+          k.u8(w, data.byteLength).set(data);
+          blocks.noteScales(format, w, data);
+          expect([format, what, blocks.normalScales(w)]).toEqual([format, what, normal]);
+        }
+      }
+    } finally {
+      k.dispose();
+    }
+  });
 });
