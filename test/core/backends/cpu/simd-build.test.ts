@@ -10,6 +10,7 @@ import {createCpuBackend} from '../../../../src/core/backends/cpu/cpu-backend.js
 import {CpuKernels, type DenseDtype} from '../../../../src/core/backends/cpu/kernels.js';
 import {DEFAULT_SIMD, relaxedSimdAvailable} from '../../../../src/core/backends/cpu/simd-build.js';
 import {expectClose, put, randomBf16, randomF32, refRow, rng, weightValues} from './helpers.js';
+import {randomBlockMatrix} from '../../../helpers/block-parity.js';
 
 describe('cpu kernel builds', () => {
   const saved = process.env.HIRE_CPU_SIMD;
@@ -62,5 +63,19 @@ describe('cpu kernel builds', () => {
     k.dispose();
     process.env.HIRE_CPU_SIMD = 'avx';
     await expect(CpuKernels.create({threads: 1})).rejects.toThrow(/^HIRE_CPU_SIMD must be simd or relaxed, got "avx"$/);
+  });
+});
+
+describe('cpu backend description', () => {
+  it('names the block activations only once block weights are held', async () => {
+    const b = await createCpuBackend({threads: 1, blockActivations: 'int16'});
+    try {
+      b.uploadMatrix({dtype: 'f32', rows: 2, cols: 4, data: new Float32Array(8)});
+      expect(b.describe()).not.toMatch(/activations/);
+      b.uploadMatrix(randomBlockMatrix('q8_0', 2, 32, rng(3)));
+      expect(b.describe()).toMatch(/, 1 thread; int16 activations on block weights\)$/);
+    } finally {
+      b.dispose();
+    }
   });
 });
