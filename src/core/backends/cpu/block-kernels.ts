@@ -30,6 +30,7 @@ function kindOf(format: BlockFormat, activations: BlockActivations = 'f32', norm
 export class BlockKernels {
   /** Matrices (by pointer) whose half scales were all found normal when they were noted. */
   private readonly normal = new Set<number>();
+  private noted = false;
 
   constructor(
     private readonly k: CpuKernels,
@@ -42,10 +43,16 @@ export class BlockKernels {
    * them, its dot products take the loops without the subnormal fix-up. Not noted: the loops with it.
    */
   noteScales(format: BlockFormat, w: number, bytes: Uint8Array): void {
+    this.noted = true;
     const stride = BLOCK_BYTES[format];
     // the half's exponent bits are bits 2-6 of its high byte (little-endian)
     for (let o = 0; o < bytes.length; o += stride) if ((bytes[o + 1]! & 0x7c) === 0) return;
     this.normal.add(w);
+  }
+
+  /** Whether any block matrix was noted (the backend then holds block weights). */
+  get holdsWeights(): boolean {
+    return this.noted;
   }
 
   /** True when the matrix at w was noted with only normal half scales (its dots skip the fix-up). */

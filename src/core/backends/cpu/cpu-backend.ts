@@ -68,8 +68,6 @@ export class CpuBackend implements Backend {
   /** Scratch for row ids of matvecRows; grown on demand. */
   private ids: {ptr: number; capacity: number} = {ptr: 0, capacity: 0};
   private owners: {ptr: number; capacity: number} = {ptr: 0, capacity: 0};
-  /** Whether a ggml block matrix was uploaded (describe() then names the block activations). */
-  private blockWeights = false;
 
   /** Work queued behind a kernel call that is still running (see op-queue.ts). */
   private readonly q: OpQueue;
@@ -94,7 +92,7 @@ export class CpuBackend implements Backend {
   describe(): string {
     const t = this.kernels.threads;
     // the activation mode matters (and is named) only once block weights are held
-    const int16 = this.blockWeights && this.blocks.activations === 'int16' ? '; int16 activations on block weights' : '';
+    const int16 = this.blocks.holdsWeights && this.blocks.activations === 'int16' ? '; int16 activations on block weights' : '';
     return `cpu (wasm ${this.kernels.simd === 'relaxed' ? 'relaxed simd' : 'simd'}, ${t} thread${t === 1 ? '' : 's'}${int16})`;
   }
 
@@ -112,10 +110,7 @@ export class CpuBackend implements Backend {
     const ptr = this.kernels.alloc(bytes);
     const data = new Uint8Array(m.data.buffer, m.data.byteOffset, bytes);
     this.put(ptr, data);
-    if (isBlockFormat(m.dtype)) {
-      this.blocks.noteScales(m.dtype, ptr, data);
-      this.blockWeights = true;
-    }
+    if (isBlockFormat(m.dtype)) this.blocks.noteScales(m.dtype, ptr, data);
     return new CpuMat(ptr, m.rows, m.cols, m.dtype, bytes);
   }
 
