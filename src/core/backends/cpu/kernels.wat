@@ -1243,8 +1243,9 @@
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $next)))
     (local.set $i (local.get $i0))
-    ;; four rows per pass
+    ;; four rows per pass (listed rows only: see below)
     (block $rdone (loop $rnext
+      (br_if $rdone (i32.eqz (local.get $ids)))
       (br_if $rdone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $n)))
       (local.set $q (i32.add (local.get $coef) (i32.shl (local.get $i) (i32.const 2))))
       (local.set $a0 (v128.load32_splat offset=0 (local.get $q)))
@@ -1323,7 +1324,11 @@
         (br $cnext)))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $rnext)))
-    ;; remaining rows, one per pass
+    ;; remaining rows, and every row of a whole matrix (ids = 0), one per pass: a whole matrix is
+    ;; then read as one stream (four rows side by side make four short streams that the
+    ;; prefetchers follow badly: [2048, 768] f32 from DRAM, one thread, 15 against 31 GB/s for
+    ;; the same rows in a matvec), and each y element takes its rows in order, one product each,
+    ;; as $accum_batch_any does
     (block $rdone (loop $rnext
       (br_if $rdone (i32.ge_u (local.get $i) (local.get $n)))
       (local.set $a0 (v128.load32_splat (i32.add (local.get $coef) (i32.shl (local.get $i) (i32.const 2)))))
@@ -1333,6 +1338,18 @@
       (local.set $p0 (i32.add (local.get $w) (i32.add (i32.mul (local.get $p0) (local.get $stride)) (local.get $off))))
       (local.set $c (local.get $c0))
       (local.set $yp (i32.add (local.get $y) (i32.shl (local.get $c0) (i32.const 2))))
+      (if (i32.eqz (local.get $kind))
+        (then
+          (block $cdone (loop $cnext ;; f32: 16 columns per pass
+            (br_if $cdone (i32.gt_u (i32.add (local.get $c) (i32.const 16)) (local.get $c1)))
+            (v128.store (local.get $yp) (f32x4.add (v128.load (local.get $yp)) (f32x4.mul (local.get $a0) (v128.load (local.get $p0)))))
+            (v128.store offset=16 (local.get $yp) (f32x4.add (v128.load offset=16 (local.get $yp)) (f32x4.mul (local.get $a0) (v128.load offset=16 (local.get $p0)))))
+            (v128.store offset=32 (local.get $yp) (f32x4.add (v128.load offset=32 (local.get $yp)) (f32x4.mul (local.get $a0) (v128.load offset=32 (local.get $p0)))))
+            (v128.store offset=48 (local.get $yp) (f32x4.add (v128.load offset=48 (local.get $yp)) (f32x4.mul (local.get $a0) (v128.load offset=48 (local.get $p0)))))
+            (local.set $p0 (i32.add (local.get $p0) (i32.const 64)))
+            (local.set $yp (i32.add (local.get $yp) (i32.const 64)))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cnext)))))
       (block $cdone (loop $cnext
         (br_if $cdone (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $c1)))
         (if (i32.eqz (local.get $kind))

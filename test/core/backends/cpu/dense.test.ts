@@ -116,6 +116,35 @@ describe('dense kernels', () => {
         }
       }
     });
+
+    it(`accumulateRows ${dtype} over a whole matrix adds its rows in order, one product each (the batched kernel's bits)`, async () => {
+      // one thread: no partial sums per thread, so every y element is
+      // ((0 + a0 w0) + a1 w1) + ... in f32, which is also what accumulateRowsBatch gives
+      const one = await CpuKernels.create({threads: 1, minParallelBytes: 0});
+      try {
+        const rand = rng(5);
+        for (const [rows, cols] of [[1, 3], [6, 67], [67, 288], [9, 1000]] as const) {
+          const w = randomWeights(dtype, rows * cols, rand);
+          const coef = randomF32(rows, rand);
+          const wv = weightValues(dtype, w);
+          const [wp, cp, yp, ysp] = [put(one, w), put(one, coef), one.alloc(cols * 4), one.alloc(2 * cols * 4)];
+          one.accumulateRows(dtype, wp, rows, cols, 0, rows, cp, yp);
+          const coefs = new Float32Array(2 * rows);
+          for (let i = 0; i < rows; i++) coefs[2 * i] = coefs[2 * i + 1] = coef[i]!;
+          one.accumulateRowsBatch(dtype, wp, rows, cols, 0, rows, put(one, coefs), ysp, 2);
+          const y = one.f32(yp, cols);
+          const ys = one.f32(ysp, 2 * cols);
+          for (let c = 0; c < cols; c++) {
+            let s = 0;
+            for (let i = 0; i < rows; i++) s = Math.fround(s + Math.fround(coef[i]! * wv[i * cols + c]!));
+            expect(y[c], `${dtype} [${rows},${cols}] c=${c}`).toBe(s);
+            expect(ys[c], `${dtype} batched [${rows},${cols}] c=${c}`).toBe(s);
+          }
+        }
+      } finally {
+        one.dispose();
+      }
+    });
   }
 
   it('widen converts every bf16 and f16 bit pattern exactly', () => {
