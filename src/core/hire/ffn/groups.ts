@@ -11,7 +11,7 @@
  *   group score   max or sum of s_i over the group
  */
 import {applyActivation} from '../../numeric/activations.js';
-import {topKIndices} from '../../numeric/select.js';
+import {topKAscending, topKIndices} from '../../numeric/select.js';
 import type {Activation} from '../../model/config.js';
 
 export type GroupScore = 'max' | 'sum';
@@ -70,11 +70,10 @@ export function groupScores(scores: ArrayLike<number>, g: number, mode: GroupSco
  */
 export function selectGroups(gScores: Float32Array, nStatic: number, kDyn: number): Int32Array {
   const nGroups = gScores.length;
-  const dyn = topKIndices(gScores.subarray(nStatic), Math.min(kDyn, nGroups - nStatic));
+  const dyn = topKAscending(gScores.subarray(nStatic), Math.min(kDyn, nGroups - nStatic));
   const out = new Int32Array(nStatic + dyn.length);
   for (let i = 0; i < nStatic; i++) out[i] = i;
   for (let i = 0; i < dyn.length; i++) out[nStatic + i] = dyn[i]! + nStatic;
-  out.subarray(nStatic).sort();
   return out;
 }
 
