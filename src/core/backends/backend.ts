@@ -65,6 +65,14 @@ export interface AttentionShape {
   headDim: number;
 }
 
+/** How HiRE-FFN scores its groups (hire/ffn/groups.ts): the backend form of its GroupPick. */
+export interface GroupScoreSpec {
+  activation: Activation;
+  gated: boolean;
+  groupSize: number;
+  score: 'max' | 'sum';
+}
+
 export type OpName =
   | 'matvec'
   | 'matvecRows'
@@ -178,6 +186,14 @@ export interface Backend {
   rope(x: Vec, nHeads: number, pos: number, table: RopeTable): void;
   /** out = act(x) (out may alias x). */
   activation(kind: Activation, x: Vec, out: Vec): void;
+  /**
+   * Optional (HiRE-FFN, docs/ARCHITECTURE.md): queues out[grp] = the group scores of a predictor
+   * output `pred` ([gate~; up~], or u~ when not gated), bit for bit what hire/ffn/groups.ts
+   * computes on the host (neuronScores, then groupScores), so that only the group scores need to
+   * be read back. Returns false, queuing nothing, where the backend has no kernel for the
+   * activation (the caller then reads `pred` and scores on the host). out: [neurons / groupSize].
+   */
+  ffnGroupScores?(pred: Vec, spec: GroupScoreSpec, out: Vec): boolean;
   /**
    * In place: keep the k largest entries of x (by |x| when byMagnitude, else by value; ties to
    * the lower index, as topKIndices orders them) and set every other entry to 0 (top-k FFN).

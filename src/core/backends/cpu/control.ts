@@ -113,6 +113,7 @@ export const KERNEL_NAMES = [
   'act_f32',
   'binop_f32',
   'rope_rows',
+  'ffn_group_scores',
   // the predictors' int8 / int4 matrices against several vectors (kernels.wat, at the end)
   'matvec_q_batch',
 ] as const;

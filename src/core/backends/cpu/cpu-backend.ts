@@ -19,6 +19,7 @@ import {keepTopKHost, topKHost} from '../host/host-kernels.js';
 import type {
   AttentionShape,
   Backend,
+  GroupScoreSpec,
   HostMatrix,
   HostQuantMatrix,
   KvCache,
@@ -38,7 +39,7 @@ import {CpuKernels, type DenseDtype} from './kernels.js';
 import type {OpQueue} from './op-queue.js';
 import {BackendError} from '../../errors.js';
 import {attendRows, blockMatmul, byBlock, byElements, GEMM_MIN_ROWS, strideOf} from './cpu-rows.js';
-import {actF32, binopF32, hasActKernel, lnRows, rmsRows, RopeTables, ropeRows} from './row-kernels.js';
+import {actF32, binopF32, groupScoresF32, hasActKernel, hasGroupScoreKernel, lnRows, rmsRows, RopeTables, ropeRows} from './row-kernels.js';
 import {cacheBytes, CpuKvCache, readCpuKv} from './kv-cache.js';
 import {CpuMat, CpuVec, denseDtype, vecs} from './handles.js';
 
@@ -171,9 +172,10 @@ export class CpuBackend implements Backend {
   }
 
   async read(src: Vec): Promise<Float32Array> {
-    if (!this.q.busy) return Float32Array.from(this.f32(src));
+    // slice(): one copy (Float32Array.from walks the view element by element)
+    if (!this.q.busy) return this.f32(src).slice();
     let values: Float32Array | undefined;
-    this.q.later(() => (values = Float32Array.from(this.f32(src))));
+    this.q.later(() => (values = this.f32(src).slice()));
     await this.q.settle();
     return values!;
   }
@@ -375,6 +377,15 @@ export class CpuBackend implements Backend {
 
   activation(kind: Activation, x: Vec, out: Vec): void {
     this.activationRows(kind, [x], [out]);
+  }
+
+  ffnGroupScores(pred: Vec, spec: GroupScoreSpec, out: Vec): boolean {
+    const {activation, gated, groupSize, score} = spec;
+    const n = gated ? pred.length / 2 : pred.length;
+    if (!hasGroupScoreKernel(activation)) return false;
+    if (out.length * groupSize !== n) throw new BackendError(`ffnGroupScores: ${out.length} groups of ${groupSize} for ${n} neurons`);
+    this.q.later(() => groupScoresF32(this.kernels, (pred as CpuVec).ptr, n, groupSize, activation, gated, score, (out as CpuVec).ptr));
+    return true;
   }
 
   // ---- row blocks: one kernel call for a block's rows (strided), else one per row ------------

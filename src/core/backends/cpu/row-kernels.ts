@@ -120,3 +120,34 @@ export function ropeRows(k: CpuKernels, tables: RopeTables, x: Rows, nHeads: num
     k.reset(mark);
   }
 }
+
+/** HiRE-FFN group scoring kernels (ffn_group_scores): silu (the host's estimate) and relu. */
+const GROUP_ACT: Partial<Record<Activation, number>> = {silu: 0, relu: 1};
+
+export function hasGroupScoreKernel(kind: Activation): boolean {
+  return GROUP_ACT[kind] !== undefined;
+}
+
+/**
+ * out[grp] for nGroups groups of g neurons: hire/ffn/groups.ts' neuron and group scores of the
+ * prediction at pred (2n floats when gated, else n), bit for bit. False (nothing run) for an
+ * activation without a kernel.
+ */
+export function groupScoresF32(
+  k: CpuKernels,
+  pred: number,
+  n: number,
+  g: number,
+  kind: Activation,
+  gated: boolean,
+  mode: 'max' | 'sum',
+  out: number,
+): boolean {
+  const act = GROUP_ACT[kind];
+  if (act === undefined) return false;
+  if (!(Number.isInteger(g) && g >= 1 && n % g === 0)) throw new BackendError(`ffnGroupScores: group size ${g} must divide ${n}`);
+  k.check(pred, (gated ? 2 * n : n) * 4, 'ffnGroupScores pred');
+  k.check(out, (n / g) * 4, 'ffnGroupScores out');
+  k.runKernel('ffn_group_scores', [pred, n, g, act, gated ? 1 : 0, mode === 'sum' ? 1 : 0, out], n / g, 1, 0);
+  return true;
+}

@@ -14,7 +14,7 @@ import {batchReadBytes, OWNERS_MAX_BATCH, type Backend, type Owners, type Vec} f
 import type {FfnOverride, FfnRunInfo} from '../../decode/forward.js';
 import {ffnTopKByMagnitude, type ModelConfig} from '../../model/config.js';
 import {ffnBytes, type LayerWeights} from '../../decode/weights.js';
-import {groupRows, padGroups, pickGroups, unionGroups, type GroupScore} from './groups.js';
+import {groupRows, padGroups, pickGroups, selectGroups, unionGroups, type GroupScore} from './groups.js';
 import type {SoftmaxPredictor} from '../predictor/predictor.js';
 import {UploadedPredictor} from '../predictor/uploaded.js';
 
@@ -55,6 +55,10 @@ export class SparseFfnLayer implements FfnOverride {
   private rowsRead = 0;
   private fullSteps = 0;
   private all: Int32Array | null = null;
+  /** Whether to try the backend's group scoring (it has the op and no bias needs adding first). */
+  private deviceScores: boolean;
+  /** Group scores per sequence of a batch, on the backend. */
+  private readonly gVecs: Vec[] = [];
 
   private constructor(
     private readonly backend: Backend,
@@ -72,6 +76,7 @@ export class SparseFfnLayer implements FfnOverride {
     this.nGroups = hiddenDim / plan.groupSize;
     this.scores = new Float32Array(hiddenDim);
     this.gScores = new Float32Array(this.nGroups);
+    this.deviceScores = backend.ffnGroupScores !== undefined && bGate === null && bUp === null;
   }
 
   static async create(backend: Backend, config: ModelConfig, layer: LayerWeights, plan: FfnLayerPlan, topK: number | null): Promise<SparseFfnLayer> {
@@ -135,12 +140,31 @@ export class SparseFfnLayer implements FfnOverride {
 
   /** The groups this layer would compute for input x (static + predicted), ascending. */
   async selectGroups(x: Vec): Promise<Int32Array> {
-    return this.groupsFor(await this.predictor.predict(x));
+    return (await this.selectGroupsBatch([x]))[0]!;
   }
 
-  /** selectGroups for several inputs, the predictor read once for all of them (batched decoding). */
+  /**
+   * selectGroups for several inputs, the predictor read once for all of them (batched decoding).
+   * Where the backend scores groups itself (ffnGroupScores: same bits as the host), only the
+   * group scores are read back; otherwise the predictions, scored here.
+   */
   async selectGroupsBatch(xs: Vec[]): Promise<Int32Array[]> {
-    return (await this.predictor.predictBatch(xs)).map((pred) => this.groupsFor(pred));
+    const preds = this.predictor.enqueueBatch(xs);
+    const b = this.backend;
+    const {groupSize, score, nStatic, kPrime} = this.plan;
+    if (this.deviceScores) {
+      const spec = {activation: this.config.activation, gated: Boolean(this.layer.wGate), groupSize, score};
+      const outs = preds.map((_, i) => (this.gVecs[i] ??= b.createVector(this.nGroups)));
+      if (preds.every((p, i) => b.ffnGroupScores!(p, spec, outs[i]!))) {
+        const res: Int32Array[] = [];
+        for (const o of outs) res.push(selectGroups(await b.read(o), nStatic, kPrime));
+        return res;
+      }
+      this.deviceScores = false; // no kernel for this activation: score on the host from now on
+    }
+    const res: Int32Array[] = [];
+    for (const p of preds) res.push(this.groupsFor(await b.read(p)));
+    return res;
   }
 
   /** Static groups plus the best k'_g others for one prediction ([gate~; up~] or u~, biases not yet added). */

@@ -53,7 +53,20 @@ export class UploadedPredictor {
 
   /** Predictions for several inputs, each predictor matrix read once for all of them (batched decoding). */
   async predictBatch(xs: Vec[]): Promise<Float32Array[]> {
-    if (xs.length === 1) return [await this.predict(xs[0]!)];
+    const res: Float32Array[] = [];
+    for (const o of this.enqueueBatch(xs)) res.push(await this.backend.read(o));
+    return res;
+  }
+
+  /**
+   * Queues the predictions for several inputs, each predictor matrix read once for all of them;
+   * returns the vectors they land in (this object's, valid until the next call).
+   */
+  enqueueBatch(xs: Vec[]): Vec[] {
+    if (xs.length === 1) {
+      this.enqueue(xs[0]!);
+      return [this.out];
+    }
     const b = this.backend;
     const outs = this.scratch(this.batchOut, xs.length, this.out.length);
     if (this.proj) {
@@ -63,9 +76,7 @@ export class UploadedPredictor {
     } else {
       b.matvecBatch(this.approx, xs, outs);
     }
-    const res: Float32Array[] = [];
-    for (const o of outs) res.push(await b.read(o));
-    return res;
+    return outs;
   }
 
   private readonly batchOut: Vec[] = [];
