@@ -195,6 +195,13 @@ export interface Backend {
    */
   ffnGroupScores?(pred: Vec, spec: GroupScoreSpec, out: Vec): boolean;
   /**
+   * Optional (HiRE-FFN): a gated FFN's listed neurons in one call: upOut[i] = W_up[rows[i]] . x,
+   * out[i] = act(W_gate[rows[i]] . x) * upOut[i], bit for bit what matvecRows, activation and mul
+   * give one after another. Returns false, queuing nothing, where the backend has no such kernel
+   * for these weights or this activation (the caller then makes those calls).
+   */
+  ffnGatedRows?(gate: Mat, up: Mat, rows: Int32Array, x: Vec, activation: Activation, out: Vec, upOut: Vec): boolean;
+  /**
    * In place: keep the k largest entries of x (by |x| when byMagnitude, else by value; ties to
    * the lower index, as topKIndices orders them) and set every other entry to 0 (top-k FFN).
    */

@@ -114,6 +114,7 @@ export const KERNEL_NAMES = [
   'binop_f32',
   'rope_rows',
   'ffn_group_scores',
+  'gated_rows',
   // the predictors' int8 / int4 matrices against several vectors (kernels.wat, at the end)
   'matvec_q_batch',
 ] as const;

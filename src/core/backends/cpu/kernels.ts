@@ -221,6 +221,26 @@ export class CpuKernels {
   }
 
   /**
+   * A gated FFN's listed neurons: yu[i] = W_up[ids[i]] . x and yg[i] = act(W_gate[ids[i]] . x) *
+   * yu[i] for i < n, in one call (act: act_f32's code, 0 silu, 1 relu, 2 gelu_tanh). Both
+   * matrices [rows, cols] of one dtype; every value is what matvecRows, the activation and the
+   * product give separately, bit for bit.
+   */
+  gatedRows(dtype: DenseDtype, wg: number, wu: number, rows: number, cols: number, ids: number, n: number, x: number, yg: number, yu: number, act: number): void {
+    const esize = elemBytes(dtype);
+    dims('gatedRows', n, cols);
+    this.checkIds('gatedRows', ids, n, rows);
+    this.arena.check(wg, rows * cols * esize, 'gatedRows w_gate');
+    this.arena.check(wu, rows * cols * esize, 'gatedRows w_up');
+    this.arena.check(x, cols * 4, 'gatedRows x');
+    this.arena.check(yg, n * 4, 'gatedRows out');
+    this.arena.check(yu, n * 4, 'gatedRows up');
+    if (n === 0) return;
+    const kind = dtype === 'f32' ? 0 : dtype === 'bf16' ? 1 : 2;
+    this.run('gated_rows', [kind, esize, wg, wu, x, yg, yu, cols, ids, act], n, 2, 2 * n * cols * esize, true);
+  }
+
+  /**
    * ys[b] = W . xs[b] for b < nb, reading W once (xs: [nb, cols] f32, ys: [nb, rows] f32).
    * Any nb works; weight rows are reused from cache for groups of 4 vectors, best up to 8.
    * `owners` (0: none): rows u32 masks, bit b = vector b needs the row (nb <= 32): only those

@@ -353,13 +353,13 @@
     (local.get $s))
 
   ;; $dot_f32 of several rows at once (same x) for gathered rows: 4 ($dot4_rows_f32) or 2
-  ;; ($dot2_rows_f32) rows at ps, results stored at y, y+4, ... Each row sees exactly $dot_f32's
+  ;; ($dot2_rows_f32) rows at ps, results stored at y, yb, ... Each row sees exactly $dot_f32's
   ;; operations in $dot_f32's order, so results are bit-identical to it. Several rows in flight
   ;; overlap the DRAM latency at the start of each row, which otherwise dominates short scattered
   ;; rows (measured on 512 random 8 KiB rows, 2 threads: one row at a time 0.26 ms, two 0.18 ms,
   ;; four 0.15 ms; 512 adjacent rows, one at a time: 0.08 ms).
   (func $dot4_rows_f32 (param $pa i32) (param $pb i32) (param $pc i32) (param $pd i32)
-    (param $x i32) (param $cols i32) (param $y i32)
+    (param $x i32) (param $cols i32) (param $y i32) (param $yb i32) (param $yc i32) (param $yd i32)
     (local $c i32) (local $n i32) (local $s f32) (local $xv v128) (local $e v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
@@ -437,7 +437,7 @@
         (f32.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2)))))))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $next)))
-    (f32.store offset=4 (local.get $y) (local.get $s))
+    (f32.store (local.get $yb) (local.get $s))
     (local.set $e (f32x4.add (f32x4.add (local.get $c0) (local.get $c1)) (f32x4.add (local.get $c2) (local.get $c3))))
     (local.set $s (f32.add
       (f32.add (f32x4.extract_lane 0 (local.get $e)) (f32x4.extract_lane 2 (local.get $e)))
@@ -450,7 +450,7 @@
         (f32.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2)))))))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $next)))
-    (f32.store offset=8 (local.get $y) (local.get $s))
+    (f32.store (local.get $yc) (local.get $s))
     (local.set $e (f32x4.add (f32x4.add (local.get $d0) (local.get $d1)) (f32x4.add (local.get $d2) (local.get $d3))))
     (local.set $s (f32.add
       (f32.add (f32x4.extract_lane 0 (local.get $e)) (f32x4.extract_lane 2 (local.get $e)))
@@ -463,10 +463,10 @@
         (f32.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2)))))))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $next)))
-    (f32.store offset=12 (local.get $y) (local.get $s))
+    (f32.store (local.get $yd) (local.get $s))
   )
 
-  (func $dot2_rows_f32 (param $pa i32) (param $pb i32) (param $x i32) (param $cols i32) (param $y i32)
+  (func $dot2_rows_f32 (param $pa i32) (param $pb i32) (param $x i32) (param $cols i32) (param $y i32) (param $yb i32)
     (local $c i32) (local $n i32) (local $sa f32) (local $sb f32) (local $xv v128) (local $e v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
@@ -518,7 +518,7 @@
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $next)))
     (f32.store (local.get $y) (local.get $sa))
-    (f32.store offset=4 (local.get $y) (local.get $sb)))
+    (f32.store (local.get $yb) (local.get $sb)))
 
   ;; y[i] = W[row(i)] . x for i in [i0, i1), row(i) = ids[i] when ids != 0 (i32 row numbers,
   ;; any order, repeats fine) else i. kind: 0 f32, 1 bf16, 2 f16; esize: bytes per weight.
@@ -555,13 +555,15 @@
                     (i32.add (local.get $w) (i32.mul (local.get $r2) (local.get $stride)))
                     (i32.add (local.get $w) (i32.mul (local.get $r3) (local.get $stride)))
                     (i32.add (local.get $w) (i32.mul (local.get $r4) (local.get $stride)))
-                    (local.get $x) (local.get $cols) (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2))))
+                    (local.get $x) (local.get $cols) (local.tee $q (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2))))
+                    (i32.add (local.get $q) (i32.const 4)) (i32.add (local.get $q) (i32.const 8)) (i32.add (local.get $q) (i32.const 12)))
                   (local.set $i (i32.add (local.get $i) (i32.const 4)))
                   (br $next)))))
           (call $dot2_rows_f32
             (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride)))
             (i32.add (local.get $w) (i32.mul (local.get $r2) (local.get $stride)))
-            (local.get $x) (local.get $cols) (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2))))
+            (local.get $x) (local.get $cols) (local.tee $q (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2))))
+            (i32.add (local.get $q) (i32.const 4)))
           (local.set $i (i32.add (local.get $i) (i32.const 2)))
           (br $next)))))
     (block $done (loop $next
@@ -589,6 +591,67 @@
     (call $rows_any (i32.const 1) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $ids) (local.get $i0) (local.get $i1)))
   (func (export "matvec_rows_f16") (param $w i32) (param $x i32) (param $y i32) (param $cols i32) (param $ids i32) (param $i0 i32) (param $i1 i32)
     (call $rows_any (i32.const 2) (i32.const 2) (local.get $w) (local.get $x) (local.get $y) (local.get $cols) (local.get $ids) (local.get $i0) (local.get $i1)))
+
+  ;; A gated FFN's listed neurons in one call: for i in [i0, i1), g = W_gate[ids[i]] . x and
+  ;; u = W_up[ids[i]] . x (each with the row kernel's bits), yu[i] = u, yg[i] = act(g) * u (act as
+  ;; act_f32: 0 silu, 1 relu, 2 gelu_tanh), so the separate activation and product calls and their
+  ;; hand-offs go. f32 rows go two neurons a pass, each one's gate and up rows side by side (four
+  ;; streams, as $rows_any takes gathered rows); kind 1 / 2 (bf16 / f16) a neuron at a time.
+  (func (export "gated_rows") (param $kind i32) (param $esize i32) (param $wg i32) (param $wu i32) (param $x i32) (param $yg i32) (param $yu i32)
+    (param $cols i32) (param $ids i32) (param $act i32) (param $i0 i32) (param $i1 i32)
+    (local $stride i32) (local $i i32) (local $r0 i32) (local $r1 i32) (local $o i32)
+    (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
+    (local.set $i (local.get $i0))
+    (if (i32.eqz (local.get $kind))
+      (then
+        (block $done (loop $next
+          (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $i1)))
+          (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+          (local.set $r0 (i32.mul (i32.load (i32.add (local.get $ids) (local.get $o))) (local.get $stride)))
+          (local.set $r1 (i32.mul (i32.load offset=4 (i32.add (local.get $ids) (local.get $o))) (local.get $stride)))
+          (call $dot4_rows_f32
+            (i32.add (local.get $wg) (local.get $r0)) (i32.add (local.get $wu) (local.get $r0))
+            (i32.add (local.get $wg) (local.get $r1)) (i32.add (local.get $wu) (local.get $r1))
+            (local.get $x) (local.get $cols)
+            (i32.add (local.get $yg) (local.get $o)) (i32.add (local.get $yu) (local.get $o))
+            (i32.add (local.get $yg) (i32.add (local.get $o) (i32.const 4))) (i32.add (local.get $yu) (i32.add (local.get $o) (i32.const 4))))
+          (local.set $i (i32.add (local.get $i) (i32.const 2)))
+          (br $next)))
+        (if (i32.lt_u (local.get $i) (local.get $i1))
+          (then
+            (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+            (local.set $r0 (i32.mul (i32.load (i32.add (local.get $ids) (local.get $o))) (local.get $stride)))
+            (call $dot2_rows_f32 (i32.add (local.get $wg) (local.get $r0)) (i32.add (local.get $wu) (local.get $r0))
+              (local.get $x) (local.get $cols) (i32.add (local.get $yg) (local.get $o)) (i32.add (local.get $yu) (local.get $o))))))
+      (else
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+          (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+          (local.set $r0 (i32.mul (i32.load (i32.add (local.get $ids) (local.get $o))) (local.get $stride)))
+          (f32.store (i32.add (local.get $yg) (local.get $o))
+            (call_indirect (type $dot_t) (i32.add (local.get $wg) (local.get $r0)) (local.get $x) (local.get $cols) (local.get $kind)))
+          (f32.store (i32.add (local.get $yu) (local.get $o))
+            (call_indirect (type $dot_t) (i32.add (local.get $wu) (local.get $r0)) (local.get $x) (local.get $cols) (local.get $kind)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $next)))))
+    ;; yg = act(yg) * yu over the range, lane by lane as act_f32 and binop_f32 compute them
+    (local.set $i (local.get $i0))
+    (block $done (loop $next
+      (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $i1)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (v128.store (i32.add (local.get $yg) (local.get $o))
+        (f32x4.mul (call $act4 (local.get $act) (v128.load (i32.add (local.get $yg) (local.get $o))))
+          (v128.load (i32.add (local.get $yu) (local.get $o)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $next)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+      (f32.store (i32.add (local.get $yg) (local.get $o))
+        (f32.mul (f32x4.extract_lane 0 (call $act4 (local.get $act) (v128.load32_splat (i32.add (local.get $yg) (local.get $o)))))
+          (f32.load (i32.add (local.get $yu) (local.get $o)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Batched matvec: each weight row is fetched from memory once for nb input vectors. The

@@ -22,6 +22,13 @@ export function hasActKernel(kind: Activation): boolean {
   return ACT_KIND[kind] !== undefined;
 }
 
+/** act_f32's code for an activation (hasActKernel first). */
+export function actCode(kind: Activation): number {
+  const code = ACT_KIND[kind];
+  if (code === undefined) throw new BackendError(`activation ${kind} has no cpu kernel`);
+  return code;
+}
+
 function f32Bits(x: number): number {
   return new Int32Array(Float32Array.of(x).buffer)[0]!;
 }

@@ -238,6 +238,8 @@ export class SparseFfnLayer implements FfnOverride {
         b.activationRows(c.activation, gates, gates);
       }
       this.fullSteps++;
+    } else if (l.wGate && xs.length === 1 && !this.bGate && !this.bUp && b.ffnGatedRows?.(l.wGate, l.wUp!, rows, xs[0]!, c.activation, gates[0]!, ups[0]!)) {
+      // one call: both rows of each neuron, the activation and the product (same bits)
     } else if (l.wGate) {
       b.matvecRowsBatch(l.wGate, rows, xs, gates, owners);
       if (this.bGate) vs.forEach((v) => this.addGathered(v.gate, this.bGate!, rows, v.bias));
