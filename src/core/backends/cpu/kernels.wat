@@ -144,8 +144,11 @@
       (local.set $x (i32.add (local.get $x) (i32.const 16)))
       (local.set $c (i32.add (local.get $c) (i32.const 4)))
       (br $next)))
-    (local.set $s (call $hsum (f32x4.add
-      (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3)))))
+    ;; $hsum written out (calls are not inlined: a short row, e.g. a low-rank factor's 96 columns,
+    ;; paid for the call): (l0 + l2) + (l1 + l3)
+    (local.set $a0 (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))
+    (local.set $a0 (f32x4.add (local.get $a0) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a0) (local.get $a0))))
+    (local.set $s (f32.add (f32x4.extract_lane 0 (local.get $a0)) (f32x4.extract_lane 1 (local.get $a0))))
     (block $done (loop $next ;; last cols % 4 columns
       (br_if $done (i32.ge_u (local.get $c) (local.get $cols)))
       (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (local.get $p)) (f32.load (local.get $x)))))
@@ -572,9 +575,11 @@
       (if (local.get $ids)
         (then (local.set $r (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
       (f32.store (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 2)))
-        (call_indirect (type $dot_t)
-          (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride)))
-          (local.get $x) (local.get $cols) (local.get $kind)))
+        (if (result f32) (local.get $kind)
+          (then (call_indirect (type $dot_t)
+            (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride)))
+            (local.get $x) (local.get $cols) (local.get $kind)))
+          (else (call $dot_f32 (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $stride))) (local.get $x) (local.get $cols)))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next))))
 
