@@ -145,6 +145,33 @@ describe('dense kernels', () => {
         one.dispose();
       }
     });
+
+    it(`accumulateRows ${dtype} over listed rows adds them four at a time, ((a0 w0 + a1 w1) + (a2 w2 + a3 w3)), then one by one`, async () => {
+      const one = await CpuKernels.create({threads: 1, minParallelBytes: 0});
+      try {
+        const rand = rng(6);
+        const f = Math.fround;
+        for (const [rows, cols, n] of [[9, 3, 6], [20, 67, 11], [40, 288, 17], [12, 1000, 8]] as const) {
+          const w = randomWeights(dtype, rows * cols, rand);
+          const coef = randomF32(n, rand);
+          const ids = Int32Array.from({length: n}, () => Math.floor(rand() * rows));
+          const wv = weightValues(dtype, w);
+          const yp = one.alloc(cols * 4);
+          one.accumulateRows(dtype, put(one, w), rows, cols, put(one, ids), n, put(one, coef), yp);
+          const y = one.f32(yp, cols);
+          for (let c = 0; c < cols; c++) {
+            const t = (i: number) => f(coef[i]! * wv[ids[i]! * cols + c]!);
+            let s = 0;
+            let i = 0;
+            for (; i + 4 <= n; i += 4) s = f(s + f(f(t(i) + t(i + 1)) + f(t(i + 2) + t(i + 3))));
+            for (; i < n; i++) s = f(s + t(i));
+            expect(y[c], `${dtype} [${rows},${cols}] n=${n} c=${c}`).toBe(s);
+          }
+        }
+      } finally {
+        one.dispose();
+      }
+    });
   }
 
   it('widen converts every bf16 and f16 bit pattern exactly', () => {
