@@ -33,16 +33,17 @@ import type {
   TopK,
   Vec,
 } from '../backend.js';
-import {dequantizeHost, hostMatrixBytes, OWNERS_MAX_BATCH, quantMatrixBytes} from '../backend.js';
+import {dequantizeHost, hostMatrixBytes, quantMatrixBytes} from '../backend.js';
 import {BLOCK_BYTES, isBlockFormat} from '../../numeric/ggml-quant.js';
 import {BlockKernels, blocksOf, type BlockActivations} from './block-kernels.js';
 import {CpuKernels, type DenseDtype} from './kernels.js';
 import type {OpQueue} from './op-queue.js';
 import {BackendError} from '../../errors.js';
-import {attendRows, blockMatmul, byBlock, byElements, GEMM_MIN_ROWS, strideOf} from './cpu-rows.js';
+import {attendRows, byBlock, byElements, strideOf} from './cpu-rows.js';
 import {actCode, actF32, binopF32, groupScoresF32, hasActKernel, hasGroupScoreKernel, lnRows, rmsRows, RopeTables, ropeRows} from './row-kernels.js';
 import {cacheBytes, CpuKvCache, readCpuKv} from './kv-cache.js';
 import {CpuMat, CpuVec, denseDtype, vecs} from './handles.js';
+import {CpuBatchOps} from './batched-ops.js';
 
 export interface CpuBackendOptions {
   threads?: number;
@@ -67,10 +68,6 @@ export async function createCpuBackend(opts: CpuBackendOptions = {}): Promise<Cp
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
-  /** Scratch for row ids of matvecRows; grown on demand. */
-  private ids: {ptr: number; capacity: number} = {ptr: 0, capacity: 0};
-  private owners: {ptr: number; capacity: number} = {ptr: 0, capacity: 0};
-
   /** Work queued behind a kernel call that is still running (see op-queue.ts). */
   private readonly q: OpQueue;
   /** Kernels on ggml block matrices (q8_0, q4_0). */
@@ -79,6 +76,8 @@ export class CpuBackend implements Backend {
   private readonly reaper: FinalizationRegistry<{ptr: number; bytes: number}>;
   /** f32 cos/sin tables of the RoPE tables in use, per position. */
   private readonly ropeTables: RopeTables;
+  /** The batched kernels and the row-id scratch (batched-ops.ts). */
+  private readonly batch: CpuBatchOps;
 
   constructor(
     readonly kernels: CpuKernels,
@@ -87,6 +86,7 @@ export class CpuBackend implements Backend {
     this.q = kernels.queue;
     this.blocks = new BlockKernels(kernels, blockActivations);
     this.ropeTables = new RopeTables(kernels);
+    this.batch = new CpuBatchOps(kernels, this.blocks, this.q, this);
     // behind any call still running (a worker may be reading a cache the program no longer holds)
     this.reaper = new FinalizationRegistry(({ptr, bytes}) => this.q.later(() => kernels.releaseLasting(ptr, bytes)));
   }
@@ -213,8 +213,7 @@ export class CpuBackend implements Backend {
       return this.q.later(() => this.matvecRows(w, copy, x, out));
     }
     const m = w as CpuMat;
-    const ids = this.idScratch(rows.length);
-    this.kernels.i32(ids, rows.length).set(rows);
+    const ids = this.batch.idsOf(rows);
     if (isBlockFormat(m.dtype)) return this.blocks.dot(m.dtype, m.ptr, m.rows, m.cols, (x as CpuVec).ptr, (out as CpuVec).ptr, 1, {ptr: ids, n: rows.length});
     this.kernels.matvecRows(denseDtype(m, 'matvecRows'), m.ptr, m.cols, ids, rows.length, (x as CpuVec).ptr, (out as CpuVec).ptr, m.rows);
   }
@@ -226,11 +225,7 @@ export class CpuBackend implements Backend {
     }
     const m = w as CpuMat;
     const n = rows ? rows.length : m.rows;
-    let ids = 0;
-    if (rows) {
-      ids = this.idScratch(rows.length);
-      this.kernels.i32(ids, rows.length).set(rows);
-    }
+    const ids = rows ? this.batch.idsOf(rows) : 0;
     const [cp, yp] = [(coef as CpuVec).ptr, (out as CpuVec).ptr];
     if (isBlockFormat(m.dtype)) this.blocks.accumulateRows(m.dtype, m.ptr, m.rows, blocksOf(m.cols), ids, n, cp, yp);
     else this.kernels.accumulateRows(denseDtype(m, 'accumulateRows'), m.ptr, m.rows, m.cols, ids, n, cp, yp);
@@ -238,116 +233,15 @@ export class CpuBackend implements Backend {
   }
 
   matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec, owners?: Owners): void {
-    if (this.q.busy) {
-      const [xc, oc, own] = [[...xs], [...outs], owners?.slice()];
-      return this.q.later(() => this.matvecBatch(w, xc, oc, bias, own));
-    }
-    const m = w as CpuMat;
-    if (m.dtype === 'q2' || xs.length === 1) {
-      xs.forEach((x, b) => this.matvec(w, x, outs[b]!, bias));
-      return;
-    }
-    if (m.dtype === 'q8' || m.dtype === 'q4') {
-      const q = m.quant!;
-      this.batched(xs, m.cols, outs, m.rows, (xp, yp) => this.kernels.matvecQBatch(m.dtype === 'q8' ? 8 : 4, m.ptr, q.scales, m.rows, m.cols, q.groupSize, xp, yp, xs.length));
-      if (bias) for (const o of outs) this.add(o, bias, o);
-      return;
-    }
-    const own = this.ownerScratch(owners, m.rows, xs.length);
-    // with owners the row kernels compute only the owned entries: cheaper than every entry by the
-    // matrix-matrix kernel once a sequence owns few rows (the HiRE FFN's union of every group)
-    if (!own && !isBlockFormat(m.dtype) && xs.length >= GEMM_MIN_ROWS && m.cols % 4 === 0) {
-      blockMatmul(this.kernels, m.dtype, m, xs as CpuVec[], outs as CpuVec[], bias as CpuVec | undefined);
-      return;
-    }
-    this.batched(xs, m.cols, outs, m.rows, (xp, yp) =>
-      isBlockFormat(m.dtype)
-        ? this.blocks.dot(m.dtype, m.ptr, m.rows, m.cols, xp, yp, xs.length, null, own)
-        : this.kernels.matvecBatch(denseDtype(m, 'matvecBatch'), m.ptr, m.rows, m.cols, xp, yp, xs.length, own),
-    );
-    if (bias) for (const o of outs) this.add(o, bias, o);
+    this.batch.matvecBatch(w, xs, outs, bias, owners);
   }
 
   matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[], owners?: Owners): void {
-    if (this.q.busy) {
-      const [rc, xc, oc, own] = [rows.slice(), [...xs], [...outs], owners?.slice()];
-      return this.q.later(() => this.matvecRowsBatch(w, rc, xc, oc, own));
-    }
-    const m = w as CpuMat;
-    if (xs.length === 1 || rows.length === 0) {
-      xs.forEach((x, b) => this.matvecRows(w, rows, x, outs[b]!));
-      return;
-    }
-    const ids = this.idScratch(rows.length);
-    this.kernels.i32(ids, rows.length).set(rows);
-    const own = this.ownerScratch(owners, rows.length, xs.length);
-    this.batched(xs, m.cols, outs, rows.length, (xp, yp) =>
-      isBlockFormat(m.dtype)
-        ? this.blocks.dot(m.dtype, m.ptr, m.rows, m.cols, xp, yp, xs.length, {ptr: ids, n: rows.length}, own)
-        : this.kernels.matvecRowsBatch(denseDtype(m, 'matvecRowsBatch'), m.ptr, m.rows, m.cols, ids, rows.length, xp, yp, xs.length, own),
-    );
+    this.batch.matvecRowsBatch(w, rows, xs, outs, owners);
   }
 
   accumulateRowsBatch(w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec, owners?: Owners): void {
-    if (this.q.busy) {
-      const [rc, cc, oc, own] = [rows && rows.slice(), [...coefs], [...outs], owners?.slice()];
-      return this.q.later(() => this.accumulateRowsBatch(w, rc, cc, oc, bias, own));
-    }
-    const m = w as CpuMat;
-    const n = rows ? rows.length : m.rows;
-    if (coefs.length === 1) {
-      this.accumulateRows(w, rows, coefs[0]!, outs[0]!, bias);
-      return;
-    }
-    let ids = 0;
-    if (rows) {
-      ids = this.idScratch(rows.length);
-      this.kernels.i32(ids, rows.length).set(rows);
-    }
-    const own = this.ownerScratch(owners, n, coefs.length);
-    // the kernels take the coefficients row by row ([n, nb]): packed that way, not transposed after
-    this.batched(
-      coefs,
-      n,
-      outs,
-      m.cols,
-      (cp, yp) =>
-        isBlockFormat(m.dtype)
-          ? this.blocks.accumulateRowsBatch(m.dtype, m.ptr, m.rows, blocksOf(m.cols), ids, n, cp, yp, coefs.length, own)
-          : this.kernels.accumulateRowsBatch(denseDtype(m, 'accumulateRowsBatch'), m.ptr, m.rows, m.cols, ids, n, cp, yp, coefs.length, own),
-      true,
-    );
-    if (bias) for (const o of outs) this.add(o, bias, o);
-  }
-
-  /**
-   * Packs ins ([nb] vectors of inLen) into one block, [nb, inLen], or interleaved, [inLen, nb]
-   * (element i of every vector side by side), runs fn(inBlock, outBlock), unpacks outs ([nb, outLen]).
-   */
-  private batched(ins: Vec[], inLen: number, outs: Vec[], outLen: number, fn: (inPtr: number, outPtr: number) => void, interleave = false): void {
-    const k = this.kernels;
-    const mark = k.mark();
-    try {
-      const nb = ins.length;
-      const inPtr = k.alloc(nb * inLen * 4);
-      const outPtr = k.alloc(nb * outLen * 4);
-      const block = k.f32(inPtr, nb * inLen);
-      if (!interleave) ins.forEach((v, b) => block.set(this.f32(v), b * inLen));
-      else {
-        ins.forEach((v, b) => {
-          const src = this.f32(v);
-          for (let i = 0; i < inLen; i++) block[i * nb + b] = src[i]!;
-        });
-      }
-      fn(inPtr, outPtr);
-      // the out block is read when the call is over (reset below only moves the arena's top)
-      this.q.later(() => {
-        const res = k.f32(outPtr, nb * outLen);
-        outs.forEach((v, b) => this.f32(v).set(res.subarray(b * outLen, (b + 1) * outLen)));
-      });
-    } finally {
-      k.reset(mark);
-    }
+    this.batch.accumulateRowsBatch(w, rows, coefs, outs, bias, owners);
   }
 
   embedRow(w: Mat, row: number, out: Vec): void {
@@ -398,8 +292,7 @@ export class CpuBackend implements Backend {
       this.q.later(() => this.ffnGatedRows(gate, up, copy, x, activation, out, upOut));
       return true;
     }
-    const ids = this.idScratch(rows.length);
-    this.kernels.i32(ids, rows.length).set(rows);
+    const ids = this.batch.idsOf(rows);
     const dtype = denseDtype(g, 'ffnGatedRows');
     this.kernels.gatedRows(dtype, g.ptr, u.ptr, g.rows, g.cols, ids, rows.length, (x as CpuVec).ptr, (out as CpuVec).ptr, (upOut as CpuVec).ptr, actCode(activation));
     return true;
@@ -496,29 +389,5 @@ export class CpuBackend implements Backend {
   private f32(v: Vec): Float32Array {
     const c = v as CpuVec;
     return this.kernels.f32(c.ptr, c.length);
-  }
-
-  /**
-   * The owners masks copied into this backend's owners scratch (its pointer), or 0 where there are
-   * none; a BackendError unless there is one per row and at most OWNERS_MAX_BATCH sequences.
-   */
-  private ownerScratch(owners: Owners | undefined, n: number, nb: number): number {
-    if (!owners) return 0;
-    if (owners.length !== n) throw new BackendError(`owners: ${owners.length} masks for ${n} rows`);
-    if (nb > OWNERS_MAX_BATCH) throw new BackendError(`owners: at most ${OWNERS_MAX_BATCH} sequences, got ${nb}`);
-    if (n > this.owners.capacity) {
-      const capacity = Math.max(n, 2 * this.owners.capacity, 1024);
-      this.owners = {ptr: this.kernels.alloc(capacity * 4), capacity};
-    }
-    this.kernels.i32(this.owners.ptr, n).set(new Int32Array(owners.buffer, owners.byteOffset, n));
-    return this.owners.ptr;
-  }
-
-  private idScratch(n: number): number {
-    if (n > this.ids.capacity) {
-      const capacity = Math.max(n, 2 * this.ids.capacity, 1024);
-      this.ids = {ptr: this.kernels.alloc(capacity * 4), capacity};
-    }
-    return this.ids.ptr;
   }
 }
