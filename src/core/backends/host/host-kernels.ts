@@ -7,7 +7,7 @@
  * on the tfjs cpu engine they are the engine's own storage.
  */
 import type {AttentionShape, Backend, TopK, Vec} from '../backend.js';
-import {kthLargest, topKIndices} from '../../numeric/select.js';
+import {topKAscending, topKIndices} from '../../numeric/select.js';
 
 /**
  * Causal attention of one query over positions 0..pos of one layer's cache.
@@ -160,7 +160,7 @@ export function transposeHost(src: Float32Array, rows: number, cols: number): Fl
 
 /**
  * In place: zero every entry of x but its k largest (by |x| when byMagnitude, else by value),
- * ties to the lower index. The reference for Backend.keepTopK.
+ * ties to the lower index, NaN ranking as -Infinity (topKAscending). The reference for Backend.keepTopK.
  */
 export function keepTopKHost(x: {length: number; [i: number]: number}, k: number, byMagnitude: boolean): void {
   const n = x.length;
@@ -169,22 +169,12 @@ export function keepTopKHost(x: {length: number; [i: number]: number}, k: number
     for (let i = 0; i < n; i++) x[i] = 0;
     return;
   }
-  // The k-th largest key by quickselect on a copy, then one pass: keep keys above it, and as many
-  // keys equal to it as are still needed, lowest index first.
   const key = new Float32Array(n);
   for (let i = 0; i < n; i++) key[i] = byMagnitude ? Math.abs(x[i]!) : x[i]!;
-  const t = kthLargest(key, k);
-  let above = 0;
-  for (let i = 0; i < n; i++) if (key[i]! > t) above++;
-  let ties = k - above;
-  for (let i = 0; i < n; i++) {
-    const v = key[i]!;
-    if (v > t) continue;
-    if (v === t && ties > 0) {
-      ties--;
-      continue;
-    }
-    x[i] = 0;
+  const kept = topKAscending(key, k); // ascending indices
+  for (let i = 0, j = 0; i < n; i++) {
+    if (kept[j] === i) j++;
+    else x[i] = 0;
   }
 }
 
