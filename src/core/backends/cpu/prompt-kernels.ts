@@ -41,10 +41,10 @@ export function gemm(k: CpuKernels, dtype: DenseDtype, w: number, rows: number, 
   const chunk = chunkOf(k, rows, ROW_ALIGN);
   const mark = k.mark();
   try {
-    // 16-bit weights are widened a block at a time into each thread's own scratch; a call left
+    // weights go a block at a time into each thread's own scratch (f32 copied, 16-bit widened); a call left
     // running keeps writing it, but nothing else writes the arena until the call is over (every
     // later operation waits in the queue), so it may be reset now.
-    const scratch = dtype === 'f32' ? 0 : k.alloc(Math.ceil(rows / chunk) * GEMM_BLOCK_ROWS * cols * 4);
+    const scratch = k.alloc(Math.ceil(rows / chunk) * GEMM_BLOCK_ROWS * cols * 4);
     k.runKernel(`gemm_${dtype}`, [w, xs, ys, cols, rows, nb, bias, scratch, chunk], rows, ROW_ALIGN, rows * cols * esize);
   } finally {
     k.reset(mark);
