@@ -21,6 +21,7 @@
  *                value rather than a bound), and z~_i minus the same for a token outside C (its
  *                logit itself approximate).
  */
+import {exp} from '../numeric/exp.js';
 import {topKIndices} from '../numeric/select.js';
 import type {HeadResult} from './output-head.js';
 
@@ -53,7 +54,7 @@ export function logSumExp(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) max = Math.max(max, key(values[i]!));
   if (max === -Infinity || max === Infinity) return max;
   let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += Math.exp(key(values[i]!) - max);
+  for (let i = 0; i < values.length; i++) sum += exp(key(values[i]!) - max);
   return max + Math.log(sum);
 }
 
@@ -84,8 +85,8 @@ function logSumExpWithTail(ids: Int32Array, logits: Float32Array, approx: Float3
   for (let i = 0; i < approx.length; i++) if (!inC[i]) max = Math.max(max, key(approx[i]!));
   if (max === -Infinity || max === Infinity) return max;
   let sum = 0;
-  for (let j = 0; j < logits.length; j++) sum += Math.exp(key(logits[j]!) - max);
-  for (let i = 0; i < approx.length; i++) if (!inC[i]) sum += Math.exp(key(approx[i]!) - max);
+  for (let j = 0; j < logits.length; j++) sum += exp(key(logits[j]!) - max);
+  for (let i = 0; i < approx.length; i++) if (!inC[i]) sum += exp(key(approx[i]!) - max);
   return max + Math.log(sum);
 }
 
