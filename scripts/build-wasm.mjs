@@ -5,7 +5,8 @@
 // It also writes a relaxed-SIMD variant: between the `;; @relaxed-madd begin` and `end` markers of
 // kernels.wat, every (f32x4.add (local.get $a) (f32x4.mul X Y)) becomes
 // (f32x4.relaxed_madd X Y (local.get $a)), a fused multiply-add where the CPU has one. Node 20
-// validates that module only with V8's --experimental-wasm-relaxed-simd.
+// validates that module only with V8's --experimental-wasm-relaxed-simd. In it every call of
+// $rdot (an 8-bit dot product written in plain SIMD) becomes i16x8.relaxed_dot_i8x16_i7x16_s.
 // Both builds also get the `_n` copies of the functions marked `;; @normal-scales` (see
 // normalScalesSource).
 //
@@ -35,7 +36,11 @@ function relaxedSource(source) {
     });
   });
   if (fused === 0 || inside) throw new Error('kernels.wat: no multiply-add to fuse between the @relaxed-madd markers');
-  return lines.join('\n');
+  // $rdot is i16x8.relaxed_dot_i8x16_i7x16_s in plain SIMD (same values): the instruction itself here
+  const text = lines.join('\n');
+  const dots = text.split('(call $rdot ').length - 1;
+  if (dots === 0) throw new Error('kernels.wat: no call of $rdot to replace');
+  return text.replaceAll('(call $rdot ', '(i16x8.relaxed_dot_i8x16_i7x16_s ');
 }
 
 const FIXUP = '(if (v128.any_true (local.get $e0))';

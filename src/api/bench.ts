@@ -57,8 +57,8 @@ export interface BenchOptions extends TaskOptions {
   /** Backend and its threads (default: every core). */
   backend?: string;
   threads?: number;
-  /** cpu: activations of the dot products on q8_0 / q4_0 weights: 'f32' (exact) or 'int16' (faster, rounded). */
-  blockActivations?: 'f32' | 'int16';
+  /** cpu: activations of the dot products on q8_0 / q4_0 weights: 'f32' (exact), 'int16' or 'int8' (faster, rounded; LoadOptions.blockActivations). */
+  blockActivations?: 'f32' | 'int16' | 'int8';
   /** Tokens decoded, timed. */
   tokens?: number;
   /** Prompt tokens prefilled first. */

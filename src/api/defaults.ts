@@ -18,7 +18,7 @@ import type {BenchDtype} from '../core/tasks/bench/models.js';
 import type {TopKMode as MergeMode} from '../core/parallel/distributed-model.js';
 
 /** cpu: how the activations meet ggml block weights in the dot products. */
-export type BlockActivations = 'f32' | 'int16';
+export type BlockActivations = 'f32' | 'int16' | 'int8';
 export type {BenchDtype, MergeMode, KvDtype};
 /** HiRE-FFN while decoding: the bundle's sparse FFN when it has one ('auto'), or the dense FFN ('off'). */
 export type FfnMode = 'auto' | 'off';
@@ -31,11 +31,13 @@ export const DEFAULTS = deepFreeze({
   /** Compute backend of every command and API call. */
   backend: 'cpu' as BackendName,
   /**
-   * cpu: activations of the dot products on ggml block weights (q8_0, q4_0): int16 (rounded to 16
-   * bits per block of 32, integer products: 1.2-1.4x the decode speed, perplexity within 0.01% of
-   * f32, README "Quantised weights") or f32 (exact to f32 rounding, what the parity tests check).
+   * cpu: activations of the dot products on ggml block weights (q8_0, q4_0): int8 (q4_0 weights
+   * take them rounded to 8 bits per block of 32, as llama.cpp does, q8_0 weights to 16 bits;
+   * int16 where the runtime lacks relaxed SIMD), int16 (rounded to 16 bits per block of 32,
+   * integer products: 1.2-1.4x the decode speed of f32, perplexity within 0.01% of f32) or f32
+   * (exact to f32 rounding, what the parity tests check). README "Quantised weights".
    */
-  blockActivations: 'int16' as BlockActivations,
+  blockActivations: 'int8' as BlockActivations,
   /** Element type of the KV cache (generate, eval, bench): 'f16' halves the bytes decoding at long contexts reads (cpu backend). */
   kvDtype: 'f32' as KvDtype,
   /** Where commands and API calls look when no model is given. */

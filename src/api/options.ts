@@ -32,10 +32,11 @@ export interface LoadOptions {
   /**
    * cpu backend, ggml block weights (q8_0, q4_0): 'f32' multiplies the weights by the activations
    * as they are (exact to f32 rounding), 'int16' rounds the activations to 16 bits per block of 32
-   * first and multiplies in integers (faster; see README "Quantised weights"). Default
-   * DEFAULTS.blockActivations.
+   * first and multiplies in integers (faster), 'int8' rounds them to 8 bits for q4_0 weights (as
+   * llama.cpp does; faster again where relaxed SIMD is available, else int16 is used); see README
+   * "Quantised weights". Default DEFAULTS.blockActivations.
    */
-  blockActivations?: 'f32' | 'int16';
+  blockActivations?: 'f32' | 'int16' | 'int8';
   /**
    * tokenizer.json: 'optional' (default) loads it when present, 'required' fails at load when it
    * is missing, 'none' skips it (prompts must then be token ids; text is the ids joined by spaces).

@@ -97,8 +97,8 @@ export const downloadFlags = {
 export const kvDtypeFlags = {
   'kv-dtype': Flags.string({description: 'Element type of the KV cache: f16 halves the bytes decoding at long contexts reads (cpu backend).', options: ['f32', 'f16'], default: DEFAULTS.kvDtype}),
   'block-activations': Flags.string({
-    description: 'cpu, q8_0 / q4_0 weights: activations of the block dot products, f32 (exact) or int16 (rounded to 16 bits per block of 32; fewer instructions per weight).',
-    options: ['f32', 'int16'],
+    description: 'cpu, q8_0 / q4_0 weights: activations of the block dot products, f32 (exact), int16 (rounded to 16 bits per block of 32; fewer instructions per weight) or int8 (q4_0 weights take 8 bits, as llama.cpp does, with relaxed SIMD; q8_0 weights 16).',
+    options: ['f32', 'int16', 'int8'],
     default: DEFAULTS.blockActivations,
   }),
 };

@@ -57,7 +57,7 @@ describe('bench() options', () => {
 });
 
 describe('block activations', () => {
-  it('loadModel multiplies ggml block weights with DEFAULTS.blockActivations (int16) unless told f32', async () => {
+  it('loadModel multiplies ggml block weights with DEFAULTS.blockActivations (int8; int16 without relaxed SIMD) unless told f32', async () => {
     const f32 = path.join(dir, 'blocks-src');
     const q4 = path.join(dir, 'blocks-q4');
     writeSyntheticCheckpoint(f32, {family: 'llama', dim: 64, nLayers: 1, nHeads: 2, hiddenDim: 96, vocabSize: 100, maxSeqLen: 16, seed: 9});
@@ -65,8 +65,9 @@ describe('block activations', () => {
     const byDefault = await loadModel(q4, {threads: 1});
     const exact = await loadModel(q4, {threads: 1, blockActivations: 'f32'});
     try {
-      expect(byDefault.backendInfo).toMatch(/int16 activations/);
-      expect(exact.backendInfo).not.toMatch(/int16/);
+      expect(DEFAULTS.blockActivations).toBe('int8');
+      expect(byDefault.backendInfo).toMatch(byDefault.backendInfo.includes('relaxed simd') ? /; int8 activations/ : /; int16 activations/);
+      expect(exact.backendInfo).not.toMatch(/activations/);
     } finally {
       byDefault.dispose();
       exact.dispose();

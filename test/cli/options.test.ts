@@ -49,14 +49,15 @@ describe('bench options', () => {
     expect(plain).toMatchObject({repeat: DEFAULTS.bench.repeat, hire: null, ffn: undefined, devices: null, probe: true});
   });
 
-  it('maps --block-activations for every command that loads a model, defaulting to DEFAULTS (int16)', async () => {
-    expect(DEFAULTS.blockActivations).toBe('int16');
-    expect(loadOptions(await flagsOf<GenerateFlags>(Generate, ['--prompt', 'a'])).blockActivations).toBe('int16');
+  it('maps --block-activations for every command that loads a model, defaulting to DEFAULTS (int8)', async () => {
+    expect(DEFAULTS.blockActivations).toBe('int8');
+    expect(loadOptions(await flagsOf<GenerateFlags>(Generate, ['--prompt', 'a'])).blockActivations).toBe('int8');
     expect(loadOptions(await flagsOf<GenerateFlags>(Generate, ['--prompt', 'a', '--block-activations', 'f32'])).blockActivations).toBe('f32');
     expect(loadOptions(await flagsOf<ChatFlags>(Chat, ['--block-activations', 'f32'])).blockActivations).toBe('f32');
     expect(evaluateOptions('b', await flagsOf<EvalFlags>(Eval, ['--block-activations', 'f32'])).blockActivations).toBe('f32');
-    expect(benchOptions('m', await flagsOf<BenchFlags>(Bench, [])).blockActivations).toBe('int16');
-    await expect(flagsOf<BenchFlags>(Bench, ['--block-activations', 'int8'])).rejects.toThrow(/int8/);
+    expect(benchOptions('m', await flagsOf<BenchFlags>(Bench, [])).blockActivations).toBe('int8');
+    expect(benchOptions('m', await flagsOf<BenchFlags>(Bench, ['--block-activations', 'int16'])).blockActivations).toBe('int16');
+    await expect(flagsOf<BenchFlags>(Bench, ['--block-activations', 'int4'])).rejects.toThrow(/int4/);
   });
 
   it('maps --context and --kv-dtype (bench, generate, eval), the KV cache type defaulting to DEFAULTS', async () => {

@@ -95,7 +95,7 @@ describe('generate --threads', () => {
   it('runs the cpu backend on that many threads, and is refused with --devices', () => {
     const r = runCli(['generate', model, '--prompt', 'hi', '-n', '2', '--threads', '1']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^\[cpu \(wasm (relaxed )?simd, 1 thread(; int16 activations on block weights)?\)\] prompt /m);
+    expect(r.stderr).toMatch(/^\[cpu \(wasm (relaxed )?simd, 1 thread(; int(16|8) activations on block weights)?\)\] prompt /m);
     const both = runCli(['generate', model, '--prompt', 'hi', '-n', '2', '--threads', '1', '--devices', '2']);
     expect(both.code).toBe(2);
     expect(both.stderr).toBe('hire: --threads applies to one cpu backend; each device of a group runs one thread\n');

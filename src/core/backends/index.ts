@@ -22,9 +22,10 @@ export interface BackendOptions {
   webgpuAdapter?: 'auto' | 'gpu' | 'llvmpipe';
   /**
    * cpu: how dot products on ggml block weights (q8_0, q4_0) take the activations: 'f32'
-   * (default, exact to f32 rounding) or 'int16' (about twice the compute rate; rounds them).
+   * (default, exact to f32 rounding), 'int16' (about twice the compute rate; rounds them) or
+   * 'int8' (q4_0 weights: 8 bits, as llama.cpp; relaxed SIMD only, else int16).
    */
-  blockActivations?: 'f32' | 'int16';
+  blockActivations?: 'f32' | 'int16' | 'int8';
 }
 
 /** What a backend is and can do, for callers that must choose how to run it. */

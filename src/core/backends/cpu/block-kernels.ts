@@ -1,17 +1,23 @@
 /**
  * The cpu kernels on ggml block weights (Q8_0, Q4_0; layouts in numeric/ggml-quant.ts, kernels in
  * kernels.wat, "ggml block weights"): their own file so the dense kernels' file stays as it is.
- * Dot products take x as f32 (exact; the default) or, in 'int16' mode, first turn it into the
- * "prepared x" (80 bytes per 32 columns: int16 values and a scale) and multiply in integers (about
- * twice as fast, and up to ~1e-3 off on the logits where activations have outliers). Weighted row
+ * Dot products take x as f32 (exact) or, in 'int16' and 'int8' modes, first turn it into the
+ * "prepared x" (80 bytes per 32 columns: int16 or int8 values and a scale) and multiply in
+ * integers (about twice as fast, and up to ~1e-3 off on the logits where activations have
+ * outliers with int16; int8 rounds as llama.cpp does). Weighted row
  * sums and embedding rows widen the weights. All pointers are byte offsets from CpuKernels.alloc().
  */
 import {BackendError} from '../../errors.js';
 import {BLOCK_BYTES, BLOCK_SIZE, type BlockFormat} from '../../numeric/ggml-quant.js';
 import type {CpuKernels} from './kernels.js';
 
-/** How the dot products take the activations (see kernels.wat, "ggml block weights"). */
-export type BlockActivations = 'f32' | 'int16';
+/**
+ * How the dot products take the activations (see kernels.wat, "ggml block weights"): f32 as they
+ * are, int16 (rounded to 16 bits per block), or int8 (Q4_0 weights: rounded to 8 bits per block,
+ * as llama.cpp does, and multiplied 16 at a time by relaxed SIMD's 8-bit dot product; Q8_0
+ * weights: as int16, since an 8-bit by 8-bit product has no such instruction in WebAssembly).
+ */
+export type BlockActivations = 'f32' | 'int16' | 'int8';
 
 /** Bytes of the prepared x per 32-column block. */
 export const PREPARED_BLOCK_BYTES = 80;
@@ -19,12 +25,13 @@ export const PREPARED_BLOCK_BYTES = 80;
 const ROW_ALIGN = 16;
 
 /**
- * The kernels' `kind` argument: bit 0 q4_0, bit 1 int16 activations, bit 2 every half scale of
- * the matrix is a normal number (the int16 loops then run their copies without the subnormal
- * fix-up, kernels.wat "@normal-scales").
+ * The kernels' `kind` argument: bit 0 q4_0, bit 1 integer activations, bit 2 every half scale of
+ * the matrix is a normal number (the integer loops then run their copies without the subnormal
+ * fix-up, kernels.wat "@normal-scales"), bit 3 8-bit activations (q4_0 only).
  */
 function kindOf(format: BlockFormat, activations: BlockActivations = 'f32', normalScales = false): number {
-  return (format === 'q4_0' ? 1 : 0) | (activations === 'int16' ? 2 : 0) | (normalScales ? 4 : 0);
+  const q4 = format === 'q4_0';
+  return (q4 ? 1 : 0) | (activations !== 'f32' ? 2 : 0) | (normalScales ? 4 : 0) | (q4 && activations === 'int8' ? 8 : 0);
 }
 
 export class BlockKernels {
@@ -72,7 +79,8 @@ export class BlockKernels {
     const n = ids ? ids.n : rows;
     if (ids) this.checkIds('matvecRows', ids.ptr, ids.n, rows);
     if (nv > 1) k.checkOwners(ids ? 'matvecRowsBatch' : 'matvecBatch', owners, n, nv);
-    const int16 = this.activations === 'int16';
+    const int16 = this.activations !== 'f32'; // int8 keeps the prepared layout (kernels.wat)
+    const int8 = this.activations === 'int8' && format === 'q4_0';
     const xBytes = nv * nb * (int16 ? PREPARED_BLOCK_BYTES : BLOCK_SIZE * 4);
     const weightBytes = rows * nb * BLOCK_BYTES[format];
     const mark = k.mark();
@@ -80,7 +88,7 @@ export class BlockKernels {
       let x = xs;
       if (int16) {
         x = k.alloc(xBytes);
-        k.runChecked('prep_x_blocks', [xs, x, nb], nv * nb, 1, 0, [[xs, nv * cols * 4, 'x']]);
+        k.runChecked('prep_x_blocks', [xs, x, nb, int8 ? 1 : 0], nv * nb, 1, 0, [[xs, nv * cols * 4, 'x']]);
       }
       // the scratch may be reset while the call runs on: later work is queued behind it (kernels.ts)
       const kind = kindOf(format, this.activations, this.normal.has(w));

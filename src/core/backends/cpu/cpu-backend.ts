@@ -49,8 +49,9 @@ export interface CpuBackendOptions {
   threads?: number;
   /**
    * How the ggml block (q8_0, q4_0) dot products take the activations: 'f32' (default: agrees
-   * with the reference to f32 rounding) or 'int16' (rounded to 16 bits per 32 columns first:
-   * about twice the compute rate, up to ~1e-3 relative off on the logits; block-kernels.ts).
+   * with the reference to f32 rounding), 'int16' (rounded to 16 bits per 32 columns first:
+   * about twice the compute rate, up to ~1e-3 relative off on the logits) or 'int8' (q4_0 weights
+   * take them rounded to 8 bits, as llama.cpp does; block-kernels.ts).
    */
   blockActivations?: BlockActivations;
 }
@@ -63,7 +64,11 @@ export interface CpuBackendOptions {
 export const SYNC_WAIT_MS = 10;
 
 export async function createCpuBackend(opts: CpuBackendOptions = {}): Promise<CpuBackend> {
-  return new CpuBackend(await CpuKernels.create({threads: opts.threads, syncWaitMs: SYNC_WAIT_MS}), opts.blockActivations);
+  const kernels = await CpuKernels.create({threads: opts.threads, syncWaitMs: SYNC_WAIT_MS});
+  // int8 activations pay only where the 8-bit dot product is one instruction (the relaxed build);
+  // the plain build computes the same values about 4x slower, so it takes int16 (describe() says which)
+  const acts = opts.blockActivations === 'int8' && kernels.simd !== 'relaxed' ? 'int16' : opts.blockActivations;
+  return new CpuBackend(kernels, acts);
 }
 
 export class CpuBackend implements Backend {
@@ -94,8 +99,9 @@ export class CpuBackend implements Backend {
   describe(): string {
     const t = this.kernels.threads;
     // the activation mode matters (and is named) only once block weights are held
-    const int16 = this.blocks.holdsWeights && this.blocks.activations === 'int16' ? '; int16 activations on block weights' : '';
-    return `cpu (wasm ${this.kernels.simd === 'relaxed' ? 'relaxed simd' : 'simd'}, ${t} thread${t === 1 ? '' : 's'}${int16})`;
+    const acts = this.blocks.activations;
+    const ints = this.blocks.holdsWeights && acts !== 'f32' ? `; ${acts} activations on block weights` : '';
+    return `cpu (wasm ${this.kernels.simd === 'relaxed' ? 'relaxed simd' : 'simd'}, ${t} thread${t === 1 ? '' : 's'}${ints})`;
   }
 
   /** int2 matrices are held dequantised (f32): correct, but not a saving. */

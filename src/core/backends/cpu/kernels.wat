@@ -1829,9 +1829,10 @@
   ;; ggml block weights, Q8_0 and Q4_0 (layouts in src/core/numeric/ggml-quant.ts): a row of
   ;; nb blocks, 34 (q8_0) or 18 (q4_0) bytes each, the IEEE half scale d first. Kept apart from
   ;; the dense kernels above (their own functions, no table entries). Every export takes `kind`:
-  ;; bit 0 set for q4_0 (else q8_0), bit 1 set for int16 activations (else f32).
+  ;; bit 0 set for q4_0 (else q8_0), bit 1 set for integer activations (else f32), bit 2 for a
+  ;; matrix whose half scales are all normal (@normal-scales below), bit 3 for int8 (q4_0 only).
   ;;
-  ;; Activations, two modes (measured on one thread, Zen 5, rows of 768 weights):
+  ;; Activations, three modes (measured on one thread, Zen 5, rows of 768 weights):
   ;; * f32 (the default): each weight widened to f32 and multiplied by x as it is, ~7 G weights/s
   ;;   (compute-bound; 7-8 GB/s of q8_0). Agrees with the float64 reference to f32 rounding.
   ;; * int16: x first rounded to 16 bits per 32-column block (the "prepared x", prep_x_blocks),
@@ -1841,8 +1842,19 @@
   ;;   The rounding is up to 2^-16 of its block's largest |x| (llama.cpp rounds activations to 8
   ;;   bits): with outliers in x that costs up to ~1e-3 relative on the logits (llama2xs q8_0).
   ;;
+  ;; * int8 (q4_0 only; q8_0 weights take int16 in this mode): x rounded to 8 bits per block
+  ;;   (dx = max|x| / 127, as llama.cpp rounds its activations), each block's dot two
+  ;;   i16x8.relaxed_dot_i8x16_i7x16_s of the signed activations and the unsigned nibbles (its
+  ;;   plain-SIMD form $rdot in the plain build: the same integers), the rest as int16 mode.
+  ;;   Kind bit 3 (with bit 1). The relaxed instruction is V8's pmaddubsw: 16 products a step;
+  ;;   q4_0 [2048 x 2048] one thread 19.9-20.6 (int16) -> 23.8-24.3 G weights/s (the block scales,
+  ;;   lane sums and corrections are now most of the loop; the dots alone ran at ~35). The plain
+  ;;   build's $rdot is a call (V8 inlines none): ~4x slower, so the backend takes int16 there.
+  ;;   (Node 20's V8 gets i32x4.relaxed_dot_i8x16_i7x16_add_s wrong: not used.)
+  ;;
   ;; Prepared x (int16 mode), nb * 80 bytes per vector of nb blocks: q[32] i16 per block at 64 b
-  ;; (x / dx rounded to nearest even, dx = max|x| / 32767), then the nb dx (f32) at 64 nb + 4 b,
+  ;; (x / dx rounded to nearest even, dx = max|x| / 32767; int8 mode: q[32] i8 at 64 b, dx =
+  ;; max|x| / 127, the block's other 32 bytes unused), then the nb dx (f32) at 64 nb + 4 b,
   ;; then the nb corr = 8 * sum(q) (i32) at 68 nb + 4 b (Q4_0 dots take the unsigned nibbles n and
   ;; subtract 8 * sum(q) once), then 8 nb bytes unused. Packing dx (and corr) lets four
   ;; consecutive blocks' values load as one vector.
@@ -1867,8 +1879,8 @@
 
   ;; Prepared x for the 32-column blocks [b0, b1) of nv vectors of nb blocks each, back to back
   ;; (x: f32, 128 bytes per block; xq: nb * 80 bytes per vector, layout in the section header).
-  (func (export "prep_x_blocks") (param $x i32) (param $xq i32) (param $nb i32) (param $b0 i32) (param $b1 i32)
-    (local $b i32) (local $s i32) (local $d i32) (local $v i32) (local $j i32) (local $m v128) (local $amax f32) (local $inv v128)
+  (func (export "prep_x_blocks") (param $x i32) (param $xq i32) (param $nb i32) (param $int8 i32) (param $b0 i32) (param $b1 i32)
+    (local $b i32) (local $s i32) (local $d i32) (local $v i32) (local $j i32) (local $m v128) (local $amax f32) (local $inv v128) (local $top f32)
     (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128) (local $q4 v128) (local $q5 v128)
     (local $q6 v128) (local $q7 v128) (local $sum v128)
     (local.set $b (local.get $b0))
@@ -1887,7 +1899,8 @@
       (local.set $amax (f32.max
         (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
         (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
-      (local.set $inv (f32x4.splat (select (f32.div (f32.const 32767) (local.get $amax)) (f32.const 0)
+      (local.set $top (select (f32.const 127) (f32.const 32767) (local.get $int8)))
+      (local.set $inv (f32x4.splat (select (f32.div (local.get $top) (local.get $amax)) (f32.const 0)
         (f32.gt (local.get $amax) (f32.const 0)))))
       (local.set $q0 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=0 (local.get $s)) (local.get $inv)))))
       (local.set $q1 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=16 (local.get $s)) (local.get $inv)))))
@@ -1898,31 +1911,54 @@
       (local.set $q6 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=96 (local.get $s)) (local.get $inv)))))
       (local.set $q7 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=112 (local.get $s)) (local.get $inv)))))
       (local.set $s (i32.add (local.get $d) (i32.shl (local.get $j) (i32.const 6))))
-      (v128.store offset=0 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1)))
-      (v128.store offset=16 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3)))
-      (v128.store offset=32 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5)))
-      (v128.store offset=48 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7)))
+      (if (local.get $int8)
+        (then
+          (v128.store offset=0 (local.get $s) (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1))
+            (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3))))
+          (v128.store offset=16 (local.get $s) (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5))
+            (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7)))))
+        (else
+          (v128.store offset=0 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1)))
+          (v128.store offset=16 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3)))
+          (v128.store offset=32 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5)))
+          (v128.store offset=48 (local.get $s) (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7)))))
       (local.set $sum (i32x4.add
         (i32x4.add (i32x4.add (local.get $q0) (local.get $q1)) (i32x4.add (local.get $q2) (local.get $q3)))
         (i32x4.add (i32x4.add (local.get $q4) (local.get $q5)) (i32x4.add (local.get $q6) (local.get $q7)))))
       ;; dx at d + 64 nb + 4 j, corr at d + 68 nb + 4 j
       (local.set $s (i32.add (i32.add (local.get $d) (i32.shl (local.get $nb) (i32.const 6))) (i32.shl (local.get $j) (i32.const 2))))
-      (f32.store (local.get $s) (f32.div (local.get $amax) (f32.const 32767)))
+      (f32.store (local.get $s) (f32.div (local.get $amax) (local.get $top)))
       (i32.store (i32.add (local.get $s) (i32.shl (local.get $nb) (i32.const 2))) (i32.shl (i32.add
         (i32.add (i32x4.extract_lane 0 (local.get $sum)) (i32x4.extract_lane 1 (local.get $sum)))
         (i32.add (i32x4.extract_lane 2 (local.get $sum)) (i32x4.extract_lane 3 (local.get $sum)))) (i32.const 3)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $next))))
 
-  ;; The scale of the block at p (IEEE half) as f32, see the section header.
+;; Lane k = a[2k] * b[2k] + a[2k+1] * b[2k+1] (i16) for signed bytes a and bytes b in [0, 127]:
+  ;; i16x8.relaxed_dot_i8x16_i7x16_s written in plain SIMD. Exact (no lane can overflow: |a| <= 127,
+  ;; b <= 15 where it is used), so it is the relaxed instruction's value on every CPU, and
+  ;; scripts/build-wasm.mjs puts that instruction in place of each call in the relaxed build.
+  (func $rdot (param $a v128) (param $b v128) (result v128)
+    (local $lo v128) (local $hi v128)
+    (local.set $lo (i16x8.extmul_low_i8x16_s (local.get $a) (local.get $b)))
+    (local.set $hi (i16x8.extmul_high_i8x16_s (local.get $a) (local.get $b)))
+    (i16x8.add (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $lo) (local.get $hi))
+      (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $lo) (local.get $hi))))
+
+    ;; The scale of the block at p (IEEE half) as f32, see the section header.
   (func $bscale (param $p i32) (result f32)
     (f32.mul (f32.reinterpret_i32 (i32.and (i32.shr_s (i32.shl (i32.load16_u (local.get $p)) (i32.const 16)) (i32.const 3))
       (i32.const 0x8fffffff))) (f32.const 0x1p112)))
 
   ;; i32x4 partial sums of one block at p . the prepared block at x (q4_0: unsigned nibbles, not
-  ;; corrected); its lanes add up to the block's dot.
+  ;; corrected; bit 3 of q4: int8 activations); its lanes add up to the block's dot.
   (func $bdoti (param $q4 i32) (param $p i32) (param $x i32) (result v128)
     (local $v0 v128) (local $v1 v128) (local $m v128)
+    (if (i32.and (local.get $q4) (i32.const 8)) ;; q4_0, int8 activations
+      (then (return (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+        (call $rdot (v128.load offset=0 (local.get $x))
+          (v128.and (local.tee $v0 (v128.load offset=2 (local.get $p))) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15)))
+        (call $rdot (v128.load offset=16 (local.get $x)) (i8x16.shr_u (local.get $v0) (i32.const 4))))))))
     (if (result v128) (local.get $q4)
       (then
         (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
@@ -1993,12 +2029,14 @@
     (local $b i32) (local $n4 i32) (local $xd i32) (local $xc i32) (local $acc v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $v0 v128) (local $v1 v128) (local $m v128)
     (local $z v128) (local $h v128) (local $d v128) (local $e0 v128)
-    (local $cm v128) (local $ce v128) (local $cs v128) (local $cb v128) (local $c1 v128) (local $c14 v128)
+    (local $cm v128) (local $ce v128) (local $cs v128) (local $cb v128) (local $c1 v128) (local $c14 v128) (local $i8 i32) (local $m8 v128)
     (if (i32.and (local.get $q4) (i32.const 4)) (then (return (call $idot_n (local.get $q4) (local.get $p) (local.get $x) (local.get $nb))))) ;; @dispatch
     (local.set $xd (i32.add (local.get $x) (i32.shl (local.get $nb) (i32.const 6))))
     (local.set $xc (i32.add (local.get $xd) (i32.shl (local.get $nb) (i32.const 2))))
     (local.set $n4 (i32.and (local.get $nb) (i32.const -4)))
     (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
+    (local.set $m8 (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+    (local.set $i8 (i32.and (local.get $q4) (i32.const 8)))
     (local.set $cm (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
     (local.set $ce (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))
     (local.set $cs (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
@@ -2009,37 +2047,52 @@
       (then
         (block $done (loop $next
           (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
-          (local.set $v0 (v128.load8x8_u offset=2 (local.get $p)))
-          (local.set $v1 (v128.load8x8_u offset=10 (local.get $p)))
-          (local.set $s0 (i32x4.add
-            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $x)))
-                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $x))))
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $x)))
-                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $x))))))
-          (global.set $fence (local.get $s0))
-          (local.set $v0 (v128.load8x8_u offset=20 (local.get $p)))
-          (local.set $v1 (v128.load8x8_u offset=28 (local.get $p)))
-          (local.set $s1 (i32x4.add
-            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=64 (local.get $x)))
-                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=80 (local.get $x))))
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=96 (local.get $x)))
-                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=112 (local.get $x))))))
-          (global.set $fence (local.get $s1))
-          (local.set $v0 (v128.load8x8_u offset=38 (local.get $p)))
-          (local.set $v1 (v128.load8x8_u offset=46 (local.get $p)))
-          (local.set $s2 (i32x4.add
-            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=128 (local.get $x)))
-                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=144 (local.get $x))))
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=160 (local.get $x)))
-                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=176 (local.get $x))))))
-          (global.set $fence (local.get $s2))
-          (local.set $v0 (v128.load8x8_u offset=56 (local.get $p)))
-          (local.set $v1 (v128.load8x8_u offset=64 (local.get $p)))
-          (local.set $s3 (i32x4.add
-            (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=192 (local.get $x)))
-                       (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=208 (local.get $x))))
-            (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=224 (local.get $x)))
-                       (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=240 (local.get $x))))))
+          (if (local.get $i8)
+            (then ;; int8 activations (q4_0): two 8-bit dot products a block
+              (local.set $s0 (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+                (call $rdot (v128.load offset=0 (local.get $x)) (v128.and (local.tee $v0 (v128.load offset=2 (local.get $p))) (local.get $m8)))
+                (call $rdot (v128.load offset=16 (local.get $x)) (i8x16.shr_u (local.get $v0) (i32.const 4))))))
+              (local.set $s1 (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+                (call $rdot (v128.load offset=64 (local.get $x)) (v128.and (local.tee $v0 (v128.load offset=20 (local.get $p))) (local.get $m8)))
+                (call $rdot (v128.load offset=80 (local.get $x)) (i8x16.shr_u (local.get $v0) (i32.const 4))))))
+              (local.set $s2 (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+                (call $rdot (v128.load offset=128 (local.get $x)) (v128.and (local.tee $v0 (v128.load offset=38 (local.get $p))) (local.get $m8)))
+                (call $rdot (v128.load offset=144 (local.get $x)) (i8x16.shr_u (local.get $v0) (i32.const 4))))))
+              (local.set $s3 (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+                (call $rdot (v128.load offset=192 (local.get $x)) (v128.and (local.tee $v0 (v128.load offset=56 (local.get $p))) (local.get $m8)))
+                (call $rdot (v128.load offset=208 (local.get $x)) (i8x16.shr_u (local.get $v0) (i32.const 4)))))))
+            (else
+              (local.set $v0 (v128.load8x8_u offset=2 (local.get $p)))
+              (local.set $v1 (v128.load8x8_u offset=10 (local.get $p)))
+              (local.set $s0 (i32x4.add
+                (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $x)))
+                           (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $x))))
+                (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $x)))
+                           (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $x))))))
+              (global.set $fence (local.get $s0))
+              (local.set $v0 (v128.load8x8_u offset=20 (local.get $p)))
+              (local.set $v1 (v128.load8x8_u offset=28 (local.get $p)))
+              (local.set $s1 (i32x4.add
+                (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=64 (local.get $x)))
+                           (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=80 (local.get $x))))
+                (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=96 (local.get $x)))
+                           (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=112 (local.get $x))))))
+              (global.set $fence (local.get $s1))
+              (local.set $v0 (v128.load8x8_u offset=38 (local.get $p)))
+              (local.set $v1 (v128.load8x8_u offset=46 (local.get $p)))
+              (local.set $s2 (i32x4.add
+                (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=128 (local.get $x)))
+                           (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=144 (local.get $x))))
+                (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=160 (local.get $x)))
+                           (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=176 (local.get $x))))))
+              (global.set $fence (local.get $s2))
+              (local.set $v0 (v128.load8x8_u offset=56 (local.get $p)))
+              (local.set $v1 (v128.load8x8_u offset=64 (local.get $p)))
+              (local.set $s3 (i32x4.add
+                (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=192 (local.get $x)))
+                           (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=208 (local.get $x))))
+                (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=224 (local.get $x)))
+                           (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=240 (local.get $x))))))))
           (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
             (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
           (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
@@ -2114,7 +2167,7 @@
           (local.set $b (i32.add (local.get $b) (i32.const 4)))
           (br $next)))))
     (if (i32.lt_u (local.get $b) (local.get $nb)) (then
-      (local.set $acc (f32x4.add (local.get $acc) (call $itail (i32.and (local.get $q4) (i32.const 1)) (local.get $p) (local.get $x)
+      (local.set $acc (f32x4.add (local.get $acc) (call $itail (i32.and (local.get $q4) (i32.const 9)) (local.get $p) (local.get $x)
         (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2))) (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2)))
         (i32.sub (local.get $nb) (local.get $b)))))))
     (call $hsum (local.get $acc)))
@@ -2129,13 +2182,15 @@
     (local $b i32) (local $n4 i32) (local $xd i32) (local $xc i32) (local $acc v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $v0 v128) (local $v1 v128) (local $m v128)
     (local $z v128) (local $h v128) (local $d v128) (local $e0 v128)
-    (local $cm v128) (local $ce v128) (local $cs v128) (local $cb v128) (local $c1 v128) (local $c14 v128)
+    (local $cm v128) (local $ce v128) (local $cs v128) (local $cb v128) (local $c1 v128) (local $c14 v128) (local $i8 i32) (local $m8 v128)
     (if (i32.and (local.get $q4) (i32.const 4)) (then (return (call $irows_n (local.get $q4) (local.get $w) (local.get $x) (local.get $y) (local.get $nb) (local.get $ids) (local.get $i0) (local.get $i1))))) ;; @dispatch
     (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (i32.and (local.get $q4) (i32.const 1)))))
     (local.set $xd (i32.add (local.get $x) (i32.shl (local.get $nb) (i32.const 6))))
     (local.set $xc (i32.add (local.get $xd) (i32.shl (local.get $nb) (i32.const 2))))
     (local.set $n4 (i32.and (local.get $nb) (i32.const -4)))
     (local.set $m (v128.const i16x8 15 15 15 15 15 15 15 15))
+    (local.set $m8 (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+    (local.set $i8 (i32.and (local.get $q4) (i32.const 8)))
     (local.set $cm (v128.const i32x4 0x8fffffff 0x8fffffff 0x8fffffff 0x8fffffff))
     (local.set $ce (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))
     (local.set $cs (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
@@ -2155,37 +2210,52 @@
         (then
           (block $done (loop $next
             (br_if $done (i32.ge_u (local.get $b) (local.get $n4)))
-            (local.set $v0 (v128.load8x8_u offset=2 (local.get $p)))
-            (local.set $v1 (v128.load8x8_u offset=10 (local.get $p)))
-            (local.set $s0 (i32x4.add
-              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $xp)))
-                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $xp))))
-              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $xp)))
-                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $xp))))))
-            (global.set $fence (local.get $s0))
-            (local.set $v0 (v128.load8x8_u offset=20 (local.get $p)))
-            (local.set $v1 (v128.load8x8_u offset=28 (local.get $p)))
-            (local.set $s1 (i32x4.add
-              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=64 (local.get $xp)))
-                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=80 (local.get $xp))))
-              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=96 (local.get $xp)))
-                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=112 (local.get $xp))))))
-            (global.set $fence (local.get $s1))
-            (local.set $v0 (v128.load8x8_u offset=38 (local.get $p)))
-            (local.set $v1 (v128.load8x8_u offset=46 (local.get $p)))
-            (local.set $s2 (i32x4.add
-              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=128 (local.get $xp)))
-                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=144 (local.get $xp))))
-              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=160 (local.get $xp)))
-                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=176 (local.get $xp))))))
-            (global.set $fence (local.get $s2))
-            (local.set $v0 (v128.load8x8_u offset=56 (local.get $p)))
-            (local.set $v1 (v128.load8x8_u offset=64 (local.get $p)))
-            (local.set $s3 (i32x4.add
-              (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=192 (local.get $xp)))
-                         (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=208 (local.get $xp))))
-              (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=224 (local.get $xp)))
-                         (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=240 (local.get $xp))))))
+            (if (local.get $i8)
+              (then ;; int8 activations (q4_0): two 8-bit dot products a block
+                (local.set $s0 (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+                  (call $rdot (v128.load offset=0 (local.get $xp)) (v128.and (local.tee $v0 (v128.load offset=2 (local.get $p))) (local.get $m8)))
+                  (call $rdot (v128.load offset=16 (local.get $xp)) (i8x16.shr_u (local.get $v0) (i32.const 4))))))
+                (local.set $s1 (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+                  (call $rdot (v128.load offset=64 (local.get $xp)) (v128.and (local.tee $v0 (v128.load offset=20 (local.get $p))) (local.get $m8)))
+                  (call $rdot (v128.load offset=80 (local.get $xp)) (i8x16.shr_u (local.get $v0) (i32.const 4))))))
+                (local.set $s2 (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+                  (call $rdot (v128.load offset=128 (local.get $xp)) (v128.and (local.tee $v0 (v128.load offset=38 (local.get $p))) (local.get $m8)))
+                  (call $rdot (v128.load offset=144 (local.get $xp)) (i8x16.shr_u (local.get $v0) (i32.const 4))))))
+                (local.set $s3 (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+                  (call $rdot (v128.load offset=192 (local.get $xp)) (v128.and (local.tee $v0 (v128.load offset=56 (local.get $p))) (local.get $m8)))
+                  (call $rdot (v128.load offset=208 (local.get $xp)) (i8x16.shr_u (local.get $v0) (i32.const 4)))))))
+              (else
+                (local.set $v0 (v128.load8x8_u offset=2 (local.get $p)))
+                (local.set $v1 (v128.load8x8_u offset=10 (local.get $p)))
+                (local.set $s0 (i32x4.add
+                  (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=0 (local.get $xp)))
+                             (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=16 (local.get $xp))))
+                  (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=32 (local.get $xp)))
+                             (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=48 (local.get $xp))))))
+                (global.set $fence (local.get $s0))
+                (local.set $v0 (v128.load8x8_u offset=20 (local.get $p)))
+                (local.set $v1 (v128.load8x8_u offset=28 (local.get $p)))
+                (local.set $s1 (i32x4.add
+                  (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=64 (local.get $xp)))
+                             (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=80 (local.get $xp))))
+                  (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=96 (local.get $xp)))
+                             (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=112 (local.get $xp))))))
+                (global.set $fence (local.get $s1))
+                (local.set $v0 (v128.load8x8_u offset=38 (local.get $p)))
+                (local.set $v1 (v128.load8x8_u offset=46 (local.get $p)))
+                (local.set $s2 (i32x4.add
+                  (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=128 (local.get $xp)))
+                             (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=144 (local.get $xp))))
+                  (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=160 (local.get $xp)))
+                             (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=176 (local.get $xp))))))
+                (global.set $fence (local.get $s2))
+                (local.set $v0 (v128.load8x8_u offset=56 (local.get $p)))
+                (local.set $v1 (v128.load8x8_u offset=64 (local.get $p)))
+                (local.set $s3 (i32x4.add
+                  (i32x4.add (i32x4.dot_i16x8_s (v128.and (local.get $v0) (local.get $m)) (v128.load offset=192 (local.get $xp)))
+                             (i32x4.dot_i16x8_s (v128.and (local.get $v1) (local.get $m)) (v128.load offset=208 (local.get $xp))))
+                  (i32x4.add (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v0) (i32.const 4)) (v128.load offset=224 (local.get $xp)))
+                             (i32x4.dot_i16x8_s (i16x8.shr_u (local.get $v1) (i32.const 4)) (v128.load offset=240 (local.get $xp))))))))
             (local.set $s0 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
               (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
             (local.set $s2 (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
@@ -2260,7 +2330,7 @@
             (local.set $b (i32.add (local.get $b) (i32.const 4)))
             (br $next)))))
       (if (i32.lt_u (local.get $b) (local.get $nb)) (then
-        (local.set $acc (f32x4.add (local.get $acc) (call $itail (i32.and (local.get $q4) (i32.const 1)) (local.get $p) (local.get $xp)
+        (local.set $acc (f32x4.add (local.get $acc) (call $itail (i32.and (local.get $q4) (i32.const 9)) (local.get $p) (local.get $xp)
           (i32.add (local.get $xd) (i32.shl (local.get $b) (i32.const 2))) (i32.add (local.get $xc) (i32.shl (local.get $b) (i32.const 2)))
           (i32.sub (local.get $nb) (local.get $b)))))))
       ;; (l0 + l2) + (l1 + l3), as $hsum
@@ -2428,7 +2498,7 @@
   ;; One row dot in either mode (kind bit 1: int16).
   (func $bdot (param $kind i32) (param $p i32) (param $x i32) (param $nb i32) (result f32)
     (if (result f32) (i32.and (local.get $kind) (i32.const 2))
-      (then (call $idot (i32.and (local.get $kind) (i32.const 5)) (local.get $p) (local.get $x) (local.get $nb)))
+      (then (call $idot (i32.and (local.get $kind) (i32.const 13)) (local.get $p) (local.get $x) (local.get $nb)))
       (else (call $fdot (i32.and (local.get $kind) (i32.const 1)) (local.get $p) (local.get $x) (local.get $nb)))))
 
   ;; y[i] = W[row(i)] . x for i in [i0, i1); row(i) = ids[i] when ids != 0, else i.
@@ -2436,7 +2506,7 @@
     (param $i0 i32) (param $i1 i32)
     (local $stride i32) (local $i i32) (local $r i32)
     (if (i32.and (local.get $kind) (i32.const 2)) (then
-      (call $irows (i32.and (local.get $kind) (i32.const 5)) (local.get $w) (local.get $x) (local.get $y) (local.get $nb) (local.get $ids)
+      (call $irows (i32.and (local.get $kind) (i32.const 13)) (local.get $w) (local.get $x) (local.get $y) (local.get $nb) (local.get $ids)
         (local.get $i0) (local.get $i1))
       (return)))
     (local.set $stride (i32.mul (local.get $nb) (select (i32.const 18) (i32.const 34) (i32.and (local.get $kind) (i32.const 1)))))
@@ -2493,7 +2563,7 @@
             (local.set $x3 (i32.add (local.get $x2) (local.get $xstride)))
             (call $store4
               (if (result v128) (i32.and (local.get $kind) (i32.const 2))
-                (then (call $idot4 (i32.and (local.get $kind) (i32.const 5)) (local.get $p) (local.get $x) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))
+                (then (call $idot4 (i32.and (local.get $kind) (i32.const 13)) (local.get $p) (local.get $x) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))
                 (else (call $fdot4 (local.get $q4) (local.get $p) (local.get $x) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb))))
               (local.get $out) (local.get $ystride))
             (local.set $v (i32.add (local.get $v) (i32.const 4)))
@@ -2542,7 +2612,7 @@
           (local.set $x3 (i32.add (local.get $xs) (i32.mul (local.get $v) (local.get $xstride))))
           (local.set $o3 (i32.add (local.get $out) (i32.mul (local.get $v) (local.get $ostride))))
           (local.set $r (if (result v128) (i32.and (local.get $kind) (i32.const 2))
-            (then (call $idot4 (i32.and (local.get $kind) (i32.const 5)) (local.get $p) (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))
+            (then (call $idot4 (i32.and (local.get $kind) (i32.const 13)) (local.get $p) (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))
             (else (call $fdot4 (local.get $q4) (local.get $p) (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3) (local.get $nb)))))
           (f32.store (local.get $o0) (f32x4.extract_lane 0 (local.get $r)))
           (f32.store (local.get $o1) (f32x4.extract_lane 1 (local.get $r)))

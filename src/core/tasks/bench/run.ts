@@ -47,8 +47,8 @@ export interface BenchOptions {
   dtype?: BenchDtype;
   backend: string;
   threads?: number;
-  /** cpu: activations of the ggml block dot products, 'f32' (default) or 'int16' (BackendOptions). */
-  blockActivations?: 'f32' | 'int16';
+  /** cpu: activations of the ggml block dot products, 'f32' (default), 'int16' or 'int8' (BackendOptions). */
+  blockActivations?: 'f32' | 'int16' | 'int8';
   /** Tokens to decode (timed). */
   tokens: number;
   /** Prompt tokens to prefill before decoding (timed separately). */

@@ -78,4 +78,21 @@ describe('cpu backend description', () => {
       b.dispose();
     }
   });
+
+  it('takes int8 activations with the relaxed build, int16 without it (the plain 8-bit dot is slower than int16)', async () => {
+    const saved = process.env.HIRE_CPU_SIMD;
+    for (const simd of ['relaxed', 'simd'] as const) {
+      process.env.HIRE_CPU_SIMD = simd;
+      const b = await createCpuBackend({threads: 1, blockActivations: 'int8'});
+      try {
+        b.uploadMatrix(randomBlockMatrix('q4_0', 2, 32, rng(3)));
+        const want = b.kernels.simd === 'relaxed' ? 'int8' : 'int16';
+        expect([simd, b.describe()]).toEqual([simd, expect.stringMatching(new RegExp(`; ${want} activations on block weights\\)$`))]);
+      } finally {
+        b.dispose();
+        if (saved === undefined) delete process.env.HIRE_CPU_SIMD;
+        else process.env.HIRE_CPU_SIMD = saved;
+      }
+    }
+  });
 });

@@ -1,9 +1,11 @@
 /**
- * The int16-activation block dot products (q8_0, q4_0) follow the summation order kernels.wat
- * documents, bit for bit: x rounded to 16 bits per block, each block's exact integer dot, blocks
- * in groups of four on the four lanes of one f32 accumulator (a short last group on the first
- * lanes), then (l0 + l2) + (l1 + l3). Emulated here in f32 steps; matvec, matvecRows and the
- * batched form on 1 and 2 threads must all give exactly the emulated values.
+ * The integer-activation block dot products (q8_0, q4_0) follow the summation order kernels.wat
+ * documents, bit for bit: x rounded to 16 bits per block (int16; and q8_0 in int8 mode) or to 8
+ * bits (int8 mode, q4_0), each block's exact integer dot, blocks in groups of four on the four
+ * lanes of one f32 accumulator (a short last group on the first lanes), then (l0 + l2) + (l1 +
+ * l3). Emulated here in f32 steps; matvec, matvecRows and the batched form on 1 and 2 threads, in
+ * the plain and the relaxed SIMD build (whose 8-bit dot product is one instruction), must all
+ * give exactly the emulated values.
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {CpuBackend} from '../../../../src/core/backends/cpu/cpu-backend.js';
@@ -22,23 +24,24 @@ function nearestEven(v: number): number {
   return Math.abs(v - Math.trunc(v)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** The prepared x of one 32-column block: q (int16 values) and dx. */
-function prepare(x: Float32Array, b: number): {q: number[]; dx: number} {
+/** The prepared x of one 32-column block: q (values of at most `top` in magnitude) and dx. */
+function prepare(x: Float32Array, b: number, top: number): {q: number[]; dx: number} {
   const xs = Array.from(x.subarray(b * 32, b * 32 + 32));
   const amax = Math.max(...xs.map(Math.abs));
-  const inv = amax > 0 ? f(32767 / amax) : 0;
-  return {q: xs.map((v) => nearestEven(f(v * inv))), dx: f(amax / 32767)};
+  const inv = amax > 0 ? f(top / amax) : 0;
+  return {q: xs.map((v) => nearestEven(f(v * inv))), dx: f(amax / top)};
 }
 
-/** Row r . x in the documented int16 order. */
-function emulate(format: 'q8_0' | 'q4_0', data: Uint8Array, r: number, cols: number, x: Float32Array): number {
+/** Row r . x in the documented order: activations rounded to 8 bits (int8 mode, q4_0) or 16. */
+function emulate(format: 'q8_0' | 'q4_0', mode: 'int16' | 'int8', data: Uint8Array, r: number, cols: number, x: Float32Array): number {
+  const top = mode === 'int8' && format === 'q4_0' ? 127 : 32767;
   const nb = cols / 32;
   const bb = format === 'q8_0' ? 34 : 18;
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const acc = [0, 0, 0, 0];
   for (let b = 0; b < nb; b++) {
     const p = (r * nb + b) * bb;
-    const {q, dx} = prepare(x, b);
+    const {q, dx} = prepare(x, b, top);
     let s = 0;
     for (let j = 0; j < 32; j++) {
       const w = format === 'q8_0' ? dv.getInt8(p + 2 + j) : j < 16 ? (dv.getUint8(p + 2 + j) & 15) - 8 : (dv.getUint8(p + 2 + j - 16) >> 4) - 8;
@@ -50,21 +53,24 @@ function emulate(format: 'q8_0' | 'q4_0', data: Uint8Array, r: number, cols: num
   return f(f(acc[0]! + acc[2]!) + f(acc[1]! + acc[3]!));
 }
 
-let backends: Backend[];
+const MODES = ['int16', 'int8'] as const;
+let backends: Record<(typeof MODES)[number], Backend[]>;
 beforeAll(async () => {
-  backends = [
-    new CpuBackend(await CpuKernels.create({threads: 1}), 'int16'),
-    new CpuBackend(await CpuKernels.create({threads: 2, minParallelBytes: 0}), 'int16'),
+  const make = async (mode: (typeof MODES)[number]) => [
+    new CpuBackend(await CpuKernels.create({threads: 1, simd: 'simd'}), mode),
+    new CpuBackend(await CpuKernels.create({threads: 1, simd: 'relaxed'}), mode),
+    new CpuBackend(await CpuKernels.create({threads: 2, minParallelBytes: 0, simd: 'relaxed'}), mode),
   ];
+  backends = {int16: await make('int16'), int8: await make('int8')};
 });
-afterAll(() => backends.forEach((b) => b.dispose()));
+afterAll(() => Object.values(backends).flat().forEach((b) => b.dispose()));
 
-describe('cpu block kernels, int16 activations: the documented summation order', () => {
-  for (const format of ['q8_0', 'q4_0'] as const) {
+describe('cpu block kernels, integer activations: the documented summation order', () => {
+  for (const [mode, format] of MODES.flatMap((m) => (['q8_0', 'q4_0'] as const).map((f) => [m, f] as const))) {
     // 7 blocks: one group of four and a last group of three; 5: a last group of one; 8: groups only
     // tiny weights: subnormal half scales (and zero ones), which the kernels widen without denormal arithmetic
     for (const [nb, tiny] of [[7, false], [5, false], [8, false], [1, false], [9, true]] as const) {
-      it(`${format}, ${nb} blocks per row${tiny ? ', subnormal scales' : ''}: matvec, matvecRows and matvecBatch equal the emulated order bit for bit`, async () => {
+      it(`${mode} mode, ${format}, ${nb} blocks per row${tiny ? ', subnormal scales' : ''}: matvec, matvecRows and matvecBatch equal the emulated order bit for bit`, async () => {
         const random = rng(nb * 7 + format.length);
         const [rows, cols] = [37, nb * 32];
         const host = randomBlockMatrix(format, rows, cols, random);
@@ -75,9 +81,9 @@ describe('cpu block kernels, int16 activations: the documented summation order',
           for (let b = 0; b < rows * nb; b++) dv.setUint16(b * bb, b === 3 ? 0 : b === 4 ? 0x8000 : (b % 2 ? 0x8000 : 0) | (1 + ((b * 97) % 1023)), true);
         }
         const xs = Array.from({length: 5}, () => randomArray(cols, random));
-        const want = xs.map((x) => Array.from({length: rows}, (_, r) => emulate(format, host.data, r, cols, x)));
+        const want = xs.map((x) => Array.from({length: rows}, (_, r) => emulate(format, mode, host.data, r, cols, x)));
         const ids = Int32Array.from([36, 0, 17, 17, 5]);
-        for (const b of backends) {
+        for (const b of backends[mode]) {
           const w = b.uploadMatrix(host);
           const xv = xs.map((x) => b.uploadVector(x));
           const single = b.createVector(rows);
