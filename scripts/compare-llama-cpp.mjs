@@ -9,7 +9,8 @@
  * node-llama-cpp@3.21.1`) and give its folder with --llama-cpp.
  *
  *   npm run build && node scripts/compare-llama-cpp.mjs --llama-cpp /tmp/nlc/node_modules/node-llama-cpp \
- *     --shape llama-110m --types q8_0,q4_0 --threads 2 --tokens 32 --prompt-tokens 16 --repeat 3
+ *     --shape llama-110m --types q8_0,q4_0 --threads 2 --tokens 32 --prompt-tokens 16 --repeat 3 \
+ *     [--block-activations int8,int16]   (hire's rows with the first; a dense row with each other one)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,8 +32,12 @@ const {values: o} = parseArgs({
     'k-prime': {type: 'string', default: '512'},
     'ffn-read': {type: 'string', default: '0.2'},
     json: {type: 'boolean', default: false},
+    // block activations of hire's rows (bench's default when not given); a second value adds a
+    // dense row with those activations to each round, e.g. --block-activations int8,int16
+    'block-activations': {type: 'string'},
   },
 });
+const acts = o['block-activations'] ? o['block-activations'].split(',') : [];
 if (!o['llama-cpp']) {
   console.error('compare-llama-cpp: give --llama-cpp <the node-llama-cpp package folder> (installed outside hire)');
   process.exit(2);
@@ -91,10 +96,21 @@ async function compare(shape, type) {
   for (let r = 0; r < repeat; r++) {
     // dense and HiRE softmax on the file's own blocks; the FFN rows in a second session, whose
     // W_out is held as Q8_0 neuron rows (what the sparse FFN reads)
-    const common = {model: file, threads, tokens, promptTokens, hire: {kPrime: Number(o['k-prime'])}};
+    const common = {model: file, threads, tokens, promptTokens, hire: {kPrime: Number(o['k-prime'])}, ...(acts[0] ? {blockActivations: acts[0]} : {})};
+    // the other activations' dense rows run after the main rows in even rounds, before them in odd ones
+    const others = async () => {
+      const out = [];
+      for (const a of acts.slice(1)) {
+        const other = await bench({model: file, threads, tokens, promptTokens, probe: false, blockActivations: a});
+        out.push({...other.rows[0], mode: `${other.rows[0].mode} (${a} activations)`});
+      }
+      return out;
+    };
+    const before = r % 2 === 1 ? await others() : [];
     const report = await bench({...common, probe: r === 0});
     const ffn = await bench({...common, probe: false, ffn: {read: Number(o['ffn-read'])}});
-    const rows = [...report.rows, ...ffn.rows.filter((row) => row.mode === 'hire-ffn' || row.mode === 'hire-both')];
+    const rows = [...report.rows, ...ffn.rows.filter((row) => row.mode === 'hire-ffn' || row.mode === 'hire-both'), ...before];
+    if (r % 2 === 0) rows.push(...(await others()));
     first ??= {...report, rows};
     hireRuns.push(rows);
     cppRuns.push(await llamaDecode(context, vocab));
