@@ -31,11 +31,17 @@ blockParitySuite('cpu 2 threads', () => two);
 blockParitySuite('cpu 2 threads, int16 activations', () => int16);
 
 describe('cpu block kernels: exact agreements', () => {
-  for (const format of ['q8_0', 'q4_0'] as const) {
-    it(`${format}: a weighted sum of rows adds row after row in f32, four rows at a time or one (the documented order)`, async () => {
+  for (const [format, tiny] of [['q8_0', false], ['q4_0', false], ['q8_0', true], ['q4_0', true]] as const) {
+    it(`${format}: a weighted sum of rows adds row after row in f32, four rows at a time or one (the documented order)${tiny ? ', subnormal, zero and negative-zero scales' : ''}`, async () => {
       const random = rng(11);
       const [rows, cols] = [11, 96]; // two groups of four rows, then three single rows
       const host = randomBlockMatrix(format, rows, cols, random);
+      if (tiny) {
+        // the scales the kernels widen without denormal arithmetic: subnormal halves of either sign, 0 and -0
+        const dv = new DataView(host.data.buffer, host.data.byteOffset);
+        const bb = format === 'q8_0' ? 34 : 18;
+        for (let b = 0; b < rows * (cols / 32); b++) dv.setUint16(b * bb, b === 5 ? 0 : b === 6 ? 0x8000 : (b % 2 ? 0x8000 : 0) | (1 + ((b * 131) % 1023)), true);
+      }
       const coef = randomArray(rows, random);
       const y = one.createVector(cols);
       one.accumulateRows(one.uploadMatrix(host), null, one.uploadVector(coef), y);
