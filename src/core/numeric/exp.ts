@@ -2,7 +2,7 @@
  * e^x in float64 for the loops that take one per vocabulary entry (sampling, log-sum-exp):
  * V8's Math.exp costs about 22 ns a call on this project's CI-class VM (node 20), so a
  * 32000-entry softmax took ~0.7 ms, 5% of a llama-110m decode step and more with a batch; this
- * one is ~5x faster and within about 1 ulp of Math.exp (test/core/numeric/exp.test.ts).
+ * one is about 4x faster in a loop and within 2 ulps of Math.exp (test/core/numeric/exp.test.ts).
  *
  * x = (64 m + j) ln2/64 + r with |r| <= ln2/128, so e^x = 2^m * 2^(j/64) * e^r: 2^(j/64) from a
  * table, e^r by its Taylor series to r^6 (truncation below 1e-19 relative), 2^m from a table of

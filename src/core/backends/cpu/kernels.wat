@@ -1935,7 +1935,7 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $next))))
 
-;; Lane k = a[2k] * b[2k] + a[2k+1] * b[2k+1] (i16) for signed bytes a and bytes b in [0, 127]:
+  ;; Lane k = a[2k] * b[2k] + a[2k+1] * b[2k+1] (i16) for signed bytes a and bytes b in [0, 127]:
   ;; i16x8.relaxed_dot_i8x16_i7x16_s written in plain SIMD. Exact (no lane can overflow: |a| <= 127,
   ;; b <= 15 where it is used), so it is the relaxed instruction's value on every CPU, and
   ;; scripts/build-wasm.mjs puts that instruction in place of each call in the relaxed build.
@@ -1950,7 +1950,14 @@
   ;; subnormal half's m 2^-24 is m times 2^-24; the bench's small synthetic weights have only
   ;; such scales: Q8_0 weighted row sums 4.2 -> 7.5 G weights/s, two threads).
   (func $bscale (param $p i32) (result f32)
-    (select (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000)))) (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p)) (i32.const 16)))) (i32.and (i32.load16_u (local.get $p)) (i32.const 0x7c00))))
+    (select
+      ;; exponent nonzero: sign, then exponent and mantissa rebased (15 -> 127) by an integer add
+      (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p)) (i32.const 0x8000)) (i32.const 16))
+        (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000))))
+      ;; exponent zero: +-m * 2^-24 (normal operands, an exact product)
+      (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p)) (i32.const 0x3ff))) (f32.const 0x1p-24))
+        (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p)) (i32.const 16))))
+      (i32.and (i32.load16_u (local.get $p)) (i32.const 0x7c00))))
 
   ;; i32x4 partial sums of one block at p . the prepared block at x (q4_0: unsigned nibbles, not
   ;; corrected; bit 3 of q4: int8 activations); its lanes add up to the block's dot.
@@ -2688,10 +2695,22 @@
       (then
         (block $done (loop $next
           (br_if $done (i32.ge_u (local.get $k) (local.get $nk)))
-        (local.set $s0 (f32x4.splat (f32.mul (local.get $c0) (select (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000)))) (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p0)) (i32.const 16)))) (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x7c00))))))
-        (local.set $s1 (f32x4.splat (f32.mul (local.get $c1) (select (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000)))) (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p1)) (i32.const 16)))) (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x7c00))))))
-        (local.set $s2 (f32x4.splat (f32.mul (local.get $c2) (select (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000)))) (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p2)) (i32.const 16)))) (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x7c00))))))
-        (local.set $s3 (f32x4.splat (f32.mul (local.get $c3) (select (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000)))) (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p3)) (i32.const 16)))) (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x7c00))))))
+        (local.set $s0 (f32x4.splat (f32.mul (local.get $c0) (select
+          (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000))))
+          (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p0)) (i32.const 16))))
+          (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x7c00))))))
+        (local.set $s1 (f32x4.splat (f32.mul (local.get $c1) (select
+          (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000))))
+          (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p1)) (i32.const 16))))
+          (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x7c00))))))
+        (local.set $s2 (f32x4.splat (f32.mul (local.get $c2) (select
+          (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000))))
+          (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p2)) (i32.const 16))))
+          (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x7c00))))))
+        (local.set $s3 (f32x4.splat (f32.mul (local.get $c3) (select
+          (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000))))
+          (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p3)) (i32.const 16))))
+          (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x7c00))))))
         (local.set $lo (v128.load offset=0 (local.get $y)))
         (local.set $hi (v128.load offset=16 (local.get $y)))
         (local.set $v (i16x8.sub (v128.and (v128.load8x8_u offset=2 (local.get $p0)) (v128.const i16x8 15 15 15 15 15 15 15 15)) (v128.const i16x8 8 8 8 8 8 8 8 8)))
@@ -2766,10 +2785,22 @@
       (else
         (block $done (loop $next
           (br_if $done (i32.ge_u (local.get $k) (local.get $nk)))
-        (local.set $s0 (f32x4.splat (f32.mul (local.get $c0) (select (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000)))) (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p0)) (i32.const 16)))) (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x7c00))))))
-        (local.set $s1 (f32x4.splat (f32.mul (local.get $c1) (select (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000)))) (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p1)) (i32.const 16)))) (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x7c00))))))
-        (local.set $s2 (f32x4.splat (f32.mul (local.get $c2) (select (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000)))) (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p2)) (i32.const 16)))) (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x7c00))))))
-        (local.set $s3 (f32x4.splat (f32.mul (local.get $c3) (select (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000)))) (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p3)) (i32.const 16)))) (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x7c00))))))
+        (local.set $s0 (f32x4.splat (f32.mul (local.get $c0) (select
+          (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000))))
+          (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p0)) (i32.const 16))))
+          (i32.and (i32.load16_u (local.get $p0)) (i32.const 0x7c00))))))
+        (local.set $s1 (f32x4.splat (f32.mul (local.get $c1) (select
+          (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000))))
+          (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p1)) (i32.const 16))))
+          (i32.and (i32.load16_u (local.get $p1)) (i32.const 0x7c00))))))
+        (local.set $s2 (f32x4.splat (f32.mul (local.get $c2) (select
+          (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000))))
+          (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p2)) (i32.const 16))))
+          (i32.and (i32.load16_u (local.get $p2)) (i32.const 0x7c00))))))
+        (local.set $s3 (f32x4.splat (f32.mul (local.get $c3) (select
+          (f32.reinterpret_i32 (i32.or (i32.shl (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x8000)) (i32.const 16)) (i32.add (i32.shl (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x7fff)) (i32.const 13)) (i32.const 0x38000000))))
+          (f32.copysign (f32.mul (f32.convert_i32_u (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x3ff))) (f32.const 0x1p-24)) (f32.reinterpret_i32 (i32.shl (i32.load16_u (local.get $p3)) (i32.const 16))))
+          (i32.and (i32.load16_u (local.get $p3)) (i32.const 0x7c00))))))
         (local.set $lo (v128.load offset=0 (local.get $y)))
         (local.set $hi (v128.load offset=16 (local.get $y)))
         (local.set $v (v128.load8x8_s offset=2 (local.get $p0)))
