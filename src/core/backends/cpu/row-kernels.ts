@@ -137,8 +137,8 @@ export function hasGroupScoreKernel(kind: Activation): boolean {
 
 /**
  * out[grp] for nGroups groups of g neurons: hire/ffn/groups.ts' neuron and group scores of the
- * prediction at pred (2n floats when gated, else n), bit for bit. False (nothing run) for an
- * activation without a kernel.
+ * prediction at pred (2n floats when gated, else n), bit for bit. The activation must have a
+ * kernel (hasGroupScoreKernel).
  */
 export function groupScoresF32(
   k: CpuKernels,
@@ -149,12 +149,11 @@ export function groupScoresF32(
   gated: boolean,
   mode: 'max' | 'sum',
   out: number,
-): boolean {
+): void {
   const act = GROUP_ACT[kind];
-  if (act === undefined) return false;
+  if (act === undefined) throw new BackendError(`ffnGroupScores: activation ${kind} has no cpu kernel`);
   if (!(Number.isInteger(g) && g >= 1 && n % g === 0)) throw new BackendError(`ffnGroupScores: group size ${g} must divide ${n}`);
   k.check(pred, (gated ? 2 * n : n) * 4, 'ffnGroupScores pred');
   k.check(out, (n / g) * 4, 'ffnGroupScores out');
   k.runKernel('ffn_group_scores', [pred, n, g, act, gated ? 1 : 0, mode === 'sum' ? 1 : 0, out], n / g, 1, 0);
-  return true;
 }
