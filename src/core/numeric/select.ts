@@ -294,21 +294,21 @@ export function kthLargest(x: Float32Array, k: number): number {
 
 /**
  * The same set as topKIndices(x, k) (k largest, ties to the lower index, NaN as -Infinity), in
- * ascending index order: the k-th largest value t by quickselect, then one pass taking every
- * value above t and the first values equal to t. O(n), no sort: HiRE-FFN picks its groups this
- * way every layer of every token (256 scores, k 51: about 7 us against 12-16 for the heap and a
- * sort), and keepTopKHost keeps a top-k FFN's activations with it.
+ * ascending index order: the k-th largest value t by a radix selection on the values' bits
+ * (kthLargestKey), then one pass taking every value above t and the first values equal to t.
+ * O(n), no sort, no comparison branches on the data: HiRE-FFN picks its groups this way every
+ * layer of every token, and keepTopKInPlace keeps a top-k FFN's activations the same way.
  */
 export function topKAscending(x: Float32Array, k: number): Int32Array {
   const kk = Math.max(0, Math.min(Math.floor(k), x.length));
   const out = new Int32Array(kk);
   if (kk === 0) return out;
-  const t = kthLargest(x, kk);
-  let above = 0;
-  for (let i = 0; i < x.length; i++) if (key(x[i]!) > t) above++;
-  let ties = kk - above; // values equal to t that fit, lowest indices first
-  for (let i = 0, o = 0; o < kk; i++) {
-    const v = key(x[i]!);
+  const n = x.length;
+  const keys = orderKeys(x, false);
+  const t = kthLargestKey(keys, n, kk);
+  let ties = selectedTies; // values equal to t that fit, lowest indices first
+  for (let i = 0, o = 0; o < kk && i < n; i++) {
+    const v = keys[i]!;
     if (v > t) out[o++] = i;
     else if (v === t && ties > 0) {
       out[o++] = i;
@@ -316,6 +316,96 @@ export function topKAscending(x: Float32Array, k: number): Int32Array {
     }
   }
   return out;
+}
+
+/**
+ * In place: zeroes every entry of x but its k largest (by |x| when byMagnitude, else by value),
+ * ties to the lower index, NaN ranking as -Infinity: the set topKAscending keeps, without
+ * allocating (a top-k FFN runs this on every layer's hidden activations).
+ */
+export function keepTopKInPlace(x: Float32Array, k: number, byMagnitude: boolean): void {
+  const n = x.length;
+  const kk = Math.floor(k);
+  if (kk >= n) return;
+  if (!(kk > 0)) {
+    x.fill(0);
+    return;
+  }
+  const keys = orderKeys(x, byMagnitude);
+  const t = kthLargestKey(keys, n, kk);
+  let ties = selectedTies;
+  for (let i = 0; i < n; i++) {
+    const v = keys[i]!;
+    if (v > t) continue;
+    if (v === t && ties > 0) ties--;
+    else x[i] = 0;
+  }
+}
+
+/** The key of -Infinity (and of NaN, which ranks as -Infinity): the bits of -Infinity, inverted. */
+const NEG_INF_KEY = ~0xff800000 >>> 0;
+let keyScratch = new Uint32Array(0);
+let candScratch = new Uint32Array(0);
+/** Counts of one digit of the candidate keys (kthLargestKey). */
+const digitCounts = new Int32Array(256);
+/** How many keys equal to the last kthLargestKey result belong to the top k (the rest lie above it). */
+let selectedTies = 0;
+
+function scratch(buf: Uint32Array, n: number): Uint32Array {
+  return buf.length >= n ? buf : new Uint32Array(Math.max(n, 2 * buf.length));
+}
+
+/**
+ * keys[i] (a reused buffer, valid until the next call) = an unsigned integer that orders as x[i]
+ * does (|x[i]| when byMagnitude) under <, with -0 keyed as +0 and NaN as -Infinity, so equal keys
+ * are exactly the ties of the float comparison: a non-negative float's bits with the sign bit set,
+ * a negative one's bits inverted.
+ */
+function orderKeys(x: Float32Array, byMagnitude: boolean): Uint32Array {
+  const n = x.length;
+  const keys = (keyScratch = scratch(keyScratch, n));
+  const bits = new Uint32Array(x.buffer, x.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    const b = bits[i]!;
+    const a = b & 0x7fffffff;
+    keys[i] = a > 0x7f800000 ? NEG_INF_KEY : byMagnitude || b === a || a === 0 ? (a | 0x80000000) >>> 0 : ~b >>> 0;
+  }
+  return keys;
+}
+
+/**
+ * The k-th largest t of keys[0, n) (1 <= k <= n): four passes of 8 bits from the top, each fixing the digit where the k-th falls
+ * (the counts of the digits above it are keys above t) and keeping only the candidates with that
+ * digit for the next pass. Leaves in selectedTies how many keys equal to t the top k takes.
+ */
+function kthLargestKey(keys: Uint32Array, n: number, k: number): number {
+  const cand = (candScratch = scratch(candScratch, n));
+  let src = keys;
+  let m = n;
+  let need = k;
+  let prefix = 0;
+  for (let shift = 24; ; shift -= 8) {
+    digitCounts.fill(0);
+    for (let i = 0; i < m; i++) digitCounts[(src[i]! >>> shift) & 255]!++;
+    let d = 255;
+    for (; d > 0; d--) {
+      const c = digitCounts[d]!;
+      if (c >= need) break;
+      need -= c;
+    }
+    prefix = (prefix | (d << shift)) >>> 0;
+    if (shift === 0) {
+      selectedTies = need;
+      return prefix;
+    }
+    let w = 0;
+    for (let i = 0; i < m; i++) {
+      const v = src[i]!;
+      if (((v >>> shift) & 255) === d) cand[w++] = v;
+    }
+    src = cand;
+    m = w;
+  }
 }
 
 /** All indices sorted by value descending, ties by lower index (NaN last). O(n log n). */

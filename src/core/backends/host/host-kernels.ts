@@ -7,7 +7,7 @@
  * on the tfjs cpu engine they are the engine's own storage.
  */
 import type {AttentionShape, Backend, TopK, Vec} from '../backend.js';
-import {topKAscending, topKIndices} from '../../numeric/select.js';
+import {keepTopKInPlace, topKAscending, topKIndices} from '../../numeric/select.js';
 
 /**
  * Causal attention of one query over positions 0..pos of one layer's cache.
@@ -163,6 +163,7 @@ export function transposeHost(src: Float32Array, rows: number, cols: number): Fl
  * ties to the lower index, NaN ranking as -Infinity (topKAscending). The reference for Backend.keepTopK.
  */
 export function keepTopKHost(x: {length: number; [i: number]: number}, k: number, byMagnitude: boolean): void {
+  if (x instanceof Float32Array) return keepTopKInPlace(x, k, byMagnitude);
   const n = x.length;
   if (k >= n) return;
   if (k <= 0) {
