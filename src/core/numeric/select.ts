@@ -344,8 +344,8 @@ export function keepTopKInPlace(x: Float32Array, k: number, byMagnitude: boolean
 
 /** The key of -Infinity (and of NaN, which ranks as -Infinity): the bits of -Infinity, inverted. */
 const NEG_INF_KEY = ~0xff800000 >>> 0;
-let keyScratch = new Uint32Array(0);
-let candScratch = new Uint32Array(0);
+let keyScratch: Uint32Array = new Uint32Array(0);
+let candScratch: Uint32Array = new Uint32Array(0);
 /** Counts of one digit of the candidate keys (kthLargestKey). */
 const digitCounts = new Int32Array(256);
 /** How many keys equal to the last kthLargestKey result belong to the top k (the rest lie above it). */

@@ -135,12 +135,7 @@ export class BlockKernels {
         const pp = k.alloc(parts * cols * 4);
         k.runChecked('accum_rows_part_blocks', [w, coef, pp, nb, ids, chunk, kind], n, align, work, operands);
         // partial sums are complete once the call is; later work is queued behind it (see kernels.ts)
-        k.queue.later(() => {
-          const out = k.f32(y, cols);
-          const ps = k.f32(pp, parts * cols);
-          out.set(ps.subarray(0, cols));
-          for (let p = 1; p < parts; p++) for (let c = 0, o = p * cols; c < cols; c++) out[c] = out[c]! + ps[o + c]!;
-        });
+        k.addParts(pp, parts, cols, y);
       } finally {
         k.reset(mark);
       }
