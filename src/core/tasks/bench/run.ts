@@ -29,6 +29,8 @@ import {syntheticFfnPlans, type SyntheticFfnSpec} from '../../hire/ffn/synthetic
 import {installFfnPlans, type SparseFfn} from '../../hire/ffn/setup.js';
 import {generateBatch} from '../../decode/batch-generate.js';
 import {blockFormatOf} from '../../model/weights.js';
+import type {ModelWeights} from '../../decode/weights.js';
+import {isBlockFormat} from '../../numeric/ggml-quant.js';
 import {denseWeightOps, mainWeightDtype, measureComputeOps, type ComputeProbe} from './compute-probe.js';
 
 /** A HiRE-Softmax row on a model without a bundle: a random predictor of this kind and size. */
@@ -316,7 +318,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       computeProbe: compute,
       probeFlopsPerSecond: computeProbe,
       rows,
-      notes: figureNotes(backend, probe),
+      notes: [...figureNotes(backend, probe), ...denseRowNotes(model.weights, ffn !== null)],
       batch: batchRows,
       devices: opts.devices
         ? await benchDevices({...opts, dir, config, singleHireMsPerToken: rows.find((r) => r.mode === 'hire-softmax')?.msPerToken ?? null, devices: opts.devices})
@@ -344,6 +346,23 @@ function figureNotes(backend: Backend, probe: number | null): string[] {
     );
   }
   return notes;
+}
+
+/**
+ * With FFN rows, W_out is held as neuron rows (the layout the sparse rows read), and the dense
+ * row then runs the down projection as a weighted sum of all of them. On q8_0 / q4_0 weights that
+ * sum is several times slower per weight than a block matvec (it widens every weight to f32 and
+ * adds it into the output; llama-470m q4_0 measured 31.5 against 42-54 tok/s for a plain dense
+ * run, README "Measured speed"), so that dense row, and the HiRE/dense ratios over it, are not a
+ * plain dense run's: said in the report.
+ */
+function denseRowNotes(weights: ModelWeights, ffnRows: boolean): string[] {
+  const wOut = weights.layers.find((l) => l.wDownT)?.wDownT;
+  if (!ffnRows || !wOut || !isBlockFormat(wOut.dtype)) return [];
+  return [
+    `W_out is held as ${wOut.dtype} neuron rows for the FFN rows, so the dense row sums all of them (slower than a plain dense run's ${wOut.dtype} matvec): ` +
+      'for a plain dense baseline run bench without FFN rows (or scripts/compare-llama-cpp.mjs)',
+  ];
 }
 
 async function syntheticFfn(session: Session, spec: SyntheticFfnSpec): Promise<SparseFfn> {

@@ -39,8 +39,20 @@ describe('bench on q8_0 / q4_0 weights', () => {
         expect(row.weightOpsPerSecond).toBeCloseTo((2 * WEIGHTS * row.decodeTokensPerSecond * row.weightBytesPerToken) / dense.weightBytesPerToken, 3);
       }
       expect(r.computeProbe).toBeNull();
+      // the dense row sums W_out's block rows (slower than a plain dense run): the report says so
+      expect(r.notes.filter((n) => n.includes(`held as q8_0 neuron rows`))).toHaveLength(1);
     });
   }
+
+  it('says nothing of the dense row where W_out is not held as block rows (f32, or no FFN rows)', async () => {
+    const common = {backend: 'cpu', threads: 1, tokens: 2, promptTokens: 2, probe: false, hire: null} as const;
+    const f32Run = await runBench({...common, model: f32, ffn: {kind: 'lowrank', bits: 4, groupSize: 8, topK: 0.25, read: 0.5}});
+    const q4 = path.join(tmp, 'q4_0-plain');
+    await quantizeModel({model: f32, to: 'q4_0', out: q4});
+    const plain = await runBench({...common, model: q4, ffn: null});
+    expect(f32Run.rows.map((row) => row.mode)).toEqual(['dense', 'hire-ffn']);
+    expect([...f32Run.notes, ...plain.notes].filter((n) => n.includes('neuron rows'))).toEqual([]);
+  });
 
   it('denseWeightOps counts 2 per weight of every matrix read whole; mainWeightDtype names the block format', async () => {
     const dir = path.join(tmp, 'q8-main');
