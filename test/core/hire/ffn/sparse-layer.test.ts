@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
-import type {Session} from '../../../../src/core/engine/session.js';
+import {Session} from '../../../../src/core/engine/session.js';
 import {logitsOver} from '../../../helpers/logits.js';
 import {openModel} from '../../../../src/core/model/load.js';
 import {writeSyntheticCheckpoint, type SyntheticSpec} from '../../../../src/core/model/synthetic.js';
@@ -91,6 +91,35 @@ describe('HiRE-FFN exactness', () => {
       const bad = await logits(wrong, 'reference');
       expect(() => expectClose(before, bad, 1e-6)).toThrow();
     });
+
+    for (const backend of ['reference', 'cpu']) {
+      it(`${name}, ${backend}: one sequence gives what a batch of two copies of it (the union path, masks, owners) gives it`, async () => {
+        // read 0.25: fewer neurons computed than top-k keeps, and (relu) exact zeros among them
+        const topK = spec.ffnTopK ?? 0.25;
+        const s = await Session.open(dir, {tokenizer: 'none', backend, ffnNeuronRows: true});
+        try {
+          const sparse = await installFfnPlans(s.model, syntheticFfnPlans(s.config, {kind: 'quant', bits: 8, groupSize: 8, topK, read: 0.25}), topK);
+          const rand = rng(7);
+          const b = s.backend;
+          for (const layer of sparse.layers) {
+            for (let trial = 0; trial < 4; trial++) {
+              const x = b.createVector(s.config.dim);
+              b.write(x, Float32Array.from({length: s.config.dim}, () => rand() * 2 - 1));
+              const [one, a, c] = [0, 1, 2].map(() => b.createVector(s.config.dim));
+              const info = await layer.run([x], [one!]);
+              await layer.run([x, x], [a!, c!]);
+              const [want, got] = [await b.read(a!), await b.read(one!)];
+              expect(Array.from(await b.read(c!))).toEqual(Array.from(want));
+              const scale = Math.max(...want.map(Math.abs));
+              for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-5 * scale);
+              expect(info.bytes).toBeLessThanOrEqual(layer.bytesPerToken);
+            }
+          }
+        } finally {
+          s.dispose();
+        }
+      });
+    }
 
     for (const backend of ['reference', 'cpu']) {
       it(`${name}, ${backend}: the sparse FFN reading every group equals the dense top-k FFN`, async () => {
