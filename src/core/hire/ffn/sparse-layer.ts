@@ -113,10 +113,24 @@ export class SparseFfnLayer implements FfnOverride {
     return this.groupsRead >= this.nGroups;
   }
 
-  /** Weight bytes one step reads: the predictor plus the chosen rows of every FFN matrix (the dense FFN's when it reads all). */
-  get bytesPerToken(): number {
-    if (this.readsAll) return ffnBytes(this.layer);
+  /**
+   * True when the dense FFN is used instead of this layer's sparse one: where the plan reads every
+   * group, or where the predictor plus the rows it picks read at least the dense FFN's bytes (a
+   * full-size predictor on quantised weights: an int4 predictor of [W_gate; W_up] is as large as
+   * their q4_0 rows). The dense top-k FFN is then cheaper and exact.
+   */
+  get runsDense(): boolean {
+    return this.readsAll || this.sparseBytes >= ffnBytes(this.layer);
+  }
+
+  /** Weight bytes one sparse step reads: the predictor plus the chosen rows of every FFN matrix. */
+  get sparseBytes(): number {
     return this.predictor.bytes + this.groupsRead * this.plan.groupSize * this.rowBytes;
+  }
+
+  /** Weight bytes one step reads: sparseBytes, or the dense FFN's where the layer runs dense. */
+  get bytesPerToken(): number {
+    return this.runsDense ? ffnBytes(this.layer) : this.sparseBytes;
   }
 
   /** Bytes of one neuron's row in every FFN matrix together. */

@@ -20,7 +20,7 @@ import {copyWeights, ffnManifest, ffnPredictorTensors, relaidFiles, relayoutWeig
 import {hostMatrixF32, readHostMatrix} from '../../model/weights.js';
 import type {ModelSource} from '../../model/load.js';
 import crypto from 'node:crypto';
-import {calibrateFfn, FfnCollector, type FfnCalibration, type FfnFitRequest} from './ffn-calibrate.js';
+import {calibrateFfn, FfnCollector, ffnRowBytes, type FfnCalibration, type FfnFitRequest} from './ffn-calibrate.js';
 import {GROUP_SCORES} from '../../hire/ffn/groups.js';
 import {topKIndices} from '../../numeric/select.js';
 import {chooseKPrime, defaultKPrimeGrid, RecallAccumulator} from '../../hire/predictor/recall.js';
@@ -230,6 +230,14 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
       ffn = calibrateFfn(session.source, collector, fitTokens, {...ffnReq, seed, targets, selectTarget: recall}, (stage, done, total) => stages.relabel(stage, done, total));
       const unreached = ffn.records.filter((r) => r.kPrime[String(recall)] === null).length;
       if (unreached > 0) opts.onWarning?.(`FFN: ${unreached} of ${config.nLayers} layers reach recall ${recall} only by reading every group`);
+      const costly = costlyFfnLayers(ffn, ffnRowBytes(session.source), config.hiddenDim, recall);
+      if (costly.length > 0) {
+        const [l, bytes, dense] = costly[0]!;
+        opts.onWarning?.(
+          `FFN: in ${costly.length} of ${config.nLayers} layers the predictor and the groups it picks at recall ${recall} read at least the dense FFN's bytes ` +
+            `(layer ${l}: ${bytes} against ${dense}), so decoding runs those layers dense; a smaller predictor may pay there (--ffn-kind lowrank+quant, --ffn-rank)`,
+        );
+      }
     }
 
     // 5. The bundle.
@@ -345,4 +353,24 @@ function selectPredictor(
   const last = records[0]!.recall.kPrimes.length - 1;
   const top = records.reduce((x, y) => (y.recall.mean[a]![last]! > x.recall.mean[a]![last]! ? y : x));
   return {name: top.name, reaches: false};
+}
+
+/**
+ * [layer, sparse bytes, dense bytes] of the calibrated FFN layers whose predictor plus the rows of
+ * their static and k'_g groups at `recall` read at least the dense FFN (hiddenDim rows of
+ * `rowBytes`, as the source stores them): the layers SparseFfnLayer.runsDense runs dense. Layers
+ * that reach recall only by reading every group are reported apart.
+ */
+export function costlyFfnLayers(ffn: FfnCalibration, rowBytes: number, hiddenDim: number, recall: number): Array<[number, number, number]> {
+  const g = ffn.groupSize;
+  const nGroups = hiddenDim / g;
+  const dense = Math.round(hiddenDim * rowBytes);
+  const out: Array<[number, number, number]> = [];
+  ffn.records.forEach((r, l) => {
+    const kp = r.kPrime[String(recall)];
+    if (kp === null || kp === undefined || r.nStatic + kp >= nGroups) return;
+    const bytes = Math.round(r.predictor.bytesPerToken + (r.nStatic + kp) * g * rowBytes);
+    if (bytes >= dense) out.push([l, bytes, dense]);
+  });
+  return out;
 }

@@ -17,6 +17,9 @@ import {relayoutWeights} from '../../../../src/core/tasks/calibrate/ffn-bundle.j
 import {installFfnPlans} from '../../../../src/core/hire/ffn/setup.js';
 import {syntheticFfnPlans} from '../../../../src/core/hire/ffn/synthetic-plans.js';
 import {rng} from '../../../helpers/random.js';
+import {quantizeModel} from '../../../../src/core/tasks/quantize.js';
+import {costlyFfnLayers} from '../../../../src/core/tasks/calibrate/calibrate.js';
+import type {FfnCalibration} from '../../../../src/core/tasks/calibrate/ffn-calibrate.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-ffn-'));
 afterAll(() => fs.rmSync(tmp, {recursive: true, force: true}));
@@ -152,4 +155,39 @@ describe('HiRE-FFN exactness', () => {
       });
     }
   }
+});
+
+describe('HiRE-FFN layers that would read more than the dense FFN', () => {
+  it('run dense (no override), and say so, where the predictor and rows read at least the dense bytes; a small predictor stays sparse', async () => {
+    const f32 = path.join(tmp, 'costly-f32');
+    const q4 = path.join(tmp, 'costly-q4_0');
+    writeSyntheticCheckpoint(f32, {family: 'llama', dim: 64, nLayers: 2, nHeads: 4, hiddenDim: 128, vocabSize: 90, maxSeqLen: 16, seed: 31});
+    await quantizeModel({model: f32, to: 'q4_0', out: q4});
+    const s = await Session.open(q4, {tokenizer: 'none', backend: 'cpu', threads: 1, ffnNeuronRows: true});
+    try {
+      // an int8 predictor of [W_gate; W_up] reads 2 bytes per neuron and column, their q4_0 rows 1.125
+      const big = await installFfnPlans(s.model, syntheticFfnPlans(s.config, {kind: 'quant', bits: 8, groupSize: 8, topK: 0.25, read: 0.25}), 0.25);
+      expect(big.layers.every((l) => !l.readsAll && l.runsDense && l.sparseBytes >= big.denseBytesPerToken / 2)).toBe(true);
+      expect(big.overrides).toEqual([null, null]);
+      expect(big.bytesPerToken).toBe(big.denseBytesPerToken);
+      expect(big.describe).toContain('2 of 2 layers run dense: predictor + rows >= dense bytes');
+      const small = await installFfnPlans(s.model, syntheticFfnPlans(s.config, {kind: 'lowrank+quant', bits: 4, rank: 8, groupSize: 8, topK: 0.25, read: 0.25}), 0.25);
+      expect(small.overrides.every((o) => o !== null)).toBe(true);
+      expect(small.bytesPerToken).toBeLessThan(small.denseBytesPerToken);
+      expect(small.describe).not.toContain('run dense');
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('calibration names them: costlyFfnLayers', () => {
+    const record = (nStatic: number, kp: number | null, predictorBytes: number) =>
+      ({predictor: {bytesPerToken: predictorBytes}, nStatic, kPrime: {'0.99': kp}}) as unknown as FfnCalibration['records'][number];
+    const ffn = {groupSize: 8, records: [record(1, 2, 100), record(0, 3, 1000), record(2, 14, 5000), record(0, null, 5000)]} as unknown as FfnCalibration;
+    // 16 groups of 8 rows of 10 bytes: dense 1280; layer 0 reads 100 + 24 rows = 340, layer 1 1000 + 240,
+    // layer 2 reads every group (reported apart), layer 3 never reaches the target
+    expect(costlyFfnLayers(ffn, 10, 128, 0.99)).toEqual([]);
+    ffn.records[1] = record(0, 4, 1000); // 1000 + 320 = 1320 >= 1280
+    expect(costlyFfnLayers(ffn, 10, 128, 0.99)).toEqual([[1, 1320, 1280]]);
+  });
 });
