@@ -374,9 +374,10 @@ function orderKeys(x: Float32Array, byMagnitude: boolean): Uint32Array {
 }
 
 /**
- * The k-th largest t of keys[0, n) (1 <= k <= n): four passes of 8 bits from the top, each fixing the digit where the k-th falls
- * (the counts of the digits above it are keys above t) and keeping only the candidates with that
- * digit for the next pass. Leaves in selectedTies how many keys equal to t the top k takes.
+ * The k-th largest t of keys[0, n) (1 <= k <= n): four passes of 8 bits from the top, each
+ * fixing the digit where the k-th falls (the counts of the digits above it are keys above t) and
+ * keeping only the candidates with that digit for the next pass. Leaves in selectedTies how many
+ * keys equal to t the top k takes.
  */
 function kthLargestKey(keys: Uint32Array, n: number, k: number): number {
   const cand = (candScratch = scratch(candScratch, n));

@@ -358,8 +358,8 @@ function selectPredictor(
 /**
  * [layer, sparse bytes, dense bytes] of the calibrated FFN layers whose predictor plus the rows of
  * their static and k'_g groups at `recall` read at least the dense FFN (hiddenDim rows of
- * `rowBytes`, as the source stores them): the layers SparseFfnLayer.runsDense runs dense. Layers
- * that reach recall only by reading every group are reported apart.
+ * `rowBytes`, as the bundle holds them: ffnRowBytes): the layers SparseFfnLayer.runsDense runs
+ * dense. Layers that reach recall only by reading every group are reported apart.
  */
 export function costlyFfnLayers(ffn: FfnCalibration, rowBytes: number, hiddenDim: number, recall: number): Array<[number, number, number]> {
   const g = ffn.groupSize;
