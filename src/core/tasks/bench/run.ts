@@ -237,7 +237,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     // An untimed warm-up decode first, so that the first timed row (dense) does not also pay for
     // JIT compilation, worker wake-up and cold caches.
     opts.onProgress?.('warming up');
-    await timeDecode(session, dense, promptTokens, Math.min(8, opts.tokens));
+    await timeDecode(session, dense, promptTokens, Math.min(8, opts.tokens), promptTokens + opts.tokens);
     // Rows are timed round-robin `repeat` times and each keeps its median run: on a noisy machine
     // a slow moment then hits every row alike instead of whichever row it fell on.
     const repeat = opts.repeat ?? 1;

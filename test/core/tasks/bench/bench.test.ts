@@ -5,7 +5,9 @@ import {afterAll, describe, expect, it} from 'vitest';
 import {ensureSyntheticModel} from '../../../../src/core/tasks/bench/models.js';
 import {benchOutputLayer} from '../../../../src/core/tasks/bench/output-layer.js';
 import {runBench} from '../../../../src/core/tasks/bench/run.js';
-import {spread} from '../../../../src/core/tasks/bench/timing.js';
+import {spread, timeDecode} from '../../../../src/core/tasks/bench/timing.js';
+import {Session} from '../../../../src/core/engine/session.js';
+import {DenseHead} from '../../../../src/core/decode/output-head.js';
 import {UsageError} from '../../../../src/core/errors.js';
 import {writeSyntheticCheckpoint} from '../../../../src/core/model/synthetic.js';
 import {runCli} from '../../../helpers/cli.js';
@@ -111,5 +113,26 @@ describe.runIf(HAVE_SHARED)('hire bench command', () => {
     const report = JSON.parse(r.stdout);
     expect(report.rows[0].mode).toBe('dense');
     expect(report.parameters).toEqual({dim: 64, nLayers: 5, hiddenDim: 192, vocabSize: 512});
+  });
+});
+
+describe('timeDecode', () => {
+  it('makes its KV cache cacheTokens long when given (the warm-up makes the timed runs\' size), never shorter than the run needs', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hire-time-decode-'));
+    writeSyntheticCheckpoint(dir, {family: 'llama', dim: 32, nLayers: 1, nHeads: 2, hiddenDim: 64, vocabSize: 50, maxSeqLen: 32, seed: 4});
+    const session = await Session.open(dir, {backend: 'cpu', threads: 1, tokenizer: 'none'});
+    try {
+      const sizes: number[] = [];
+      const create = session.model.createCache.bind(session.model);
+      session.model.createCache = (n: number) => (sizes.push(n), create(n));
+      const head = new DenseHead(session.backend, session.model.weights.lmHead);
+      await timeDecode(session, head, 3, 2, 20);
+      await timeDecode(session, head, 3, 2);
+      await timeDecode(session, head, 3, 2, 1);
+      expect(sizes).toEqual([20, 5, 5]);
+    } finally {
+      session.dispose();
+      fs.rmSync(dir, {recursive: true, force: true});
+    }
   });
 });
