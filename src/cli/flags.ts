@@ -241,7 +241,7 @@ export const calibrateFfnFlags = {
     aliases: ['ffn'],
     deprecateAliases: true,
   }),
-  'ffn-kind': Flags.string({description: 'FFN predictor kinds to try per layer (repeatable; default quant).', options: [...SOFTMAX_KINDS], multiple: true}),
+  'ffn-kind': Flags.string({description: 'FFN predictor kinds to try per layer (repeatable; default quant, and lowrank+quant too on q8_0/q4_0 weights).', options: [...SOFTMAX_KINDS], multiple: true}),
   'ffn-bits': Flags.string({
     description: 'Bit widths tried for the FFN predictors, e.g. 4,8 (default 4,8; the cheaper one reaching --recall wins per layer).',
     options: ['4', '8'],

@@ -17,7 +17,7 @@ import {sha256File, weightFiles, writeBundle, type FileHash, type HireManifest, 
 import {weightFileHash} from '../../io/file-hash.js';
 import {checkFitRequest, fitPredictors, type FitOptionNames, type FitRequest} from '../../hire/predictor/fit.js';
 import {copyWeights, ffnManifest, ffnPredictorTensors, relaidFiles, relayoutWeights} from './ffn-bundle.js';
-import {hostMatrixF32, readHostMatrix} from '../../model/weights.js';
+import {blockFormatOf, hostMatrixF32, readHostMatrix} from '../../model/weights.js';
 import type {ModelSource} from '../../model/load.js';
 import crypto from 'node:crypto';
 import {calibrateFfn, FfnCollector, ffnRowBytes, type FfnCalibration, type FfnFitRequest} from './ffn-calibrate.js';
@@ -26,7 +26,7 @@ import {topKIndices} from '../../numeric/select.js';
 import {chooseKPrime, defaultKPrimeGrid, RecallAccumulator} from '../../hire/predictor/recall.js';
 import {HireSoftmaxHead} from '../../hire/softmax/head.js';
 import {datPairs, DatRecallAccumulator, DEFAULT_DAT_DEVICES} from './dat-slack.js';
-import {predictorBytes, predictorMeta, type SoftmaxPredictor} from '../../hire/predictor/predictor.js';
+import {predictorBytes, predictorMeta, type SoftmaxKind, type SoftmaxPredictor} from '../../hire/predictor/predictor.js';
 
 export const DEFAULT_KS = [1, 8, 32, 64];
 export const DEFAULT_RECALL_TARGETS = [0.9, 0.95, 0.99, 0.999];
@@ -138,7 +138,7 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
     const dim = config.embedDim;
     if (ks.some((k) => !Number.isInteger(k) || k < 1 || k > vocab)) throw new UsageError(`ks must be integers in 1..${vocab}`, {option: 'ks'});
     checkFitRequest(opts, vocab, dim);
-    const ffnReq = opts.ffn ? resolveFfnRequest(opts.ffn, config) : null;
+    const ffnReq = opts.ffn ? resolveFfnRequest(opts.ffn, config, ffnRowsInBlocks(session.source)) : null;
 
     const corpus = readCorpus(opts.data, opts.split ?? 'train');
     await stages.start(`tokenizing ${corpus.files.map((f) => f.file).join(', ')}`);
@@ -235,7 +235,7 @@ async function calibrateInto(staged: StagedBundle, opts: CalibrateOptions, r: Re
         const [l, bytes, dense] = costly[0]!;
         opts.onWarning?.(
           `FFN: in ${costly.length} of ${config.nLayers} layers the predictor and the groups it picks at recall ${recall} read at least the dense FFN's bytes ` +
-            `(layer ${l}: ${bytes} against ${dense}), so decoding runs those layers dense; a smaller predictor may pay there (--ffn-kind lowrank+quant, --ffn-rank)`,
+            `(layer ${l}: ${bytes} against ${dense}), so decoding runs those layers dense; a smaller predictor may pay there (${ffnReq.kinds.includes('lowrank+quant') ? 'a lower --ffn-rank' : '--ffn-kind lowrank+quant, --ffn-rank'})`,
         );
       }
     }
@@ -291,8 +291,19 @@ function sourceIdentity(model: string, hfFiles: ModelSource['hfFiles']): HireMan
 /** The FFN request's own option names, for checkFitRequest's messages. */
 const FFN_FIT_NAMES: FitOptionNames = {softmax: 'ffn.kinds', rank: 'ffn.rank', bits: 'ffn.bits', groupSize: 'ffn.quantGroup'};
 
-/** Defaults and checks for an FFN calibration request. */
-function resolveFfnRequest(req: FfnFitRequest, config: ModelConfig): Required<FfnFitRequest> {
+/** Whether the source's FFN input rows (W_up, which every FFN form has) are q8_0 / q4_0 blocks. */
+function ffnRowsInBlocks(source: ModelSource): boolean {
+  const spec = source.specs.find((s) => s.key === 'layers.0.wUp');
+  return spec !== undefined && blockFormatOf(source.checkpoint, spec.name) !== null;
+}
+
+/**
+ * Defaults and checks for an FFN calibration request. Kinds tried by default: quant; on q8_0 /
+ * q4_0 weights also lowrank+quant, since a quantised predictor of the whole [W_gate; W_up] is
+ * about as large as their block rows there (llama2xs at q4_0: 15.4 KB against 13.8 KB a layer;
+ * low-rank int4, 5.1 KB), and calibration keeps whichever reads fewer bytes per layer.
+ */
+function resolveFfnRequest(req: FfnFitRequest, config: ModelConfig, blockRows = false): Required<FfnFitRequest> {
   const g = req.groupSize ?? 8;
   if (!Number.isInteger(g) || g < 1 || g > 32 || config.hiddenDim % g !== 0) {
     throw new UsageError(`ffn.groupSize ${g} must be an integer from 1 to 32 that divides the FFN width ${config.hiddenDim}`, {option: 'ffn.groupSize'});
@@ -306,7 +317,7 @@ function resolveFfnRequest(req: FfnFitRequest, config: ModelConfig): Required<Ff
     throw new UsageError(`ffn.refine must be an integer from 0 to 1000 (swaps per neuron), got ${req.refine}`, {option: 'ffn.refine'});
   }
   if (!(staticThreshold > 0 && staticThreshold <= 1)) throw new UsageError(`ffn.staticThreshold must be in (0, 1], got ${staticThreshold}`, {option: 'ffn.staticThreshold'});
-  const kinds = req.kinds && req.kinds.length > 0 ? req.kinds : ['quant' as const];
+  const kinds: SoftmaxKind[] = req.kinds && req.kinds.length > 0 ? req.kinds : blockRows ? ['quant', 'lowrank+quant'] : ['quant'];
   const bits = req.bits && req.bits.length > 0 ? [...new Set(req.bits)] : ([4, 8] as (8 | 4)[]);
   for (const b of bits) checkFitRequest({softmax: kinds, rank: req.rank, bits: b, groupSize: req.quantGroup}, config.hiddenDim, config.dim, FFN_FIT_NAMES);
   return {

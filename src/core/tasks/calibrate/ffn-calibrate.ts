@@ -30,7 +30,7 @@ import type {FfnLayerRecord} from '../../hire/bundle/ffn-section.js';
 export type {FfnLayerRecord} from '../../hire/bundle/ffn-section.js';
 
 export interface FfnFitRequest {
-  /** Predictor kinds to try per layer (default: quant). */
+  /** Predictor kinds to try per layer (default: quant; on q8_0 / q4_0 weights also lowrank+quant). */
   kinds?: SoftmaxKind[];
   rank?: number;
   /** Bit widths tried for the quantised kinds (default [4, 8]: calibration keeps the cheaper per layer). */

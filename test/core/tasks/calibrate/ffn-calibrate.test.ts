@@ -33,6 +33,8 @@ describe('calibrate --ffn on the demo model', () => {
     expect(f.topK).toBe(0.1); // the model's own hire_ffn_topk
     expect(f.layers).toHaveLength(4);
     for (const l of f.layers) {
+      // f32 weights: the default kinds are the quant predictor's (int4 and int8) only
+      expect(l.tried.map((t) => t.name).sort()).toEqual(['quant-int4-g64', 'quant-int8-g64']);
       expect(l.groupActivity).toHaveLength(64);
       // static groups are the ones active on more than the threshold, and they come first
       l.groupActivity.forEach((a, i) => expect(a > f.staticThreshold).toBe(i < l.nStatic));

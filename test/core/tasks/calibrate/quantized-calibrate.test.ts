@@ -57,6 +57,12 @@ describe('calibrate on quantised models', () => {
     const blocks = blocksOf(out);
     const formats = new Set(Object.entries(blocks).map(([n, f]) => `${/down_proj/.test(n) ? 'down' : /gate|up_proj/.test(n) ? 'gate/up' : 'other'} ${f}`));
     expect([...formats].sort()).toEqual(['down q8_0', 'gate/up q4_0', 'other q4_0']);
+    // on block weights the default kinds add a low-rank quantised predictor to the quant one
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'hire.json'), 'utf8'));
+    for (const layer of manifest.ffn.layers) {
+      const kinds = new Set(layer.tried.map((t: {name: string}) => (t.name.startsWith('lowrank') ? 'lowrank+quant' : 'quant')));
+      expect([...kinds].sort()).toEqual(['lowrank+quant', 'quant']);
+    }
     const tokens = [5, 17, 40, 3, 77];
     const want = await logitsOver(q4, 'reference', tokens);
     const got = await logitsOver(out, 'reference', tokens, {open: {ffn: 'off'}});
