@@ -252,44 +252,12 @@ function topKByHeap(x: Float32Array, kk: number): Int32Array {
 }
 
 /**
- * The k-th largest value of x (1 <= k <= x.length; k is clamped), NaN counting as -Infinity.
- * Quickselect (Hoare partition, median-of-three pivot) on a copy: x is not modified.
+ * The k-th largest value of x (1 <= k <= x.length; k is clamped), NaN counting as -Infinity (and
+ * -0 returned as +0, which it equals). The radix selection of topKAscending; x is not modified.
  */
 export function kthLargest(x: Float32Array, k: number): number {
-  // a plain loop: Float32Array.from with a mapping function is several times slower, and this
-  // runs once per row per top-k FFN layer in batched decoding
-  const a = new Float32Array(x.length);
-  for (let i = 0; i < a.length; i++) {
-    const v = x[i]!;
-    a[i] = v === v ? v : -Infinity;
-  }
-  const target = a.length - Math.max(1, Math.min(Math.floor(k), a.length)); // its index in ascending order
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const p = a[lo]!;
-    const q = a[mid]!;
-    const r = a[hi]!;
-    const pivot = p < q ? (q < r ? q : p < r ? r : p) : p < r ? p : q < r ? r : q;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < pivot) i++;
-      while (a[j]! > pivot) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i] = a[j]!;
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else break;
-  }
-  return a[target]!;
+  const n = x.length;
+  return keyValue(kthLargestKey(orderKeys(x, false), n, Math.max(1, Math.min(Math.floor(k), n))));
 }
 
 /**
@@ -350,6 +318,15 @@ let candScratch: Uint32Array = new Uint32Array(0);
 const digitCounts = new Int32Array(256);
 /** How many keys equal to the last kthLargestKey result belong to the top k (the rest lie above it). */
 let selectedTies = 0;
+
+const valueBits = new Uint32Array(1);
+const valueOf = new Float32Array(valueBits.buffer);
+
+/** The float32 value whose orderKeys key is `key` (the inverse of that mapping). */
+function keyValue(key: number): number {
+  valueBits[0] = key >= 0x80000000 ? key & 0x7fffffff : ~key;
+  return valueOf[0]!;
+}
 
 function scratch(buf: Uint32Array, n: number): Uint32Array {
   return buf.length >= n ? buf : new Uint32Array(Math.max(n, 2 * buf.length));

@@ -122,7 +122,7 @@ export function keepTopK(a: tf.Tensor2D, k: number, byMagnitude: boolean): tf.Te
   const [rows, n] = a.shape;
   if (k >= n) return a;
   const op = unaryCustomGrad((x, save) => {
-    // In JS: one pass of quickselect per row beats tfjs-wasm's abs + TopK + broadcast compare.
+    // In JS: a radix selection per row (kthLargest) beats tfjs-wasm's abs + TopK + broadcast compare.
     const values = x.dataSync() as Float32Array;
     const mask = new Float32Array(rows * n);
     const key = new Float32Array(n);
