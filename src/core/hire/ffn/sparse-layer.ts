@@ -212,7 +212,7 @@ export class SparseFfnLayer implements FfnOverride {
     if (xs.length === 1) {
       const groups = await this.selectGroups(xs[0]!);
       this.computeBatch(xs, groupRows(groups, g), outs, null);
-      return {bytes: this.bytesPerToken, groups: {union: groups.length, perRow: groups.length}};
+      return {bytes: this.sparseBytes, groups: {union: groups.length, perRow: groups.length}};
     }
     const own = await this.selectGroupsBatch(xs);
     const union = padGroups(unionGroups(own, this.nGroups), this.nGroups, 8);
