@@ -20,7 +20,7 @@ import {copyWeights, ffnManifest, ffnPredictorTensors, relaidFiles, relayoutWeig
 import {blockFormatOf, hostMatrixF32, readHostMatrix} from '../../model/weights.js';
 import type {ModelSource} from '../../model/load.js';
 import crypto from 'node:crypto';
-import {calibrateFfn, FfnCollector, ffnRowBytes, type FfnCalibration, type FfnFitRequest} from './ffn-calibrate.js';
+import {calibrateFfn, FfnCollector, ffnRowBytes, ffnStepBytes, type FfnCalibration, type FfnFitRequest} from './ffn-calibrate.js';
 import {GROUP_SCORES} from '../../hire/ffn/groups.js';
 import {topKIndices} from '../../numeric/select.js';
 import {chooseKPrime, defaultKPrimeGrid, RecallAccumulator} from '../../hire/predictor/recall.js';
@@ -380,7 +380,7 @@ export function costlyFfnLayers(ffn: FfnCalibration, rowBytes: number, hiddenDim
   ffn.records.forEach((r, l) => {
     const kp = r.kPrime[String(recall)];
     if (kp === null || kp === undefined || r.nStatic + kp >= nGroups) return;
-    const bytes = Math.round(r.predictor.bytesPerToken + (r.nStatic + kp) * g * rowBytes);
+    const bytes = Math.round(ffnStepBytes(r.predictor.bytesPerToken, r.nStatic + kp, g, rowBytes));
     if (bytes >= dense) out.push([l, bytes, dense]);
   });
   return out;

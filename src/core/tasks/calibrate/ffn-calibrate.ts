@@ -172,7 +172,7 @@ export function calibrateFfn(
       }
       const curve = recallFromRanks(hist);
       const kp = kPrimeForRecall(curve, req.selectTarget);
-      const cost = predictorBytes(p) + (perm.nStatic + (kp ?? nGroups - perm.nStatic)) * g * rowBytes;
+      const cost = ffnStepBytes(predictorBytes(p), perm.nStatic + (kp ?? nGroups - perm.nStatic), g, rowBytes);
       tried.push({name: p.name, bytesPerToken: predictorBytes(p), kPrime: kp});
       const reaches = kp !== null;
       if (!best || (reaches && !best.reaches) || (reaches === best.reaches && cost < best.cost)) best = {p, curve, cost, reaches};
@@ -190,6 +190,11 @@ export function calibrateFfn(
     });
   }
   return {records, predictors: chosen, perms, groupSize: g, score: req.score, topK: req.topK, staticThreshold: req.staticThreshold, permuted: req.permute};
+}
+
+/** Weight bytes one sparse FFN step reads: the predictor plus `groups` groups of g neuron rows. */
+export function ffnStepBytes(predictorBytes: number, groups: number, g: number, rowBytes: number): number {
+  return predictorBytes + groups * g * rowBytes;
 }
 
 /** Bytes of one neuron's row in every FFN matrix as the checkpoint stores them. */
