@@ -4,8 +4,8 @@
  * Dot products take x as f32 (exact) or, in 'int16' and 'int8' modes, first turn it into the
  * "prepared x" (80 bytes per 32 columns: int16 or int8 values and a scale) and multiply in
  * integers (about twice as fast, and up to ~1e-3 off on the logits where activations have
- * outliers with int16; int8 rounds as llama.cpp does). Weighted row
- * sums and embedding rows widen the weights. All pointers are byte offsets from CpuKernels.alloc().
+ * outliers with int16; int8 rounds as llama.cpp does). Weighted row sums and embedding rows
+ * widen the weights. All pointers are byte offsets from CpuKernels.alloc().
  */
 import {BackendError} from '../../errors.js';
 import {BLOCK_BYTES, BLOCK_SIZE, type BlockFormat} from '../../numeric/ggml-quant.js';
@@ -79,14 +79,14 @@ export class BlockKernels {
     const n = ids ? ids.n : rows;
     if (ids) this.checkIds('matvecRows', ids.ptr, ids.n, rows);
     if (nv > 1) k.checkOwners(ids ? 'matvecRowsBatch' : 'matvecBatch', owners, n, nv);
-    const int16 = this.activations !== 'f32'; // int8 keeps the prepared layout (kernels.wat)
+    const prepared = this.activations !== 'f32'; // int16 and int8 both take the prepared x (kernels.wat)
     const int8 = this.activations === 'int8' && format === 'q4_0';
-    const xBytes = nv * nb * (int16 ? PREPARED_BLOCK_BYTES : BLOCK_SIZE * 4);
+    const xBytes = nv * nb * (prepared ? PREPARED_BLOCK_BYTES : BLOCK_SIZE * 4);
     const weightBytes = rows * nb * BLOCK_BYTES[format];
     const mark = k.mark();
     try {
       let x = xs;
-      if (int16) {
+      if (prepared) {
         x = k.alloc(xBytes);
         k.runChecked('prep_x_blocks', [xs, x, nb, int8 ? 1 : 0], nv * nb, 1, 0, [[xs, nv * cols * 4, 'x']]);
       }
