@@ -10,7 +10,7 @@ export function renderBenchReport(r: BenchReport): string {
     {shape: `dim ${p.dim}, ${p.nLayers} layers, ffn ${p.hiddenDim}, vocab ${p.vocabSize}`},
     {backend: r.backendInfo},
     {cpu: `${r.cpu.model} (${r.cpu.cores} logical cores)`},
-    {'memory bandwidth (probe)': r.probeBytesPerSecond ? `${formatBytes(r.probeBytesPerSecond)}/s` : 'not measured'},
+    {'memory bandwidth (probe)': r.probeBytesPerSecond ? probeCell(r) : 'not measured'},
     {'compute (matvec probe)': r.computeProbe ? `${gops(r.computeProbe.opsPerSecond)} GOP/s (${r.computeProbe.dtype} matvec, [${r.computeProbe.rows}, ${r.computeProbe.cols}] in cache)` : 'not measured'},
     {'compute (multiply-add probe)': r.probeFlopsPerSecond ? `${(r.probeFlopsPerSecond / 1e9).toFixed(1)} GFLOP/s (the prompt kernels' tile on every thread)` : 'not measured'},
     {tokens: `${r.promptTokens} prefilled, ${r.decodeTokens} decoded from context ${r.context}, KV cache ${r.kvDtype}`},
@@ -32,6 +32,7 @@ export function renderBenchReport(r: BenchReport): string {
   }
   let out = `${head.toString()}\n${speed.toString()}\n${renderPrefill(r)}`;
   out += '\nGOP/s: weight operations per second (2 per weight multiplied; HiRE rows: the dense figure scaled by their bytes); near 100% of compute (the matvec probe) means compute-bound, near 100% of probe memory-bound';
+  if (r.roundProbeBytesPerSecond.length) out += '\nof probe: each run\'s read against the probe measured just before its round, the median of those';
   const runs = r.rows[0]?.decodeSpread.runs ?? 1;
   if (runs > 1) out += `\ndecode tok/s: the median of ${runs} round-robin runs, with the slowest and fastest in brackets`;
   for (const n of r.notes) out += `\nnote: ${n}`;
@@ -56,6 +57,12 @@ function renderPrefill(r: BenchReport): string {
     t.push([row.head, row.prefillTokensPerSecond.toFixed(1), (row.prefillFlopsPerSecond / 1e9).toFixed(2), percent(row.computeUtilisation)]);
   }
   return t.toString();
+}
+
+/** The start probe, and the probe of each round of timed rows (the machine's bandwidth drifts). */
+function probeCell(r: BenchReport): string {
+  const rounds = r.roundProbeBytesPerSecond.map((b) => (b / 1e9).toFixed(1));
+  return `${formatBytes(r.probeBytesPerSecond!)}/s${rounds.length ? ` (before each round: ${rounds.join(', ')} GB/s)` : ''}`;
 }
 
 function percent(share: number | null): string {

@@ -128,12 +128,31 @@ function missingPackageError(what: string, packages: Readonly<Record<string, str
  * over a large buffer (the cpu backend's kernels; the buffer is freed afterwards).
  */
 export async function measureMemoryBandwidth(threads: number): Promise<number> {
-  const [{CpuKernels}, {measureBandwidth}] = await Promise.all([import('./cpu/kernels.js'), import('./cpu/bandwidth.js')]);
+  const probe = await openBandwidthProbe(threads);
+  try {
+    return probe.measure(3);
+  } finally {
+    probe.dispose();
+  }
+}
+
+/** A streaming-read probe kept open (its own kernels and 512 MiB buffer) to be measured again. */
+export interface OpenBandwidthProbe {
+  /** Best of `repeats` streaming reads of the buffer on every thread, bytes per second. */
+  measure(repeats: number): number;
+  dispose(): void;
+}
+
+/** Opens a bandwidth probe on `threads` threads (see measureMemoryBandwidth). */
+export async function openBandwidthProbe(threads: number): Promise<OpenBandwidthProbe> {
+  const [{CpuKernels}, {BandwidthProbe}] = await Promise.all([import('./cpu/kernels.js'), import('./cpu/bandwidth.js')]);
   const kernels = await CpuKernels.create({threads});
   try {
-    return measureBandwidth(kernels).bytesPerSecond;
-  } finally {
+    const probe = new BandwidthProbe(kernels);
+    return {measure: (repeats) => probe.measure(repeats), dispose: () => kernels.dispose()};
+  } catch (error) {
     kernels.dispose();
+    throw error;
   }
 }
 

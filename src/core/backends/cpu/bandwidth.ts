@@ -26,29 +26,47 @@ const MIN_BYTES = 512 * 1024 * 1024;
  * and are reused by the next allocations, so call this before loading weights to waste nothing.
  */
 export function measureBandwidth(kernels: CpuKernels, opts: BandwidthOptions = {}): Bandwidth {
-  const bytes = opts.bytes ?? MIN_BYTES;
-  const repeats = opts.repeats ?? 3;
-  if (!Number.isSafeInteger(bytes) || bytes < MIN_BYTES) {
-    throw new BackendError(`measureBandwidth: bytes must be at least 512 MiB (${MIN_BYTES}), got ${bytes}`);
-  }
-  if (!Number.isInteger(repeats) || repeats < 1) {
-    throw new BackendError(`measureBandwidth: repeats must be a positive integer, got ${repeats}`);
-  }
-  const size = Math.floor(bytes / 4096) * 4096;
   const mark = kernels.mark();
   try {
-    const ptr = kernels.alloc(size, 4096);
-    kernels.u8(ptr, size).fill(1);
-    kernels.readSum(ptr, size);
+    const probe = new BandwidthProbe(kernels, opts.bytes);
+    return {bytesPerSecond: probe.measure(opts.repeats), threads: kernels.threads};
+  } finally {
+    kernels.reset(mark);
+  }
+}
+
+/**
+ * A bandwidth probe that keeps its buffer (allocated and written once in `kernels`), so that it
+ * can be measured again later in a run: `hire bench` probes before every round of timed rows,
+ * and divides each run's bandwidth by the probe of its own round (this machine kind's bandwidth
+ * moves by tens of percent from one minute to the next).
+ */
+export class BandwidthProbe {
+  private readonly ptr: number;
+  private readonly size: number;
+
+  constructor(private readonly kernels: CpuKernels, bytes = MIN_BYTES) {
+    if (!Number.isSafeInteger(bytes) || bytes < MIN_BYTES) {
+      throw new BackendError(`measureBandwidth: bytes must be at least 512 MiB (${MIN_BYTES}), got ${bytes}`);
+    }
+    this.size = Math.floor(bytes / 4096) * 4096;
+    this.ptr = kernels.alloc(this.size, 4096);
+    kernels.u8(this.ptr, this.size).fill(1);
+    kernels.readSum(this.ptr, this.size);
+  }
+
+  /** Best streaming-read rate of `repeats` timed passes over the buffer, bytes per second. */
+  measure(repeats = 3): number {
+    if (!Number.isInteger(repeats) || repeats < 1) {
+      throw new BackendError(`measureBandwidth: repeats must be a positive integer, got ${repeats}`);
+    }
     let best = 0;
     for (let i = 0; i < repeats; i++) {
       const t0 = performance.now();
-      kernels.readSum(ptr, size);
+      this.kernels.readSum(this.ptr, this.size);
       const seconds = (performance.now() - t0) / 1000;
-      best = Math.max(best, size / seconds);
+      best = Math.max(best, this.size / seconds);
     }
-    return {bytesPerSecond: best, threads: kernels.threads};
-  } finally {
-    kernels.reset(mark);
+    return best;
   }
 }

@@ -9,7 +9,7 @@
  */
 import os from 'node:os';
 import type {Backend, KvDtype} from '../../backends/backend.js';
-import {measureComputeRate, measureMemoryBandwidth} from '../../backends/index.js';
+import {measureComputeRate, openBandwidthProbe, type OpenBandwidthProbe} from '../../backends/index.js';
 import {DenseHead, type OutputHead} from '../../decode/output-head.js';
 import type {Section} from '../../decode/forward.js';
 import {Session} from '../../engine/session.js';
@@ -112,7 +112,10 @@ export interface BenchRow {
   kvBytesPerToken: number;
   /** Weight and KV cache bytes read per second while decoding. */
   achievedBytesPerSecond: number;
-  /** achieved / probe. */
+  /**
+   * Achieved bandwidth over the probe's: each run's against the probe measured just before its
+   * round (roundProbeBytesPerSecond), the median of those (null with probe off).
+   */
   bandwidthUtilisation: number | null;
   /**
    * Weight operations per second (2 per weight multiplied: compute-probe.ts): exact for the dense
@@ -140,8 +143,10 @@ export interface BenchReport {
   kvDtype: KvDtype;
   /** Flops per prompt token: the layers' matrices, attention over the prompt, the output layer once. */
   prefillFlopsPerToken: number;
-  /** Best streaming-read bandwidth measured in this run (null with probe off). */
+  /** Best streaming-read bandwidth measured at the start of this run (null with probe off). */
   probeBytesPerSecond: number | null;
+  /** The same probe measured again before each round of timed rows (empty with probe off). */
+  roundProbeBytesPerSecond: number[];
   /** The backend's matvec on an in-cache matrix of the model's main format (null with probe off). */
   computeProbe: ComputeProbe | null;
   /** Best multiply-add rate of the compute probe on every thread, flop/s (null with probe off). */
@@ -189,15 +194,34 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     dir = dtype === 'q8_0' || dtype === 'q4_0' ? (await ensureSyntheticBlockModel(shape, dtype)).dir : ensureSyntheticModel(shape, dtype).dir;
   }
 
-  // Probe first, before the weights take memory (the probe's buffer is freed afterwards).
+  // Probe first, before the weights are loaded. The bandwidth probe's buffer is kept (512 MiB
+  // more memory during the run): it is read again before every round of timed rows.
   let probe: number | null = null;
   let computeProbe: number | null = null;
+  let reader: OpenBandwidthProbe | null = null;
   if (opts.probe ?? true) {
     opts.onProgress?.('measuring memory bandwidth');
-    probe = await measureMemoryBandwidth(threads);
+    reader = await openBandwidthProbe(threads);
+    probe = reader.measure(3);
     opts.onProgress?.('measuring the compute rate');
     computeProbe = await measureComputeRate(threads);
   }
+  try {
+    return await benchLoaded(opts, dir, threads, promptTokens, probe, computeProbe, reader);
+  } finally {
+    reader?.dispose();
+  }
+}
+
+async function benchLoaded(
+  opts: BenchOptions,
+  dir: string,
+  threads: number,
+  promptTokens: number,
+  probe: number | null,
+  computeProbe: number | null,
+  reader: OpenBandwidthProbe | null,
+): Promise<BenchReport> {
 
   opts.onProgress?.(`loading ${dir}`);
   const bundleFfn = isBundle(dir) && opts.ffn !== null;
@@ -242,7 +266,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     // a slow moment then hits every row alike instead of whichever row it fell on.
     const repeat = opts.repeat ?? 1;
     const runs: TimedDecode[][] = plans.map(() => []);
+    const roundProbes: number[] = [];
     for (let r = 0; r < repeat; r++) {
+      if (reader) {
+        opts.onProgress?.(`measuring memory bandwidth${repeat > 1 ? ` (round ${r + 1} of ${repeat})` : ''}`);
+        roundProbes.push(reader.measure(2));
+      }
       for (const [i, {head, sparse}] of plans.entries()) {
         // the dense rows run the model as it is; the FFN rows with top-k and the sparse layers
         model.ffnOverride = sparse ? layers : null;
@@ -257,6 +286,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       const bytes = session.bytesPerToken(head, sparse ? ffn : null);
       const tps = opts.tokens / (t.decodeMs / 1000);
       const achieved = (bytes + kvBytes) * tps;
+      // each run against the probe of its own round, the median of those
+      const utilisation = roundProbes.length ? spread(runs[i]!.map((run, r) => ((bytes + kvBytes) * opts.tokens) / (run.decodeMs / 1000) / roundProbes[r]!)).median : null;
       const prefillTps = promptTokens / (t.prefillMs / 1000);
       rows.push({
         mode,
@@ -271,7 +302,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         weightBytesPerToken: bytes,
         kvBytesPerToken: kvBytes,
         achievedBytesPerSecond: achieved,
-        bandwidthUtilisation: probe ? achieved / probe : null,
+        bandwidthUtilisation: utilisation,
         weightOpsPerSecond: (denseOps * tps * bytes) / session.denseBytesPerToken,
         speedup: rows.length ? tps / rows[0]!.decodeTokensPerSecond : 1,
       });
@@ -315,6 +346,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       kvDtype,
       prefillFlopsPerToken: flopsPerToken,
       probeBytesPerSecond: probe,
+      roundProbeBytesPerSecond: roundProbes,
       computeProbe: compute,
       probeFlopsPerSecond: computeProbe,
       rows,
