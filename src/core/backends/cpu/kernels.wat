@@ -3052,6 +3052,43 @@
       (br $next)))
     (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3))
     (call $hsum4 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3)))
+
+  ;; $tile24: two tokens x four weight rows, for the last one or two tokens of a block (where
+  ;; $tile42 would compute four): returns [W0.x0, W0.x1, W1.x0, W1.x1] and the same for W2, W3.
+  ;; One accumulator per (token, row), 4 columns a step, lanes reduced by $hsum4, as in $tile42:
+  ;; every product gets the same bits in either tile, so a token's result does not depend on
+  ;; how many tokens the block holds.
+  (func $tile24 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32) (param $x0 i32) (param $x1 i32)
+    (param $cols i32) (result v128 v128)
+    (local $end i32) (local $w v128) (local $v0 v128) (local $v1 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local.set $end (i32.add (local.get $p0) (i32.shl (local.get $cols) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $p0) (local.get $end)))
+      (local.set $v0 (v128.load (local.get $x0)))
+      (local.set $v1 (v128.load (local.get $x1)))
+      (local.set $w (v128.load (local.get $p0)))
+      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $w) (local.get $v0))))
+      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $w) (local.get $v1))))
+      (local.set $w (v128.load (local.get $p1)))
+      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $w) (local.get $v0))))
+      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $w) (local.get $v1))))
+      (local.set $w (v128.load (local.get $p2)))
+      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $w) (local.get $v0))))
+      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $w) (local.get $v1))))
+      (local.set $w (v128.load (local.get $p3)))
+      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $w) (local.get $v0))))
+      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $w) (local.get $v1))))
+      (local.set $p0 (i32.add (local.get $p0) (i32.const 16)))
+      (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
+      (local.set $p2 (i32.add (local.get $p2) (i32.const 16)))
+      (local.set $p3 (i32.add (local.get $p3) (i32.const 16)))
+      (local.set $x0 (i32.add (local.get $x0) (i32.const 16)))
+      (local.set $x1 (i32.add (local.get $x1) (i32.const 16)))
+      (br $next)))
+    (call $hsum4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3))
+    (call $hsum4 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3)))
   ;; @relaxed-madd end
 
   ;; ys[(t + m) * rows + r] = lane m of v (+ bias[r] when bias != 0), for m < min(left, 4).
@@ -3083,6 +3120,40 @@
   ;; so widening is paid once per block, not once per token. Then, for every 4 tokens (their x, 16 * cols bytes,
   ;; stays in L1), every pair of the block's rows (the block stays in L2) is one $tile42. A last
   ;; group of fewer tokens, or a last single row, repeats a token or row and stores only its own.
+  ;; The last one or two tokens (x0, x1; x1 = x0 for one) of a block against the block's rows
+  ;; [rb, re) held at base: $tile24 over four rows at a time (rows past re repeat the last one).
+  (func $gemm_tail (param $base i32) (param $rb i32) (param $re i32) (param $x0 i32) (param $x1 i32)
+    (param $ys i32) (param $t i32) (param $rows i32) (param $cols i32) (param $left i32) (param $bias i32)
+    (local $rs i32) (local $r i32) (local $last i32) (local $p0 i32) (local $lo v128) (local $hi v128)
+    (local.set $rs (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $last (i32.add (local.get $base) (i32.mul (i32.sub (i32.sub (local.get $re) (local.get $rb)) (i32.const 1)) (local.get $rs))))
+    (local.set $r (local.get $rb))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $r) (local.get $re)))
+      (local.set $p0 (i32.add (local.get $base) (i32.mul (i32.sub (local.get $r) (local.get $rb)) (local.get $rs))))
+      (call $tile24 (local.get $p0)
+        (call $min_u (i32.add (local.get $p0) (local.get $rs)) (local.get $last))
+        (call $min_u (i32.add (local.get $p0) (i32.shl (local.get $rs) (i32.const 1))) (local.get $last))
+        (call $min_u (i32.add (local.get $p0) (i32.mul (local.get $rs) (i32.const 3))) (local.get $last))
+        (local.get $x0) (local.get $x1) (local.get $cols))
+      (local.set $hi)
+      (local.set $lo)
+      (call $store_lanes (local.get $lo) (local.get $ys) (local.get $t) (local.get $r) (local.get $rows) (local.get $left) (local.get $bias))
+      (if (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $re))
+        (then (call $store_lanes (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $lo) (local.get $lo))
+          (local.get $ys) (local.get $t) (i32.add (local.get $r) (i32.const 1)) (local.get $rows) (local.get $left) (local.get $bias))))
+      (if (i32.lt_u (i32.add (local.get $r) (i32.const 2)) (local.get $re))
+        (then (call $store_lanes (local.get $hi) (local.get $ys) (local.get $t) (i32.add (local.get $r) (i32.const 2))
+          (local.get $rows) (local.get $left) (local.get $bias))))
+      (if (i32.lt_u (i32.add (local.get $r) (i32.const 3)) (local.get $re))
+        (then (call $store_lanes (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $hi) (local.get $hi))
+          (local.get $ys) (local.get $t) (i32.add (local.get $r) (i32.const 3)) (local.get $rows) (local.get $left) (local.get $bias))))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $next))))
+
+  (func $min_u (param $a i32) (param $b i32) (result i32)
+    (select (local.get $a) (local.get $b) (i32.lt_u (local.get $a) (local.get $b))))
+
   (func $gemm_any (param $kind i32) (param $w i32) (param $xs i32) (param $ys i32) (param $cols i32)
     (param $rows i32) (param $nb i32) (param $bias i32) (param $scratch i32) (param $chunk i32)
     (param $r0 i32) (param $r1 i32)
@@ -3114,6 +3185,12 @@
         (br_if $tdone (i32.ge_u (local.get $t) (local.get $nb)))
         (local.set $left (i32.sub (local.get $nb) (local.get $t)))
         (local.set $x0 (i32.add (local.get $xs) (i32.mul (local.get $t) (local.get $rs))))
+        (if (i32.le_u (local.get $left) (i32.const 2))
+          (then ;; the last one or two tokens: four rows a tile
+            (call $gemm_tail (local.get $base) (local.get $rb) (local.get $re) (local.get $x0)
+              (select (i32.add (local.get $x0) (local.get $rs)) (local.get $x0) (i32.eq (local.get $left) (i32.const 2)))
+              (local.get $ys) (local.get $t) (local.get $rows) (local.get $cols) (local.get $left) (local.get $bias))
+            (br $tdone)))
         (local.set $x1 (select (i32.add (local.get $x0) (local.get $rs)) (local.get $x0) (i32.gt_u (local.get $left) (i32.const 1))))
         (local.set $x2 (select (i32.add (local.get $x1) (local.get $rs)) (local.get $x1) (i32.gt_u (local.get $left) (i32.const 2))))
         (local.set $x3 (select (i32.add (local.get $x2) (local.get $rs)) (local.get $x2) (i32.gt_u (local.get $left) (i32.const 3))))
