@@ -18,14 +18,24 @@ export class CpuKvCache implements KvCache {
   readonly halfBytes: number;
   readonly bytes: number;
   private released = false;
+  /**
+   * Every layer's place, made once: layer() runs for every attention call, and building the
+   * object there with a spread cost ~2 us a call in Node 20's V8 (a literal: ~0.04 us).
+   */
+  private readonly layers: readonly KvLayer[];
 
   constructor(
     readonly shape: KvShape,
     readonly ptr: number,
   ) {
     this.dtype = shape.dtype ?? 'f32';
-    this.halfBytes = kvHalfBytes(cacheLayerShape(shape));
+    const layerShape = cacheLayerShape(shape);
+    this.halfBytes = kvHalfBytes(layerShape);
     this.bytes = cacheBytes(shape);
+    this.layers = Array.from({length: shape.nLayers}, (_, l) => {
+      const keys = ptr + 2 * l * this.halfBytes;
+      return Object.freeze({...layerShape, keys, values: keys + this.halfBytes});
+    });
   }
 
   get nLayers(): number {
@@ -39,9 +49,9 @@ export class CpuKvCache implements KvCache {
   /** Where layer `l` lives, for the kernels. */
   layer(l: number): KvLayer {
     if (this.released) throw new BackendError('this KV cache was released');
-    if (!(Number.isInteger(l) && l >= 0 && l < this.shape.nLayers)) throw new BackendError(`KV cache layer ${l} outside 0..${this.shape.nLayers - 1}`);
-    const keys = this.ptr + 2 * l * this.halfBytes;
-    return {...cacheLayerShape(this.shape), keys, values: keys + this.halfBytes};
+    const layer = this.layers[l];
+    if (!(Number.isInteger(l) && layer)) throw new BackendError(`KV cache layer ${l} outside 0..${this.shape.nLayers - 1}`);
+    return layer;
   }
 
   /** Marks the cache unusable (its block is handed back by the backend). */

@@ -6,6 +6,7 @@
  */
 import {BackendError} from '../../errors.js';
 import {dims, elemBytes, ROW_ALIGN, type CpuKernels, type DenseDtype} from './kernels.js';
+import {f32Bits} from './row-kernels.js';
 
 /** Element types a KV cache can hold. */
 export type KvDtype = 'f32' | 'f16';
@@ -18,10 +19,6 @@ function chunkOf(k: CpuKernels, count: number, align: number): number {
   return Math.max(align, Math.ceil(count / k.threads / align) * align);
 }
 
-/** f32 bits of x as an i32 (kernel arguments travel as i32). */
-function f32Bits(x: number): number {
-  return new Int32Array(Float32Array.of(x).buffer)[0]!;
-}
 
 /**
  * ys[b * rows + r] = W[r] . xs[b] (+ bias[r] when bias is nonzero) for b < nb: W [rows, cols] of

@@ -29,8 +29,13 @@ export function actCode(kind: Activation): number {
   return code;
 }
 
-function f32Bits(x: number): number {
-  return new Int32Array(Float32Array.of(x).buffer)[0]!;
+const BITS_F32 = new Float32Array(1);
+const BITS_I32 = new Int32Array(BITS_F32.buffer);
+
+/** f32 bits of x as an i32 (kernel arguments travel as i32); no allocation (this runs per call). */
+export function f32Bits(x: number): number {
+  BITS_F32[0] = x;
+  return BITS_I32[0]!;
 }
 
 function checkRows(k: CpuKernels, r: Rows, n: number, len: number, what: string): void {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {CpuBackend} from '../../../../src/core/backends/cpu/cpu-backend.js';
 import {CpuKernels} from '../../../../src/core/backends/cpu/kernels.js';
+import {CpuKvCache} from '../../../../src/core/backends/cpu/kv-cache.js';
 import {Session} from '../../../../src/core/engine/session.js';
 import {writeSyntheticCheckpoint} from '../../../../src/core/model/synthetic.js';
 import {kernelParitySuite} from '../../../helpers/kernel-parity.js';
@@ -34,6 +35,20 @@ describe('cpu KV cache memory', () => {
     expect(cpu.kernels.bytes).toBe(top);
     cpu.createKvCache(shape);
     expect(cpu.kernels.bytes).toBeGreaterThan(top);
+  });
+
+  it("a cache's layers lie one after another (keys, then values), bad layers and a released cache are clear errors", () => {
+    const shape = {nLayers: 3, nKvHeads: 2, headDim: 16, maxSeqLen: 8};
+    const c = cpu.createKvCache(shape) as CpuKvCache;
+    const half = 2 * 8 * 16 * 4;
+    for (let l = 0; l < 3; l++) {
+      const layer = c.layer(l);
+      expect(layer).toEqual({dtype: 'f32', nKvHeads: 2, headDim: 16, maxLen: 8, keys: c.ptr + 2 * l * half, values: c.ptr + (2 * l + 1) * half});
+      expect(c.layer(l)).toBe(layer); // made once
+    }
+    for (const bad of [-1, 3, 1.5, Number.NaN]) expect(() => c.layer(bad)).toThrow(/KV cache layer .* outside 0\.\.2/);
+    cpu.releaseKvCache(c);
+    expect(() => c.layer(0)).toThrow(/this KV cache was released/);
   });
 
   it('generations close their sequences: 20 generations take no more memory than 2', async () => {
