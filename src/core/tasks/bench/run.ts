@@ -385,7 +385,7 @@ function figureNotes(backend: Backend, probe: number | null): string[] {
  * row then runs the down projection as a weighted sum of all of them. On q8_0 / q4_0 weights that
  * sum is several times slower per weight than a block matvec (it widens every weight to f32 and
  * adds it into the output; llama-470m q4_0 measured 31.5 against 42-54 tok/s for a plain dense
- * run, README "Measured speed"), so that dense row, and the HiRE/dense ratios over it, are not a
+ * run, docs/PERFORMANCE.md, sixth session), so that dense row, and the HiRE/dense ratios over it, are not a
  * plain dense run's: said in the report.
  */
 function denseRowNotes(weights: ModelWeights, ffnRows: boolean): string[] {
