@@ -38,6 +38,20 @@ describe('runBench', () => {
     expect([s.runs, s.min, s.max]).toEqual([1, s.median, s.median]);
   });
 
+  it('the bandwidth probe is read again before every round, and each run is divided by its own round\'s probe', async () => {
+    const r = await runBench({model: tinyModel(), backend: 'cpu', threads: 1, tokens: 3, promptTokens: 2, repeat: 2});
+    expect(r.probeBytesPerSecond).toBeGreaterThan(0);
+    expect(r.roundProbeBytesPerSecond).toHaveLength(2);
+    for (const p of r.roundProbeBytesPerSecond) expect(p).toBeGreaterThan(0);
+    const row = r.rows[0]!;
+    const perToken = row.achievedBytesPerSecond / row.decodeTokensPerSecond;
+    // two runs (the slower and the faster), each against one of the two round probes
+    const candidates = [row.decodeSpread.min, row.decodeSpread.max].flatMap((tps) => r.roundProbeBytesPerSecond.map((p) => (tps * perToken) / p));
+    expect(candidates.some((c) => Math.abs(c - row.bandwidthUtilisation!) <= 1e-9 * c)).toBe(true);
+    const none = await runBench({model: tinyModel(), backend: 'cpu', threads: 1, tokens: 3, promptTokens: 2, probe: false});
+    expect([none.roundProbeBytesPerSecond, none.rows[0]!.bandwidthUtilisation]).toEqual([[], null]);
+  });
+
   it('spread() gives the smallest, upper-median and largest value', () => {
     expect(spread([5, 1, 3])).toEqual({min: 1, median: 3, max: 5});
     expect(spread([4, 2])).toEqual({min: 2, median: 4, max: 4});
