@@ -351,7 +351,17 @@ export class CpuKernels {
     this.arena.check(coefs, nb * n * 4, 'accumulateRowsBatch coefs');
     this.arena.check(ys, nb * cols * 4, 'accumulateRowsBatch ys');
     this.checkOwners('accumulateRowsBatch', owners, n, nb);
-    this.run(`accum_rows_batch_${dtype}`, [w, coefs, ys, cols, ids, n, nb, owners], cols, ROW_ALIGN, n * cols * esize);
+    // without owners the kernel copies blocks of 64 rows of each thread's columns into this
+    // scratch first (kernels.wat, $accum_batch_tiled)
+    const chunk = Math.max(ROW_ALIGN, Math.ceil(cols / this.pool.threads / ROW_ALIGN) * ROW_ALIGN); // the pool's split
+    const mark = this.arena.mark();
+    try {
+      const scratch = owners === 0 ? this.arena.alloc(Math.ceil(cols / chunk) * 64 * (chunk * 4 + 64)) : 0;
+      // the scratch may be reset while a call runs on: later work is queued behind it (see gemm)
+      this.run(`accum_rows_batch_${dtype}`, [w, coefs, ys, cols, ids, n, nb, owners, scratch, chunk], cols, ROW_ALIGN, n * cols * esize);
+    } finally {
+      this.arena.reset(mark);
+    }
   }
 
   /** y = dequant(W) . x for int8 W [rows, cols] with one f32 scale per groupSize columns (see numeric/quant.ts). */

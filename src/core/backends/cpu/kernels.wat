@@ -1520,74 +1520,115 @@
   ;; Owners: $accum_batch_any (its owner-aware form); none: $accum_batch_tiled.
   (func $accum_batch (param $kind i32) (param $esize i32)
     (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32)
-    (param $owners i32) (param $c0 i32) (param $c1 i32)
+    (param $owners i32) (param $scratch i32) (param $chunk i32) (param $c0 i32) (param $c1 i32)
     (if (local.get $owners)
       (then (call $accum_batch_any (local.get $kind) (local.get $esize) (local.get $w) (local.get $coefs) (local.get $ys)
         (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $owners) (local.get $c0) (local.get $c1)))
       (else (call $accum_batch_tiled (local.get $kind) (local.get $esize) (local.get $w) (local.get $coefs) (local.get $ys)
-        (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $c0) (local.get $c1)))))
+        (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $scratch) (local.get $chunk) (local.get $c0) (local.get $c1)))))
 
-  ;; $accum_batch_any without owners, as register tiles: 8 columns of 4 outputs (eight f32x4
-  ;; accumulators) taken over every listed row in order, then stored; the columns past the last
-  ;; multiple of 8 of [c0, c1) and the outputs past the last multiple of 4 go through
-  ;; $accum_batch_any as before. Every output element starts at +0 and adds its rows' products in
-  ;; row order, one rounding for the product and one for the sum, as in $accum_batch_any, so the
-  ;; bits are the same; only where y lives between rows changes (a register, not L1). With the
-  ;; partial sums in L1 that loop did a load and a store of y per 4 products and ran at ~4
-  ;; GFLOP/s for 16 outputs (a [4096, 1024] f32 matrix, two threads).
+  ;; $accum_batch_any without owners, as register tiles. The listed rows go in blocks of 64: a
+  ;; block's columns [c0, c8) (c8: the last multiple of 8 columns of the range) are first copied
+  ;; (halves widened) into this part's scratch, one row after another at a stride of 64 bytes
+  ;; more than a multiple of 64, and then every tile of 8 columns x 4 outputs (eight f32x4
+  ;; accumulators) takes the block's rows in order, starting from the sums of the blocks before
+  ;; (kept in ys). The columns past c8 go through $accum_batch_any; the last outputs of a tile
+  ;; past nb repeat its last one and are not stored. Every output element still starts at +0 and
+  ;; adds its rows' products in row order, one rounding for each product and each sum, so the
+  ;; bits are those of $accum_batch_any (only where a partial sum lives between rows changes).
+  ;; Measured on a [4096, 1024] f32 matrix, two threads, 16 outputs: the loop of $accum_batch_any
+  ;; (a load and a store of the partial sums per 4 products) ~4 GFLOP/s; these tiles straight on
+  ;; W ~20 (rows 4 KiB apart fall in one L1 set); on the copied blocks, see kernels.ts.
+  ;; scratch: per part (c0 / chunk) 64 rows of chunk * 4 + 64 bytes.
   (func $accum_batch_tiled (param $kind i32) (param $esize i32)
     (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32)
-    (param $c0 i32) (param $c1 i32)
-    (local $c8 i32) (local $c i32) (local $b i32)
+    (param $scratch i32) (param $chunk i32) (param $c0 i32) (param $c1 i32)
+    (local $c8 i32) (local $c i32) (local $b i32) (local $i0 i32) (local $i1 i32) (local $i i32) (local $row i32)
+    (local $sp i32) (local $pstride i32) (local $stride i32) (local $src i32) (local $width i32) (local $ystride i32)
     (local.set $c8 (i32.add (local.get $c0) (i32.and (i32.sub (local.get $c1) (local.get $c0)) (i32.const -8))))
     (if (i32.gt_u (local.get $c8) (local.get $c0))
       (then
-        (local.set $c (local.get $c0))
-        (block $cdone (loop $cnext
-          (br_if $cdone (i32.ge_u (local.get $c) (local.get $c8)))
-          (local.set $b (i32.const 0))
-          (block $bdone (loop $bnext
-            (br_if $bdone (i32.ge_u (local.get $b) (local.get $nb)))
-            (call $accum_tile84 (local.get $kind) (local.get $esize) (local.get $w) (local.get $coefs) (local.get $ys)
-              (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $b) (local.get $c)
-              (select (i32.const 4) (i32.sub (local.get $nb) (local.get $b)) (i32.ge_u (i32.sub (local.get $nb) (local.get $b)) (i32.const 4))))
-            (local.set $b (i32.add (local.get $b) (i32.const 4)))
-            (br $bnext)))
-          (local.set $c (i32.add (local.get $c) (i32.const 8)))
-          (br $cnext)))))
+        (local.set $width (i32.sub (local.get $c8) (local.get $c0)))
+        (local.set $pstride (i32.add (i32.shl (local.get $chunk) (i32.const 2)) (i32.const 64)))
+        (local.set $sp (i32.add (local.get $scratch)
+          (i32.mul (i32.div_u (local.get $c0) (local.get $chunk)) (i32.shl (local.get $pstride) (i32.const 6)))))
+        (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
+        (local.set $ystride (i32.shl (local.get $cols) (i32.const 2)))
+        (local.set $i0 (i32.const 0))
+        (block $idone (loop $inext
+          (br_if $idone (i32.ge_u (local.get $i0) (local.get $n)))
+          (local.set $i1 (call $min_u (i32.add (local.get $i0) (i32.const 64)) (local.get $n)))
+          ;; the block's rows into the scratch, as f32
+          (local.set $i (local.get $i0))
+          (block $pdone (loop $pnext
+            (br_if $pdone (i32.ge_u (local.get $i) (local.get $i1)))
+            (local.set $row (local.get $i))
+            (if (local.get $ids) (then (local.set $row (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
+            (local.set $src (i32.add (local.get $w) (i32.add (i32.mul (local.get $row) (local.get $stride)) (i32.mul (local.get $c0) (local.get $esize)))))
+            (local.set $row (i32.add (local.get $sp) (i32.mul (i32.sub (local.get $i) (local.get $i0)) (local.get $pstride))))
+            (if (i32.eqz (local.get $kind))
+              (then (memory.copy (local.get $row) (local.get $src) (i32.shl (local.get $width) (i32.const 2))))
+              (else (if (i32.eq (local.get $kind) (i32.const 1))
+                (then (call $widen_bf16 (local.get $src) (local.get $row) (i32.const 0) (local.get $width)))
+                (else (call $widen_f16 (local.get $src) (local.get $row) (i32.const 0) (local.get $width))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $pnext)))
+          (local.set $c (local.get $c0))
+          (block $cdone (loop $cnext
+            (br_if $cdone (i32.ge_u (local.get $c) (local.get $c8)))
+            (local.set $b (i32.const 0))
+            (block $bdone (loop $bnext
+              (br_if $bdone (i32.ge_u (local.get $b) (local.get $nb)))
+              (call $accum_tile84 (i32.add (local.get $sp) (i32.shl (i32.sub (local.get $c) (local.get $c0)) (i32.const 2)))
+                (local.get $pstride)
+                (i32.add (local.get $coefs) (i32.shl (i32.add (i32.mul (local.get $i0) (local.get $nb)) (local.get $b)) (i32.const 2)))
+                (i32.shl (local.get $nb) (i32.const 2))
+                (i32.sub (local.get $i1) (local.get $i0))
+                (i32.add (local.get $ys) (i32.add (i32.mul (local.get $b) (local.get $ystride)) (i32.shl (local.get $c) (i32.const 2))))
+                (local.get $ystride)
+                (select (i32.const 4) (i32.sub (local.get $nb) (local.get $b)) (i32.ge_u (i32.sub (local.get $nb) (local.get $b)) (i32.const 4)))
+                (local.get $i0))
+              (local.set $b (i32.add (local.get $b) (i32.const 4)))
+              (br $bnext)))
+            (local.set $c (i32.add (local.get $c) (i32.const 8)))
+            (br $cnext)))
+          (local.set $i0 (local.get $i1))
+          (br $inext)))))
     (if (i32.lt_u (local.get $c8) (local.get $c1))
       (then (call $accum_batch_any (local.get $kind) (local.get $esize) (local.get $w) (local.get $coefs) (local.get $ys)
         (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (i32.const 0) (local.get $c8) (local.get $c1)))))
 
-  ;; ys[b0 + m][c, c + 8) for m < valid (1..4) = sum over the listed rows i, in order, of coefs[i*nb + b0 + m] * W[row(i)][c, c + 8).
-  (func $accum_tile84 (param $kind i32) (param $esize i32)
-    (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32)
-    (param $b0 i32) (param $c i32) (param $valid i32)
-    (local $stride i32) (local $i i32) (local $p i32) (local $cp i32) (local $cstride i32) (local $yp i32) (local $ystride i32)
-    (local $d1 i32) (local $d2 i32) (local $d3 i32)
+  ;; Outputs m < valid (1..4) of a tile: y_m[0, 8) (at yp + m * ystride) += for each of `rows` f32
+  ;; rows of 8 at p (row r at p + r * pstride), in order, coef_m(r) * row (coef_m(r) at cp + r *
+  ;; cstride + 4m); from +0 where `more` is 0 (the first block), else from y_m as it stands.
+  (func $accum_tile84 (param $p i32) (param $pstride i32) (param $cp i32) (param $cstride i32) (param $rows i32)
+    (param $yp i32) (param $ystride i32) (param $valid i32) (param $more i32)
+    (local $end i32) (local $d1 i32) (local $d2 i32) (local $d3 i32) (local $y1 i32) (local $y2 i32) (local $y3 i32)
     (local $lo v128) (local $hi v128) (local $k v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $b0v v128) (local $b1v v128) (local $b2v v128) (local $b3v v128)
-    (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))
-    (local.set $cstride (i32.shl (local.get $nb) (i32.const 2)))
-    (local.set $cp (i32.add (local.get $coefs) (i32.shl (local.get $b0) (i32.const 2))))
-    ;; byte offsets of outputs b0 + 1 .. b0 + 3 in a row of coefficients (the last valid one past nb)
+    ;; outputs past valid repeat the last valid one (their coefficients and sums; never stored)
     (local.set $d1 (i32.shl (call $min_u (i32.const 1) (i32.sub (local.get $valid) (i32.const 1))) (i32.const 2)))
     (local.set $d2 (i32.shl (call $min_u (i32.const 2) (i32.sub (local.get $valid) (i32.const 1))) (i32.const 2)))
     (local.set $d3 (i32.shl (call $min_u (i32.const 3) (i32.sub (local.get $valid) (i32.const 1))) (i32.const 2)))
+    (local.set $y1 (i32.add (local.get $yp) (i32.mul (i32.shr_u (local.get $d1) (i32.const 2)) (local.get $ystride))))
+    (local.set $y2 (i32.add (local.get $yp) (i32.mul (i32.shr_u (local.get $d2) (i32.const 2)) (local.get $ystride))))
+    (local.set $y3 (i32.add (local.get $yp) (i32.mul (i32.shr_u (local.get $d3) (i32.const 2)) (local.get $ystride))))
+    (if (local.get $more)
+      (then
+        (local.set $a0 (v128.load (local.get $yp)))
+        (local.set $b0v (v128.load offset=16 (local.get $yp)))
+        (local.set $a1 (v128.load (local.get $y1)))
+        (local.set $b1v (v128.load offset=16 (local.get $y1)))
+        (local.set $a2 (v128.load (local.get $y2)))
+        (local.set $b2v (v128.load offset=16 (local.get $y2)))
+        (local.set $a3 (v128.load (local.get $y3)))
+        (local.set $b3v (v128.load offset=16 (local.get $y3)))))
+    (local.set $end (i32.add (local.get $p) (i32.mul (local.get $rows) (local.get $pstride))))
     (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-      (local.set $p (local.get $i))
-      (if (local.get $ids)
-        (then (local.set $p (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))))
-      (local.set $p (i32.add (local.get $w) (i32.add (i32.mul (local.get $p) (local.get $stride)) (i32.mul (local.get $c) (local.get $esize)))))
-      (if (i32.eqz (local.get $kind))
-        (then
-          (local.set $lo (v128.load (local.get $p)))
-          (local.set $hi (v128.load offset=16 (local.get $p))))
-        (else
-          (local.set $lo (call $ld4_half (local.get $kind) (local.get $p)))
-          (local.set $hi (call $ld4_half (local.get $kind) (i32.add (local.get $p) (i32.const 8))))))
+      (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+      (local.set $lo (v128.load (local.get $p)))
+      (local.set $hi (v128.load offset=16 (local.get $p)))
       (local.set $k (v128.load32_splat (local.get $cp)))
       (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $k) (local.get $lo))))
       (local.set $b0v (f32x4.add (local.get $b0v) (f32x4.mul (local.get $k) (local.get $hi))))
@@ -1601,24 +1642,19 @@
       (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $k) (local.get $lo))))
       (local.set $b3v (f32x4.add (local.get $b3v) (f32x4.mul (local.get $k) (local.get $hi))))
       (local.set $cp (i32.add (local.get $cp) (local.get $cstride)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (local.set $p (i32.add (local.get $p) (local.get $pstride)))
       (br $next)))
-    (local.set $ystride (i32.shl (local.get $cols) (i32.const 2)))
-    (local.set $yp (i32.add (local.get $ys) (i32.add (i32.mul (local.get $b0) (local.get $ystride)) (i32.shl (local.get $c) (i32.const 2)))))
     (v128.store (local.get $yp) (local.get $a0))
     (v128.store offset=16 (local.get $yp) (local.get $b0v))
     (if (i32.lt_u (local.get $valid) (i32.const 2)) (then (return)))
-    (local.set $yp (i32.add (local.get $yp) (local.get $ystride)))
-    (v128.store (local.get $yp) (local.get $a1))
-    (v128.store offset=16 (local.get $yp) (local.get $b1v))
+    (v128.store (local.get $y1) (local.get $a1))
+    (v128.store offset=16 (local.get $y1) (local.get $b1v))
     (if (i32.lt_u (local.get $valid) (i32.const 3)) (then (return)))
-    (local.set $yp (i32.add (local.get $yp) (local.get $ystride)))
-    (v128.store (local.get $yp) (local.get $a2))
-    (v128.store offset=16 (local.get $yp) (local.get $b2v))
+    (v128.store (local.get $y2) (local.get $a2))
+    (v128.store offset=16 (local.get $y2) (local.get $b2v))
     (if (i32.lt_u (local.get $valid) (i32.const 4)) (then (return)))
-    (local.set $yp (i32.add (local.get $yp) (local.get $ystride)))
-    (v128.store (local.get $yp) (local.get $a3))
-    (v128.store offset=16 (local.get $yp) (local.get $b3v)))
+    (v128.store (local.get $y3) (local.get $a3))
+    (v128.store offset=16 (local.get $y3) (local.get $b3v)))
 
   (func $accum_batch_any (param $kind i32) (param $esize i32)
     (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32)
@@ -1844,12 +1880,12 @@
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $cnext))))
 
-  (func (export "accum_rows_batch_f32") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $owners i32) (param $c0 i32) (param $c1 i32)
-    (call $accum_batch (i32.const 0) (i32.const 4) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $owners) (local.get $c0) (local.get $c1)))
-  (func (export "accum_rows_batch_bf16") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $owners i32) (param $c0 i32) (param $c1 i32)
-    (call $accum_batch (i32.const 1) (i32.const 2) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $owners) (local.get $c0) (local.get $c1)))
-  (func (export "accum_rows_batch_f16") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $owners i32) (param $c0 i32) (param $c1 i32)
-    (call $accum_batch (i32.const 2) (i32.const 2) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $owners) (local.get $c0) (local.get $c1)))
+  (func (export "accum_rows_batch_f32") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $owners i32) (param $scratch i32) (param $chunk i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_batch (i32.const 0) (i32.const 4) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $owners) (local.get $scratch) (local.get $chunk) (local.get $c0) (local.get $c1)))
+  (func (export "accum_rows_batch_bf16") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $owners i32) (param $scratch i32) (param $chunk i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_batch (i32.const 1) (i32.const 2) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $owners) (local.get $scratch) (local.get $chunk) (local.get $c0) (local.get $c1)))
+  (func (export "accum_rows_batch_f16") (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32) (param $owners i32) (param $scratch i32) (param $chunk i32) (param $c0 i32) (param $c1 i32)
+    (call $accum_batch (i32.const 2) (i32.const 2) (local.get $w) (local.get $coefs) (local.get $ys) (local.get $cols) (local.get $ids) (local.get $n) (local.get $nb) (local.get $owners) (local.get $scratch) (local.get $chunk) (local.get $c0) (local.get $c1)))
 
   ;; ---------------------------------------------------------------------------------------
   ;; Conversions and the bandwidth probe

@@ -144,6 +144,37 @@ describe('owner-aware batched weighted row sums', () => {
   }
 });
 
+describe('cpu batched weighted row sums without owners (register tiles over blocks of rows)', () => {
+  for (const name of ['cpu 1 thread', 'cpu 2 threads']) {
+    for (const format of ['f32', 'bf16', 'f16'] as const) {
+      it(`${name}, ${format}: the same bits as with every row owned by every output (the row-at-a-time loop), over several blocks, tails and listed rows`, async () => {
+        const b = backends[name]!;
+        const random = rng(format.length * 31 + name.length);
+        for (const [rows, cols] of [
+          [150, 70],
+          [130, 1030],
+        ] as const) {
+          const w = b.uploadMatrix(matrix(format, rows, cols, random));
+          const listed = Int32Array.from({length: 140}, (_, i) => (i * 37) % rows); // 3 blocks of 64, repeats
+          for (const nb of [2, 3, 4, 5, 16]) {
+            for (const ids of [listed, null]) {
+              const n = ids ? ids.length : rows;
+              const coefs = Array.from({length: nb}, () => b.uploadVector(randomArray(n, random)));
+              const every = new Uint32Array(n).fill(nb === 32 ? 0xffffffff : 2 ** nb - 1);
+              const sum = async (own?: Uint32Array) => {
+                const outs = coefs.map(() => b.createVector(cols));
+                b.accumulateRowsBatch(w, ids, coefs, outs, undefined, own);
+                return (await readAll(b, outs)).map(bits);
+              };
+              expect(await sum()).toEqual(await sum(every));
+            }
+          }
+        }
+      });
+    }
+  }
+});
+
 describe('cpu skips the work owners leave out', () => {
   it('the kernels compute one row and sequence pair per owned bit, dense and block weights alike', async () => {
     const b = backends['cpu 1 thread']!;
