@@ -352,7 +352,7 @@ export class CpuKernels {
     this.arena.check(ys, nb * cols * 4, 'accumulateRowsBatch ys');
     this.checkOwners('accumulateRowsBatch', owners, n, nb);
     // without owners the kernel copies blocks of 64 rows of each thread's columns into this
-    // scratch first (kernels.wat, $accum_batch_tiled)
+    // scratch first (kernels.wat, $accum_batch_tiled, with its measurements)
     const chunk = Math.max(ROW_ALIGN, Math.ceil(cols / this.pool.threads / ROW_ALIGN) * ROW_ALIGN); // the pool's split
     const mark = this.arena.mark();
     try {

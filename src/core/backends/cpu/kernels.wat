@@ -1536,9 +1536,10 @@
   ;; past nb repeat its last one and are not stored. Every output element still starts at +0 and
   ;; adds its rows' products in row order, one rounding for each product and each sum, so the
   ;; bits are those of $accum_batch_any (only where a partial sum lives between rows changes).
-  ;; Measured on a [4096, 1024] f32 matrix, two threads, 16 outputs: the loop of $accum_batch_any
-  ;; (a load and a store of the partial sums per 4 products) ~4 GFLOP/s; these tiles straight on
-  ;; W ~20 (rows 4 KiB apart fall in one L1 set); on the copied blocks, see kernels.ts.
+  ;; Measured on a [4096, 1024] f32 matrix, two threads, 16 outputs (64): the loop of
+  ;; $accum_batch_any (a load and a store of the partial sums per 4 products) 4 (1.2) GFLOP/s;
+  ;; these tiles straight on W 20 (23), its rows 4 KiB apart all falling in one L1 set; on the
+  ;; copied blocks 33 (46-50), where the prompt product (gemm) ran 53-65 (61-62).
   ;; scratch: per part (c0 / chunk) 64 rows of chunk * 4 + 64 bytes.
   (func $accum_batch_tiled (param $kind i32) (param $esize i32)
     (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32)
