@@ -356,6 +356,8 @@ export class CpuKernels {
     const chunk = Math.max(ROW_ALIGN, Math.ceil(cols / this.pool.threads / ROW_ALIGN) * ROW_ALIGN); // the pool's split
     const mark = this.arena.mark();
     try {
+      // per part 64 rows of chunk * 4 + 64 bytes; a call run whole on one thread uses 64 rows of
+      // about cols * 4 + 64, which that also holds
       const scratch = owners === 0 ? this.arena.alloc(Math.ceil(cols / chunk) * 64 * (chunk * 4 + 64)) : 0;
       // the scratch may be reset while a call runs on: later work is queued behind it (see gemm)
       this.run(`accum_rows_batch_${dtype}`, [w, coefs, ys, cols, ids, n, nb, owners, scratch, chunk], cols, ROW_ALIGN, n * cols * esize);

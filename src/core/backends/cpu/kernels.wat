@@ -1540,7 +1540,8 @@
   ;; $accum_batch_any (a load and a store of the partial sums per 4 products) 4 (1.2) GFLOP/s;
   ;; these tiles straight on W 20 (23), its rows 4 KiB apart all falling in one L1 set; on the
   ;; copied blocks 33 (46-50), where the prompt product (gemm) ran 53-65 (61-62).
-  ;; scratch: per part (c0 / chunk) 64 rows of chunk * 4 + 64 bytes.
+  ;; scratch: per part (c0 / chunk) 64 rows of chunk * 4 + 64 bytes (kernels.ts sizes it; a call
+  ;; run whole on one thread has c0 = 0 and takes every part's room).
   (func $accum_batch_tiled (param $kind i32) (param $esize i32)
     (param $w i32) (param $coefs i32) (param $ys i32) (param $cols i32) (param $ids i32) (param $n i32) (param $nb i32)
     (param $scratch i32) (param $chunk i32) (param $c0 i32) (param $c1 i32)
@@ -1550,7 +1551,10 @@
     (if (i32.gt_u (local.get $c8) (local.get $c0))
       (then
         (local.set $width (i32.sub (local.get $c8) (local.get $c0)))
-        (local.set $pstride (i32.add (i32.shl (local.get $chunk) (i32.const 2)) (i32.const 64)))
+        ;; a row of the copy: the part's columns (the whole range where a call too small to split
+        ;; runs every column on one thread) rounded up to 64 bytes, plus 64
+        (local.set $pstride (i32.add (i32.and (i32.add (i32.shl (select (local.get $width) (local.get $chunk)
+          (i32.gt_u (local.get $width) (local.get $chunk))) (i32.const 2)) (i32.const 63)) (i32.const -64)) (i32.const 64)))
         (local.set $sp (i32.add (local.get $scratch)
           (i32.mul (i32.div_u (local.get $c0) (local.get $chunk)) (i32.shl (local.get $pstride) (i32.const 6)))))
         (local.set $stride (i32.mul (local.get $cols) (local.get $esize)))

@@ -175,6 +175,26 @@ describe('cpu batched weighted row sums without owners (register tiles over bloc
   }
 });
 
+describe('cpu batched weighted row sums, a call too small to split (every column on the calling thread)', () => {
+  it('two threads, the default split threshold: the same bits as the row-at-a-time loop', async () => {
+    const b = new CpuBackend(await CpuKernels.create({threads: 2}));
+    try {
+      const random = rng(77);
+      const [rows, cols, nb] = [90, 136, 5]; // 90 x 136 f32 = 49 KB: below the 64 KiB split threshold
+      const w = b.uploadMatrix(matrix('f32', rows, cols, random));
+      const coefs = Array.from({length: nb}, () => b.uploadVector(randomArray(rows, random)));
+      const sum = async (own?: Uint32Array) => {
+        const outs = coefs.map(() => b.createVector(cols));
+        b.accumulateRowsBatch(w, null, coefs, outs, undefined, own);
+        return (await readAll(b, outs)).map(bits);
+      };
+      expect(await sum()).toEqual(await sum(new Uint32Array(rows).fill(2 ** nb - 1)));
+    } finally {
+      b.dispose();
+    }
+  });
+});
+
 describe('cpu skips the work owners leave out', () => {
   it('the kernels compute one row and sequence pair per owned bit, dense and block weights alike', async () => {
     const b = backends['cpu 1 thread']!;
