@@ -1548,6 +1548,7 @@
     (local $c8 i32) (local $c i32) (local $b i32) (local $i0 i32) (local $i1 i32) (local $i i32) (local $row i32)
     (local $sp i32) (local $pstride i32) (local $stride i32) (local $src i32) (local $width i32) (local $ystride i32)
     (local.set $c8 (i32.add (local.get $c0) (i32.and (i32.sub (local.get $c1) (local.get $c0)) (i32.const -8))))
+    (if (i32.eqz (local.get $n)) (then (local.set $c8 (local.get $c0)))) ;; no rows: $accum_batch_any writes the zeros
     (if (i32.gt_u (local.get $c8) (local.get $c0))
       (then
         (local.set $width (i32.sub (local.get $c8) (local.get $c0)))

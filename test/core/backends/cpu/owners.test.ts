@@ -157,7 +157,7 @@ describe('cpu batched weighted row sums without owners (register tiles over bloc
           const w = b.uploadMatrix(matrix(format, rows, cols, random));
           const listed = Int32Array.from({length: 140}, (_, i) => (i * 37) % rows); // 3 blocks of 64, repeats
           for (const nb of [2, 3, 4, 5, 16]) {
-            for (const ids of [listed, null]) {
+            for (const ids of [listed, null, new Int32Array(0)]) {
               const n = ids ? ids.length : rows;
               const coefs = Array.from({length: nb}, () => b.uploadVector(randomArray(n, random)));
               const every = new Uint32Array(n).fill(nb === 32 ? 0xffffffff : 2 ** nb - 1);
