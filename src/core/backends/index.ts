@@ -123,19 +123,6 @@ function missingPackageError(what: string, packages: Readonly<Record<string, str
   );
 }
 
-/**
- * The machine's best streaming-read bandwidth in bytes/s: a WebAssembly SIMD read on every thread
- * over a large buffer (the cpu backend's kernels; the buffer is freed afterwards).
- */
-export async function measureMemoryBandwidth(threads: number): Promise<number> {
-  const probe = await openBandwidthProbe(threads);
-  try {
-    return probe.measure(3);
-  } finally {
-    probe.dispose();
-  }
-}
-
 /** A streaming-read probe kept open (its own kernels and 512 MiB buffer) to be measured again. */
 export interface OpenBandwidthProbe {
   /** Best of `repeats` streaming reads of the buffer on every thread, bytes per second. */
@@ -143,7 +130,11 @@ export interface OpenBandwidthProbe {
   dispose(): void;
 }
 
-/** Opens a bandwidth probe on `threads` threads (see measureMemoryBandwidth). */
+/**
+ * Opens the machine's streaming-read bandwidth probe on `threads` threads: a WebAssembly SIMD read
+ * on every thread over a 512 MiB buffer (the cpu backend's kernels, their own memory and workers),
+ * kept until dispose() so it can be read again during a run.
+ */
 export async function openBandwidthProbe(threads: number): Promise<OpenBandwidthProbe> {
   const [{CpuKernels}, {BandwidthProbe}] = await Promise.all([import('./cpu/kernels.js'), import('./cpu/bandwidth.js')]);
   const kernels = await CpuKernels.create({threads});

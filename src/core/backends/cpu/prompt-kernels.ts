@@ -19,7 +19,6 @@ function chunkOf(k: CpuKernels, count: number, align: number): number {
   return Math.max(align, Math.ceil(count / k.threads / align) * align);
 }
 
-
 /**
  * ys[b * rows + r] = W[r] . xs[b] (+ bias[r] when bias is nonzero) for b < nb: W [rows, cols] of
  * `dtype` at w, xs [nb, cols] and ys [nb, rows] f32. cols must be a multiple of 4. Each thread
