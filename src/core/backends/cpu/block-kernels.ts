@@ -10,6 +10,7 @@
 import {BackendError} from '../../errors.js';
 import {BLOCK_BYTES, BLOCK_SIZE, type BlockFormat} from '../../numeric/ggml-quant.js';
 import type {CpuKernels} from './kernels.js';
+import {partLength} from './control.js';
 
 /**
  * How the dot products take the activations (see kernels.wat, "ggml block weights"): f32 as they
@@ -128,7 +129,7 @@ export class BlockKernels {
     const threads = k.threadsFor(work);
     if (threads > 1 && n >= 8 * threads) {
       const align = 4;
-      const chunk = Math.ceil(n / threads / align) * align; // the pool's split (splitRange)
+      const chunk = partLength(n, threads, align);
       const parts = Math.ceil(n / chunk);
       const mark = k.mark();
       try {

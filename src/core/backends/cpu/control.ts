@@ -122,11 +122,20 @@ export const KERNEL_NAMES = [
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 /**
+ * Length of every part but the last when `count` items are split into `parts` parts whose length
+ * is a multiple of `align` (splitRange's split; kernels that keep a scratch or partial sum per
+ * part find their part as start / partLength).
+ */
+export function partLength(count: number, parts: number, align: number): number {
+  return Math.ceil(count / parts / align) * align;
+}
+
+/**
  * Part t of [lo, hi) split into `parts` chunks whose length is a multiple of `align` (the
  * last takes the remainder). The worker source repeats this function; keep them equal.
  */
 export function splitRange(lo: number, hi: number, parts: number, t: number, align: number): [number, number] {
-  const chunk = Math.ceil((hi - lo) / parts / align) * align;
+  const chunk = partLength(hi - lo, parts, align);
   const start = Math.min(hi, lo + t * chunk);
   return [start, Math.min(hi, start + chunk)];
 }

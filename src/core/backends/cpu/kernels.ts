@@ -2,7 +2,7 @@ import os from 'node:os';
 import {BackendError} from '../../errors.js';
 import {OWNERS_MAX_BATCH} from '../backend.js';
 import {SharedArena} from './arena.js';
-import {HEAP_BASE, SINK_OFFSET, type KernelName} from './control.js';
+import {HEAP_BASE, partLength, SINK_OFFSET, type KernelName} from './control.js';
 import {OpQueue} from './op-queue.js';
 import {kernelsModule, requestedSimd, type SimdBuild} from './simd-build.js';
 import {prepareQuantX} from './quant-x.js';
@@ -287,7 +287,7 @@ export class CpuKernels {
       // Split the rows: each thread reads whole rows into its own partial sum (much faster than
       // splitting the columns, which has every thread read part of every row); then add them.
       const align = 4;
-      const chunk = Math.ceil(n / threads / align) * align; // the pool's split (splitRange)
+      const chunk = partLength(n, threads, align);
       const parts = Math.ceil(n / chunk);
       const mark = this.arena.mark();
       try {
@@ -353,7 +353,7 @@ export class CpuKernels {
     this.checkOwners('accumulateRowsBatch', owners, n, nb);
     // without owners the kernel copies blocks of 64 rows of each thread's columns into this
     // scratch first (kernels.wat, $accum_batch_tiled, with its measurements)
-    const chunk = Math.max(ROW_ALIGN, Math.ceil(cols / this.pool.threads / ROW_ALIGN) * ROW_ALIGN); // the pool's split
+    const chunk = partLength(cols, this.pool.threads, ROW_ALIGN); // cols >= 1: at least ROW_ALIGN
     const mark = this.arena.mark();
     try {
       // per part 64 rows of chunk * 4 + 64 bytes; a call run whole on one thread uses 64 rows of

@@ -6,6 +6,7 @@
  */
 import {BackendError} from '../../errors.js';
 import {dims, elemBytes, ROW_ALIGN, type CpuKernels, type DenseDtype} from './kernels.js';
+import {partLength} from './control.js';
 import {f32Bits} from './row-kernels.js';
 
 /** Element types a KV cache can hold. */
@@ -16,7 +17,7 @@ const GEMM_BLOCK_ROWS = 32;
 
 /** The pool's chunk for `count` items in multiples of `align` over every thread (see splitRange). */
 function chunkOf(k: CpuKernels, count: number, align: number): number {
-  return Math.max(align, Math.ceil(count / k.threads / align) * align);
+  return Math.max(align, partLength(count, k.threads, align));
 }
 
 /**
