@@ -196,33 +196,40 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 
   // Probe first, before the weights are loaded. The bandwidth probe's buffer is kept (512 MiB
   // more memory during the run): it is read again before every round of timed rows.
-  let probe: number | null = null;
-  let computeProbe: number | null = null;
-  let reader: OpenBandwidthProbe | null = null;
+  let probes: Probes | null = null;
   if (opts.probe ?? true) {
     opts.onProgress?.('measuring memory bandwidth');
-    reader = await openBandwidthProbe(threads);
-    probe = reader.measure(3);
-    opts.onProgress?.('measuring the compute rate');
-    computeProbe = await measureComputeRate(threads);
+    const reader = await openBandwidthProbe(threads);
+    try {
+      const bytesPerSecond = reader.measure(3);
+      opts.onProgress?.('measuring the compute rate');
+      probes = {reader, bytesPerSecond, flopsPerSecond: await measureComputeRate(threads)};
+    } catch (error) {
+      reader.dispose();
+      throw error;
+    }
   }
   try {
-    return await benchLoaded(opts, dir, threads, promptTokens, probe, computeProbe, reader);
+    return await benchLoaded(opts, dir, threads, promptTokens, probes);
   } finally {
-    reader?.dispose();
+    probes?.reader.dispose();
   }
 }
 
-async function benchLoaded(
-  opts: BenchOptions,
-  dir: string,
-  threads: number,
-  promptTokens: number,
-  probe: number | null,
-  computeProbe: number | null,
-  reader: OpenBandwidthProbe | null,
-): Promise<BenchReport> {
+/** The machine's probes for a run: the bandwidth probe stays open, to be read again every round. */
+interface Probes {
+  reader: OpenBandwidthProbe;
+  /** Best streaming read at the start of the run. */
+  bytesPerSecond: number;
+  /** The multiply-add probe. */
+  flopsPerSecond: number;
+}
 
+/** runBench once the probes are taken: loads the model and times its rows. */
+async function benchLoaded(opts: BenchOptions, dir: string, threads: number, promptTokens: number, probes: Probes | null): Promise<BenchReport> {
+  const probe = probes?.bytesPerSecond ?? null;
+  const computeProbe = probes?.flopsPerSecond ?? null;
+  const reader = probes?.reader ?? null;
   opts.onProgress?.(`loading ${dir}`);
   const bundleFfn = isBundle(dir) && opts.ffn !== null;
   const session = await Session.open(dir, {
