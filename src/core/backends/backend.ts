@@ -223,6 +223,13 @@ export interface Backend {
    * its q attends over positions 0 .. its own), which a backend may run as one kernel.
    */
   attentionRows(qs: Vec[], ks: Vec[], vs: Vec[], cache: KvCache, layer: number, pos0: number, shape: AttentionShape, outs: Vec[]): void;
+  /**
+   * Optional: one row of each of several sequences (a batched decoding step; the caches are
+   * distinct): the same as attention(qs[i], ks[i], vs[i], caches[i], layer, positions[i], shape,
+   * outs[i]) for every i, run as one kernel. Returns false, queuing nothing, where the backend has
+   * no such kernel (the caller then makes those calls).
+   */
+  attentionSeqs?(qs: Vec[], ks: Vec[], vs: Vec[], caches: KvCache[], layer: number, positions: readonly number[], shape: AttentionShape, outs: Vec[]): boolean;
 
   // ---- row blocks: each is the per-vector kernel above applied to every row of a block (a
   // prompt block, a batch), with the same aliasing rules; a backend may run it as one kernel

@@ -230,13 +230,25 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
         b.ropeRows(s.map((r) => r.q), this.nHeads, step.positions, this.rope);
         b.ropeRows(s.map((r) => r.k), this.nKvHeads, step.positions, this.rope);
       }
-      // a run of rows of one sequence at consecutive positions (a prompt block) is one call
+      // a run of rows of one sequence at consecutive positions (a prompt block) is one call; the
+      // rows that are their sequence's only row in the step (a batched decoding step) are one call
+      const runs: [number, number][] = [];
       for (let i = 0; i < s.length; ) {
         let j = i + 1;
         while (j < s.length && step.caches[j] === step.caches[i] && step.positions[j] === step.positions[j - 1]! + 1) j++;
+        runs.push([i, j]);
+        i = j;
+      }
+      const alone = b.attentionSeqs ? soleRows(runs, step.caches) : [];
+      const rows = alone.map((i) => s[i]!);
+      const joint =
+        alone.length >= 2 &&
+        b.attentionSeqs!(rows.map((r) => r.q), rows.map((r) => r.k), rows.map((r) => r.v), alone.map((i) => step.caches[i]!), l, alone.map((i) => step.positions[i]!), shape, rows.map((r) => r.att));
+      const done = new Set(joint ? alone : []);
+      for (const [i, j] of runs) {
+        if (done.has(i)) continue;
         const run = s.slice(i, j);
         b.attentionRows(run.map((r) => r.q), run.map((r) => r.k), run.map((r) => r.v), step.caches[i]!, l, step.positions[i]!, shape, run.map((r) => r.att));
-        i = j;
       }
       if (kept.length > 0) this.matvec(layer.wo, kept.map((r) => r.att), outs, reduce ? undefined : layer.bo);
     } else {
@@ -343,6 +355,13 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     }
     return this.rows.slice(0, n);
   }
+}
+
+/** The runs of one row whose cache has no other row in the step (their start indices). */
+function soleRows(runs: readonly [number, number][], caches: readonly KvCache[]): number[] {
+  const count = new Map<KvCache, number>();
+  for (const [i] of runs) count.set(caches[i]!, (count.get(caches[i]!) ?? 0) + 1);
+  return runs.filter(([i, j]) => j === i + 1 && count.get(caches[i]!) === 1).map(([i]) => i);
 }
 
 /** Weight bytes a dense decode step reads: every matrix once, one row of each embedding table. */

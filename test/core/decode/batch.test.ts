@@ -59,6 +59,46 @@ describe('batched decoding', () => {
     }
   }
 
+  it("cpu: a step mixing one sequence's prompt block with other sequences' single rows attends those rows in one call, bit for bit what one call per sequence gives", async () => {
+    const s = await Session.open(dir, {backend: 'cpu', tokenizer: 'none'});
+    try {
+      const joint: number[] = [];
+      const attentionSeqs = s.backend.attentionSeqs!.bind(s.backend);
+      const prefixes = [[5, 9, 14], [100, 3], [8, 8, 8, 8]];
+      const step = async (together: boolean) => {
+        s.backend.attentionSeqs = together
+          ? (...args) => {
+              joint.push(args[0].length);
+              return attentionSeqs(...args);
+            }
+          : undefined;
+        const caches = prefixes.map(() => s.model.createCache(16));
+        for (const [i, p] of prefixes.entries()) await s.backend.read(await s.model.prefill(p, 0, caches[i]!));
+        const a = s.model.createCache(16);
+        // a's prompt block at 0..3, then one row of each prefilled sequence
+        const hs = await s.model.run({tokens: [7, 7, 2, 9, 42, 8, 61], positions: [0, 1, 2, 3, 3, 2, 4], caches: [a, a, a, a, ...caches], outputs: [3, 4, 5, 6]});
+        const rows = await Promise.all(hs.map(async (h) => Array.from(await s.backend.read(h))));
+        const kv = await Promise.all([a, ...caches].map((c, i) => s.backend.readKvCache(c, 1, [4, 4, 3, 5][i]!)));
+        return {rows, kv: kv.map((c) => [Array.from(c.keys), Array.from(c.values)])};
+      };
+      const [one, each] = [await step(true), await step(false)];
+      expect(joint).toEqual([3, 3]); // one call a layer, for the three single rows
+      expect(one).toEqual(each);
+      // and close to each row decoded alone (the batched products sum in another order)
+      const alone = prefixes.map(() => s.model.createCache(16));
+      for (const [i, p] of prefixes.entries()) await s.backend.read(await s.model.prefill(p, 0, alone[i]!));
+      const want = [
+        await s.backend.read(await s.model.prefill([7, 7, 2, 9], 0, s.model.createCache(16))),
+        await s.backend.read(await s.model.hidden(42, 3, alone[0]!)),
+        await s.backend.read(await s.model.hidden(8, 2, alone[1]!)),
+        await s.backend.read(await s.model.hidden(61, 4, alone[2]!)),
+      ];
+      one.rows.forEach((h, i) => h.forEach((x, j) => expect(x, `row ${i}`).toBeCloseTo(want[i]![j]!, 5)));
+    } finally {
+      s.dispose();
+    }
+  });
+
   it('reads shared weights once: bytes per token fall as the batch grows', async () => {
     const s = await Session.open(dir, {backend: 'cpu', tokenizer: 'none', ffnNeuronRows: true});
     try {

@@ -117,6 +117,9 @@ export const KERNEL_NAMES = [
   'gated_rows',
   // the predictors' int8 / int4 matrices against several vectors (kernels.wat, at the end)
   'matvec_q_batch',
+  // one row of each of several sequences, each with its own KV cache (kernels.wat, at the end)
+  'attend_seqs_f32',
+  'attend_seqs_f16',
 ] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

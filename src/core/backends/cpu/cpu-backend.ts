@@ -39,7 +39,7 @@ import {BlockKernels, blocksOf, type BlockActivations} from './block-kernels.js'
 import {CpuKernels, type DenseDtype} from './kernels.js';
 import type {OpQueue} from './op-queue.js';
 import {BackendError} from '../../errors.js';
-import {attendRows, byBlock, byElements, strideOf} from './cpu-rows.js';
+import {attendRows, attendSeqRows, byBlock, byElements, strideOf} from './cpu-rows.js';
 import {actCode, actF32, binopF32, groupScoresF32, hasActKernel, hasGroupScoreKernel, lnRows, rmsRows, RopeTables, ropeRows} from './row-kernels.js';
 import {cacheBytes, CpuKvCache, readCpuKv} from './kv-cache.js';
 import {CpuMat, CpuVec, denseDtype, vecs} from './handles.js';
@@ -378,6 +378,15 @@ export class CpuBackend implements Backend {
   attentionRows(qs: Vec[], ks: Vec[], vs: Vec[], cache: KvCache, layer: number, pos0: number, shape: AttentionShape, outs: Vec[]): void {
     const rows = {qs: vecs(qs), ks: vecs(ks), vs: vecs(vs), outs: vecs(outs)};
     this.q.later(() => attendRows(this.kernels, cache as CpuKvCache, layer, pos0, shape, rows));
+  }
+
+  attentionSeqs(qs: Vec[], ks: Vec[], vs: Vec[], caches: KvCache[], layer: number, positions: readonly number[], shape: AttentionShape, outs: Vec[]): boolean {
+    if (qs.length < 2) return false;
+    const ptr = (v: Vec) => (v as CpuVec).ptr;
+    const rows = qs.map((q, i) => ({q: ptr(q), k: ptr(ks[i]!), v: ptr(vs[i]!), out: ptr(outs[i]!), pos: positions[i]!}));
+    const cs = [...caches] as CpuKvCache[];
+    this.q.later(() => attendSeqRows(this.kernels, cs, layer, shape, rows));
+    return true;
   }
 
   dispose(): void {

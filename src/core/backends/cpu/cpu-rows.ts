@@ -1,12 +1,12 @@
 /**
  * The cpu backend's work on blocks of rows: where a list of row vectors lies in the shared memory
  * (one strided block, or scattered), the matrix-matrix product for a block, and attention of one
- * row or a block of rows over a CpuKvCache. Split from cpu-backend.ts, which keeps the per-vector
- * kernels and the queueing behind a call left running.
+ * row, a block of rows, or one row of each of several sequences over CpuKvCaches. Split from
+ * cpu-backend.ts, which keeps the per-vector kernels and the queueing behind a call left running.
  */
 import type {AttentionShape} from '../backend.js';
 import {BackendError} from '../../errors.js';
-import {attend, gemm, kvStore} from './prompt-kernels.js';
+import {attend, attendSeqs, gemm, kvStore, type SeqRow} from './prompt-kernels.js';
 import type {CpuKernels, DenseDtype} from './kernels.js';
 import type {CpuKvCache} from './kv-cache.js';
 
@@ -103,6 +103,12 @@ function checkShape(cache: CpuKvCache, shape: AttentionShape): void {
   if (shape.nKvHeads !== s.nKvHeads || shape.headDim !== s.headDim) {
     throw new BackendError(`attention: ${shape.nKvHeads} kv heads of ${shape.headDim} against a cache of ${s.nKvHeads} of ${s.headDim}`);
   }
+}
+
+/** One row of each of several sequences (distinct caches), in one kernel call: see attendSeqs. */
+export function attendSeqRows(k: CpuKernels, caches: readonly CpuKvCache[], layer: number, shape: AttentionShape, rows: readonly SeqRow[]): void {
+  for (const c of caches) checkShape(c, shape);
+  attendSeqs(k, caches.map((c) => c.layer(layer)), rows, shape.nHeads);
 }
 
 /**

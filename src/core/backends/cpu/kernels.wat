@@ -4313,4 +4313,58 @@
         (br $vnext)))
       (local.set $rb (local.get $re))
       (br $bnext))))
+
+  ;; Appended at the end of the module like matvec_q_batch (no earlier function index moves).
+  ;; One row of each of several sequences (a batched decoding step), each with its own cache.
+  ;; Item i in [i0, i1) is kv head g = i % nkv of sequence s = i / nkv: it stores that head's key
+  ;; and value rows at the sequence's position, then attends the group of query heads g * group ..
+  ;; (g + 1) * group - 1 over positions 0 .. pos, each by $attend_one with the same operands as
+  ;; $attend_any gives it for a one-row block: the same bits as attending the sequences one by one.
+  ;; Sequence s's 32-byte descriptor at desc + 32 s: q, k, v (its new key and value rows, f32),
+  ;; keys, values (its layer of the cache, layout above), out, pos, maxLen (i32 each). Scores:
+  ;; `spos` floats a part at scratch + (i0 / chunk) * spos * 4.
+  (func $attend_seqs_any (param $kind i32) (param $desc i32) (param $hd i32) (param $nkv i32) (param $group i32)
+    (param $scale i32) (param $scratch i32) (param $spos i32) (param $chunk i32) (param $i0 i32) (param $i1 i32)
+    (local $i i32) (local $d i32) (local $g i32) (local $h i32) (local $h1 i32) (local $rb i32) (local $hb i32)
+    (local $kp i32) (local $vp i32) (local $pos i32) (local $maxLen i32)
+    (local.set $rb (i32.mul (local.get $hd) (select (i32.const 2) (i32.const 4) (local.get $kind))))
+    (local.set $scratch (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.div_u (local.get $i0) (local.get $chunk))
+      (local.get $spos)) (i32.const 2))))
+    (local.set $i (local.get $i0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $i1)))
+      (local.set $d (i32.add (local.get $desc) (i32.shl (i32.div_u (local.get $i) (local.get $nkv)) (i32.const 5))))
+      (local.set $g (i32.rem_u (local.get $i) (local.get $nkv)))
+      (local.set $pos (i32.load offset=24 (local.get $d)))
+      (local.set $maxLen (i32.load offset=28 (local.get $d)))
+      (local.set $hb (i32.mul (i32.mul (local.get $g) (local.get $maxLen)) (local.get $rb)))
+      (local.set $kp (i32.add (i32.load offset=12 (local.get $d)) (local.get $hb)))
+      (local.set $vp (i32.add (i32.load offset=16 (local.get $d)) (local.get $hb)))
+      (call $kv_store_any (local.get $kind) (i32.add (i32.load offset=4 (local.get $d)) (i32.shl (i32.mul (local.get $g) (local.get $hd)) (i32.const 2)))
+        (i32.const 0) (local.get $kp) (local.get $hd) (i32.const 1) (local.get $maxLen) (local.get $pos) (i32.const 0) (i32.const 1))
+      (call $kv_store_any (local.get $kind) (i32.add (i32.load offset=8 (local.get $d)) (i32.shl (i32.mul (local.get $g) (local.get $hd)) (i32.const 2)))
+        (i32.const 0) (local.get $vp) (local.get $hd) (i32.const 1) (local.get $maxLen) (local.get $pos) (i32.const 0) (i32.const 1))
+      (local.set $h (i32.mul (local.get $g) (local.get $group)))
+      (local.set $h1 (i32.add (local.get $h) (local.get $group)))
+      (block $hdone (loop $hnext
+        (br_if $hdone (i32.ge_u (local.get $h) (local.get $h1)))
+        (call $attend_one (local.get $kind)
+          (i32.add (i32.load (local.get $d)) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))
+          (local.get $kp) (local.get $vp)
+          (i32.add (i32.load offset=20 (local.get $d)) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))
+          (local.get $scratch) (i32.add (local.get $pos) (i32.const 1))
+          (local.get $hd) (local.get $rb) (f32.reinterpret_i32 (local.get $scale)))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $hnext)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  (func (export "attend_seqs_f32") (param $desc i32) (param $hd i32) (param $nkv i32) (param $group i32) (param $scale i32)
+    (param $scratch i32) (param $spos i32) (param $chunk i32) (param $i0 i32) (param $i1 i32)
+    (call $attend_seqs_any (i32.const 0) (local.get $desc) (local.get $hd) (local.get $nkv) (local.get $group) (local.get $scale)
+      (local.get $scratch) (local.get $spos) (local.get $chunk) (local.get $i0) (local.get $i1)))
+  (func (export "attend_seqs_f16") (param $desc i32) (param $hd i32) (param $nkv i32) (param $group i32) (param $scale i32)
+    (param $scratch i32) (param $spos i32) (param $chunk i32) (param $i0 i32) (param $i1 i32)
+    (call $attend_seqs_any (i32.const 1) (local.get $desc) (local.get $hd) (local.get $nkv) (local.get $group) (local.get $scale)
+      (local.get $scratch) (local.get $spos) (local.get $chunk) (local.get $i0) (local.get $i1)))
 )

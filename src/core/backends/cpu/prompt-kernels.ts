@@ -126,6 +126,77 @@ export function attend(k: CpuKernels, layer: KvLayer, rows: AttendRows): void {
   }
 }
 
+/** One sequence's row for attendSeqs(): f32 vectors (byte offsets) and its position. */
+export interface SeqRow {
+  /** Query [nHeads * headDim] and output (same length). */
+  q: number;
+  out: number;
+  /** Its new key and value rows [nKvHeads * headDim], stored at `pos` before it attends. */
+  k: number;
+  v: number;
+  pos: number;
+}
+
+/** Bytes of one sequence's descriptor in attend_seqs (kernels.wat). */
+const SEQ_DESC_BYTES = 32;
+
+/**
+ * One row of each of several sequences (a batched decoding step), sequence i's keys and values
+ * in layers[i] (one layer of its own cache): stores each row's key and value at its position,
+ * then attends it over positions 0 .. pos; one kernel call for all of them, split over threads by
+ * (sequence, kv head). The same bits as kvStore + attend for each sequence alone. The layers must
+ * be distinct (two rows of one sequence are a block: attend()) and share dtype and head shape.
+ */
+export function attendSeqs(k: CpuKernels, layers: readonly KvLayer[], rows: readonly SeqRow[], nHeads: number): void {
+  const ns = rows.length;
+  if (ns === 0) return;
+  if (layers.length !== ns) throw new BackendError(`attendSeqs: ${layers.length} cache layers for ${ns} rows`);
+  const {dtype, nKvHeads, headDim} = layers[0]!;
+  if (!(nHeads >= nKvHeads && nHeads % nKvHeads === 0)) throw new BackendError(`attendSeqs: ${nHeads} query heads over ${nKvHeads} kv heads`);
+  const qDim = nHeads * headDim;
+  const kvDim = nKvHeads * headDim;
+  const esize = dtype === 'f16' ? 2 : 4;
+  let maxPos = 0;
+  let work = 0;
+  const caches = new Set<number>();
+  for (let i = 0; i < ns; i++) {
+    const l = layers[i]!;
+    const r = rows[i]!;
+    if (l.dtype !== dtype || l.nKvHeads !== nKvHeads || l.headDim !== headDim) {
+      throw new BackendError(`attendSeqs: cache ${i} holds ${l.nKvHeads} ${l.dtype} kv heads of ${l.headDim}, cache 0 ${nKvHeads} ${dtype} of ${headDim}`);
+    }
+    if (!(Number.isInteger(r.pos) && r.pos >= 0 && r.pos < l.maxLen)) throw new BackendError(`attendSeqs: position ${r.pos} outside the cache (0..${l.maxLen - 1})`);
+    if (caches.has(l.keys)) throw new BackendError(`attendSeqs: row ${i} shares a cache with an earlier row (a block of one sequence goes to attend)`);
+    caches.add(l.keys);
+    k.check(r.q, qDim * 4, 'attendSeqs query');
+    k.check(r.out, qDim * 4, 'attendSeqs output');
+    k.check(r.k, kvDim * 4, 'attendSeqs key');
+    k.check(r.v, kvDim * 4, 'attendSeqs value');
+    const half = kvHalfBytes(l);
+    k.check(l.keys, half, 'attendSeqs key cache');
+    k.check(l.values, half, 'attendSeqs value cache');
+    maxPos = Math.max(maxPos, r.pos + 1);
+    work += (r.pos + 1) * kvDim * 2 * esize;
+  }
+  const items = ns * nKvHeads;
+  const chunk = chunkOf(k, items, 1);
+  const mark = k.mark();
+  try {
+    const desc = k.alloc(ns * SEQ_DESC_BYTES);
+    const d = k.i32(desc, ns * (SEQ_DESC_BYTES / 4));
+    for (let i = 0; i < ns; i++) {
+      const l = layers[i]!;
+      const r = rows[i]!;
+      d.set([r.q, r.k, r.v, l.keys, l.values, r.out, r.pos, l.maxLen], i * (SEQ_DESC_BYTES / 4));
+    }
+    const scratch = k.alloc(Math.ceil(items / chunk) * maxPos * 4);
+    const args = [desc, headDim, nKvHeads, nHeads / nKvHeads, f32Bits(1 / Math.sqrt(headDim)), scratch, maxPos, chunk];
+    k.runKernel(dtype === 'f16' ? 'attend_seqs_f16' : 'attend_seqs_f32', args, items, 1, work);
+  } finally {
+    k.reset(mark);
+  }
+}
+
 /** Multiply-adds per second of the kernels' own tile on every thread, over data in L1 (compute_probe). */
 export interface ComputeRate {
   /** Best rate over the repeats, all threads together, in flop/s (a multiply-add counts 2). */

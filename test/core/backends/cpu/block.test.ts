@@ -2,10 +2,11 @@
  * The block kernels against float64 references: the blocked matrix-matrix product (f32, bf16, f16
  * weights; token counts and row counts that do not fill a tile; bias), storing keys and values
  * (f32 exactly, f16 rounded to nearest even), causal attention over a block of rows (GQA, any
- * headDim, f32 and f16 caches, split over threads), and the compute probe.
+ * headDim, f32 and f16 caches, split over threads), one row of each of several sequences in one
+ * call (bit for bit each sequence alone), and the compute probe.
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {attend, gemm, kvHalfBytes, kvStore, measureCompute, type KvDtype, type KvLayer} from '../../../../src/core/backends/cpu/prompt-kernels.js';
+import {attend, attendSeqs, gemm, kvHalfBytes, kvStore, measureCompute, type KvDtype, type KvLayer} from '../../../../src/core/backends/cpu/prompt-kernels.js';
 import {CpuKernels, type DenseDtype} from '../../../../src/core/backends/cpu/kernels.js';
 import {f32ToF16Bits} from '../../../../src/core/model/formats/safetensors/dtypes.js';
 import {expectClose, f16ToF32, put, randomBf16, randomF16, randomF32, refRow, rng, weightValues} from './helpers.js';
@@ -185,6 +186,81 @@ for (const threads of [1, 2]) {
         });
       }
     }
+
+    for (const dtype of ['f32', 'f16'] as KvDtype[]) {
+      for (const [nHeads, nKvHeads, headDim] of [
+        [4, 2, 16],
+        [3, 3, 6],
+        [6, 1, 32],
+      ] as const) {
+        it(`attendSeqs, ${dtype} cache, ${nHeads}/${nKvHeads} heads of ${headDim}: one row of each of 5 sequences equals kvStore + attend on each alone, bit for bit`, () => {
+          const rand = rng(11 * headDim + nHeads + threads);
+          const mark = k.mark();
+          const kvDim = nKvHeads * headDim;
+          const qDim = nHeads * headDim;
+          // sequences at different positions in caches of different lengths (position 0 included)
+          const seqs = [
+            [0, 4],
+            [6, 9],
+            [1, 2],
+            [17, 30],
+            [3, 4],
+          ] as const;
+          const made = seqs.map(([pos, maxLen]) => {
+            const shape = {dtype, nKvHeads, headDim, maxLen};
+            const half = kvHalfBytes(shape);
+            const prefix = [randomF32(maxLen * kvDim, rand), randomF32(maxLen * kvDim, rand)] as const;
+            const layers = [0, 1].map(() => {
+              const layer: KvLayer = {...shape, keys: k.alloc(half), values: k.alloc(half)};
+              if (pos > 0) kvStore(k, layer, put(k, prefix[0]), put(k, prefix[1]), kvDim * 4, 0, pos);
+              return layer;
+            });
+            const q = put(k, randomF32(qDim, rand).map((x) => 3 * x));
+            const [key, value] = [put(k, randomF32(kvDim, rand)), put(k, randomF32(kvDim, rand))];
+            return {pos, half, layers, q, key, value, outs: [k.alloc(qDim * 4), k.alloc(qDim * 4)]};
+          });
+          // layers[0]: every sequence alone; layers[1]: one call for all of them
+          for (const m of made) {
+            kvStore(k, m.layers[0]!, m.key, m.value, kvDim * 4, m.pos, 1);
+            attend(k, m.layers[0]!, {qs: m.q, qStride: qDim * 4, outs: m.outs[0]!, outStride: qDim * 4, n: 1, pos0: m.pos, nHeads});
+          }
+          attendSeqs(
+            k,
+            made.map((m) => m.layers[1]!),
+            made.map((m) => ({q: m.q, k: m.key, v: m.value, out: m.outs[1]!, pos: m.pos})),
+            nHeads,
+          );
+          made.forEach((m, i) => {
+            expect(Array.from(k.f32(m.outs[1]!, qDim)), `sequence ${i}`).toEqual(Array.from(k.f32(m.outs[0]!, qDim)));
+            // positions 0 .. pos of every kv head (the rest of a cache is never written)
+            const rowBytes = headDim * (dtype === 'f16' ? 2 : 4);
+            const headBytes = m.half / nKvHeads;
+            for (const half of ['keys', 'values'] as const) {
+              for (let g = 0; g < nKvHeads; g++) {
+                const [a, b] = [m.layers[1]![half], m.layers[0]![half]].map((p) => Array.from(k.u8(p + g * headBytes, (m.pos + 1) * rowBytes)));
+                expect(a, `sequence ${i} ${half}, kv head ${g}`).toEqual(b);
+              }
+            }
+          });
+          k.reset(mark);
+        });
+      }
+    }
+
+    it('attendSeqs: a shared cache, a position outside a cache, mixed head shapes are errors, and nothing runs', () => {
+      const mark = k.mark();
+      const shape = {dtype: 'f32' as const, nKvHeads: 2, headDim: 8, maxLen: 4};
+      const half = kvHalfBytes(shape);
+      const layer = (): KvLayer => ({...shape, keys: k.alloc(half), values: k.alloc(half)});
+      const [a, b] = [layer(), layer()];
+      const row = (pos: number) => ({q: k.alloc(64), k: k.alloc(64), v: k.alloc(64), out: k.alloc(64), pos});
+      expect(() => attendSeqs(k, [a, a], [row(0), row(1)], 2)).toThrow(/row 1 shares a cache/);
+      expect(() => attendSeqs(k, [a, b], [row(0), row(4)], 2)).toThrow(/position 4 outside the cache \(0\.\.3\)/);
+      const other: KvLayer = {...shape, nKvHeads: 1, headDim: 16, keys: k.alloc(half), values: k.alloc(half)};
+      expect(() => attendSeqs(k, [a, other], [row(0), row(0)], 2)).toThrow(/cache 1 holds 1 f32 kv heads of 16/);
+      expect(() => attendSeqs(k, [a, b], [row(0), row(0)], 3)).toThrow(/3 query heads over 2 kv heads/);
+      k.reset(mark);
+    });
 
     it('kvStore f16 rounds to the nearest half, ties to even, overflow to inf, subnormals exact', () => {
       const mark = k.mark();
