@@ -93,7 +93,12 @@ export const DEFAULTS = deepFreeze({
     /** A HiRE-Softmax row with a synthetic predictor (and the predictor of --output-layer). */
     hire: {kind: 'lowrank+quant' as SoftmaxKind, bits: 4 as QuantBits, kPrime: 512},
     /** HiRE-FFN rows with synthetic predictors. */
-    syntheticFfn: {kind: 'lowrank' as SoftmaxKind, bits: 4 as QuantBits, groupSize: 8, topK: 0.1, read: 0.2},
+    /**
+     * --synthetic-ffn: low-rank with an int4 factor, the kind calibration picks on q8_0/q4_0
+     * weights and, with the FFN predictors' integer kernel, the fastest on cpu (docs/PERFORMANCE.md,
+     * eighth session; f32 factors before it).
+     */
+    syntheticFfn: {kind: 'lowrank+quant' as SoftmaxKind, bits: 4 as QuantBits, groupSize: 8, topK: 0.1, read: 0.2},
     /** Device rows: the merge modes timed for every device count. */
     merges: ['exact', 'dat'] as MergeMode[],
     /** The output layer alone: a random [vocabSize, dim] matrix, timed over this many steps. */

@@ -317,7 +317,7 @@ export const benchFlags = {
     aliases: ['ffn'],
     deprecateAliases: true,
   }),
-  'ffn-kind': Flags.string({description: 'FFN predictor kind for --synthetic-ffn (lowrank: f32 factors, the fastest on cpu, whose int8/int4 kernels are compute-bound).', options: [...SOFTMAX_KINDS], default: DEFAULTS.bench.syntheticFfn.kind}),
+  'ffn-kind': Flags.string({description: 'FFN predictor kind for --synthetic-ffn (lowrank+quant: f32 B and an int8/int4 A, whose products by a rounded x are integer on cpu; lowrank: both f32).', options: [...SOFTMAX_KINDS], default: DEFAULTS.bench.syntheticFfn.kind}),
   'ffn-bits': Flags.string({description: 'FFN predictor bits for --synthetic-ffn.', options: ['8', '4'], default: String(DEFAULTS.bench.syntheticFfn.bits)}),
   'ffn-group-size': Flags.integer({description: 'Neurons per group for --synthetic-ffn.', default: DEFAULTS.bench.syntheticFfn.groupSize, min: 1, max: 32}),
   'ffn-topk': numberFlag({description: 'Fraction of FFN neurons kept for --synthetic-ffn (top-k FFN).', default: DEFAULTS.bench.syntheticFfn.topK}),

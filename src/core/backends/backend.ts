@@ -170,6 +170,15 @@ export interface Backend {
    * owners; cpu skips the work they exclude.
    */
   matvecBatch(w: Mat, xs: Vec[], outs: Vec[], bias?: Vec, owners?: Owners): void;
+  /**
+   * Optional, for a predictor's int8 / int4 matrix (uploadQuantMatrix): outs[b] = dequant(W) xs[b]
+   * with each x first rounded to 8 bits per quantisation group, so that every product is an
+   * integer (cpu: about 2x the f32 kernels). For the FFN predictors, whose scores only pick groups;
+   * not for the softmax predictor, whose certified bounds assume the f32 products. One vector or
+   * several (each row read once for all). Returns false, queuing nothing, where the backend has no
+   * such kernel for W or keeps f32 activations (cpu: blockActivations 'f32').
+   */
+  matvecRoundedBatch?(w: Mat, xs: Vec[], outs: Vec[]): boolean;
   matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[], owners?: Owners): void;
   accumulateRowsBatch(w: Mat, rows: Int32Array | null, coefs: Vec[], outs: Vec[], bias?: Vec, owners?: Owners): void;
   /** out = row `row` of W as f32 (token or position embedding lookup). */

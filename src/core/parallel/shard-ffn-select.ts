@@ -137,7 +137,7 @@ export class DeviceFfnSelector implements FfnSelector {
       const gated = Boolean(layer.wGate);
       const host = async (v: Vec | undefined) => (v ? (await backend.read(v)).slice() : null);
       layers.push({
-        predictor: new UploadedPredictor(backend, sliceFfnPredictor(plans[l]!.predictor, ids, hiddenDim, gated)),
+        predictor: new UploadedPredictor(backend, sliceFfnPredictor(plans[l]!.predictor, ids, hiddenDim, gated), {roundedX: true}),
         pick: {
           activation: config.activation,
           gated,

@@ -73,6 +73,18 @@ export class CpuBatchOps {
     if (bias) for (const o of outs) this.single.add(o, bias, o);
   }
 
+  /** Backend.matvecRoundedBatch on an int8 / int4 matrix the kernels take (CpuBackend checks). */
+  matvecRoundedBatch(m: CpuMat, xs: Vec[], outs: Vec[]): void {
+    if (this.q.busy) {
+      const [xc, oc] = [[...xs], [...outs]];
+      return this.q.later(() => this.matvecRoundedBatch(m, xc, oc));
+    }
+    const bits = m.dtype === 'q8' ? 8 : 4;
+    const q = m.quant!;
+    if (xs.length === 1) return this.kernels.matvecQI(bits, m.ptr, q.scales, m.rows, m.cols, q.groupSize, (xs[0] as CpuVec).ptr, (outs[0] as CpuVec).ptr);
+    this.batched(xs, m.cols, outs, m.rows, (xp, yp) => this.kernels.matvecQIBatch(bits, m.ptr, q.scales, m.rows, m.cols, q.groupSize, xp, yp, xs.length));
+  }
+
   matvecRowsBatch(w: Mat, rows: Int32Array, xs: Vec[], outs: Vec[], owners?: Owners): void {
     if (this.q.busy) {
       const [rc, xc, oc, own] = [rows.slice(), [...xs], [...outs], owners?.slice()];

@@ -120,6 +120,9 @@ export const KERNEL_NAMES = [
   // one row of each of several sequences, each with its own KV cache (kernels.wat, at the end)
   'attend_seqs_f32',
   'attend_seqs_f16',
+  // the predictors' int8 / int4 matrices against x rounded to 8 bits (kernels.wat, at the end)
+  'matvec_qi',
+  'matvec_qi_batch',
 ] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

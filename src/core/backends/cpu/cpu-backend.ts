@@ -213,6 +213,14 @@ export class CpuBackend implements Backend {
     if (bias) this.add(out, bias, out);
   }
 
+  matvecRoundedBatch(w: Mat, xs: Vec[], outs: Vec[]): boolean {
+    const m = w as CpuMat;
+    if ((m.dtype !== 'q8' && m.dtype !== 'q4') || this.blocks.activations === 'f32') return false;
+    if (!this.kernels.qiSupported(m.dtype === 'q8' ? 8 : 4, m.quant!.groupSize)) return false;
+    this.batch.matvecRoundedBatch(m, xs, outs);
+    return true;
+  }
+
   matvecRows(w: Mat, rows: Int32Array, x: Vec, out: Vec): void {
     if (this.q.busy) {
       const copy = rows.slice();

@@ -5,7 +5,7 @@ import {SharedArena} from './arena.js';
 import {HEAP_BASE, partLength, SINK_OFFSET, type KernelName} from './control.js';
 import {OpQueue} from './op-queue.js';
 import {kernelsModule, requestedSimd, type SimdBuild} from './simd-build.js';
-import {prepareQuantX} from './quant-x.js';
+import {prepareQuantX, roundedXBytes, roundQuantX} from './quant-x.js';
 import {WorkerPool, type WorkerFailure} from './pool.js';
 import {wasm, type WasmMemory} from './wasm-api.js';
 
@@ -427,6 +427,46 @@ export class CpuKernels {
     } finally {
       this.arena.reset(mark);
     }
+  }
+
+  /**
+   * y = dequant(W) . round(x) for an int8 (bits 8) or packed int4 (bits 4) matrix, x rounded to 8
+   * bits per group of groupSize columns (quant-x.ts roundQuantX) and every product an integer: the
+   * FFN predictors' fast form. groupSize must be a multiple of 32; int4 needs the relaxed build
+   * (qiSupported says which matrices can take it).
+   */
+  matvecQI(bits: 8 | 4, w: number, scales: number, rows: number, cols: number, groupSize: number, x: number, y: number): void {
+    this.matvecQIBatch(bits, w, scales, rows, cols, groupSize, x, y, 1);
+  }
+
+  /** matvecQI for nv vectors (xs [nv, cols], ys [nv, rows]): each row read once for all of them, every result bit for bit matvecQI's. */
+  matvecQIBatch(bits: 8 | 4, w: number, scales: number, rows: number, cols: number, groupSize: number, xs: number, ys: number, nv: number): void {
+    const what = nv === 1 ? 'matvecQI' : 'matvecQIBatch';
+    this.checkQuant(what, rows, cols, groupSize, bits === 4);
+    if (!this.qiSupported(bits, groupSize)) throw new BackendError(`${what}: no integer kernel for ${bits}-bit weights in groups of ${groupSize} on this build (${this.simd})`);
+    if (!Number.isInteger(nv) || nv < 1) throw new BackendError(`${what}: nv must be a positive integer, got ${nv}`);
+    const rowBytes = bits === 8 ? cols : cols / 2;
+    this.arena.check(w, rows * rowBytes, `${what} w`);
+    this.arena.check(scales, (rows * cols * 4) / groupSize, `${what} scales`);
+    this.arena.check(xs, nv * cols * 4, `${what} xs`);
+    this.arena.check(ys, nv * rows * 4, `${what} ys`);
+    if (rows === 0) return;
+    const mark = this.arena.mark();
+    try {
+      const xb = roundedXBytes(cols, groupSize);
+      const xq = this.arena.alloc(nv * xb);
+      for (let v = 0; v < nv; v++) roundQuantX(this.memory, bits, xs + v * cols * 4, xq + v * xb, cols, groupSize);
+      const q4 = bits === 4 ? 1 : 0;
+      if (nv === 1) this.run('matvec_qi', [q4, w, scales, xq, ys, cols, groupSize], rows, ROW_ALIGN, rows * rowBytes, true);
+      else this.run('matvec_qi_batch', [q4, w, scales, xq, ys, cols, groupSize, rows, nv, xb], rows, ROW_ALIGN, rows * rowBytes, true);
+    } finally {
+      this.arena.reset(mark);
+    }
+  }
+
+  /** Whether matvecQI takes bits-bit weights in groups of groupSize here (int4: the relaxed build's 8-bit dot product). */
+  qiSupported(bits: 8 | 4, groupSize: number): boolean {
+    return groupSize % 32 === 0 && (bits === 8 || this.simd === 'relaxed');
   }
 
   /** dst[n] f32 = src[n] bf16/f16, converted exactly (inf, NaN payloads and subnormals kept). */

@@ -4367,4 +4367,102 @@
     (param $scratch i32) (param $spos i32) (param $chunk i32) (param $i0 i32) (param $i1 i32)
     (call $attend_seqs_any (i32.const 1) (local.get $desc) (local.get $hd) (local.get $nkv) (local.get $group) (local.get $scale)
       (local.get $scratch) (local.get $spos) (local.get $chunk) (local.get $i0) (local.get $i1)))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; The predictors' int8 / int4 matrices (as matvec_q8 / matvec_q4 read them) against a ROUNDED
+  ;; x: x rounded to 8 bits per quantisation group (kernels.ts roundQuantX), every product an
+  ;; integer. For the FFN predictors, whose scores only pick groups (the softmax predictor keeps
+  ;; f32 products: certified mode bounds its error with them). gs must be a multiple of 32.
+  ;; Rounded x, nb = cols + 8 ng bytes per vector: cols int8 values (q4: each 32 columns as the
+  ;; 16 even ones, then the 16 odd ones: the low and high nibbles of 16 weight bytes), then ng f32
+  ;; dx (the group's scale: max |x| / 127), then ng i32 corr (q4: 8 * the group's sum of values,
+  ;; since its dots take the unsigned nibbles u = n ^ 8 = n + 8; q8: 0).
+  ;; Row r: group g's exact integer dot d_g on i32x4 lanes (q4: two
+  ;; i16x8.relaxed_dot_i8x16_i7x16_s per 32 columns, x signed and u unsigned: the relaxed build
+  ;; only, the plain one has no such instruction and the backend keeps f32 there; q8: four
+  ;; i32x4.dot_i16x8_s of the widened values), lane 0 less corr_g; acc (f32x4) += f32(lanes) *
+  ;; (s[r, g] * dx_g); y[r] = (l0 + l2) + (l1 + l3). No lane can overflow: |x| <= 127, |w| <= 127.
+  ;; Appended at the end of the module (no earlier function index moves).
+  ;; ---------------------------------------------------------------------------------------
+  (func $matvec_qi (export "matvec_qi") (param $q4 i32) (param $w i32) (param $s i32) (param $x i32) (param $y i32)
+    (param $cols i32) (param $gs i32) (param $r0 i32) (param $r1 i32)
+    (local $r i32) (local $g i32) (local $ng i32) (local $c i32) (local $p i32) (local $sp i32) (local $xp i32)
+    (local $dxp i32) (local $rowBytes i32) (local $isum v128) (local $acc v128) (local $u v128) (local $m4 v128) (local $x88 v128)
+    (local.set $m4 (v128.const i32x4 0x0f0f0f0f 0x0f0f0f0f 0x0f0f0f0f 0x0f0f0f0f))
+    (local.set $x88 (v128.const i32x4 0x88888888 0x88888888 0x88888888 0x88888888))
+    (local.set $ng (i32.div_u (local.get $cols) (local.get $gs)))
+    (local.set $rowBytes (select (i32.shr_u (local.get $cols) (i32.const 1)) (local.get $cols) (local.get $q4)))
+    (local.set $dxp (i32.add (local.get $x) (local.get $cols)))
+    (local.set $r (local.get $r0))
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $p (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $sp (i32.add (local.get $s) (i32.shl (i32.mul (local.get $r) (local.get $ng)) (i32.const 2))))
+      (local.set $xp (local.get $x))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $g (i32.const 0))
+      (block $gdone (loop $gnext
+        (br_if $gdone (i32.ge_u (local.get $g) (local.get $ng)))
+        (local.set $isum (v128.const i32x4 0 0 0 0))
+        (local.set $c (i32.const 0))
+        (if (local.get $q4)
+          (then
+            (block $done (loop $next
+              (br_if $done (i32.ge_u (local.get $c) (local.get $gs)))
+              (local.set $u (v128.xor (v128.load (local.get $p)) (local.get $x88)))
+              (local.set $isum (i32x4.add (local.get $isum) (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+                (call $rdot (v128.load (local.get $xp)) (v128.and (local.get $u) (local.get $m4)))
+                (call $rdot (v128.load offset=16 (local.get $xp)) (i8x16.shr_u (local.get $u) (i32.const 4)))))))
+              (local.set $p (i32.add (local.get $p) (i32.const 16)))
+              (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
+              (local.set $c (i32.add (local.get $c) (i32.const 32)))
+              (br $next))))
+          (else
+            (block $done (loop $next
+              (br_if $done (i32.ge_u (local.get $c) (local.get $gs)))
+              (local.set $isum (i32x4.add (local.get $isum) (i32x4.add
+                (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s (local.get $p)) (v128.load8x8_s (local.get $xp)))
+                           (i32x4.dot_i16x8_s (v128.load8x8_s offset=8 (local.get $p)) (v128.load8x8_s offset=8 (local.get $xp))))
+                (i32x4.add (i32x4.dot_i16x8_s (v128.load8x8_s offset=16 (local.get $p)) (v128.load8x8_s offset=16 (local.get $xp)))
+                           (i32x4.dot_i16x8_s (v128.load8x8_s offset=24 (local.get $p)) (v128.load8x8_s offset=24 (local.get $xp)))))))
+              (local.set $p (i32.add (local.get $p) (i32.const 32)))
+              (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
+              (local.set $c (i32.add (local.get $c) (i32.const 32)))
+              (br $next)))))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
+          (f32x4.convert_i32x4_s (i32x4.sub (local.get $isum)
+            (v128.load32_zero (i32.add (local.get $dxp) (i32.shl (i32.add (local.get $ng) (local.get $g)) (i32.const 2))))))
+          (f32x4.splat (f32.mul (f32.load (local.get $sp)) (f32.load (i32.add (local.get $dxp) (i32.shl (local.get $g) (i32.const 2)))))))))
+        (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $gnext)))
+      (f32.store (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2)))
+        (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 2 (local.get $acc)))
+          (f32.add (f32x4.extract_lane 1 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rnext))))
+
+  ;; matvec_qi against nv rounded vectors of xb bytes each (ys [nv, rows]), rows in blocks of 16
+  ;; read from memory by the first vector's pass and from L1 by the others; every result bit for
+  ;; bit matvec_qi's.
+  (func (export "matvec_qi_batch") (param $q4 i32) (param $w i32) (param $s i32) (param $xs i32) (param $ys i32)
+    (param $cols i32) (param $gs i32) (param $rows i32) (param $nv i32) (param $xb i32) (param $r0 i32) (param $r1 i32)
+    (local $rb i32) (local $re i32) (local $v i32)
+    (local.set $rb (local.get $r0))
+    (block $bdone (loop $bnext
+      (br_if $bdone (i32.ge_u (local.get $rb) (local.get $r1)))
+      (local.set $re (i32.add (local.get $rb) (i32.const 16)))
+      (if (i32.gt_u (local.get $re) (local.get $r1)) (then (local.set $re (local.get $r1))))
+      (local.set $v (i32.const 0))
+      (block $vdone (loop $vnext
+        (br_if $vdone (i32.ge_u (local.get $v) (local.get $nv)))
+        (call $matvec_qi (local.get $q4) (local.get $w) (local.get $s)
+          (i32.add (local.get $xs) (i32.mul (local.get $v) (local.get $xb)))
+          (i32.add (local.get $ys) (i32.shl (i32.mul (local.get $v) (local.get $rows)) (i32.const 2)))
+          (local.get $cols) (local.get $gs) (local.get $rb) (local.get $re))
+        (local.set $v (i32.add (local.get $v) (i32.const 1)))
+        (br $vnext)))
+      (local.set $rb (local.get $re))
+      (br $bnext))))
 )

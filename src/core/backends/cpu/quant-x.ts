@@ -45,3 +45,42 @@ export function prepareQuantX(memory: WasmMemory, bits: 8 | 4, x: number, xq: nu
     for (const end = g0 + groupSize; c < end; c++) dst[c] = src[c]!;
   }
 }
+
+/** Bytes of the rounded x of roundQuantX for cols columns in groups of groupSize. */
+export function roundedXBytes(cols: number, groupSize: number): number {
+  return cols + 8 * (cols / groupSize);
+}
+
+/**
+ * Writes the rounded x that matvec_qi reads (layout in kernels.wat, "against a ROUNDED x") to xq:
+ * each group of groupSize columns (a multiple of 32) as int8 values round(x / dx), dx = max |x| /
+ * 127 over the group (0 for a zero group), for q4 each 32 columns as the even ones then the odd
+ * ones; then the groups' dx; then their corrections (q4: 8 * sum of the group's values; q8: 0).
+ * The rounding error of each value is at most dx / 2. Non-finite values make NaN results.
+ */
+export function roundQuantX(memory: WasmMemory, bits: 8 | 4, x: number, xq: number, cols: number, groupSize: number): void {
+  const buf = memory.buffer;
+  const src = x % 4 === 0 ? new Float32Array(buf, x, cols) : new Float32Array(buf.slice(x, x + cols * 4));
+  const ng = cols / groupSize;
+  const q = new Int8Array(buf, xq, cols);
+  const dx = new Float32Array(buf, xq + cols, ng);
+  const corr = new Int32Array(buf, xq + cols + 4 * ng, ng);
+  for (let g = 0; g < ng; g++) {
+    const g0 = g * groupSize;
+    let amax = 0;
+    for (let c = g0; c < g0 + groupSize; c++) amax = Math.max(amax, Math.abs(src[c]!));
+    const d = Math.fround(amax / 127);
+    const inv = d > 0 ? 1 / d : 0;
+    let sum = 0;
+    for (let c = g0; c < g0 + groupSize; c++) {
+      const v = Math.max(-127, Math.min(127, Math.round(src[c]! * inv)));
+      // q4: within each 32 columns, column c0 + 2k goes to byte k, column c0 + 2k + 1 to byte 16 + k
+      const o = c - ((c - g0) % 32);
+      const at = bits === 4 ? o + ((c - o) % 2) * 16 + ((c - o) >> 1) : c;
+      q[at] = v;
+      sum += v;
+    }
+    dx[g] = d;
+    corr[g] = bits === 4 ? 8 * sum : 0;
+  }
+}

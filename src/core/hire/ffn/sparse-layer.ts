@@ -72,7 +72,7 @@ export class SparseFfnLayer implements FfnOverride {
     private readonly bUp: Float32Array | null,
   ) {
     const {hiddenDim} = config;
-    this.predictor = new UploadedPredictor(backend, plan.predictor);
+    this.predictor = new UploadedPredictor(backend, plan.predictor, {roundedX: true});
     this.nGroups = hiddenDim / plan.groupSize;
     this.scores = new Float32Array(hiddenDim);
     this.gScores = new Float32Array(this.nGroups);

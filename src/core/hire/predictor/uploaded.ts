@@ -1,7 +1,8 @@
 /**
  * A HiRE predictor (softmax or one FFN layer) uploaded to a backend: u~ = A (B x) for the
  * low-rank kinds, dequant(Wq) x for the quantised one. Shared by the softmax head and the
- * sparse FFN.
+ * sparse FFN. With `roundedX` (the FFN predictors) the product by a quantised matrix takes its
+ * input rounded to 8 bits per group where the backend has that kernel (Backend.matvecRoundedBatch).
  */
 import {batchReadBytes, type Backend, type Mat, type Vec} from '../../backends/backend.js';
 import type {SoftmaxPredictor} from './predictor.js';
@@ -17,6 +18,7 @@ export class UploadedPredictor {
   constructor(
     private readonly backend: Backend,
     p: SoftmaxPredictor,
+    private readonly opts: {roundedX?: boolean} = {},
   ) {
     this.proj = p.B ? backend.uploadMatrix({dtype: 'f32', rows: p.rank!, cols: p.dim, data: p.B}) : null;
     this.projOut = p.B ? backend.createVector(p.rank!) : null;
@@ -37,12 +39,16 @@ export class UploadedPredictor {
   /** Queues the prediction for x into `out`. */
   enqueue(x: Vec): void {
     const b = this.backend;
-    if (this.proj) {
-      b.matvec(this.proj, x, this.projOut!);
-      b.matvec(this.approx, this.projOut!, this.out);
-    } else {
-      b.matvec(this.approx, x, this.out);
-    }
+    if (this.proj) b.matvec(this.proj, x, this.projOut!);
+    this.approximate([this.proj ? this.projOut! : x], [this.out]);
+  }
+
+  /** outs[i] = A xs[i] (or dequant(Wq) xs[i]): rounded inputs where allowed and the backend can, each row of A read once. */
+  private approximate(xs: Vec[], outs: Vec[]): void {
+    const b = this.backend;
+    if (this.opts.roundedX && b.matvecRoundedBatch?.(this.approx, xs, outs)) return;
+    if (xs.length === 1) b.matvec(this.approx, xs[0]!, outs[0]!);
+    else b.matvecBatch(this.approx, xs, outs);
   }
 
   /** The prediction for x, on the host. */
@@ -72,9 +78,9 @@ export class UploadedPredictor {
     if (this.proj) {
       const mid = this.scratch(this.batchMid, xs.length, this.projOut!.length);
       b.matvecBatch(this.proj, xs, mid);
-      b.matvecBatch(this.approx, mid, outs);
+      this.approximate(mid, outs);
     } else {
-      b.matvecBatch(this.approx, xs, outs);
+      this.approximate(xs, outs);
     }
     return outs;
   }
