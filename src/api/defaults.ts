@@ -35,7 +35,8 @@ export const DEFAULTS = deepFreeze({
    * take them rounded to 8 bits per block of 32, as llama.cpp does, q8_0 weights to 16 bits;
    * int16 where the runtime lacks relaxed SIMD), int16 (rounded to 16 bits per block of 32,
    * integer products: 1.2-1.4x the decode speed of f32, perplexity within 0.01% of f32) or f32
-   * (exact to f32 rounding, what the parity tests check). README "Quantised weights".
+   * (exact to f32 rounding, what the parity tests check). All but f32 also round the input of a
+   * HiRE-FFN predictor's int8/int4 matrix to 8 bits per group. README "Quantised weights".
    */
   blockActivations: 'int8' as BlockActivations,
   /** Element type of the KV cache (generate, eval, bench): 'f16' halves the bytes decoding at long contexts reads (cpu backend). */

@@ -34,7 +34,9 @@ export interface LoadOptions {
    * as they are (exact to f32 rounding), 'int16' rounds the activations to 16 bits per block of 32
    * first and multiplies in integers (faster), 'int8' rounds them to 8 bits for q4_0 weights (as
    * llama.cpp does; faster again where relaxed SIMD is available, else int16 is used); see README
-   * "Quantised weights". Default DEFAULTS.blockActivations.
+   * "Quantised weights". Every setting but 'f32' also rounds the input of a HiRE-FFN predictor's
+   * int8 / int4 matrix to 8 bits per quantisation group (integer products; the softmax predictor
+   * stays exact). Default DEFAULTS.blockActivations.
    */
   blockActivations?: 'f32' | 'int16' | 'int8';
   /**

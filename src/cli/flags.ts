@@ -97,7 +97,7 @@ export const downloadFlags = {
 export const kvDtypeFlags = {
   'kv-dtype': Flags.string({description: 'Element type of the KV cache: f16 halves the bytes decoding at long contexts reads (cpu backend).', options: ['f32', 'f16'], default: DEFAULTS.kvDtype}),
   'block-activations': Flags.string({
-    description: 'cpu, q8_0 / q4_0 weights: activations of the block dot products, f32 (exact), int16 (rounded to 16 bits per block of 32; fewer instructions per weight) or int8 (q4_0 weights take 8 bits, as llama.cpp does, with relaxed SIMD; q8_0 weights 16).',
+    description: 'cpu, q8_0 / q4_0 weights: activations of the block dot products, f32 (exact), int16 (rounded to 16 bits per block of 32; fewer instructions per weight) or int8 (q4_0 weights take 8 bits, as llama.cpp does, with relaxed SIMD; q8_0 weights 16); all but f32 also round the input of a HiRE-FFN predictor\'s int8/int4 matrix to 8 bits per group.',
     options: ['f32', 'int16', 'int8'],
     default: DEFAULTS.blockActivations,
   }),
