@@ -410,13 +410,7 @@ export class CpuKernels {
    */
   matvecQBatch(bits: 8 | 4, w: number, scales: number, rows: number, cols: number, groupSize: number, xs: number, ys: number, nv: number): void {
     const what = bits === 8 ? 'matvecQ8Batch' : 'matvecQ4Batch';
-    this.checkQuant(what, rows, cols, groupSize, bits === 4);
-    if (!Number.isInteger(nv) || nv < 1) throw new BackendError(`${what}: nv must be a positive integer, got ${nv}`);
-    const rowBytes = bits === 8 ? cols : Math.ceil(cols / 2);
-    this.arena.check(w, rows * rowBytes, `${what} w`);
-    this.arena.check(scales, (rows * cols * 4) / groupSize, `${what} scales`);
-    this.arena.check(xs, nv * cols * 4, `${what} xs`);
-    this.arena.check(ys, nv * rows * 4, `${what} ys`);
+    const rowBytes = this.checkQuantBatch(what, bits, w, scales, rows, cols, groupSize, xs, ys, nv);
     if (rows === 0) return;
     const mark = this.arena.mark();
     try {
@@ -442,14 +436,8 @@ export class CpuKernels {
   /** matvecQI for nv vectors (xs [nv, cols], ys [nv, rows]): each row read once for all of them, every result bit for bit matvecQI's. */
   matvecQIBatch(bits: 8 | 4, w: number, scales: number, rows: number, cols: number, groupSize: number, xs: number, ys: number, nv: number): void {
     const what = nv === 1 ? 'matvecQI' : 'matvecQIBatch';
-    this.checkQuant(what, rows, cols, groupSize, bits === 4);
     if (!this.qiSupported(bits, groupSize)) throw new BackendError(`${what}: no integer kernel for ${bits}-bit weights in groups of ${groupSize} on this build (${this.simd})`);
-    if (!Number.isInteger(nv) || nv < 1) throw new BackendError(`${what}: nv must be a positive integer, got ${nv}`);
-    const rowBytes = bits === 8 ? cols : cols / 2;
-    this.arena.check(w, rows * rowBytes, `${what} w`);
-    this.arena.check(scales, (rows * cols * 4) / groupSize, `${what} scales`);
-    this.arena.check(xs, nv * cols * 4, `${what} xs`);
-    this.arena.check(ys, nv * rows * 4, `${what} ys`);
+    const rowBytes = this.checkQuantBatch(what, bits, w, scales, rows, cols, groupSize, xs, ys, nv);
     if (rows === 0) return;
     const mark = this.arena.mark();
     try {
@@ -462,6 +450,18 @@ export class CpuKernels {
     } finally {
       this.arena.reset(mark);
     }
+  }
+
+  /** Checks a batched int8 / int4 matvec's shape and operands (xs [nv, cols], ys [nv, rows] f32); returns the bytes of a row of W. */
+  private checkQuantBatch(what: string, bits: 8 | 4, w: number, scales: number, rows: number, cols: number, groupSize: number, xs: number, ys: number, nv: number): number {
+    this.checkQuant(what, rows, cols, groupSize, bits === 4);
+    if (!Number.isInteger(nv) || nv < 1) throw new BackendError(`${what}: nv must be a positive integer, got ${nv}`);
+    const rowBytes = bits === 8 ? cols : Math.ceil(cols / 2);
+    this.arena.check(w, rows * rowBytes, `${what} w`);
+    this.arena.check(scales, (rows * cols * 4) / groupSize, `${what} scales`);
+    this.arena.check(xs, nv * cols * 4, `${what} xs`);
+    this.arena.check(ys, nv * rows * 4, `${what} ys`);
+    return rowBytes;
   }
 
   /** Whether matvecQI takes bits-bit weights in groups of groupSize here (int4: the relaxed build's 8-bit dot product). */
