@@ -1,14 +1,19 @@
 // Benchmarks `hire serve` on loopback (bounded in requests and time; it stops by itself).
 //
 //   npm run build && node scripts/serve-bench.mjs [MODEL | --shape llama-110m] [--clients 16]
-//       [--tokens 64] [--requests 2] [--backend cpu] [--threads N] [--soak 1000] [--json]
+//       [--tokens 64] [--requests 2] [--rounds 3] [--warmup 10] [--backend cpu] [--threads N]
+//       [--soak 1000] [--json]
 //
 // --shape: a synthetic bench shape (cached as `hire bench --shape` writes it, with a generated
 // tokenizer of the shape's vocabulary: the text is meaningless, the speed is the model's).
 // Throughput: one streaming client, then --clients concurrent streaming clients, each making
 // --requests requests of --tokens tokens (ignore_eos, sampled with their own seeds), all in one
 // run on one server: aggregate tokens/s of each, their ratio, time to first token and
-// inter-token latency (p50/p99), and weight bytes per generated token (from /metrics).
+// inter-token latency (p50/p99), and weight bytes per generated token (from /metrics). The two
+// loads alternate --rounds times, after --warmup seconds of both (V8 optimises the per-token code
+// over the first thousands of tokens), and the ratio is each round's, then their median: this VM's
+// speed drifts by tens of percent between minutes, so a ratio of two loads run minutes apart
+// measures the drift as much as the batching.
 // Soak (--soak N): N requests of random lengths from up to --clients at once, about one in ten
 // disconnected part-way on purpose, and the server restarted (graceful close, a new server on
 // the same port) half-way; requests refused or cut by the restart are retried. Then every
@@ -24,6 +29,8 @@ const {values, positionals} = parseArgs({
     clients: {type: 'string', default: '16'},
     tokens: {type: 'string', default: '64'},
     requests: {type: 'string', default: '2'},
+    rounds: {type: 'string', default: '3'},
+    warmup: {type: 'string', default: '10'},
     backend: {type: 'string', default: 'cpu'},
     shape: {type: 'string'},
     threads: {type: 'string'},
@@ -34,6 +41,8 @@ const {values, positionals} = parseArgs({
 const CLIENTS = Number(values.clients);
 const TOKENS = Number(values.tokens);
 const REQUESTS = Number(values.requests);
+const ROUNDS = Math.max(1, Number(values.rounds));
+const WARMUP_S = Math.max(0, Number(values.warmup));
 const SOAK = Number(values.soak);
 const DEADLINE = Date.now() + 30 * 60_000; // the whole run stops by itself after 30 minutes
 const PROMPTS = ['ROMEO:', 'JULIET:', 'First Citizen:\nBefore we proceed any further, hear me speak.', 'KING HENRY', 'Once upon a time', 'O, what a rogue and peasant slave am I!'];
@@ -140,18 +149,29 @@ const fmt = (r) => `${String(r.clients).padStart(2)} client(s): ${r.tokensPerSec
 
 async function throughput() {
   const {server, url} = await start();
-  // first-use costs (kernels and scratch for every batch size) out of the way
-  await Promise.all(Array.from({length: CLIENTS}, (_, c) => stream(url, {prompt: PROMPTS[c % PROMPTS.length], max_tokens: 16, ignore_eos: true})));
-  await stream(url, {prompt: 'warm up', max_tokens: 16, ignore_eos: true});
-  const one = await load(url, 1);
-  say(fmt(one));
-  const many = await load(url, CLIENTS);
-  say(fmt(many));
-  const speedup = many.tokensPerSecond / one.tokensPerSecond;
-  const bytes = many.bytesPerToken / one.bytesPerToken;
-  say(`aggregate speed-up at ${CLIENTS} clients: ${speedup.toFixed(2)}x (goal >= 3x); weight bytes per token: ${(100 * bytes).toFixed(1)}% of one stream's (goal < 25%)`);
+  // first-use costs (kernels and scratch for every batch size) out of the way, and both paths run
+  // until V8 has optimised them: a small model's single stream speeds up for its first thousands
+  // of tokens (the demo: 422 -> ~1900 tok/s over 20 generations of 128 tokens in one process), so
+  // a short warm-up made the single stream look slow and the ratio large (2.3-2.8x against 1.3-1.9x)
+  const warmUntil = performance.now() + WARMUP_S * 1000;
+  do {
+    await Promise.all(Array.from({length: CLIENTS}, (_, c) => stream(url, {prompt: PROMPTS[c % PROMPTS.length], max_tokens: TOKENS, ignore_eos: true})));
+    await stream(url, {prompt: PROMPTS[0], max_tokens: TOKENS, ignore_eos: true});
+  } while (performance.now() < warmUntil && Date.now() < DEADLINE);
+  const rounds = [];
+  for (let i = 0; i < ROUNDS && Date.now() < DEADLINE; i++) {
+    const one = await load(url, 1);
+    say(`round ${i + 1}: ${fmt(one)}`);
+    const many = await load(url, CLIENTS);
+    say(`round ${i + 1}: ${fmt(many)}`);
+    rounds.push({single: one, concurrent: many, speedup: many.tokensPerSecond / one.tokensPerSecond, bytesRatio: many.bytesPerToken / one.bytesPerToken});
+  }
+  // the median round by its ratio stands for the run
+  const mid = [...rounds].sort((a, b) => a.speedup - b.speedup)[(rounds.length - 1) >> 1];
+  const list = rounds.map((r) => `${r.speedup.toFixed(2)}x`).join(', ');
+  say(`aggregate speed-up at ${CLIENTS} clients: ${mid.speedup.toFixed(2)}x, median of ${rounds.length} round(s): ${list} (goal >= 3x); weight bytes per token: ${(100 * mid.bytesRatio).toFixed(1)}% of one stream's (goal < 25%)`);
   await server.close();
-  return {single: one, concurrent: many, speedup, bytesRatio: bytes};
+  return {...mid, rounds};
 }
 
 /** N random requests, random disconnects, a restart half-way; every completed one checked against decoding it alone. */
