@@ -86,6 +86,8 @@ export interface BenchOptions extends TaskOptions {
   batch?: number[];
   /** Time every row this many times, round-robin, and keep each row's median run. */
   repeat?: number;
+  /** Seconds of untimed decoding of every row in turn before the timed runs (default DEFAULTS.bench.warmup, 2). */
+  warmup?: number;
   /** Multi-device rows (null: none). */
   devices?: BenchDevicesOptions | null;
   /**
@@ -118,6 +120,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchReport> {
     ffn: ffn ? {...b.syntheticFfn, ...withoutUndefined(ffn)} : ffn,
     batch: options.batch,
     repeat: options.repeat ?? b.repeat,
+    warmup: options.warmup ?? b.warmup,
     devices: devices ? deviceOptions(devices) : null,
     verifyWeights: options.verifyWeights,
     onProgress: (stage) => progress(stage),

@@ -91,6 +91,8 @@ export const DEFAULTS = deepFreeze({
     dtype: 'f32' as BenchDtype,
     probe: true,
     repeat: 1,
+    /** Seconds of untimed decoding of every row before the timed runs (V8 optimises a small model's per-token code over its first thousands of tokens). */
+    warmup: 2,
     /** A HiRE-Softmax row with a synthetic predictor (and the predictor of --output-layer). */
     hire: {kind: 'lowrank+quant' as SoftmaxKind, bits: 4 as QuantBits, kPrime: 512},
     /** HiRE-FFN rows with synthetic predictors. */

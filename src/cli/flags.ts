@@ -323,6 +323,7 @@ export const benchFlags = {
   'ffn-topk': numberFlag({description: 'Fraction of FFN neurons kept for --synthetic-ffn (top-k FFN).', default: DEFAULTS.bench.syntheticFfn.topK}),
   'ffn-read': numberFlag({description: 'Fraction of FFN groups read per token for --synthetic-ffn (synthetic weights have no sparsity to predict).', default: DEFAULTS.bench.syntheticFfn.read}),
   repeat: Flags.integer({description: "Time every row this many times, round-robin, and report each row's median run (for noisy machines).", default: DEFAULTS.bench.repeat, min: 1, max: 50}),
+  warmup: numberFlag({description: 'Seconds of untimed decoding, every row in turn, before the timed runs (V8 optimises a small model\'s per-token code over its first thousands of tokens; 0: one short run of the first row).', default: DEFAULTS.bench.warmup}),
   batch: intListFlag({description: 'Batch sizes, e.g. 2,4,8: also decode that many sequences together (dense and the sparsest mode): tokens/s, bytes per token and FFN groups read for the batch.'}),
   'output-layer': Flags.boolean({description: 'Time the output layer alone (dense against HiRE).', default: false}),
   vocab: Flags.integer({description: 'Vocabulary size for --output-layer.', default: DEFAULTS.bench.outputLayer.vocabSize, min: 1}),

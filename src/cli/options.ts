@@ -249,6 +249,7 @@ export function benchOptions(model: string | undefined, f: BenchFlags): BenchOpt
       : undefined,
     batch: f.batch,
     repeat: f.repeat,
+    warmup: f.warmup,
     devices: f.devices ? {counts: f.devices, merge: f.merge as MergeMode[], slack: f.slack, ffnRecall: f['ffn-recall'], ffnSlack: f['ffn-slack']} : null,
     verifyWeights: f['verify-weights'],
     onWarning: warn,

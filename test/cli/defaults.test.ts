@@ -72,6 +72,7 @@ const SHOWN: Record<string, Array<[string, unknown]>> = {
     ['ffn-topk', d.bench.syntheticFfn.topK],
     ['ffn-read', d.bench.syntheticFfn.read],
     ['repeat', d.bench.repeat],
+    ['warmup', d.bench.warmup],
     ['vocab', d.bench.outputLayer.vocabSize],
     ['dim', d.bench.outputLayer.dim],
     ['merge', d.bench.merges.join(',')],

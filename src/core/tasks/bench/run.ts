@@ -79,6 +79,11 @@ export interface BenchOptions {
   /** Time every row this many times, round-robin, and keep each row's median run (default 1). */
   repeat?: number;
   /**
+   * Seconds of untimed decoding (every row in turn, each at least once) before the timed runs
+   * (default 0: one short run of the first row; the API and CLI pass DEFAULTS.bench.warmup).
+   */
+  warmup?: number;
+  /**
    * Also compare the full sha256 of every bundle weight file with hire.json (reads every byte; the
    * size and a sampled fingerprint are always compared). Default false.
    */
@@ -183,6 +188,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const promptTokens = opts.context ?? opts.promptTokens;
   if (opts.devices) checkDeviceBenchOptions(opts.devices);
   if (opts.repeat !== undefined && !(Number.isInteger(opts.repeat) && opts.repeat >= 1 && opts.repeat <= 50)) throw new UsageError('repeat must be an integer from 1 to 50', {option: 'repeat'});
+  if (opts.warmup !== undefined && !(opts.warmup >= 0 && opts.warmup <= 600)) throw new UsageError(`warmup must be from 0 to 600 seconds, got ${opts.warmup}`, {option: 'warmup'});
   for (const b of opts.batch ?? []) if (!(Number.isInteger(b) && b >= 1 && b <= 64)) throw new UsageError(`batch sizes must be integers from 1 to 64, got ${b}`, {option: 'batch'});
   const threads = opts.threads ?? os.availableParallelism();
   let dir = opts.model;
@@ -265,10 +271,21 @@ async function benchLoaded(opts: BenchOptions, dir: string, threads: number, pro
     if (ffn) plans.push({mode: 'hire-ffn', head: dense, sparse: true});
     if (ffn && hireHead) plans.push({mode: 'hire-both', head: hireHead, sparse: true});
 
-    // An untimed warm-up decode first, so that the first timed row (dense) does not also pay for
-    // JIT compilation, worker wake-up and cold caches.
+    // Untimed warm-up decodes of every row in turn (each at least once; with warmup 0 only the
+    // first row, once) until opts.warmup seconds have passed, so that no timed row pays for JIT compilation, worker wake-up or cold
+    // caches: V8 optimises the per-token JavaScript over a small model's first thousands of
+    // tokens (the demo bundle: ~400 tok/s in its first 128, ~1900 later), and with one short
+    // warm-up each row ran faster than the one before it, inflating the later rows' speed-ups.
     opts.onProgress?.('warming up');
-    await timeDecode(session, dense, promptTokens, Math.min(8, opts.tokens), promptTokens + opts.tokens);
+    const warmup = opts.warmup ?? 0;
+    const warmUntil = performance.now() + 1000 * warmup;
+    const atLeast = warmup > 0 ? plans.length : 1;
+    for (let i = 0; i < atLeast || performance.now() < warmUntil; i++) {
+      const {head, sparse} = plans[i % plans.length]!;
+      model.ffnOverride = sparse ? layers : null;
+      model.setFfnTopK(sparse ? ffn!.topK : baseTopK);
+      await timeDecode(session, head, promptTokens, Math.min(8, opts.tokens), promptTokens + opts.tokens);
+    }
     // Rows are timed round-robin `repeat` times and each keeps its median run: on a noisy machine
     // a slow moment then hits every row alike instead of whichever row it fell on.
     const repeat = opts.repeat ?? 1;
