@@ -4370,7 +4370,7 @@
 
   ;; ---------------------------------------------------------------------------------------
   ;; The predictors' int8 / int4 matrices (as matvec_q8 / matvec_q4 read them) against a ROUNDED
-  ;; x: x rounded to 8 bits per quantisation group (kernels.ts roundQuantX), every product an
+  ;; x: x rounded to 8 bits per quantisation group (quant-x.ts roundQuantX), every product an
   ;; integer. For the FFN predictors, whose scores only pick groups (the softmax predictor keeps
   ;; f32 products: certified mode bounds its error with them). gs must be a multiple of 32.
   ;; Rounded x, nb = cols + 8 ng bytes per vector: cols int8 values (q4: each 32 columns as the
