@@ -272,10 +272,11 @@ async function benchLoaded(opts: BenchOptions, dir: string, threads: number, pro
     if (ffn && hireHead) plans.push({mode: 'hire-both', head: hireHead, sparse: true});
 
     // Untimed warm-up decodes of every row in turn (each at least once; with warmup 0 only the
-    // first row, once) until opts.warmup seconds have passed, so that no timed row pays for JIT compilation, worker wake-up or cold
-    // caches: V8 optimises the per-token JavaScript over a small model's first thousands of
-    // tokens (the demo bundle: ~400 tok/s in its first 128, ~1900 later), and with one short
-    // warm-up each row ran faster than the one before it, inflating the later rows' speed-ups.
+    // first row, once) until opts.warmup seconds have passed, so that no timed row pays for JIT
+    // compilation, worker wake-up or cold caches: V8 optimises the per-token JavaScript over a
+    // small model's first thousands of tokens (the demo bundle: ~400 tok/s in its first 128,
+    // ~1900 later), and with one short warm-up each row ran faster than the one before it,
+    // inflating the later rows' speed-ups.
     opts.onProgress?.('warming up');
     const warmup = opts.warmup ?? 0;
     const warmUntil = performance.now() + 1000 * warmup;
