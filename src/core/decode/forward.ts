@@ -131,10 +131,11 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
     this.embed(step, s);
     this.timer?.mark('embed');
     // 2. the blocks; after the last layer's attention only the rows asked for go on
+    const calls = attentionCalls(step, this.backend.attentionSeqs !== undefined);
     let rows = s;
     for (let l = 0; l < c.nLayers; l++) {
       const layer = w.layers[l]!;
-      rows = await this.attentionBlock(layer, l, step, s, l === c.nLayers - 1 ? keep : undefined);
+      rows = await this.attentionBlock(layer, l, step, calls, s, l === c.nLayers - 1 ? keep : undefined);
       this.timer?.mark('attention');
       if (rows.length > 0) await this.ffnBlock(layer, l, rows);
       this.timer?.mark('ffn');
@@ -214,7 +215,7 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
    * Attention of every row (each stores its keys and values), then the output projection and the
    * residual for the rows in `keep` (default all); returns the rows that go on.
    */
-  private async attentionBlock(layer: ForwardLayer, l: number, step: StepRows, s: RowState[], keep?: readonly number[]): Promise<RowState[]> {
+  private async attentionBlock(layer: ForwardLayer, l: number, step: StepRows, calls: AttentionCalls, s: RowState[], keep?: readonly number[]): Promise<RowState[]> {
     const {config: c, backend: b} = this;
     const inputs = c.preNorm ? this.norm(s.map((r) => r.x), layer.attnNorm, s.map((r) => r.xb)) : s.map((r) => r.x);
     const kept = keep ? keep.map((i) => s[i]!) : s;
@@ -230,23 +231,11 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
         b.ropeRows(s.map((r) => r.q), this.nHeads, step.positions, this.rope);
         b.ropeRows(s.map((r) => r.k), this.nKvHeads, step.positions, this.rope);
       }
-      // a run of rows of one sequence at consecutive positions (a prompt block) is one call; the
-      // rows that are their sequence's only row in the step (a batched decoding step) are one call
-      const runs: [number, number][] = [];
-      for (let i = 0; i < s.length; ) {
-        let j = i + 1;
-        while (j < s.length && step.caches[j] === step.caches[i] && step.positions[j] === step.positions[j - 1]! + 1) j++;
-        runs.push([i, j]);
-        i = j;
-      }
-      const alone = b.attentionSeqs ? soleRows(runs, step.caches) : [];
-      const rows = alone.map((i) => s[i]!);
-      const joint =
-        alone.length >= 2 &&
-        b.attentionSeqs!(rows.map((r) => r.q), rows.map((r) => r.k), rows.map((r) => r.v), alone.map((i) => step.caches[i]!), l, alone.map((i) => step.positions[i]!), shape, rows.map((r) => r.att));
-      const done = new Set(joint ? alone : []);
-      for (const [i, j] of runs) {
-        if (done.has(i)) continue;
+      const {alone} = calls;
+      const rows = alone.rows.map((i) => s[i]!);
+      const joint = rows.length >= 2 && b.attentionSeqs!(rows.map((r) => r.q), rows.map((r) => r.k), rows.map((r) => r.v), alone.caches, l, alone.positions, shape, rows.map((r) => r.att));
+      for (const [i, j] of calls.runs) {
+        if (joint && calls.isAlone[i]) continue;
         const run = s.slice(i, j);
         b.attentionRows(run.map((r) => r.q), run.map((r) => r.k), run.map((r) => r.v), step.caches[i]!, l, step.positions[i]!, shape, run.map((r) => r.att));
       }
@@ -357,11 +346,34 @@ export class Transformer<W extends ForwardWeights = ModelWeights> {
   }
 }
 
-/** The runs of one row whose cache has no other row in the step (their start indices). */
-function soleRows(runs: readonly [number, number][], caches: readonly KvCache[]): number[] {
+/** How a step's rows attend, the same in every layer (attentionCalls). */
+interface AttentionCalls {
+  /** Runs [i, j) of rows of one sequence at consecutive positions (a prompt block: one call each). */
+  runs: [number, number][];
+  /**
+   * Rows that are their sequence's only row in the step (a batched decoding step's rows), with
+   * their caches and positions, for one attentionSeqs call where the backend has it (else none);
+   * isAlone[i] marks them.
+   */
+  alone: {rows: number[]; caches: KvCache[]; positions: number[]};
+  isAlone: boolean[];
+}
+
+function attentionCalls(step: StepRows, joint: boolean): AttentionCalls {
+  const {caches, positions} = step;
+  const runs: [number, number][] = [];
   const count = new Map<KvCache, number>();
-  for (const [i] of runs) count.set(caches[i]!, (count.get(caches[i]!) ?? 0) + 1);
-  return runs.filter(([i, j]) => j === i + 1 && count.get(caches[i]!) === 1).map(([i]) => i);
+  for (let i = 0; i < caches.length; ) {
+    let j = i + 1;
+    while (j < caches.length && caches[j] === caches[i] && positions[j] === positions[j - 1]! + 1) j++;
+    runs.push([i, j]);
+    count.set(caches[i]!, (count.get(caches[i]!) ?? 0) + 1);
+    i = j;
+  }
+  const rows = joint ? runs.filter(([i, j]) => j === i + 1 && count.get(caches[i]!) === 1).map(([i]) => i) : [];
+  const isAlone = Array.from(caches, () => false);
+  for (const i of rows) isAlone[i] = true;
+  return {runs, alone: {rows, caches: rows.map((i) => caches[i]!), positions: rows.map((i) => positions[i]!)}, isAlone};
 }
 
 /** Weight bytes a dense decode step reads: every matrix once, one row of each embedding table. */
