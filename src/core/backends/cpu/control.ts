@@ -121,7 +121,6 @@ export const KERNEL_NAMES = [
   'attend_seqs_f32',
   'attend_seqs_f16',
   // the predictors' int8 / int4 matrices against x rounded to 8 bits (kernels.wat, at the end)
-  'matvec_qi',
   'matvec_qi_batch',
 ] as const;
 

@@ -444,9 +444,7 @@ export class CpuKernels {
       const xb = roundedXBytes(cols, groupSize);
       const xq = this.arena.alloc(nv * xb);
       for (let v = 0; v < nv; v++) roundQuantX(this.memory, bits, xs + v * cols * 4, xq + v * xb, cols, groupSize);
-      const q4 = bits === 4 ? 1 : 0;
-      if (nv === 1) this.run('matvec_qi', [q4, w, scales, xq, ys, cols, groupSize], rows, ROW_ALIGN, rows * rowBytes, true);
-      else this.run('matvec_qi_batch', [q4, w, scales, xq, ys, cols, groupSize, rows, nv, xb], rows, ROW_ALIGN, rows * rowBytes, true);
+      this.run('matvec_qi_batch', [bits === 4 ? 1 : 0, w, scales, xq, ys, cols, groupSize, rows, nv, xb], rows, ROW_ALIGN, rows * rowBytes, true);
     } finally {
       this.arena.reset(mark);
     }

@@ -4384,7 +4384,7 @@
   ;; (s[r, g] * dx_g); y[r] = (l0 + l2) + (l1 + l3). No lane can overflow: |x| <= 127, |w| <= 127.
   ;; Appended at the end of the module (no earlier function index moves).
   ;; ---------------------------------------------------------------------------------------
-  (func $matvec_qi (export "matvec_qi") (param $q4 i32) (param $w i32) (param $s i32) (param $x i32) (param $y i32)
+  (func $matvec_qi (param $q4 i32) (param $w i32) (param $s i32) (param $x i32) (param $y i32)
     (param $cols i32) (param $gs i32) (param $r0 i32) (param $r1 i32)
     (local $r i32) (local $g i32) (local $ng i32) (local $c i32) (local $p i32) (local $sp i32) (local $xp i32)
     (local $dxp i32) (local $rowBytes i32) (local $isum v128) (local $acc v128) (local $u v128) (local $m4 v128) (local $x88 v128)
@@ -4443,9 +4443,9 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rnext))))
 
-  ;; matvec_qi against nv rounded vectors of xb bytes each (ys [nv, rows]), rows in blocks of 16
+  ;; $matvec_qi against nv rounded vectors of xb bytes each (ys [nv, rows]), rows in blocks of 16
   ;; read from memory by the first vector's pass and from L1 by the others; every result bit for
-  ;; bit matvec_qi's.
+  ;; bit one vector's (nv = 1 is the one-vector call).
   (func (export "matvec_qi_batch") (param $q4 i32) (param $w i32) (param $s i32) (param $xs i32) (param $ys i32)
     (param $cols i32) (param $gs i32) (param $rows i32) (param $nv i32) (param $xb i32) (param $r0 i32) (param $r1 i32)
     (local $rb i32) (local $re i32) (local $v i32)
